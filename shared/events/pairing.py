@@ -1,0 +1,205 @@
+"""Events produced by the pairing service: programmes, participants, match runs, pairs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from shared.events.base import EventPayload
+from shared.events.common import AvailabilityWindow, Id, Level, Locale, PairEndReason, Role, Topic
+
+SOURCE = "/tandem/pairing"
+
+
+class _Pairing(EventPayload):
+    SOURCE: ClassVar[str] = SOURCE
+
+
+class ProgramLaunched(_Pairing):
+    """HR launched a programme (cohort)."""
+
+    TYPE: ClassVar[str] = "tandem.pairing.ProgramLaunched"
+    SUBJECT_FIELD: ClassVar[str] = "programme_id"
+
+    programme_id: Id
+    name: str = Field(min_length=1, max_length=200)
+    starts_on: date
+    ends_on: date
+    cadence_days: int = Field(ge=1, le=90, description="Pairs are expected to meet every N days.")
+    focus_topics: list[Topic]
+    matching_policy: dict[str, Any] = Field(default_factory=dict)
+    requires_consent: bool = False
+    hr_contact_email: str | None = Field(
+        default=None, description="A functional mailbox of the HR team (not a person's address)."
+    )
+
+
+class ProgramClosed(_Pairing):
+    TYPE: ClassVar[str] = "tandem.pairing.ProgramClosed"
+    SUBJECT_FIELD: ClassVar[str] = "programme_id"
+
+    programme_id: Id
+
+
+class ParticipantProfile(EventPayload):
+    """Everything the programme knows of a participant. The only payload shape with personal data."""
+
+    PERSONAL_DATA: ClassVar[bool] = True
+    SOURCE: ClassVar[str] = SOURCE
+    SUBJECT_FIELD: ClassVar[str] = "participant_id"
+
+    participant_id: Id
+    programme_id: Id
+    employee_id: Id
+    role: Role
+    display_name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    locale: Locale = "en"
+    department: str = Field(min_length=1, max_length=200)
+    grade: int = Field(ge=0, le=30, description="Seniority grade; higher is more senior.")
+    manager_employee_id: str | None = None
+    location: str | None = None
+    timezone: str = "UTC"
+    languages: list[str] = Field(min_length=1)
+    availability: list[AvailabilityWindow] = Field(default_factory=list)
+    capacity: int = Field(default=1, ge=0, le=10, description="Mentors: how many mentees at once.")
+    teach_topics: dict[Topic, Level] = Field(default_factory=dict, description="Mentors: topic -> level.")
+    learn_topics: dict[Topic, Level] = Field(default_factory=dict, description="Mentees: topic -> priority.")
+    goal: str = Field(default="", max_length=2000)
+
+
+class ParticipantEnrolled(ParticipantProfile):
+    """A participant joined a programme.
+
+    Version history: v1 had `name` and a single `language`; v2 renamed `name` to `display_name` and
+    made `languages` a list; v3 replaced the flat `topics` list by `teach_topics` / `learn_topics`.
+    """
+
+    TYPE: ClassVar[str] = "tandem.pairing.ParticipantEnrolled"
+    VERSION: ClassVar[int] = 3
+
+
+class ParticipantUpdated(ParticipantProfile):
+    """A participant's profile changed; carries the full new profile."""
+
+    TYPE: ClassVar[str] = "tandem.pairing.ParticipantUpdated"
+
+
+class ParticipantWithdrew(_Pairing):
+    TYPE: ClassVar[str] = "tandem.pairing.ParticipantWithdrew"
+    SUBJECT_FIELD: ClassVar[str] = "participant_id"
+
+    participant_id: Id
+    programme_id: Id
+    reason: Literal["withdrawn", "left_company", "by_hr"] = "withdrawn"
+
+
+class Proposal(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    proposal_id: Id
+    mentor_id: Id
+    mentee_id: Id
+    score: float
+    components: dict[str, float] = Field(default_factory=dict)
+    rationale: str
+    forced: bool = False
+
+
+class Unmatched(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    participant_id: Id
+    role: Role
+    reason_code: str
+    reason: str
+
+
+class MatchRunCompleted(_Pairing):
+    """A match run finished; carries everything needed to re-run and explain it later."""
+
+    TYPE: ClassVar[str] = "tandem.pairing.MatchRunCompleted"
+    SUBJECT_FIELD: ClassVar[str] = "match_run_id"
+    KEY_FIELD: ClassVar[str | None] = "programme_id"
+
+    match_run_id: Id
+    programme_id: Id
+    algorithm_version: str
+    objective: Literal["max_total_score", "max_matched"]
+    policy: dict[str, Any]
+    proposals: list[Proposal]
+    unmatched: list[Unmatched]
+    total_score: float
+
+
+class _PairEvent(_Pairing):
+    SUBJECT_FIELD: ClassVar[str] = "pair_id"
+
+    pair_id: Id
+    programme_id: Id
+
+
+class PairCreated(_PairEvent):
+    TYPE: ClassVar[str] = "tandem.pairing.PairCreated"
+
+    mentor_id: Id
+    mentee_id: Id
+    score: float | None = None
+    rationale: str = ""
+    origin: Literal["match_run", "manual", "rematch"] = "manual"
+    match_run_id: str | None = None
+
+
+class PairPaused(_PairEvent):
+    TYPE: ClassVar[str] = "tandem.pairing.PairPaused"
+
+    reason: str = ""
+
+
+class PairResumed(_PairEvent):
+    TYPE: ClassVar[str] = "tandem.pairing.PairResumed"
+
+
+class PairEnded(_PairEvent):
+    TYPE: ClassVar[str] = "tandem.pairing.PairEnded"
+
+    reason: PairEndReason
+    note: str = ""
+
+
+class PairProposed(_PairEvent):
+    """A proposal awaits both people's consent before it becomes a pair."""
+
+    TYPE: ClassVar[str] = "tandem.pairing.PairProposed"
+
+    mentor_id: Id
+    mentee_id: Id
+    score: float | None = None
+    rationale: str = ""
+    consent_deadline: datetime
+    match_run_id: str | None = None
+
+
+class PairDeclined(_PairEvent):
+    TYPE: ClassVar[str] = "tandem.pairing.PairDeclined"
+
+    declined_by: Id
+    reason: str = ""
+
+
+PAIRING_EVENTS: tuple[type[EventPayload], ...] = (
+    ProgramLaunched,
+    ProgramClosed,
+    ParticipantEnrolled,
+    ParticipantUpdated,
+    ParticipantWithdrew,
+    MatchRunCompleted,
+    PairProposed,
+    PairDeclined,
+    PairCreated,
+    PairPaused,
+    PairResumed,
+    PairEnded,
+)
