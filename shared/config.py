@@ -1,0 +1,79 @@
+"""Service configuration from environment variables, one shape for every service.
+
+Common: KAFKA_BOOTSTRAP_SERVERS, KAFKA_ENABLE_IDEMPOTENCE (off by default: the local Tansu broker lacks
+InitProducerId; turn it on against real Kafka), TANDEM_TOPIC_NAMESPACE, TANDEM_TOPIC_PARTITIONS,
+TANDEM_TOPIC_REPLICATION_FACTOR, TANDEM_TENANT.
+Per service (prefix PAIRING_, SESSIONS_, NOTIFICATIONS_): DATABASE_URL, HTTP_HOST, HTTP_PORT.
+A bare DATABASE_URL names a server; each service then uses its own database `tandem_<service>` on it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from shared.db import with_database
+from shared.topics import Topics
+
+DEFAULT_PORTS = {"pairing": 8001, "sessions": 8002, "notifications": 8003}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _bool(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{value!r} is not a boolean (use true or false)")
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    service: str
+    database_url: str
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_enable_idempotence: bool = False
+    topics: Topics = field(default_factory=Topics)
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    tenant: str = "default"
+    relay_poll_interval: float = 1.0
+    consumer_max_records: int = 500
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(
+        cls, service: str, env: Mapping[str, str] | None = None, **overrides: Any
+    ) -> ServiceSettings:
+        env = os.environ if env is None else env
+        prefix = service.upper() + "_"
+        database_url = env.get(prefix + "DATABASE_URL")
+        if not database_url and env.get("DATABASE_URL"):
+            database_url = with_database(env["DATABASE_URL"], f"tandem_{service}")
+        if not database_url and "database_url" not in overrides:
+            raise ConfigError(f"set {prefix}DATABASE_URL (or DATABASE_URL, a server for all services)")
+        try:
+            topics = Topics(
+                namespace=env.get("TANDEM_TOPIC_NAMESPACE", "tandem"),
+                partitions=int(env.get("TANDEM_TOPIC_PARTITIONS", "6")),
+                replication_factor=int(env.get("TANDEM_TOPIC_REPLICATION_FACTOR", "1")),
+            )
+            settings = cls(
+                service=service,
+                database_url=database_url or "",
+                kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+                kafka_enable_idempotence=_bool(env.get("KAFKA_ENABLE_IDEMPOTENCE", "false")),
+                topics=topics,
+                http_host=env.get(prefix + "HTTP_HOST", "127.0.0.1"),
+                http_port=int(env.get(prefix + "HTTP_PORT", str(DEFAULT_PORTS.get(service, 8000)))),
+                tenant=env.get("TANDEM_TENANT", "default"),
+                extra={k[len(prefix) :]: v for k, v in env.items() if k.startswith(prefix)},
+            )
+        except ValueError as exc:
+            raise ConfigError(f"bad configuration for {service}: {exc}") from exc
+        return replace(settings, **overrides) if overrides else settings

@@ -1,0 +1,307 @@
+"""Idempotent consumers: the inbox pattern on top of a FastStream Kafka subscriber.
+
+For every batch of records a consumer:
+1. decodes each record (CloudEvents binary mode, upcast to the current schema); a record that cannot be
+   decoded or validated is a *dead letter*;
+2. in ONE Postgres transaction, for each decoded event: records (consumer, event id) in the inbox (a
+   duplicate stops here and changes nothing), runs the handler inside a savepoint (a handler that
+   rejects the event turns it into a dead letter and changes nothing), records the tracking position
+   (topic, partition, next offset), and publishes the dead letters to the consumer's dead-letter topic
+   (before the commit, so that none is lost if the commit fails);
+3. only after that commit, commits the Kafka offsets (FastStream AckPolicy.MANUAL: never ack-first).
+
+Transient failures (database or broker unreachable, serialization conflicts) roll the transaction back
+and seek the partition back to the batch, so the same records come again after a back-off: retried, not
+dead-lettered. A crash between the database commit and the offset commit redelivers the batch; the inbox
+turns every redelivered event into a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import asyncpg
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import KafkaError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
+
+from shared.db import Conn
+from shared.events import Envelope, EventPayload, UndecodableEvent, decode
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Conn, Envelope[Any]], Awaitable[None]]
+P = TypeVar("P", bound=EventPayload)
+
+
+class TransientError(Exception):
+    """Raise from a handler to have the batch retried later instead of dead-lettered."""
+
+
+TRANSIENT: tuple[type[BaseException], ...] = (
+    TransientError,
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    KafkaError,
+)
+
+
+class Handlers:
+    """Handlers of one consumer, by event type: `@handlers.on(PairCreated)`."""
+
+    def __init__(self) -> None:
+        self.by_type: dict[str, Handler] = {}
+
+    def on(self, *payloads: type[EventPayload]) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            for payload in payloads:
+                if payload.TYPE in self.by_type:
+                    raise RuntimeError(f"two handlers for {payload.TYPE}")
+                self.by_type[payload.TYPE] = fn
+            return fn
+
+        return register
+
+    def include(self, other: Handlers) -> None:
+        for event_type, fn in other.by_type.items():
+            if event_type in self.by_type:
+                raise RuntimeError(f"two handlers for {event_type}")
+            self.by_type[event_type] = fn
+
+
+@dataclass
+class ConsumerStats:
+    applied: int = 0
+    ignored: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+    batches: int = 0
+    last_error: str = ""
+
+
+@dataclass
+class DeadLetter:
+    record: ConsumerRecord[Any, Any]
+    kind: str  # "undecodable" | "rejected"
+    error: str
+
+
+@dataclass
+class BatchResult:
+    applied: list[Envelope[Any]] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    duplicates: int = 0
+
+
+class InboxConsumer:
+    def __init__(
+        self,
+        name: str,
+        *,
+        pool: asyncpg.Pool,
+        topics: Sequence[str],
+        handlers: Handlers,
+        dead_letter_topic: str,
+        producer: AIOKafkaProducer,
+        max_records: int = 500,
+        retry_backoff: float = 0.5,
+        after_commit: Callable[[Sequence[ConsumerRecord[Any, Any]]], Awaitable[None]] | None = None,
+    ) -> None:
+        self.name = name
+        self.pool = pool
+        self.topics = list(topics)
+        self.handlers = handlers
+        self.dead_letter_topic = dead_letter_topic
+        self.producer = producer
+        self.max_records = max_records
+        self.retry_backoff = retry_backoff
+        self.after_commit = after_commit
+        self.stats = ConsumerStats()
+
+    async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> BatchResult:
+        """Apply a batch in one transaction. Raises a TRANSIENT error when it must be retried."""
+        result = BatchResult()
+        decoded: list[tuple[ConsumerRecord[Any, Any], Envelope[Any]]] = []
+        for record in records:
+            try:
+                decoded.append((record, decode(record.headers, record.value)))
+            except UndecodableEvent as exc:
+                result.dead.append(DeadLetter(record, "undecodable", str(exc)))
+        positions: dict[tuple[str, int], int] = {}
+        for record in records:
+            tp = (record.topic, record.partition)
+            positions[tp] = max(positions.get(tp, 0), record.offset + 1)
+
+        async with self.pool.acquire() as conn, conn.transaction():
+            # Undecodable records have no event id: their position stands in for it, so that a
+            # redelivered batch does not dead-letter them twice.
+            fresh_dead: list[DeadLetter] = []
+            for dead in result.dead:
+                if await self._record(conn, f"{_where(dead.record)}", "?", dead.record, "dead_lettered"):
+                    fresh_dead.append(dead)
+            result.dead = fresh_dead
+            for record, env in decoded:
+                handler = self.handlers.by_type.get(env.type)
+                outcome = "applied" if handler else "ignored"
+                if not await self._record(conn, env.id, env.type, record, outcome):
+                    result.duplicates += 1
+                    continue
+                if handler is None:
+                    self.stats.ignored += 1
+                    continue
+                try:
+                    async with conn.transaction():
+                        await handler(conn, env)
+                except TRANSIENT:
+                    raise
+                except Exception as exc:  # the handler rejected this event: dead letter, change nothing
+                    log.warning("%s rejected %s %s: %s", self.name, env.type, env.id, exc)
+                    result.dead.append(DeadLetter(record, "rejected", f"{type(exc).__name__}: {exc}"))
+                    await conn.execute(
+                        "UPDATE inbox SET outcome = 'dead_lettered' WHERE consumer = $1 AND event_id = $2",
+                        self.name,
+                        env.id,
+                    )
+                    continue
+                result.applied.append(env)
+            await conn.executemany(
+                "INSERT INTO consumer_positions (consumer, topic, partition, next_offset) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (consumer, topic, partition) DO UPDATE "
+                "SET next_offset = GREATEST(consumer_positions.next_offset, EXCLUDED.next_offset), "
+                "updated_at = clock_timestamp()",
+                [(self.name, t, p, o) for (t, p), o in positions.items()],
+            )
+            await self._publish_dead_letters(result.dead)
+        self.stats.applied += len(result.applied)
+        self.stats.duplicates += result.duplicates
+        self.stats.dead_lettered += len(result.dead)
+        self.stats.batches += 1
+        return result
+
+    async def _record(
+        self,
+        conn: Conn,
+        event_id: str,
+        event_type: str,
+        record: ConsumerRecord[Any, Any],
+        outcome: str,
+    ) -> bool:
+        inserted = await conn.fetchval(
+            'INSERT INTO inbox (consumer, event_id, event_type, topic, partition, "offset", outcome) '
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (consumer, event_id) DO NOTHING RETURNING true",
+            self.name,
+            event_id,
+            event_type,
+            record.topic,
+            record.partition,
+            record.offset,
+            outcome,
+        )
+        return bool(inserted)
+
+    async def _publish_dead_letters(self, dead: list[DeadLetter]) -> None:
+        futures = []
+        for d in dead:
+            r = d.record
+            headers = [
+                *(r.headers or ()),
+                ("dlq_error", d.error.encode()[:4000]),
+                ("dlq_kind", d.kind.encode()),
+                ("dlq_consumer", self.name.encode()),
+                ("dlq_topic", r.topic.encode()),
+                ("dlq_partition", str(r.partition).encode()),
+                ("dlq_offset", str(r.offset).encode()),
+                ("dlq_time", datetime.now(UTC).isoformat().encode()),
+            ]
+            futures.append(
+                await self.producer.send(self.dead_letter_topic, value=r.value, key=r.key, headers=headers)
+            )
+        if futures:
+            await asyncio.gather(*futures)
+
+    async def handle_batch(self, msg: Any) -> None:
+        """The FastStream side: process, then ack (commit offsets) or nack (seek back) and back off."""
+        records: tuple[ConsumerRecord[Any, Any], ...] = msg.raw_message
+        try:
+            await self.process(records)
+        except Exception as exc:  # transient or unexpected: nothing was committed; retry the batch
+            self.stats.retries += 1
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            level = logging.WARNING if isinstance(exc, TRANSIENT) else logging.ERROR
+            log.log(
+                level, "%s: batch failed, will retry: %s", self.name, exc, exc_info=level == logging.ERROR
+            )
+            await msg.nack()
+            await asyncio.sleep(self.retry_backoff)
+            return
+        if self.after_commit is not None:
+            await self.after_commit(records)
+        await msg.ack()
+
+    def subscribe(self, broker: KafkaBroker | KafkaRouter) -> None:
+        async def on_batch(msg: KafkaMessage) -> None:
+            await self.handle_batch(msg)
+
+        on_batch.__name__ = f"{self.name}_inbox"
+        broker.subscriber(
+            *self.topics,
+            group_id=self.name,
+            batch=True,
+            max_records=self.max_records,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            parser=tolerant_batch_parser,
+            decoder=raw_decoder,
+            title=f"{self.name}-inbox",
+            description=f"Idempotent consumer '{self.name}' (inbox, manual ack after commit).",
+        )(on_batch)
+
+
+def _where(record: ConsumerRecord[Any, Any]) -> str:
+    return f"{record.topic}/{record.partition}/{record.offset}"
+
+
+def _utf8(value: bytes | None) -> bool:
+    if value is None:
+        return True
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+async def tolerant_batch_parser(
+    records: tuple[ConsumerRecord[Any, Any], ...], original: Callable[[Any], Awaitable[StreamMessage[Any]]]
+) -> StreamMessage[Any]:
+    """FastStream's own parser decodes every header as UTF-8 and drops the whole batch when one header
+    is not. Give it sanitised copies and hand the untouched records to our handler."""
+    safe = tuple(
+        dataclasses.replace(r, headers=[(k, v if _utf8(v) else b"") for k, v in (r.headers or ())])
+        for r in records
+    )
+    message = await original(safe)
+    message.raw_message = records
+    return message
+
+
+async def raw_decoder(message: StreamMessage[Any], original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Decoding happens in InboxConsumer.process, per record, so that a bad record is a dead letter."""
+    return None

@@ -1,0 +1,186 @@
+"""Transactional outbox: events are written in the same transaction as the state change; a relay
+publishes them to Kafka.
+
+Why the relay never tracks "id > last published": ids come from a sequence, and sequences are handed
+out at insert time but rows become visible at commit time, in another order. A relay that remembers the
+highest id it has seen skips a row whose transaction commits late. Here every row carries its own
+`published_at`, and the relay selects the unpublished ones, so a late commit is simply picked up on the
+next pass. Published rows are kept: they are the service's durable event history.
+
+Several replicas may run the relay: one holds a Postgres advisory lock and publishes, the others wait
+as hot standbys. That keeps per-aggregate order (one publisher, rows in commit-safe position order).
+Should a relay die between sending and marking, the next one sends those rows again; consumers are
+idempotent by event id, so a duplicate on Kafka is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from shared.db import Conn, connect
+from shared.events import Envelope, encode
+from shared.topics import Topics
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "tandem_outbox"
+
+
+async def append(conn: Conn, topics: Topics, events: Iterable[Envelope[Any]]) -> None:
+    """Write events to the outbox inside the caller's transaction."""
+    records = []
+    for env in events:
+        rec = encode(env)
+        records.append(
+            (
+                env.id,
+                env.type,
+                topics.for_source(env.source),
+                env.key,
+                env.subject,
+                [[name, value.decode()] for name, value in rec.headers],
+                rec.value.decode(),
+                env.time,
+            )
+        )
+    if records:
+        await conn.executemany(
+            "INSERT INTO outbox (event_id, event_type, topic, key, subject, headers, payload, occurred_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            records,
+        )
+
+
+@dataclass
+class RelayStats:
+    published: int = 0
+    batches: int = 0
+    errors: int = 0
+    is_leader: bool = False
+
+
+class OutboxRelay:
+    """Publishes unpublished outbox rows, oldest first, and marks them published."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        *,
+        dsn: str,
+        name: str,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        retry_backoff: float = 0.5,
+    ) -> None:
+        self.pool = pool
+        self.producer = producer
+        self.dsn = dsn
+        self.name = name
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.retry_backoff = retry_backoff
+        self.stats = RelayStats()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    async def publish_pending(self) -> int:
+        """One pass: publish up to `batch_size` unpublished rows. Returns how many were published."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT position, topic, key, headers, payload FROM outbox "
+                "WHERE published_at IS NULL ORDER BY position LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self.batch_size,
+            )
+            if not rows:
+                return 0
+            futures = []
+            for row in rows:
+                headers = [(name, value.encode()) for name, value in _headers(row["headers"])]
+                futures.append(
+                    await self.producer.send(
+                        row["topic"], value=row["payload"].encode(), key=row["key"].encode(), headers=headers
+                    )
+                )
+            await asyncio.gather(*futures)
+            await conn.execute(
+                "UPDATE outbox SET published_at = clock_timestamp() WHERE position = ANY($1::bigint[])",
+                [row["position"] for row in rows],
+            )
+        self.stats.published += len(rows)
+        self.stats.batches += 1
+        return len(rows)
+
+    async def drain(self) -> int:
+        total = 0
+        while n := await self.publish_pending():
+            total += n
+        return total
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Wait for leadership, then publish on NOTIFY and on a poll interval until stopped."""
+        lock_conn = await connect(self.dsn)
+        listen_conn: asyncpg.Connection | None = None
+        try:
+            while not self._stopping.is_set():
+                if await lock_conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self.name):
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=2.0)
+            if self._stopping.is_set():
+                return
+            self.stats.is_leader = True
+            log.info("outbox relay %s is the active publisher", self.name)
+            listen_conn = await connect(self.dsn)
+            await listen_conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+            while not self._stopping.is_set():
+                self._wake.clear()
+                try:
+                    await self.drain()
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, Exception) as exc:
+                    self.stats.errors += 1
+                    log.warning("outbox relay %s: %s; retrying", self.name, exc)
+                    await asyncio.sleep(self.retry_backoff)
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+        finally:
+            self.stats.is_leader = False
+            if listen_conn is not None:
+                await listen_conn.close()
+            await lock_conn.close()
+
+
+def _headers(value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, str):
+        value = json.loads(value)
+    return [(str(name), str(v)) for name, v in value]
+
+
+async def wait_published(pool: asyncpg.Pool, timeout: float = 10.0) -> None:
+    """Test and tooling helper: wait until the outbox has no unpublished rows."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{pending} outbox rows still unpublished after {timeout}s")
+        await asyncio.sleep(0.05)

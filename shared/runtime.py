@@ -1,0 +1,176 @@
+"""Runs one service: migrations, topics, pool, outbox relay, idempotent consumer and HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from shared.config import ServiceSettings
+from shared.consumer import Handlers, InboxConsumer
+from shared.db import create_pool, ensure_database, migrate, with_database
+from shared.outbox import OutboxRelay
+from shared.topics import CONSUMERS, ensure_topics
+from shared.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceSpec:
+    """What a service is: its name, migrations, the topics it consumes, its handlers and its API."""
+
+    name: str
+    migrations: Path
+    consumes: Callable[[ServiceSettings], list[str]]
+    handlers: Callable[[ServiceHost], Handlers]
+    api: Callable[[ServiceHost], FastAPI]
+    background: list[Callable[[ServiceHost], Coroutine[Any, Any, None]]] = field(default_factory=list)
+
+
+class ServiceHost:
+    """The running service; the one object the API and handlers get their dependencies from."""
+
+    def __init__(self, spec: ServiceSpec, settings: ServiceSettings) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.topics = settings.topics
+        self._pool: asyncpg.Pool | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self.relay: OutboxRelay | None = None
+        self.consumer: InboxConsumer | None = None
+        self.broker: KafkaBroker | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.app: FastAPI = spec.api(self)
+        self.app.state.host = self
+        self.started = False
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError(f"{self.spec.name} is not started")
+        return self._pool
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError(f"{self.spec.name} is not started")
+        return self._producer
+
+    def uow(self, *, correlation_id: str | None = None, causation_id: str | None = None) -> UnitOfWork:
+        return UnitOfWork(
+            self.pool,
+            self.topics,
+            tenant=self.settings.tenant,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+        )
+
+    async def start(self, *, create_database: bool = True, relay: bool = True, consume: bool = True) -> None:
+        s = self.settings
+        if create_database:
+            dbname = s.database_url.rsplit("/", 1)[-1].split("?", 1)[0]
+            await ensure_database(with_database(s.database_url, "postgres"), dbname)
+        await migrate(s.database_url, self.spec.migrations, service=self.spec.name)
+        await ensure_topics(s.kafka_bootstrap_servers, s.topics, s.topics.all_topics(CONSUMERS))
+        self._pool = await create_pool(s.database_url, max_size=10)
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap_servers,
+            client_id=f"tandem-{self.spec.name}",
+            acks="all",
+            enable_idempotence=s.kafka_enable_idempotence,
+            linger_ms=2,
+        )
+        await self._producer.start()
+        if relay:
+            self.relay = OutboxRelay(
+                self._pool,
+                self._producer,
+                dsn=s.database_url,
+                name=f"{s.topics.namespace}-{self.spec.name}-relay",
+                poll_interval=s.relay_poll_interval,
+            )
+            self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay"))
+        topics = self.spec.consumes(s)
+        if consume and topics:
+            self.consumer = InboxConsumer(
+                self.spec.name,
+                pool=self._pool,
+                topics=topics,
+                handlers=self.spec.handlers(self),
+                dead_letter_topic=s.topics.dead_letter(self.spec.name),
+                producer=self._producer,
+                max_records=s.consumer_max_records,
+            )
+            self.broker = KafkaBroker(
+                s.kafka_bootstrap_servers,
+                client_id=f"tandem-{self.spec.name}-consumer",
+                logger=logging.getLogger(f"tandem.{self.spec.name}.broker"),
+                log_level=logging.DEBUG,
+            )
+            self.consumer.subscribe(self.broker)
+            await self.broker.start()
+        for job in self.spec.background:
+            self._tasks.append(asyncio.create_task(job(self), name=f"{self.spec.name}-{job.__name__}"))
+        self.started = True
+        log.info("%s started", self.spec.name)
+
+    async def stop(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
+        if self.broker is not None:
+            await self.broker.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._pool is not None:
+            await self._pool.close()
+        self.started = False
+
+    async def serve(self) -> None:
+        """Start, serve HTTP until SIGINT/SIGTERM, stop."""
+        await self.start()
+        config = uvicorn.Config(
+            self.app,
+            host=self.settings.http_host,
+            port=self.settings.http_port,
+            log_level="warning",
+            lifespan="off",
+        )
+        server = _Server(config)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+        try:
+            await server.serve()
+        finally:
+            await self.stop()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn that leaves signals to the host, which stops the relay and consumer after the server."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def host_of(app: FastAPI) -> ServiceHost:
+    host: ServiceHost = app.state.host
+    return host

@@ -1,0 +1,77 @@
+"""Unit of work: one Postgres transaction around a command, with its events going to the outbox."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+import asyncpg
+from asyncpg.transaction import Transaction
+
+from shared import outbox
+from shared.events import Envelope, EventPayload
+from shared.topics import Topics
+
+
+class UnitOfWork:
+    """`async with UnitOfWork(pool, topics) as uow:` ... `uow.emit(payload)` ... `await uow.commit()`.
+
+    Leaving the block without commit rolls everything back, events included.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        topics: Topics,
+        *,
+        tenant: str = "default",
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+    ) -> None:
+        self.pool = pool
+        self.topics = topics
+        self.tenant = tenant
+        self.correlation_id = correlation_id
+        self.causation_id = causation_id
+        self.events: list[Envelope[Any]] = []
+        self._conn: asyncpg.pool.PoolConnectionProxy | None = None
+        self._tx: Transaction | None = None
+
+    @property
+    def conn(self) -> asyncpg.pool.PoolConnectionProxy:
+        if self._conn is None:
+            raise RuntimeError("unit of work not started")
+        return self._conn
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._conn = await self.pool.acquire()
+        self._tx = self._conn.transaction()
+        await self._tx.start()
+        return self
+
+    def emit(self, *payloads: EventPayload) -> list[Envelope[Any]]:
+        envs = [
+            Envelope.new(
+                p, tenant=self.tenant, correlation_id=self.correlation_id, causation_id=self.causation_id
+            )
+            for p in payloads
+        ]
+        self.events.extend(envs)
+        return envs
+
+    async def commit(self) -> None:
+        assert self._tx is not None
+        await outbox.append(self.conn, self.topics, self.events)
+        await self._tx.commit()
+        self._tx = None
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if self._tx is not None:
+                await self._tx.rollback()
+        finally:
+            if self._conn is not None:
+                await self.pool.release(self._conn)
+            self._conn = None
