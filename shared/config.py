@@ -47,9 +47,7 @@ class ServiceSettings:
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(
-        cls, service: str, env: Mapping[str, str] | None = None, **overrides: Any
-    ) -> ServiceSettings:
+    def from_env(cls, service: str, env: Mapping[str, str] | None = None, **overrides: Any) -> ServiceSettings:
         env = os.environ if env is None else env
         prefix = service.upper() + "_"
         database_url = env.get(prefix + "DATABASE_URL")

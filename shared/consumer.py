@@ -230,9 +230,7 @@ class InboxConsumer:
                 ("dlq_offset", str(r.offset).encode()),
                 ("dlq_time", datetime.now(UTC).isoformat().encode()),
             ]
-            futures.append(
-                await self.producer.send(self.dead_letter_topic, value=r.value, key=r.key, headers=headers)
-            )
+            futures.append(await self.producer.send(self.dead_letter_topic, value=r.value, key=r.key, headers=headers))
         if futures:
             await asyncio.gather(*futures)
 
@@ -245,9 +243,7 @@ class InboxConsumer:
             self.stats.retries += 1
             self.stats.last_error = f"{type(exc).__name__}: {exc}"
             level = logging.WARNING if isinstance(exc, TRANSIENT) else logging.ERROR
-            log.log(
-                level, "%s: batch failed, will retry: %s", self.name, exc, exc_info=level == logging.ERROR
-            )
+            log.log(level, "%s: batch failed, will retry: %s", self.name, exc, exc_info=level == logging.ERROR)
             await msg.nack()
             await asyncio.sleep(self.retry_backoff)
             return
@@ -294,8 +290,7 @@ async def tolerant_batch_parser(
     """FastStream's own parser decodes every header as UTF-8 and drops the whole batch when one header
     is not. Give it sanitised copies and hand the untouched records to our handler."""
     safe = tuple(
-        dataclasses.replace(r, headers=[(k, v if _utf8(v) else b"") for k, v in (r.headers or ())])
-        for r in records
+        dataclasses.replace(r, headers=[(k, v if _utf8(v) else b"") for k, v in (r.headers or ())]) for r in records
     )
     message = await original(safe)
     message.raw_message = records

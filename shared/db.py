@@ -94,8 +94,7 @@ async def migrate(dsn: str, service_migrations: Path, *, service: str) -> list[s
                 async with conn.transaction():
                     await conn.execute(m.sql)
                     await conn.execute(
-                        "INSERT INTO schema_migrations (namespace, version, name, checksum) "
-                        "VALUES ($1, $2, $3, $4)",
+                        "INSERT INTO schema_migrations (namespace, version, name, checksum) VALUES ($1, $2, $3, $4)",
                         m.namespace,
                         m.version,
                         m.name,

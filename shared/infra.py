@@ -40,9 +40,7 @@ def docker_available(timeout: float = 0.3) -> bool:
             sock.settimeout(timeout)
             sock.connect(parts.path)
         elif parts.scheme in ("tcp", "http"):
-            sock = socket.create_connection(
-                (parts.hostname or "localhost", parts.port or 2375), timeout=timeout
-            )
+            sock = socket.create_connection((parts.hostname or "localhost", parts.port or 2375), timeout=timeout)
         else:
             return False
         with sock:

@@ -27,9 +27,7 @@ def free_port() -> int:
         return port
 
 
-def wait_for_port(
-    host: str, port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | None = None
-) -> None:
+def wait_for_port(host: str, port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -86,9 +84,7 @@ class EmbeddedPostgres:
             self.port = free_port()
         pgdata = self.data_dir / "pgdata"
         if not (pgdata / "PG_VERSION").exists():
-            self._exec(
-                "initdb", "--auth=trust", "--encoding=UTF8", "--locale=C", "-U", "postgres", "-D", str(pgdata)
-            )
+            self._exec("initdb", "--auth=trust", "--encoding=UTF8", "--locale=C", "-U", "postgres", "-D", str(pgdata))
         self._stop_stale(pgdata)
         socket_dir = self.data_dir / "sock"
         socket_dir.mkdir(exist_ok=True)

@@ -51,9 +51,7 @@ class UnitOfWork:
 
     def emit(self, *payloads: EventPayload) -> list[Envelope[Any]]:
         envs = [
-            Envelope.new(
-                p, tenant=self.tenant, correlation_id=self.correlation_id, causation_id=self.causation_id
-            )
+            Envelope.new(p, tenant=self.tenant, correlation_id=self.correlation_id, causation_id=self.causation_id)
             for p in payloads
         ]
         self.events.extend(envs)

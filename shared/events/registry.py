@@ -8,9 +8,7 @@ from shared.events.notifications import NOTIFICATIONS_EVENTS
 from shared.events.pairing import PAIRING_EVENTS
 from shared.events.sessions import SESSIONS_EVENTS
 
-ALL_EVENTS: tuple[type[EventPayload], ...] = (
-    PAIRING_EVENTS + SESSIONS_EVENTS + NOTIFICATIONS_EVENTS + HR_EVENTS
-)
+ALL_EVENTS: tuple[type[EventPayload], ...] = PAIRING_EVENTS + SESSIONS_EVENTS + NOTIFICATIONS_EVENTS + HR_EVENTS
 
 
 def _build() -> dict[str, type[EventPayload]]:

@@ -1,0 +1,3 @@
+from services.notifications.app import main
+
+main()

@@ -1,0 +1,30 @@
+"""Wiring: the one place where the notifications service's parts are put together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from services.notifications.api import build_api
+from services.notifications.config import SERVICE, load_settings
+from services.notifications.projection import build_handlers
+from shared.config import ServiceSettings
+from shared.runtime import ServiceHost, ServiceSpec
+
+SPEC = ServiceSpec(
+    name=SERVICE,
+    migrations=Path(__file__).parent / "migrations",
+    consumes=lambda s: [s.topics.pairing, s.topics.sessions],
+    handlers=build_handlers,
+    api=build_api,
+)
+
+
+def bootstrap(settings: ServiceSettings | None = None) -> ServiceHost:
+    return ServiceHost(SPEC, settings or load_settings())
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    asyncio.run(bootstrap().serve())

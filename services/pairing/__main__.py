@@ -1,0 +1,3 @@
+from services.pairing.app import main
+
+main()

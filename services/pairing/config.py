@@ -1,0 +1,13 @@
+"""Pairing configuration: see shared.config for the variables (prefix PAIRING_)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.config import ServiceSettings
+
+SERVICE = "pairing"
+
+
+def load_settings(**overrides: Any) -> ServiceSettings:
+    return ServiceSettings.from_env(SERVICE, **overrides)

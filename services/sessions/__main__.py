@@ -1,0 +1,3 @@
+from services.sessions.app import main
+
+main()

@@ -1,0 +1,39 @@
+"""Errors a command can end in, each with the HTTP status the edge answers with.
+
+A domain error names the problem (`code`), says it in words (`message`) and, where one input field is
+to blame, names it (`field`). Raising one inside a unit of work rolls everything back.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code is not None:
+            self.code = code
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "message": self.message, "field": self.field}
+
+
+class InvalidInput(DomainError):
+    status = 422
+    code = "invalid_input"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The request is well-formed but the current state does not allow it (illegal transition)."""
+
+    status = 409
+    code = "conflict"

@@ -1,0 +1,85 @@
+"""The HTTP edge every service shares: one error shape, health probes, request correlation ids.
+
+Errors are always `{"error": {"code", "message", "field"}}` (validation errors list every field in
+`errors` as well), so an integrator handles one shape. Authentication plugs in here later, as a
+dependency on the routers (see `authenticated`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from shared.errors import DomainError
+
+CORRELATION_HEADER = "X-Correlation-Id"
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def create_app(title: str, description: str, version: str = "1.0.0") -> FastAPI:
+    app = FastAPI(title=title, description=description, version=version)
+
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"code": "invalid_input", "field": _field(e.get("loc", ())), "message": str(e.get("msg", ""))}
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"code": "invalid_input", "field": "body", "message": "invalid"}
+        message = f"{first['field']}: {first['message']}"
+        return JSONResponse(
+            {
+                "error": {"code": "invalid_input", "message": message, "field": first["field"]},
+                "errors": errors,
+            },
+            status_code=422,
+        )
+
+    @app.middleware("http")
+    async def correlation(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        cid = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        request.state.correlation_id = cid
+        response = await call_next(request)
+        response.headers[CORRELATION_HEADER] = cid
+        return response
+
+    @app.get("/health/live", tags=["health"], summary="Liveness probe")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/health/ready", tags=["health"], summary="Readiness probe: database, relay and consumer")
+    async def ready(request: Request) -> JSONResponse:
+        host = request.app.state.host
+        checks: dict[str, Any] = {"started": host.started}
+        try:
+            checks["database"] = await host.pool.fetchval("SELECT 1") == 1
+        except Exception as exc:
+            checks["database"] = False
+            checks["database_error"] = str(exc)
+        if host.relay is not None:
+            checks["relay_leader"] = host.relay.stats.is_leader
+            checks["outbox_published"] = host.relay.stats.published
+        if host.consumer is not None:
+            checks["consumer"] = vars(host.consumer.stats)
+        ok = bool(checks["started"] and checks["database"])
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+
+    return app
+
+
+def correlation_id(request: Request) -> str:
+    cid: str = request.state.correlation_id
+    return cid

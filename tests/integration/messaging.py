@@ -1,0 +1,67 @@
+"""A tiny projection for testing the messaging core: it counts PairCreated events per pair."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from shared.consumer import Handlers, InboxConsumer
+from shared.db import Conn, migrate
+from shared.events import Envelope, encode
+from shared.events.pairing import PairCreated
+
+MIGRATIONS = Path(__file__).parent / "counter_migrations"
+
+
+async def prepare(dsn: str) -> None:
+    await migrate(dsn, MIGRATIONS, service="counter")
+
+
+def counting_handlers(calls: list[str] | None = None) -> Handlers:
+    handlers = Handlers()
+
+    @handlers.on(PairCreated)
+    async def count(conn: Conn, env: Envelope[Any]) -> None:
+        if calls is not None:
+            calls.append(env.id)
+        await conn.execute(
+            "INSERT INTO counters (name, n) VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET n = counters.n + 1",
+            env.data.pair_id,
+        )
+
+    return handlers
+
+
+def pair_created(pair_id: str | None = None) -> Envelope[PairCreated]:
+    return Envelope.new(
+        PairCreated(pair_id=pair_id or str(uuid.uuid4()), programme_id="prog-1", mentor_id="m-1", mentee_id="e-1")
+    )
+
+
+def as_message(env: Envelope[Any]) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    rec = encode(env)
+    return rec.key, rec.value, rec.headers
+
+
+async def counter(pool_or_conn: asyncpg.Pool | Conn, name: str) -> int:
+    value = await pool_or_conn.fetchval("SELECT n FROM counters WHERE name = $1", name)
+    return int(value or 0)
+
+
+def make_consumer(
+    name: str, pool: asyncpg.Pool, topic: str, dlq: str, producer: AIOKafkaProducer, handlers: Handlers, **kw: Any
+) -> InboxConsumer:
+    return InboxConsumer(
+        name,
+        pool=pool,
+        topics=[topic],
+        handlers=handlers,
+        dead_letter_topic=dlq,
+        producer=producer,
+        retry_backoff=0.1,
+        **kw,
+    )

@@ -1,0 +1,126 @@
+"""The transactional outbox and its relay over the real broker and Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from cloudevents.v1.kafka import KafkaMessage, from_binary
+
+from shared import outbox
+from shared.db import create_pool
+from shared.infra import Infra
+from shared.outbox import OutboxRelay
+from shared.topics import Topics
+from tests.integration import messaging
+from tests.kafka_helpers import eventually, read_topic
+
+
+async def _setup(infra: Infra, new_database: Any) -> tuple[str, Any, AIOKafkaProducer]:
+    dsn = await new_database("outbox")
+    await messaging.prepare(dsn)
+    pool = await create_pool(dsn)
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
+    await producer.start()
+    return dsn, pool, producer
+
+
+async def test_rows_committing_in_the_opposite_order_of_their_ids_are_both_published(
+    infra: Infra, created_topics: Topics, new_database: Any
+) -> None:
+    dsn, pool, producer = await _setup(infra, new_database)
+    relay = OutboxRelay(pool, producer, dsn=dsn, name="t")
+    first, second = messaging.pair_created(), messaging.pair_created()
+    slow = await pool.acquire()
+    fast = await pool.acquire()
+    try:
+        slow_tx = slow.transaction()
+        await slow_tx.start()
+        await outbox.append(slow, created_topics, [first])  # takes the lower position ...
+        async with fast.transaction():
+            await outbox.append(fast, created_topics, [second])  # ... but this one commits first
+        positions = await pool.fetch("SELECT position, event_id FROM outbox ORDER BY position")
+        assert [r["event_id"] for r in positions] == [second.id]  # first is not visible yet
+
+        assert await relay.publish_pending() == 1  # publishes `second`; a "position > last" relay would
+        await slow_tx.commit()  # now skip `first` forever, since its position is lower
+        assert await relay.publish_pending() == 1
+    finally:
+        await pool.release(slow)
+        await pool.release(fast)
+
+    records = await read_topic(infra.kafka_bootstrap, created_topics.pairing, expect=2)
+    ids = sorted(dict(r.headers)["ce_id"].decode() for r in records)
+    assert ids == sorted([first.id, second.id])
+    kept = await pool.fetch("SELECT event_id, published_at FROM outbox")
+    assert len(kept) == 2
+    assert all(r["published_at"] is not None for r in kept)
+    await producer.stop()
+    await pool.close()
+
+
+async def test_an_event_read_back_from_kafka_parses_with_the_official_cloudevents_sdk(
+    infra: Infra, created_topics: Topics, new_database: Any
+) -> None:
+    dsn, pool, producer = await _setup(infra, new_database)
+    env = messaging.pair_created()
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.append(conn, created_topics, [env])
+    await OutboxRelay(pool, producer, dsn=dsn, name="t").drain()
+    [record] = await read_topic(infra.kafka_bootstrap, created_topics.pairing, expect=1)
+
+    event = from_binary(KafkaMessage(headers=dict(record.headers), key=record.key, value=record.value))
+    assert event["type"] == "tandem.pairing.PairCreated"
+    assert event["source"] == "/tandem/pairing"
+    assert event["id"] == env.id
+    assert event["subject"] == env.data.pair_id
+    assert event["specversion"] == "1.0"
+    assert event["tenant"] == "default"
+    assert event["schemaversion"] == "1"
+    assert event.get_data()["mentor_id"] == "m-1"
+    assert record.key == env.data.pair_id.encode()  # keyed by aggregate id
+    await producer.stop()
+    await pool.close()
+
+
+async def test_replicas_share_the_relay_without_double_publishing_and_keep_order_per_pair(
+    infra: Infra, created_topics: Topics, new_database: Any
+) -> None:
+    dsn, pool, producer = await _setup(infra, new_database)
+    relays = [OutboxRelay(pool, producer, dsn=dsn, name="replicated", poll_interval=0.1) for _ in range(3)]
+    tasks = [asyncio.create_task(r.run()) for r in relays]
+    pair_ids = [f"pair-{i}" for i in range(5)]
+    sent = []
+    try:
+        await eventually(lambda: _true(sum(r.stats.is_leader for r in relays) == 1))
+        for round_ in range(20):  # 100 events, written in 20 transactions while the relay runs
+            batch = [messaging.pair_created(p) for p in pair_ids]
+            sent.extend(batch)
+            async with pool.acquire() as conn, conn.transaction():
+                await outbox.append(conn, created_topics, batch)
+            if round_ % 5 == 0:
+                await asyncio.sleep(0.05)
+        await outbox.wait_published(pool, timeout=20)
+        assert sum(r.stats.is_leader for r in relays) == 1
+    finally:
+        for r in relays:
+            r.stop()
+        await asyncio.gather(*tasks)
+    records = await read_topic(infra.kafka_bootstrap, created_topics.pairing, expect=100)
+    ids = [dict(r.headers)["ce_id"].decode() for r in records]
+    assert Counter(ids) == Counter(e.id for e in sent)  # each exactly once
+    for pair_id in pair_ids:  # per-pair order on its partition equals write order
+        on_kafka = [
+            dict(r.headers)["ce_id"].decode()
+            for r in sorted(records, key=lambda r: r.offset)
+            if r.key == pair_id.encode()
+        ]
+        assert on_kafka == [e.id for e in sent if e.data.pair_id == pair_id]
+    await producer.stop()
+    await pool.close()
+
+
+async def _true(value: bool) -> bool:
+    return value
