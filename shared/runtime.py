@@ -143,17 +143,21 @@ class ServiceHost:
             await self._pool.close()
         self.started = False
 
-    async def serve(self) -> None:
-        """Start, serve HTTP until SIGINT/SIGTERM, stop."""
-        await self.start()
+    def http_server(self, port: int | None = None) -> uvicorn.Server:
+        """The uvicorn server for this service's API; the host, not uvicorn, handles signals."""
         config = uvicorn.Config(
             self.app,
             host=self.settings.http_host,
-            port=self.settings.http_port,
+            port=self.settings.http_port if port is None else port,
             log_level="warning",
             lifespan="off",
         )
-        server = _Server(config)
+        return _Server(config)
+
+    async def serve(self) -> None:
+        """Start, serve HTTP until SIGINT/SIGTERM, stop."""
+        await self.start()
+        server = self.http_server()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))

@@ -1,0 +1,108 @@
+"""The walking skeleton, end to end: HTTP on pairing -> outbox -> Kafka -> sessions and notifications."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from services.notifications.app import SPEC as NOTIFICATIONS
+from services.pairing.app import SPEC as PAIRING
+from services.sessions.app import SPEC as SESSIONS
+from shared.localstack import free_port
+from shared.runtime import ServiceHost
+from tests.conftest import HostFactory
+from tests.kafka_helpers import eventually
+
+
+@pytest.fixture
+async def system(start_service: HostFactory) -> AsyncIterator[dict[str, tuple[ServiceHost, str]]]:
+    running: dict[str, tuple[ServiceHost, str]] = {}
+    tasks = []
+    servers = []
+    for spec in (PAIRING, SESSIONS, NOTIFICATIONS):
+        host = await start_service(spec)
+        port = free_port()
+        server = host.http_server(port)
+        servers.append(server)
+        tasks.append(asyncio.create_task(server.serve()))
+        running[spec.name] = (host, f"http://127.0.0.1:{port}")
+    async with httpx.AsyncClient() as client:
+        for _, url in running.values():
+            await eventually(lambda url=url: _ready(client, url))
+    yield running
+    for server in servers:
+        server.should_exit = True
+    await asyncio.gather(*tasks)
+
+
+async def _ready(client: httpx.AsyncClient, url: str) -> bool:
+    try:
+        return (await client.get(f"{url}/health/ready")).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+async def test_a_pair_created_over_http_reaches_sessions_and_notifications(system: dict[str, Any]) -> None:
+    _, pairing = system["pairing"]
+    _, sessions = system["sessions"]
+    _, notifications = system["notifications"]
+    mentor, mentee = f"mentor-{uuid.uuid4().hex[:6]}", f"mentee-{uuid.uuid4().hex[:6]}"
+    async with httpx.AsyncClient() as client:
+        created = await client.post(
+            f"{pairing}/pairs", json={"programme_id": "prog-ai-2026", "mentor_id": mentor, "mentee_id": mentee}
+        )
+        assert created.status_code == 201, created.text
+        pair = created.json()
+        assert pair["state"] == "active"
+
+        async def in_sessions() -> Any:
+            r = await client.get(f"{sessions}/pairs/{pair['pair_id']}")
+            return r.json() if r.status_code == 200 else None
+
+        seen = await eventually(in_sessions)
+        assert (seen["mentor_id"], seen["mentee_id"], seen["state"]) == (mentor, mentee, "active")
+
+        async def welcomed() -> Any:
+            a = (await client.get(f"{notifications}/recipients/{mentor}/notifications")).json()
+            b = (await client.get(f"{notifications}/recipients/{mentee}/notifications")).json()
+            return (a, b) if a and b else None
+
+        for_mentor, for_mentee = await eventually(welcomed)
+        assert [n["rule"] for n in for_mentor] == ["welcome"]
+        assert [n["rule"] for n in for_mentee] == ["welcome"]
+        assert for_mentor[0]["pair_id"] == pair["pair_id"]
+
+        # state changes follow the same path
+        paused = await client.post(f"{pairing}/pairs/{pair['pair_id']}/pause", json={"reason": "holiday"})
+        assert paused.status_code == 200
+        await eventually(lambda: _state(client, sessions, pair["pair_id"], "paused"))
+
+
+async def test_bad_input_at_the_edge_is_a_4xx_naming_the_field_and_changes_nothing(system: dict[str, Any]) -> None:
+    host, pairing = system["pairing"]
+    async with httpx.AsyncClient() as client:
+        same = await client.post(f"{pairing}/pairs", json={"programme_id": "p", "mentor_id": "x", "mentee_id": "x"})
+        assert same.status_code == 422
+        assert same.json()["error"]["field"] == "mentee_id"
+        missing = await client.post(f"{pairing}/pairs", json={"programme_id": "p", "mentor_id": "x"})
+        assert missing.status_code == 422
+        assert missing.json()["error"]["field"] == "mentee_id"
+        unknown = await client.post(f"{pairing}/pairs/nope/resume")
+        assert unknown.status_code == 404
+        ok = await client.post(f"{pairing}/pairs", json={"programme_id": "p", "mentor_id": "a", "mentee_id": "b"})
+        pair_id = ok.json()["pair_id"]
+        illegal = await client.post(f"{pairing}/pairs/{pair_id}/resume")
+        assert illegal.status_code == 409
+        assert illegal.json()["error"]["code"] == "illegal_transition"
+    assert await host.pool.fetchval("SELECT count(*) FROM pairs") == 1
+    assert await host.pool.fetchval("SELECT count(*) FROM outbox") == 1  # only the one PairCreated
+
+
+async def _state(client: httpx.AsyncClient, url: str, pair_id: str, state: str) -> bool:
+    r = await client.get(f"{url}/pairs/{pair_id}")
+    return r.status_code == 200 and r.json()["state"] == state
