@@ -1,0 +1,38 @@
+# Two commands matter: `make up` (the whole system with demo data) and `make test` (everything CI runs).
+# Both install what they need into .venv first; a fresh machine needs only Python 3.11+ and make.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: up test pytest lint typecheck contracts bench install clean
+
+$(INSTALLED): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+install: $(INSTALLED)
+
+up: $(INSTALLED)
+	$(BIN)/tandem up
+
+test: lint typecheck pytest
+
+pytest: $(INSTALLED)
+	$(BIN)/python -m pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(INSTALLED)
+	$(BIN)/mypy --strict shared services/pairing/domain services/sessions/domain services/notifications/domain
+
+contracts: $(INSTALLED)
+	$(BIN)/tandem contracts write
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,196 @@
+"""`tandem up`: the whole system on one machine, with nothing but Python.
+
+Starts an embedded Postgres (data kept in .tandem/postgres across restarts) and the local Tansu broker
+(or uses KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set), the three services as child processes,
+seeds demo data through the public APIs, prints what runs where, and on Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from shared.config import DEFAULT_PORTS
+from shared.db import ensure_database, with_database
+from shared.localstack import EmbeddedKafka, EmbeddedPostgres, free_port
+from shared.topics import Topics, ensure_topics
+
+SERVICES = ["pairing", "sessions", "notifications"]
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers will; ignore TIME_WAIT
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _pick(port: int) -> int:
+    return port if _port_free(port) else free_port()
+
+
+@dataclass
+class LocalSystem:
+    data_dir: Path
+    demo: bool = True
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    postgres: EmbeddedPostgres | None = None
+    kafka: EmbeddedKafka | None = None
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)
+    kafka_bootstrap: str = ""
+    database_url: str = ""
+
+    def say(self, text: str) -> None:
+        print(text, flush=True)
+
+    def start_infrastructure(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.env.get("DATABASE_URL"):
+            self.database_url = self.env["DATABASE_URL"]
+            self.say(f"postgres   external  {self.database_url}")
+        else:
+            self.postgres = EmbeddedPostgres(self.data_dir / "postgres", port=_pick(55432)).start()
+            self.database_url = self.postgres.dsn
+            self.say(f"postgres   embedded  {self.database_url}   (data in {self.data_dir / 'postgres'})")
+        if self.env.get("KAFKA_BOOTSTRAP_SERVERS"):
+            self.kafka_bootstrap = self.env["KAFKA_BOOTSTRAP_SERVERS"]
+            self.say(f"kafka      external  {self.kafka_bootstrap}")
+        else:
+            self.kafka = EmbeddedKafka(port=_pick(19092), log_file=self.data_dir / "tansu.log").start()
+            self.kafka_bootstrap = self.kafka.bootstrap
+            self.say(f"kafka      embedded  {self.kafka_bootstrap}   (Tansu, memory storage)")
+
+    async def prepare(self) -> None:
+        topics = Topics(namespace=self.env.get("TANDEM_TOPIC_NAMESPACE", "tandem"))
+        created = await ensure_topics(self.kafka_bootstrap, topics)
+        for service in SERVICES:
+            await ensure_database(self.database_url, f"tandem_{service}")
+        if self.kafka is not None and created:
+            # A memory-only broker starts empty: republish each service's kept outbox so that the log,
+            # and every projection built from it, is whole again. Consumers are idempotent by event id.
+            for service in SERVICES:
+                conn = await asyncpg.connect(with_database(self.database_url, f"tandem_{service}"))
+                try:
+                    if await conn.fetchval("SELECT to_regclass('outbox') IS NOT NULL"):
+                        n = await conn.execute("UPDATE outbox SET published_at = NULL WHERE published_at IS NOT NULL")
+                        count = int(n.split()[-1])
+                        if count:
+                            self.say(f"           {service}: republishing {count} kept event(s) to the fresh broker")
+                finally:
+                    await conn.close()
+
+    def start_services(self) -> None:
+        logs = self.data_dir / "logs"
+        logs.mkdir(exist_ok=True)
+        for service in SERVICES:
+            port = _pick(DEFAULT_PORTS[service])
+            env = dict(self.env)
+            env.update(
+                {
+                    "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+                    "DATABASE_URL": self.database_url,
+                    f"{service.upper()}_HTTP_PORT": str(port),
+                    "PYTHONUNBUFFERED": "1",
+                }
+            )
+            log = open(logs / f"{service}.log", "ab")  # noqa: SIM115
+            self.children[service] = subprocess.Popen(
+                [sys.executable, "-m", f"services.{service}"], env=env, stdout=log, stderr=log
+            )
+            self.urls[service] = f"http://127.0.0.1:{port}"
+
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient() as client:
+            for service, url in self.urls.items():
+                while True:
+                    self.check_children()
+                    with contextlib.suppress(httpx.TransportError):
+                        if (await client.get(f"{url}/health/ready")).status_code == 200:
+                            break
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(
+                            f"{service} not ready after {timeout}s; see {self.data_dir}/logs/{service}.log"
+                        )
+                    await asyncio.sleep(0.2)
+
+    def check_children(self) -> None:
+        for service, proc in self.children.items():
+            if proc.poll() is not None:
+                tail = (self.data_dir / "logs" / f"{service}.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{service} exited with code {proc.returncode}:\n{tail}")
+
+    def banner(self) -> None:
+        self.say("")
+        self.say("Tandem is running:")
+        for service, url in self.urls.items():
+            self.say(f"  {service:<14} {url}   (API docs: {url}/docs)")
+        self.say(f"  dashboard      {self.urls['sessions']}/dashboard")
+        self.say(f"  logs           {self.data_dir / 'logs'}")
+        self.say("Press Ctrl-C to stop everything.")
+
+    def stop(self) -> None:
+        for proc in self.children.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.children.values():
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.children.clear()
+        if self.kafka is not None:
+            self.kafka.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+        self.say("stopped: services, broker and database")
+
+
+async def _run(system: LocalSystem) -> None:
+    await system.prepare()
+    system.start_services()
+    await system.wait_ready()
+    if system.demo:
+        from services.demo import seed
+
+        summary = await seed(system.urls)
+        system.say(f"demo data: {summary}")
+    system.banner()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    while not stop.is_set():
+        system.check_children()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+
+def up(data_dir: Path, demo: bool) -> int:
+    system = LocalSystem(data_dir=data_dir, demo=demo)
+    try:
+        system.start_infrastructure()
+        asyncio.run(_run(system))
+        return 0
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        system.stop()
