@@ -109,6 +109,9 @@ class LocalSystem:
                     "PYTHONUNBUFFERED": "1",
                 }
             )
+            if self.kafka is not None:  # Tansu joins a group in half the session timeout: keep it short
+                env.setdefault("KAFKA_SESSION_TIMEOUT_MS", "2000")
+                env.setdefault("KAFKA_HEARTBEAT_INTERVAL_MS", "300")
             log = open(logs / f"{service}.log", "ab")  # noqa: SIM115
             self.children[service] = subprocess.Popen(
                 [sys.executable, "-m", f"services.{service}"], env=env, stdout=log, stderr=log

@@ -2,7 +2,7 @@
 
 Common: KAFKA_BOOTSTRAP_SERVERS, KAFKA_ENABLE_IDEMPOTENCE (off by default: the local Tansu broker lacks
 InitProducerId; turn it on against real Kafka), TANDEM_TOPIC_NAMESPACE, TANDEM_TOPIC_PARTITIONS,
-TANDEM_TOPIC_REPLICATION_FACTOR, TANDEM_TENANT.
+TANDEM_TOPIC_REPLICATION_FACTOR, TANDEM_TENANT, KAFKA_SESSION_TIMEOUT_MS, KAFKA_HEARTBEAT_INTERVAL_MS.
 Per service (prefix PAIRING_, SESSIONS_, NOTIFICATIONS_): DATABASE_URL, HTTP_HOST, HTTP_PORT.
 A bare DATABASE_URL names a server; each service then uses its own database `tandem_<service>` on it.
 """
@@ -44,6 +44,10 @@ class ServiceSettings:
     tenant: str = "default"
     relay_poll_interval: float = 1.0
     consumer_max_records: int = 500
+    #: Consumer group liveness. A member joins in about half the session timeout on some brokers
+    #: (Tansu), so the embedded stack runs with a short one.
+    kafka_session_timeout_ms: int = 10_000
+    kafka_heartbeat_interval_ms: int = 3_000
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -70,6 +74,8 @@ class ServiceSettings:
                 http_host=env.get(prefix + "HTTP_HOST", "127.0.0.1"),
                 http_port=int(env.get(prefix + "HTTP_PORT", str(DEFAULT_PORTS.get(service, 8000)))),
                 tenant=env.get("TANDEM_TENANT", "default"),
+                kafka_session_timeout_ms=int(env.get("KAFKA_SESSION_TIMEOUT_MS", "10000")),
+                kafka_heartbeat_interval_ms=int(env.get("KAFKA_HEARTBEAT_INTERVAL_MS", "3000")),
                 extra={k[len(prefix) :]: v for k, v in env.items() if k.startswith(prefix)},
             )
         except ValueError as exc:

@@ -123,8 +123,14 @@ class InboxConsumer:
         max_records: int = 500,
         retry_backoff: float = 0.5,
         after_commit: Callable[[Sequence[ConsumerRecord[Any, Any]]], Awaitable[None]] | None = None,
+        group_id: str | None = None,
+        session_timeout_ms: int = 10_000,
+        heartbeat_interval_ms: int = 3_000,
     ) -> None:
         self.name = name
+        self.group_id = group_id or name
+        self.session_timeout_ms = session_timeout_ms
+        self.heartbeat_interval_ms = heartbeat_interval_ms
         self.pool = pool
         self.topics = list(topics)
         self.handlers = handlers
@@ -258,7 +264,9 @@ class InboxConsumer:
         on_batch.__name__ = f"{self.name}_inbox"
         broker.subscriber(
             *self.topics,
-            group_id=self.name,
+            group_id=self.group_id,
+            session_timeout_ms=self.session_timeout_ms,
+            heartbeat_interval_ms=self.heartbeat_interval_ms,
             batch=True,
             max_records=self.max_records,
             ack_policy=AckPolicy.MANUAL,

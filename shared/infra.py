@@ -26,6 +26,8 @@ class Infra:
     kafka_bootstrap: str
     postgres_dsn: str  # a server DSN on which databases may be created
     kafka_idempotence: bool
+    session_timeout_ms: int = 10_000  # the embedded broker joins a group in half of it: keep it short there
+    heartbeat_interval_ms: int = 3_000
 
 
 def docker_available(timeout: float = 0.3) -> bool:
@@ -95,7 +97,14 @@ def _embedded() -> Iterator[Infra]:
     try:
         pg.start()
         kafka.start()
-        yield Infra("embedded", kafka.bootstrap, pg.dsn, kafka_idempotence=False)
+        yield Infra(
+            "embedded",
+            kafka.bootstrap,
+            pg.dsn,
+            kafka_idempotence=False,
+            session_timeout_ms=2_000,
+            heartbeat_interval_ms=300,
+        )
     finally:
         kafka.stop()
         pg.stop()

@@ -112,6 +112,9 @@ class ServiceHost:
                 dead_letter_topic=s.topics.dead_letter(self.spec.name),
                 producer=self._producer,
                 max_records=s.consumer_max_records,
+                group_id=f"{s.topics.namespace}.{self.spec.name}",
+                session_timeout_ms=s.kafka_session_timeout_ms,
+                heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
             )
             self.broker = KafkaBroker(
                 s.kafka_bootstrap_servers,

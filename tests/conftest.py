@@ -69,6 +69,8 @@ async def start_service(
             kafka_enable_idempotence=infra.kafka_idempotence,
             topics=created_topics,
             relay_poll_interval=0.2,
+            kafka_session_timeout_ms=infra.session_timeout_ms,
+            kafka_heartbeat_interval_ms=infra.heartbeat_interval_ms,
             **overrides,  # type: ignore[arg-type]
         )
         host = ServiceHost(spec, settings)

@@ -16,7 +16,7 @@ from shared.db import create_pool
 from tests.integration import messaging
 
 
-async def main(bootstrap: str, dsn: str, topic: str, dlq: str, group: str) -> None:
+async def main(bootstrap: str, dsn: str, topic: str, dlq: str, group: str, session: str, heartbeat: str) -> None:
     pool = await create_pool(dsn)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
@@ -26,7 +26,15 @@ async def main(bootstrap: str, dsn: str, topic: str, dlq: str, group: str) -> No
         os._exit(17)
 
     consumer = messaging.make_consumer(
-        group, pool, topic, dlq, producer, messaging.counting_handlers(), after_commit=crash
+        group,
+        pool,
+        topic,
+        dlq,
+        producer,
+        messaging.counting_handlers(),
+        after_commit=crash,
+        session_timeout_ms=int(session),
+        heartbeat_interval_ms=int(heartbeat),
     )
     broker = KafkaBroker(bootstrap)
     consumer.subscribe(broker)
@@ -36,4 +44,4 @@ async def main(bootstrap: str, dsn: str, topic: str, dlq: str, group: str) -> No
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:6]))
+    asyncio.run(main(*sys.argv[1:8]))

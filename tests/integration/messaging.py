@@ -55,6 +55,7 @@ async def counter(pool_or_conn: asyncpg.Pool | Conn, name: str) -> int:
 def make_consumer(
     name: str, pool: asyncpg.Pool, topic: str, dlq: str, producer: AIOKafkaProducer, handlers: Handlers, **kw: Any
 ) -> InboxConsumer:
+    """A counting consumer; pass the group timings of the test infrastructure (Infra.session_timeout_ms)."""
     return InboxConsumer(
         name,
         pool=pool,

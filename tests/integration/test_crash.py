@@ -39,6 +39,8 @@ async def test_crash_between_database_commit_and_offset_commit_reprocesses_witho
         topic,
         dlq,
         group,
+        str(infra.session_timeout_ms),
+        str(infra.heartbeat_interval_ms),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -50,7 +52,16 @@ async def test_crash_between_database_commit_and_offset_commit_reprocesses_witho
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
     await producer.start()
     calls: list[str] = []
-    consumer = messaging.make_consumer(group, pool, topic, dlq, producer, messaging.counting_handlers(calls))
+    consumer = messaging.make_consumer(
+        group,
+        pool,
+        topic,
+        dlq,
+        producer,
+        messaging.counting_handlers(calls),
+        session_timeout_ms=infra.session_timeout_ms,
+        heartbeat_interval_ms=infra.heartbeat_interval_ms,
+    )
     broker = KafkaBroker(infra.kafka_bootstrap)
     consumer.subscribe(broker)
     await broker.start()

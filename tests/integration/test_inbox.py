@@ -34,7 +34,16 @@ class Rig:
     group: str
 
     async def run(self, handlers: Handlers) -> tuple[InboxConsumer, KafkaBroker]:
-        consumer = messaging.make_consumer(self.group, self.pool, self.topic, self.dlq, self.producer, handlers)
+        consumer = messaging.make_consumer(
+            self.group,
+            self.pool,
+            self.topic,
+            self.dlq,
+            self.producer,
+            handlers,
+            session_timeout_ms=self.infra.session_timeout_ms,
+            heartbeat_interval_ms=self.infra.heartbeat_interval_ms,
+        )
         broker = KafkaBroker(self.infra.kafka_bootstrap)
         consumer.subscribe(broker)
         await broker.start()
