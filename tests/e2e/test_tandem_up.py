@@ -1,0 +1,68 @@
+"""`tandem up` as a new user runs it: everything starts, answers, and Ctrl-C leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_tandem_up_starts_everything_and_ctrl_c_stops_every_process(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services", "up", "--data-dir", str(tmp_path / "tandem")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Press Ctrl-C" in line:
+                break
+        output = "".join(lines)
+        assert "Press Ctrl-C" in output, output
+        urls = dict(re.findall(r"^\s+(pairing|sessions|notifications)\s+(http://\S+)", output, re.M))
+        assert set(urls) == {"pairing", "sessions", "notifications"}, output
+        for url in urls.values():
+            assert httpx.get(f"{url}/health/ready", timeout=5).status_code == 200
+        pairs = httpx.get(f"{urls['pairing']}/pairs", params={"programme_id": "demo-ai-2026"}).json()
+        assert pairs["total"] > 0  # demo data was seeded through the API
+        family = psutil.Process(proc.pid).children(recursive=True)
+        assert len(family) >= 4  # three services, the broker, Postgres (run via a helper user)
+        postgres_pids = {
+            p.pid
+            for p in psutil.process_iter(["name", "cmdline"])
+            if p.info["name"] == "postgres" and str(tmp_path) in " ".join(p.info["cmdline"] or [])
+        }
+        assert postgres_pids
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, rest
+    assert "stopped" in rest
+    time.sleep(0.5)
+    alive = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, alive
+    assert not [
+        pid for pid in postgres_pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    ]
