@@ -16,6 +16,11 @@ import asyncpg
 
 log = logging.getLogger(__name__)
 
+#: Tables built by consumers from the event log live in this schema; `tandem replay` rebuilds them
+#: into a fresh schema and swaps it in. A service's own state and the messaging tables live in public.
+PROJECTION_SCHEMA = "projection"
+SEARCH_PATH = f"{PROJECTION_SCHEMA}, public"
+
 #: A connection as handlers receive it: plain, or borrowed from a pool.
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
@@ -29,14 +34,22 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(typename, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, search_path: str = SEARCH_PATH
+) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings={"search_path": search_path},
+    )
     assert pool is not None
     return pool
 
 
-async def connect(dsn: str) -> asyncpg.Connection:
-    conn: asyncpg.Connection = await asyncpg.connect(dsn)
+async def connect(dsn: str, *, search_path: str = SEARCH_PATH) -> asyncpg.Connection:
+    conn: asyncpg.Connection = await asyncpg.connect(dsn, server_settings={"search_path": search_path})
     await _init_connection(conn)
     return conn
 
@@ -47,29 +60,48 @@ class Migration:
     version: str
     name: str
     sql: str
+    schema: str = "public"
 
     @property
     def checksum(self) -> str:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-def load_migrations(namespace: str, folder: Path) -> list[Migration]:
+def load_migrations(namespace: str, folder: Path, schema: str = "public") -> list[Migration]:
     out = []
     for path in sorted(folder.glob("*.sql")):
         match = _NAME.match(path.name)
         if not match:
             raise ValueError(f"migration file {path.name!r} must be named NNNN_description.sql")
-        out.append(Migration(namespace, match.group(1), path.stem, path.read_text()))
+        out.append(Migration(namespace, match.group(1), path.stem, path.read_text(), schema))
     return out
 
 
-async def migrate(dsn: str, service_migrations: Path, *, service: str) -> list[str]:
+def service_migrations(service: str, folder: Path) -> list[Migration]:
+    """The shared messaging tables, the service's own tables (folder/*.sql, schema public), then its
+    projection tables (folder/projection/*.sql, schema `projection`)."""
+    return (
+        load_migrations("shared", SHARED_MIGRATIONS)
+        + load_migrations(service, folder)
+        + load_migrations(f"{service}-projection", folder / "projection", PROJECTION_SCHEMA)
+    )
+
+
+async def apply_projection_migrations(conn: Conn, migrations: list[Migration], schema: str) -> None:
+    """Create a service's projection tables in `schema` (used by replay to build a fresh copy)."""
+    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    for m in migrations:
+        await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
+        await conn.execute(m.sql)
+
+
+async def migrate(dsn: str, folder: Path, *, service: str) -> list[str]:
     """Apply the shared messaging migrations, then the service's own, each once, in order.
 
     Runs under an advisory lock so that several replicas starting at once apply each migration once.
     A migration whose file changed after it was applied is an error, not silently skipped.
     """
-    migrations = load_migrations("shared", SHARED_MIGRATIONS) + load_migrations(service, service_migrations)
+    migrations = service_migrations(service, folder)
     applied_now: list[str] = []
     conn = await connect(dsn)
     try:
@@ -92,6 +124,8 @@ async def migrate(dsn: str, service_migrations: Path, *, service: str) -> list[s
                         raise RuntimeError(f"migration {m.namespace}/{m.name} changed after it was applied")
                     continue
                 async with conn.transaction():
+                    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{m.schema}"')
+                    await conn.execute(f'SET LOCAL search_path TO "{m.schema}", public')
                     await conn.execute(m.sql)
                     await conn.execute(
                         "INSERT INTO schema_migrations (namespace, version, name, checksum) VALUES ($1, $2, $3, $4)",
