@@ -108,14 +108,14 @@ async def migrate(dsn: str, folder: Path, *, service: str) -> list[str]:
         await conn.execute("SELECT pg_advisory_lock(hashtext('tandem-migrations'))")
         try:
             await conn.execute(
-                """CREATE TABLE IF NOT EXISTS schema_migrations (
+                """CREATE TABLE IF NOT EXISTS public.schema_migrations (
                        namespace text NOT NULL, version text NOT NULL, name text NOT NULL,
                        checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),
                        PRIMARY KEY (namespace, version))"""
             )
             done = {
                 (r["namespace"], r["version"]): r["checksum"]
-                for r in await conn.fetch("SELECT namespace, version, checksum FROM schema_migrations")
+                for r in await conn.fetch("SELECT namespace, version, checksum FROM public.schema_migrations")
             }
             for m in migrations:
                 key = (m.namespace, m.version)
@@ -128,7 +128,8 @@ async def migrate(dsn: str, folder: Path, *, service: str) -> list[str]:
                     await conn.execute(f'SET LOCAL search_path TO "{m.schema}", public')
                     await conn.execute(m.sql)
                     await conn.execute(
-                        "INSERT INTO schema_migrations (namespace, version, name, checksum) VALUES ($1, $2, $3, $4)",
+                        "INSERT INTO public.schema_migrations (namespace, version, name, checksum) "
+                        "VALUES ($1, $2, $3, $4)",
                         m.namespace,
                         m.version,
                         m.name,

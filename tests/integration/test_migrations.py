@@ -46,5 +46,5 @@ def test_migration_files_must_be_numbered(tmp_path: Path) -> None:
     from shared.db import load_migrations
 
     (tmp_path / "create_things.sql").write_text("SELECT 1;")
-    with pytest.raises(ValueError, match="NNNN_description.sql"):
+    with pytest.raises(ValueError, match=r"NNNN_description\.sql"):
         load_migrations("demo", tmp_path)
