@@ -1,17 +1,191 @@
-"""Command handlers: plain functions, one unit of work each; state and events commit together."""
+"""Command handlers: plain functions, one unit of work each; state and events commit together.
+
+Every handler loads what it changes with FOR UPDATE before writing, so that two commands on one
+aggregate serialise and their events reach the outbox (and Kafka) in the order they happened.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import asyncpg
+from pydantic import ValidationError
 
 from services.pairing import repository
-from services.pairing.domain import pairs
-from shared.errors import Conflict
+from services.pairing.domain import pairs, participants, programmes
+from shared.errors import Conflict, InvalidInput
 from shared.events.common import PairEndReason
 from shared.uow import UnitOfWork
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def invalid(exc: ValidationError, *, prefix: str = "") -> InvalidInput:
+    """A pydantic error as an InvalidInput that names the first field and lists them all."""
+    details: list[dict[str, str | int | None]] = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"])
+        details.append({"field": prefix + field, "message": err["msg"]})
+    first = details[0] if details else {"field": prefix or None, "message": "invalid"}
+    return InvalidInput(f"{first['field']}: {first['message']}", field=str(first["field"]), details=details)
+
+
+# --- programmes ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateProgramme:
+    name: str
+    starts_on: date
+    ends_on: date
+    cadence_days: int
+    focus_topics: list[str]
+    matching_policy: dict[str, Any]
+    requires_consent: bool = False
+    consent_days: int = 7
+    hr_contact_email: str | None = None
+    programme_id: str | None = None
+    launch: bool = False
+
+
+async def create_programme(uow: UnitOfWork, cmd: CreateProgramme) -> programmes.Programme:
+    programme = programmes.new_programme(
+        cmd.programme_id or new_id(), cmd.name, cmd.starts_on, cmd.ends_on, cmd.cadence_days, cmd.focus_topics,
+        matching_policy=cmd.matching_policy, requires_consent=cmd.requires_consent, consent_days=cmd.consent_days,
+        hr_contact_email=cmd.hr_contact_email,
+    )  # fmt: skip
+    if cmd.launch:
+        programme, launched = programme.launch()
+        uow.emit(launched)
+    try:
+        await repository.insert_programme(uow.conn, programme, uow.tenant)
+    except asyncpg.UniqueViolationError:
+        raise Conflict(f"programme {programme.programme_id} exists", field="programme_id", code="exists") from None
+    await uow.commit()
+    return programme
+
+
+async def launch_programme(uow: UnitOfWork, programme_id: str) -> programmes.Programme:
+    programme, event = (await repository.get_programme(uow.conn, programme_id, for_update=True)).launch()
+    await repository.set_programme_state(uow.conn, programme)
+    uow.emit(event)
+    await uow.commit()
+    return programme
+
+
+async def close_programme(uow: UnitOfWork, programme_id: str) -> programmes.Programme:
+    programme, event = (await repository.get_programme(uow.conn, programme_id, for_update=True)).close()
+    await repository.set_programme_state(uow.conn, programme)
+    uow.emit(event)
+    await uow.commit()
+    return programme
+
+
+# --- participants ----------------------------------------------------------------------------------
+
+
+async def enrol_participants(
+    uow: UnitOfWork, programme_id: str, rows: list[dict[str, Any]], *, row_label: str = "row"
+) -> list[participants.Participant]:
+    """Enrol one or many; all or nothing. Errors name the row (1-based) and the field."""
+    programme = await repository.get_programme(uow.conn, programme_id, for_update=True)
+    programme.require_enrolment_open()
+    enrolled: list[participants.Participant] = []
+    errors: list[dict[str, str | int | None]] = []
+    seen: set[str] = set()
+    for number, row in enumerate(rows, start=1):
+        data = {**row, "programme_id": programme_id, "participant_id": row.get("participant_id") or new_id()}
+        prefix = f"{row_label} {number}: " if len(rows) > 1 or row_label != "row" else ""
+        try:
+            participant, event = participants.enrol(data)
+        except ValidationError as exc:
+            for d in invalid(exc).details:
+                errors.append({**d, "row": number, "message": f"{prefix}{d['field']}: {d['message']}"})
+            continue
+        except InvalidInput as exc:
+            errors.append({"row": number, "field": exc.field, "message": f"{prefix}{exc.message}"})
+            continue
+        if participant.employee_id in seen:
+            errors.append(
+                {
+                    "row": number,
+                    "field": "employee_id",
+                    "message": f"{prefix}employee {participant.employee_id} appears twice",
+                }
+            )
+            continue
+        unknown_topics = (set(event.teach_topics) | set(event.learn_topics)) - set(programme.focus_topics)
+        if unknown_topics:
+            field = "teach_topics" if event.role == "mentor" else "learn_topics"
+            errors.append(
+                {
+                    "row": number,
+                    "field": field,
+                    "message": f"{prefix}{', '.join(sorted(unknown_topics))} "
+                    f"not among the programme's focus topics ({', '.join(programme.focus_topics)})",
+                }
+            )
+            continue
+        seen.add(participant.employee_id)
+        enrolled.append(participant)
+        uow.emit(event)
+    if errors:
+        first = errors[0]
+        raise InvalidInput(str(first["message"]), field=str(first["field"]), details=errors)
+    try:
+        await repository.insert_participants(uow.conn, enrolled, uow.tenant)
+    except asyncpg.UniqueViolationError as exc:
+        raise Conflict(
+            f"an employee in this request is already enrolled in programme {programme_id} ({exc.detail})",
+            field="employee_id",
+            code="already_enrolled",
+        ) from None
+    await uow.commit()
+    return enrolled
+
+
+async def update_participant(uow: UnitOfWork, participant_id: str, changes: dict[str, Any]) -> participants.Participant:
+    current = await repository.get_participant(uow.conn, participant_id, for_update=True)
+    try:
+        participant, event = current.update(changes)
+    except ValidationError as exc:
+        raise invalid(exc) from None
+    await repository.update_participant(uow.conn, participant)
+    uow.emit(event)
+    await uow.commit()
+    return participant
+
+
+async def withdraw_participant(
+    uow: UnitOfWork, participant_id: str, reason: participants.WithdrawReason = "withdrawn"
+) -> tuple[participants.Participant, list[pairs.Pair]]:
+    """Withdraw and, in the same transaction, end their live pairs (reason withdrawn or left_company)."""
+    participant, event = (await repository.get_participant(uow.conn, participant_id, for_update=True)).withdraw(reason)
+    await repository.update_participant(uow.conn, participant)
+    uow.emit(event)
+    end_reason: PairEndReason = "left_company" if reason == "left_company" else "withdrawn"
+    ended = []
+    for pair in await repository.live_pairs_of(uow.conn, participant_id, for_update=True):
+        if pair.state == "proposed":
+            after, declined = pair.decline(participant_id, reason=f"{participant.display_name} withdrew")
+            await repository.update_pair(uow.conn, after)
+            uow.emit(declined)
+            ended.append(after)
+            continue
+        after, ended_event = pair.end(end_reason, note=f"{participant.display_name} withdrew from the programme")
+        await repository.update_pair(uow.conn, after)
+        uow.emit(ended_event)
+        ended.append(after)
+    await uow.commit()
+    return participant, ended
+
+
+# --- pairs -----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -23,18 +197,68 @@ class CreatePair:
 
 
 async def create_pair(uow: UnitOfWork, cmd: CreatePair) -> pairs.Pair:
-    pair, event = pairs.create_pair(cmd.pair_id or str(uuid.uuid4()), cmd.programme_id, cmd.mentor_id, cmd.mentee_id)
+    """HR pairs two people by hand: both enrolled in the programme, in the right roles, hard rules hold."""
+    from services.pairing import matching_adapter
+
+    programme = await repository.get_programme(uow.conn, cmd.programme_id, for_update=True)
+    programme = programme.begin_running()
+    mentor = await _member(uow, cmd.mentor_id, programme.programme_id, "mentor", "mentor_id")
+    mentee = await _member(uow, cmd.mentee_id, programme.programme_id, "mentee", "mentee_id")
+    if mentor.participant_id == mentee.participant_id:
+        raise InvalidInput("a participant cannot mentor themselves", field="mentee_id")
+    verdict = matching_adapter.explain(programme, mentor, mentee, await repository.org_chart(uow.conn))
+    if verdict.violations:
+        raise Conflict(
+            f"{mentor.display_name} and {mentee.display_name} cannot be paired: {'; '.join(verdict.violations)}",
+            field="mentee_id",
+            code="hard_rule",
+        )
+    await _check_capacity(uow, mentor)
+    if await repository.live_pairs_of(uow.conn, mentee.participant_id, for_update=True):
+        raise Conflict(f"{mentee.display_name} already has a live pair", field="mentee_id", code="already_paired")
+    pair, event = pairs.create_pair(
+        cmd.pair_id or new_id(), programme.programme_id, mentor.participant_id, mentee.participant_id,
+        score=verdict.score, rationale=verdict.rationale, origin="manual", warnings=tuple(verdict.warnings),
+    )  # fmt: skip
     try:
         await repository.insert_pair(uow.conn, pair, uow.tenant)
     except asyncpg.UniqueViolationError:
         raise Conflict(
-            f"{cmd.mentor_id} and {cmd.mentee_id} already form a live pair in programme {cmd.programme_id}",
+            f"{mentor.display_name} and {mentee.display_name} already form a live pair",
             field="mentee_id",
             code="duplicate_pair",
         ) from None
+    await repository.set_programme_state(uow.conn, programme)
     uow.emit(event)
     await uow.commit()
     return pair
+
+
+async def _member(
+    uow: UnitOfWork, participant_id: str, programme_id: str, role: str, field: str
+) -> participants.Participant:
+    try:
+        p = await repository.get_participant(uow.conn, participant_id, for_update=True)
+    except Exception as exc:
+        raise InvalidInput(f"no participant {participant_id}", field=field) from exc
+    if p.programme_id != programme_id:
+        raise InvalidInput(f"{participant_id} is not enrolled in programme {programme_id}", field=field)
+    if p.role != role:
+        raise InvalidInput(f"{p.display_name} is a {p.role}, not a {role}", field=field)
+    if p.status != "enrolled":
+        raise Conflict(f"{p.display_name} has withdrawn", field=field, code="withdrawn")
+    return p
+
+
+async def _check_capacity(uow: UnitOfWork, mentor: participants.Participant) -> None:
+    live = await repository.live_pairs_of(uow.conn, mentor.participant_id, for_update=True)
+    capacity = int(mentor.profile.get("capacity", 1))
+    if len(live) >= capacity:
+        raise Conflict(
+            f"{mentor.display_name} already mentors {len(live)} of {capacity} possible mentee(s)",
+            field="mentor_id",
+            code="capacity_exhausted",
+        )
 
 
 async def pause_pair(uow: UnitOfWork, pair_id: str, reason: str = "") -> pairs.Pair:
@@ -59,3 +283,19 @@ async def end_pair(uow: UnitOfWork, pair_id: str, reason: PairEndReason, note: s
     uow.emit(event)
     await uow.commit()
     return pair
+
+
+async def answer_proposal(uow: UnitOfWork, pair_id: str, participant_id: str, accept: bool) -> pairs.Pair:
+    from datetime import UTC
+
+    pair, events = (await repository.get_pair(uow.conn, pair_id, for_update=True)).consent(
+        participant_id, accept, datetime.now(UTC)
+    )
+    await repository.update_pair(uow.conn, pair)
+    uow.emit(*events)
+    await uow.commit()
+    return pair
+
+
+def consent_deadline(programme: programmes.Programme, now: datetime) -> datetime:
+    return now + timedelta(days=programme.consent_days)
