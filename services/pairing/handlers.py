@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 from pydantic import ValidationError
 
-from services.pairing import repository
+from services.pairing import matching_adapter, repository
 from services.pairing.domain import pairs, participants, programmes
 from shared.errors import Conflict, InvalidInput
 from shared.events.common import PairEndReason
@@ -198,7 +198,6 @@ class CreatePair:
 
 async def create_pair(uow: UnitOfWork, cmd: CreatePair) -> pairs.Pair:
     """HR pairs two people by hand: both enrolled in the programme, in the right roles, hard rules hold."""
-    from services.pairing import matching_adapter
 
     programme = await repository.get_programme(uow.conn, cmd.programme_id, for_update=True)
     programme = programme.begin_running()

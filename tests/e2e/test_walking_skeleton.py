@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +14,7 @@ from services.pairing.app import SPEC as PAIRING
 from services.sessions.app import SPEC as SESSIONS
 from shared.localstack import free_port
 from shared.runtime import ServiceHost
+from tests import builders
 from tests.conftest import HostFactory
 from tests.kafka_helpers import eventually
 
@@ -51,10 +51,10 @@ async def test_a_pair_created_over_http_reaches_sessions_and_notifications(syste
     _, pairing = system["pairing"]
     _, sessions = system["sessions"]
     _, notifications = system["notifications"]
-    mentor, mentee = f"mentor-{uuid.uuid4().hex[:6]}", f"mentee-{uuid.uuid4().hex[:6]}"
     async with httpx.AsyncClient() as client:
+        programme_id, mentor, mentee = await enrolled_pair(client, pairing)
         created = await client.post(
-            f"{pairing}/pairs", json={"programme_id": "prog-ai-2026", "mentor_id": mentor, "mentee_id": mentee}
+            f"{pairing}/pairs", json={"programme_id": programme_id, "mentor_id": mentor, "mentee_id": mentee}
         )
         assert created.status_code == 201, created.text
         pair = created.json()
@@ -86,21 +86,36 @@ async def test_a_pair_created_over_http_reaches_sessions_and_notifications(syste
 async def test_bad_input_at_the_edge_is_a_4xx_naming_the_field_and_changes_nothing(system: dict[str, Any]) -> None:
     host, pairing = system["pairing"]
     async with httpx.AsyncClient() as client:
-        same = await client.post(f"{pairing}/pairs", json={"programme_id": "p", "mentor_id": "x", "mentee_id": "x"})
+        programme_id, mentor, mentee = await enrolled_pair(client, pairing)
+        events_before = await host.pool.fetchval("SELECT count(*) FROM outbox")
+        same = await client.post(
+            f"{pairing}/pairs", json={"programme_id": programme_id, "mentor_id": mentor, "mentee_id": mentor}
+        )
         assert same.status_code == 422
         assert same.json()["error"]["field"] == "mentee_id"
-        missing = await client.post(f"{pairing}/pairs", json={"programme_id": "p", "mentor_id": "x"})
+        missing = await client.post(f"{pairing}/pairs", json={"programme_id": programme_id, "mentor_id": mentor})
         assert missing.status_code == 422
         assert missing.json()["error"]["field"] == "mentee_id"
         unknown = await client.post(f"{pairing}/pairs/nope/resume")
         assert unknown.status_code == 404
-        ok = await client.post(f"{pairing}/pairs", json={"programme_id": "p", "mentor_id": "a", "mentee_id": "b"})
+        ok = await client.post(
+            f"{pairing}/pairs", json={"programme_id": programme_id, "mentor_id": mentor, "mentee_id": mentee}
+        )
         pair_id = ok.json()["pair_id"]
         illegal = await client.post(f"{pairing}/pairs/{pair_id}/resume")
         assert illegal.status_code == 409
         assert illegal.json()["error"]["code"] == "illegal_transition"
     assert await host.pool.fetchval("SELECT count(*) FROM pairs") == 1
-    assert await host.pool.fetchval("SELECT count(*) FROM outbox") == 1  # only the one PairCreated
+    assert await host.pool.fetchval("SELECT count(*) FROM outbox") == events_before + 1  # only the PairCreated
+
+
+async def enrolled_pair(client: httpx.AsyncClient, pairing: str) -> tuple[str, str, str]:
+    programme = (await client.post(f"{pairing}/programmes", json=builders.programme())).json()
+    mentor = builders.mentor()
+    mentee = builders.mentee()
+    r = await client.post(f"{pairing}/programmes/{programme['programme_id']}/participants/bulk", json=[mentor, mentee])
+    assert r.status_code == 201, r.text
+    return programme["programme_id"], mentor["participant_id"], mentee["participant_id"]
 
 
 async def _state(client: httpx.AsyncClient, url: str, pair_id: str, state: str) -> bool:

@@ -1,0 +1,19 @@
+"""Pairing HTTP API (FastAPI; OpenAPI at /docs): one small router per concern."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.pairing.api import pairs, participants, programmes
+from shared.http import create_app
+from shared.runtime import ServiceHost
+
+
+def build_api(host: ServiceHost) -> FastAPI:
+    app = create_app(
+        "Tandem pairing",
+        "Programmes, participants, explainable matching and the pair lifecycle of reverse-mentoring programmes.",
+    )
+    for module in (programmes, participants, pairs):
+        app.include_router(module.router)
+    return app

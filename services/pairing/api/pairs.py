@@ -1,0 +1,70 @@
+"""Pairs: pair by hand, list with filters and pagination, pause, resume, end, answer a proposal."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from services.pairing import handlers, repository
+from services.pairing.api.deps import Connection, UoW
+from services.pairing.api.schemas import ConsentIn, EndIn, PairIn, PairOut, PairPage, PauseIn
+
+router = APIRouter(prefix="/pairs", tags=["pairs"])
+
+
+@router.post(
+    "", status_code=201, response_model=PairOut,
+    summary="Pair two participants by hand (same hard rules as matching; a low score adds a warning)",
+)  # fmt: skip
+async def create_pair(body: PairIn, uow: UoW) -> PairOut:
+    async with uow:
+        pair = await handlers.create_pair(uow, handlers.CreatePair(**body.model_dump()))
+    return PairOut.of(pair)
+
+
+@router.get("", response_model=PairPage, summary="List pairs with filters and pagination")
+async def list_pairs(
+    conn: Connection,
+    programme_id: str | None = None,
+    state: Literal["proposed", "active", "paused", "ended", "declined"] | None = None,
+    participant_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> PairPage:
+    items, total = await repository.list_pairs(
+        conn, programme_id=programme_id, state=state, participant_id=participant_id, limit=limit, offset=offset
+    )
+    return PairPage(items=[PairOut.of(p) for p in items], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{pair_id}", response_model=PairOut)
+async def get_pair(pair_id: str, conn: Connection) -> PairOut:
+    return PairOut.of(await repository.get_pair(conn, pair_id))
+
+
+@router.post("/{pair_id}/pause", response_model=PairOut)
+async def pause_pair(pair_id: str, body: PauseIn, uow: UoW) -> PairOut:
+    async with uow:
+        return PairOut.of(await handlers.pause_pair(uow, pair_id, body.reason))
+
+
+@router.post("/{pair_id}/resume", response_model=PairOut)
+async def resume_pair(pair_id: str, uow: UoW) -> PairOut:
+    async with uow:
+        return PairOut.of(await handlers.resume_pair(uow, pair_id))
+
+
+@router.post(
+    "/{pair_id}/end", response_model=PairOut,
+    summary="End a pair: completed (also early, or after an extension), rematched, withdrawn, left_company, by_hr",
+)  # fmt: skip
+async def end_pair(pair_id: str, body: EndIn, uow: UoW) -> PairOut:
+    async with uow:
+        return PairOut.of(await handlers.end_pair(uow, pair_id, body.reason, body.note))
+
+
+@router.post("/{pair_id}/consent", response_model=PairOut, summary="One side accepts or declines a proposal")
+async def consent(pair_id: str, body: ConsentIn, uow: UoW) -> PairOut:
+    async with uow:
+        return PairOut.of(await handlers.answer_proposal(uow, pair_id, body.participant_id, body.decision == "accept"))

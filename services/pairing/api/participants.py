@@ -1,0 +1,113 @@
+"""Participants: enrol one, enrol many (JSON list or CSV upload), read, update, withdraw."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import TypeAdapter, ValidationError
+
+from services.pairing import csv_import, handlers, repository
+from services.pairing.api.deps import Connection, UoW
+from services.pairing.api.schemas import (
+    PairOut,
+    ParticipantIn,
+    ParticipantOut,
+    ParticipantPage,
+    ParticipantPatch,
+    WithdrawIn,
+)
+from shared.errors import InvalidInput
+
+router = APIRouter(tags=["participants"])
+_MANY = TypeAdapter(list[dict[str, Any]])
+
+
+@router.post(
+    "/programmes/{programme_id}/participants", status_code=201, response_model=ParticipantOut, summary="Enrol one"
+)
+async def enrol(programme_id: str, body: ParticipantIn, uow: UoW) -> ParticipantOut:
+    async with uow:
+        [participant] = await handlers.enrol_participants(uow, programme_id, [body.model_dump(exclude_none=True)])
+    return ParticipantOut.of(participant)
+
+
+@router.post(
+    "/programmes/{programme_id}/participants/bulk",
+    status_code=201,
+    response_model=list[ParticipantOut],
+    summary="Enrol many, all or nothing: a JSON list, or a CSV file (Content-Type: text/csv)",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {
+                    "schema": {"type": "array", "items": {"$ref": "#/components/schemas/ParticipantIn"}}
+                },
+                "text/csv": {"schema": {"type": "string"}},
+            }
+        }
+    },
+)
+async def enrol_many(programme_id: str, request: Request, uow: UoW) -> list[ParticipantOut]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    raw = await request.body()
+    if content_type in ("text/csv", "application/csv"):
+        try:
+            rows = csv_import.parse(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise InvalidInput("the CSV must be UTF-8", field="body") from None
+        label = "row"
+    elif content_type == "application/json":
+        try:
+            rows = _MANY.validate_json(raw)
+        except ValidationError as exc:
+            raise handlers.invalid(exc, prefix="body.") from None
+        label = "item"
+    else:
+        raise InvalidInput("send application/json (a list) or text/csv", field="content-type")
+    if not rows:
+        raise InvalidInput("no participants in the request", field="body")
+    async with uow:
+        enrolled = await handlers.enrol_participants(uow, programme_id, rows, row_label=label)
+    return [ParticipantOut.of(p) for p in enrolled]
+
+
+@router.get("/programmes/{programme_id}/participants", response_model=ParticipantPage)
+async def list_participants(
+    programme_id: str,
+    conn: Connection,
+    role: Literal["mentor", "mentee"] | None = None,
+    status: Literal["enrolled", "withdrawn"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ParticipantPage:
+    await repository.get_programme(conn, programme_id)
+    items, total = await repository.list_participants(
+        conn, programme_id, role=role, status=status, limit=limit, offset=offset
+    )
+    return ParticipantPage(items=[ParticipantOut.of(p) for p in items], total=total, limit=limit, offset=offset)
+
+
+@router.get("/participants/{participant_id}", response_model=ParticipantOut)
+async def get_participant(participant_id: str, conn: Connection) -> ParticipantOut:
+    return ParticipantOut.of(await repository.get_participant(conn, participant_id))
+
+
+@router.patch("/participants/{participant_id}", response_model=ParticipantOut, summary="Change profile fields")
+async def update(participant_id: str, body: ParticipantPatch, uow: UoW) -> ParticipantOut:
+    changes = body.model_dump(exclude_unset=True, mode="json")
+    if not changes:
+        raise InvalidInput("nothing to change", field="body")
+    async with uow:
+        return ParticipantOut.of(await handlers.update_participant(uow, participant_id, changes))
+
+
+@router.post(
+    "/participants/{participant_id}/withdraw",
+    response_model=list[PairOut],
+    summary="Withdraw; their live pairs end (reason withdrawn) in the same transaction. Returns those pairs.",
+)
+async def withdraw(participant_id: str, body: WithdrawIn, uow: UoW) -> list[PairOut]:
+    async with uow:
+        _, ended = await handlers.withdraw_participant(uow, participant_id, body.reason)
+    return [PairOut.of(p) for p in ended]

@@ -1,0 +1,45 @@
+"""Programmes: create, launch, read, close."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.pairing import handlers, repository
+from services.pairing.api.deps import Connection, UoW
+from services.pairing.api.schemas import ProgrammeIn, ProgrammeOut
+
+router = APIRouter(prefix="/programmes", tags=["programmes"])
+
+
+@router.post("", status_code=201, response_model=ProgrammeOut, summary="Create a programme (draft, or launched)")
+async def create_programme(body: ProgrammeIn, uow: UoW) -> ProgrammeOut:
+    async with uow:
+        programme = await handlers.create_programme(
+            uow,
+            handlers.CreateProgramme(
+                **body.model_dump(exclude={"matching_policy"}), matching_policy=body.matching_policy.model_dump()
+            ),
+        )
+    return ProgrammeOut.of(programme)
+
+
+@router.get("", response_model=list[ProgrammeOut], summary="All programmes")
+async def list_programmes(conn: Connection) -> list[ProgrammeOut]:
+    return [ProgrammeOut.of(p) for p in await repository.list_programmes(conn)]
+
+
+@router.get("/{programme_id}", response_model=ProgrammeOut)
+async def get_programme(programme_id: str, conn: Connection) -> ProgrammeOut:
+    return ProgrammeOut.of(await repository.get_programme(conn, programme_id))
+
+
+@router.post("/{programme_id}/launch", response_model=ProgrammeOut, summary="Open enrolment; publish ProgramLaunched")
+async def launch(programme_id: str, uow: UoW) -> ProgrammeOut:
+    async with uow:
+        return ProgrammeOut.of(await handlers.launch_programme(uow, programme_id))
+
+
+@router.post("/{programme_id}/close", response_model=ProgrammeOut)
+async def close(programme_id: str, uow: UoW) -> ProgrammeOut:
+    async with uow:
+        return ProgrammeOut.of(await handlers.close_programme(uow, programme_id))
