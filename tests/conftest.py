@@ -6,15 +6,20 @@ Tests isolate themselves with unique topic namespaces and unique databases, neve
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 
+import httpx
 import pytest
+import uvicorn
 
 from shared.config import ServiceSettings
 from shared.db import ensure_database
 from shared.infra import Infra, provide
+from shared.localstack import free_port
 from shared.runtime import ServiceHost, ServiceSpec
 from shared.topics import Topics, ensure_topics
 
@@ -81,3 +86,40 @@ async def start_service(
     yield start
     for host in reversed(hosts):
         await host.stop()
+
+
+@dataclass
+class Running:
+    host: ServiceHost
+    url: str
+
+
+ServeFactory = Callable[[ServiceSpec], Awaitable[Running]]
+
+
+@pytest.fixture
+async def serve(start_service: HostFactory) -> AsyncIterator[ServeFactory]:
+    """Start a service and its real HTTP server on a free port; yields a factory."""
+    servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+
+    async def run(spec: ServiceSpec) -> Running:
+        host = await start_service(spec)
+        port = free_port()
+        server = host.http_server(port)
+        task = asyncio.create_task(server.serve())
+        servers.append((server, task))
+        url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient() as client:
+            for _ in range(200):
+                try:
+                    if (await client.get(f"{url}/health/ready")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+        return Running(host, url)
+
+    yield run
+    for server, _ in servers:
+        server.should_exit = True
+    await asyncio.gather(*(task for _, task in servers))

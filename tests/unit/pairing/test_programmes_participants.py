@@ -1,0 +1,165 @@
+"""Programmes and participants: pure domain rules, and the CSV import."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from services.pairing import csv_import
+from services.pairing.domain import participants, programmes
+from services.pairing.domain.pairs import propose_pair
+from shared.errors import Conflict, InvalidInput
+from tests import builders
+
+
+def _programme() -> programmes.Programme:
+    return programmes.new_programme("g1", "AI 2026", date(2026, 1, 12), date(2026, 7, 10), 14, ["prompt-writing"])
+
+
+def test_programme_lifecycle() -> None:
+    p = _programme()
+    assert p.state == "draft"
+    launched, event = p.launch()
+    assert (launched.state, event.programme_id, event.cadence_days) == ("enrolling", "g1", 14)
+    assert launched.begin_matching().state == "matching"
+    running = launched.begin_running()
+    assert running.begin_matching().state == "running"  # rematching keeps a running programme running
+    closed, _ = running.close()
+    with pytest.raises(Conflict):
+        closed.require_enrolment_open()
+    with pytest.raises(Conflict):
+        launched.launch()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"ends_on": date(2026, 1, 1)}, "ends_on"),
+        ({"focus_topics": []}, "focus_topics"),
+        ({"focus_topics": ["ai-agents", "ai-agents"]}, "focus_topics"),
+    ],
+)
+def test_programme_validation_names_the_field(kwargs: dict[str, Any], field: str) -> None:
+    args: dict[str, Any] = {
+        "programme_id": "g1", "name": "n", "starts_on": date(2026, 1, 12), "ends_on": date(2026, 7, 10),
+        "cadence_days": 14, "focus_topics": ["ai-agents"],
+    }  # fmt: skip
+    args.update(kwargs)
+    with pytest.raises(InvalidInput) as err:
+        programmes.new_programme(**args)
+    assert err.value.field == field
+
+
+def _enrol(**overrides: Any) -> participants.Participant:
+    data = {**builders.mentor(), "programme_id": "g1", **overrides}
+    return participants.enrol(data)[0]
+
+
+def test_enrol_update_withdraw() -> None:
+    p = _enrol()
+    updated, event = p.update({"department": "Sales", "capacity": 2})
+    assert updated.profile["department"] == "Sales"
+    assert event.capacity == 2
+    assert event.participant_id == p.participant_id
+    withdrawn, w = updated.withdraw("left_company")
+    assert (withdrawn.status, w.reason) == ("withdrawn", "left_company")
+    with pytest.raises(Conflict):
+        withdrawn.update({"department": "HR"})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"teach_topics": {}}, "teach_topics"),
+        ({"capacity": 0}, "capacity"),
+        ({"availability": [{"weekday": 1, "start": "12:00", "end": "09:00"}]}, "availability"),
+    ],
+)
+def test_enrolment_rules_name_the_field(overrides: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        _enrol(**overrides)
+    assert err.value.field == field
+
+
+def test_own_manager_is_refused() -> None:
+    data = builders.mentor()
+    with pytest.raises(InvalidInput) as err:
+        _enrol(manager_employee_id=data["employee_id"], employee_id=data["employee_id"])
+    assert err.value.field == "manager_employee_id"
+
+
+def test_ids_and_role_cannot_be_changed() -> None:
+    with pytest.raises(InvalidInput) as err:
+        _enrol().update({"role": "mentee"})
+    assert err.value.field == "role"
+
+
+def test_a_bad_update_is_a_validation_error() -> None:
+    with pytest.raises(ValidationError):
+        _enrol().update({"email": "not-an-address"})
+
+
+def test_consent_both_must_accept_before_the_deadline() -> None:
+    now = datetime(2026, 2, 1, tzinfo=UTC)
+    pair, proposed = propose_pair("p1", "g1", "m1", "e1", consent_deadline=now + timedelta(days=7))
+    assert pair.state == "proposed"
+    assert proposed.consent_deadline == now + timedelta(days=7)
+    half, events = pair.consent("e1", True, now)  # the senior first
+    assert (half.state, events) == ("proposed", [])
+    both, events = half.consent("m1", True, now)
+    assert both.state == "active"
+    assert [type(e).__name__ for e in events] == ["PairCreated"]
+    declined, events = pair.consent("m1", False, now)
+    assert declined.state == "declined"
+    assert events[0].declined_by == "m1"
+    with pytest.raises(Conflict, match="deadline"):
+        pair.consent("m1", True, now + timedelta(days=8))
+    with pytest.raises(InvalidInput):
+        pair.consent("stranger", True, now)
+    expired = pair.expire(now + timedelta(days=8))
+    assert expired is not None
+    assert expired[0].state == "declined"
+    assert pair.expire(now) is None
+
+
+def test_csv_rows_become_participant_dicts() -> None:
+    text = (
+        "employee_id,role,display_name,email,department,grade,languages,availability,teach_topics,learn_topics\n"
+        'E1,mentor,Lena,l@a.example,Marketing,4,"de; en","Mon 09:00-12:00; Wed 14:00-16:30",'
+        '"prompt-writing:3; ai-agents",\n'
+        "E2,mentee,Ingrid,i@a.example,Finance,14,de,,,data-analysis:1\n"
+    )
+    rows = csv_import.parse(text)
+    assert rows[0]["languages"] == ["de", "en"]
+    assert rows[0]["availability"] == [
+        {"weekday": 0, "start": "09:00", "end": "12:00"},
+        {"weekday": 2, "start": "14:00", "end": "16:30"},
+    ]
+    assert rows[0]["teach_topics"] == {"prompt-writing": 3, "ai-agents": 2}
+    assert "learn_topics" not in rows[0]
+    assert rows[1]["grade"] == 14
+    assert rows[1]["learn_topics"] == {"data-analysis": 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "message"),
+    [
+        ("employee_id,role\nE1,mentor\n", "display_name", "lacks column"),
+        ("employee_id,role,display_name,email,department,grade,shoe_size\n", "shoe_size", "unknown column"),
+        ("employee_id,role,display_name,email,department,grade\nE1,mentor,L,l@a.example,M,four\n", "grade", "row 1"),
+        (
+            "employee_id,role,display_name,email,department,grade,availability\nE1,mentor,L,l@a.example,M,4,Someday\n",
+            "availability",
+            "Mon 09:00-12:00",
+        ),
+        ("employee_id,role,display_name,email,department,grade\n", "body", "no participants"),
+    ],
+)
+def test_csv_problems_name_the_column(text: str, field: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message) as err:
+        csv_import.parse(text)
+    assert err.value.field == field
