@@ -1,0 +1,121 @@
+"""iCalendar (RFC 5545, with the iTIP methods of RFC 5546) invitations for sessions. Pure: bytes out.
+
+One VEVENT per session. Its UID ("<session_id>@tandem") stays the same across versions, so a
+calendar replaces the entry instead of adding one; SEQUENCE is the session's sequence (0 when
+scheduled, +1 per reschedule or cancellation), so the newest version wins.
+
+* scheduled or rescheduled: METHOD:REQUEST, STATUS:CONFIRMED.
+* cancelled: METHOD:CANCEL, STATUS:CANCELLED (the cancellation reason, if any, as COMMENT).
+* held (logged): still the last REQUEST; logging does not change the calendar entry.
+
+Times are written in UTC ("...Z"); DTSTAMP is passed in (the domain has no clock), which also
+makes the output reproducible byte for byte.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from icalendar import Calendar, Event, vCalAddress
+
+from services.sessions.domain.errors import InvalidInput
+from services.sessions.domain.model import Session
+
+PRODID = "-//Tandem//Reverse Mentoring//EN"
+UID_DOMAIN = "tandem"
+DEFAULT_SUMMARY = "Tandem reverse-mentoring session"
+ICS_CONTENT_TYPE = "text/calendar; charset=utf-8"
+
+Method = Literal["REQUEST", "CANCEL"]
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class CalendarPerson:
+    """An organizer or attendee: an e-mail address and optionally the name to show (CN)."""
+
+    email: str
+    name: str | None = None
+
+
+def session_uid(session_id: str) -> str:
+    return f"{session_id}@{UID_DOMAIN}"
+
+
+def ics_method(session: Session) -> Method:
+    return "CANCEL" if session.status == "cancelled" else "REQUEST"
+
+
+def session_ics(
+    session: Session,
+    *,
+    dtstamp: datetime,
+    summary: str = DEFAULT_SUMMARY,
+    organizer: CalendarPerson | None = None,
+    attendees: Sequence[CalendarPerson] = (),
+) -> bytes:
+    """The session as an iCalendar object (VCALENDAR with one VEVENT), CRLF-separated UTF-8 bytes."""
+    if dtstamp.tzinfo is None or dtstamp.utcoffset() is None:
+        raise InvalidInput(f"dtstamp must carry a time zone (got {dtstamp.isoformat()})", field="dtstamp")
+    method = ics_method(session)
+    cancelled = method == "CANCEL"
+
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", method)
+
+    event = Event()
+    event.add("uid", session_uid(session.session_id))
+    event.add("dtstamp", dtstamp.astimezone(UTC))
+    event.add("dtstart", session.starts_at.astimezone(UTC))
+    event.add("dtend", session.ends_at.astimezone(UTC))
+    event.add("sequence", session.sequence)
+    event.add("summary", summary.strip() or DEFAULT_SUMMARY)
+    if session.agenda:
+        event.add("description", session.agenda)
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    if cancelled and session.cancel_reason:
+        event.add("comment", session.cancel_reason)
+    if organizer is not None:
+        event.add("organizer", _address("organizer", organizer))
+    for i, person in enumerate(attendees):
+        address = _address(f"attendees.{i}", person)
+        address.params["ROLE"] = "REQ-PARTICIPANT"
+        if not cancelled:
+            address.params["PARTSTAT"] = "NEEDS-ACTION"
+            address.params["RSVP"] = "TRUE"
+        event.add("attendee", address)
+    calendar.add_component(event)
+    data: bytes = calendar.to_ical()
+    return data
+
+
+def _address(field: str, person: CalendarPerson) -> vCalAddress:
+    email = person.email.strip()
+    if not _EMAIL.match(email):
+        raise InvalidInput(f"{field}: {person.email!r} is not an e-mail address", field=field)
+    address = vCalAddress(f"mailto:{email}")
+    name = (person.name or "").strip()
+    if name:
+        address.params["CN"] = name
+    return address
+
+
+__all__ = [
+    "DEFAULT_SUMMARY",
+    "ICS_CONTENT_TYPE",
+    "PRODID",
+    "UID_DOMAIN",
+    "CalendarPerson",
+    "Method",
+    "ics_method",
+    "session_ics",
+    "session_uid",
+]
