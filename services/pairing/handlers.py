@@ -18,6 +18,9 @@ from services.pairing import matching_adapter, repository
 from services.pairing.domain import pairs, participants, programmes
 from shared.errors import Conflict, InvalidInput
 from shared.events.common import PairEndReason
+from shared.events.pairing import MatchRunCompleted
+from shared.events.pairing import Proposal as EventProposal
+from shared.events.pairing import Unmatched as EventUnmatched
 from shared.uow import UnitOfWork
 
 
@@ -54,6 +57,7 @@ class CreateProgramme:
 
 
 async def create_programme(uow: UnitOfWork, cmd: CreateProgramme) -> programmes.Programme:
+    matching_adapter.policy(cmd.matching_policy)  # refuse a policy the engine cannot run, now
     programme = programmes.new_programme(
         cmd.programme_id or new_id(), cmd.name, cmd.starts_on, cmd.ends_on, cmd.cadence_days, cmd.focus_topics,
         matching_policy=cmd.matching_policy, requires_consent=cmd.requires_consent, consent_days=cmd.consent_days,
@@ -298,3 +302,153 @@ async def answer_proposal(uow: UnitOfWork, pair_id: str, participant_id: str, ac
 
 def consent_deadline(programme: programmes.Programme, now: datetime) -> datetime:
     return now + timedelta(days=programme.consent_days)
+
+
+# --- match runs ------------------------------------------------------------------------------------
+
+
+async def start_match_run(
+    uow: UnitOfWork, programme_id: str, *, objective: str | None = None, only: list[str] | None = None
+) -> repository.MatchRunRow:
+    """Match everyone enrolled and still free (or only `only`, for a rematch); publish MatchRunCompleted.
+
+    Lapsed consent proposals are declined first, which frees both people; open proposals of earlier
+    runs are superseded by this one.
+    """
+    from datetime import UTC
+
+    now = datetime.now(UTC)
+    programme = (await repository.get_programme(uow.conn, programme_id, for_update=True)).begin_matching()
+    for stale in await repository.expired_proposals(uow.conn, programme_id):
+        lapsed = stale.expire(now)
+        if lapsed is not None:
+            await repository.update_pair(uow.conn, lapsed[0])
+            uow.emit(lapsed[1])
+    load = await repository.live_load(uow.conn, programme_id)
+    enrolled, _ = await repository.list_participants(uow.conn, programme_id)
+    mentors = [p for p in enrolled if p.role == "mentor"]
+    mentees = [p for p in enrolled if p.role == "mentee" and not load.get(p.participant_id)]
+    if only is not None:
+        wanted = set(only)
+        if any(p.role == "mentee" for p in enrolled if p.participant_id in wanted):
+            mentees = [p for p in mentees if p.participant_id in wanted]
+        else:  # rematching a mentor: all free mentees may be proposed, only to this mentor
+            mentors = [p for p in mentors if p.participant_id in wanted]
+    if not mentors and not mentees:
+        raise Conflict(f"nobody in programme {programme_id} is waiting for a match", field="programme_id",
+                       code="nothing_to_match")  # fmt: skip
+    result = matching_adapter.run(
+        programme, mentors, mentees, await repository.org_chart(uow.conn),
+        used_capacity={p.participant_id: load.get(p.participant_id, 0) for p in mentors}, objective=objective,
+    )  # fmt: skip
+    await repository.supersede_open_proposals(uow.conn, programme_id)
+    run_id = new_id()
+    proposals = [
+        repository.ProposalRow(
+            proposal_id=new_id(),
+            match_run_id=run_id,
+            programme_id=programme_id,
+            mentor_id=p.mentor_id,
+            mentee_id=p.mentee_id,
+            score=p.score,
+            components=p.components,
+            rationale=p.rationale,
+            forced=p.forced,
+            status="open",
+            pair_id=None,
+        )
+        for p in result.proposals
+    ]
+    run = repository.MatchRunRow(
+        match_run_id=run_id, programme_id=programme_id, kind="full" if only is None else "rematch",
+        algorithm_version=result.algorithm_version, objective=result.objective, policy=result.policy,
+        unmatched=[vars(u) for u in result.unmatched], conflicts=result.conflicts, total_score=result.total_score,
+        created_at=now, proposals=proposals,
+    )  # fmt: skip
+    await repository.insert_match_run(uow.conn, run)
+    await repository.set_programme_state(uow.conn, programme)
+    uow.emit(
+        MatchRunCompleted(
+            match_run_id=run_id, programme_id=programme_id, algorithm_version=result.algorithm_version,
+            objective=result.objective, policy=result.policy,
+            proposals=[EventProposal(proposal_id=p.proposal_id, mentor_id=p.mentor_id, mentee_id=p.mentee_id,
+                                     score=p.score, components=p.components, rationale=p.rationale, forced=p.forced)
+                       for p in proposals],
+            unmatched=[EventUnmatched(**vars(u)) for u in result.unmatched], total_score=result.total_score,
+        )
+    )  # fmt: skip
+    await uow.commit()
+    return run
+
+
+async def accept_proposals(uow: UnitOfWork, match_run_id: str, proposal_ids: list[str] | None) -> list[pairs.Pair]:
+    """HR accepts all (None) or some proposals of a run: each becomes a pair, or a proposal awaiting
+    both people's consent when the programme asks for it. All or nothing."""
+    from datetime import UTC
+
+    run = await repository.get_match_run(uow.conn, match_run_id, for_update=True)
+    programme = await repository.get_programme(uow.conn, run.programme_id, for_update=True)
+    by_id = {p.proposal_id: p for p in run.proposals}
+    if proposal_ids is None:
+        chosen = [p for p in run.proposals if p.status == "open"]
+    else:
+        unknown = [pid for pid in proposal_ids if pid not in by_id]
+        if unknown:
+            raise InvalidInput(f"proposal {unknown[0]} is not part of match run {match_run_id}", field="proposal_ids")
+        chosen = [by_id[pid] for pid in dict.fromkeys(proposal_ids)]
+    if not chosen:
+        raise Conflict(f"match run {match_run_id} has no open proposals", field="proposal_ids", code="nothing_open")
+    closed = [p for p in chosen if p.status != "open"]
+    if closed:
+        raise Conflict(
+            f"proposal {closed[0].proposal_id} is {closed[0].status}", field="proposal_ids", code="proposal_closed"
+        )
+    now = datetime.now(UTC)
+    created = []
+    for proposal in chosen:
+        mentor = await _member(uow, proposal.mentor_id, programme.programme_id, "mentor", "proposal_ids")
+        mentee = await _member(uow, proposal.mentee_id, programme.programme_id, "mentee", "proposal_ids")
+        await _check_capacity(uow, mentor)
+        if await repository.live_pairs_of(uow.conn, mentee.participant_id, for_update=True):
+            raise Conflict(f"{mentee.display_name} was paired since this run", field="proposal_ids",
+                           code="already_paired")  # fmt: skip
+        origin: pairs.Origin = "rematch" if run.kind == "rematch" else "match_run"
+        pair_id = new_id()
+        if programme.requires_consent:
+            pair, event = pairs.propose_pair(
+                pair_id, programme.programme_id, mentor.participant_id, mentee.participant_id,
+                consent_deadline=consent_deadline(programme, now), score=proposal.score,
+                rationale=proposal.rationale, origin=origin, match_run_id=match_run_id,
+            )  # fmt: skip
+            uow.emit(event)
+        else:
+            pair, created_event = pairs.create_pair(
+                pair_id, programme.programme_id, mentor.participant_id, mentee.participant_id,
+                score=proposal.score, rationale=proposal.rationale, origin=origin, match_run_id=match_run_id,
+            )  # fmt: skip
+            uow.emit(created_event)
+        await repository.insert_pair(uow.conn, pair, uow.tenant)
+        await repository.mark_proposal_accepted(uow.conn, proposal.proposal_id, pair_id)
+        created.append(pair)
+    programme = programme.begin_running()
+    await repository.set_programme_state(uow.conn, programme)
+    await uow.commit()
+    return created
+
+
+async def rematch(uow: UnitOfWork, pair_id: str) -> repository.MatchRunRow:
+    """After a pair ended, propose a new partner for whoever of the two is still enrolled."""
+    pair = await repository.get_pair(uow.conn, pair_id)
+    if pair.state not in ("ended", "declined"):
+        raise Conflict(f"pair {pair_id} is {pair.state}: end it first (reason 'rematched')", field="pair_id",
+                       code="pair_live")  # fmt: skip
+    remaining = []
+    for participant_id in (pair.mentee_id, pair.mentor_id):
+        p = await repository.get_participant(uow.conn, participant_id)
+        if p.status == "enrolled" and not await repository.live_pairs_of(uow.conn, participant_id):
+            remaining.append(p)
+    if not remaining:
+        raise Conflict(f"nobody from pair {pair_id} is waiting for a new partner", field="pair_id",
+                       code="nothing_to_match")  # fmt: skip
+    # one run per remaining person would publish two events; the mentee (the senior) goes first
+    return await start_match_run(uow, pair.programme_id, only=[remaining[0].participant_id])

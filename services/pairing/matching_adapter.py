@@ -1,11 +1,15 @@
-"""The bridge between the pairing write model and the matching engine (services/pairing/domain)."""
+"""The bridge between the pairing write model (participants, programmes) and the pure matching engine."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from services.pairing.domain import matching
 from services.pairing.domain.participants import Participant
 from services.pairing.domain.programmes import Programme
+from shared.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -16,30 +20,56 @@ class Verdict:
     warnings: list[str] = field(default_factory=list)
 
 
-def _chain(employee_id: str, org_chart: dict[str, str], levels: int) -> list[str]:
-    out, current = [], employee_id
-    for _ in range(levels):
-        manager = org_chart.get(current)
-        if manager is None or manager in out:
-            break
-        out.append(manager)
-        current = manager
-    return out
+def person(p: Participant) -> matching.Person:
+    profile = p.profile
+    topics = profile.get("teach_topics" if p.role == "mentor" else "learn_topics") or {}
+    return matching.Person(
+        participant_id=p.participant_id,
+        employee_id=p.employee_id,
+        display_name=str(profile["display_name"]),
+        role=p.role,
+        department=str(profile["department"]),
+        grade=int(profile["grade"]),
+        languages=frozenset(profile.get("languages") or ()),
+        timezone=str(profile.get("timezone") or "UTC"),
+        availability=tuple(
+            (int(w["weekday"]), str(w["start"]), str(w["end"])) for w in profile.get("availability") or ()
+        ),
+        capacity=int(profile.get("capacity", 1)) if p.role == "mentor" else 1,
+        topics={str(k): int(v) for k, v in topics.items()},
+        goal=str(profile.get("goal", "")),
+    )
 
 
-def explain(programme: Programme, mentor: Participant, mentee: Participant, org_chart: dict[str, str]) -> Verdict:
-    """Hard rules for a hand-made pair: a shared language, no reporting line, not on the never-pair list."""
-    violations = []
-    languages = set(mentor.profile.get("languages", [])) & set(mentee.profile.get("languages", []))
-    if not languages:
-        violations.append("they share no language")
-    levels = int(programme.matching_policy.get("reporting_line_levels", 2))
-    if mentor.employee_id in _chain(mentee.employee_id, org_chart, levels) or mentee.employee_id in _chain(
-        mentor.employee_id, org_chart, levels
-    ):
-        violations.append(f"one is within {levels} management level(s) of the other")
-    never = {tuple(p) for p in programme.matching_policy.get("never_pair", [])}
-    if (mentor.participant_id, mentee.participant_id) in never:
-        violations.append("HR put them on the never-pair list")
-    rationale = f"paired by HR; both speak {', '.join(sorted(languages))}" if languages else "paired by HR"
-    return Verdict(score=None, rationale=rationale, violations=violations)
+def policy(data: Mapping[str, Any], *, objective: str | None = None) -> matching.Policy:
+    merged = dict(data)
+    if objective is not None:
+        merged["objective"] = objective
+    try:
+        return matching.Policy.from_dict(merged)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(f"matching policy: {exc}", field="matching_policy") from None
+
+
+def explain(programme: Programme, mentor: Participant, mentee: Participant, org_chart: Mapping[str, str]) -> Verdict:
+    """Score, rationale and hard-rule check of a pair HR makes by hand; a low score is a warning."""
+    e = matching.explain_pair(person(mentor), person(mentee), policy(programme.matching_policy), org_chart)
+    return Verdict(e.score, e.rationale, e.violations, e.warnings)
+
+
+def run(
+    programme: Programme,
+    mentors: Sequence[Participant],
+    mentees: Sequence[Participant],
+    org_chart: Mapping[str, str],
+    *,
+    used_capacity: Mapping[str, int],
+    objective: str | None = None,
+) -> matching.MatchResult:
+    return matching.match(
+        [person(p) for p in mentors],
+        [person(p) for p in mentees],
+        policy(programme.matching_policy, objective=objective),
+        org_chart,
+        used_capacity=used_capacity,
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from services.pairing.domain.pairs import Pair
@@ -209,3 +211,112 @@ async def expired_proposals(conn: Conn, programme_id: str) -> list[Pair]:
         programme_id,
     )
     return [_pair(r) for r in rows]
+
+
+# --- match runs ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProposalRow:
+    proposal_id: str
+    match_run_id: str
+    programme_id: str
+    mentor_id: str
+    mentee_id: str
+    score: float
+    components: dict[str, float]
+    rationale: str
+    forced: bool
+    status: str
+    pair_id: str | None
+
+
+@dataclass(frozen=True)
+class MatchRunRow:
+    match_run_id: str
+    programme_id: str
+    kind: str
+    algorithm_version: str
+    objective: str
+    policy: dict[str, Any]
+    unmatched: list[dict[str, Any]]
+    conflicts: list[str]
+    total_score: float
+    created_at: datetime
+    proposals: list[ProposalRow]
+
+
+async def insert_match_run(conn: Conn, run: MatchRunRow) -> None:
+    await conn.execute(
+        "INSERT INTO match_runs (match_run_id, programme_id, kind, algorithm_version, objective, policy, unmatched, "
+        "conflicts, total_score, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        run.match_run_id, run.programme_id, run.kind, run.algorithm_version, run.objective, run.policy,
+        run.unmatched, run.conflicts, run.total_score, run.created_at,
+    )  # fmt: skip
+    await conn.executemany(
+        "INSERT INTO proposals (proposal_id, match_run_id, programme_id, mentor_id, mentee_id, score, components, "
+        "rationale, forced, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        [
+            (
+                p.proposal_id,
+                p.match_run_id,
+                p.programme_id,
+                p.mentor_id,
+                p.mentee_id,
+                p.score,
+                p.components,
+                p.rationale,
+                p.forced,
+                p.status,
+            )
+            for p in run.proposals
+        ],
+    )
+
+
+async def supersede_open_proposals(conn: Conn, programme_id: str) -> int:
+    result = await conn.execute(
+        "UPDATE proposals SET status = 'superseded' WHERE programme_id = $1 AND status = 'open'", programme_id
+    )
+    return int(result.split()[-1])
+
+
+async def get_match_run(conn: Conn, match_run_id: str, *, for_update: bool = False) -> MatchRunRow:
+    row = await conn.fetchrow(
+        "SELECT match_run_id, programme_id, kind, algorithm_version, objective, policy, unmatched, conflicts, "
+        "total_score, created_at FROM match_runs WHERE match_run_id = $1" + (" FOR UPDATE" if for_update else ""),
+        match_run_id,
+    )
+    if row is None:
+        raise NotFound(f"no match run {match_run_id}", field="match_run_id")
+    proposals = await conn.fetch(
+        "SELECT proposal_id, match_run_id, programme_id, mentor_id, mentee_id, score, components, rationale, forced, "
+        "status, pair_id FROM proposals WHERE match_run_id = $1 ORDER BY mentor_id, mentee_id"
+        + (" FOR UPDATE" if for_update else ""),
+        match_run_id,
+    )
+    return MatchRunRow(**dict(row), proposals=[ProposalRow(**dict(p)) for p in proposals])
+
+
+async def list_match_runs(conn: Conn, programme_id: str) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT match_run_id FROM match_runs WHERE programme_id = $1 ORDER BY created_at, match_run_id", programme_id
+    )
+    return [r["match_run_id"] for r in rows]
+
+
+async def mark_proposal_accepted(conn: Conn, proposal_id: str, pair_id: str) -> None:
+    await conn.execute(
+        "UPDATE proposals SET status = 'accepted', pair_id = $2 WHERE proposal_id = $1", proposal_id, pair_id
+    )
+
+
+async def live_load(conn: Conn, programme_id: str) -> dict[str, int]:
+    """Live pairs per participant (mentors: seats used; mentees: already paired)."""
+    rows = await conn.fetch(
+        "SELECT who, count(*) AS n FROM (SELECT mentor_id AS who FROM pairs WHERE programme_id = $1 AND state IN "
+        "('proposed', 'active', 'paused') UNION ALL SELECT mentee_id FROM pairs WHERE programme_id = $1 AND state IN "
+        "('proposed', 'active', 'paused')) x GROUP BY who",
+        programme_id,
+    )
+    return {r["who"]: int(r["n"]) for r in rows}

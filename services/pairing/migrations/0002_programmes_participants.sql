@@ -40,10 +40,12 @@ CREATE TABLE org_chart (
 CREATE TABLE match_runs (
     match_run_id       text PRIMARY KEY,
     programme_id       text NOT NULL REFERENCES programmes,
+    kind               text NOT NULL DEFAULT 'full' CHECK (kind IN ('full', 'rematch')),
     algorithm_version  text NOT NULL,
     objective          text NOT NULL,
     policy             jsonb NOT NULL,
     unmatched          jsonb NOT NULL,
+    conflicts          jsonb NOT NULL DEFAULT '[]',
     total_score        double precision NOT NULL,
     created_at         timestamptz NOT NULL DEFAULT now()
 );

@@ -1,0 +1,96 @@
+"""Match runs: start one, read its proposals with their rationale, accept all or some; rematch."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from services.pairing import handlers, repository
+from services.pairing.api.deps import Connection, UoW
+from services.pairing.api.schemas import PairOut, Strict
+
+router = APIRouter(tags=["match runs"])
+
+
+class MatchRunIn(Strict):
+    objective: Literal["max_total_score", "max_matched"] | None = Field(
+        default=None, description="Override the programme's objective for this run."
+    )
+
+
+class AcceptIn(Strict):
+    proposal_ids: list[str] | None = Field(default=None, description="Omit to accept every open proposal.")
+
+
+class ProposalOut(BaseModel):
+    proposal_id: str
+    mentor_id: str
+    mentee_id: str
+    score: float
+    components: dict[str, float]
+    rationale: str
+    forced: bool
+    status: str
+    pair_id: str | None
+
+
+class MatchRunOut(BaseModel):
+    match_run_id: str
+    programme_id: str
+    kind: str
+    algorithm_version: str
+    objective: str
+    policy: dict[str, Any]
+    total_score: float
+    created_at: datetime
+    proposals: list[ProposalOut]
+    unmatched: list[dict[str, Any]]
+    conflicts: list[str]
+
+    @classmethod
+    def of(cls, run: repository.MatchRunRow) -> MatchRunOut:
+        return cls(**{**vars(run), "proposals": [ProposalOut(**vars(p)) for p in run.proposals]})
+
+
+@router.post(
+    "/programmes/{programme_id}/match-runs", status_code=201, response_model=MatchRunOut,
+    summary="Run the optimal matching over everyone still free; publishes MatchRunCompleted",
+)  # fmt: skip
+async def start(programme_id: str, body: MatchRunIn, uow: UoW) -> MatchRunOut:
+    async with uow:
+        return MatchRunOut.of(await handlers.start_match_run(uow, programme_id, objective=body.objective))
+
+
+@router.get("/programmes/{programme_id}/match-runs", response_model=list[MatchRunOut])
+async def list_runs(programme_id: str, conn: Connection) -> list[MatchRunOut]:
+    await repository.get_programme(conn, programme_id)
+    return [
+        MatchRunOut.of(await repository.get_match_run(conn, i))
+        for i in await repository.list_match_runs(conn, programme_id)
+    ]
+
+
+@router.get("/match-runs/{match_run_id}", response_model=MatchRunOut)
+async def get_run(match_run_id: str, conn: Connection) -> MatchRunOut:
+    return MatchRunOut.of(await repository.get_match_run(conn, match_run_id))
+
+
+@router.post(
+    "/match-runs/{match_run_id}/accept", response_model=list[PairOut],
+    summary="Accept all or some proposals: each becomes a pair (or awaits both people's consent)",
+)  # fmt: skip
+async def accept(match_run_id: str, body: AcceptIn, uow: UoW) -> list[PairOut]:
+    async with uow:
+        return [PairOut.of(p) for p in await handlers.accept_proposals(uow, match_run_id, body.proposal_ids)]
+
+
+@router.post(
+    "/pairs/{pair_id}/rematch", status_code=201, response_model=MatchRunOut,
+    summary="After a pair ended, propose a new partner for whoever remains",
+)  # fmt: skip
+async def rematch(pair_id: str, uow: UoW) -> MatchRunOut:
+    async with uow:
+        return MatchRunOut.of(await handlers.rematch(uow, pair_id))

@@ -1,0 +1,151 @@
+"""Match runs over the real stack: proposals with rationale, accept, consent, decline, rematch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from services.pairing.app import SPEC as PAIRING
+from shared.infra import Infra
+from tests import builders
+from tests.conftest import ServeFactory
+from tests.kafka_helpers import read_topic
+
+
+async def _setup(client: httpx.AsyncClient, n_mentors: int, n_mentees: int, **programme: Any) -> tuple[str, list, list]:
+    r = await client.post("/programmes", json=builders.programme(**programme))
+    assert r.status_code == 201, r.text
+    programme_id = r.json()["programme_id"]
+    mentors = [builders.mentor(display_name=f"Mentor {i}") for i in range(n_mentors)]
+    mentees = [builders.mentee(display_name=f"Mentee {i}") for i in range(n_mentees)]
+    r = await client.post(f"/programmes/{programme_id}/participants/bulk", json=mentors + mentees)
+    assert r.status_code == 201, r.text
+    return programme_id, mentors, mentees
+
+
+async def test_a_match_run_explains_itself_and_accepted_proposals_become_pairs(
+    serve: ServeFactory, infra: Infra
+) -> None:
+    svc = await serve(PAIRING)
+    async with httpx.AsyncClient(base_url=svc.url) as client:
+        programme_id, _mentors, _mentees = await _setup(client, 3, 4)
+        r = await client.post(f"/programmes/{programme_id}/match-runs", json={})
+        assert r.status_code == 201, r.text
+        run = r.json()
+        assert run["algorithm_version"] == "lsa-1"
+        assert len(run["proposals"]) == 3
+        assert all(p["rationale"].startswith("Covers") for p in run["proposals"])
+        [left] = run["unmatched"]
+        assert left["reason_code"] == "capacity_exhausted"
+        assert left["role"] == "mentee"
+
+        first = run["proposals"][0]["proposal_id"]
+        r = await client.post(f"/match-runs/{run['match_run_id']}/accept", json={"proposal_ids": [first]})
+        assert r.status_code == 200, r.text
+        [pair] = r.json()
+        assert (pair["state"], pair["origin"], pair["match_run_id"]) == ("active", "match_run", run["match_run_id"])
+        again = await client.post(f"/match-runs/{run['match_run_id']}/accept", json={"proposal_ids": [first]})
+        assert again.status_code == 409
+        rest = await client.post(f"/match-runs/{run['match_run_id']}/accept", json={})
+        assert len(rest.json()) == 2
+        assert (await client.get(f"/programmes/{programme_id}")).json()["state"] == "running"
+
+        # a second run only looks at who is still free: one mentee, no seat left
+        r = await client.post(f"/programmes/{programme_id}/match-runs", json={})
+        second = r.json()
+        assert second["proposals"] == []
+        assert [u["reason_code"] for u in second["unmatched"]] == ["capacity_exhausted"]
+
+    records = await read_topic(infra.kafka_bootstrap, svc.host.topics.pairing, expect=3 + 7 + 2 + 3)
+    runs = [r for r in records if dict(r.headers)["ce_type"] == b"tandem.pairing.MatchRunCompleted"]
+    assert len(runs) == 2
+    created = [r for r in records if dict(r.headers)["ce_type"] == b"tandem.pairing.PairCreated"]
+    assert len(created) == 3
+    assert all(r.key for r in created)
+
+
+async def test_consent_first_then_decline_frees_both_for_the_next_run(serve: ServeFactory) -> None:
+    svc = await serve(PAIRING)
+    async with httpx.AsyncClient(base_url=svc.url) as client:
+        programme_id, mentors, mentees = await _setup(client, 1, 1, requires_consent=True)
+        run = (await client.post(f"/programmes/{programme_id}/match-runs", json={})).json()
+        [pair] = (await client.post(f"/match-runs/{run['match_run_id']}/accept", json={})).json()
+        assert pair["state"] == "proposed"
+        assert pair["consent_deadline"]
+        mentee_id, mentor_id = mentees[0]["participant_id"], mentors[0]["participant_id"]
+
+        r = await client.post(
+            f"/pairs/{pair['pair_id']}/consent", json={"participant_id": mentee_id, "decision": "accept"}
+        )
+        assert r.json()["state"] == "proposed"
+        r = await client.post(
+            f"/pairs/{pair['pair_id']}/consent", json={"participant_id": mentor_id, "decision": "decline"}
+        )
+        assert r.json()["state"] == "declined"
+
+        rerun = (await client.post(f"/programmes/{programme_id}/match-runs", json={})).json()
+        assert len(rerun["proposals"]) == 1  # both free again
+        [pair2] = (await client.post(f"/match-runs/{rerun['match_run_id']}/accept", json={})).json()
+        for who in (mentee_id, mentor_id):
+            r = await client.post(
+                f"/pairs/{pair2['pair_id']}/consent", json={"participant_id": who, "decision": "accept"}
+            )
+        assert r.json()["state"] == "active"
+        stranger = await client.post(
+            f"/pairs/{pair2['pair_id']}/consent", json={"participant_id": "nobody", "decision": "accept"}
+        )
+        assert stranger.status_code == 409  # no longer a proposal
+
+
+async def test_rematch_proposes_a_new_partner_for_whoever_remains(serve: ServeFactory) -> None:
+    svc = await serve(PAIRING)
+    async with httpx.AsyncClient(base_url=svc.url) as client:
+        programme_id, _mentors, mentees = await _setup(client, 2, 1)
+        run = (await client.post(f"/programmes/{programme_id}/match-runs", json={})).json()
+        [pair] = (await client.post(f"/match-runs/{run['match_run_id']}/accept", json={})).json()
+        early = await client.post(f"/pairs/{pair['pair_id']}/rematch")
+        assert early.status_code == 409
+        await client.post(f"/pairs/{pair['pair_id']}/end", json={"reason": "rematched", "note": "no chemistry"})
+        r = await client.post(f"/pairs/{pair['pair_id']}/rematch")
+        assert r.status_code == 201, r.text
+        rematch = r.json()
+        assert rematch["kind"] == "rematch"
+        [proposal] = rematch["proposals"]
+        assert proposal["mentee_id"] == mentees[0]["participant_id"]
+        [new_pair] = (await client.post(f"/match-runs/{rematch['match_run_id']}/accept", json={})).json()
+        assert new_pair["origin"] == "rematch"
+
+
+async def test_a_hand_made_pair_with_a_low_score_carries_a_warning(serve: ServeFactory) -> None:
+    svc = await serve(PAIRING)
+    async with httpx.AsyncClient(base_url=svc.url) as client:
+        r = await client.post("/programmes", json=builders.programme())
+        programme_id = r.json()["programme_id"]
+        mentor = builders.mentor(teach_topics={"ai-risk-policy": 1}, department="Finance", grade=13, availability=[])
+        mentee = builders.mentee(availability=[])
+        await client.post(f"/programmes/{programme_id}/participants/bulk", json=[mentor, mentee])
+        r = await client.post(
+            "/pairs",
+            json={
+                "programme_id": programme_id,
+                "mentor_id": mentor["participant_id"],
+                "mentee_id": mentee["participant_id"],
+            },
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["warnings"]
+        assert "low compatibility score" in r.json()["warnings"][0]
+        assert r.json()["score"] < 40
+
+
+async def test_a_policy_the_engine_cannot_run_is_refused_at_creation(serve: ServeFactory) -> None:
+    svc = await serve(PAIRING)
+    async with httpx.AsyncClient(base_url=svc.url) as client:
+        zero = {"weights": {"topic_coverage": 0, "availability": 0, "cross_department": 0, "seniority_gap": 0}}
+        r = await client.post("/programmes", json=builders.programme(matching_policy=zero))
+        assert r.status_code == 422
+        assert r.json()["error"]["field"] == "matching_policy"
+        bad = await client.post("/programmes", json=builders.programme(matching_policy={"objective": "fastest"}))
+        assert bad.status_code == 422
+        assert "objective" in bad.json()["error"]["field"]
