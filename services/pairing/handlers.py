@@ -288,6 +288,16 @@ async def end_pair(uow: UnitOfWork, pair_id: str, reason: PairEndReason, note: s
     return pair
 
 
+async def extend_pair(uow: UnitOfWork, pair_id: str, until: date) -> pairs.Pair:
+    pair = await repository.get_pair(uow.conn, pair_id, for_update=True)
+    programme = await repository.get_programme(uow.conn, pair.programme_id)
+    pair, event = pair.extend(until, programme.ends_on)
+    await repository.update_pair(uow.conn, pair)
+    uow.emit(event)
+    await uow.commit()
+    return pair
+
+
 async def answer_proposal(uow: UnitOfWork, pair_id: str, participant_id: str, accept: bool) -> pairs.Pair:
     from datetime import UTC
 

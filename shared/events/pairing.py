@@ -169,6 +169,14 @@ class PairEnded(_PairEvent):
     note: str = ""
 
 
+class PairExtended(_PairEvent):
+    """The pair goes on past the programme's end (it still counts as completed when it ends)."""
+
+    TYPE: ClassVar[str] = "tandem.pairing.PairExtended"
+
+    until: date
+
+
 class PairProposed(_PairEvent):
     """A proposal awaits both people's consent before it becomes a pair."""
 
@@ -201,5 +209,6 @@ PAIRING_EVENTS: tuple[type[EventPayload], ...] = (
     PairCreated,
     PairPaused,
     PairResumed,
+    PairExtended,
     PairEnded,
 )

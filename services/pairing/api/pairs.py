@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from services.pairing import handlers, repository
 from services.pairing.api.deps import Connection, UoW
-from services.pairing.api.schemas import ConsentIn, EndIn, PairIn, PairOut, PairPage, PauseIn
+from services.pairing.api.schemas import ConsentIn, EndIn, ExtendIn, PairIn, PairOut, PairPage, PauseIn
 
 router = APIRouter(prefix="/pairs", tags=["pairs"])
 
@@ -62,6 +62,12 @@ async def resume_pair(pair_id: str, uow: UoW) -> PairOut:
 async def end_pair(pair_id: str, body: EndIn, uow: UoW) -> PairOut:
     async with uow:
         return PairOut.of(await handlers.end_pair(uow, pair_id, body.reason, body.note))
+
+
+@router.post("/{pair_id}/extend", response_model=PairOut, summary="Let the pair go on past the programme's end")
+async def extend_pair(pair_id: str, body: ExtendIn, uow: UoW) -> PairOut:
+    async with uow:
+        return PairOut.of(await handlers.extend_pair(uow, pair_id, body.until))
 
 
 @router.post("/{pair_id}/consent", response_model=PairOut, summary="One side accepts or declines a proposal")

@@ -144,6 +144,7 @@ class PairOut(BaseModel):
     mentee_consent: bool | None
     consent_deadline: datetime | None
     warnings: list[str]
+    extended_until: date | None
 
     @classmethod
     def of(cls, pair: Pair) -> PairOut:
@@ -164,6 +165,10 @@ class PauseIn(Strict):
 class EndIn(Strict):
     reason: PairEndReason
     note: str = Field(default="", max_length=2000)
+
+
+class ExtendIn(Strict):
+    until: date = Field(description="The new last day; after the programme's end.")
 
 
 class ConsentIn(Strict):

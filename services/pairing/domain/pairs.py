@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from shared.errors import Conflict, InvalidInput
 from shared.events.common import PairEndReason
-from shared.events.pairing import PairCreated, PairDeclined, PairEnded, PairPaused, PairProposed, PairResumed
+from shared.events.pairing import (
+    PairCreated,
+    PairDeclined,
+    PairEnded,
+    PairExtended,
+    PairPaused,
+    PairProposed,
+    PairResumed,
+)
 
 PairState = Literal["proposed", "active", "paused", "ended", "declined"]
 Origin = Literal["match_run", "manual", "rematch"]
@@ -30,6 +38,7 @@ class Pair:
     mentee_consent: bool | None = None
     consent_deadline: datetime | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    extended_until: date | None = None
 
     def created_event(self) -> PairCreated:
         return PairCreated(
@@ -101,6 +110,17 @@ class Pair:
     def resume(self) -> tuple[Pair, PairResumed]:
         self._require("resume", "paused")
         return replace(self, state="active"), PairResumed(pair_id=self.pair_id, programme_id=self.programme_id)
+
+    def extend(self, until: date, programme_ends_on: date) -> tuple[Pair, PairExtended]:
+        """Go on past the programme's end; ending it later as completed still counts as completed."""
+        self._require("extend", "active", "paused")
+        if until <= programme_ends_on:
+            raise InvalidInput(
+                f"an extension runs past the programme's end ({programme_ends_on.isoformat()})", field="until"
+            )
+        return replace(self, extended_until=until), PairExtended(
+            pair_id=self.pair_id, programme_id=self.programme_id, until=until
+        )
 
     def end(self, reason: PairEndReason, note: str = "") -> tuple[Pair, PairEnded]:
         self._require("end", "active", "paused")

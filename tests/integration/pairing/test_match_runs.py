@@ -149,3 +149,18 @@ async def test_a_policy_the_engine_cannot_run_is_refused_at_creation(serve: Serv
         bad = await client.post("/programmes", json=builders.programme(matching_policy={"objective": "fastest"}))
         assert bad.status_code == 422
         assert "objective" in bad.json()["error"]["field"]
+
+
+async def test_a_pair_extended_past_the_end_still_completes(serve: ServeFactory) -> None:
+    svc = await serve(PAIRING)
+    async with httpx.AsyncClient(base_url=svc.url) as client:
+        programme_id, _, _ = await _setup(client, 1, 1)
+        run = (await client.post(f"/programmes/{programme_id}/match-runs", json={})).json()
+        [pair] = (await client.post(f"/match-runs/{run['match_run_id']}/accept", json={})).json()
+        too_early = await client.post(f"/pairs/{pair['pair_id']}/extend", json={"until": "2026-05-01"})
+        assert too_early.status_code == 422
+        assert too_early.json()["error"]["field"] == "until"
+        r = await client.post(f"/pairs/{pair['pair_id']}/extend", json={"until": "2026-09-30"})
+        assert r.json()["extended_until"] == "2026-09-30"
+        done = await client.post(f"/pairs/{pair['pair_id']}/end", json={"reason": "completed"})
+        assert (done.json()["state"], done.json()["end_reason"]) == ("ended", "completed")

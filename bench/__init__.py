@@ -1,0 +1,1 @@
+"""Benchmarks. Each measures its own baseline in the same run and prints ratios, never bare times."""
