@@ -6,14 +6,17 @@ import asyncio
 import importlib
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 app = typer.Typer(help="Tandem: reverse-mentoring programmes as event-driven services.", no_args_is_help=True)
 contracts_app = typer.Typer(help="The event contract (JSON Schemas, AsyncAPI), generated from the code.")
 app.add_typer(contracts_app, name="contracts")
+projection_app = typer.Typer(help="Inspect a service's projection (tables built from the log).")
+app.add_typer(projection_app, name="projection")
 
 SERVICES = ("pairing", "sessions", "notifications")
 
@@ -66,6 +69,90 @@ def topics() -> None:
     settings = ServiceSettings.from_env("pairing", database_url="unused")
     created = asyncio.run(ensure_topics(settings.kafka_bootstrap_servers, settings.topics))
     typer.echo(f"created: {', '.join(created) if created else 'nothing, all exist'}")
+
+
+def _aware(value: str, option: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint=option) from None
+    if parsed.tzinfo is None:
+        raise typer.BadParameter("give a time zone, e.g. 2026-03-01T12:00:00Z", param_hint=option)
+    return parsed
+
+
+def _wiring(service: str) -> tuple[Any, Any, Any]:
+    from shared.runtime import ServiceHost
+
+    spec = importlib.import_module(f"services.{service}.app").SPEC
+    settings = importlib.import_module(f"services.{service}.config").load_settings()
+    return spec, settings, spec.handlers(ServiceHost(spec, settings))
+
+
+@app.command()
+def replay(
+    service: Annotated[str, typer.Argument(callback=_service)],
+    until: Annotated[
+        str | None, typer.Option(help="Rebuild the projection as it stood at this time (ISO 8601 with zone); no swap.")
+    ] = None,
+    swap: Annotated[bool, typer.Option(help="Swap the rebuilt projection in once caught up with the live one.")] = True,
+    keep_old: Annotated[bool, typer.Option(help="Keep the replaced schema (for diff or rollback).")] = True,
+    batch_size: Annotated[int, typer.Option(min=1)] = 5000,
+) -> None:
+    """Rebuild SERVICE's projection from the Kafka log into a fresh schema while the live one keeps
+    serving; then swap it in atomically (or, with --until, keep it beside the live one)."""
+    from shared.db import service_migrations
+    from shared.replay import Rebuild, ReplayStats
+
+    spec, settings, handlers = _wiring(service)
+    as_of = _aware(until, "--until") if until is not None else None
+
+    def progress(stats: ReplayStats, total: int) -> None:
+        eta = (total - stats.read) / stats.rate if stats.rate and total else 0
+        pct = f"{100 * stats.read / total:5.1f}%" if total else "  ?  "
+        typer.echo(f"\r{pct} {stats.read:>10,} events  {stats.rate:>9,.0f} events/s  ETA {eta:6.1f} s", nl=False,
+                   err=True)  # fmt: skip
+
+    async def run() -> None:
+        rebuild = Rebuild(
+            service, dsn=settings.database_url, bootstrap=settings.kafka_bootstrap_servers,
+            topics=spec.consumes(settings), handlers=handlers, batch_size=batch_size, until=as_of,
+            migrations=service_migrations(service, spec.migrations), progress=progress,
+        )  # fmt: skip
+        await rebuild.prepare()
+        try:
+            if until is not None or not swap:
+                await rebuild.run_to_end()
+                typer.echo(f"\nrebuilt into schema {rebuild.schema}")
+            else:
+                old = await rebuild.rebuild_and_swap(keep_old=keep_old)
+                typer.echo(f"\nswapped in; the previous projection is {'kept as ' + old if keep_old else 'dropped'}")
+        finally:
+            await rebuild.close()
+        s = rebuild.stats
+        typer.echo(f"{s.read} read, {s.applied} applied, {s.duplicates} duplicates, {s.rejected} rejected, "
+                   f"{s.undecodable} undecodable, {s.after_until} after --until; {s.rate:,.0f} events/s")  # fmt: skip
+
+    asyncio.run(run())
+
+
+@projection_app.command("diff")
+def projection_diff(
+    service: Annotated[str, typer.Argument(callback=_service)],
+    against: Annotated[str, typer.Option(help="The schema to compare the live projection with.")],
+) -> None:
+    """Compare the live projection with another schema (e.g. a rebuild) row by row; exit 1 on differences."""
+    from shared.replay import diff
+
+    _, settings, _ = _wiring(service)
+    problems = asyncio.run(diff(settings.database_url, against))
+    for d in problems:
+        typer.echo(f"{d.table}: {d.only_live} row(s) only live, {d.only_other} only in {against}")
+        for example in d.examples:
+            typer.echo(f"  {example}")
+    if not problems:
+        typer.echo("no differences")
+    raise typer.Exit(1 if problems else 0)
 
 
 @contracts_app.command("write")

@@ -47,6 +47,14 @@ class TransientError(Exception):
     """Raise from a handler to have the batch retried later instead of dead-lettered."""
 
 
+class ProjectionSwapped(TransientError):
+    """A rebuilt projection was swapped in since the last batch: retry on fresh connections."""
+
+
+#: Consumers take this lock shared for each batch; `tandem replay` takes it exclusively to swap.
+PROJECTION_LOCK = "tandem-projection"
+
+
 TRANSIENT: tuple[type[BaseException], ...] = (
     TransientError,
     OSError,
@@ -63,26 +71,36 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 
 
 class Handlers:
-    """Handlers of one consumer, by event type: `@handlers.on(PairCreated)`."""
+    """Handlers of one consumer, by event type: `@handlers.on(PairCreated)`.
+
+    A projection handler writes only the service's projection tables (schema `projection`) and is a
+    deterministic function of the event: replay runs it again to rebuild the projection. A handler
+    with `side_effects=True` does more (plans notifications, writes to the outbox): the live consumer
+    runs it, replay never does. Several handlers may take one type; they run in registration order.
+    """
 
     def __init__(self) -> None:
-        self.by_type: dict[str, Handler] = {}
+        self.by_type: dict[str, list[Handler]] = {}
+        self.with_side_effects: set[Handler] = set()
 
-    def on(self, *payloads: type[EventPayload]) -> Callable[[Handler], Handler]:
+    def on(self, *payloads: type[EventPayload], side_effects: bool = False) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
             for payload in payloads:
-                if payload.TYPE in self.by_type:
-                    raise RuntimeError(f"two handlers for {payload.TYPE}")
-                self.by_type[payload.TYPE] = fn
+                self.by_type.setdefault(payload.TYPE, []).append(fn)
+            if side_effects:
+                self.with_side_effects.add(fn)
             return fn
 
         return register
 
     def include(self, other: Handlers) -> None:
-        for event_type, fn in other.by_type.items():
-            if event_type in self.by_type:
-                raise RuntimeError(f"two handlers for {event_type}")
-            self.by_type[event_type] = fn
+        for event_type, fns in other.by_type.items():
+            self.by_type.setdefault(event_type, []).extend(fns)
+        self.with_side_effects |= other.with_side_effects
+
+    def for_type(self, event_type: str, *, replay: bool = False) -> list[Handler]:
+        fns = self.by_type.get(event_type, [])
+        return [f for f in fns if f not in self.with_side_effects] if replay else fns
 
 
 @dataclass
@@ -140,6 +158,7 @@ class InboxConsumer:
         self.retry_backoff = retry_backoff
         self.after_commit = after_commit
         self.stats = ConsumerStats()
+        self.generation: int | None = None
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> BatchResult:
         """Apply a batch in one transaction. Raises a TRANSIENT error when it must be retried."""
@@ -156,6 +175,13 @@ class InboxConsumer:
             positions[tp] = max(positions.get(tp, 0), record.offset + 1)
 
         async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext($1))", PROJECTION_LOCK)
+            generation = await conn.fetchval("SELECT generation FROM public.projection_state")
+            if self.generation is not None and generation != self.generation:
+                self.generation = generation
+                await self.pool.expire_connections()  # their cached statements name the old tables
+                raise ProjectionSwapped(f"projection generation {generation} swapped in; retrying")
+            self.generation = generation
             # Undecodable records have no event id: their position stands in for it, so that a
             # redelivered batch does not dead-letter them twice.
             fresh_dead: list[DeadLetter] = []
@@ -164,17 +190,18 @@ class InboxConsumer:
                     fresh_dead.append(dead)
             result.dead = fresh_dead
             for record, env in decoded:
-                handler = self.handlers.by_type.get(env.type)
-                outcome = "applied" if handler else "ignored"
+                handlers = self.handlers.for_type(env.type)
+                outcome = "applied" if handlers else "ignored"
                 if not await self._record(conn, env.id, env.type, record, outcome):
                     result.duplicates += 1
                     continue
-                if handler is None:
+                if not handlers:
                     self.stats.ignored += 1
                     continue
                 try:
                     async with conn.transaction():
-                        await handler(conn, env)
+                        for handler in handlers:
+                            await handler(conn, env)
                 except TRANSIENT:
                     raise
                 except Exception as exc:  # the handler rejected this event: dead letter, change nothing

@@ -19,7 +19,7 @@ from faststream.kafka import KafkaBroker
 
 from shared.config import ServiceSettings
 from shared.consumer import Handlers, InboxConsumer
-from shared.db import create_pool, ensure_database, migrate, with_database
+from shared.db import connect, create_pool, ensure_database, migrate, with_database
 from shared.outbox import OutboxRelay
 from shared.topics import CONSUMERS, ensure_topics
 from shared.uow import UnitOfWork
@@ -48,6 +48,7 @@ class ServiceHost:
         self.topics = settings.topics
         self._pool: asyncpg.Pool | None = None
         self._producer: AIOKafkaProducer | None = None
+        self._listen: asyncpg.Connection | None = None
         self.relay: OutboxRelay | None = None
         self.consumer: InboxConsumer | None = None
         self.broker: KafkaBroker | None = None
@@ -85,6 +86,9 @@ class ServiceHost:
         await migrate(s.database_url, self.spec.migrations, service=self.spec.name)
         await ensure_topics(s.kafka_bootstrap_servers, s.topics, s.topics.all_topics(CONSUMERS))
         self._pool = await create_pool(s.database_url, max_size=10)
+        # A replay swapped a rebuilt projection in: drop connections whose cached statements name old tables.
+        self._listen = await connect(s.database_url)
+        await self._listen.add_listener("tandem_projection", self._projection_swapped)
         self._producer = AIOKafkaProducer(
             bootstrap_servers=s.kafka_bootstrap_servers,
             client_id=f"tandem-{self.spec.name}",
@@ -129,7 +133,15 @@ class ServiceHost:
         self.started = True
         log.info("%s started", self.spec.name)
 
+    def _projection_swapped(self, *_: object) -> None:
+        if self._pool is not None:
+            self._tasks.append(asyncio.create_task(self._pool.expire_connections()))
+
     async def stop(self) -> None:
+        if self._listen is not None:
+            with contextlib.suppress(Exception):
+                await self._listen.close()
+            self._listen = None
         if self.relay is not None:
             self.relay.stop()
         if self.broker is not None:

@@ -1,0 +1,320 @@
+"""Rebuild a service's projection from the Kafka log into a fresh schema, then swap it in.
+
+How the live projection keeps serving and the swap loses nothing and applies nothing twice:
+
+1. The rebuild creates `projection_rebuild_<stamp>` with the service's projection migrations and
+   reads the topics the service consumes from the beginning with a plain consumer (no group, big
+   fetches), applying the replayable handlers in large transactions, deduplicating by event id like
+   the live inbox does, skipping what the live consumer would dead-letter.
+2. It catches up to the live consumer's tracking positions (recorded by the live consumer in the
+   same transaction as each projection update), never beyond them, while the live consumer goes on.
+3. To swap, it takes the projection lock exclusively (every live batch holds it shared), so no live
+   batch is in flight and the positions stand still; reads the few events still between its
+   position and the live one; checks the positions are equal; renames the schemas and bumps the
+   projection generation, in one transaction. Live consumers see the new generation in their next
+   batch, drop their connections (whose cached statements name the old tables) and go on from their
+   own committed offsets: no gap, no double application.
+
+`until` rebuilds the projection as it stood at a time, from the log alone (no swap).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from shared.consumer import PROJECTION_LOCK, TRANSIENT, Handlers
+from shared.db import PROJECTION_SCHEMA, Migration, apply_projection_migrations, connect
+from shared.events import Envelope, UndecodableEvent, decode
+
+log = logging.getLogger(__name__)
+
+Positions = dict[tuple[str, int], int]
+
+
+@dataclass
+class ReplayStats:
+    read: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    undecodable: int = 0
+    ignored: int = 0
+    after_until: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def rate(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return self.read / elapsed if elapsed > 0 else 0.0
+
+
+class PositionsDiverged(RuntimeError):
+    pass
+
+
+class LogReader:
+    """Reads partitions from given offsets up to target offsets, in big batches."""
+
+    def __init__(self, bootstrap: str, *, max_records: int = 5000) -> None:
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_poll_records=max_records,
+        )
+        self.max_records = max_records
+
+    async def __aenter__(self) -> LogReader:
+        await self.consumer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.consumer.stop()
+
+    async def partitions(self, topics: list[str]) -> list[tuple[str, int]]:
+        out: list[tuple[str, int]] = []
+        for topic in topics:
+            parts = self.consumer.partitions_for_topic(topic)
+            if not parts:
+                await self.consumer._client.force_metadata_update()
+                parts = self.consumer.partitions_for_topic(topic) or set()
+            out.extend((topic, p) for p in sorted(parts))
+        return out
+
+    async def end_offsets(self, tps: list[tuple[str, int]]) -> Positions:
+        ends = await self.consumer.end_offsets([TopicPartition(t, p) for t, p in tps])
+        return {(tp.topic, tp.partition): off for tp, off in ends.items()}
+
+    async def read(self, start: Positions, target: Positions) -> AsyncIterator[list[ConsumerRecord[Any, Any]]]:
+        """Batches of records from `start` (inclusive) to `target` (exclusive) per partition."""
+        todo = {tp: off for tp, off in target.items() if off > start.get(tp, 0)}
+        if not todo:
+            return
+        tps = [TopicPartition(t, p) for t, p in todo]
+        self.consumer.assign(tps)
+        for tp in tps:
+            self.consumer.seek(tp, start.get((tp.topic, tp.partition), 0))
+        while todo:
+            batch = await self.consumer.getmany(*[TopicPartition(t, p) for t, p in todo], timeout_ms=500,
+                                                max_records=self.max_records)  # fmt: skip
+            out: list[ConsumerRecord[Any, Any]] = []
+            for tp, records in batch.items():
+                key = (tp.topic, tp.partition)
+                limit = todo.get(key)
+                if limit is None:
+                    continue
+                out.extend(r for r in records if r.offset < limit)
+                if records and records[-1].offset + 1 >= limit:
+                    todo.pop(key, None)
+            if out:
+                yield out
+
+
+class Rebuild:
+    def __init__(
+        self,
+        service: str,
+        *,
+        dsn: str,
+        bootstrap: str,
+        topics: list[str],
+        handlers: Handlers,
+        migrations: list[Migration],
+        schema: str | None = None,
+        until: datetime | None = None,
+        batch_size: int = 5000,
+        progress: Callable[[ReplayStats, int], None] | None = None,
+    ) -> None:
+        self.service = service
+        self.dsn = dsn
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.handlers = handlers
+        self.migrations = [m for m in migrations if m.schema == PROJECTION_SCHEMA]
+        self.schema = schema or f"projection_rebuild_{datetime.now(UTC):%Y%m%d%H%M%S}"
+        self.until = until
+        self.batch_size = batch_size
+        self.progress = progress
+        self.positions: Positions = {}
+        self.seen: set[str] = set()
+        self.stats = ReplayStats()
+        self._conn: asyncpg.Connection | None = None
+
+    @property
+    def conn(self) -> asyncpg.Connection:
+        assert self._conn is not None, "call prepare() first"
+        return self._conn
+
+    async def prepare(self) -> None:
+        self._conn = await connect(self.dsn, search_path=f'"{self.schema}", public')
+        async with self.conn.transaction():
+            await self.conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+            await apply_projection_migrations(self.conn, self.migrations, self.schema)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def live_positions(self, conn: asyncpg.Connection | None = None) -> Positions:
+        rows = await (conn or self.conn).fetch(
+            "SELECT topic, partition, next_offset FROM public.consumer_positions WHERE consumer = $1", self.service
+        )
+        return {(r["topic"], r["partition"]): r["next_offset"] for r in rows if r["topic"] in self.topics}
+
+    async def catch_up(self, reader: LogReader, target: Positions, total: int | None = None) -> None:
+        async for records in reader.read(self.positions, target):
+            await self._apply(records)
+            for r in records:
+                key = (r.topic, r.partition)
+                self.positions[key] = max(self.positions.get(key, 0), r.offset + 1)
+            if self.progress is not None:
+                self.progress(self.stats, total or 0)
+        for key, off in target.items():  # empty tails (e.g. compacted or all filtered) still count as read
+            self.positions[key] = max(self.positions.get(key, 0), off)
+
+    async def _apply(self, records: list[ConsumerRecord[Any, Any]]) -> None:
+        self.stats.read += len(records)
+        batch: list[Envelope[Any]] = []
+        for record in records:
+            try:
+                env = decode(record.headers, record.value)
+            except UndecodableEvent:
+                self.stats.undecodable += 1
+                continue
+            if env.id in self.seen:
+                self.stats.duplicates += 1
+                continue
+            self.seen.add(env.id)
+            if self.until is not None and env.time > self.until:
+                self.stats.after_until += 1
+                continue
+            batch.append(env)
+        for start in range(0, len(batch), self.batch_size):
+            chunk = batch[start : start + self.batch_size]
+            applied = rejected = 0
+            try:
+                async with self.conn.transaction():
+                    for env in chunk:
+                        applied += await self._run(env)
+            except TRANSIENT:
+                raise
+            except Exception:  # a handler rejected an event: redo the chunk, one savepoint per event
+                applied = 0
+                async with self.conn.transaction():
+                    for env in chunk:
+                        try:
+                            async with self.conn.transaction():
+                                applied += await self._run(env)
+                        except TRANSIENT:
+                            raise
+                        except Exception as exc:  # the live consumer dead-lettered this one too
+                            log.info("replay skips %s %s: %s", env.type, env.id, exc)
+                            rejected += 1
+            self.stats.applied += applied
+            self.stats.rejected += rejected
+            self.stats.ignored += len(chunk) - applied - rejected
+
+    async def _run(self, env: Envelope[Any]) -> int:
+        handlers = self.handlers.for_type(env.type, replay=True)
+        for handler in handlers:
+            await handler(self.conn, env)
+        return 1 if handlers else 0
+
+    async def run_to_end(self) -> None:
+        """Rebuild from the whole log as it is now (or up to `until`): no swap."""
+        async with LogReader(self.bootstrap) as reader:
+            tps = await reader.partitions(self.topics)
+            target = await reader.end_offsets(tps)
+            await self.catch_up(reader, target, sum(target.values()))
+
+    async def rebuild_and_swap(self, *, keep_old: bool = True) -> str:
+        """Catch up with the live consumer while it runs, then swap atomically. Returns the old schema."""
+        async with LogReader(self.bootstrap) as reader:
+            for _ in range(100):  # chase the live consumer until the remaining gap is small
+                target = await self.live_positions()
+                gap = sum(max(0, off - self.positions.get(tp, 0)) for tp, off in target.items())
+                if gap <= self.batch_size:
+                    break
+                await self.catch_up(reader, target, sum(target.values()))
+            lock = await connect(self.dsn)
+            try:
+                async with lock.transaction():
+                    await lock.execute("SELECT pg_advisory_xact_lock(hashtext($1))", PROJECTION_LOCK)
+                    target = await self.live_positions(lock)
+                    await self.catch_up(reader, target, sum(target.values()))
+                    mismatch = {tp: (self.positions.get(tp, 0), off) for tp, off in target.items()
+                                if self.positions.get(tp, 0) != off}  # fmt: skip
+                    if mismatch:
+                        raise PositionsDiverged(f"rebuild and live positions differ: {mismatch}")
+                    old = f"projection_old_{datetime.now(UTC):%Y%m%d%H%M%S%f}"
+                    await lock.execute(f'ALTER SCHEMA "{PROJECTION_SCHEMA}" RENAME TO "{old}"')
+                    await lock.execute(f'ALTER SCHEMA "{self.schema}" RENAME TO "{PROJECTION_SCHEMA}"')
+                    generation = await lock.fetchval(
+                        "UPDATE public.projection_state SET generation = generation + 1, swapped_at = now(), "
+                        "history = history || jsonb_build_array(jsonb_build_object('at', now(), 'old', $1::text, "
+                        "'events', $2::bigint)) RETURNING generation",
+                        old, self.stats.applied,
+                    )  # fmt: skip
+                    await lock.execute("SELECT pg_notify('tandem_projection', $1)", str(generation))
+                    if not keep_old:
+                        await lock.execute(f'DROP SCHEMA "{old}" CASCADE')
+            finally:
+                await lock.close()
+        self.schema = PROJECTION_SCHEMA
+        return old
+
+
+@dataclass(frozen=True)
+class TableDiff:
+    table: str
+    only_live: int
+    only_other: int
+    examples: list[str]
+
+
+async def diff(dsn: str, other_schema: str, live_schema: str = PROJECTION_SCHEMA, limit: int = 5) -> list[TableDiff]:
+    """Compare every table of two projection schemas row by row (as multisets)."""
+    conn = await connect(dsn)
+    try:
+        tables = [
+            r["table_name"]
+            for r in await conn.fetch(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name",
+                live_schema,
+            )
+        ]
+        other = {
+            r["table_name"]
+            for r in await conn.fetch(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", other_schema
+            )
+        }
+        out = []
+        for table in tables:
+            if table not in other:
+                out.append(TableDiff(table, -1, -1, [f"table missing in {other_schema}"]))
+                continue
+            a, b = f'"{live_schema}"."{table}"', f'"{other_schema}"."{table}"'
+            only_live = await conn.fetch(f"SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b}")
+            only_other = await conn.fetch(f"SELECT * FROM {b} EXCEPT ALL SELECT * FROM {a}")
+            if only_live or only_other:
+                examples = [f"only in {live_schema}: {dict(r)}" for r in only_live[:limit]]
+                examples += [f"only in {other_schema}: {dict(r)}" for r in only_other[:limit]]
+                out.append(TableDiff(table, len(only_live), len(only_other), examples))
+        for table in sorted(other - set(tables)):
+            out.append(TableDiff(table, -1, -1, [f"table missing in {live_schema}"]))
+        return out
+    finally:
+        with contextlib.suppress(Exception):
+            await conn.close()
