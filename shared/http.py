@@ -8,14 +8,16 @@ dependency on the routers (see `authenticated`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from shared.db import Conn
 from shared.errors import DomainError
+from shared.uow import UnitOfWork
 
 CORRELATION_HEADER = "X-Correlation-Id"
 
@@ -83,3 +85,20 @@ def create_app(title: str, description: str, version: str = "1.0.0") -> FastAPI:
 def correlation_id(request: Request) -> str:
     cid: str = request.state.correlation_id
     return cid
+
+
+def _uow(request: Request) -> UnitOfWork:
+    host = request.app.state.host
+    unit: UnitOfWork = host.uow(correlation_id=correlation_id(request))
+    return unit
+
+
+async def _conn(request: Request) -> AsyncIterator[Conn]:
+    async with request.app.state.host.pool.acquire() as conn:
+        yield conn
+
+
+#: A unit of work for a command (`async with uow: ...`), with the request's correlation id.
+UoW = Annotated[UnitOfWork, Depends(_uow)]
+#: A pooled connection for a query.
+Connection = Annotated[Conn, Depends(_conn)]

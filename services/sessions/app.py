@@ -15,7 +15,7 @@ from shared.runtime import ServiceHost, ServiceSpec
 SPEC = ServiceSpec(
     name=SERVICE,
     migrations=Path(__file__).parent / "migrations",
-    consumes=lambda s: [s.topics.pairing],
+    consumes=lambda s: [s.topics.pairing, s.topics.sessions],
     handlers=build_handlers,
     api=build_api,
 )

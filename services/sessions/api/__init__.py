@@ -1,0 +1,16 @@
+"""Sessions HTTP API (FastAPI; OpenAPI at /docs): one small router per concern, and the HR dashboard."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.sessions.api import dashboard, feedback, mentorship, outcomes, sessions
+from shared.http import create_app
+from shared.runtime import ServiceHost
+
+
+def build_api(host: ServiceHost) -> FastAPI:
+    app = create_app("Tandem sessions", "Agreements, goals, sessions, feedback and programme outcomes for HR.")
+    for module in (mentorship, sessions, feedback, outcomes, dashboard):
+        app.include_router(module.router)
+    return app

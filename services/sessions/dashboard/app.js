@@ -1,0 +1,161 @@
+// Tandem HR dashboard: reads the sessions service's JSON API; no external resources.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const el = (tag, attrs = {}, ...children) => {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v; else if (k === "text") node.textContent = v; else node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c);
+  return node;
+};
+const svg = (tag, attrs = {}) => {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  return node;
+};
+
+const TOPICS = {
+  "prompt-writing": "Prompt writing", "office-copilots": "Copilots in office tools",
+  "data-analysis": "Data analysis with AI", "ai-agents": "AI agents", "ai-risk-policy": "AI risk and policy",
+};
+const topicLabel = (t) => TOPICS[t] || t.replace(/-/g, " ");
+
+// One formatting rule, shared with the browser test: shares as whole percent, minutes as whole minutes,
+// confidence change with a sign and one decimal.
+function formatFigure(f) {
+  if (f.value === null || f.value === undefined) return "not enough answers";
+  if (f.kind === "share") return `${Math.round(f.value * 100)}%`;
+  if (f.kind === "median") return `${Math.round(f.value)} min`;
+  return `${f.value > 0 ? "+" : ""}${f.value.toFixed(1)}`;
+}
+function formatReference(r) {
+  if (!r) return "";
+  return r.unit === "share" ? `${Math.round(r.value * 100)}%` : `${Math.round(r.value)} min`;
+}
+
+async function getJSON(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: ${res.status}`);
+  return res.json();
+}
+
+function renderTotals(t) {
+  const items = [
+    ["Pairs", t.pairs], ["Active now", t.pairs_active], ["Sessions held", t.sessions_held],
+    ["Hours of mentoring", Math.round(t.minutes / 6) / 10], ["Goals achieved", t.goals_achieved],
+  ];
+  $("#totals").replaceChildren(...items.map(([label, value]) =>
+    el("div", { class: "kpi" }, el("div", { class: "label", text: label }),
+      el("div", { class: "value", "data-total": label, text: String(value) }))));
+}
+
+function renderFigures(figures, minGroup) {
+  $("#min-group").textContent = String(minGroup);
+  $("#figures").replaceChildren(...figures.map((f) => {
+    const shown = f.value !== null && f.value !== undefined;
+    const card = el("div", { class: "figure", "data-key": f.key },
+      el("div", { class: "label", text: f.label }),
+      el("div", { class: shown ? "value" : "value hidden", "data-figure": f.key, text: formatFigure(f) }));
+    if (f.reference) {
+      const scale = f.reference.unit === "share" ? 1 : Math.max(120, (f.value || 0) * 1.2, f.reference.value * 1.5);
+      const meter = el("div", { class: "meter" });
+      if (shown) meter.append(el("div", { class: "fill", style: `width:${Math.min(100, 100 * f.value / scale)}%` }));
+      meter.append(el("div", { class: "ref", style: `left:${100 * f.reference.value / scale}%`,
+                               "data-label": `ref ${formatReference(f.reference)}` }));
+      card.append(meter, el("div", { class: "ref-text", text: `${f.reference.text} (${f.reference.source})` }));
+    } else {
+      card.append(el("div", { class: "ref-text", text: "Mean change in self-rated AI confidence (1-5), end minus start" }));
+    }
+    card.append(el("div", { class: "n", text: shown ? `${f.n} answers` : `${f.n} of at least ${f.min_group_size} needed` }));
+    return card;
+  }));
+}
+
+function renderWeeks(weeks) {
+  const box = $("#weeks-chart");
+  if (!weeks.length) { box.replaceChildren(el("div", { class: "empty", text: "No sessions yet." })); return; }
+  const W = 640, H = 240, pad = { l: 34, r: 10, t: 12, b: 34 };
+  const max = Math.max(1, ...weeks.map((w) => Math.max(w.sessions_held, w.pairs_active)));
+  const step = (W - pad.l - pad.r) / weeks.length, bw = Math.max(6, step * 0.6);
+  const y = (v) => H - pad.b - (H - pad.t - pad.b) * v / max;
+  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Sessions held per week" });
+  for (let i = 0; i <= 4; i++) {
+    const v = Math.round(max * i / 4), yy = y(v);
+    chart.append(svg("line", { x1: pad.l, x2: W - pad.r, y1: yy, y2: yy, stroke: "#eef2f7" }));
+    const t = svg("text", { x: pad.l - 6, y: yy + 4, "text-anchor": "end", "font-size": 10, fill: "#64748b" });
+    t.textContent = String(v); chart.append(t);
+  }
+  const line = [];
+  weeks.forEach((w, i) => {
+    const x = pad.l + i * step + (step - bw) / 2;
+    const rect = svg("rect", { x, y: y(w.sessions_held), width: bw, height: H - pad.b - y(w.sessions_held), rx: 3,
+                               fill: "url(#g)", "data-week": w.week, "data-sessions": w.sessions_held });
+    const tip = svg("title"); tip.textContent = `${w.week}: ${w.sessions_held} sessions, ${w.pairs_active} active pairs`;
+    rect.append(tip); chart.append(rect);
+    line.push(`${x + bw / 2},${y(w.pairs_active)}`);
+    if (weeks.length <= 16 || i % 2 === 0) {
+      const t = svg("text", { x: x + bw / 2, y: H - 14, "text-anchor": "middle", "font-size": 10, fill: "#64748b" });
+      t.textContent = w.week.slice(5); chart.append(t);
+    }
+  });
+  const defs = svg("defs"), g = svg("linearGradient", { id: "g", x1: 0, x2: 0, y1: 0, y2: 1 });
+  g.append(svg("stop", { offset: "0", "stop-color": "#4f46e5" }), svg("stop", { offset: "1", "stop-color": "#06b6d4" }));
+  defs.append(g); chart.prepend(defs);
+  chart.append(svg("polyline", { points: line.join(" "), fill: "none", stroke: "#f59e0b", "stroke-width": 2 }));
+  const legend = el("div", { class: "muted" }, "■ sessions held   ", el("span", { style: "color:#f59e0b", text: "— active pairs" }));
+  box.replaceChildren(chart, legend);
+}
+
+function renderTopics(topics) {
+  const box = $("#topics-chart");
+  if (!topics.length) { box.replaceChildren(el("div", { class: "empty", text: "No goals achieved yet." })); return; }
+  const max = Math.max(...topics.map((t) => t.goals_achieved));
+  box.replaceChildren(...topics.map((t) => el("div", { class: "row", "data-topic": t.topic },
+    el("span", { text: topicLabel(t.topic) }),
+    el("div", { class: "track" }, el("div", { class: "bar", style: `width:${100 * t.goals_achieved / max}%` })),
+    el("strong", { text: String(t.goals_achieved) }))));
+}
+
+function renderAtRisk(pairs) {
+  $("#at-risk-count").textContent = String(pairs.length);
+  const body = $("#at-risk tbody");
+  if (!pairs.length) {
+    body.replaceChildren(el("tr", {}, el("td", { colspan: 4, class: "empty", text: "Every pair is meeting. 🎉" })));
+    return;
+  }
+  body.replaceChildren(...pairs.map((p) => el("tr", { "data-pair": p.pair_id },
+    el("td", { text: p.mentee_name }), el("td", { text: p.mentor_name }),
+    el("td", { text: p.last_session_at ? new Date(p.last_session_at).toLocaleDateString() : "none yet" }),
+    el("td", {}, el("span", { class: "pill", text: `${p.days_without_session} days` })))));
+}
+
+async function load(programmeId) {
+  const data = await getJSON(`/programmes/${encodeURIComponent(programmeId)}/outcomes`);
+  $("#programme-name").textContent = data.programme.name || programmeId;
+  $("#programme-dates").textContent = data.programme.starts_on
+    ? `${data.programme.starts_on} – ${data.programme.ends_on} · meets every ${data.cadence_days} days` : "";
+  $("#export-csv").href = `/programmes/${encodeURIComponent(programmeId)}/outcomes.csv`;
+  $("#export-json").href = `/programmes/${encodeURIComponent(programmeId)}/outcomes.json`;
+  renderTotals(data.totals);
+  renderFigures(data.figures, data.min_group_size);
+  renderWeeks(data.weeks);
+  renderTopics(data.goals_by_topic);
+  renderAtRisk(data.at_risk);
+  $("#as-of").textContent = new Date(data.as_of).toLocaleString();
+  document.body.dataset.loaded = programmeId;
+}
+
+async function main() {
+  const programmes = await getJSON("/programmes");
+  const select = $("#programme");
+  if (!programmes.length) { $("#programme-name").textContent = "No programme yet"; document.body.dataset.loaded = "none"; return; }
+  select.replaceChildren(...programmes.map((p) => el("option", { value: p.programme_id, text: `${p.name} (${p.pairs} pairs)` })));
+  const wanted = new URLSearchParams(location.search).get("programme");
+  if (wanted && programmes.some((p) => p.programme_id === wanted)) select.value = wanted;
+  select.addEventListener("change", () => load(select.value));
+  await load(select.value);
+}
+
+main().catch((err) => { $("#programme-name").textContent = `Could not load: ${err.message}`; });
