@@ -52,11 +52,6 @@ async def log_session(pair_id: str, session_id: str, body: LogIn, uow: UoW) -> E
                                                                     **body.model_dump())))  # fmt: skip
 
 
-@router.get("/sessions/{session_id}", response_model=SessionOut)
-async def get_session(session_id: str, conn: Connection) -> SessionOut:
-    return SessionOut.of(repository.session_of(await repository.session_row(conn, session_id)))
-
-
 @router.get(
     "/sessions/{session_id}.ics", response_class=Response,
     responses={200: {"content": {"text/calendar": {}}}},
@@ -83,3 +78,9 @@ async def session_calendar(session_id: str, conn: Connection) -> Response:
         body, media_type=f"text/calendar; charset=utf-8; method={method}",
         headers={"Content-Disposition": f'attachment; filename="tandem-{session_id}.ics"'},
     )  # fmt: skip
+
+
+# after the .ics route: "/sessions/{session_id}" would otherwise take "x.ics" as an id
+@router.get("/sessions/{session_id}", response_model=SessionOut)
+async def get_session(session_id: str, conn: Connection) -> SessionOut:
+    return SessionOut.of(repository.session_of(await repository.session_row(conn, session_id)))

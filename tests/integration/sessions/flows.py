@@ -1,0 +1,51 @@
+"""Driving pairing and sessions over HTTP, as a client would, for the sessions tests and the demo."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from tests import builders
+
+
+async def wait_for(client: httpx.AsyncClient, url: str, *, timeout: float = 20.0) -> dict[str, Any]:
+    for _ in range(int(timeout / 0.05)):
+        r = await client.get(url)
+        if r.status_code == 200:
+            data: dict[str, Any] = r.json()
+            return data
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{url} never answered 200")
+
+
+async def programme_with_pairs(
+    pairing: str, sessions: str, n: int, **programme: Any
+) -> tuple[str, list[dict[str, Any]]]:
+    """A launched programme with n accepted pairs, visible to the sessions service."""
+    async with httpx.AsyncClient(base_url=pairing) as client:
+        r = await client.post("/programmes", json=builders.programme(**programme))
+        assert r.status_code == 201, r.text
+        programme_id = r.json()["programme_id"]
+        people = [builders.mentor(display_name=f"Mentor {i}") for i in range(n)]
+        people += [builders.mentee(display_name=f"Mentee {i}") for i in range(n)]
+        r = await client.post(f"/programmes/{programme_id}/participants/bulk", json=people)
+        assert r.status_code == 201, r.text
+        run = (await client.post(f"/programmes/{programme_id}/match-runs", json={})).json()
+        pairs: list[dict[str, Any]] = (await client.post(f"/match-runs/{run['match_run_id']}/accept", json={})).json()
+        assert len(pairs) == n
+    async with httpx.AsyncClient(base_url=sessions) as client:
+        for pair in pairs:
+            await wait_for(client, f"/pairs/{pair['pair_id']}")
+        await wait_for(client, f"/programmes/{programme_id}/outcomes")
+    return programme_id, pairs
+
+
+async def agree(client: httpx.AsyncClient, pair: dict[str, Any]) -> None:
+    for who in (pair["mentee_id"], pair["mentor_id"]):
+        r = await client.post(
+            f"/pairs/{pair['pair_id']}/agreement",
+            json={"participant_id": who, "meeting_rhythm": "every two weeks", "confidentiality": True},
+        )
+        assert r.status_code == 201, r.text
