@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: up test pytest lint typecheck contracts bench install clean
+.PHONY: up test pytest lint typecheck contracts bench install browser clean
 
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,12 @@ up: $(INSTALLED)
 
 test: lint typecheck pytest
 
-pytest: $(INSTALLED)
+# The dashboard is tested in a real headless Chromium (Debian's package; Playwright drives it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+	  || echo "could not install chromium: the browser test will fail and say so"
+
+pytest: $(INSTALLED) browser
 	$(BIN)/python -m pytest
 
 lint: $(INSTALLED)

@@ -77,12 +77,14 @@ function renderWeeks(weeks) {
   const box = $("#weeks-chart");
   if (!weeks.length) { box.replaceChildren(el("div", { class: "empty", text: "No sessions yet." })); return; }
   const W = 640, H = 240, pad = { l: 34, r: 10, t: 12, b: 34 };
-  const max = Math.max(1, ...weeks.map((w) => Math.max(w.sessions_held, w.pairs_active)));
+  const peak = Math.max(1, ...weeks.map((w) => Math.max(w.sessions_held, w.pairs_active)));
+  const tick = Math.max(1, Math.ceil(peak / 4));
+  const max = tick * 4;
   const step = (W - pad.l - pad.r) / weeks.length, bw = Math.max(6, step * 0.6);
   const y = (v) => H - pad.b - (H - pad.t - pad.b) * v / max;
   const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Sessions held per week" });
   for (let i = 0; i <= 4; i++) {
-    const v = Math.round(max * i / 4), yy = y(v);
+    const v = tick * i, yy = y(v);
     chart.append(svg("line", { x1: pad.l, x2: W - pad.r, y1: yy, y2: yy, stroke: "#eef2f7" }));
     const t = svg("text", { x: pad.l - 6, y: yy + 4, "text-anchor": "end", "font-size": 10, fill: "#64748b" });
     t.textContent = String(v); chart.append(t);
@@ -122,7 +124,7 @@ function renderAtRisk(pairs) {
   $("#at-risk-count").textContent = String(pairs.length);
   const body = $("#at-risk tbody");
   if (!pairs.length) {
-    body.replaceChildren(el("tr", {}, el("td", { colspan: 4, class: "empty", text: "Every pair is meeting. 🎉" })));
+    body.replaceChildren(el("tr", {}, el("td", { colspan: 4, class: "empty", text: "Every pair is meeting." })));
     return;
   }
   body.replaceChildren(...pairs.map((p) => el("tr", { "data-pair": p.pair_id },
