@@ -1,66 +1,194 @@
-"""Demo data, seeded through the public HTTP APIs only, as a real HR team would."""
+"""Demo data, seeded through the public HTTP APIs only, as a real HR team and its pairs would.
+
+A pilot programme that started eight weeks ago: three dozen participants in eight departments and six
+languages, a match run accepted, agreements, goals and AI-confidence checks, fortnightly sessions with
+feedback, and a few pairs that stopped meeting (at risk), so a first look at the dashboard shows a
+living programme. Deterministic (seeded), and skipped when the programme exists.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import httpx
 
 DEMO_PROGRAMME = "demo-ai-2026"
-
+TOPICS = ["prompt-writing", "office-copilots", "data-analysis", "ai-agents", "ai-risk-policy"]
+DEPARTMENTS = ["Sales", "Finance", "Engineering", "Marketing", "Legal", "Operations", "HR", "Procurement"]
+ZONES = {"de": "Europe/Berlin", "fr": "Europe/Paris", "en": "Europe/London", "es": "Europe/Madrid",
+         "it": "Europe/Rome", "pl": "Europe/Warsaw"}  # fmt: skip
 MENTORS = [
-    ("mentor-01", "Lena Yilmaz", "Marketing", "de", ["de", "en", "tr"], {"prompt-writing": 3, "ai-agents": 2}),
-    ("mentor-02", "Jonas Becker", "Engineering", "de", ["de", "en"], {"data-analysis": 3, "office-copilots": 2}),
-    ("mentor-03", "Aisha Khan", "Operations", "en", ["en"], {"ai-risk-policy": 3, "prompt-writing": 2}),
-]
+    ("Lena Yilmaz", "de"), ("Jonas Becker", "de"), ("Aisha Khan", "en"), ("Lucas Martin", "fr"),
+    ("Sofia García", "es"), ("Marco Rossi", "it"), ("Zofia Nowak", "pl"), ("Emma Schulz", "de"),
+    ("Noah Fischer", "de"), ("Chloé Bernard", "fr"), ("Ethan Clarke", "en"), ("Mia Wagner", "de"),
+    ("Leon Hoffmann", "de"), ("Olivia Brown", "en"), ("Hugo Lefèvre", "fr"), ("Giulia Bianchi", "it"),
+]  # fmt: skip
 MENTEES = [
-    ("mentee-01", "Dr. Ingrid Hoffmann", "Finance", "de", ["de"], {"prompt-writing": 3, "data-analysis": 2}),
-    ("mentee-02", "Michael Chen", "Sales", "en", ["en", "de"], {"office-copilots": 3}),
-    ("mentee-03", "Claire Dubois", "Legal", "en", ["en", "fr"], {"ai-risk-policy": 3}),
-]
+    ("Dr. Ingrid Hoffmann", "de"), ("Michael Chen", "en"), ("Claire Dubois", "fr"), ("Thomas Müller", "de"),
+    ("Catherine Walsh", "en"), ("Javier Moreno", "es"), ("Prof. Klaus Richter", "de"), ("Anna Kowalska", "pl"),
+    ("Roberto Conti", "it"), ("Dr. Sabine Keller", "de"), ("Philippe Moreau", "fr"), ("Margaret Hughes", "en"),
+    ("Stefan Braun", "de"), ("Elena Romano", "it"), ("Dr. Frank Weber", "de"), ("Isabel Ortega", "es"),
+    ("Henrik Larsen", "en"), ("Ursula Vogel", "de"), ("Marie Laurent", "fr"), ("Andrzej Wiśniewski", "pl"),
+]  # fmt: skip
+TOOLS = ["ChatGPT", "Microsoft Copilot", "Gemini", "Claude", "Perplexity", "Power BI Copilot", "n8n"]
 
 
-def _person(pid: str, name: str, dept: str, locale: str, langs: list[str], topics: dict[str, int], role: str) -> dict:
-    return {
-        "participant_id": pid,
-        "employee_id": f"E-{pid}",
-        "role": role,
-        "display_name": name,
-        "email": f"{pid}@acme.example",
-        "locale": locale,
-        "department": dept,
-        "grade": 4 if role == "mentor" else 14,
-        "timezone": "Europe/Berlin",
-        "languages": langs,
-        "availability": [{"weekday": 1, "start": "09:00", "end": "12:00"}],
-        ("teach_topics" if role == "mentor" else "learn_topics"): topics,
-    }
+def _slug(name: str) -> str:
+    return name.lower().replace("dr. ", "").replace("prof. ", "").split()[0]
 
 
-async def seed(urls: dict[str, str]) -> str:
-    pairing = urls["pairing"]
-    async with httpx.AsyncClient(timeout=30) as client:
-        existing = await client.get(f"{pairing}/programmes/{DEMO_PROGRAMME}")
-        if existing.status_code == 200:
+def people(rnd: random.Random) -> list[dict[str, Any]]:
+    out = []
+    for k, (name, lang) in enumerate(MENTORS):
+        topics = rnd.sample(TOPICS, rnd.randint(2, 3))
+        out.append({
+            "participant_id": f"mentor-{k + 1:02d}", "employee_id": f"E-2{k:03d}", "role": "mentor",
+            "display_name": name, "email": f"{_slug(name)}.{k}@acme.example", "locale": "de" if lang == "de" else "en",
+            "department": rnd.choice(DEPARTMENTS), "grade": rnd.randint(2, 6), "timezone": ZONES[lang],
+            "languages": sorted({lang, "en"}), "capacity": 2 if k < 4 else 1,
+            "availability": [{"weekday": rnd.randrange(5), "start": "09:00", "end": "12:00"},
+                             {"weekday": rnd.randrange(5), "start": "14:00", "end": "17:00"}],
+            "teach_topics": {t: rnd.randint(2, 3) for t in topics},
+        })  # fmt: skip
+    for k, (name, lang) in enumerate(MENTEES):
+        topics = rnd.sample(TOPICS, rnd.randint(1, 3))
+        out.append({
+            "participant_id": f"mentee-{k + 1:02d}", "employee_id": f"E-1{k:03d}", "role": "mentee",
+            "display_name": name, "email": f"{_slug(name)}.{k}@acme.example", "locale": "de" if lang == "de" else "en",
+            "department": rnd.choice(DEPARTMENTS), "grade": rnd.randint(11, 16), "timezone": ZONES[lang],
+            "languages": sorted({lang, "en"}) if rnd.random() < 0.8 else [lang],
+            "availability": [{"weekday": rnd.randrange(5), "start": "08:00", "end": "12:00"},
+                             {"weekday": rnd.randrange(5), "start": "13:00", "end": "18:00"}],
+            "learn_topics": {t: rnd.randint(1, 3) for t in topics},
+            "goal": "Use AI for my own work, and judge what my teams do with it.",
+        })  # fmt: skip
+    return out
+
+
+async def _ok(r: httpx.Response) -> Any:
+    if r.status_code >= 400:
+        raise RuntimeError(f"demo seeding failed: {r.request.method} {r.request.url}: {r.status_code} {r.text}")
+    return r.json()
+
+
+async def seed(urls: dict[str, str], *, today: date | None = None) -> str:
+    rnd = random.Random(2026)
+    today = today or datetime.now(UTC).date()
+    start = today - timedelta(weeks=8)
+    async with httpx.AsyncClient(base_url=urls["pairing"], timeout=60) as pairing:
+        if (await pairing.get(f"/programmes/{DEMO_PROGRAMME}")).status_code == 200:
             return f"programme {DEMO_PROGRAMME} already seeded"
-        r = await client.post(
-            f"{pairing}/programmes",
-            json={
-                "programme_id": DEMO_PROGRAMME,
-                "name": "AI reverse mentoring 2026",
-                "starts_on": "2026-01-12",
-                "ends_on": "2026-07-10",
-                "cadence_days": 14,
-                "focus_topics": ["prompt-writing", "office-copilots", "data-analysis", "ai-agents", "ai-risk-policy"],
-                "hr_contact_email": "mentoring@acme.example",
-                "launch": True,
-            },
-        )
-        r.raise_for_status()
-        people = [_person(*m, role="mentor") for m in MENTORS] + [_person(*m, role="mentee") for m in MENTEES]
-        r = await client.post(f"{pairing}/programmes/{DEMO_PROGRAMME}/participants/bulk", json=people)
-        r.raise_for_status()
-        for (mentor, *_), (mentee, *_) in zip(MENTORS, MENTEES, strict=True):
-            r = await client.post(
-                f"{pairing}/pairs", json={"programme_id": DEMO_PROGRAMME, "mentor_id": mentor, "mentee_id": mentee}
+        await _ok(await pairing.post("/programmes", json={
+            "programme_id": DEMO_PROGRAMME, "name": "AI reverse mentoring 2026 · pilot", "starts_on": start.isoformat(),
+            "ends_on": (start + timedelta(weeks=26)).isoformat(), "cadence_days": 14, "focus_topics": TOPICS,
+            "hr_contact_email": "mentoring@acme.example", "launch": True,
+            "matching_policy": {"objective": "max_matched", "reporting_line_levels": 2},
+        }))  # fmt: skip
+        everyone = people(rnd)
+        await _ok(await pairing.post(f"/programmes/{DEMO_PROGRAMME}/participants/bulk", json=everyone))
+        run = await _ok(await pairing.post(f"/programmes/{DEMO_PROGRAMME}/match-runs", json={}))
+        pairs = await _ok(await pairing.post(
+            f"/match-runs/{run['match_run_id']}/accept", json={"started_on": (start + timedelta(days=7)).isoformat()}
+        ))  # fmt: skip
+    learn = {p["participant_id"]: list(p.get("learn_topics", {})) for p in everyone}
+    async with httpx.AsyncClient(base_url=urls["sessions"], timeout=60) as sessions:
+        for pair in pairs:  # the sessions service learns of the pairs from the log
+            for _ in range(400):
+                if (await sessions.get(f"/pairs/{pair['pair_id']}")).status_code == 200:
+                    break
+                await asyncio.sleep(0.05)
+        for n, pair in enumerate(pairs):
+            await _pair_history(sessions, pair, n, start, today, learn[pair["mentee_id"]] or TOPICS[:1], rnd)
+    return (f"programme {DEMO_PROGRAMME}: {len(everyone)} participants, {len(pairs)} pairs, "
+            f"{len(run['unmatched'])} unmatched with reasons")  # fmt: skip
+
+
+async def _pair_history(
+    api: httpx.AsyncClient, pair: dict[str, Any], n: int, start: date, today: date, topics: list[str],
+    rnd: random.Random,
+) -> None:  # fmt: skip
+    pid, mentor, mentee = pair["pair_id"], pair["mentor_id"], pair["mentee_id"]
+    for who in (mentee, mentor):
+        await _ok(await api.post(f"/pairs/{pid}/agreement", json={
+            "participant_id": who, "meeting_rhythm": "every two weeks, 45 minutes", "confidentiality": True,
+            "learning_focus": ", ".join(t.replace("-", " ") for t in topics)}))  # fmt: skip
+    goals = []
+    for topic in topics[:2]:
+        r = await _ok(await api.post(f"/pairs/{pid}/goals", json={
+            "topic": topic, "description": f"Use {topic.replace('-', ' ')} in my weekly work"}))  # fmt: skip
+        goals.append(r["events"][0]["data"]["goal_id"])
+    await _ok(await api.post(f"/pairs/{pid}/confidence", json={
+        "participant_id": mentee, "phase": "start", "ratings": {t: rnd.randint(1, 2) for t in topics}}))  # fmt: skip
+    at_risk = n % 7 == 3  # a few pairs stopped meeting after their first session
+    meetings = 1 if at_risk else rnd.choice([3, 4])
+    first = datetime.combine(start + timedelta(days=8 + rnd.randrange(4)), time(10, 0), tzinfo=UTC)
+    for k in range(meetings):
+        when = first + timedelta(days=14 * k + rnd.randrange(3))
+        if when.date() >= today:
+            break
+        r = await _ok(
+            await api.post(
+                f"/pairs/{pid}/sessions",
+                json={
+                    "starts_at": when.isoformat(),
+                    "duration_minutes": 45,
+                    "agenda": "Hands-on: " + topics[k % len(topics)],
+                },
             )
-            r.raise_for_status()
-        return f"programme {DEMO_PROGRAMME}: {len(people)} participants, {len(MENTORS)} pairs"
+        )
+        sid = r["events"][0]["data"]["session_id"]
+        await _ok(
+            await api.post(
+                f"/pairs/{pid}/sessions/{sid}/log",
+                json={
+                    "held_at": when.isoformat(),
+                    "minutes": rnd.choice([40, 45, 50, 60]),
+                    "topics": [topics[k % len(topics)]],
+                    "tools": rnd.sample(TOOLS, 2),
+                    "action_items": ["Try it on a real task this week"],
+                },
+            )
+        )
+        await _ok(
+            await api.post(
+                f"/pairs/{pid}/feedback",
+                json={
+                    "author_id": mentee,
+                    "session_id": sid,
+                    "rating": rnd.choice([4, 4, 5, 5, 3]),
+                    "productivity_gain": rnd.random() < 0.8,
+                    "minutes_saved_per_day": rnd.choice([15, 30, 45, 60, 60, 90]),
+                    "new_business_opportunity": (nb := rnd.random() < 0.6),
+                    "opportunity_text": "An AI-assisted offer for a key account" if nb else None,
+                },
+            )
+        )
+        await _ok(
+            await api.post(
+                f"/pairs/{pid}/feedback",
+                json={
+                    "author_id": mentor,
+                    "session_id": sid,
+                    "rating": rnd.choice([4, 5, 5]),
+                    "team_productivity_gain": rnd.random() < 0.75,
+                    "career_benefit": rnd.random() < 0.8,
+                },
+            )
+        )
+    if not at_risk and meetings >= 2:
+        for goal_id in goals[:1]:
+            await _ok(await api.post(f"/pairs/{pid}/goals/{goal_id}/achieve"))
+        await _ok(await api.post(f"/pairs/{pid}/confidence", json={
+            "participant_id": mentee, "phase": "end", "ratings": {t: rnd.randint(3, 5) for t in topics}}))  # fmt: skip
+    # the next session is on the calendar (and gets reminders)
+    if not at_risk:
+        upcoming = datetime.combine(today + timedelta(days=2 + n % 5), time(10, 0), tzinfo=UTC)
+        await _ok(
+            await api.post(
+                f"/pairs/{pid}/sessions",
+                json={"starts_at": upcoming.isoformat(), "duration_minutes": 45, "agenda": "Next steps"},
+            )
+        )

@@ -198,6 +198,17 @@ class CreatePair:
     mentor_id: str
     mentee_id: str
     pair_id: str | None = None
+    started_on: date | None = None
+
+
+def _check_started_on(started_on: date | None, programme: programmes.Programme) -> None:
+    if started_on is None:
+        return
+    if not programme.starts_on <= started_on <= date.today():
+        raise InvalidInput(
+            f"started_on must lie between the programme's start ({programme.starts_on.isoformat()}) and today",
+            field="started_on",
+        )
 
 
 async def create_pair(uow: UnitOfWork, cmd: CreatePair) -> pairs.Pair:
@@ -205,6 +216,7 @@ async def create_pair(uow: UnitOfWork, cmd: CreatePair) -> pairs.Pair:
 
     programme = await repository.get_programme(uow.conn, cmd.programme_id, for_update=True)
     programme = programme.begin_running()
+    _check_started_on(cmd.started_on, programme)
     mentor = await _member(uow, cmd.mentor_id, programme.programme_id, "mentor", "mentor_id")
     mentee = await _member(uow, cmd.mentee_id, programme.programme_id, "mentee", "mentee_id")
     if mentor.participant_id == mentee.participant_id:
@@ -222,6 +234,7 @@ async def create_pair(uow: UnitOfWork, cmd: CreatePair) -> pairs.Pair:
     pair, event = pairs.create_pair(
         cmd.pair_id or new_id(), programme.programme_id, mentor.participant_id, mentee.participant_id,
         score=verdict.score, rationale=verdict.rationale, origin="manual", warnings=tuple(verdict.warnings),
+        started_on=cmd.started_on,
     )  # fmt: skip
     try:
         await repository.insert_pair(uow.conn, pair, uow.tenant)
@@ -391,13 +404,16 @@ async def start_match_run(
     return run
 
 
-async def accept_proposals(uow: UnitOfWork, match_run_id: str, proposal_ids: list[str] | None) -> list[pairs.Pair]:
+async def accept_proposals(
+    uow: UnitOfWork, match_run_id: str, proposal_ids: list[str] | None, *, started_on: date | None = None
+) -> list[pairs.Pair]:
     """HR accepts all (None) or some proposals of a run: each becomes a pair, or a proposal awaiting
     both people's consent when the programme asks for it. All or nothing."""
     from datetime import UTC
 
     run = await repository.get_match_run(uow.conn, match_run_id, for_update=True)
     programme = await repository.get_programme(uow.conn, run.programme_id, for_update=True)
+    _check_started_on(started_on, programme)
     by_id = {p.proposal_id: p for p in run.proposals}
     if proposal_ids is None:
         chosen = [p for p in run.proposals if p.status == "open"]
@@ -435,6 +451,7 @@ async def accept_proposals(uow: UnitOfWork, match_run_id: str, proposal_ids: lis
             pair, created_event = pairs.create_pair(
                 pair_id, programme.programme_id, mentor.participant_id, mentee.participant_id,
                 score=proposal.score, rationale=proposal.rationale, origin=origin, match_run_id=match_run_id,
+                started_on=started_on,
             )  # fmt: skip
             uow.emit(created_event)
         await repository.insert_pair(uow.conn, pair, uow.tenant)

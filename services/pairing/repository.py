@@ -126,7 +126,7 @@ async def org_chart(conn: Conn) -> dict[str, str]:
 
 _PAIR = (
     "pair_id, programme_id, mentor_id, mentee_id, state, score, rationale, origin, match_run_id, end_reason, "
-    "mentor_consent, mentee_consent, consent_deadline, warnings, extended_until"
+    "mentor_consent, mentee_consent, consent_deadline, warnings, extended_until, started_on"
 )
 
 
@@ -147,10 +147,10 @@ async def get_pair(conn: Conn, pair_id: str, *, for_update: bool = False) -> Pai
 async def insert_pair(conn: Conn, pair: Pair, tenant: str) -> None:
     await conn.execute(
         f"INSERT INTO pairs ({_PAIR}, tenant) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         pair.pair_id, pair.programme_id, pair.mentor_id, pair.mentee_id, pair.state, pair.score, pair.rationale,
         pair.origin, pair.match_run_id, pair.end_reason, pair.mentor_consent, pair.mentee_consent,
-        pair.consent_deadline, list(pair.warnings), pair.extended_until, tenant,
+        pair.consent_deadline, list(pair.warnings), pair.extended_until, pair.started_on, tenant,
     )  # fmt: skip
 
 

@@ -6,6 +6,7 @@ tables are the same whatever the interleaving of the two topics: replay rebuilds
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
 from typing import Any
 
 from shared.consumer import Handlers
@@ -14,6 +15,14 @@ from shared.events import Envelope
 from shared.events import pairing as p
 from shared.events import sessions as s
 from shared.runtime import ServiceHost
+
+
+def began(e: p.PairCreated, env: Envelope[Any]) -> datetime:
+    """When the pair began: the day it says it started on (a programme moved in), else its creation."""
+    if e.started_on is not None:
+        return min(env.time, datetime.combine(e.started_on, time(9, 0), tzinfo=UTC))
+    return env.time
+
 
 PAIR_STATE = {p.PairPaused.TYPE: "paused", p.PairResumed.TYPE: "resumed", p.PairEnded.TYPE: "ended"}
 
@@ -58,7 +67,7 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
         await conn.execute(
             "INSERT INTO pairs (pair_id, programme_id, mentor_id, mentee_id, state, created_at, updated_at) "
             "VALUES ($1, $2, $3, $4, 'active', $5, $5) ON CONFLICT (pair_id) DO NOTHING",
-            e.pair_id, e.programme_id, e.mentor_id, e.mentee_id, env.time,
+            e.pair_id, e.programme_id, e.mentor_id, e.mentee_id, began(e, env),
         )  # fmt: skip
 
     @h.on(p.PairPaused, p.PairResumed, p.PairEnded)

@@ -150,6 +150,9 @@ class PairCreated(_PairEvent):
     rationale: str = ""
     origin: Literal["match_run", "manual", "rematch"] = "manual"
     match_run_id: str | None = None
+    started_on: date | None = Field(
+        default=None, description="When the pair began, if before it was recorded (e.g. a programme moved in)."
+    )
 
 
 class PairPaused(_PairEvent):

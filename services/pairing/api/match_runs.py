@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter
@@ -23,6 +23,7 @@ class MatchRunIn(Strict):
 
 class AcceptIn(Strict):
     proposal_ids: list[str] | None = Field(default=None, description="Omit to accept every open proposal.")
+    started_on: date | None = Field(default=None, description="When the pairs began, if before today.")
 
 
 class ProposalOut(BaseModel):
@@ -84,7 +85,8 @@ async def get_run(match_run_id: str, conn: Connection) -> MatchRunOut:
 )  # fmt: skip
 async def accept(match_run_id: str, body: AcceptIn, uow: UoW) -> list[PairOut]:
     async with uow:
-        return [PairOut.of(p) for p in await handlers.accept_proposals(uow, match_run_id, body.proposal_ids)]
+        accepted = await handlers.accept_proposals(uow, match_run_id, body.proposal_ids, started_on=body.started_on)
+        return [PairOut.of(p) for p in accepted]
 
 
 @router.post(

@@ -39,6 +39,7 @@ class Pair:
     consent_deadline: datetime | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
     extended_until: date | None = None
+    started_on: date | None = None
 
     def created_event(self) -> PairCreated:
         return PairCreated(
@@ -50,6 +51,7 @@ class Pair:
             rationale=self.rationale,
             origin=self.origin,
             match_run_id=self.match_run_id,
+            started_on=self.started_on,
         )
 
     def consent(
@@ -140,6 +142,7 @@ def create_pair(
     origin: Origin = "manual",
     match_run_id: str | None = None,
     warnings: tuple[str, ...] = (),
+    started_on: date | None = None,
 ) -> tuple[Pair, PairCreated]:
     if mentor_id == mentee_id:
         raise InvalidInput("a participant cannot mentor themselves", field="mentee_id")
@@ -153,6 +156,7 @@ def create_pair(
         origin=origin,
         match_run_id=match_run_id,
         warnings=warnings,
+        started_on=started_on,
     )
     return pair, pair.created_event()
 

@@ -70,6 +70,7 @@ ALTER TABLE pairs ADD COLUMN mentee_consent boolean;
 ALTER TABLE pairs ADD COLUMN consent_deadline timestamptz;
 ALTER TABLE pairs ADD COLUMN warnings jsonb NOT NULL DEFAULT '[]';
 ALTER TABLE pairs ADD COLUMN extended_until date;
+ALTER TABLE pairs ADD COLUMN started_on date;
 ALTER TABLE pairs DROP CONSTRAINT pairs_state_check;
 ALTER TABLE pairs ADD CONSTRAINT pairs_state_check
     CHECK (state IN ('proposed', 'active', 'paused', 'ended', 'declined'));
