@@ -8,6 +8,7 @@ from pathlib import Path
 
 from services.notifications.api import build_api
 from services.notifications.config import SERVICE, load_settings
+from services.notifications.dispatch import run_dispatcher
 from services.notifications.projection import build_handlers
 from shared.config import ServiceSettings
 from shared.runtime import ServiceHost, ServiceSpec
@@ -18,6 +19,7 @@ SPEC = ServiceSpec(
     consumes=lambda s: [s.topics.pairing, s.topics.sessions],
     handlers=build_handlers,
     api=build_api,
+    background=[run_dispatcher],
 )
 
 

@@ -1,54 +1,190 @@
-"""The notifications service's projection: pairs, and the notifications their events call for."""
+"""What notifications consumes: a projection of people, programmes, pairs and sessions (replayable),
+and the rules that plan notifications (side effects, never replayed).
+
+Planning only writes rows keyed by the deterministic notification id: a redelivered event plans nothing new.
+"""
 
 from __future__ import annotations
 
-import uuid
+from datetime import UTC, datetime
 from typing import Any
 
-from shared.consumer import Handlers
+from services.notifications.domain import model
+from shared.consumer import Handlers, TransientError
 from shared.db import Conn
 from shared.events import Envelope
-from shared.events.pairing import PairCreated, PairEnded, PairPaused, PairResumed
+from shared.events import pairing as p
+from shared.events import sessions as s
 from shared.runtime import ServiceHost
 
-NAMESPACE = uuid.UUID("0b7c3a53-6f0e-4c1b-9a57-7d1f3f2b9e10")
+REMINDERS = ("reminder_24h", "reminder_1h")
 
 
-def notification_id(rule: str, event_id: str, recipient_id: str) -> uuid.UUID:
-    """The same rule, event and recipient always give the same id: nothing is planned or sent twice."""
-    return uuid.uuid5(NAMESPACE, f"{rule}|{event_id}|{recipient_id}")
+async def store(conn: Conn, planned: list[model.Planned]) -> None:
+    if not planned:
+        return
+    state = await conn.fetchval("SELECT state FROM pairs WHERE pair_id = $1", planned[0].pair_id)
+    if state == "ended" and planned[0].rule != "closing_survey":
+        return  # nothing more is planned for an ended pair
+    await conn.executemany(
+        "INSERT INTO notifications (notification_id, rule, recipient_id, trigger, pair_id, programme_id, session_id, "
+        "due_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (notification_id) DO NOTHING",
+        [(n.notification_id, n.rule, n.recipient_id, n.trigger, n.pair_id, n.programme_id, n.session_id, n.due_at)
+         for n in planned],
+    )  # fmt: skip
 
 
-def build_handlers(host: ServiceHost) -> Handlers:
-    handlers = Handlers()
+async def cancel(conn: Conn, note: str, *, session_id: str | None = None, pair_id: str | None = None,
+                 rules: tuple[str, ...] | None = None) -> None:  # fmt: skip
+    where: list[str] = ["status = 'planned'"]
+    args: list[object] = [note]
+    if session_id is not None:
+        args.append(session_id)
+        where.append(f"session_id = ${len(args)}")
+    if pair_id is not None:
+        args.append(pair_id)
+        where.append(f"pair_id = ${len(args)}")
+    if rules is not None:
+        args.append(list(rules))
+        where.append(f"rule = ANY(${len(args)}::text[])")
+    await conn.execute(
+        f"UPDATE notifications SET status = 'cancelled', note = $1, updated_at = now() WHERE {' AND '.join(where)}",
+        *args,
+    )
 
-    @handlers.on(PairCreated)
-    async def pair_created(conn: Conn, env: Envelope[Any]) -> None:
-        e: PairCreated = env.data
+
+async def members(conn: Conn, pair_id: str) -> tuple[str, str]:
+    row = await conn.fetchrow("SELECT mentor_id, mentee_id FROM pairs WHERE pair_id = $1", pair_id)
+    if row is None:  # the pair's PairCreated (other topic) is not applied yet: retry the batch shortly
+        raise TransientError(f"pair {pair_id} not known yet")
+    return row["mentor_id"], row["mentee_id"]
+
+
+def build_handlers(host: ServiceHost | None = None) -> Handlers:
+    h = Handlers()
+
+    # --- projection (replayable) -----------------------------------------------------------------
+
+    @h.on(p.ProgramLaunched)
+    async def programme(conn: Conn, env: Envelope[Any]) -> None:
+        e: p.ProgramLaunched = env.data
         await conn.execute(
-            "INSERT INTO pairs (pair_id, programme_id, mentor_id, mentee_id, state, updated_at) "
-            "VALUES ($1, $2, $3, $4, 'active', $5) ON CONFLICT (pair_id) DO NOTHING",
-            e.pair_id,
-            e.programme_id,
-            e.mentor_id,
-            e.mentee_id,
-            env.time,
-        )
-        await conn.executemany(
-            "INSERT INTO notifications (notification_id, rule, recipient_id, programme_id, pair_id, "
-            "triggering_event_id, due_at) VALUES ($1, 'welcome', $2, $3, $4, $5, $6) "
-            "ON CONFLICT (notification_id) DO NOTHING",
-            [
-                (notification_id("welcome", env.id, who), who, e.programme_id, e.pair_id, env.id, env.time)
-                for who in (e.mentor_id, e.mentee_id)
-            ],
-        )
+            "INSERT INTO programmes (programme_id, name, cadence_days, hr_contact_email) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (programme_id) DO UPDATE SET name = EXCLUDED.name, cadence_days = EXCLUDED.cadence_days, "
+            "hr_contact_email = EXCLUDED.hr_contact_email",
+            e.programme_id, e.name, e.cadence_days, e.hr_contact_email,
+        )  # fmt: skip
 
-    @handlers.on(PairPaused, PairResumed, PairEnded)
+    @h.on(p.ProgramClosed)
+    async def closed(conn: Conn, env: Envelope[Any]) -> None:
+        await conn.execute("UPDATE programmes SET closed = true WHERE programme_id = $1", env.data.programme_id)
+
+    @h.on(p.ParticipantEnrolled, p.ParticipantUpdated)
+    async def recipient(conn: Conn, env: Envelope[Any]) -> None:
+        e: p.ParticipantProfile = env.data
+        await conn.execute(
+            "INSERT INTO recipients (participant_id, programme_id, role, display_name, email, locale, timezone) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (participant_id) DO UPDATE SET "
+            "display_name = EXCLUDED.display_name, email = EXCLUDED.email, locale = EXCLUDED.locale, "
+            "timezone = EXCLUDED.timezone",
+            e.participant_id, e.programme_id, e.role, e.display_name, str(e.email), e.locale, e.timezone,
+        )  # fmt: skip
+
+    @h.on(p.ParticipantWithdrew)
+    async def withdrew(conn: Conn, env: Envelope[Any]) -> None:
+        await conn.execute("UPDATE recipients SET withdrawn = true WHERE participant_id = $1", env.data.participant_id)
+
+    @h.on(p.PairCreated)
+    async def pair(conn: Conn, env: Envelope[Any]) -> None:
+        e: p.PairCreated = env.data
+        await conn.execute(
+            "INSERT INTO pairs VALUES ($1, $2, $3, $4, 'active', $5, $6, $6) ON CONFLICT (pair_id) DO NOTHING",
+            e.pair_id, e.programme_id, e.mentor_id, e.mentee_id, e.rationale, env.time,
+        )  # fmt: skip
+
+    @h.on(p.PairPaused, p.PairResumed, p.PairEnded)
     async def pair_state(conn: Conn, env: Envelope[Any]) -> None:
-        state = {PairPaused.TYPE: "paused", PairResumed.TYPE: "active", PairEnded.TYPE: "ended"}[env.type]
-        await conn.execute(
-            "UPDATE pairs SET state = $2, updated_at = $3 WHERE pair_id = $1", env.data.pair_id, state, env.time
-        )
+        state = {p.PairPaused.TYPE: "paused", p.PairResumed.TYPE: "active", p.PairEnded.TYPE: "ended"}[env.type]
+        await conn.execute("UPDATE pairs SET state = $2, updated_at = $3 WHERE pair_id = $1",
+                           env.data.pair_id, state, env.time)  # fmt: skip
 
-    return handlers
+    @h.on(s.SessionScheduled)
+    async def session(conn: Conn, env: Envelope[Any]) -> None:
+        e: s.SessionScheduled = env.data
+        await conn.execute(
+            "INSERT INTO sessions (session_id, pair_id, programme_id, starts_at, duration_minutes, agenda, sequence, "
+            "status, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'scheduled', $8) ON CONFLICT DO NOTHING",
+            e.session_id, e.pair_id, e.programme_id, e.starts_at, e.duration_minutes, e.agenda, e.sequence, env.time,
+        )  # fmt: skip
+
+    @h.on(s.SessionRescheduled)
+    async def session_moved(conn: Conn, env: Envelope[Any]) -> None:
+        e: s.SessionRescheduled = env.data
+        await conn.execute(
+            "UPDATE sessions SET starts_at = $2, duration_minutes = $3, sequence = $4, updated_at = $5 "
+            "WHERE session_id = $1", e.session_id, e.starts_at, e.duration_minutes, e.sequence, env.time,
+        )  # fmt: skip
+
+    @h.on(s.SessionCancelled)
+    async def session_cancelled(conn: Conn, env: Envelope[Any]) -> None:
+        e: s.SessionCancelled = env.data
+        await conn.execute(
+            "UPDATE sessions SET status = 'cancelled', reason = $2, sequence = $3, updated_at = $4 "
+            "WHERE session_id = $1",
+            e.session_id, e.reason, e.sequence, env.time,
+        )  # fmt: skip
+
+    @h.on(s.SessionLogged)
+    async def session_held(conn: Conn, env: Envelope[Any]) -> None:
+        e: s.SessionLogged = env.data
+        await conn.execute("UPDATE sessions SET status = 'held', held_at = $2, updated_at = $3 WHERE session_id = $1",
+                           e.session_id, e.held_at, env.time)  # fmt: skip
+
+    # --- rules (side effects: plan notifications; never replayed) ---------------------------------
+
+    @h.on(p.PairCreated, side_effects=True)
+    async def welcome(conn: Conn, env: Envelope[Any]) -> None:
+        e: p.PairCreated = env.data
+        await store(conn, model.plan("welcome", env.id, (e.mentor_id, e.mentee_id), env.time,
+                                     pair_id=e.pair_id, programme_id=e.programme_id))  # fmt: skip
+
+    @h.on(s.SessionScheduled, side_effects=True)
+    async def remind(conn: Conn, env: Envelope[Any]) -> None:
+        e: s.SessionScheduled = env.data
+        who = await members(conn, e.pair_id)
+        await store(conn, model.reminders(env.id, e.session_id, e.pair_id, e.programme_id, who, e.starts_at,
+                                          datetime.now(UTC)))  # fmt: skip
+
+    @h.on(s.SessionRescheduled, side_effects=True)
+    async def re_remind(conn: Conn, env: Envelope[Any]) -> None:
+        e: s.SessionRescheduled = env.data
+        await cancel(conn, "session rescheduled", session_id=e.session_id, rules=REMINDERS)
+        who = await members(conn, e.pair_id)
+        await store(conn, model.reminders(env.id, e.session_id, e.pair_id, e.programme_id, who, e.starts_at,
+                                          datetime.now(UTC)))  # fmt: skip
+
+    @h.on(s.SessionCancelled, side_effects=True)
+    async def call_off(conn: Conn, env: Envelope[Any]) -> None:
+        e: s.SessionCancelled = env.data
+        await cancel(conn, "session cancelled", session_id=e.session_id, rules=REMINDERS)
+        who = await members(conn, e.pair_id)
+        await store(conn, model.plan("session_cancelled", env.id, who, env.time, pair_id=e.pair_id,
+                                     programme_id=e.programme_id, session_id=e.session_id))  # fmt: skip
+
+    @h.on(s.SessionLogged, side_effects=True)
+    async def ask_feedback(conn: Conn, env: Envelope[Any]) -> None:
+        e: s.SessionLogged = env.data
+        await cancel(conn, "session held", session_id=e.session_id, rules=REMINDERS)
+        who = await members(conn, e.pair_id)
+        await store(conn, model.plan("feedback_request", env.id, who, env.time, pair_id=e.pair_id,
+                                     programme_id=e.programme_id, session_id=e.session_id))  # fmt: skip
+
+    @h.on(p.PairEnded, side_effects=True)
+    async def farewell(conn: Conn, env: Envelope[Any]) -> None:
+        e: p.PairEnded = env.data
+        await cancel(conn, "pair ended", pair_id=e.pair_id)
+        who = await members(conn, e.pair_id)
+        await store(conn, model.plan("closing_survey", env.id, who, env.time, pair_id=e.pair_id,
+                                     programme_id=e.programme_id))  # fmt: skip
+
+    return h

@@ -1,0 +1,15 @@
+"""Notifications HTTP API (FastAPI; OpenAPI at /docs): preferences, history, resend."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.notifications.api import recipients
+from shared.http import create_app
+from shared.runtime import ServiceHost
+
+
+def build_api(host: ServiceHost) -> FastAPI:
+    app = create_app("Tandem notifications", "Welcome, reminders, feedback requests and nudges, exactly once.")
+    app.include_router(recipients.router)
+    return app

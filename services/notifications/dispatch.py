@@ -1,0 +1,349 @@
+"""The durable scheduler: claims due notifications (several replicas never take the same one), renders
+and sends them, records NotificationSent / NotificationFailed through the outbox; and the scan that plans
+nudges for quiet pairs and the weekly at-risk digest for HR."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import asyncpg
+
+from services.notifications.channels import (
+    Channel,
+    Outgoing,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from services.notifications.channels.chat import WebhookChannel
+from services.notifications.channels.email import SmtpChannel, SmtpSettings
+from services.notifications.domain import model
+from services.notifications.domain.rendering import render, when
+from services.sessions.domain.calendar import CalendarPerson, session_ics
+from services.sessions.domain.model import Session
+from shared.events.notifications import NotificationFailed, NotificationSent
+from shared.runtime import ServiceHost
+
+log = logging.getLogger(__name__)
+CLAIM_FOR = timedelta(minutes=2)
+#: preferences, time zone, (address, name), template context, attachments, session start
+Context = tuple[
+    model.Preferences, str, tuple[str, str], dict[str, Any], tuple[tuple[str, str, bytes], ...], datetime | None
+]
+HR = "hr:"
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    smtp: SmtpSettings
+    sessions_url: str = "http://127.0.0.1:8002"
+    interval: float = 1.0
+    scan_interval: float = 60.0
+    batch: int = 20
+
+    @classmethod
+    def from_extra(cls, extra: Any) -> DispatchSettings:
+        e = dict(extra)
+        return cls(
+            smtp=SmtpSettings(
+                host=e.get("SMTP_HOST", "127.0.0.1"), port=int(e.get("SMTP_PORT", "1025")),
+                starttls=e.get("SMTP_STARTTLS", "false").lower() == "true", username=e.get("SMTP_USERNAME") or None,
+                password=e.get("SMTP_PASSWORD") or None, sender=e.get("SMTP_FROM", "Tandem <tandem@localhost>"),
+            ),
+            sessions_url=e.get("SESSIONS_URL", "http://127.0.0.1:8002"),
+            interval=float(e.get("DISPATCH_INTERVAL", "1.0")), scan_interval=float(e.get("SCAN_INTERVAL", "60")),
+        )  # fmt: skip
+
+
+class Dispatcher:
+    def __init__(self, host: ServiceHost, settings: DispatchSettings, channels: dict[str, Channel] | None = None):
+        self.host = host
+        self.settings = settings
+        self.channels: dict[str, Channel] = channels or {
+            "email": SmtpChannel(settings.smtp),
+            "chat": WebhookChannel(),
+        }
+        self.worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.sent = 0
+
+    # --- the loop --------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        last_scan = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                if loop.time() - last_scan >= self.settings.scan_interval:
+                    await self.scan(datetime.now(UTC))
+                    last_scan = loop.time()
+                while await self.dispatch_due():
+                    pass
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("notification dispatch: %s; retrying", exc)
+            await asyncio.sleep(self.settings.interval)
+
+    async def claim(self) -> list[Any]:
+        return list(await self.host.pool.fetch(
+            "UPDATE notifications SET status = 'sending', claimed_by = $1, claimed_until = now() + $2::interval, "
+            "updated_at = now() WHERE notification_id IN (SELECT notification_id FROM notifications WHERE "
+            "(status = 'planned' AND next_attempt_at <= now()) OR (status = 'sending' AND claimed_until < now()) "
+            "ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING *",
+            self.worker, CLAIM_FOR, self.settings.batch,
+        ))  # fmt: skip
+
+    async def dispatch_due(self) -> int:
+        jobs = await self.claim()
+        for job in jobs:
+            try:
+                await self.deliver(job)
+            except Exception:  # one broken job must not stop the others; its claim lapses and it is retried
+                log.exception("notification %s failed unexpectedly", job["notification_id"])
+        return len(jobs)
+
+    # --- one notification ------------------------------------------------------------------------
+
+    async def deliver(self, job: Any) -> None:
+        now = datetime.now(UTC)
+        planned = model.Planned(job["notification_id"], job["rule"], job["recipient_id"], job["due_at"],
+                                job["trigger"], job["pair_id"], job["programme_id"], job["session_id"])  # fmt: skip
+        async with self.host.pool.acquire() as conn:
+            ctx = await self.context(conn, planned)
+        if ctx is None:
+            await self.retry(job, "recipient not known yet", now)
+            return
+        prefs, timezone, address_name, context, attachments, session_start = ctx
+        decision = model.decide(planned, now, prefs, timezone, pair_ended=context.pop("_pair_ended"),
+                                session_starts_at=session_start)  # fmt: skip
+        if decision.action in ("cancel", "skip"):
+            await self.finish(job, "cancelled" if decision.action == "cancel" else "skipped", note=decision.reason)
+            return
+        if decision.action == "defer":
+            assert decision.until is not None
+            await self.host.pool.execute(
+                "UPDATE notifications SET status = 'planned', next_attempt_at = $2, note = $3, claimed_by = NULL, "
+                "updated_at = now() WHERE notification_id = $1 AND claimed_by = $4",
+                job["notification_id"], decision.until, decision.reason, self.worker,
+            )  # fmt: skip
+            return
+        message = render(planned.rule, prefs.locale, context)
+        channel = prefs.channel if prefs.channel == "email" or prefs.chat_webhook_url else "email"
+        address = prefs.chat_webhook_url if channel == "chat" else address_name[0]
+        out = Outgoing(str(job["notification_id"]), address or "", address_name[1], message.subject, message.text,
+                       attachments if channel == "email" else ())  # fmt: skip
+        try:
+            await self.channels[channel].send(out)
+        except TransientDeliveryError as exc:
+            await self.retry(job, str(exc), now, channel=channel)
+            return
+        except PermanentDeliveryError as exc:
+            await self.fail(job, str(exc), channel)
+            return
+        await self.succeed(job, planned, channel, prefs.locale)
+
+    async def context(self, conn: Any, job: model.Planned) -> Context | None:
+        if job.recipient_id.startswith(HR):
+            return await self.hr_context(conn, job)
+        me = await conn.fetchrow("SELECT * FROM recipients WHERE participant_id = $1", job.recipient_id)
+        if me is None:
+            return None
+        pref_row = await conn.fetchrow("SELECT * FROM preferences WHERE recipient_id = $1", job.recipient_id)
+        prefs = _preferences(pref_row, me["locale"])
+        lang = prefs.locale
+        pair = await conn.fetchrow("SELECT * FROM pairs WHERE pair_id = $1", job.pair_id) if job.pair_id else None
+        partner_id = None
+        if pair is not None:
+            partner_id = pair["mentee_id"] if pair["mentor_id"] == job.recipient_id else pair["mentor_id"]
+        partner = await conn.fetchrow("SELECT * FROM recipients WHERE participant_id = $1", partner_id)
+        programme = await conn.fetchrow("SELECT * FROM programmes WHERE programme_id = $1", job.programme_id)
+        ctx: dict[str, Any] = {
+            "recipient_name": me["display_name"],
+            "partner_name": partner["display_name"] if partner else ("Ihr Tandem" if lang == "de" else "your partner"),
+            "role": me["role"],
+            "programme_name": programme["name"] if programme else "Tandem",
+            "cadence_days": programme["cadence_days"] if programme else 14,
+            "_pair_ended": bool(pair is not None and pair["state"] == "ended"),
+        }
+        attachments: tuple[tuple[str, str, bytes], ...] = ()
+        session_start = None
+        if job.rule == "welcome" and pair is not None:
+            mentee = await conn.fetchrow("SELECT timezone FROM recipients WHERE participant_id = $1", pair["mentee_id"])
+            first = model.suggested_first_meeting(pair["created_at"], mentee["timezone"] if mentee else "UTC")
+            ctx["first_meeting"] = when(first, lang, me["timezone"])
+            ctx["rationale"] = pair["rationale"] or ("von HR gebildet" if lang == "de" else "paired by HR")
+        if job.session_id is not None:
+            row = await conn.fetchrow("SELECT * FROM sessions WHERE session_id = $1", job.session_id)
+            if row is None:
+                return None
+            session_start = row["starts_at"]
+            moment = row["held_at"] if job.rule == "feedback_request" and row["held_at"] else row["starts_at"]
+            ctx["session_time"] = when(moment, lang, me["timezone"])
+            ctx["duration_minutes"] = row["duration_minutes"]
+            ctx["agenda"] = row["agenda"] or ("wird noch vereinbart" if lang == "de" else "to be agreed")
+            ctx["reason"] = row["reason"] or ("kein Grund angegeben" if lang == "de" else "no reason given")
+            if job.rule in ("reminder_24h", "reminder_1h", "session_cancelled"):
+                attachments = (self.invitation(row, me, partner),)
+        ctx["feedback_url"] = f"{self.settings.sessions_url}/pairs/{job.pair_id}/feedback"
+        ctx["survey_url"] = f"{self.settings.sessions_url}/pairs/{job.pair_id}/feedback"
+        if job.rule == "nudge" and pair is not None:
+            quiet_since = await _quiet_since(conn, pair)
+            ctx["days_quiet"] = (datetime.now(UTC) - quiet_since).days
+        return prefs, me["timezone"], (me["email"], me["display_name"]), ctx, attachments, session_start
+
+    async def hr_context(self, conn: Any, job: model.Planned) -> Context | None:
+        programme = await conn.fetchrow("SELECT * FROM programmes WHERE programme_id = $1", job.programme_id)
+        if programme is None or not programme["hr_contact_email"]:
+            return None
+        at_risk = await at_risk_pairs(conn, programme["programme_id"], datetime.now(UTC))
+        ctx = {"programme_name": programme["name"], "cadence_days": programme["cadence_days"], "at_risk": at_risk,
+               "dashboard_url": f"{self.settings.sessions_url}/dashboard?programme={job.programme_id}",
+               "_pair_ended": False}  # fmt: skip
+        prefs = model.Preferences(locale="en", quiet_start=None, quiet_end=None)
+        return prefs, "UTC", (programme["hr_contact_email"], "HR"), ctx, (), None
+
+    def invitation(self, row: Any, me: Any, partner: Any) -> tuple[str, str, bytes]:
+        session = Session(
+            session_id=row["session_id"], pair_id=row["pair_id"], programme_id=row["programme_id"],
+            starts_at=row["starts_at"], duration_minutes=row["duration_minutes"], agenda=row["agenda"],
+            sequence=row["sequence"], status=row["status"], cancel_reason=row["reason"],
+        )  # fmt: skip
+        people = [CalendarPerson(me["email"], me["display_name"])]
+        if partner is not None:
+            people.append(CalendarPerson(partner["email"], partner["display_name"]))
+        data = session_ics(session, dtstamp=row["updated_at"], summary="Tandem reverse mentoring", attendees=people)
+        method = "CANCEL" if row["status"] == "cancelled" else "REQUEST"
+        return ("tandem-session.ics", f"text/calendar; method={method}", data)
+
+    # --- outcomes --------------------------------------------------------------------------------
+
+    async def succeed(self, job: Any, planned: model.Planned, channel: str, locale: str) -> None:
+        async with self.host.uow(causation_id=job["trigger"]) as uow:
+            done = await uow.conn.execute(
+                "UPDATE notifications SET status = 'sent', sent_at = now(), channel = $2, attempts = attempts + 1, "
+                "last_error = NULL, updated_at = now() WHERE notification_id = $1 AND status = 'sending'",
+                job["notification_id"], channel,
+            )  # fmt: skip
+            if done == "UPDATE 1":
+                uow.emit(NotificationSent(
+                    notification_id=str(job["notification_id"]), rule=planned.rule, recipient_id=planned.recipient_id,
+                    channel=channel, programme_id=planned.programme_id, pair_id=planned.pair_id,
+                    triggering_event_id=planned.trigger, attempts=job["attempts"] + 1, template=planned.rule,
+                    locale=locale,
+                ))  # fmt: skip
+            await uow.commit()
+        self.sent += 1
+
+    async def retry(self, job: Any, reason: str, now: datetime, channel: str | None = None) -> None:
+        attempts = job["attempts"] + 1
+        next_at = model.next_attempt(attempts, now)
+        if next_at is None:
+            await self.fail(job, reason, channel or "email", attempts=attempts)
+            return
+        await self.host.pool.execute(
+            "UPDATE notifications SET status = 'planned', attempts = $2, next_attempt_at = $3, last_error = $4, "
+            "claimed_by = NULL, updated_at = now() WHERE notification_id = $1",
+            job["notification_id"], attempts, next_at, reason,
+        )  # fmt: skip
+
+    async def fail(self, job: Any, reason: str, channel: str, attempts: int | None = None) -> None:
+        attempts = attempts or job["attempts"] + 1
+        async with self.host.uow(causation_id=job["trigger"]) as uow:
+            await uow.conn.execute(
+                "UPDATE notifications SET status = 'failed', attempts = $2, last_error = $3, channel = $4, "
+                "updated_at = now() WHERE notification_id = $1",
+                job["notification_id"], attempts, reason, channel,
+            )  # fmt: skip
+            uow.emit(NotificationFailed(
+                notification_id=str(job["notification_id"]), rule=job["rule"], recipient_id=job["recipient_id"],
+                channel=channel, programme_id=job["programme_id"], pair_id=job["pair_id"],
+                triggering_event_id=job["trigger"], attempts=attempts, reason=reason[:2000],
+            ))  # fmt: skip
+            await uow.commit()
+
+    async def finish(self, job: Any, status: str, note: str) -> None:
+        await self.host.pool.execute(
+            "UPDATE notifications SET status = $2, note = $3, updated_at = now() WHERE notification_id = $1",
+            job["notification_id"], status, note,
+        )  # fmt: skip
+
+    # --- time-based rules ------------------------------------------------------------------------
+
+    async def scan(self, now: datetime) -> None:
+        """Plan nudges for quiet pairs and the weekly at-risk digest (ids make both once per period)."""
+        from services.notifications.projection import store
+
+        async with self.host.pool.acquire() as conn, conn.transaction():
+            for pair in await conn.fetch(
+                "SELECT p.*, g.cadence_days FROM pairs p JOIN programmes g USING (programme_id) "
+                "WHERE p.state = 'active'"
+            ):
+                trigger = model.nudge_trigger(
+                    pair["pair_id"], await _quiet_since(conn, pair), now, pair["cadence_days"]
+                )
+                if trigger is not None:
+                    who = (pair["mentor_id"], pair["mentee_id"])
+                    planned = model.plan("nudge", trigger, who, now, pair_id=pair["pair_id"],
+                                         programme_id=pair["programme_id"])  # fmt: skip
+                    await store(conn, planned)
+            for programme in await conn.fetch(
+                "SELECT * FROM programmes WHERE NOT closed AND hr_contact_email IS NOT NULL"
+            ):
+                if await at_risk_pairs(conn, programme["programme_id"], now):
+                    planned = model.plan("hr_digest", model.digest_trigger(programme["programme_id"], now),
+                                         (HR + programme["programme_id"],), now,
+                                         programme_id=programme["programme_id"])  # fmt: skip
+                    await conn.executemany(
+                        "INSERT INTO notifications (notification_id, rule, recipient_id, trigger, programme_id, "
+                        "due_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT DO NOTHING",
+                        [(n.notification_id, n.rule, n.recipient_id, n.trigger, n.programme_id, n.due_at)
+                         for n in planned],
+                    )  # fmt: skip
+
+
+async def _quiet_since(conn: Any, pair: Any) -> datetime:
+    last = await conn.fetchval("SELECT max(held_at) FROM sessions WHERE pair_id = $1 AND status = 'held'",
+                               pair["pair_id"])  # fmt: skip
+    quiet: datetime = max(pair["created_at"], last) if last else pair["created_at"]
+    return quiet
+
+
+async def at_risk_pairs(conn: Any, programme_id: str, now: datetime) -> list[dict[str, Any]]:
+    programme = await conn.fetchrow("SELECT cadence_days FROM programmes WHERE programme_id = $1", programme_id)
+    out = []
+    for pair in await conn.fetch("SELECT * FROM pairs WHERE programme_id = $1 AND state = 'active' ORDER BY pair_id",
+                                 programme_id):  # fmt: skip
+        quiet_since = await _quiet_since(conn, pair)
+        if now - quiet_since > timedelta(days=2 * programme["cadence_days"]):
+            names = {r["participant_id"]: r["display_name"] for r in await conn.fetch(
+                "SELECT participant_id, display_name FROM recipients WHERE participant_id = ANY($1::text[])",
+                [pair["mentor_id"], pair["mentee_id"]])}  # fmt: skip
+            out.append({"pair_id": pair["pair_id"], "mentor_name": names.get(pair["mentor_id"], pair["mentor_id"]),
+                        "mentee_name": names.get(pair["mentee_id"], pair["mentee_id"]),
+                        "days_quiet": (now - quiet_since).days})  # fmt: skip
+    return out
+
+
+def _preferences(row: Any, locale: str) -> model.Preferences:
+    if row is None:
+        return model.Preferences(locale="de" if locale == "de" else "en")
+    return model.Preferences(
+        channel=row["channel"], locale=row["locale"], quiet_start=row["quiet_start"], quiet_end=row["quiet_end"],
+        opted_out=row["opted_out"], chat_webhook_url=row["chat_webhook_url"],
+    )  # fmt: skip
+
+
+def default_quiet_hours() -> tuple[time, time]:
+    return time(20, 0), time(8, 0)
+
+
+async def run_dispatcher(host: ServiceHost) -> None:
+    dispatcher = Dispatcher(host, DispatchSettings.from_extra(host.settings.extra))
+    host.app.state.dispatcher = dispatcher
+    with contextlib.suppress(asyncio.CancelledError):
+        await dispatcher.run()

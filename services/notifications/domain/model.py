@@ -1,0 +1,177 @@
+"""The notifications domain: which message goes to whom and when, exactly once. Pure: no I/O.
+
+A notification is identified by (rule, trigger, recipient): the same triggering event (or, for
+time-based rules, the same period) always yields the same id, so a redelivered event or a restart can
+never plan or send a message twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+NAMESPACE = uuid.UUID("0b7c3a53-6f0e-4c1b-9a57-7d1f3f2b9e10")
+
+Rule = Literal[
+    "welcome", "reminder_24h", "reminder_1h", "session_cancelled", "feedback_request", "nudge", "hr_digest",
+    "closing_survey",
+]  # fmt: skip
+Channel = Literal["email", "chat"]
+
+#: Messages everyone gets even after opting out: they change what people must do or know.
+MANDATORY: frozenset[str] = frozenset({"welcome", "session_cancelled"})
+#: Retry schedule after a transient failure; after the last, the notification has failed.
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
+MAX_ATTEMPTS = len(BACKOFF) + 1
+
+
+def notification_id(rule: str, trigger: str, recipient_id: str) -> uuid.UUID:
+    return uuid.uuid5(NAMESPACE, f"{rule}|{trigger}|{recipient_id}")
+
+
+@dataclass(frozen=True)
+class Preferences:
+    channel: Channel = "email"
+    locale: Literal["de", "en"] = "en"
+    quiet_start: time | None = time(20, 0)
+    quiet_end: time | None = time(8, 0)
+    opted_out: bool = False
+    chat_webhook_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A notification to send at `due_at` (UTC)."""
+
+    notification_id: uuid.UUID
+    rule: Rule
+    recipient_id: str
+    due_at: datetime
+    trigger: str
+    pair_id: str | None = None
+    programme_id: str | None = None
+    session_id: str | None = None
+
+    @property
+    def mandatory(self) -> bool:
+        return self.rule in MANDATORY
+
+
+def plan(
+    rule: Rule, trigger: str, recipients: tuple[str, ...], due_at: datetime, *, pair_id: str | None = None,
+    programme_id: str | None = None, session_id: str | None = None,
+) -> list[Planned]:  # fmt: skip
+    return [
+        Planned(notification_id(rule, trigger, r), rule, r, due_at, trigger, pair_id, programme_id, session_id)
+        for r in recipients
+    ]
+
+
+def reminders(
+    event_id: str, session_id: str, pair_id: str, programme_id: str, recipients: tuple[str, ...],
+    starts_at: datetime, planned_at: datetime,
+) -> list[Planned]:  # fmt: skip
+    """24 h and 1 h before the session; a reminder whose time has already passed is not planned."""
+    out: list[Planned] = []
+    for rule, before in (("reminder_24h", timedelta(hours=24)), ("reminder_1h", timedelta(hours=1))):
+        due = starts_at - before
+        if due > planned_at:
+            out += plan(rule, event_id, recipients, due, pair_id=pair_id, programme_id=programme_id,  # type: ignore[arg-type]
+                        session_id=session_id)  # fmt: skip
+    return out
+
+
+def suggested_first_meeting(created_at: datetime, timezone: str) -> datetime:
+    """Two working days after pairing, 10:00 in the mentee's time zone (the senior's calendar is the hard one)."""
+    tz = ZoneInfo(timezone)
+    day = created_at.astimezone(tz).date()
+    added = 0
+    while added < 2:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            added += 1
+    return datetime.combine(day, time(10, 0), tzinfo=tz)
+
+
+def in_quiet_hours(moment: datetime, prefs: Preferences, timezone: str) -> datetime | None:
+    """When `moment` falls in the recipient's quiet hours, the end of them (UTC); else None."""
+    if prefs.quiet_start is None or prefs.quiet_end is None or prefs.quiet_start == prefs.quiet_end:
+        return None
+    tz = ZoneInfo(timezone)
+    local = moment.astimezone(tz)
+    start, end = prefs.quiet_start, prefs.quiet_end
+    now_t = local.time()
+    if start < end:  # e.g. 12:00-14:00
+        inside = start <= now_t < end
+        end_day = local.date()
+    else:  # wraps midnight, e.g. 20:00-08:00
+        inside = now_t >= start or now_t < end
+        end_day = local.date() + timedelta(days=1) if now_t >= start else local.date()
+    if not inside:
+        return None
+    return datetime.combine(end_day, end, tzinfo=tz).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Literal["send", "defer", "skip", "cancel"]
+    until: datetime | None = None
+    reason: str = ""
+
+
+def decide(
+    job: Planned, now: datetime, prefs: Preferences, timezone: str, *, pair_ended: bool,
+    session_starts_at: datetime | None = None,
+) -> Decision:  # fmt: skip
+    """What to do with a due notification right now."""
+    if pair_ended and job.rule not in ("closing_survey", "hr_digest"):
+        return Decision("cancel", reason="the pair has ended: nothing more is sent for it")
+    if prefs.opted_out and not job.mandatory:
+        return Decision("skip", reason="the recipient opted out of all but mandatory messages")
+    quiet_until = in_quiet_hours(now, prefs, timezone)
+    if quiet_until is not None:
+        if (
+            job.rule in ("reminder_24h", "reminder_1h")
+            and session_starts_at is not None
+            and quiet_until >= session_starts_at
+        ):
+            # a reminder after the session starts is useless; during quiet hours it is skipped
+            return Decision("skip", reason="quiet hours last until after the session starts")
+        return Decision("defer", until=quiet_until, reason="quiet hours")
+    return Decision("send")
+
+
+def next_attempt(attempts: int, now: datetime) -> datetime | None:
+    """After `attempts` failed tries, when to try again; None when the notification has failed for good."""
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    return now + BACKOFF[min(attempts, len(BACKOFF)) - 1]
+
+
+def nudge_trigger(pair_id: str, quiet_since: datetime, now: datetime, cadence_days: int) -> str | None:
+    """A pair quiet for more than twice the cadence is nudged once per such period of silence."""
+    period = timedelta(days=2 * cadence_days)
+    quiet = now - quiet_since
+    if quiet <= period:
+        return None
+    return f"{pair_id}@{quiet_since.date().isoformat()}#{int(quiet / period)}"
+
+
+def digest_trigger(programme_id: str, now: datetime) -> str:
+    year, week, _ = now.isocalendar()
+    return f"{programme_id}@{year}-W{week:02d}"
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    text: str
+    html: str | None = None
+    attachments: tuple[tuple[str, str, bytes], ...] = field(default_factory=tuple)  # (filename, mime, bytes)
+
+
+def week_monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())

@@ -1,0 +1,131 @@
+"""Notifications domain: ids, reminders, quiet hours, opt-out, retries, nudges; every template in both languages."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from services.notifications.domain import model
+from services.notifications.domain.rendering import RULES, render, when
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
+
+
+def test_the_same_rule_trigger_and_recipient_always_give_the_same_id() -> None:
+    a = model.notification_id("welcome", "event-1", "p1")
+    assert a == model.notification_id("welcome", "event-1", "p1")
+    assert a != model.notification_id("welcome", "event-2", "p1")
+    assert a != model.notification_id("welcome", "event-1", "p2")
+
+
+def test_reminders_24h_and_1h_before_and_none_in_the_past() -> None:
+    starts = NOW + timedelta(days=2)
+    planned = model.reminders("ev", "s1", "pair", "prog", ("m", "e"), starts, NOW)
+    assert sorted((p.rule, p.recipient_id, p.due_at) for p in planned) == sorted(
+        [("reminder_24h", r, starts - timedelta(hours=24)) for r in ("m", "e")]
+        + [("reminder_1h", r, starts - timedelta(hours=1)) for r in ("m", "e")]
+    )
+    soon = model.reminders("ev", "s1", "pair", "prog", ("m",), NOW + timedelta(hours=5), NOW)
+    assert [p.rule for p in soon] == ["reminder_1h"]
+    assert model.reminders("ev", "s1", "pair", "prog", ("m",), NOW + timedelta(minutes=30), NOW) == []
+
+
+def test_quiet_hours_wrap_midnight_in_the_recipients_zone() -> None:
+    prefs = model.Preferences(quiet_start=time(20, 0), quiet_end=time(8, 0))
+    late = datetime(2026, 3, 2, 21, 30, tzinfo=UTC)  # 22:30 in Berlin
+    assert model.in_quiet_hours(late, prefs, "Europe/Berlin") == datetime(2026, 3, 3, 7, 0, tzinfo=UTC)
+    early = datetime(2026, 3, 3, 5, 0, tzinfo=UTC)  # 06:00 in Berlin
+    assert model.in_quiet_hours(early, prefs, "Europe/Berlin") == datetime(2026, 3, 3, 7, 0, tzinfo=UTC)
+    assert model.in_quiet_hours(NOW, prefs, "Europe/Berlin") is None
+    lunch = model.Preferences(quiet_start=time(12, 0), quiet_end=time(13, 0))
+    assert model.in_quiet_hours(datetime(2026, 3, 2, 11, 30, tzinfo=UTC), lunch, "Europe/Berlin") == datetime(
+        2026, 3, 2, 12, 0, tzinfo=UTC
+    )
+    assert model.in_quiet_hours(late, model.Preferences(quiet_start=None, quiet_end=None), "UTC") is None
+
+
+def test_decisions_opt_out_quiet_hours_and_ended_pairs() -> None:
+    def job(rule: model.Rule) -> model.Planned:
+        return model.plan(rule, "t", ("p",), NOW, pair_id="pair")[0]
+
+    calm = model.Preferences(quiet_start=None, quiet_end=None)
+    assert model.decide(job("nudge"), NOW, calm, "UTC", pair_ended=False).action == "send"
+    out = model.Preferences(opted_out=True, quiet_start=None, quiet_end=None)
+    assert model.decide(job("nudge"), NOW, out, "UTC", pair_ended=False).action == "skip"
+    assert model.decide(job("welcome"), NOW, out, "UTC", pair_ended=False).action == "send"  # mandatory
+    assert model.decide(job("reminder_1h"), NOW, calm, "UTC", pair_ended=True).action == "cancel"
+    assert model.decide(job("closing_survey"), NOW, calm, "UTC", pair_ended=True).action == "send"
+    night = datetime(2026, 3, 2, 23, 0, tzinfo=UTC)
+    quiet = model.Preferences()
+    deferred = model.decide(job("feedback_request"), night, quiet, "UTC", pair_ended=False)
+    assert (deferred.action, deferred.until) == ("defer", datetime(2026, 3, 3, 8, 0, tzinfo=UTC))
+    useless = model.decide(job("reminder_1h"), night, quiet, "UTC", pair_ended=False,
+                           session_starts_at=night + timedelta(hours=1))  # fmt: skip
+    assert useless.action == "skip"
+
+
+def test_retries_back_off_then_fail() -> None:
+    assert model.next_attempt(1, NOW) == NOW + timedelta(minutes=1)
+    assert model.next_attempt(2, NOW) == NOW + timedelta(minutes=5)
+    assert model.next_attempt(model.MAX_ATTEMPTS - 1, NOW) == NOW + model.BACKOFF[-1]
+    assert model.next_attempt(model.MAX_ATTEMPTS, NOW) is None
+
+
+def test_nudges_once_per_period_of_silence() -> None:
+    since = NOW - timedelta(days=20)
+    assert model.nudge_trigger("p", since, NOW, 14) is None  # 20 days < 28
+    first = model.nudge_trigger("p", since, NOW + timedelta(days=9), 14)
+    assert first == model.nudge_trigger("p", since, NOW + timedelta(days=12), 14)  # same period, same trigger
+    assert first != model.nudge_trigger("p", since, NOW + timedelta(days=40), 14)
+    assert model.digest_trigger("prog", NOW) == "prog@2026-W10"
+
+
+def test_the_first_meeting_is_two_working_days_later_at_ten_in_the_mentees_zone() -> None:
+    friday = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)
+    first = model.suggested_first_meeting(friday, "Europe/Berlin")
+    assert (first.date().isoformat(), first.hour) == ("2026-03-10", 10)  # Tuesday
+
+
+CONTEXT = {
+    "recipient_name": "Ingrid Hoffmann", "partner_name": "Lena Yilmaz", "role": "mentee",
+    "programme_name": "AI reverse mentoring 2026", "cadence_days": 14,
+    "first_meeting": "Tuesday, 10 March 2026, 10:00 (Europe/Berlin)", "rationale": "Covers 2 of 3 goals",
+    "session_time": "Wednesday, 11 March 2026, 10:00 (Europe/Berlin)", "duration_minutes": 45,
+    "agenda": "Prompts for board memos", "reason": "Board meeting", "feedback_url": "http://x/pairs/p/feedback",
+    "survey_url": "http://x/survey", "days_quiet": 31, "dashboard_url": "http://x/dashboard",
+    "at_risk": [{"mentee_name": "Claire Dubois", "mentor_name": "Hugo Lefèvre", "days_quiet": 35}],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("locale", ["de", "en"])
+@pytest.mark.parametrize("rule", RULES)
+def test_every_template_renders_with_every_field_filled(rule: str, locale: str) -> None:
+    for role in ("mentee", "mentor"):
+        message = render(rule, locale, {**CONTEXT, "role": role})
+        text = message.subject + "\n" + message.text
+        assert message.subject
+        assert "{{" not in text
+        assert "{%" not in text
+        assert "None" not in text
+        assert not re.search(r"\S  \S", text)  # no hole where a value went missing
+        assert "Lena Yilmaz" in text or rule == "hr_digest"
+
+
+def test_a_missing_field_is_an_error_not_an_empty_placeholder() -> None:
+    from jinja2 import UndefinedError
+
+    with pytest.raises(UndefinedError):
+        render("welcome", "en", {k: v for k, v in CONTEXT.items() if k != "partner_name"})
+
+
+def test_german_is_german_and_english_is_english() -> None:
+    de = render("reminder_24h", "de", CONTEXT)
+    en = render("reminder_24h", "en", CONTEXT)
+    assert de.subject.startswith("Morgen")
+    assert "Ihre Tandem-Sitzung" in de.text
+    assert en.subject.startswith("Tomorrow")
+    assert render("welcome", "fr", CONTEXT).subject.startswith("Welcome")  # unknown locale: English
+    assert when(NOW, "de", "Europe/Berlin") == "Montag, 2. März 2026, 11:00 Uhr (Europe/Berlin)"
+    assert when(NOW, "en", "Europe/Berlin") == "Monday, 2 March 2026, 11:00 (Europe/Berlin)"
