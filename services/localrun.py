@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -26,6 +27,37 @@ from shared.localstack import EmbeddedKafka, EmbeddedPostgres, free_port
 from shared.topics import Topics, ensure_topics
 
 SERVICES = ["pairing", "sessions", "notifications"]
+
+
+class MailCatcher:
+    """A local SMTP server (aiosmtpd) that saves each message as an .eml file, so the demo's
+    notifications can be read without a mail server."""
+
+    def __init__(self, folder: Path, port: int) -> None:
+        self.folder = folder
+        self.port = port
+        self.controller: Any = None
+
+    def start(self) -> MailCatcher:
+        from aiosmtpd.controller import Controller
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        folder = self.folder
+
+        class Save:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                name = f"{time.strftime('%Y%m%d-%H%M%S')}-{abs(hash(envelope.original_content)) % 10**8}.eml"
+                (folder / name).write_bytes(envelope.original_content or b"")
+                return "250 Message accepted for delivery"
+
+        self.controller = Controller(Save(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
 
 
 def _port_free(port: int) -> bool:
@@ -55,6 +87,7 @@ class LocalSystem:
     urls: dict[str, str] = field(default_factory=dict)
     kafka_bootstrap: str = ""
     database_url: str = ""
+    mail: Any = None
 
     def say(self, text: str) -> None:
         print(text, flush=True)
@@ -75,6 +108,11 @@ class LocalSystem:
             self.kafka = EmbeddedKafka(port=_pick(19092), log_file=self.data_dir / "tansu.log").start()
             self.kafka_bootstrap = self.kafka.bootstrap
             self.say(f"kafka      embedded  {self.kafka_bootstrap}   (Tansu, memory storage)")
+        if self.env.get("NOTIFICATIONS_SMTP_HOST"):
+            self.say(f"smtp       external  {self.env['NOTIFICATIONS_SMTP_HOST']}")
+        else:
+            self.mail = MailCatcher(self.data_dir / "mail", _pick(1025)).start()
+            self.say(f"smtp       local     127.0.0.1:{self.mail.port}   (mails saved in {self.mail.folder})")
 
     async def prepare(self) -> None:
         topics = Topics(namespace=self.env.get("TANDEM_TOPIC_NAMESPACE", "tandem"))
@@ -109,6 +147,10 @@ class LocalSystem:
                     "PYTHONUNBUFFERED": "1",
                 }
             )
+            if self.mail is not None:
+                env.setdefault("NOTIFICATIONS_SMTP_HOST", "127.0.0.1")
+                env.setdefault("NOTIFICATIONS_SMTP_PORT", str(self.mail.port))
+            env.setdefault("NOTIFICATIONS_SESSIONS_URL", f"http://127.0.0.1:{DEFAULT_PORTS['sessions']}")
             if self.kafka is not None:  # Tansu joins a group in half the session timeout: keep it short
                 env.setdefault("KAFKA_SESSION_TIMEOUT_MS", "2000")
                 env.setdefault("KAFKA_HEARTBEAT_INTERVAL_MS", "300")
@@ -146,6 +188,8 @@ class LocalSystem:
             self.say(f"  {service:<14} {url}   (API docs: {url}/docs)")
         self.say(f"  dashboard      {self.urls['sessions']}/dashboard")
         self.say(f"  logs           {self.data_dir / 'logs'}")
+        if self.mail is not None:
+            self.say(f"  mail           {self.mail.folder} (every notification the demo sends, as .eml)")
         self.say("Press Ctrl-C to stop everything.")
 
     def stop(self) -> None:
@@ -159,6 +203,8 @@ class LocalSystem:
                 proc.kill()
                 proc.wait()
         self.children.clear()
+        if self.mail is not None:
+            self.mail.stop()
         if self.kafka is not None:
             self.kafka.stop()
         if self.postgres is not None:
