@@ -136,6 +136,57 @@ def replay(
     asyncio.run(run())
 
 
+@app.command()
+def audit(
+    subject: Annotated[str, typer.Argument(help="A pair, participant or programme id.")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="The subject's state as known then (ISO 8601).")] = None,
+    output_format: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+    output: Annotated[Path | None, typer.Option(help="Write to this file instead of the terminal.")] = None,
+) -> None:
+    """The full timeline of SUBJECT from the log (time, event, who caused it, what changed), or with --as-of
+    its state exactly as the system knew it then. The same answer every time it is asked."""
+    import csv
+    import io
+    import json
+
+    from shared import audit as a
+    from shared.config import ServiceSettings
+
+    if output_format not in ("table", "json", "csv"):
+        raise typer.BadParameter("choose table, json or csv", param_hint="--format")
+    moment = _aware(as_of, "--as-of") if as_of else None
+    settings = ServiceSettings.from_env("pairing", database_url="unused")
+    events = asyncio.run(a.read_log(settings.kafka_bootstrap_servers, settings.topics.event_topics()))
+    if moment is not None:
+        state = a.state_as_of(events, subject, moment)
+        text = json.dumps(state, indent=2, sort_keys=True, default=str) + "\n"
+    else:
+        rows = [e.row() for e in a.timeline(events, subject)]
+        if output_format == "json":
+            text = json.dumps(rows, indent=2, sort_keys=True, default=str) + "\n"
+        elif output_format == "csv":
+            buf = io.StringIO()
+            writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["time"])
+            writer.writeheader()
+            for row in rows:
+                writer.writerow(
+                    {k: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for k, v in row.items()}
+                )
+            text = buf.getvalue()
+        else:
+            lines = [f"{'time':<27} {'event':<34} {'caused by':<38} what"]
+            for r in rows:
+                what = ", ".join(f"{k}={v}" for k, v in (r["changes"] or r["summary"]).items())
+                lines.append(f"{r['time'][:26]:<27} {r['type'].split('.')[-1]:<34} {(r['causation_id'] or '-'):<38} "
+                             f"{what[:160]}")  # fmt: skip
+            text = "\n".join(lines) + f"\n{len(rows)} event(s) about {subject}\n"
+    if output is not None:
+        output.write_text(text)
+        typer.echo(f"written to {output}")
+    else:
+        typer.echo(text, nl=False)
+
+
 @projection_app.command("diff")
 def projection_diff(
     service: Annotated[str, typer.Argument(callback=_service)],

@@ -1,0 +1,45 @@
+"""Audit for the HR platform and auditors: a subject's timeline from the log, or its state at a time."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+
+from shared import audit as a
+from shared.errors import InvalidInput
+from shared.runtime import host_of
+
+router = APIRouter(tags=["audit"])
+
+
+@router.get(
+    "/audit/{subject}",
+    summary="Timeline of a pair, participant or programme from the event log; with as_of its state at that time",
+    responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
+)
+async def audit(
+    subject: str,
+    request: Request,
+    as_of: Annotated[datetime | None, Query(description="ISO 8601 with a time zone")] = None,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Any:
+    if as_of is not None and as_of.tzinfo is None:
+        raise InvalidInput("as_of needs a time zone, e.g. 2026-03-01T12:00:00Z", field="as_of")
+    host = host_of(request.app)
+    events = await a.read_log(host.settings.kafka_bootstrap_servers, host.topics.event_topics())
+    if as_of is not None:
+        return a.state_as_of(events, subject, as_of)
+    rows = [e.row() for e in a.timeline(events, subject)]
+    if format == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["time"])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for k, v in row.items()})
+        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8")
+    return rows

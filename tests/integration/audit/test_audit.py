@@ -1,0 +1,109 @@
+"""Audit from the log over the real broker: the timeline, the state as of a time, HTTP and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from services.pairing.app import SPEC as PAIRING
+from shared import audit as a
+from shared.infra import Infra
+from shared.outbox import wait_published
+from tests.conftest import ServeFactory
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+async def test_timeline_and_state_as_of_from_the_log(serve: ServeFactory, infra: Infra) -> None:
+    pairing = await serve(PAIRING)
+    async with httpx.AsyncClient(base_url=pairing.url) as client:
+        r = await client.post("/programmes", json={"name": "Audit 2026", "starts_on": "2026-01-12",
+                                                   "ends_on": "2026-07-10", "focus_topics": ["ai-agents"],
+                                                   "launch": True})  # fmt: skip
+        programme_id = r.json()["programme_id"]
+    _, [pair] = await _pair(pairing.url, programme_id)
+    pid = pair["pair_id"]
+    async with httpx.AsyncClient(base_url=pairing.url) as client:
+        paused = await client.post(f"/pairs/{pid}/pause", json={"reason": "parental leave"},
+                                   headers={"X-Correlation-Id": "hr-request-42"})  # fmt: skip
+        assert paused.status_code == 200
+        await wait_published(pairing.host.pool)
+        between = datetime.now(UTC)
+        await asyncio.sleep(0.05)
+        await client.post(f"/pairs/{pid}/end", json={"reason": "completed"})
+        await wait_published(pairing.host.pool)
+
+        timeline = (await client.get(f"/audit/{pid}")).json()
+        assert [e["type"].rsplit(".", 1)[1] for e in timeline] == ["MatchRunCompleted", "PairCreated", "PairPaused",
+                                                                    "PairEnded"]  # fmt: skip
+        assert timeline[2]["correlation_id"] == "hr-request-42"
+        assert timeline[2]["summary"]["reason"] == "parental leave"
+        state = (await client.get(f"/audit/{pid}", params={"as_of": between.isoformat()})).json()
+        assert (state["kind"], state["state"]) == ("pair", "paused")
+        again = (await client.get(f"/audit/{pid}", params={"as_of": between.isoformat()})).json()
+        assert again == state  # the same answer every time
+        now = (await client.get(f"/audit/{pid}")).json()
+        assert now == timeline
+        csv_text = (await client.get(f"/audit/{pid}", params={"format": "csv"})).text
+        assert csv_text.splitlines()[0].startswith("time,type,source")
+        bad = await client.get(f"/audit/{pid}", params={"as_of": "2026-01-01T00:00:00"})
+        assert bad.status_code == 422
+        assert bad.json()["error"]["field"] == "as_of"
+        programme = (await client.get(f"/audit/{programme_id}", params={"as_of": datetime.now(UTC).isoformat()})).json()
+        assert programme["kind"] == "programme"
+        assert programme["pairs"] == {"active": 0, "paused": 0, "ended": 1}
+        assert programme["participants"] == {"mentors": 1, "mentees": 1}
+
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
+           "TANDEM_TOPIC_NAMESPACE": pairing.host.topics.namespace}  # fmt: skip
+    out = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "services", "audit", pid, "--format", "json"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    assert [e["event_id"] for e in json.loads(out.stdout)] == [e["event_id"] for e in timeline]
+    table = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "services", "audit", pid], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    assert "PairPaused" in table.stdout
+    assert "4 event(s)" in table.stdout
+    as_of = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "services", "audit", pid, "--as-of", between.isoformat()], cwd=ROOT,
+                           env=env, capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    assert json.loads(as_of.stdout)["state"] == "paused"
+
+
+async def _pair(url: str, programme_id: str) -> tuple[str, list[dict[str, str]]]:
+    from tests import builders
+
+    async with httpx.AsyncClient(base_url=url) as client:
+        people = [builders.mentor(teach_topics={"ai-agents": 3}), builders.mentee(learn_topics={"ai-agents": 3})]
+        await client.post(f"/programmes/{programme_id}/participants/bulk", json=people)
+        run = (await client.post(f"/programmes/{programme_id}/match-runs", json={})).json()
+        pairs = (await client.post(f"/match-runs/{run['match_run_id']}/accept", json={})).json()
+    return programme_id, pairs
+
+
+def test_the_fold_is_deterministic_and_ignores_later_events() -> None:
+    from shared.events import Envelope
+    from shared.events import pairing as p
+
+    t = [datetime(2026, 1, d, tzinfo=UTC) for d in range(1, 5)]
+    envs = [
+        Envelope.new(p.PairCreated(pair_id="x", programme_id="g", mentor_id="m", mentee_id="e"), time=t[0]),
+        Envelope.new(p.PairPaused(pair_id="x", programme_id="g"), time=t[1]),
+        Envelope.new(p.PairEnded(pair_id="x", programme_id="g", reason="withdrawn"), time=t[3]),
+    ]
+    logged = [a.Logged(e, "topic", 0, i) for i, e in enumerate(envs)]
+    duplicated = [*logged, logged[1]]
+    assert a.state_as_of(duplicated, "x", t[2])["state"] == "paused"
+    assert a.state_as_of(list(reversed(duplicated)), "x", t[2]) == a.state_as_of(duplicated, "x", t[2])
+    assert a.state_as_of(logged, "x")["end_reason"] == "withdrawn"
+    assert [e.type.rsplit(".", 1)[1] for e in a.timeline(duplicated, "x")] == ["PairCreated", "PairPaused",
+                                                                                 "PairEnded"]  # fmt: skip
+    assert a.state_as_of(logged, "nobody")["kind"] == "unknown"
