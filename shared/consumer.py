@@ -82,6 +82,10 @@ class Handlers:
     def __init__(self) -> None:
         self.by_type: dict[str, list[Handler]] = {}
         self.with_side_effects: set[Handler] = set()
+        #: Optional bulk replay path: a factory of an object with `handles(type) -> bool`,
+        #: `apply(envelope) -> bool` (False: rejected) and `async flush(conn, schema)` that yields exactly
+        #: the rows the replayable handlers yield (see shared.replay).
+        self.bulk: Callable[[], Any] | None = None
 
     def on(self, *payloads: type[EventPayload], side_effects: bool = False) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:

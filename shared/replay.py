@@ -134,6 +134,7 @@ class Rebuild:
         until: datetime | None = None,
         batch_size: int = 5000,
         progress: Callable[[ReplayStats, int], None] | None = None,
+        bulk: bool = True,
     ) -> None:
         self.service = service
         self.dsn = dsn
@@ -149,6 +150,8 @@ class Rebuild:
         self.seen: set[str] = set()
         self.stats = ReplayStats()
         self._conn: asyncpg.Connection | None = None
+        #: the projection's bulk path (in-memory fold + COPY) when it has one; else the handlers, per event
+        self.bulk: Any = handlers.bulk() if bulk and handlers.bulk is not None else None
 
     @property
     def conn(self) -> asyncpg.Connection:
@@ -182,6 +185,8 @@ class Rebuild:
                 self.progress(self.stats, total or 0)
         for key, off in target.items():  # empty tails (e.g. compacted or all filtered) still count as read
             self.positions[key] = max(self.positions.get(key, 0), off)
+        if self.bulk is not None:
+            await self.bulk.flush(self.conn, self.schema)
 
     async def _apply(self, records: list[ConsumerRecord[Any, Any]]) -> None:
         self.stats.read += len(records)
@@ -200,6 +205,15 @@ class Rebuild:
                 self.stats.after_until += 1
                 continue
             batch.append(env)
+        if self.bulk is not None:
+            for env in batch:
+                if not self.bulk.handles(env.type):
+                    self.stats.ignored += 1
+                elif self.bulk.apply(env):
+                    self.stats.applied += 1
+                else:
+                    self.stats.rejected += 1
+            return
         for start in range(0, len(batch), self.batch_size):
             chunk = batch[start : start + self.batch_size]
             applied = rejected = 0

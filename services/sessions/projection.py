@@ -160,4 +160,7 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
             e.team_productivity_gain, e.career_benefit, e.confidential_comment, env.time,
         )  # fmt: skip
 
+    from services.sessions.bulk import SessionsBulk
+
+    h.bulk = SessionsBulk
     return h

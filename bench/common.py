@@ -1,0 +1,189 @@
+"""What every benchmark needs: infrastructure, a fresh namespace, realistic events, percentiles."""
+
+from __future__ import annotations
+
+import random
+import statistics
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from shared.events import Envelope, encode
+from shared.events import pairing as p
+from shared.events import sessions as s
+from shared.topics import Topics
+
+TOPICS = ["prompt-writing", "office-copilots", "data-analysis", "ai-agents", "ai-risk-policy"]
+
+
+def namespace(prefix: str) -> Topics:
+    return Topics(namespace=f"bench{prefix}{uuid.uuid4().hex[:8]}", partitions=6)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def summary_ms(values: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(percentile(values, 50) * 1000, 2),
+        "p99_ms": round(percentile(values, 99) * 1000, 2),
+        "p999_ms": round(percentile(values, 99.9) * 1000, 2),
+        "mean_ms": round(statistics.fmean(values) * 1000, 2) if values else float("nan"),
+    }
+
+
+def programme_events(n_events: int, seed: int = 7) -> Iterator[Envelope[Any]]:
+    """A realistic programme's log: launch, enrolments, pairs, then each pair's life (about 50 events each)."""
+    rnd = random.Random(seed)
+    t0 = datetime(2026, 1, 12, 9, tzinfo=UTC)
+    prog = "bench-programme"
+    yield Envelope.new(
+        p.ProgramLaunched(
+            programme_id=prog,
+            name="Bench",
+            starts_on=date(2026, 1, 12),
+            ends_on=date(2026, 12, 31),
+            cadence_days=14,
+            focus_topics=TOPICS,
+        ),
+        time=t0,
+    )
+    produced = 1
+    k = 0
+    while produced < n_events:
+        pair, mentor, mentee = f"pair-{k}", f"mentor-{k}", f"mentee-{k}"
+        when = t0 + timedelta(minutes=k)
+        for pid, role in ((mentor, "mentor"), (mentee, "mentee")):
+            yield Envelope.new(
+                p.ParticipantEnrolled(
+                    participant_id=pid,
+                    programme_id=prog,
+                    employee_id=f"E-{pid}",
+                    role=role,
+                    display_name=f"Person {pid}",
+                    email=f"{pid}@bench.example",
+                    department="D",
+                    grade=4 if role == "mentor" else 14,
+                    languages=["en"],
+                    teach_topics={"ai-agents": 3} if role == "mentor" else {},
+                    learn_topics={"ai-agents": 2} if role == "mentee" else {},
+                ),
+                time=when,
+            )
+        yield Envelope.new(
+            p.PairCreated(pair_id=pair, programme_id=prog, mentor_id=mentor, mentee_id=mentee), time=when
+        )
+        produced += 3
+        life: list[Any] = []
+        for who, role in ((mentee, "mentee"), (mentor, "mentor")):
+            life.append(
+                s.AgreementConfirmed(
+                    pair_id=pair,
+                    programme_id=prog,
+                    participant_id=who,
+                    role=role,
+                    meeting_rhythm="biweekly",
+                    confidentiality=True,
+                )
+            )
+        life.append(
+            s.GoalSet(
+                pair_id=pair, programme_id=prog, goal_id=f"g-{k}", topic=rnd.choice(TOPICS), description="Use it weekly"
+            )
+        )
+        life.append(
+            s.ConfidenceRated(
+                pair_id=pair, programme_id=prog, participant_id=mentee, phase="start", ratings={"ai-agents": 2}
+            )
+        )
+        for j in range(8):
+            sid = f"s-{k}-{j}"
+            start = when + timedelta(days=14 * j)
+            life.append(
+                s.SessionScheduled(
+                    pair_id=pair, programme_id=prog, session_id=sid, starts_at=start, duration_minutes=45
+                )
+            )
+            if j % 4 == 3:
+                life.append(
+                    s.SessionRescheduled(
+                        pair_id=pair,
+                        programme_id=prog,
+                        session_id=sid,
+                        starts_at=start + timedelta(days=1),
+                        duration_minutes=45,
+                        sequence=1,
+                    )
+                )
+            life.append(
+                s.SessionLogged(
+                    pair_id=pair,
+                    programme_id=prog,
+                    session_id=sid,
+                    held_at=start,
+                    minutes=45,
+                    topics=["ai-agents"],
+                    tools=["ChatGPT"],
+                )
+            )
+            for fb_who, fb_role in ((mentee, "mentee"), (mentor, "mentor")):
+                extra = (
+                    {"productivity_gain": rnd.random() < 0.8, "minutes_saved_per_day": rnd.choice([15, 30, 60])}
+                    if fb_role == "mentee"
+                    else {"team_productivity_gain": rnd.random() < 0.7}
+                )
+                life.append(
+                    s.FeedbackSubmitted(
+                        pair_id=pair,
+                        programme_id=prog,
+                        feedback_id=f"f-{k}-{j}-{fb_role}",
+                        session_id=sid,
+                        author_id=fb_who,
+                        author_role=fb_role,
+                        rating=5,
+                        **extra,
+                    )
+                )
+        life.append(s.GoalAchieved(pair_id=pair, programme_id=prog, goal_id=f"g-{k}"))
+        life.append(
+            s.ConfidenceRated(
+                pair_id=pair, programme_id=prog, participant_id=mentee, phase="end", ratings={"ai-agents": 4}
+            )
+        )
+        for i, payload in enumerate(life):
+            if produced >= n_events:
+                return
+            yield Envelope.new(payload, time=when + timedelta(hours=i))
+            produced += 1
+        k += 1
+
+
+async def produce_events(bootstrap: str, topics: Topics, envs: Iterator[Envelope[Any]]) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024)
+    await producer.start()
+    n = 0
+    try:
+        futures = []
+        for env in envs:
+            rec = encode(env)
+            futures.append(
+                await producer.send(topics.for_source(env.source), rec.value, key=rec.key, headers=rec.headers)
+            )
+            n += 1
+            if len(futures) >= 5000:
+                for f in futures:
+                    await f
+                futures.clear()
+        for f in futures:
+            await f
+    finally:
+        await producer.stop()
+    return n

@@ -1,0 +1,119 @@
+"""Replay benchmark: rebuild the sessions projection from a programme's log, against the raw rates of
+reading the same topics with a bare consumer and of COPYing the same number of rows into Postgres.
+
+    python -m bench.replay [--quick] [--events N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from bench.common import namespace, produce_events, programme_events
+from services.sessions.app import SPEC as SESSIONS
+from services.sessions.projection import build_handlers
+from shared.db import connect, ensure_database, migrate, service_migrations
+from shared.infra import provide
+from shared.replay import Rebuild
+from shared.topics import ensure_topics
+
+
+async def bare_consumer_rate(bootstrap: str, topics: list[str], expect: int) -> float:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        max_poll_records=5000,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or [])]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        started, n = time.perf_counter(), 0
+        while n < expect:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            n += sum(len(v) for v in batch.values())
+        return n / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+async def raw_copy_rate(dsn: str, rows: int) -> float:
+    conn = await connect(dsn)
+    try:
+        await conn.execute("CREATE TEMP TABLE copy_probe (LIKE projection.sessions INCLUDING DEFAULTS)")
+        now = datetime.now(UTC)
+        records = [
+            (f"s{i}", f"p{i % 997}", "prog", now, 45, "", 0, "held", "", now, 45, ["ai-agents"], ["x"], [], now)
+            for i in range(rows)
+        ]
+        started = time.perf_counter()
+        await conn.copy_records_to_table("copy_probe", records=records)
+        return rows / (time.perf_counter() - started)
+    finally:
+        await conn.close()
+
+
+async def case(n_events: int) -> dict[str, Any]:
+    with provide() as infra:
+        topics = namespace("replay")
+        await ensure_topics(infra.kafka_bootstrap, topics)
+        dsn = await ensure_database(infra.postgres_dsn, f"bench_replay_{topics.namespace[-8:]}")
+        await migrate(dsn, SESSIONS.migrations, service="sessions")
+        t0 = time.perf_counter()
+        produced = await produce_events(infra.kafka_bootstrap, topics, programme_events(n_events))
+        produce_s = time.perf_counter() - t0
+        consumed = [topics.pairing, topics.sessions]
+        consumer_rate = await bare_consumer_rate(infra.kafka_bootstrap, consumed, produced)
+        rebuild = Rebuild(
+            "sessions",
+            dsn=dsn,
+            bootstrap=infra.kafka_bootstrap,
+            topics=consumed,
+            handlers=build_handlers(),
+            migrations=service_migrations("sessions", SESSIONS.migrations),
+            schema="projection_bench",
+        )
+        await rebuild.prepare()
+        t1 = time.perf_counter()
+        await rebuild.run_to_end()
+        replay_s = time.perf_counter() - t1
+        await rebuild.close()
+        copy_rate = await raw_copy_rate(dsn, min(produced, 200_000))
+        replay_rate = rebuild.stats.read / replay_s
+        return {
+            "benchmark": "replay",
+            "case": f"{produced:,} events -> sessions projection",
+            "infra": infra.source,
+            "produce_s": round(produce_s, 1),
+            "replay_s": round(replay_s, 2),
+            "replay_events_per_s": round(replay_rate),
+            "bare_consumer_events_per_s": round(consumer_rate),
+            "raw_copy_rows_per_s": round(copy_rate),
+            "ratio_replay_over_min_raw": round(replay_rate / min(consumer_rate, copy_rate), 3),
+            "applied": rebuild.stats.applied,
+        }
+
+
+def run(quick: bool = False, events: int | None = None) -> list[dict[str, Any]]:
+    return [asyncio.run(case(events or (20_000 if quick else 1_000_000)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--events", type=int)
+    args = parser.parse_args()
+    for row in run(args.quick, args.events):
+        print(row)
+
+
+if __name__ == "__main__":
+    main()
