@@ -48,6 +48,9 @@ class ServiceSettings:
     #: (Tansu), so the embedded stack runs with a short one.
     kafka_session_timeout_ms: int = 10_000
     kafka_heartbeat_interval_ms: int = 3_000
+    #: How long a fetch may wait for data. Kafka answers as soon as data arrives; some brokers (Tansu)
+    #: hold the fetch for the whole wait, which then adds straight to end-to-end latency.
+    kafka_fetch_max_wait_ms: int = 20
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -76,6 +79,7 @@ class ServiceSettings:
                 tenant=env.get("TANDEM_TENANT", "default"),
                 kafka_session_timeout_ms=int(env.get("KAFKA_SESSION_TIMEOUT_MS", "10000")),
                 kafka_heartbeat_interval_ms=int(env.get("KAFKA_HEARTBEAT_INTERVAL_MS", "3000")),
+                kafka_fetch_max_wait_ms=int(env.get("KAFKA_FETCH_MAX_WAIT_MS", "20")),
                 extra={k[len(prefix) :]: v for k, v in env.items() if k.startswith(prefix)},
             )
         except ValueError as exc:

@@ -130,6 +130,11 @@ class BatchResult:
     applied: list[Envelope[Any]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     duplicates: int = 0
+    ignored: int = 0
+
+
+class _Rejected(Exception):
+    """A handler rejected an event in the fast pass: redo the batch with a savepoint per event."""
 
 
 class InboxConsumer:
@@ -148,11 +153,13 @@ class InboxConsumer:
         group_id: str | None = None,
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 3_000,
+        fetch_max_wait_ms: int = 20,
     ) -> None:
         self.name = name
         self.group_id = group_id or name
         self.session_timeout_ms = session_timeout_ms
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.fetch_max_wait_ms = fetch_max_wait_ms
         self.pool = pool
         self.topics = list(topics)
         self.handlers = handlers
@@ -165,7 +172,24 @@ class InboxConsumer:
         self.generation: int | None = None
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> BatchResult:
-        """Apply a batch in one transaction. Raises a TRANSIENT error when it must be retried."""
+        """Apply a batch in one transaction. Raises a TRANSIENT error when it must be retried.
+
+        Handlers first run without a savepoint each (rejections are rare); when one rejects an event, the
+        whole transaction is rolled back and the batch is applied again with one savepoint per event, so
+        that only the rejected event is dead-lettered.
+        """
+        try:
+            result = await self._process(records, careful=False)
+        except _Rejected:
+            result = await self._process(records, careful=True)
+        self.stats.applied += len(result.applied)
+        self.stats.ignored += result.ignored
+        self.stats.duplicates += result.duplicates
+        self.stats.dead_lettered += len(result.dead)
+        self.stats.batches += 1
+        return result
+
+    async def _process(self, records: Sequence[ConsumerRecord[Any, Any]], *, careful: bool) -> BatchResult:
         result = BatchResult()
         decoded: list[tuple[ConsumerRecord[Any, Any], Envelope[Any]]] = []
         for record in records:
@@ -186,21 +210,33 @@ class InboxConsumer:
                 await self.pool.expire_connections()  # their cached statements name the old tables
                 raise ProjectionSwapped(f"projection generation {generation} swapped in; retrying")
             self.generation = generation
-            # Undecodable records have no event id: their position stands in for it, so that a
-            # redelivered batch does not dead-letter them twice.
-            fresh_dead: list[DeadLetter] = []
-            for dead in result.dead:
-                if await self._record(conn, f"{_where(dead.record)}", "?", dead.record, "dead_lettered"):
-                    fresh_dead.append(dead)
-            result.dead = fresh_dead
+            # One statement records the whole batch in the inbox; what it did not insert was seen before.
+            # Undecodable records have no event id: their position stands in for it, so that a redelivered
+            # batch does not dead-letter them twice.
+            inbox = [(_where(d.record), "?", d.record, "dead_lettered") for d in result.dead] + [
+                (env.id, env.type, r, "applied" if self.handlers.for_type(env.type) else "ignored")
+                for r, env in decoded
+            ]
+            fresh = await self._record_all(conn, inbox)
+            result.dead = [d for d in result.dead if _where(d.record) in fresh]
             for record, env in decoded:
-                handlers = self.handlers.for_type(env.type)
-                outcome = "applied" if handlers else "ignored"
-                if not await self._record(conn, env.id, env.type, record, outcome):
+                if env.id not in fresh:
                     result.duplicates += 1
                     continue
+                fresh.discard(env.id)  # a second copy in the same batch is a duplicate too
+                handlers = self.handlers.for_type(env.type)
                 if not handlers:
-                    self.stats.ignored += 1
+                    result.ignored += 1
+                    continue
+                if not careful:
+                    try:
+                        for handler in handlers:
+                            await handler(conn, env)
+                    except TRANSIENT:
+                        raise
+                    except Exception as exc:
+                        raise _Rejected from exc
+                    result.applied.append(env)
                     continue
                 try:
                     async with conn.transaction():
@@ -226,32 +262,24 @@ class InboxConsumer:
                 [(self.name, t, p, o) for (t, p), o in positions.items()],
             )
             await self._publish_dead_letters(result.dead)
-        self.stats.applied += len(result.applied)
-        self.stats.duplicates += result.duplicates
-        self.stats.dead_lettered += len(result.dead)
-        self.stats.batches += 1
         return result
 
-    async def _record(
-        self,
-        conn: Conn,
-        event_id: str,
-        event_type: str,
-        record: ConsumerRecord[Any, Any],
-        outcome: str,
-    ) -> bool:
-        inserted = await conn.fetchval(
+    async def _record_all(self, conn: Conn, rows: list[tuple[str, str, ConsumerRecord[Any, Any], str]]) -> set[str]:
+        if not rows:
+            return set()
+        inserted = await conn.fetch(
             'INSERT INTO inbox (consumer, event_id, event_type, topic, partition, "offset", outcome) '
-            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (consumer, event_id) DO NOTHING RETURNING true",
+            "SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::text[]) "
+            "ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id",
             self.name,
-            event_id,
-            event_type,
-            record.topic,
-            record.partition,
-            record.offset,
-            outcome,
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            [r[2].topic for r in rows],
+            [r[2].partition for r in rows],
+            [r[2].offset for r in rows],
+            [r[3] for r in rows],
         )
-        return bool(inserted)
+        return {r["event_id"] for r in inserted}
 
     async def _publish_dead_letters(self, dead: list[DeadLetter]) -> None:
         futures = []
@@ -298,6 +326,8 @@ class InboxConsumer:
             group_id=self.group_id,
             session_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=self.heartbeat_interval_ms,
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
+            batch_timeout_ms=self.fetch_max_wait_ms,
             batch=True,
             max_records=self.max_records,
             ack_policy=AckPolicy.MANUAL,

@@ -119,6 +119,7 @@ class ServiceHost:
                 group_id=f"{s.topics.namespace}.{self.spec.name}",
                 session_timeout_ms=s.kafka_session_timeout_ms,
                 heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
+                fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
             )
             self.broker = KafkaBroker(
                 s.kafka_bootstrap_servers,

@@ -1,0 +1,105 @@
+"""Run every benchmark, print a summary, write docs/benchmarks.md.
+
+python -m bench [--quick] [--only NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import consumer, latency, matching, relay, replay
+
+#: name -> run(quick) -> rows. Adding a benchmark is one line here.
+BENCHMARKS: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
+    "matching": matching.run,
+    "replay": replay.run,
+    "latency": latency.run,
+    "relay": relay.run,
+    "consumer": consumer.run,
+}
+DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem_kb = int(
+            next(x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")).split()[1]
+        )
+        mem = f"{mem_kb / 1024 / 1024:.0f} GiB"
+    except (OSError, StopIteration, ValueError):
+        mem = "? GiB"
+    system = f"{platform.system()} {platform.release()}"
+    return f"{os.cpu_count()} cores ({cpu}), {mem}, {system}, Python {platform.python_version()}"
+
+
+def markdown(results: dict[str, list[dict[str, Any]]], quick: bool, command: str) -> str:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                check=False).stdout.strip()  # fmt: skip
+    except OSError:
+        commit = "?"
+    lines = [
+        "# Benchmarks",
+        "",
+        "Each benchmark measures its own baseline in the same run and reports the ratio, because absolute times",
+        "drift on shared machines.",
+        "",
+        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; commit {commit}",
+        f"- machine: {machine()}",
+        f"- command: `{command}`{' (reduced sizes)' if quick else ''}",
+        "",
+    ]
+    for name, rows in results.items():
+        lines.append(f"## {name}")
+        lines.append("")
+        if not rows:
+            continue
+        keys = list(rows[0])
+        lines.append("| " + " | ".join(keys) + " |")
+        lines.append("|" + "---|" * len(keys))
+        for row in rows:
+            lines.append("| " + " | ".join(str(row.get(k, "")) for k in keys) + " |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="reduced sizes (seconds), as CI runs them")
+    parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), help="run only these")
+    parser.add_argument("--output", type=Path, default=DOC, help="where to write the Markdown results")
+    args = parser.parse_args()
+    results: dict[str, list[dict[str, Any]]] = {}
+    for name, run in BENCHMARKS.items():
+        if args.only and name not in args.only:
+            continue
+        print(f"--- {name}", flush=True)
+        results[name] = run(args.quick)
+        for row in results[name]:
+            print("   ", row, flush=True)
+    command = (
+        "python -m bench" + (" --quick" if args.quick else "") + (f" --only {' '.join(args.only)}" if args.only else "")
+    )
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(markdown(results, args.quick, command))
+    print(f"written to {args.output}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

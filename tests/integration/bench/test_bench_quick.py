@@ -1,0 +1,25 @@
+"""Every benchmark runs in its reduced size so none can rot; no timing is asserted, only that each
+produced its figures and its ratio against the baseline measured in the same run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_the_benchmark_command_runs_them_all_and_writes_the_results(tmp_path: Path) -> None:
+    out = tmp_path / "benchmarks.md"
+    run = subprocess.run([sys.executable, "-m", "bench", "--quick", "--output", str(out)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    text = out.read_text()
+    for section in ("## matching", "## replay", "## latency", "## relay", "## consumer"):
+        assert section in text
+    for ratio in ("ratio_score_optimal_over_greedy", "ratio_replay_over_min_raw", "ratio_p99_e2e_over_bare",
+                  "ratio_relay_over_bare", "ratio_live_over_bare"):  # fmt: skip
+        assert ratio in text
+    assert "machine:" in text
+    assert "command: `python -m bench --quick`" in text
