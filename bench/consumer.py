@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -58,7 +59,7 @@ async def case(n: int) -> dict[str, Any]:
             session_timeout_ms=infra.session_timeout_ms,
             heartbeat_interval_ms=infra.heartbeat_interval_ms,
         )
-        broker = KafkaBroker(infra.kafka_bootstrap)
+        broker = KafkaBroker(infra.kafka_bootstrap, log_level=logging.DEBUG)
         consumer.subscribe(broker)
         await broker.start()
         first = time.perf_counter()

@@ -100,19 +100,25 @@ async def _e2e(infra: Infra, rate: int, seconds: float) -> dict[str, Any]:
         while len(await watch.fetch(query, programme)) < PAIRS:
             await asyncio.sleep(0.05)
         state = {p: "active" for p in pairs}
-        sent: dict[tuple[str, str], float] = {}
-        seen: dict[tuple[str, str], float] = {}
+        sent: dict[str, list[float]] = {p: [] for p in pairs}
+        seen: dict[str, list[float]] = {p: [] for p in pairs}
         stop = asyncio.Event()
 
         async def watcher() -> None:
-            last = dict(state)
+            # every pairing event on a pair adds one row to pair_changes: the k-th row of a pair is the
+            # k-th command sent for it (one pair's events keep their order)
+            cursor = await watch.fetchval(
+                "SELECT coalesce(max(at), '1970-01-01T00:00:00Z'::timestamptz) FROM projection.pair_changes"
+            )
             while not stop.is_set():
-                rows = await watch.fetch(query, programme)
+                rows = await watch.fetch(
+                    "SELECT pair_id, at FROM projection.pair_changes WHERE at > $1 ORDER BY at, event_id", cursor
+                )
                 now = time.perf_counter()
                 for r in rows:
-                    if last.get(r["pair_id"]) != r["state"]:
-                        last[r["pair_id"]] = r["state"]
-                        seen.setdefault((r["pair_id"], r["state"]), now)
+                    if r["pair_id"] in seen:
+                        seen[r["pair_id"]].append(now)
+                    cursor = max(cursor, r["at"])
                 await asyncio.sleep(0.001)
 
         async with httpx.AsyncClient(base_url=pairing, timeout=30, limits=httpx.Limits(max_connections=200)) as client:
@@ -126,21 +132,27 @@ async def _e2e(infra: Infra, rate: int, seconds: float) -> dict[str, Any]:
                 pair = pairs[i % PAIRS]
                 target = "paused" if state[pair] == "active" else "active"
                 state[pair] = target
-                sent[(pair, target)] = time.perf_counter()
+                sent[pair].append(time.perf_counter())
                 path = "pause" if target == "paused" else "resume"
                 tasks.append(
                     asyncio.create_task(client.post(f"/pairs/{pair}/{path}", json={} if path == "pause" else None))
                 )
-            await asyncio.gather(*tasks)
-            deadline = time.perf_counter() + 10
-            while len(seen) < len(sent) and time.perf_counter() < deadline:
+            answers = await asyncio.gather(*tasks)
+            deadline = time.perf_counter() + 15
+            while sum(map(len, seen.values())) < total and time.perf_counter() < deadline:
                 await asyncio.sleep(0.01)
             stop.set()
             await watching
             await watch.close()
-        # a pair toggles every PAIRS / rate seconds: only the last command of each (pair, state) is matched
-        latencies = [seen[k] - sent[k] for k in sent if k in seen]
-        return {"offered_per_s": rate, "commands": len(sent), "observed": len(latencies), **summary_ms(latencies)}
+        failed = sum(1 for a in answers if a.status_code != 200)
+        latencies = [s - t for p in pairs for t, s in zip(sent[p], seen[p], strict=False)]
+        return {
+            "offered_per_s": rate,
+            "commands": total,
+            "observed": len(latencies),
+            "failed": failed,
+            **summary_ms(latencies),
+        }
     finally:
         for proc in procs:
             proc.terminate()
@@ -204,6 +216,7 @@ async def case(rates: list[int], seconds: float) -> list[dict[str, Any]]:
                     "bare_p99_ms": bare["p99_ms"],
                     "bare_p999_ms": bare["p999_ms"],
                     "observed": f"{e2e['observed']}/{e2e['commands']}",
+                    "http_errors": e2e["failed"],
                     "ratio_p99_e2e_over_bare": round(e2e["p99_ms"] / bare["p99_ms"], 2) if bare["p99_ms"] else None,
                 }
             )

@@ -21,6 +21,7 @@ How the live projection keeps serving and the swap loses nothing and applies not
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -176,6 +177,18 @@ class Rebuild:
         return {(r["topic"], r["partition"]): r["next_offset"] for r in rows if r["topic"] in self.topics}
 
     async def catch_up(self, reader: LogReader, target: Positions, total: int | None = None) -> None:
+        # A bulk fold keeps every row alive until it is written: the cyclic collector would walk them all
+        # again and again for nothing (events and rows form no cycles). Pause it while reading.
+        paused = self.bulk is not None and gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            await self._catch_up(reader, target, total)
+        finally:
+            if paused:
+                gc.enable()
+
+    async def _catch_up(self, reader: LogReader, target: Positions, total: int | None = None) -> None:
         async for records in reader.read(self.positions, target):
             await self._apply(records)
             for r in records:

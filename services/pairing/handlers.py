@@ -7,8 +7,9 @@ aggregate serialise and their events reach the outbox (and Kafka) in the order t
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 from services.pairing import matching_adapter, repository
 from services.pairing.domain import pairs, participants, programmes
 from shared.errors import Conflict, InvalidInput
+from shared.events.base import EventPayload
 from shared.events.common import PairEndReason
 from shared.events.pairing import MatchRunCompleted
 from shared.events.pairing import Proposal as EventProposal
@@ -277,50 +279,42 @@ async def _check_capacity(uow: UnitOfWork, mentor: participants.Participant) -> 
         )
 
 
-async def pause_pair(uow: UnitOfWork, pair_id: str, reason: str = "") -> pairs.Pair:
-    pair, event = (await repository.get_pair(uow.conn, pair_id, for_update=True)).pause(reason)
-    await repository.update_pair(uow.conn, pair)
-    uow.emit(event)
-    await uow.commit()
-    return pair
-
-
-async def resume_pair(uow: UnitOfWork, pair_id: str) -> pairs.Pair:
-    pair, event = (await repository.get_pair(uow.conn, pair_id, for_update=True)).resume()
-    await repository.update_pair(uow.conn, pair)
-    uow.emit(event)
-    await uow.commit()
-    return pair
-
-
-async def end_pair(uow: UnitOfWork, pair_id: str, reason: PairEndReason, note: str = "") -> pairs.Pair:
-    pair, event = (await repository.get_pair(uow.conn, pair_id, for_update=True)).end(reason, note)
-    await repository.update_pair(uow.conn, pair)
-    uow.emit(event)
-    await uow.commit()
-    return pair
-
-
-async def extend_pair(uow: UnitOfWork, pair_id: str, until: date) -> pairs.Pair:
-    pair = await repository.get_pair(uow.conn, pair_id, for_update=True)
-    programme = await repository.get_programme(uow.conn, pair.programme_id)
-    pair, event = pair.extend(until, programme.ends_on)
-    await repository.update_pair(uow.conn, pair)
-    uow.emit(event)
-    await uow.commit()
-    return pair
-
-
-async def answer_proposal(uow: UnitOfWork, pair_id: str, participant_id: str, accept: bool) -> pairs.Pair:
-    from datetime import UTC
-
-    pair, events = (await repository.get_pair(uow.conn, pair_id, for_update=True)).consent(
-        participant_id, accept, datetime.now(UTC)
-    )
+async def _change_pair(
+    uow: UnitOfWork, pair_id: str, change: Callable[[pairs.Pair], tuple[pairs.Pair, Sequence[EventPayload]]]
+) -> pairs.Pair:
+    """Lock the pair, apply one state change, save it and its events in the unit of work."""
+    pair, events = change(await repository.get_pair(uow.conn, pair_id, for_update=True))
     await repository.update_pair(uow.conn, pair)
     uow.emit(*events)
     await uow.commit()
     return pair
+
+
+async def pause_pair(uow: UnitOfWork, pair_id: str, reason: str = "") -> pairs.Pair:
+    return await _change_pair(uow, pair_id, lambda p: _one(p.pause(reason)))
+
+
+async def resume_pair(uow: UnitOfWork, pair_id: str) -> pairs.Pair:
+    return await _change_pair(uow, pair_id, lambda p: _one(p.resume()))
+
+
+async def end_pair(uow: UnitOfWork, pair_id: str, reason: PairEndReason, note: str = "") -> pairs.Pair:
+    return await _change_pair(uow, pair_id, lambda p: _one(p.end(reason, note)))
+
+
+async def extend_pair(uow: UnitOfWork, pair_id: str, until: date) -> pairs.Pair:
+    pair = await repository.get_pair(uow.conn, pair_id)
+    ends_on = (await repository.get_programme(uow.conn, pair.programme_id)).ends_on
+    return await _change_pair(uow, pair_id, lambda p: _one(p.extend(until, ends_on)))
+
+
+async def answer_proposal(uow: UnitOfWork, pair_id: str, participant_id: str, accept: bool) -> pairs.Pair:
+    now = datetime.now(UTC)
+    return await _change_pair(uow, pair_id, lambda p: p.consent(participant_id, accept, now))
+
+
+def _one(result: tuple[pairs.Pair, EventPayload]) -> tuple[pairs.Pair, Sequence[EventPayload]]:
+    return result[0], [result[1]]
 
 
 def consent_deadline(programme: programmes.Programme, now: datetime) -> datetime:
@@ -338,8 +332,6 @@ async def start_match_run(
     Lapsed consent proposals are declined first, which frees both people; open proposals of earlier
     runs are superseded by this one.
     """
-    from datetime import UTC
-
     now = datetime.now(UTC)
     programme = (await repository.get_programme(uow.conn, programme_id, for_update=True)).begin_matching()
     for stale in await repository.expired_proposals(uow.conn, programme_id):
@@ -409,8 +401,6 @@ async def accept_proposals(
 ) -> list[pairs.Pair]:
     """HR accepts all (None) or some proposals of a run: each becomes a pair, or a proposal awaiting
     both people's consent when the programme asks for it. All or nothing."""
-    from datetime import UTC
-
     run = await repository.get_match_run(uow.conn, match_run_id, for_update=True)
     programme = await repository.get_programme(uow.conn, run.programme_id, for_update=True)
     _check_started_on(started_on, programme)

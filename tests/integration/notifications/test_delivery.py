@@ -324,3 +324,22 @@ async def _sent(rig: Rig, who: str) -> list[dict[str, Any]]:
 async def _n(items: Any, n: int) -> Any:
     got = await items
     return got if len(got) >= n else None
+
+
+async def test_a_quiet_pair_is_nudged_once_per_period_and_hr_gets_a_weekly_digest(rig: Rig) -> None:
+    host = await rig.run()
+    await rig.emit(*rig.people())
+    await rig.no_quiet_hours()
+    await rig.emit(rig.created())
+    await until(lambda: len(rig.smtp.mailbox.messages) >= 2)
+    dispatcher = host.app.state.dispatcher
+    later = datetime.now(UTC) + timedelta(days=30)  # no session for more than twice the 14-day cadence
+    await dispatcher.scan(later)
+    await dispatcher.scan(later + timedelta(days=2))  # same period of silence, same week: nothing new
+    nudges = [n for n in await rig.history(rig.mentee) if n["rule"] == "nudge"]
+    assert len(nudges) == 1
+    digests = [n for n in await rig.history(f"hr:{rig.prog}") if n["rule"] == "hr_digest"]
+    assert len(digests) == 1
+    await dispatcher.scan(later + timedelta(days=30))  # a new period and a new week
+    assert len([n for n in await rig.history(rig.mentee) if n["rule"] == "nudge"]) == 2
+    assert len([n for n in await rig.history(f"hr:{rig.prog}") if n["rule"] == "hr_digest"]) == 2
