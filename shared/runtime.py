@@ -167,6 +167,7 @@ class ServiceHost:
             port=self.settings.http_port if port is None else port,
             log_level="warning",
             lifespan="off",
+            http="auto",  # httptools where installed
         )
         return _Server(config)
 
@@ -181,6 +182,18 @@ class ServiceHost:
             await server.serve()
         finally:
             await self.stop()
+
+
+def run(main: Coroutine[Any, Any, None]) -> None:
+    """Run a service's main coroutine on uvloop (libuv's event loop: faster sockets for HTTP, Postgres
+    and Kafka alike) where it is installed, else on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
 
 
 class _Server(uvicorn.Server):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -10,7 +9,7 @@ from services.sessions.api import build_api
 from services.sessions.config import SERVICE, load_settings
 from services.sessions.projection import build_handlers
 from shared.config import ServiceSettings
-from shared.runtime import ServiceHost, ServiceSpec
+from shared.runtime import ServiceHost, ServiceSpec, run
 
 SPEC = ServiceSpec(
     name=SERVICE,
@@ -27,4 +26,4 @@ def bootstrap(settings: ServiceSettings | None = None) -> ServiceHost:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    asyncio.run(bootstrap().serve())
+    run(bootstrap().serve())
