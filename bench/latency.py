@@ -224,7 +224,7 @@ async def case(rates: list[int], seconds: float) -> list[dict[str, Any]]:
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
-    return asyncio.run(case([50], 2.0) if quick else case([200, 500], 30.0))
+    return asyncio.run(case([50], 2.0) if quick else case([100, 150, 200, 500], 30.0))
 
 
 def main() -> None:

@@ -240,8 +240,7 @@ async def read_log(bootstrap: str, topics: list[str]) -> list[Logged]:
     out: list[Logged] = []
     async with LogReader(bootstrap) as reader:
         tps = await reader.partitions(topics)
-        ends = await reader.end_offsets(tps)
-        async for batch in reader.read({}, ends):
+        async for batch in reader.read_to_end(tps):
             for r in batch:
                 try:
                     out.append(Logged(decode(r.headers, r.value), r.topic, r.partition, r.offset))

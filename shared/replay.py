@@ -69,6 +69,9 @@ class LogReader:
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             enable_auto_commit=False,
+            # assign() starts an offset reset that can race our seek(): should it win, "earliest" re-reads
+            # (duplicates are dropped by event id) where the default "latest" would skip a whole partition
+            auto_offset_reset="earliest",
             max_partition_fetch_bytes=16 * 1024 * 1024,
             fetch_max_bytes=64 * 1024 * 1024,
             max_poll_records=max_records,
@@ -83,12 +86,13 @@ class LogReader:
         await self.consumer.stop()
 
     async def partitions(self, topics: list[str]) -> list[tuple[str, int]]:
+        """Every partition of `topics`, from a fresh metadata request (a new client's cache may lack some)."""
+        metadata = await self.consumer._client.fetch_all_metadata()
         out: list[tuple[str, int]] = []
         for topic in topics:
-            parts = self.consumer.partitions_for_topic(topic)
+            parts = metadata.partitions_for_topic(topic)
             if not parts:
-                await self.consumer._client.force_metadata_update()
-                parts = self.consumer.partitions_for_topic(topic) or set()
+                raise LookupError(f"topic {topic} does not exist")
             out.extend((topic, p) for p in sorted(parts))
         return out
 
@@ -119,6 +123,33 @@ class LogReader:
                     todo.pop(key, None)
             if out:
                 yield out
+
+    async def read_to_end(
+        self, tps: list[tuple[str, int]], *, idle_ms: int = 300
+    ) -> AsyncIterator[list[ConsumerRecord[Any, Any]]]:
+        """Everything on the partitions up to their end. The end offsets the broker reports are only a lower
+        bound (Tansu's ListOffsets can lag behind records it already serves): read until past them and until
+        two polls in a row bring nothing."""
+        parts = [TopicPartition(t, p) for t, p in tps]
+        if not parts:
+            return
+        self.consumer.assign(parts)
+        await self.consumer.seek_to_beginning(*parts)
+        idle = 0
+        while True:
+            batch = await self.consumer.getmany(*parts, timeout_ms=idle_ms, max_records=self.max_records)
+            records = [r for rs in batch.values() for r in rs]
+            if records:
+                idle = 0
+                yield records
+                continue
+            idle += 1
+            if idle < 2:
+                continue
+            ends = await self.consumer.end_offsets(parts)
+            positions = {tp: await self.consumer.position(tp) for tp in ends}
+            if all(positions[tp] >= off for tp, off in ends.items()):
+                return
 
 
 class Rebuild:
@@ -260,10 +291,25 @@ class Rebuild:
 
     async def run_to_end(self) -> None:
         """Rebuild from the whole log as it is now (or up to `until`): no swap."""
-        async with LogReader(self.bootstrap) as reader:
-            tps = await reader.partitions(self.topics)
-            target = await reader.end_offsets(tps)
-            await self.catch_up(reader, target, sum(target.values()))
+        paused = self.bulk is not None and gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            async with LogReader(self.bootstrap) as reader:
+                tps = await reader.partitions(self.topics)
+                total = sum((await reader.end_offsets(tps)).values())
+                async for records in reader.read_to_end(tps):
+                    await self._apply(records)
+                    for r in records:
+                        key = (r.topic, r.partition)
+                        self.positions[key] = max(self.positions.get(key, 0), r.offset + 1)
+                    if self.progress is not None:
+                        self.progress(self.stats, max(total, self.stats.read))
+            if self.bulk is not None:
+                await self.bulk.flush(self.conn, self.schema)
+        finally:
+            if paused:
+                gc.enable()
 
     async def rebuild_and_swap(self, *, keep_old: bool = True) -> str:
         """Catch up with the live consumer while it runs, then swap atomically. Returns the old schema."""
