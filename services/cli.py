@@ -145,8 +145,6 @@ def audit(
 ) -> None:
     """The full timeline of SUBJECT from the log (time, event, who caused it, what changed), or with --as-of
     its state exactly as the system knew it then. The same answer every time it is asked."""
-    import csv
-    import io
     import json
 
     from shared import audit as a
@@ -165,14 +163,7 @@ def audit(
         if output_format == "json":
             text = json.dumps(rows, indent=2, sort_keys=True, default=str) + "\n"
         elif output_format == "csv":
-            buf = io.StringIO()
-            writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["time"])
-            writer.writeheader()
-            for row in rows:
-                writer.writerow(
-                    {k: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for k, v in row.items()}
-                )
-            text = buf.getvalue()
+            text = a.to_csv(rows)
         else:
             lines = [f"{'time':<27} {'event':<34} {'caused by':<38} what"]
             for r in rows:

@@ -7,6 +7,9 @@ same answer every time. Reading the log is `read_log`, the only I/O here.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -231,6 +234,16 @@ def _programme(events: list[Logged], programme_id: str) -> dict[str, Any]:
     s["participants"] = {"mentors": roles.count("mentor"), "mentees": roles.count("mentee")}
     s["pairs"] = {k: states.count(k) for k in ("active", "paused", "ended")}
     return s
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    """Timeline rows as CSV; nested summaries and changes as JSON cells."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["time"])
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for k, v in row.items()})
+    return buf.getvalue()
 
 
 async def read_log(bootstrap: str, topics: list[str]) -> list[Logged]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -36,10 +33,5 @@ async def audit(
         return a.state_as_of(events, subject, as_of)
     rows = [e.row() for e in a.timeline(events, subject)]
     if format == "csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["time"])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for k, v in row.items()})
-        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8")
+        return Response(a.to_csv(rows), media_type="text/csv; charset=utf-8")
     return rows
