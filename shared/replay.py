@@ -208,29 +208,32 @@ class Rebuild:
         return {(r["topic"], r["partition"]): r["next_offset"] for r in rows if r["topic"] in self.topics}
 
     async def catch_up(self, reader: LogReader, target: Positions, total: int | None = None) -> None:
-        # A bulk fold keeps every row alive until it is written: the cyclic collector would walk them all
-        # again and again for nothing (events and rows form no cycles). Pause it while reading.
+        """Apply what lies between our positions and `target` (the live consumer's, when swapping)."""
+        await self._consume(reader.read(self.positions, target), total or 0)
+        for key, off in target.items():  # empty tails (e.g. compacted or all filtered) still count as read
+            self.positions[key] = max(self.positions.get(key, 0), off)
+
+    async def _consume(self, batches: AsyncIterator[list[ConsumerRecord[Any, Any]]], total: int) -> None:
+        """Apply batches, advance positions, report progress; the bulk path writes its tables at the end.
+
+        A bulk fold keeps every row alive until it is written: the cyclic collector would walk them all
+        again and again for nothing (events and rows form no cycles), so it is paused meanwhile."""
         paused = self.bulk is not None and gc.isenabled()
         if paused:
             gc.disable()
         try:
-            await self._catch_up(reader, target, total)
+            async for records in batches:
+                await self._apply(records)
+                for r in records:
+                    key = (r.topic, r.partition)
+                    self.positions[key] = max(self.positions.get(key, 0), r.offset + 1)
+                if self.progress is not None:
+                    self.progress(self.stats, max(total, self.stats.read))
+            if self.bulk is not None:
+                await self.bulk.flush(self.conn, self.schema)
         finally:
             if paused:
                 gc.enable()
-
-    async def _catch_up(self, reader: LogReader, target: Positions, total: int | None = None) -> None:
-        async for records in reader.read(self.positions, target):
-            await self._apply(records)
-            for r in records:
-                key = (r.topic, r.partition)
-                self.positions[key] = max(self.positions.get(key, 0), r.offset + 1)
-            if self.progress is not None:
-                self.progress(self.stats, total or 0)
-        for key, off in target.items():  # empty tails (e.g. compacted or all filtered) still count as read
-            self.positions[key] = max(self.positions.get(key, 0), off)
-        if self.bulk is not None:
-            await self.bulk.flush(self.conn, self.schema)
 
     async def _apply(self, records: list[ConsumerRecord[Any, Any]]) -> None:
         self.stats.read += len(records)
@@ -291,25 +294,10 @@ class Rebuild:
 
     async def run_to_end(self) -> None:
         """Rebuild from the whole log as it is now (or up to `until`): no swap."""
-        paused = self.bulk is not None and gc.isenabled()
-        if paused:
-            gc.disable()
-        try:
-            async with LogReader(self.bootstrap) as reader:
-                tps = await reader.partitions(self.topics)
-                total = sum((await reader.end_offsets(tps)).values())
-                async for records in reader.read_to_end(tps):
-                    await self._apply(records)
-                    for r in records:
-                        key = (r.topic, r.partition)
-                        self.positions[key] = max(self.positions.get(key, 0), r.offset + 1)
-                    if self.progress is not None:
-                        self.progress(self.stats, max(total, self.stats.read))
-            if self.bulk is not None:
-                await self.bulk.flush(self.conn, self.schema)
-        finally:
-            if paused:
-                gc.enable()
+        async with LogReader(self.bootstrap) as reader:
+            tps = await reader.partitions(self.topics)
+            total = sum((await reader.end_offsets(tps)).values())
+            await self._consume(reader.read_to_end(tps), total)
 
     async def rebuild_and_swap(self, *, keep_old: bool = True) -> str:
         """Catch up with the live consumer while it runs, then swap atomically. Returns the old schema."""
