@@ -21,5 +21,6 @@ def test_the_benchmark_command_runs_them_all_and_writes_the_results(tmp_path: Pa
     for ratio in ("ratio_score_optimal_over_greedy", "ratio_replay_over_min_raw", "ratio_p99_e2e_over_bare",
                   "ratio_relay_over_bare", "ratio_live_over_bare"):  # fmt: skip
         assert ratio in text
+    assert "| 100/100 | 0 |" in text, "the latency run lost commands or events"  # observed, http_errors
     assert "machine:" in text
     assert "command: `python -m bench --quick`" in text
