@@ -8,12 +8,13 @@ dependency on the routers (see `authenticated`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.db import Conn
 from shared.errors import DomainError
@@ -50,13 +51,7 @@ def create_app(title: str, description: str, version: str = "1.0.0") -> FastAPI:
             status_code=422,
         )
 
-    @app.middleware("http")
-    async def correlation(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        cid = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
-        request.state.correlation_id = cid
-        response = await call_next(request)
-        response.headers[CORRELATION_HEADER] = cid
-        return response
+    app.add_middleware(CorrelationMiddleware)
 
     @app.get("/health/live", tags=["health"], summary="Liveness probe")
     async def live() -> dict[str, str]:
@@ -82,12 +77,40 @@ def create_app(title: str, description: str, version: str = "1.0.0") -> FastAPI:
     return app
 
 
+class CorrelationMiddleware:
+    """Gives every request a correlation id (the caller's `X-Correlation-Id`, else a new one), kept in
+    `request.state` for the unit of work and echoed on the response.
+
+    Plain ASGI rather than `@app.middleware("http")`: Starlette's BaseHTTPMiddleware runs each request in
+    an extra task group with memory streams, which cost a fifth of the pairing service's CPU under load.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = CORRELATION_HEADER.lower().encode()
+        raw = next((value for name, value in scope["headers"] if name == header), b"")
+        cid = raw.decode("latin-1") or str(uuid.uuid4())
+        scope.setdefault("state", {})["correlation_id"] = cid
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (header, cid.encode("latin-1"))]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
 def correlation_id(request: Request) -> str:
     cid: str = request.state.correlation_id
     return cid
 
 
-def _uow(request: Request) -> UnitOfWork:
+async def _uow(request: Request) -> UnitOfWork:  # async: a plain def would run in a worker thread
     host = request.app.state.host
     unit: UnitOfWork = host.uow(correlation_id=correlation_id(request))
     return unit
