@@ -58,6 +58,7 @@ async def case(n: int) -> dict[str, Any]:
             group_id=f"{topics.namespace}.sessions",
             session_timeout_ms=infra.session_timeout_ms,
             heartbeat_interval_ms=infra.heartbeat_interval_ms,
+            fetch_max_wait_ms=infra.fetch_max_wait_ms,
         )
         broker = KafkaBroker(infra.kafka_bootstrap, log_level=logging.DEBUG)
         consumer.subscribe(broker)

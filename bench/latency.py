@@ -52,6 +52,7 @@ async def _start_services(infra: Infra, ns: str) -> tuple[list[subprocess.Popen[
             f"{service.upper()}_DATABASE_URL": f"{infra.postgres_dsn.rsplit('/', 1)[0]}/{ns}_{service}",
             "KAFKA_SESSION_TIMEOUT_MS": str(infra.session_timeout_ms),
             "KAFKA_HEARTBEAT_INTERVAL_MS": str(infra.heartbeat_interval_ms),
+            "KAFKA_FETCH_MAX_WAIT_MS": str(infra.fetch_max_wait_ms),
         }
         await ensure_database(infra.postgres_dsn, f"{ns}_{service}")
         procs.append(
@@ -185,7 +186,9 @@ async def _bare(infra: Infra, rate: int, seconds: float) -> dict[str, Any]:
     topics = namespace("bare")
     await ensure_topics(infra.kafka_bootstrap, topics)
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", linger_ms=0)
-    consumer = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=infra.kafka_bootstrap, enable_auto_commit=False, fetch_max_wait_ms=infra.fetch_max_wait_ms
+    )
     await producer.start()
     await consumer.start()
     tps = [TopicPartition(topics.pairing, p) for p in sorted(consumer.partitions_for_topic(topics.pairing) or [])]

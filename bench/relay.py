@@ -35,7 +35,7 @@ async def case(n: int) -> dict[str, Any]:
         async with pool.acquire() as conn, conn.transaction():
             for i in range(0, len(envs), 2000):
                 await outbox.append(conn, topics, envs[i : i + 2000])
-        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", linger_ms=2)
+        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", linger_ms=0)  # as the services
         await producer.start()
         try:
             relay = OutboxRelay(pool, producer, dsn=dsn, name="bench", batch_size=1000)

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any, TypeVar
 
 import asyncpg
@@ -321,13 +323,13 @@ class InboxConsumer:
             await self.handle_batch(msg)
 
         on_batch.__name__ = f"{self.name}_inbox"
-        broker.subscriber(
+        subscriber = broker.subscriber(
             *self.topics,
             group_id=self.group_id,
             session_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=self.heartbeat_interval_ms,
             fetch_max_wait_ms=self.fetch_max_wait_ms,
-            batch_timeout_ms=self.fetch_max_wait_ms,
+            batch_timeout_ms=IDLE_POLL_MS,
             batch=True,
             max_records=self.max_records,
             ack_policy=AckPolicy.MANUAL,
@@ -336,7 +338,22 @@ class InboxConsumer:
             decoder=raw_decoder,
             title=f"{self.name}-inbox",
             description=f"Idempotent consumer '{self.name}' (inbox, manual ack after commit).",
-        )(on_batch)
+        )
+        subscriber(on_batch)
+        subscriber.get_msg = functools.partial(get_batch_without_idle_sleep, subscriber)  # type: ignore[method-assign]
+
+
+#: How long one poll waits when the log is idle. aiokafka's getmany returns as soon as records arrive, so
+#: this bounds idle wake-ups, not latency.
+IDLE_POLL_MS = 200
+
+
+async def get_batch_without_idle_sleep(subscriber: Any, consumer: Any) -> tuple[ConsumerRecord[Any, Any], ...]:
+    """FastStream's batch subscriber, after a poll that found nothing, sleeps for `batch_timeout_ms` more
+    before polling again; records that arrive meanwhile wait up to that long (a 20 ms tail on every quiet
+    moment). This is its `get_msg` without the sleep: getmany itself already waits, and wakes on arrival."""
+    batch = await consumer.getmany(timeout_ms=subscriber.batch_timeout_ms, max_records=subscriber.max_records)
+    return tuple(chain.from_iterable(batch.values()))
 
 
 def _where(record: ConsumerRecord[Any, Any]) -> str:

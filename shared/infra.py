@@ -28,6 +28,9 @@ class Infra:
     kafka_idempotence: bool
     session_timeout_ms: int = 10_000  # the embedded broker joins a group in half of it: keep it short there
     heartbeat_interval_ms: int = 3_000
+    #: Tansu holds every fetch for the whole wait even when records arrive (measured: p50 of a bare
+    #: produce -> consume round trip 6.3 ms at 20 ms, 2.9 ms at 5 ms), so the embedded stack waits less.
+    fetch_max_wait_ms: int = 20
 
 
 def docker_available(timeout: float = 0.3) -> bool:
@@ -104,6 +107,7 @@ def _embedded() -> Iterator[Infra]:
             kafka_idempotence=False,
             session_timeout_ms=2_000,
             heartbeat_interval_ms=300,
+            fetch_max_wait_ms=5,
         )
     finally:
         kafka.stop()

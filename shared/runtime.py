@@ -94,7 +94,7 @@ class ServiceHost:
             client_id=f"tandem-{self.spec.name}",
             acks="all",
             enable_idempotence=s.kafka_enable_idempotence,
-            linger_ms=2,
+            linger_ms=s.kafka_linger_ms,
         )
         await self._producer.start()
         if relay:

@@ -76,6 +76,7 @@ async def start_service(
             relay_poll_interval=0.2,
             kafka_session_timeout_ms=infra.session_timeout_ms,
             kafka_heartbeat_interval_ms=infra.heartbeat_interval_ms,
+            kafka_fetch_max_wait_ms=infra.fetch_max_wait_ms,
             **overrides,  # type: ignore[arg-type]
         )
         host = ServiceHost(spec, settings)
