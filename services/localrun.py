@@ -154,7 +154,7 @@ class LocalSystem:
             if self.kafka is not None:  # Tansu joins a group in half the session timeout: keep it short
                 env.setdefault("KAFKA_SESSION_TIMEOUT_MS", "2000")
                 env.setdefault("KAFKA_HEARTBEAT_INTERVAL_MS", "300")
-                env.setdefault("KAFKA_FETCH_MAX_WAIT_MS", "5")  # Tansu holds a fetch for the whole wait
+                env.setdefault("KAFKA_FETCH_MAX_WAIT_MS", "10")  # Tansu holds a fetch for the whole wait (see Infra)
             log = open(logs / f"{service}.log", "ab")  # noqa: SIM115
             self.children[service] = subprocess.Popen(
                 [sys.executable, "-m", f"services.{service}"], env=env, stdout=log, stderr=log
