@@ -48,6 +48,14 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {mem}, {system}, Python {platform.python_version()}"
 
 
+def _what_it_measures(name: str) -> list[str]:
+    """The benchmark module's docstring but its usage line, so the table is read as it was meant."""
+    run = BENCHMARKS.get(name)
+    doc = sys.modules[run.__module__].__doc__ if run is not None else None
+    paragraphs = [p.strip() for p in (doc or "").strip().split("\n\n")]
+    return [line for p in paragraphs if p and not p.startswith("python -m") for line in [*p.splitlines(), ""]]
+
+
 def markdown(results: dict[str, list[dict[str, Any]]], quick: bool, command: str) -> str:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
@@ -68,6 +76,7 @@ def markdown(results: dict[str, list[dict[str, Any]]], quick: bool, command: str
     for name, rows in results.items():
         lines.append(f"## {name}")
         lines.append("")
+        lines.extend(_what_it_measures(name))
         if not rows:
             continue
         keys = list(rows[0])
