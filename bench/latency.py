@@ -115,8 +115,7 @@ async def _e2e(infra: Infra, rate: int, seconds: float) -> dict[str, Any]:
         commands: dict[str, list[tuple[float, float, int]]] = {p: [] for p in pairs}  # (sent, answered, status)
         client = Client(pairing)
 
-        async def command(pair: str, path: str) -> None:
-            sent = time.time()
+        async def command(pair: str, path: str, sent: float) -> None:
             try:
                 status, _ = await client.post(f"/pairs/{pair}/{path}", {} if path == "pause" else None)
             except (OSError, HttpError):
@@ -125,11 +124,13 @@ async def _e2e(infra: Infra, rate: int, seconds: float) -> dict[str, Any]:
 
         tasks = []
         start = time.perf_counter()
+        wall = time.time() - start  # latency counts from when a command was due, not from when it left
         total = int(rate * seconds)
         for i in range(total):
-            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
-            pair = pairs[i % n_pairs]
-            tasks.append(asyncio.create_task(command(pair, "pause" if (i // n_pairs) % 2 == 0 else "resume")))
+            due = start + i / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            path = "pause" if (i // n_pairs) % 2 == 0 else "resume"
+            tasks.append(asyncio.create_task(command(pairs[i % n_pairs], path, wall + due)))
         await asyncio.gather(*tasks)
         await client.close()
         accepted = {p: [(s, a) for s, a, status in commands[p] if status == 200] for p in pairs}
@@ -211,7 +212,7 @@ async def _bare(infra: Infra, rate: int, seconds: float) -> dict[str, Any]:
     futures = []
     for i in range(total):
         await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
-        sent[i] = time.perf_counter()
+        sent[i] = start + i / rate  # when it was due, as in the end-to-end case
         futures.append(await producer.send(topics.pairing, str(i).encode(), key=f"k{i % PAIRS}".encode()))
     await asyncio.gather(*futures)
     try:
