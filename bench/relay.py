@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 
 from bench.common import namespace, programme_events
 from shared import outbox
+from shared.config import ServiceSettings
 from shared.db import create_pool, ensure_database, migrate
 from shared.events import encode
 from shared.infra import provide
@@ -35,7 +36,9 @@ async def case(n: int) -> dict[str, Any]:
         async with pool.acquire() as conn, conn.transaction():
             for i in range(0, len(envs), 2000):
                 await outbox.append(conn, topics, envs[i : i + 2000])
-        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all", linger_ms=0)  # as the services
+        producer = AIOKafkaProducer(  # configured as the services' producer
+            bootstrap_servers=infra.kafka_bootstrap, acks="all", linger_ms=ServiceSettings.kafka_linger_ms
+        )
         await producer.start()
         try:
             relay = OutboxRelay(pool, producer, dsn=dsn, name="bench", batch_size=1000)

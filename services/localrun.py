@@ -151,10 +151,10 @@ class LocalSystem:
                 env.setdefault("NOTIFICATIONS_SMTP_HOST", "127.0.0.1")
                 env.setdefault("NOTIFICATIONS_SMTP_PORT", str(self.mail.port))
             env.setdefault("NOTIFICATIONS_SESSIONS_URL", f"http://127.0.0.1:{DEFAULT_PORTS['sessions']}")
-            if self.kafka is not None:  # Tansu joins a group in half the session timeout: keep it short
-                env.setdefault("KAFKA_SESSION_TIMEOUT_MS", "2000")
-                env.setdefault("KAFKA_HEARTBEAT_INTERVAL_MS", "300")
-                env.setdefault("KAFKA_FETCH_MAX_WAIT_MS", "10")  # Tansu holds a fetch for the whole wait (see Infra)
+            if self.kafka is not None:  # the client settings that suit Tansu (see EmbeddedKafka)
+                env.setdefault("KAFKA_SESSION_TIMEOUT_MS", str(EmbeddedKafka.SESSION_TIMEOUT_MS))
+                env.setdefault("KAFKA_HEARTBEAT_INTERVAL_MS", str(EmbeddedKafka.HEARTBEAT_INTERVAL_MS))
+                env.setdefault("KAFKA_FETCH_MAX_WAIT_MS", str(EmbeddedKafka.FETCH_MAX_WAIT_MS))
             log = open(logs / f"{service}.log", "ab")  # noqa: SIM115
             self.children[service] = subprocess.Popen(
                 [sys.executable, "-m", f"services.{service}"], env=env, stdout=log, stderr=log

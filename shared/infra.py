@@ -26,12 +26,9 @@ class Infra:
     kafka_bootstrap: str
     postgres_dsn: str  # a server DSN on which databases may be created
     kafka_idempotence: bool
-    session_timeout_ms: int = 10_000  # the embedded broker joins a group in half of it: keep it short there
+    #: Consumer client settings for this broker (the embedded one wants others: see EmbeddedKafka).
+    session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
-    #: Tansu holds every fetch for the whole wait even when records arrive (measured: p50 of a bare
-    #: produce -> consume round trip 2.9 ms at 5 ms, 6.3 ms at 20 ms, 26 ms at 100 ms), so the embedded
-    #: stack waits less. 10 ms, not 5: every idle consumer polls that often (at 5 ms `tandem up` idled at
-    #: about a third of a core between Tansu and two consumers).
     fetch_max_wait_ms: int = 20
 
 
@@ -107,9 +104,9 @@ def _embedded() -> Iterator[Infra]:
             kafka.bootstrap,
             pg.dsn,
             kafka_idempotence=False,
-            session_timeout_ms=2_000,
-            heartbeat_interval_ms=300,
-            fetch_max_wait_ms=10,
+            session_timeout_ms=EmbeddedKafka.SESSION_TIMEOUT_MS,
+            heartbeat_interval_ms=EmbeddedKafka.HEARTBEAT_INTERVAL_MS,
+            fetch_max_wait_ms=EmbeddedKafka.FETCH_MAX_WAIT_MS,
         )
     finally:
         kafka.stop()
