@@ -77,13 +77,28 @@ async def _start_services(infra: Infra, ns: str) -> tuple[list[subprocess.Popen[
     return procs, urls["pairing"], urls["sessions"]
 
 
-async def _setup_pairs(pairing: str, n: int) -> tuple[str, list[str]]:
+async def _setup_pairs(pairing: str, pairing_dsn: str, n: int) -> tuple[str, list[str]]:
+    from services.pairing.api.integration import issue_token
     from tests import builders
+    from tests.directory import employee, enrolment
 
+    conn = await asyncpg.connect(pairing_dsn)
+    try:
+        token = await issue_token(conn, "default", "bench")
+    finally:
+        await conn.close()
     async with httpx.AsyncClient(base_url=pairing, timeout=60) as client:
         programme = (await client.post("/programmes", json=builders.programme())).json()["programme_id"]
         people = [builders.mentor() for _ in range(n)] + [builders.mentee() for _ in range(n)]
-        (await client.post(f"/programmes/{programme}/participants/bulk", json=people)).raise_for_status()
+        (
+            await client.post(
+                "/directory/imports",
+                json=[employee(p) for p in people],
+                headers={"authorization": f"Bearer {token}"},
+            )
+        ).raise_for_status()
+        enrolments = [enrolment(p) for p in people]
+        (await client.post(f"/programmes/{programme}/participants/bulk", json=enrolments)).raise_for_status()
         pairs = []
         for m, e in zip(people[:n], people[n:], strict=True):
             r = await client.post(
@@ -101,7 +116,7 @@ async def _e2e(infra: Infra, rate: int, seconds: float) -> dict[str, Any]:
     base = infra.postgres_dsn.rsplit("/", 1)[0]
     n_pairs = max(60, rate)  # each pair gets one command a second: its commands never overtake each other
     try:
-        programme, pairs = await _setup_pairs(pairing, n_pairs)
+        programme, pairs = await _setup_pairs(pairing, f"{base}/{topics.namespace}_pairing", n_pairs)
         watch = await asyncpg.connect(f"{base}/{topics.namespace}_sessions")
         query = "SELECT count(*) FROM projection.pairs WHERE programme_id = $1"
         while await watch.fetchval(query, programme) < n_pairs:

@@ -17,6 +17,8 @@ contracts_app = typer.Typer(help="The event contract (JSON Schemas, AsyncAPI), g
 app.add_typer(contracts_app, name="contracts")
 projection_app = typer.Typer(help="Inspect a service's projection (tables built from the log).")
 app.add_typer(projection_app, name="projection")
+hr_app = typer.Typer(help="The HR platform's way in: integration tokens, full-file sync of the directory.")
+app.add_typer(hr_app, name="hr")
 
 SERVICES = ("pairing", "sessions", "notifications")
 
@@ -195,6 +197,80 @@ def projection_diff(
     if not problems:
         typer.echo("no differences")
     raise typer.Exit(1 if problems else 0)
+
+
+@hr_app.command("token")
+def hr_token(
+    tenant: Annotated[str, typer.Option(help="The tenant the HR platform provisions.")],
+    name: Annotated[str, typer.Option(help="What the token is for, e.g. 'entra-scim'.")] = "hr-platform",
+) -> None:
+    """Issue a bearer token for the HR platform's SCIM client and file upload. It is shown once."""
+    from services.pairing.api.integration import issue_token
+    from services.pairing.config import load_settings
+    from shared.db import connect
+
+    async def run() -> str:
+        conn = await connect(load_settings().database_url)
+        try:
+            return await issue_token(conn, tenant, name)
+        finally:
+            await conn.close()
+
+    typer.echo(asyncio.run(run()))
+
+
+@hr_app.command("import")
+def hr_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The HR platform's export (CSV, UTF-8).")],
+    tenant: Annotated[str | None, typer.Option(help="The tenant (default: TANDEM_TENANT, else 'default').")] = None,
+    complete: Annotated[bool, typer.Option(help="The file lists every employee: whoever is missing has left.")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Show what would change; change nothing.")] = False,
+    as_of: Annotated[str | None, typer.Option(help="When the export was taken (ISO 8601 with zone).")] = None,
+) -> None:
+    """Sync the employee directory with a full export: only the differences become events."""
+    import json
+
+    from services.pairing.config import load_settings
+    from services.pairing.directory_import import csv_rows, run_import
+    from shared.db import create_pool
+    from shared.errors import InvalidInput
+
+    settings = load_settings()
+    moment = _aware(as_of, "--as-of") if as_of else None
+
+    def rows() -> Any:
+        with file.open(encoding="utf-8", newline="") as stream:
+            yield from csv_rows(stream)
+
+    async def run() -> Any:
+        pool = await create_pool(settings.database_url, max_size=2)
+        try:
+            return await run_import(
+                pool, settings.topics, tenant or settings.tenant, rows, complete=complete, dry_run=dry_run,
+                as_of=moment,
+            )  # fmt: skip
+        finally:
+            await pool.close()
+
+    try:
+        report = asyncio.run(run())
+    except InvalidInput as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        for detail in exc.details[1:20]:
+            typer.echo(f"       {detail['message']}", err=True)
+        raise typer.Exit(2) from None
+    except UnicodeDecodeError:
+        typer.echo("error: the file must be UTF-8", err=True)
+        raise typer.Exit(2) from None
+    what = "would change (dry run, nothing changed)" if dry_run else "changed"
+    typer.echo(
+        f"{report.rows} rows: {report.hired} hired, {report.rehired} rehired, {report.updated} updated, "
+        f"{report.left} left, {report.ignored} ignored (older than the directory), {report.unchanged} unchanged; "
+        f"{report.participants_updated} enrolments updated, {report.withdrawn} withdrawn, {report.flagged} pairs "
+        f"flagged; {what}. Directory revision {report.revision}."
+    )
+    for change in report.changes[:50]:
+        typer.echo(json.dumps(change))
 
 
 @contracts_app.command("write")

@@ -10,12 +10,17 @@ from services.pairing.app import SPEC as PAIRING
 from services.sessions.app import SPEC as SESSIONS
 from shared import contracts
 from shared.config import ServiceSettings
-from shared.events import notifications, pairing, sessions
+from shared.events import directory, notifications, pairing, sessions
 from shared.runtime import ServiceHost, ServiceSpec
 from shared.topics import Topics
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "docs" / "contracts"
-SOURCES = {"pairing": pairing.SOURCE, "sessions": sessions.SOURCE, "notifications": notifications.SOURCE}
+#: What each service publishes: the pairing service also writes the employee directory's history.
+SOURCES = {
+    "pairing": [pairing.SOURCE, directory.SOURCE],
+    "sessions": [sessions.SOURCE],
+    "notifications": [notifications.SOURCE],
+}
 SPECS: list[ServiceSpec] = [PAIRING, SESSIONS, NOTIFICATIONS]
 
 

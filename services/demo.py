@@ -1,14 +1,19 @@
-"""Demo data, seeded through the public HTTP APIs only, as a real HR team and its pairs would.
+"""Demo data, seeded through the public HTTP APIs only, as a real HR platform, HR team and pairs would.
 
-A pilot programme that started eight weeks ago: three dozen participants in eight departments and six
-languages, a match run accepted, agreements, goals and AI-confidence checks, fortnightly sessions with
-feedback, and a few pairs that stopped meeting (at risk), so a first look at the dashboard shows a
-living programme. Deterministic (seeded), and skipped when the programme exists.
+The organisation: a directory of about 120 employees (a CEO, department heads, team leads, staff), synced
+from the HR platform's export through the full-file upload. A pilot programme that started eight weeks ago:
+three dozen of them enrolled by employee id, in eight departments and six languages; a match run accepted
+(which keeps juniors away from seniors two levels up their own reporting line); agreements, goals and
+AI-confidence checks, fortnightly sessions with feedback, and a few pairs that stopped meeting (at risk), so
+a first look at the dashboard shows a living programme. Deterministic (seeded), and skipped when the
+programme exists.
 """
 
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import random
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -68,27 +73,94 @@ def people(rnd: random.Random) -> list[dict[str, Any]]:
     return out
 
 
+DIRECTORY_COLUMNS = (
+    "employee_id", "display_name", "email", "department", "grade", "manager_employee_id", "location", "timezone",
+    "languages", "locale", "status", "hired_on",
+)  # fmt: skip
+PROFILE = ("display_name", "email", "locale", "department", "grade", "timezone", "languages")
+STAFF_NAMES = [
+    "Paul", "Julia", "Felix", "Laura", "Max", "Hannah", "David", "Sarah", "Tim", "Nina", "Ben", "Lea", "Jan",
+    "Clara", "Finn", "Marie",
+]  # fmt: skip
+STAFF_SURNAMES = ["Weber", "Koch", "Richter", "Klein", "Wolf", "Neumann", "Schwarz", "Zimmermann"]
+
+
+def _staff(employee_id: str, name: str, department: str, grade: int, manager: str | None) -> dict[str, Any]:
+    return {
+        "employee_id": employee_id, "display_name": name, "department": department, "grade": grade,
+        "manager_employee_id": manager, "languages": ["de", "en"], "locale": "de", "timezone": "Europe/Berlin",
+    }  # fmt: skip
+
+
+def directory(participants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The whole organisation around the participants: a CEO, a head per department, a team lead per
+    department reporting to a senior participant of that department where there is one (so that a junior
+    there sits two levels below that senior), and staff. Participants keep their own profile."""
+    rnd = random.Random(7)
+
+    def name() -> str:
+        return f"{rnd.choice(STAFF_NAMES)} {rnd.choice(STAFF_SURNAMES)}"
+
+    out = [_staff("E-0001", "Katharina Albers", "Executive", 20, None)]
+    heads = {d: f"E-00{i + 10}" for i, d in enumerate(DEPARTMENTS)}
+    leads = {d: f"E-30{i:02d}" for i, d in enumerate(DEPARTMENTS)}
+    seniors = {p["department"]: p["employee_id"] for p in reversed(participants) if p["role"] == "mentee"}
+    out += [_staff(heads[d], name(), d, 18, "E-0001") for d in DEPARTMENTS]
+    out += [_staff(leads[d], name(), d, 10, seniors.get(d, heads[d])) for d in DEPARTMENTS]
+    for p in participants:
+        manager = heads[p["department"]] if p["role"] == "mentee" else leads[p["department"]]
+        out.append({**{k: p[k] for k in PROFILE}, "employee_id": p["employee_id"], "manager_employee_id": manager})
+    for k in range(64):
+        d = DEPARTMENTS[k % len(DEPARTMENTS)]
+        out.append(
+            _staff(f"E-4{k:03d}", f"{STAFF_NAMES[k % 16]} {STAFF_SURNAMES[k // 8]}", d, rnd.randint(3, 9), leads[d])
+        )
+    for e in out:
+        e.setdefault("email", f"{e['display_name'].split()[0].lower()}.{e['employee_id'].lower()}@acme.example")
+        e.update(location=e["timezone"].split("/")[1], status="active", hired_on="2021-04-01")
+    return out
+
+
+def directory_csv(employees: list[dict[str, Any]]) -> str:
+    """The organisation as the HR platform exports it (the file format of `tandem hr import`)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=DIRECTORY_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for e in employees:
+        writer.writerow(
+            {**e, "languages": "; ".join(e["languages"]), "manager_employee_id": e["manager_employee_id"] or ""}
+        )
+    return buf.getvalue()
+
+
 async def _ok(r: httpx.Response) -> Any:
     if r.status_code >= 400:
         raise RuntimeError(f"demo seeding failed: {r.request.method} {r.request.url}: {r.status_code} {r.text}")
     return r.json()
 
 
-async def seed(urls: dict[str, str], *, today: date | None = None) -> str:
+async def seed(urls: dict[str, str], *, hr_token: str, today: date | None = None) -> str:
+    """Seed the demo; `hr_token` is the HR platform's integration token (for the directory upload)."""
     rnd = random.Random(2026)
     today = today or datetime.now(UTC).date()
     start = today - timedelta(weeks=8)
     async with httpx.AsyncClient(base_url=urls["pairing"], timeout=60) as pairing:
         if (await pairing.get(f"/programmes/{DEMO_PROGRAMME}")).status_code == 200:
             return f"programme {DEMO_PROGRAMME} already seeded"
+        everyone = people(rnd)
+        org = directory(everyone)
+        synced = await _ok(await pairing.post(
+            "/directory/imports", params={"complete": "true"}, content=directory_csv(org),
+            headers={"content-type": "text/csv", "authorization": f"Bearer {hr_token}"},
+        ))  # fmt: skip
         await _ok(await pairing.post("/programmes", json={
             "programme_id": DEMO_PROGRAMME, "name": "AI reverse mentoring 2026 · pilot", "starts_on": start.isoformat(),
             "ends_on": (start + timedelta(weeks=26)).isoformat(), "cadence_days": 14, "focus_topics": TOPICS,
             "hr_contact_email": "mentoring@acme.example", "launch": True,
             "matching_policy": {"objective": "max_matched", "reporting_line_levels": 2},
         }))  # fmt: skip
-        everyone = people(rnd)
-        await _ok(await pairing.post(f"/programmes/{DEMO_PROGRAMME}/participants/bulk", json=everyone))
+        enrolments = [{k: v for k, v in p.items() if k not in PROFILE} for p in everyone]
+        await _ok(await pairing.post(f"/programmes/{DEMO_PROGRAMME}/participants/bulk", json=enrolments))
         run = await _ok(await pairing.post(f"/programmes/{DEMO_PROGRAMME}/match-runs", json={}))
         pairs = await _ok(await pairing.post(
             f"/match-runs/{run['match_run_id']}/accept", json={"started_on": (start + timedelta(days=7)).isoformat()}
@@ -102,8 +174,8 @@ async def seed(urls: dict[str, str], *, today: date | None = None) -> str:
                 await asyncio.sleep(0.05)
         for n, pair in enumerate(pairs):
             await _pair_history(sessions, pair, n, start, today, learn[pair["mentee_id"]] or TOPICS[:1], rnd)
-    return (f"programme {DEMO_PROGRAMME}: {len(everyone)} participants, {len(pairs)} pairs, "
-            f"{len(run['unmatched'])} unmatched with reasons")  # fmt: skip
+    return (f"directory of {synced['hired']} employees; programme {DEMO_PROGRAMME}: {len(everyone)} participants, "
+            f"{len(pairs)} pairs, {len(run['unmatched'])} unmatched with reasons")  # fmt: skip
 
 
 async def _pair_history(

@@ -88,6 +88,7 @@ class LocalSystem:
     kafka_bootstrap: str = ""
     database_url: str = ""
     mail: Any = None
+    hr_token: str = ""
 
     def say(self, text: str) -> None:
         print(text, flush=True)
@@ -176,6 +177,21 @@ class LocalSystem:
                         )
                     await asyncio.sleep(0.2)
 
+    async def issue_hr_token(self) -> None:
+        """An integration token for the HR platform (SCIM, file upload) of the local tenant, kept in
+        .tandem/hr-token (readable by this user only) so that tools and people can use it."""
+        from services.pairing.api.integration import issue_token
+
+        tenant = self.env.get("TANDEM_TENANT", "default")
+        conn = await asyncpg.connect(with_database(self.database_url, "tandem_pairing"))
+        try:
+            self.hr_token = await issue_token(conn, tenant, "tandem up")
+        finally:
+            await conn.close()
+        path = self.data_dir / "hr-token"
+        path.write_text(self.hr_token + "\n")
+        path.chmod(0o600)
+
     def check_children(self) -> None:
         for service, proc in self.children.items():
             if proc.poll() is not None:
@@ -188,6 +204,10 @@ class LocalSystem:
         for service, url in self.urls.items():
             self.say(f"  {service:<14} {url}   (API docs: {url}/docs)")
         self.say(f"  dashboard      {self.urls['sessions']}/dashboard")
+        self.say(
+            f"  HR platform    SCIM {self.urls['pairing']}/scim/v2, file sync {self.urls['pairing']}/directory/imports"
+        )
+        self.say(f"                 bearer token in {self.data_dir / 'hr-token'}")
         self.say(f"  logs           {self.data_dir / 'logs'}")
         if self.mail is not None:
             self.say(f"  mail           {self.mail.folder} (every notification the demo sends, as .eml)")
@@ -217,10 +237,11 @@ async def _run(system: LocalSystem) -> None:
     await system.prepare()
     system.start_services()
     await system.wait_ready()
+    await system.issue_hr_token()
     if system.demo:
         from services.demo import seed
 
-        summary = await seed(system.urls)
+        summary = await seed(system.urls, hr_token=system.hr_token)
         system.say(f"demo data: {summary}")
     system.banner()
     stop = asyncio.Event()

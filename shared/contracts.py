@@ -69,9 +69,10 @@ def _message_name(model: type[EventPayload]) -> str:
 
 
 def asyncapi(
-    service: str, source: str | None, consumes: dict[str, list[str]], dead_letter: str | None, topics: Topics
+    service: str, sources: list[str], consumes: dict[str, list[str]], dead_letter: str | None, topics: Topics
 ) -> dict[str, Any]:
-    """AsyncAPI 3.0 for one service. `consumes` maps topic -> the event types the service handles."""
+    """AsyncAPI 3.0 for one service. `sources` are the CloudEvents sources it publishes (one topic each);
+    `consumes` maps topic -> the event types the service handles."""
     by_type = {m.TYPE: m for m in ALL_EVENTS}
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
@@ -96,7 +97,7 @@ def asyncapi(
     def channel_id(topic: str) -> str:
         return topic.replace(f"{topics.namespace}.", "").replace(".", "-")
 
-    if source is not None:
+    for source in sources:
         topic = topics.for_source(source)
         cid = channel_id(topic)
         produced = [m for m in ALL_EVENTS if source == m.SOURCE]

@@ -48,3 +48,10 @@ class Conflict(DomainError):
 
     status = 409
     code = "conflict"
+
+
+class Unauthorized(DomainError):
+    """No valid credentials: the caller must authenticate (answered with WWW-Authenticate)."""
+
+    status = 401
+    code = "unauthorized"

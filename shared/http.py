@@ -33,7 +33,8 @@ def create_app(title: str, description: str, version: str = "1.0.0") -> FastAPI:
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
+        headers = {"WWW-Authenticate": 'Bearer realm="tandem"'} if exc.status == 401 else None
+        return JSONResponse({"error": exc.to_dict()}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -116,6 +117,12 @@ async def _uow(request: Request) -> UnitOfWork:  # async: a plain def would run 
     return unit
 
 
+async def _tenant(request: Request) -> str:
+    """The tenant a request acts in: the service's configured tenant (sign-in will take it from the token)."""
+    tenant: str = request.app.state.host.settings.tenant
+    return tenant
+
+
 async def _conn(request: Request) -> AsyncIterator[Conn]:
     async with request.app.state.host.pool.acquire() as conn:
         yield conn
@@ -125,3 +132,5 @@ async def _conn(request: Request) -> AsyncIterator[Conn]:
 UoW = Annotated[UnitOfWork, Depends(_uow)]
 #: A pooled connection for a query.
 Connection = Annotated[Conn, Depends(_conn)]
+#: The tenant the request acts in.
+Tenant = Annotated[str, Depends(_tenant)]

@@ -69,11 +69,13 @@ class ServiceHost:
             raise RuntimeError(f"{self.spec.name} is not started")
         return self._producer
 
-    def uow(self, *, correlation_id: str | None = None, causation_id: str | None = None) -> UnitOfWork:
+    def uow(
+        self, *, correlation_id: str | None = None, causation_id: str | None = None, tenant: str | None = None
+    ) -> UnitOfWork:
         return UnitOfWork(
             self.pool,
             self.topics,
-            tenant=self.settings.tenant,
+            tenant=tenant or self.settings.tenant,
             correlation_id=correlation_id,
             causation_id=causation_id,
         )

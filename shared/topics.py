@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
-from shared.events import hr, notifications, pairing, sessions
+from shared.events import directory, hr, notifications, pairing, sessions
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,11 @@ class Topics:
         return f"{self.namespace}.notifications.events"
 
     @property
+    def directory(self) -> str:
+        """The employee directory's history (written by the pairing service, keyed by employee id)."""
+        return f"{self.namespace}.directory.events"
+
+    @property
     def hr_inbound(self) -> str:
         return f"{self.namespace}.hr.inbound"
 
@@ -53,6 +58,7 @@ class Topics:
             pairing.SOURCE: self.pairing,
             sessions.SOURCE: self.sessions,
             notifications.SOURCE: self.notifications,
+            directory.SOURCE: self.directory,
             hr.SOURCE: self.hr_inbound,
         }
         try:
@@ -61,7 +67,7 @@ class Topics:
             raise ValueError(f"no topic for event source {source!r}") from None
 
     def event_topics(self) -> list[str]:
-        return [self.pairing, self.sessions, self.notifications, self.hr_inbound]
+        return [self.pairing, self.directory, self.sessions, self.notifications, self.hr_inbound]
 
     def all_topics(self, consumers: list[str]) -> list[str]:
         return self.event_topics() + [self.dead_letter(c) for c in consumers]

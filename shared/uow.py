@@ -17,6 +17,10 @@ class UnitOfWork:
     """`async with UnitOfWork(pool, topics) as uow:` ... `uow.emit(payload)` ... `await uow.commit()`.
 
     Leaving the block without commit rolls everything back, events included.
+
+    `UnitOfWork.joining(conn, ...)` is one inside a transaction someone else owns (an inbox consumer's
+    batch): `commit()` writes the events to the outbox on that connection, and the owner commits or rolls
+    back the whole, so a consumed event, its state change and the events it causes are one transaction.
     """
 
     def __init__(
@@ -36,6 +40,21 @@ class UnitOfWork:
         self.events: list[Envelope[Any]] = []
         self._conn: asyncpg.pool.PoolConnectionProxy | None = None
         self._tx: Transaction | None = None
+        self._joined = False
+
+    @classmethod
+    def joining(cls, conn: Any, topics: Topics, *, tenant: str, caused_by: Envelope[Any] | None = None) -> UnitOfWork:
+        """A unit of work inside the caller's open transaction on `conn` (see the class docstring)."""
+        uow = cls(
+            None,  # type: ignore[arg-type]  # never acquires: the connection is given
+            topics,
+            tenant=tenant,
+            correlation_id=caused_by.correlationid if caused_by is not None else None,
+            causation_id=caused_by.id if caused_by is not None else None,
+        )
+        uow._conn = conn
+        uow._joined = True
+        return uow
 
     @property
     def conn(self) -> asyncpg.pool.PoolConnectionProxy:
@@ -44,6 +63,8 @@ class UnitOfWork:
         return self._conn
 
     async def __aenter__(self) -> UnitOfWork:
+        if self._joined:
+            return self
         self._conn = await self.pool.acquire()
         self._tx = self._conn.transaction()
         await self._tx.start()
@@ -58,14 +79,19 @@ class UnitOfWork:
         return envs
 
     async def commit(self) -> None:
-        assert self._tx is not None
         await outbox.append(self.conn, self.topics, self.events)
+        self.events = []
+        if self._joined:
+            return
+        assert self._tx is not None
         await self._tx.commit()
         self._tx = None
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self._joined:
+            return
         try:
             if self._tx is not None:
                 await self._tx.rollback()

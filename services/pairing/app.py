@@ -14,7 +14,7 @@ from shared.runtime import ServiceHost, ServiceSpec, run
 SPEC = ServiceSpec(
     name=SERVICE,
     migrations=Path(__file__).parent / "migrations",
-    consumes=lambda s: [],
+    consumes=lambda s: [s.topics.hr_inbound],
     handlers=build_handlers,
     api=build_api,
 )

@@ -1,9 +1,9 @@
-"""Participants from a CSV export of the HR platform: one row per person, lists in compact cells.
+"""Enrolments from a CSV file: one row per employee of the directory, lists in compact cells.
 
-Columns: employee_id, role, display_name, email, department, grade, and optionally participant_id,
-locale, manager_employee_id, location, timezone, languages ("de; en"), capacity, goal,
+Columns: employee_id, role, and optionally participant_id, capacity, goal,
 availability ("Mon 09:00-12:00; Wed 14:00-16:30"), teach_topics / learn_topics
-("prompt-writing:3; ai-agents:2"; a topic without a number gets 2).
+("prompt-writing:3; ai-agents:2"; a topic without a number gets 2). The person's name, e-mail, department,
+grade, manager, languages and so on come from the employee directory, not from this file.
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ import csv
 import io
 from typing import Any
 
+from services.pairing.domain.directory import PROFILE_FIELDS
 from shared.errors import InvalidInput
 
-REQUIRED = ("employee_id", "role", "display_name", "email", "department", "grade")
-KNOWN = set(REQUIRED) | {
-    "participant_id", "locale", "manager_employee_id", "location", "timezone", "languages", "capacity", "goal",
-    "availability", "teach_topics", "learn_topics",
-}  # fmt: skip
+REQUIRED = ("employee_id", "role")
+KNOWN = set(REQUIRED) | {"participant_id", "capacity", "goal", "availability", "teach_topics", "learn_topics"}
 DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 
 
@@ -56,6 +54,12 @@ def parse(text: str) -> list[dict[str, Any]]:
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise InvalidInput(f"CSV lacks column(s): {', '.join(missing)}", field=missing[0])
+    directory_owned = [c for c in header if c in PROFILE_FIELDS]
+    if directory_owned:
+        raise InvalidInput(
+            f"CSV column(s) {', '.join(directory_owned)} come from the employee directory: enrol by employee_id",
+            field=directory_owned[0],
+        )
     unknown = [c for c in header if c not in KNOWN]
     if unknown:
         raise InvalidInput(f"CSV has unknown column(s): {', '.join(unknown)}", field=unknown[0])
@@ -63,11 +67,6 @@ def parse(text: str) -> list[dict[str, Any]]:
     for number, raw in enumerate(reader, start=1):
         cells = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
         row: dict[str, Any] = {k: v for k, v in cells.items() if v != ""}
-        if "grade" in row:
-            try:
-                row["grade"] = int(row["grade"])
-            except ValueError:
-                raise InvalidInput(f"row {number}: grade {row['grade']!r} is not a number", field="grade") from None
         if "capacity" in row:
             try:
                 row["capacity"] = int(row["capacity"])
@@ -75,8 +74,6 @@ def parse(text: str) -> list[dict[str, Any]]:
                 raise InvalidInput(
                     f"row {number}: capacity {row['capacity']!r} is not a number", field="capacity"
                 ) from None
-        if "languages" in row:
-            row["languages"] = _list(row["languages"])
         for column in ("teach_topics", "learn_topics"):
             if column in row:
                 row[column] = _levels(row[column], number, column)

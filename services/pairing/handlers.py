@@ -1,25 +1,27 @@
 """Command handlers: plain functions, one unit of work each; state and events commit together.
 
 Every handler loads what it changes with FOR UPDATE before writing, so that two commands on one
-aggregate serialise and their events reach the outbox (and Kafka) in the order they happened.
+aggregate serialise and their events reach the outbox (and Kafka) in the order they happened. Every
+handler works in the unit of work's tenant.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 from pydantic import ValidationError
 
 from services.pairing import matching_adapter, repository
-from services.pairing.domain import pairs, participants, programmes
-from shared.errors import Conflict, InvalidInput
+from services.pairing.domain import directory, pairs, participants, programmes
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events.base import EventPayload
 from shared.events.common import PairEndReason
+from shared.events.directory import EmployeeChangeIgnored, Origin
 from shared.events.pairing import MatchRunCompleted
 from shared.events.pairing import Proposal as EventProposal
 from shared.events.pairing import Unmatched as EventUnmatched
@@ -69,7 +71,7 @@ async def create_programme(uow: UnitOfWork, cmd: CreateProgramme) -> programmes.
         programme, launched = programme.launch()
         uow.emit(launched)
     try:
-        await repository.insert_programme(uow.conn, programme, uow.tenant)
+        await repository.insert_programme(uow.conn, uow.tenant, programme)
     except asyncpg.UniqueViolationError:
         raise Conflict(f"programme {programme.programme_id} exists", field="programme_id", code="exists") from None
     await uow.commit()
@@ -77,16 +79,16 @@ async def create_programme(uow: UnitOfWork, cmd: CreateProgramme) -> programmes.
 
 
 async def launch_programme(uow: UnitOfWork, programme_id: str) -> programmes.Programme:
-    programme, event = (await repository.get_programme(uow.conn, programme_id, for_update=True)).launch()
-    await repository.set_programme_state(uow.conn, programme)
+    programme, event = (await repository.get_programme(uow.conn, uow.tenant, programme_id, for_update=True)).launch()
+    await repository.set_programme_state(uow.conn, uow.tenant, programme)
     uow.emit(event)
     await uow.commit()
     return programme
 
 
 async def close_programme(uow: UnitOfWork, programme_id: str) -> programmes.Programme:
-    programme, event = (await repository.get_programme(uow.conn, programme_id, for_update=True)).close()
-    await repository.set_programme_state(uow.conn, programme)
+    programme, event = (await repository.get_programme(uow.conn, uow.tenant, programme_id, for_update=True)).close()
+    await repository.set_programme_state(uow.conn, uow.tenant, programme)
     uow.emit(event)
     await uow.commit()
     return programme
@@ -98,43 +100,54 @@ async def close_programme(uow: UnitOfWork, programme_id: str) -> programmes.Prog
 async def enrol_participants(
     uow: UnitOfWork, programme_id: str, rows: list[dict[str, Any]], *, row_label: str = "row"
 ) -> list[participants.Participant]:
-    """Enrol one or many; all or nothing. Errors name the row (1-based) and the field."""
-    programme = await repository.get_programme(uow.conn, programme_id, for_update=True)
+    """Enrol employees of the directory by id; all or nothing. The profile comes from the directory, the
+    programme's fields (role, topics, goal, capacity, availability) from the rows. Errors name the row
+    (1-based) and the field."""
+    tenant = uow.tenant
+    programme = await repository.get_programme(uow.conn, tenant, programme_id, for_update=True)
     programme.require_enrolment_open()
+    wanted = [str(row.get("employee_id") or "") for row in rows]
+    people = await repository.employees_by_id(uow.conn, tenant, [w for w in wanted if w])
+    enrolled_already = await repository.enrolled_employees(uow.conn, tenant, programme_id, [w for w in wanted if w])
     enrolled: list[participants.Participant] = []
     errors: list[dict[str, str | int | None]] = []
     seen: set[str] = set()
-    for number, row in enumerate(rows, start=1):
-        data = {**row, "programme_id": programme_id, "participant_id": row.get("participant_id") or new_id()}
+
+    def fail(number: int, field: str | None, message: str, code: str = "invalid_input") -> None:
         prefix = f"{row_label} {number}: " if len(rows) > 1 or row_label != "row" else ""
+        errors.append({"row": number, "field": field, "message": f"{prefix}{message}", "code": code})
+
+    for number, row in enumerate(rows, start=1):
+        employee_id = str(row.get("employee_id") or "")
+        data = {**row, "programme_id": programme_id, "participant_id": row.get("participant_id") or new_id()}
+        employee = people.get(employee_id)
+        if employee_id and employee is None:
+            fail(number, "employee_id", f"employee {employee_id} is not in the directory of this organisation")
+            continue
+        if employee_id in enrolled_already:
+            fail(number, "employee_id", f"employee {employee_id} is already enrolled in programme {programme_id}",
+                 code="already_enrolled")  # fmt: skip
+            continue
+        if employee_id in seen:
+            fail(number, "employee_id", f"employee {employee_id} appears twice")
+            continue
         try:
-            participant, event = participants.enrol(data)
+            profile = directory.participant_profile(employee) if employee is not None else {}
+            participant, event = participants.enrol(data, profile)
         except ValidationError as exc:
             for d in invalid(exc).details:
-                errors.append({**d, "row": number, "message": f"{prefix}{d['field']}: {d['message']}"})
+                fail(number, str(d["field"]), f"{d['field']}: {d['message']}")
             continue
         except InvalidInput as exc:
-            errors.append({"row": number, "field": exc.field, "message": f"{prefix}{exc.message}"})
-            continue
-        if participant.employee_id in seen:
-            errors.append(
-                {
-                    "row": number,
-                    "field": "employee_id",
-                    "message": f"{prefix}employee {participant.employee_id} appears twice",
-                }
-            )
+            fail(number, exc.field, exc.message)
             continue
         unknown_topics = (set(event.teach_topics) | set(event.learn_topics)) - set(programme.focus_topics)
         if unknown_topics:
-            field = "teach_topics" if event.role == "mentor" else "learn_topics"
-            errors.append(
-                {
-                    "row": number,
-                    "field": field,
-                    "message": f"{prefix}{', '.join(sorted(unknown_topics))} "
-                    f"not among the programme's focus topics ({', '.join(programme.focus_topics)})",
-                }
+            fail(
+                number,
+                "teach_topics" if event.role == "mentor" else "learn_topics",
+                f"{', '.join(sorted(unknown_topics))} not among the programme's focus topics "
+                f"({', '.join(programme.focus_topics)})",
             )
             continue
         seen.add(participant.employee_id)
@@ -142,12 +155,14 @@ async def enrol_participants(
         uow.emit(event)
     if errors:
         first = errors[0]
+        if all(e["code"] == "already_enrolled" for e in errors):
+            raise Conflict(str(first["message"]), field="employee_id", code="already_enrolled", details=errors)
         raise InvalidInput(str(first["message"]), field=str(first["field"]), details=errors)
     try:
-        await repository.insert_participants(uow.conn, enrolled, uow.tenant)
-    except asyncpg.UniqueViolationError as exc:
+        await repository.insert_participants(uow.conn, tenant, enrolled)
+    except asyncpg.UniqueViolationError as exc:  # a concurrent request enrolled one of them first
         raise Conflict(
-            f"an employee in this request is already enrolled in programme {programme_id} ({exc.detail})",
+            f"an employee in this request was enrolled in programme {programme_id} meanwhile ({exc.detail})",
             field="employee_id",
             code="already_enrolled",
         ) from None
@@ -156,12 +171,12 @@ async def enrol_participants(
 
 
 async def update_participant(uow: UnitOfWork, participant_id: str, changes: dict[str, Any]) -> participants.Participant:
-    current = await repository.get_participant(uow.conn, participant_id, for_update=True)
+    current = await repository.get_participant(uow.conn, uow.tenant, participant_id, for_update=True)
     try:
         participant, event = current.update(changes)
     except ValidationError as exc:
         raise invalid(exc) from None
-    await repository.update_participant(uow.conn, participant)
+    await repository.update_participant(uow.conn, uow.tenant, participant)
     uow.emit(event)
     await uow.commit()
     return participant
@@ -171,24 +186,236 @@ async def withdraw_participant(
     uow: UnitOfWork, participant_id: str, reason: participants.WithdrawReason = "withdrawn"
 ) -> tuple[participants.Participant, list[pairs.Pair]]:
     """Withdraw and, in the same transaction, end their live pairs (reason withdrawn or left_company)."""
-    participant, event = (await repository.get_participant(uow.conn, participant_id, for_update=True)).withdraw(reason)
-    await repository.update_participant(uow.conn, participant)
+    participant = await repository.get_participant(uow.conn, uow.tenant, participant_id, for_update=True)
+    result = await _withdraw(uow, participant, reason)
+    await uow.commit()
+    return result
+
+
+async def _withdraw(
+    uow: UnitOfWork, participant: participants.Participant, reason: participants.WithdrawReason
+) -> tuple[participants.Participant, list[pairs.Pair]]:
+    participant, event = participant.withdraw(reason)
+    await repository.update_participant(uow.conn, uow.tenant, participant)
     uow.emit(event)
     end_reason: PairEndReason = "left_company" if reason == "left_company" else "withdrawn"
+    why = "left the company" if reason == "left_company" else "withdrew from the programme"
     ended = []
-    for pair in await repository.live_pairs_of(uow.conn, participant_id, for_update=True):
+    for pair in await repository.live_pairs_of(uow.conn, uow.tenant, participant.participant_id, for_update=True):
         if pair.state == "proposed":
-            after, declined = pair.decline(participant_id, reason=f"{participant.display_name} withdrew")
-            await repository.update_pair(uow.conn, after)
+            after, declined = pair.decline(participant.participant_id, reason=f"{participant.display_name} {why}")
+            await repository.update_pair(uow.conn, uow.tenant, after)
             uow.emit(declined)
             ended.append(after)
             continue
-        after, ended_event = pair.end(end_reason, note=f"{participant.display_name} withdrew from the programme")
-        await repository.update_pair(uow.conn, after)
+        after, ended_event = pair.end(end_reason, note=f"{participant.display_name} {why}")
+        await repository.update_pair(uow.conn, uow.tenant, after)
         uow.emit(ended_event)
         ended.append(after)
-    await uow.commit()
     return participant, ended
+
+
+# --- the employee directory ------------------------------------------------------------------------
+
+
+@dataclass
+class DirectoryResult:
+    """What a batch of directory changes did."""
+
+    events: list[directory.DirectoryEvent] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    participants_updated: int = 0
+    withdrawn: int = 0
+    paused: int = 0
+    resumed: int = 0
+    flagged: int = 0
+    cleared: int = 0
+    revision: int = 0
+
+
+async def apply_directory_changes(
+    uow: UnitOfWork,
+    changes: Sequence[directory.Change],
+    *,
+    origin: Origin,
+    effective_at: datetime,
+    source_event_id: str | None = None,
+    commit: bool = True,
+) -> DirectoryResult:
+    """Apply changes from one source to the tenant's directory, with everything they cause, in one transaction:
+
+    - directory events for what changed (EmployeeChangeIgnored for a change older than the record);
+    - every live enrolment of a changed person gets the new profile (ParticipantUpdated), so mails follow
+      a new address and the matching reads the new department, grade or languages;
+    - a leaver is withdrawn from every programme (pairs end with reason left_company);
+    - a leave of absence pauses their active pairs; the return resumes those (when both are back);
+    - a change a hard rule depends on (manager, languages, a new or returning employee, who may be a missing
+      manager) re-checks the live pairs whose reporting line could have changed: PairFlagged, or the flag
+      cleared.
+    """
+    tenant = uow.tenant
+    revision = await repository.lock_directory(uow.conn, tenant)
+    ids = [c.record.employee_id if isinstance(c, directory.Upsert) else c.employee_id for c in changes]
+    before = await repository.employees_by_id(uow.conn, tenant, ids, for_update=True)
+    after: dict[str, directory.Employee | None] = dict(before)
+    result = DirectoryResult()
+    for employee_id, change in zip(ids, changes, strict=True):
+        events = directory.decide(
+            after.get(employee_id), change, revision=revision, origin=origin, effective_at=effective_at,
+            source_event_id=source_event_id,
+        )  # fmt: skip
+        for event in events:
+            if not isinstance(event, EmployeeChangeIgnored):
+                revision = event.revision
+                after[employee_id] = directory.evolve(after.get(employee_id), event)
+        uow.emit(*events)
+        result.events.extend(events)
+    changed = {i: e for i, e in after.items() if e is not None and e != before.get(i)}
+    result.changed = sorted(changed)
+    result.revision = revision
+    if changed:
+        await repository.save_employees(uow.conn, tenant, list(changed.values()))
+        await repository.set_directory_revision(uow.conn, tenant, revision)
+        await _directory_consequences(uow, before, changed, result, since=effective_at)
+    if commit:
+        await uow.commit()
+    return result
+
+
+async def _directory_consequences(
+    uow: UnitOfWork,
+    before: dict[str, directory.Employee],
+    changed: dict[str, directory.Employee],
+    result: DirectoryResult,
+    *,
+    since: datetime,
+) -> None:
+    tenant, conn = uow.tenant, uow.conn
+    for enrolment in await repository.enrolments_of(conn, tenant, changed):
+        employee = changed[enrolment.employee_id]
+        if employee.status == "left":
+            await _withdraw(uow, enrolment, "left_company")
+            result.withdrawn += 1
+            continue
+        refreshed = enrolment.refresh(_directory_profile(employee))
+        if refreshed is not None:
+            await repository.update_participant(conn, tenant, refreshed[0])
+            uow.emit(refreshed[1])
+            result.participants_updated += 1
+    away = {
+        i for i, e in changed.items() if e.status == "on_leave" and getattr(before.get(i), "status", None) != "on_leave"
+    }
+    back = {
+        i for i, e in changed.items() if e.status == "active" and getattr(before.get(i), "status", None) == "on_leave"
+    }
+    if away or back:
+        await _leave_of_absence(uow, away, back, result)
+    rule_changed = [
+        i
+        for i, e in changed.items()
+        if i not in before
+        or before[i].status == "left"
+        or directory.changed_fields(before[i], e) & directory.RULE_FIELDS
+    ]
+    if rule_changed:
+        await recheck_pairs(uow, rule_changed, since=since, revision=result.revision, result=result)
+
+
+def _directory_profile(employee: directory.Employee) -> dict[str, Any]:
+    """The directory's fields for a live enrolment; what the directory lacks keeps the enrolment's value."""
+    profile = {
+        "display_name": employee.display_name, "email": employee.email,
+        "locale": directory.supported_locale(employee.locale), "department": employee.department,
+        "grade": employee.grade, "manager_employee_id": employee.manager_employee_id, "location": employee.location,
+        "timezone": employee.timezone, "languages": list(employee.languages),
+    }  # fmt: skip
+    return {k: v for k, v in profile.items() if v not in (None, "", []) or k in ("manager_employee_id", "location")}
+
+
+async def _leave_of_absence(uow: UnitOfWork, away: set[str], back: set[str], result: DirectoryResult) -> None:
+    tenant, conn = uow.tenant, uow.conn
+    live = await repository.live_pairs_of_employees(conn, tenant, away | back)
+    people = await repository.participants_by_id(conn, tenant, [x for p in live for x in (p.mentor_id, p.mentee_id)])
+    on_leave = {
+        e.employee_id
+        for e in (await repository.employees_by_id(conn, tenant, {p.employee_id for p in people.values()})).values()
+        if e.status == "on_leave"
+    }
+    for pair in live:
+        mentor, mentee = people[pair.mentor_id], people[pair.mentee_id]
+        gone = [p for p in (mentor, mentee) if p.employee_id in on_leave]
+        changes: Sequence[EventPayload]
+        if gone:
+            after, changes = pair.pause_for_leave(" and ".join(p.display_name for p in gone))
+            result.paused += len(changes)
+        else:
+            after, changes = pair.resume_after_leave()
+            result.resumed += len(changes)
+        if changes:
+            await repository.update_pair(conn, tenant, after)
+            uow.emit(*changes)
+
+
+async def recheck_pairs(
+    uow: UnitOfWork,
+    employee_ids: Iterable[str] | None,
+    *,
+    since: datetime,
+    revision: int,
+    result: DirectoryResult | None = None,
+) -> DirectoryResult:
+    """Check the directory-dependent hard rules on live pairs: those of everyone whose reporting line passes
+    through `employee_ids` (a change there can only move those lines), or every live pair of the tenant
+    when None. A pair that now breaks a rule is flagged (and paused, if its programme says so); a flagged
+    pair whose conflict is gone is cleared."""
+    tenant, conn = uow.tenant, uow.conn
+    result = result or DirectoryResult(revision=revision)
+    if employee_ids is None:
+        live = await repository.live_pairs_in_tenant(conn, tenant)
+    else:
+        changed = set(employee_ids)
+        levels = await repository.max_reporting_levels(conn, tenant)
+        affected = changed | await repository.reports_within(conn, tenant, changed, levels)
+        live = await repository.live_pairs_of_employees(conn, tenant, affected)
+    if not live:
+        return result
+    people = await repository.participants_by_id(conn, tenant, [x for p in live for x in (p.mentor_id, p.mentee_id)])
+    programme_of = await repository.programmes_by_id(conn, tenant, {p.programme_id for p in live})
+    levels = max(p.reporting_line_levels for p in programme_of.values())
+    chart = await repository.reporting_lines(conn, tenant, {p.employee_id for p in people.values()}, levels)
+    for pair in live:
+        programme = programme_of[pair.programme_id]
+        conflict = matching_adapter.conflict(programme, people[pair.mentor_id], people[pair.mentee_id], chart)
+        changes: Sequence[EventPayload]
+        if conflict is not None:
+            flag = pairs.Flag(conflict.rule, conflict.detail, conflict.chain, since, revision, "left_running")
+            after, changes = pair.flag_conflict(flag, pause=programme.pauses_flagged_pairs)
+            result.flagged += 1 if changes else 0
+        else:
+            after, changes = pair.clear_flag()
+            result.cleared += 1 if changes else 0
+        if changes:
+            await repository.update_pair(conn, tenant, after)
+            uow.emit(*changes)
+    return result
+
+
+async def resolve_flag(
+    uow: UnitOfWork, pair_id: str, decision: Literal["keep", "end"], reason: str, resolved_by: str
+) -> tuple[pairs.Pair, repository.MatchRunRow | None]:
+    """HR decides on a flagged pair: keep it (the override is recorded), or end it and propose new partners."""
+    pair, events = (await repository.get_pair(uow.conn, uow.tenant, pair_id, for_update=True)).resolve_flag(
+        decision, reason, resolved_by, datetime.now(UTC)
+    )
+    await repository.update_pair(uow.conn, uow.tenant, pair)
+    uow.emit(*events)
+    run = None
+    if decision == "end":
+        waiting = await _waiting_for_partner(uow, pair)
+        if waiting:
+            run = await _match_run(uow, pair.programme_id, only=[waiting[0].participant_id])
+    await uow.commit()
+    return pair, run
 
 
 # --- pairs -----------------------------------------------------------------------------------------
@@ -214,16 +441,21 @@ def _check_started_on(started_on: date | None, programme: programmes.Programme) 
 
 
 async def create_pair(uow: UnitOfWork, cmd: CreatePair) -> pairs.Pair:
-    """HR pairs two people by hand: both enrolled in the programme, in the right roles, hard rules hold."""
+    """HR pairs two people by hand: both enrolled in the programme, in the right roles, hard rules hold
+    (the reporting line read from the whole directory, as for a match run)."""
 
-    programme = await repository.get_programme(uow.conn, cmd.programme_id, for_update=True)
+    tenant = uow.tenant
+    programme = await repository.get_programme(uow.conn, tenant, cmd.programme_id, for_update=True)
     programme = programme.begin_running()
     _check_started_on(cmd.started_on, programme)
     mentor = await _member(uow, cmd.mentor_id, programme.programme_id, "mentor", "mentor_id")
     mentee = await _member(uow, cmd.mentee_id, programme.programme_id, "mentee", "mentee_id")
     if mentor.participant_id == mentee.participant_id:
         raise InvalidInput("a participant cannot mentor themselves", field="mentee_id")
-    verdict = matching_adapter.explain(programme, mentor, mentee, await repository.org_chart(uow.conn))
+    chart = await repository.reporting_lines(
+        uow.conn, tenant, [mentor.employee_id, mentee.employee_id], programme.reporting_line_levels
+    )
+    verdict = matching_adapter.explain(programme, mentor, mentee, chart)
     if verdict.violations:
         raise Conflict(
             f"{mentor.display_name} and {mentee.display_name} cannot be paired: {'; '.join(verdict.violations)}",
@@ -231,7 +463,7 @@ async def create_pair(uow: UnitOfWork, cmd: CreatePair) -> pairs.Pair:
             code="hard_rule",
         )
     await _check_capacity(uow, mentor)
-    if await repository.live_pairs_of(uow.conn, mentee.participant_id, for_update=True):
+    if await repository.live_pairs_of(uow.conn, tenant, mentee.participant_id, for_update=True):
         raise Conflict(f"{mentee.display_name} already has a live pair", field="mentee_id", code="already_paired")
     pair, event = pairs.create_pair(
         cmd.pair_id or new_id(), programme.programme_id, mentor.participant_id, mentee.participant_id,
@@ -239,14 +471,14 @@ async def create_pair(uow: UnitOfWork, cmd: CreatePair) -> pairs.Pair:
         started_on=cmd.started_on,
     )  # fmt: skip
     try:
-        await repository.insert_pair(uow.conn, pair, uow.tenant)
+        await repository.insert_pair(uow.conn, tenant, pair)
     except asyncpg.UniqueViolationError:
         raise Conflict(
             f"{mentor.display_name} and {mentee.display_name} already form a live pair",
             field="mentee_id",
             code="duplicate_pair",
         ) from None
-    await repository.set_programme_state(uow.conn, programme)
+    await repository.set_programme_state(uow.conn, tenant, programme)
     uow.emit(event)
     await uow.commit()
     return pair
@@ -256,8 +488,8 @@ async def _member(
     uow: UnitOfWork, participant_id: str, programme_id: str, role: str, field: str
 ) -> participants.Participant:
     try:
-        p = await repository.get_participant(uow.conn, participant_id, for_update=True)
-    except Exception as exc:
+        p = await repository.get_participant(uow.conn, uow.tenant, participant_id, for_update=True)
+    except NotFound as exc:
         raise InvalidInput(f"no participant {participant_id}", field=field) from exc
     if p.programme_id != programme_id:
         raise InvalidInput(f"{participant_id} is not enrolled in programme {programme_id}", field=field)
@@ -269,7 +501,7 @@ async def _member(
 
 
 async def _check_capacity(uow: UnitOfWork, mentor: participants.Participant) -> None:
-    live = await repository.live_pairs_of(uow.conn, mentor.participant_id, for_update=True)
+    live = await repository.live_pairs_of(uow.conn, uow.tenant, mentor.participant_id, for_update=True)
     capacity = int(mentor.profile.get("capacity", 1))
     if len(live) >= capacity:
         raise Conflict(
@@ -283,8 +515,8 @@ async def _change_pair(
     uow: UnitOfWork, pair_id: str, change: Callable[[pairs.Pair], tuple[pairs.Pair, Sequence[EventPayload]]]
 ) -> pairs.Pair:
     """Lock the pair, apply one state change, save it and its events in the unit of work."""
-    pair, events = change(await repository.get_pair(uow.conn, pair_id, for_update=True))
-    await repository.update_pair(uow.conn, pair)
+    pair, events = change(await repository.get_pair(uow.conn, uow.tenant, pair_id, for_update=True))
+    await repository.update_pair(uow.conn, uow.tenant, pair)
     uow.emit(*events)
     await uow.commit()
     return pair
@@ -303,8 +535,8 @@ async def end_pair(uow: UnitOfWork, pair_id: str, reason: PairEndReason, note: s
 
 
 async def extend_pair(uow: UnitOfWork, pair_id: str, until: date) -> pairs.Pair:
-    pair = await repository.get_pair(uow.conn, pair_id)
-    ends_on = (await repository.get_programme(uow.conn, pair.programme_id)).ends_on
+    pair = await repository.get_pair(uow.conn, uow.tenant, pair_id)
+    ends_on = (await repository.get_programme(uow.conn, uow.tenant, pair.programme_id)).ends_on
     return await _change_pair(uow, pair_id, lambda p: _one(p.extend(until, ends_on)))
 
 
@@ -327,20 +559,27 @@ def consent_deadline(programme: programmes.Programme, now: datetime) -> datetime
 async def start_match_run(
     uow: UnitOfWork, programme_id: str, *, objective: str | None = None, only: list[str] | None = None
 ) -> repository.MatchRunRow:
-    """Match everyone enrolled and still free (or only `only`, for a rematch); publish MatchRunCompleted.
+    """Match everyone enrolled and still free (or only `only`, for a rematch); publish MatchRunCompleted."""
+    run = await _match_run(uow, programme_id, objective=objective, only=only)
+    await uow.commit()
+    return run
 
-    Lapsed consent proposals are declined first, which frees both people; open proposals of earlier
-    runs are superseded by this one.
-    """
+
+async def _match_run(
+    uow: UnitOfWork, programme_id: str, *, objective: str | None = None, only: list[str] | None = None
+) -> repository.MatchRunRow:
+    """Lapsed consent proposals are declined first, which frees both people; open proposals of earlier
+    runs are superseded by this one. The run records the directory revision and the reporting lines it read."""
+    tenant, conn = uow.tenant, uow.conn
     now = datetime.now(UTC)
-    programme = (await repository.get_programme(uow.conn, programme_id, for_update=True)).begin_matching()
-    for stale in await repository.expired_proposals(uow.conn, programme_id):
+    programme = (await repository.get_programme(conn, tenant, programme_id, for_update=True)).begin_matching()
+    for stale in await repository.expired_proposals(conn, tenant, programme_id):
         lapsed = stale.expire(now)
         if lapsed is not None:
-            await repository.update_pair(uow.conn, lapsed[0])
+            await repository.update_pair(conn, tenant, lapsed[0])
             uow.emit(lapsed[1])
-    load = await repository.live_load(uow.conn, programme_id)
-    enrolled, _ = await repository.list_participants(uow.conn, programme_id)
+    load = await repository.live_load(conn, tenant, programme_id)
+    enrolled, _ = await repository.list_participants(conn, tenant, programme_id)
     mentors = [p for p in enrolled if p.role == "mentor"]
     mentees = [p for p in enrolled if p.role == "mentee" and not load.get(p.participant_id)]
     if only is not None:
@@ -352,36 +591,32 @@ async def start_match_run(
     if not mentors and not mentees:
         raise Conflict(f"nobody in programme {programme_id} is waiting for a match", field="programme_id",
                        code="nothing_to_match")  # fmt: skip
+    revision = await repository.directory_revision(conn, tenant)
+    chart = await repository.reporting_lines(
+        conn, tenant, [p.employee_id for p in mentors + mentees], programme.reporting_line_levels
+    )
     result = matching_adapter.run(
-        programme, mentors, mentees, await repository.org_chart(uow.conn),
+        programme, mentors, mentees, chart,
         used_capacity={p.participant_id: load.get(p.participant_id, 0) for p in mentors}, objective=objective,
     )  # fmt: skip
-    await repository.supersede_open_proposals(uow.conn, programme_id)
+    await repository.supersede_open_proposals(conn, tenant, programme_id)
     run_id = new_id()
     proposals = [
         repository.ProposalRow(
-            proposal_id=new_id(),
-            match_run_id=run_id,
-            programme_id=programme_id,
-            mentor_id=p.mentor_id,
-            mentee_id=p.mentee_id,
-            score=p.score,
-            components=p.components,
-            rationale=p.rationale,
-            forced=p.forced,
-            status="open",
-            pair_id=None,
+            proposal_id=new_id(), match_run_id=run_id, programme_id=programme_id, mentor_id=p.mentor_id,
+            mentee_id=p.mentee_id, score=p.score, components=p.components, rationale=p.rationale, forced=p.forced,
+            status="open", pair_id=None,
         )
         for p in result.proposals
-    ]
+    ]  # fmt: skip
     run = repository.MatchRunRow(
         match_run_id=run_id, programme_id=programme_id, kind="full" if only is None else "rematch",
         algorithm_version=result.algorithm_version, objective=result.objective, policy=result.policy,
         unmatched=[vars(u) for u in result.unmatched], conflicts=result.conflicts, total_score=result.total_score,
-        created_at=now, proposals=proposals,
+        created_at=now, proposals=proposals, directory_revision=revision, org_chart_hash=repository.chart_hash(chart),
     )  # fmt: skip
-    await repository.insert_match_run(uow.conn, run)
-    await repository.set_programme_state(uow.conn, programme)
+    await repository.insert_match_run(conn, tenant, run)
+    await repository.set_programme_state(conn, tenant, programme)
     uow.emit(
         MatchRunCompleted(
             match_run_id=run_id, programme_id=programme_id, algorithm_version=result.algorithm_version,
@@ -390,9 +625,9 @@ async def start_match_run(
                                      score=p.score, components=p.components, rationale=p.rationale, forced=p.forced)
                        for p in proposals],
             unmatched=[EventUnmatched(**vars(u)) for u in result.unmatched], total_score=result.total_score,
+            directory_revision=run.directory_revision, org_chart_hash=run.org_chart_hash,
         )
     )  # fmt: skip
-    await uow.commit()
     return run
 
 
@@ -401,8 +636,9 @@ async def accept_proposals(
 ) -> list[pairs.Pair]:
     """HR accepts all (None) or some proposals of a run: each becomes a pair, or a proposal awaiting
     both people's consent when the programme asks for it. All or nothing."""
-    run = await repository.get_match_run(uow.conn, match_run_id, for_update=True)
-    programme = await repository.get_programme(uow.conn, run.programme_id, for_update=True)
+    tenant = uow.tenant
+    run = await repository.get_match_run(uow.conn, tenant, match_run_id, for_update=True)
+    programme = await repository.get_programme(uow.conn, tenant, run.programme_id, for_update=True)
     _check_started_on(started_on, programme)
     by_id = {p.proposal_id: p for p in run.proposals}
     if proposal_ids is None:
@@ -425,7 +661,7 @@ async def accept_proposals(
         mentor = await _member(uow, proposal.mentor_id, programme.programme_id, "mentor", "proposal_ids")
         mentee = await _member(uow, proposal.mentee_id, programme.programme_id, "mentee", "proposal_ids")
         await _check_capacity(uow, mentor)
-        if await repository.live_pairs_of(uow.conn, mentee.participant_id, for_update=True):
+        if await repository.live_pairs_of(uow.conn, tenant, mentee.participant_id, for_update=True):
             raise Conflict(f"{mentee.display_name} was paired since this run", field="proposal_ids",
                            code="already_paired")  # fmt: skip
         origin: pairs.Origin = "rematch" if run.kind == "rematch" else "match_run"
@@ -444,28 +680,34 @@ async def accept_proposals(
                 started_on=started_on,
             )  # fmt: skip
             uow.emit(created_event)
-        await repository.insert_pair(uow.conn, pair, uow.tenant)
-        await repository.mark_proposal_accepted(uow.conn, proposal.proposal_id, pair_id)
+        await repository.insert_pair(uow.conn, tenant, pair)
+        await repository.mark_proposal_accepted(uow.conn, tenant, proposal.proposal_id, pair_id)
         created.append(pair)
     programme = programme.begin_running()
-    await repository.set_programme_state(uow.conn, programme)
+    await repository.set_programme_state(uow.conn, tenant, programme)
     await uow.commit()
     return created
 
 
 async def rematch(uow: UnitOfWork, pair_id: str) -> repository.MatchRunRow:
     """After a pair ended, propose a new partner for whoever of the two is still enrolled."""
-    pair = await repository.get_pair(uow.conn, pair_id)
+    pair = await repository.get_pair(uow.conn, uow.tenant, pair_id)
     if pair.state not in ("ended", "declined"):
         raise Conflict(f"pair {pair_id} is {pair.state}: end it first (reason 'rematched')", field="pair_id",
                        code="pair_live")  # fmt: skip
-    remaining = []
-    for participant_id in (pair.mentee_id, pair.mentor_id):
-        p = await repository.get_participant(uow.conn, participant_id)
-        if p.status == "enrolled" and not await repository.live_pairs_of(uow.conn, participant_id):
-            remaining.append(p)
+    remaining = await _waiting_for_partner(uow, pair)
     if not remaining:
         raise Conflict(f"nobody from pair {pair_id} is waiting for a new partner", field="pair_id",
                        code="nothing_to_match")  # fmt: skip
     # one run per remaining person would publish two events; the mentee (the senior) goes first
     return await start_match_run(uow, pair.programme_id, only=[remaining[0].participant_id])
+
+
+async def _waiting_for_partner(uow: UnitOfWork, pair: pairs.Pair) -> list[participants.Participant]:
+    """Who of a finished pair is still enrolled and has no live pair: the mentee first."""
+    remaining = []
+    for participant_id in (pair.mentee_id, pair.mentor_id):
+        p = await repository.get_participant(uow.conn, uow.tenant, participant_id)
+        if p.status == "enrolled" and not await repository.live_pairs_of(uow.conn, uow.tenant, participant_id):
+            remaining.append(p)
+    return remaining

@@ -57,6 +57,13 @@ def explain(programme: Programme, mentor: Participant, mentee: Participant, org_
     return Verdict(e.score, e.rationale, e.violations, e.warnings)
 
 
+def conflict(
+    programme: Programme, mentor: Participant, mentee: Participant, org_chart: Mapping[str, str]
+) -> matching.RuleConflict | None:
+    """The directory-dependent hard rule a live pair now breaks, if any (see matching.hard_rule_conflict)."""
+    return matching.hard_rule_conflict(person(mentor), person(mentee), policy(programme.matching_policy), org_chart)
+
+
 def run(
     programme: Programme,
     mentors: Sequence[Participant],

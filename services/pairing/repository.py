@@ -1,12 +1,19 @@
-"""Loading and saving the pairing service's aggregates. All SQL of the write model lives here."""
+"""Loading and saving the pairing service's aggregates. All SQL of the write model lives here.
+
+Every statement names the tenant: programmes, participants, pairs, match runs and the employee directory
+are keyed by it, so the same id in two tenants is two things.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.pairing.domain.pairs import Pair
+from services.pairing.domain.directory import Employee
+from services.pairing.domain.pairs import Flag, Pair
 from services.pairing.domain.participants import Participant
 from services.pairing.domain.programmes import Programme
 from shared.db import Conn
@@ -26,15 +33,17 @@ def _programme(row: Any) -> Programme:
     return Programme(**data)
 
 
-async def get_programme(conn: Conn, programme_id: str, *, for_update: bool = False) -> Programme:
-    sql = f"SELECT {_PROGRAMME} FROM programmes WHERE programme_id = $1" + (" FOR UPDATE" if for_update else "")
-    row = await conn.fetchrow(sql, programme_id)
+async def get_programme(conn: Conn, tenant: str, programme_id: str, *, for_update: bool = False) -> Programme:
+    sql = f"SELECT {_PROGRAMME} FROM programmes WHERE tenant = $1 AND programme_id = $2" + (
+        " FOR UPDATE" if for_update else ""
+    )
+    row = await conn.fetchrow(sql, tenant, programme_id)
     if row is None:
         raise NotFound(f"no programme {programme_id}", field="programme_id")
     return _programme(row)
 
 
-async def insert_programme(conn: Conn, p: Programme, tenant: str) -> None:
+async def insert_programme(conn: Conn, tenant: str, p: Programme) -> None:
     await conn.execute(
         f"INSERT INTO programmes ({_PROGRAMME}, tenant) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         p.programme_id, p.name, p.starts_on, p.ends_on, p.cadence_days, list(p.focus_topics), p.matching_policy,
@@ -42,15 +51,26 @@ async def insert_programme(conn: Conn, p: Programme, tenant: str) -> None:
     )  # fmt: skip
 
 
-async def set_programme_state(conn: Conn, p: Programme) -> None:
+async def set_programme_state(conn: Conn, tenant: str, p: Programme) -> None:
     await conn.execute(
-        "UPDATE programmes SET state = $2, updated_at = now() WHERE programme_id = $1", p.programme_id, p.state
+        "UPDATE programmes SET state = $3, updated_at = now() WHERE tenant = $1 AND programme_id = $2",
+        tenant, p.programme_id, p.state,
+    )  # fmt: skip
+
+
+async def list_programmes(conn: Conn, tenant: str) -> list[Programme]:
+    rows = await conn.fetch(
+        f"SELECT {_PROGRAMME} FROM programmes WHERE tenant = $1 ORDER BY created_at, programme_id", tenant
     )
-
-
-async def list_programmes(conn: Conn) -> list[Programme]:
-    rows = await conn.fetch(f"SELECT {_PROGRAMME} FROM programmes ORDER BY created_at, programme_id")
     return [_programme(r) for r in rows]
+
+
+async def programmes_by_id(conn: Conn, tenant: str, programme_ids: Iterable[str]) -> dict[str, Programme]:
+    rows = await conn.fetch(
+        f"SELECT {_PROGRAMME} FROM programmes WHERE tenant = $1 AND programme_id = ANY($2::text[])",
+        tenant, list(set(programme_ids)),
+    )  # fmt: skip
+    return {r["programme_id"]: _programme(r) for r in rows}
 
 
 # --- participants ----------------------------------------------------------------------------------
@@ -62,35 +82,36 @@ def _participant(row: Any) -> Participant:
     return Participant(**dict(row))
 
 
-async def get_participant(conn: Conn, participant_id: str, *, for_update: bool = False) -> Participant:
-    sql = f"SELECT {_PARTICIPANT} FROM participants WHERE participant_id = $1" + (" FOR UPDATE" if for_update else "")
-    row = await conn.fetchrow(sql, participant_id)
+async def get_participant(conn: Conn, tenant: str, participant_id: str, *, for_update: bool = False) -> Participant:
+    sql = f"SELECT {_PARTICIPANT} FROM participants WHERE tenant = $1 AND participant_id = $2" + (
+        " FOR UPDATE" if for_update else ""
+    )
+    row = await conn.fetchrow(sql, tenant, participant_id)
     if row is None:
         raise NotFound(f"no participant {participant_id}", field="participant_id")
     return _participant(row)
 
 
-async def insert_participants(conn: Conn, participants: list[Participant], tenant: str) -> None:
+async def insert_participants(conn: Conn, tenant: str, participants: list[Participant]) -> None:
     await conn.executemany(
         f"INSERT INTO participants ({_PARTICIPANT}, tenant) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         [(p.participant_id, p.programme_id, p.employee_id, p.role, p.profile, p.status, tenant) for p in participants],
     )
-    await record_managers(conn, [(p.employee_id, p.profile.get("manager_employee_id")) for p in participants])
 
 
-async def update_participant(conn: Conn, p: Participant) -> None:
+async def update_participant(conn: Conn, tenant: str, p: Participant) -> None:
     await conn.execute(
-        "UPDATE participants SET profile = $2, status = $3, updated_at = now() WHERE participant_id = $1",
-        p.participant_id, p.profile, p.status,
+        "UPDATE participants SET profile = $3, status = $4, updated_at = now() "
+        "WHERE tenant = $1 AND participant_id = $2",
+        tenant, p.participant_id, p.profile, p.status,
     )  # fmt: skip
-    await record_managers(conn, [(p.employee_id, p.profile.get("manager_employee_id"))])
 
 
 async def list_participants(
-    conn: Conn, programme_id: str, *, role: str | None = None, status: str | None = "enrolled",
+    conn: Conn, tenant: str, programme_id: str, *, role: str | None = None, status: str | None = "enrolled",
     limit: int = 10_000, offset: int = 0,
 ) -> tuple[list[Participant], int]:  # fmt: skip
-    where, args = ["programme_id = $1"], [programme_id]
+    where, args = ["tenant = $1", "programme_id = $2"], [tenant, programme_id]
     if role:
         args.append(role)
         where.append(f"role = ${len(args)}")
@@ -107,84 +128,312 @@ async def list_participants(
     return [_participant(r) for r in rows], int(total)
 
 
-async def record_managers(conn: Conn, pairs: list[tuple[str, Any]]) -> None:
-    await conn.executemany(
-        "INSERT INTO org_chart (employee_id, manager_employee_id) VALUES ($1, $2) ON CONFLICT (employee_id) "
-        "DO UPDATE SET manager_employee_id = EXCLUDED.manager_employee_id, updated_at = now()",
-        [(e, m) for e, m in pairs],
-    )
-
-
-async def org_chart(conn: Conn) -> dict[str, str]:
+async def enrolled_employees(conn: Conn, tenant: str, programme_id: str, employee_ids: list[str]) -> set[str]:
+    """Which of these employees are enrolled in the programme already."""
     rows = await conn.fetch(
-        "SELECT employee_id, manager_employee_id FROM org_chart WHERE manager_employee_id IS NOT NULL"
+        "SELECT employee_id FROM participants WHERE tenant = $1 AND programme_id = $2 AND status = 'enrolled' "
+        "AND employee_id = ANY($3::text[])",
+        tenant, programme_id, employee_ids,
+    )  # fmt: skip
+    return {r["employee_id"] for r in rows}
+
+
+async def enrolments_of(conn: Conn, tenant: str, employee_ids: Iterable[str]) -> list[Participant]:
+    """Every live enrolment of these employees, locked for update."""
+    rows = await conn.fetch(
+        f"SELECT {_PARTICIPANT} FROM participants WHERE tenant = $1 AND status = 'enrolled' "
+        "AND employee_id = ANY($2::text[]) ORDER BY participant_id FOR UPDATE",
+        tenant, list(set(employee_ids)),
+    )  # fmt: skip
+    return [_participant(r) for r in rows]
+
+
+async def participants_by_id(conn: Conn, tenant: str, participant_ids: Iterable[str]) -> dict[str, Participant]:
+    rows = await conn.fetch(
+        f"SELECT {_PARTICIPANT} FROM participants WHERE tenant = $1 AND participant_id = ANY($2::text[])",
+        tenant, list(set(participant_ids)),
+    )  # fmt: skip
+    return {r["participant_id"]: _participant(r) for r in rows}
+
+
+# --- the employee directory ------------------------------------------------------------------------
+
+_EMPLOYEE = (
+    "employee_id, user_name, display_name, email, external_id, department, grade, manager_employee_id, location, "
+    "timezone, languages, locale, status, hired_on, left_on, effective_at, revision"
+)
+
+
+def _employee(row: Any) -> Employee:
+    data = dict(row)
+    data["languages"] = tuple(data["languages"])
+    return Employee(**data)
+
+
+async def lock_directory(conn: Conn, tenant: str) -> int:
+    """Serialise changes to a tenant's directory; returns its current revision."""
+    await conn.execute("INSERT INTO directory_revisions (tenant) VALUES ($1) ON CONFLICT (tenant) DO NOTHING", tenant)
+    revision: int = await conn.fetchval("SELECT revision FROM directory_revisions WHERE tenant = $1 FOR UPDATE", tenant)
+    return revision
+
+
+async def directory_revision(conn: Conn, tenant: str) -> int:
+    revision = await conn.fetchval("SELECT revision FROM directory_revisions WHERE tenant = $1", tenant)
+    return int(revision or 0)
+
+
+async def set_directory_revision(conn: Conn, tenant: str, revision: int) -> None:
+    await conn.execute("UPDATE directory_revisions SET revision = $2 WHERE tenant = $1", tenant, revision)
+
+
+async def get_employee(conn: Conn, tenant: str, employee_id: str) -> Employee:
+    row = await conn.fetchrow(f"SELECT {_EMPLOYEE} FROM employees WHERE tenant = $1 AND employee_id = $2", tenant,
+                              employee_id)  # fmt: skip
+    if row is None:
+        raise NotFound(f"employee {employee_id} is not in the directory", field="employee_id")
+    return _employee(row)
+
+
+async def employees_by_id(
+    conn: Conn, tenant: str, employee_ids: Iterable[str], *, for_update: bool = False
+) -> dict[str, Employee]:
+    rows = await conn.fetch(
+        f"SELECT {_EMPLOYEE} FROM employees WHERE tenant = $1 AND employee_id = ANY($2::text[])"
+        + (" FOR UPDATE" if for_update else ""),
+        tenant, list(set(employee_ids)),
+    )  # fmt: skip
+    return {r["employee_id"]: _employee(r) for r in rows}
+
+
+async def save_employees(conn: Conn, tenant: str, employees: list[Employee]) -> None:
+    """Insert or replace these records (the SCIM-only attributes stay as they are)."""
+    if not employees:
+        return
+    await conn.executemany(
+        f"INSERT INTO employees ({_EMPLOYEE}, tenant) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) "
+        "ON CONFLICT (tenant, employee_id) DO UPDATE SET user_name = EXCLUDED.user_name, "
+        "display_name = EXCLUDED.display_name, email = EXCLUDED.email, external_id = EXCLUDED.external_id, "
+        "department = EXCLUDED.department, grade = EXCLUDED.grade, manager_employee_id = EXCLUDED.manager_employee_id, "
+        "location = EXCLUDED.location, timezone = EXCLUDED.timezone, languages = EXCLUDED.languages, "
+        "locale = EXCLUDED.locale, status = EXCLUDED.status, hired_on = EXCLUDED.hired_on, left_on = EXCLUDED.left_on, "
+        "effective_at = EXCLUDED.effective_at, revision = EXCLUDED.revision, updated_at = now()",
+        [
+            (
+                e.employee_id, e.user_name, e.display_name, e.email, e.external_id, e.department, e.grade,
+                e.manager_employee_id, e.location, e.timezone, list(e.languages), e.locale, e.status, e.hired_on,
+                e.left_on, e.effective_at, e.revision, tenant,
+            )
+            for e in employees
+        ],
+    )  # fmt: skip
+
+
+async def list_employees(
+    conn: Conn, tenant: str, *, status: str | None = None, manager_employee_id: str | None = None,
+    limit: int = 100, offset: int = 0,
+) -> tuple[list[Employee], int]:  # fmt: skip
+    where, args = ["tenant = $1"], [tenant]
+    if status:
+        args.append(status)
+        where.append(f"status = ${len(args)}")
+    if manager_employee_id:
+        args.append(manager_employee_id)
+        where.append(f"manager_employee_id = ${len(args)}")
+    clause = " AND ".join(where)
+    total = await conn.fetchval(f"SELECT count(*) FROM employees WHERE {clause}", *args)
+    rows = await conn.fetch(
+        f"SELECT {_EMPLOYEE} FROM employees WHERE {clause} ORDER BY employee_id "
+        f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
+        *args, limit, offset,
+    )  # fmt: skip
+    return [_employee(r) for r in rows], int(total)
+
+
+async def present_employee_ids(conn: Conn, tenant: str, *, after: str, limit: int) -> list[str]:
+    """Ids of employees who have not left, in order, after `after` (keyset pages)."""
+    rows = await conn.fetch(
+        "SELECT employee_id FROM employees WHERE tenant = $1 AND status <> 'left' AND employee_id > $2 "
+        "ORDER BY employee_id LIMIT $3",
+        tenant, after, limit,
+    )  # fmt: skip
+    return [r["employee_id"] for r in rows]
+
+
+async def pending_managers(conn: Conn, tenant: str) -> list[dict[str, Any]]:
+    """Employees whose manager is not (yet) in the directory: kept, listed, resolved when the manager comes."""
+    rows = await conn.fetch(
+        "SELECT e.employee_id, e.display_name, e.manager_employee_id, e.effective_at FROM employees e "
+        "WHERE e.tenant = $1 AND e.manager_employee_id IS NOT NULL AND e.status <> 'left' AND NOT EXISTS "
+        "(SELECT 1 FROM employees m WHERE m.tenant = e.tenant AND m.employee_id = e.manager_employee_id) "
+        "ORDER BY e.manager_employee_id, e.employee_id",
+        tenant,
     )
-    return {r["employee_id"]: r["manager_employee_id"] for r in rows}
+    return [dict(r) for r in rows]
+
+
+async def reporting_lines(conn: Conn, tenant: str, employee_ids: Iterable[str], levels: int) -> dict[str, str]:
+    """employee -> manager for these employees and everyone up to `levels` levels above them: the part of
+    the org chart a reporting-line rule of that depth reads (people in no programme included)."""
+    ids = list(set(employee_ids))
+    if not ids or levels <= 0:
+        return {}
+    rows = await conn.fetch(
+        "WITH RECURSIVE up (employee_id, manager, depth) AS ("
+        "  SELECT employee_id, manager_employee_id, 1 FROM employees"
+        "  WHERE tenant = $1 AND employee_id = ANY($2::text[])"
+        "  UNION"
+        "  SELECT e.employee_id, e.manager_employee_id, up.depth + 1 FROM up"
+        "  JOIN employees e ON e.tenant = $1 AND e.employee_id = up.manager WHERE up.depth < $3"
+        ") SELECT DISTINCT employee_id, manager FROM up WHERE manager IS NOT NULL",
+        tenant, ids, levels,
+    )  # fmt: skip
+    return {r["employee_id"]: r["manager"] for r in rows}
+
+
+def chart_hash(chart: Mapping[str, str]) -> str:
+    """A content hash of reporting lines: the same lines give the same hash, in any order."""
+    digest = hashlib.sha256()
+    for employee, manager in sorted(chart.items()):
+        digest.update(f"{employee}\x1f{manager}\x1e".encode())
+    return digest.hexdigest()
+
+
+async def reports_within(conn: Conn, tenant: str, employee_ids: Iterable[str], levels: int) -> set[str]:
+    """Everyone up to `levels` levels below these employees (their reporting chains pass through them)."""
+    ids = list(set(employee_ids))
+    if not ids or levels <= 0:
+        return set()
+    rows = await conn.fetch(
+        "WITH RECURSIVE down (employee_id, depth) AS ("
+        "  SELECT employee_id, 1 FROM employees WHERE tenant = $1 AND manager_employee_id = ANY($2::text[])"
+        "  UNION"
+        "  SELECT e.employee_id, down.depth + 1 FROM down"
+        "  JOIN employees e ON e.tenant = $1 AND e.manager_employee_id = down.employee_id WHERE down.depth < $3"
+        ") SELECT DISTINCT employee_id FROM down",
+        tenant, ids, levels,
+    )  # fmt: skip
+    return {r["employee_id"] for r in rows}
+
+
+async def max_reporting_levels(conn: Conn, tenant: str) -> int:
+    """The deepest reporting-line rule of any programme of the tenant still running pairs."""
+    levels = await conn.fetchval(
+        "SELECT max(COALESCE((matching_policy ->> 'reporting_line_levels')::int, 2)) FROM programmes "
+        "WHERE tenant = $1 AND state <> 'closed'",
+        tenant,
+    )
+    return int(levels or 0)
+
+
+async def create_token(conn: Conn, tenant: str, name: str, token_hash: str) -> None:
+    await conn.execute(
+        "INSERT INTO integration_tokens (token_hash, tenant, name) VALUES ($1, $2, $3)", token_hash, tenant, name
+    )
+
+
+async def tenant_of_token(conn: Conn, token_hash: str) -> str | None:
+    tenant: str | None = await conn.fetchval(
+        "SELECT tenant FROM integration_tokens WHERE token_hash = $1 AND revoked_at IS NULL", token_hash
+    )
+    return tenant
 
 
 # --- pairs -----------------------------------------------------------------------------------------
 
 _PAIR = (
     "pair_id, programme_id, mentor_id, mentee_id, state, score, rationale, origin, match_run_id, end_reason, "
-    "mentor_consent, mentee_consent, consent_deadline, warnings, extended_until, started_on"
+    "mentor_consent, mentee_consent, consent_deadline, warnings, extended_until, started_on, pause_cause, flag, "
+    "flag_override"
 )
+_LIVE = "state IN ('proposed', 'active', 'paused')"
 
 
 def _pair(row: Any) -> Pair:
     data = dict(row)
     data["warnings"] = tuple(data["warnings"] or ())
+    data["flag"] = Flag.from_dict(data["flag"]) if data["flag"] else None
     return Pair(**data)
 
 
-async def get_pair(conn: Conn, pair_id: str, *, for_update: bool = False) -> Pair:
-    sql = f"SELECT {_PAIR} FROM pairs WHERE pair_id = $1" + (" FOR UPDATE" if for_update else "")
-    row = await conn.fetchrow(sql, pair_id)
+async def get_pair(conn: Conn, tenant: str, pair_id: str, *, for_update: bool = False) -> Pair:
+    sql = f"SELECT {_PAIR} FROM pairs WHERE tenant = $1 AND pair_id = $2" + (" FOR UPDATE" if for_update else "")
+    row = await conn.fetchrow(sql, tenant, pair_id)
     if row is None:
         raise NotFound(f"no pair {pair_id}", field="pair_id")
     return _pair(row)
 
 
-async def insert_pair(conn: Conn, pair: Pair, tenant: str) -> None:
+async def insert_pair(conn: Conn, tenant: str, pair: Pair) -> None:
     await conn.execute(
         f"INSERT INTO pairs ({_PAIR}, tenant) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
         pair.pair_id, pair.programme_id, pair.mentor_id, pair.mentee_id, pair.state, pair.score, pair.rationale,
         pair.origin, pair.match_run_id, pair.end_reason, pair.mentor_consent, pair.mentee_consent,
-        pair.consent_deadline, list(pair.warnings), pair.extended_until, pair.started_on, tenant,
+        pair.consent_deadline, list(pair.warnings), pair.extended_until, pair.started_on, pair.pause_cause,
+        pair.flag.to_dict() if pair.flag else None, pair.flag_override, tenant,
     )  # fmt: skip
 
 
-async def update_pair(conn: Conn, pair: Pair) -> None:
+async def update_pair(conn: Conn, tenant: str, pair: Pair) -> None:
     await conn.execute(
-        "UPDATE pairs SET state = $2, end_reason = $3, mentor_consent = $4, mentee_consent = $5, "
-        "extended_until = $6, updated_at = now() WHERE pair_id = $1",
-        pair.pair_id, pair.state, pair.end_reason, pair.mentor_consent, pair.mentee_consent, pair.extended_until,
+        "UPDATE pairs SET state = $3, end_reason = $4, mentor_consent = $5, mentee_consent = $6, "
+        "extended_until = $7, pause_cause = $8, flag = $9, flag_override = $10, updated_at = now() "
+        "WHERE tenant = $1 AND pair_id = $2",
+        tenant, pair.pair_id, pair.state, pair.end_reason, pair.mentor_consent, pair.mentee_consent,
+        pair.extended_until, pair.pause_cause, pair.flag.to_dict() if pair.flag else None, pair.flag_override,
     )  # fmt: skip
 
 
-async def live_pairs_of(conn: Conn, participant_id: str, *, for_update: bool = False) -> list[Pair]:
+async def live_pairs_of(conn: Conn, tenant: str, participant_id: str, *, for_update: bool = False) -> list[Pair]:
     rows = await conn.fetch(
-        f"SELECT {_PAIR} FROM pairs WHERE (mentor_id = $1 OR mentee_id = $1) "
-        "AND state IN ('proposed', 'active', 'paused') ORDER BY pair_id" + (" FOR UPDATE" if for_update else ""),
-        participant_id,
-    )
+        f"SELECT {_PAIR} FROM pairs WHERE tenant = $1 AND (mentor_id = $2 OR mentee_id = $2) AND {_LIVE} "
+        "ORDER BY pair_id" + (" FOR UPDATE" if for_update else ""),
+        tenant, participant_id,
+    )  # fmt: skip
     return [_pair(r) for r in rows]
 
 
-async def live_pairs_in(conn: Conn, programme_id: str) -> list[Pair]:
+async def live_pairs_of_any(conn: Conn, tenant: str, participant_ids: Iterable[str]) -> list[Pair]:
+    """Every live pair one of these participants is in, locked for update."""
+    ids = list(set(participant_ids))
+    if not ids:
+        return []
     rows = await conn.fetch(
-        f"SELECT {_PAIR} FROM pairs WHERE programme_id = $1 AND state IN ('proposed', 'active', 'paused')",
-        programme_id,
+        f"SELECT {_PAIR} FROM pairs WHERE tenant = $1 AND {_LIVE} "
+        "AND (mentor_id = ANY($2::text[]) OR mentee_id = ANY($2::text[])) ORDER BY pair_id FOR UPDATE",
+        tenant, ids,
+    )  # fmt: skip
+    return [_pair(r) for r in rows]
+
+
+async def live_pairs_of_employees(conn: Conn, tenant: str, employee_ids: Iterable[str]) -> list[Pair]:
+    """Every live pair in which one of these employees (through any enrolment) is mentor or mentee."""
+    ids = list(set(employee_ids))
+    if not ids:
+        return []
+    rows = await conn.fetch(
+        f"WITH who AS (SELECT participant_id FROM participants WHERE tenant = $1 AND employee_id = ANY($2::text[])) "
+        f"SELECT {_PAIR} FROM pairs WHERE tenant = $1 AND {_LIVE} "
+        "AND (mentor_id IN (SELECT * FROM who) OR mentee_id IN (SELECT * FROM who)) ORDER BY pair_id FOR UPDATE",
+        tenant, ids,
+    )  # fmt: skip
+    return [_pair(r) for r in rows]
+
+
+async def live_pairs_in_tenant(conn: Conn, tenant: str) -> list[Pair]:
+    rows = await conn.fetch(
+        f"SELECT {_PAIR} FROM pairs WHERE tenant = $1 AND {_LIVE} ORDER BY pair_id FOR UPDATE", tenant
     )
     return [_pair(r) for r in rows]
 
 
 async def list_pairs(
-    conn: Conn, *, programme_id: str | None, state: str | None, participant_id: str | None = None,
-    limit: int, offset: int,
+    conn: Conn, tenant: str, *, programme_id: str | None, state: str | None, participant_id: str | None = None,
+    flagged: bool | None = None, limit: int, offset: int,
 ) -> tuple[list[Pair], int]:  # fmt: skip
-    where: list[str] = []
-    args: list[Any] = []
+    where: list[str] = ["tenant = $1"]
+    args: list[Any] = [tenant]
     if programme_id:
         args.append(programme_id)
         where.append(f"programme_id = ${len(args)}")
@@ -194,7 +443,9 @@ async def list_pairs(
     if participant_id:
         args.append(participant_id)
         where.append(f"(mentor_id = ${len(args)} OR mentee_id = ${len(args)})")
-    clause = (" WHERE " + " AND ".join(where)) if where else ""
+    if flagged is not None:
+        where.append("flag IS NOT NULL" if flagged else "flag IS NULL")
+    clause = " WHERE " + " AND ".join(where)
     total = await conn.fetchval(f"SELECT count(*) FROM pairs{clause}", *args)
     rows = await conn.fetch(
         f"SELECT {_PAIR} FROM pairs{clause} ORDER BY created_at, pair_id "
@@ -204,12 +455,12 @@ async def list_pairs(
     return [_pair(r) for r in rows], int(total)
 
 
-async def expired_proposals(conn: Conn, programme_id: str) -> list[Pair]:
+async def expired_proposals(conn: Conn, tenant: str, programme_id: str) -> list[Pair]:
     rows = await conn.fetch(
-        f"SELECT {_PAIR} FROM pairs WHERE programme_id = $1 AND state = 'proposed' AND consent_deadline < now() "
-        "FOR UPDATE",
-        programme_id,
-    )
+        f"SELECT {_PAIR} FROM pairs WHERE tenant = $1 AND programme_id = $2 AND state = 'proposed' "
+        "AND consent_deadline < now() FOR UPDATE",
+        tenant, programme_id,
+    )  # fmt: skip
     return [_pair(r) for r in rows]
 
 
@@ -244,79 +495,77 @@ class MatchRunRow:
     total_score: float
     created_at: datetime
     proposals: list[ProposalRow]
+    directory_revision: int | None = None
+    org_chart_hash: str | None = None
 
 
-async def insert_match_run(conn: Conn, run: MatchRunRow) -> None:
+async def insert_match_run(conn: Conn, tenant: str, run: MatchRunRow) -> None:
     await conn.execute(
         "INSERT INTO match_runs (match_run_id, programme_id, kind, algorithm_version, objective, policy, unmatched, "
-        "conflicts, total_score, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "conflicts, total_score, created_at, directory_revision, org_chart_hash, tenant) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         run.match_run_id, run.programme_id, run.kind, run.algorithm_version, run.objective, run.policy,
-        run.unmatched, run.conflicts, run.total_score, run.created_at,
+        run.unmatched, run.conflicts, run.total_score, run.created_at, run.directory_revision, run.org_chart_hash,
+        tenant,
     )  # fmt: skip
     await conn.executemany(
         "INSERT INTO proposals (proposal_id, match_run_id, programme_id, mentor_id, mentee_id, score, components, "
-        "rationale, forced, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "rationale, forced, status, tenant) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         [
-            (
-                p.proposal_id,
-                p.match_run_id,
-                p.programme_id,
-                p.mentor_id,
-                p.mentee_id,
-                p.score,
-                p.components,
-                p.rationale,
-                p.forced,
-                p.status,
-            )
+            (p.proposal_id, p.match_run_id, p.programme_id, p.mentor_id, p.mentee_id, p.score, p.components,
+             p.rationale, p.forced, p.status, tenant)
             for p in run.proposals
         ],
-    )
+    )  # fmt: skip
 
 
-async def supersede_open_proposals(conn: Conn, programme_id: str) -> int:
+async def supersede_open_proposals(conn: Conn, tenant: str, programme_id: str) -> int:
     result = await conn.execute(
-        "UPDATE proposals SET status = 'superseded' WHERE programme_id = $1 AND status = 'open'", programme_id
-    )
+        "UPDATE proposals SET status = 'superseded' WHERE tenant = $1 AND programme_id = $2 AND status = 'open'",
+        tenant, programme_id,
+    )  # fmt: skip
     return int(result.split()[-1])
 
 
-async def get_match_run(conn: Conn, match_run_id: str, *, for_update: bool = False) -> MatchRunRow:
+async def get_match_run(conn: Conn, tenant: str, match_run_id: str, *, for_update: bool = False) -> MatchRunRow:
+    lock = " FOR UPDATE" if for_update else ""
     row = await conn.fetchrow(
         "SELECT match_run_id, programme_id, kind, algorithm_version, objective, policy, unmatched, conflicts, "
-        "total_score, created_at FROM match_runs WHERE match_run_id = $1" + (" FOR UPDATE" if for_update else ""),
-        match_run_id,
-    )
+        "total_score, created_at, directory_revision, org_chart_hash FROM match_runs "
+        "WHERE tenant = $1 AND match_run_id = $2" + lock,
+        tenant, match_run_id,
+    )  # fmt: skip
     if row is None:
         raise NotFound(f"no match run {match_run_id}", field="match_run_id")
     proposals = await conn.fetch(
         "SELECT proposal_id, match_run_id, programme_id, mentor_id, mentee_id, score, components, rationale, forced, "
-        "status, pair_id FROM proposals WHERE match_run_id = $1 ORDER BY mentor_id, mentee_id"
-        + (" FOR UPDATE" if for_update else ""),
-        match_run_id,
-    )
+        "status, pair_id FROM proposals WHERE tenant = $1 AND match_run_id = $2 ORDER BY mentor_id, mentee_id" + lock,
+        tenant, match_run_id,
+    )  # fmt: skip
     return MatchRunRow(**dict(row), proposals=[ProposalRow(**dict(p)) for p in proposals])
 
 
-async def list_match_runs(conn: Conn, programme_id: str) -> list[str]:
+async def list_match_runs(conn: Conn, tenant: str, programme_id: str) -> list[str]:
     rows = await conn.fetch(
-        "SELECT match_run_id FROM match_runs WHERE programme_id = $1 ORDER BY created_at, match_run_id", programme_id
-    )
+        "SELECT match_run_id FROM match_runs WHERE tenant = $1 AND programme_id = $2 ORDER BY created_at, match_run_id",
+        tenant, programme_id,
+    )  # fmt: skip
     return [r["match_run_id"] for r in rows]
 
 
-async def mark_proposal_accepted(conn: Conn, proposal_id: str, pair_id: str) -> None:
+async def mark_proposal_accepted(conn: Conn, tenant: str, proposal_id: str, pair_id: str) -> None:
     await conn.execute(
-        "UPDATE proposals SET status = 'accepted', pair_id = $2 WHERE proposal_id = $1", proposal_id, pair_id
-    )
+        "UPDATE proposals SET status = 'accepted', pair_id = $3 WHERE tenant = $1 AND proposal_id = $2",
+        tenant, proposal_id, pair_id,
+    )  # fmt: skip
 
 
-async def live_load(conn: Conn, programme_id: str) -> dict[str, int]:
+async def live_load(conn: Conn, tenant: str, programme_id: str) -> dict[str, int]:
     """Live pairs per participant (mentors: seats used; mentees: already paired)."""
     rows = await conn.fetch(
-        "SELECT who, count(*) AS n FROM (SELECT mentor_id AS who FROM pairs WHERE programme_id = $1 AND state IN "
-        "('proposed', 'active', 'paused') UNION ALL SELECT mentee_id FROM pairs WHERE programme_id = $1 AND state IN "
-        "('proposed', 'active', 'paused')) x GROUP BY who",
-        programme_id,
-    )
+        "SELECT who, count(*) AS n FROM (SELECT mentor_id AS who FROM pairs WHERE tenant = $1 AND programme_id = $2 "
+        f"AND {_LIVE} UNION ALL SELECT mentee_id FROM pairs WHERE tenant = $1 AND programme_id = $2 AND {_LIVE}) x "
+        "GROUP BY who",
+        tenant, programme_id,
+    )  # fmt: skip
     return {r["who"]: int(r["n"]) for r in rows}

@@ -1,14 +1,20 @@
-"""Inbound events from the enterprise HR platform (CloudEvents on the inbound topic, or via SCIM)."""
+"""Inbound events from the enterprise HR platform (CloudEvents on the inbound topic).
+
+These are what an HR platform (Workday, SuccessFactors and the like, through their integration layer)
+publishes. The pairing service consumes them into the employee directory, whose own history is
+`shared.events.directory`. The CloudEvent `time` is when the change took effect at the HR platform: an
+event older than the stored record is ignored (and recorded as such).
+"""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import EmailStr, Field
 
 from shared.events.base import EventPayload
-from shared.events.common import Id, Locale
+from shared.events.common import Id
 
 SOURCE = "/hr-platform"
 
@@ -30,20 +36,30 @@ class EmployeeRecord(_Employee):
     manager_employee_id: str | None = None
     location: str | None = None
     timezone: str = "UTC"
-    languages: list[str] = Field(default_factory=list)
-    locale: Locale = "en"
+    languages: list[str] = Field(default_factory=list, description="BCP 47 language tags, e.g. 'de', 'en-GB'.")
+    locale: str = Field(default="en", description="BCP 47 tag of the preferred locale, e.g. 'de-DE'.")
+    external_id: str | None = Field(default=None, description="The HR platform's own id of the person.")
+    user_name: str | None = Field(default=None, description="Sign-in name; the e-mail when absent.")
 
 
 class EmployeeHired(EmployeeRecord):
+    """A new employee, or a re-hire of one who left."""
+
     TYPE: ClassVar[str] = "tandem.hr.EmployeeHired"
+
+    hired_on: date | None = None
 
 
 class EmployeeUpdated(EmployeeRecord):
-    """Transfer, manager change, leave of absence: the full new record."""
+    """Transfer, manager change, leave of absence and return: the full new record.
+
+    Version history: v1 said `on_leave: bool`; v2 says `status` ("active" or "on_leave").
+    """
 
     TYPE: ClassVar[str] = "tandem.hr.EmployeeUpdated"
+    VERSION: ClassVar[int] = 2
 
-    on_leave: bool = False
+    status: Literal["active", "on_leave"] = "active"
 
 
 class EmployeeLeft(_Employee):

@@ -118,9 +118,14 @@ class Unmatched(BaseModel):
 
 
 class MatchRunCompleted(_Pairing):
-    """A match run finished; carries everything needed to re-run and explain it later."""
+    """A match run finished; carries everything needed to re-run and explain it later.
+
+    Version history: v1 had no directory version; v2 records the directory revision and the hash of the
+    reporting lines the hard rule read, so the decision can be replayed exactly from the log.
+    """
 
     TYPE: ClassVar[str] = "tandem.pairing.MatchRunCompleted"
+    VERSION: ClassVar[int] = 2
     SUBJECT_FIELD: ClassVar[str] = "match_run_id"
     KEY_FIELD: ClassVar[str | None] = "programme_id"
 
@@ -132,6 +137,12 @@ class MatchRunCompleted(_Pairing):
     proposals: list[Proposal]
     unmatched: list[Unmatched]
     total_score: float
+    directory_revision: int | None = Field(
+        default=None, description="The tenant's directory revision the run read (see tandem.directory events)."
+    )
+    org_chart_hash: str | None = Field(
+        default=None, description="SHA-256 of the reporting lines the reporting-line rule read."
+    )
 
 
 class _PairEvent(_Pairing):
@@ -200,6 +211,34 @@ class PairDeclined(_PairEvent):
     reason: str = ""
 
 
+FlagRule = Literal["reporting_line", "shared_language"]
+
+
+class PairFlagged(_PairEvent):
+    """A change in the directory (a reorganisation) made a live pair break a hard rule."""
+
+    TYPE: ClassVar[str] = "tandem.pairing.PairFlagged"
+
+    rule: FlagRule
+    detail: str = Field(description="The rule broken, in words.")
+    chain: list[str] = Field(
+        default_factory=list, description="Employee ids from one of the two up the reporting line to the other."
+    )
+    since: datetime = Field(description="When the change that broke the rule took effect.")
+    directory_revision: int
+    action: Literal["paused", "left_running"] = Field(description="What the programme's policy did with the pair.")
+
+
+class PairFlagResolved(_PairEvent):
+    """HR kept the pair (with the reason), ended it to rematch, or a later change cleared the conflict."""
+
+    TYPE: ClassVar[str] = "tandem.pairing.PairFlagResolved"
+
+    decision: Literal["keep", "end", "cleared"]
+    reason: str = ""
+    resolved_by: str = Field(description="Who decided ('directory' when a later change cleared it).")
+
+
 PAIRING_EVENTS: tuple[type[EventPayload], ...] = (
     ProgramLaunched,
     ProgramClosed,
@@ -214,4 +253,6 @@ PAIRING_EVENTS: tuple[type[EventPayload], ...] = (
     PairResumed,
     PairExtended,
     PairEnded,
+    PairFlagged,
+    PairFlagResolved,
 )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from shared.events.base import EventPayload
+from shared.events.directory import DIRECTORY_EVENTS
 from shared.events.hr import HR_EVENTS
 from shared.events.notifications import NOTIFICATIONS_EVENTS
 from shared.events.pairing import PAIRING_EVENTS
 from shared.events.sessions import SESSIONS_EVENTS
 
-ALL_EVENTS: tuple[type[EventPayload], ...] = PAIRING_EVENTS + SESSIONS_EVENTS + NOTIFICATIONS_EVENTS + HR_EVENTS
+ALL_EVENTS: tuple[type[EventPayload], ...] = (
+    PAIRING_EVENTS + DIRECTORY_EVENTS + SESSIONS_EVENTS + NOTIFICATIONS_EVENTS + HR_EVENTS
+)
 
 
 def _build() -> dict[str, type[EventPayload]]:

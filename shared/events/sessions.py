@@ -5,7 +5,7 @@ All are keyed by pair id so that a pair's history stays in order on one partitio
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -130,6 +130,32 @@ class FeedbackSubmitted(_Sessions):
     confidential_comment: str | None = Field(default=None, max_length=4000)
 
 
+class LearningRecorded(EventPayload):
+    """A participant completed or left a programme: their development record for the HR platform.
+
+    Facts only (programme, role, dates, sessions held, hours, goals achieved): never feedback content.
+    One per participant and programme; `record_id` is deterministic, so a redelivery records nothing new.
+    """
+
+    TYPE: ClassVar[str] = "tandem.sessions.LearningRecorded"
+    SOURCE: ClassVar[str] = SOURCE
+    SUBJECT_FIELD: ClassVar[str] = "participant_id"
+
+    record_id: Id
+    participant_id: Id
+    employee_id: Id
+    programme_id: Id
+    programme_name: str
+    role: Role
+    outcome: Literal["completed", "withdrawn", "left_company", "by_hr"]
+    started_on: date | None = Field(default=None, description="When their first pair in the programme began.")
+    ended_on: date
+    sessions_held: int = Field(ge=0)
+    hours: float = Field(ge=0, description="Hours of sessions held, to a tenth.")
+    goals_set: int = Field(ge=0)
+    goals_achieved: int = Field(ge=0)
+
+
 SESSIONS_EVENTS: tuple[type[EventPayload], ...] = (
     AgreementConfirmed,
     GoalSet,
@@ -140,4 +166,5 @@ SESSIONS_EVENTS: tuple[type[EventPayload], ...] = (
     SessionCancelled,
     SessionLogged,
     FeedbackSubmitted,
+    LearningRecorded,
 )

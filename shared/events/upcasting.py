@@ -68,3 +68,24 @@ def _enrolled_v2_to_v3(data: Data) -> Data:
     field = "teach_topics" if data.get("role") == "mentor" else "learn_topics"
     data[field] = {topic: 2 for topic in topics}
     return data
+
+
+# --- HR inbound: EmployeeUpdated --------------------------------------------------------------------
+
+
+@upcaster("tandem.hr.EmployeeUpdated", 1)
+def _hr_updated_v1_to_v2(data: Data) -> Data:
+    """v1 had `on_leave: bool`; v2 has `status`: "on_leave" or "active"."""
+    data["status"] = "on_leave" if data.pop("on_leave", False) else "active"
+    return data
+
+
+# --- MatchRunCompleted -----------------------------------------------------------------------------
+
+
+@upcaster("tandem.pairing.MatchRunCompleted", 1)
+def _match_run_v1_to_v2(data: Data) -> Data:
+    """v1 did not record which directory the reporting-line rule read."""
+    data.setdefault("directory_revision", None)
+    data.setdefault("org_chart_hash", None)
+    return data

@@ -45,7 +45,7 @@ def as_shown(figure: dict[str, Any]) -> str:
 
 async def test_the_dashboard_shows_the_apis_figures(serve: ServeFactory) -> None:
     pairing, sessions = await serve(PAIRING), await serve(SESSIONS)
-    programme_id, pairs = await programme_with_pairs(pairing.url, sessions.url, 6, name="Browser cohort")
+    programme_id, pairs = await programme_with_pairs(pairing, sessions.url, 6, name="Browser cohort")
     start = datetime.now(UTC) - timedelta(days=3)
     async with httpx.AsyncClient(base_url=sessions.url) as client:
         for i, pair in enumerate(pairs):

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 async def test_replay_swaps_in_a_rebuilt_projection_and_diff_finds_nothing(serve: ServeFactory, infra: Infra) -> None:
     pairing, sessions = await serve(PAIRING), await serve(SESSIONS)
-    _, pairs = await programme_with_pairs(pairing.url, sessions.url, 2)
+    _, pairs = await programme_with_pairs(pairing, sessions.url, 2)
     async with httpx.AsyncClient(base_url=sessions.url) as client:
         for pair in pairs:
             await agree(client, pair)

@@ -16,6 +16,7 @@ from shared.localstack import free_port
 from shared.runtime import ServiceHost
 from tests import builders
 from tests.conftest import HostFactory
+from tests.directory import enrol
 from tests.kafka_helpers import eventually
 
 
@@ -52,7 +53,7 @@ async def test_a_pair_created_over_http_reaches_sessions_and_notifications(syste
     _, sessions = system["sessions"]
     _, notifications = system["notifications"]
     async with httpx.AsyncClient() as client:
-        programme_id, mentor, mentee = await enrolled_pair(client, pairing)
+        programme_id, mentor, mentee = await enrolled_pair(client, system)
         created = await client.post(
             f"{pairing}/pairs", json={"programme_id": programme_id, "mentor_id": mentor, "mentee_id": mentee}
         )
@@ -86,7 +87,7 @@ async def test_a_pair_created_over_http_reaches_sessions_and_notifications(syste
 async def test_bad_input_at_the_edge_is_a_4xx_naming_the_field_and_changes_nothing(system: dict[str, Any]) -> None:
     host, pairing = system["pairing"]
     async with httpx.AsyncClient() as client:
-        programme_id, mentor, mentee = await enrolled_pair(client, pairing)
+        programme_id, mentor, mentee = await enrolled_pair(client, system)
         events_before = await host.pool.fetchval("SELECT count(*) FROM outbox")
         same = await client.post(
             f"{pairing}/pairs", json={"programme_id": programme_id, "mentor_id": mentor, "mentee_id": mentor}
@@ -109,11 +110,12 @@ async def test_bad_input_at_the_edge_is_a_4xx_naming_the_field_and_changes_nothi
     assert await host.pool.fetchval("SELECT count(*) FROM outbox") == events_before + 1  # only the PairCreated
 
 
-async def enrolled_pair(client: httpx.AsyncClient, pairing: str) -> tuple[str, str, str]:
+async def enrolled_pair(client: httpx.AsyncClient, system: dict[str, Any]) -> tuple[str, str, str]:
+    host, pairing = system["pairing"]
     programme = (await client.post(f"{pairing}/programmes", json=builders.programme())).json()
     mentor = builders.mentor()
     mentee = builders.mentee()
-    r = await client.post(f"{pairing}/programmes/{programme['programme_id']}/participants/bulk", json=[mentor, mentee])
+    r = await enrol(client, pairing, host, programme["programme_id"], [mentor, mentee])
     assert r.status_code == 201, r.text
     return programme["programme_id"], mentor["participant_id"], mentee["participant_id"]
 

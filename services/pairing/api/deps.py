@@ -1,5 +1,5 @@
-"""What every router needs: the unit of work and a connection (see shared.http)."""
+"""What every router needs: the unit of work, a connection and the tenant (see shared.http)."""
 
-from shared.http import Connection, UoW
+from shared.http import Connection, Tenant, UoW
 
-__all__ = ["Connection", "UoW"]
+__all__ = ["Connection", "Tenant", "UoW"]

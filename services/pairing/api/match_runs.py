@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from services.pairing import handlers, repository
-from services.pairing.api.deps import Connection, UoW
+from services.pairing.api.deps import Connection, Tenant, UoW
 from services.pairing.api.schemas import PairOut, Strict
 
 router = APIRouter(tags=["match runs"])
@@ -50,6 +50,8 @@ class MatchRunOut(BaseModel):
     proposals: list[ProposalOut]
     unmatched: list[dict[str, Any]]
     conflicts: list[str]
+    directory_revision: int | None = Field(description="The directory revision the reporting-line rule read.")
+    org_chart_hash: str | None = Field(description="SHA-256 of the reporting lines the rule read.")
 
     @classmethod
     def of(cls, run: repository.MatchRunRow) -> MatchRunOut:
@@ -66,17 +68,17 @@ async def start(programme_id: str, body: MatchRunIn, uow: UoW) -> MatchRunOut:
 
 
 @router.get("/programmes/{programme_id}/match-runs", response_model=list[MatchRunOut])
-async def list_runs(programme_id: str, conn: Connection) -> list[MatchRunOut]:
-    await repository.get_programme(conn, programme_id)
+async def list_runs(programme_id: str, conn: Connection, tenant: Tenant) -> list[MatchRunOut]:
+    await repository.get_programme(conn, tenant, programme_id)
     return [
-        MatchRunOut.of(await repository.get_match_run(conn, i))
-        for i in await repository.list_match_runs(conn, programme_id)
+        MatchRunOut.of(await repository.get_match_run(conn, tenant, i))
+        for i in await repository.list_match_runs(conn, tenant, programme_id)
     ]
 
 
 @router.get("/match-runs/{match_run_id}", response_model=MatchRunOut)
-async def get_run(match_run_id: str, conn: Connection) -> MatchRunOut:
-    return MatchRunOut.of(await repository.get_match_run(conn, match_run_id))
+async def get_run(match_run_id: str, conn: Connection, tenant: Tenant) -> MatchRunOut:
+    return MatchRunOut.of(await repository.get_match_run(conn, tenant, match_run_id))
 
 
 @router.post(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import TypeAdapter, ValidationError
 
 from services.pairing import csv_import, handlers, repository
-from services.pairing.api.deps import Connection, UoW
+from services.pairing.api.deps import Connection, Tenant, UoW
 from services.pairing.api.schemas import (
     PairOut,
     ParticipantIn,
@@ -24,11 +24,14 @@ _MANY = TypeAdapter(list[dict[str, Any]])
 
 
 @router.post(
-    "/programmes/{programme_id}/participants", status_code=201, response_model=ParticipantOut, summary="Enrol one"
+    "/programmes/{programme_id}/participants",
+    status_code=201,
+    response_model=ParticipantOut,
+    summary="Enrol one employee of the directory by id; the profile comes from the directory",
 )
 async def enrol(programme_id: str, body: ParticipantIn, uow: UoW) -> ParticipantOut:
     async with uow:
-        [participant] = await handlers.enrol_participants(uow, programme_id, [body.model_dump(exclude_none=True)])
+        [participant] = await handlers.enrol_participants(uow, programme_id, [body.enrolment()])
     return ParticipantOut.of(participant)
 
 
@@ -36,7 +39,7 @@ async def enrol(programme_id: str, body: ParticipantIn, uow: UoW) -> Participant
     "/programmes/{programme_id}/participants/bulk",
     status_code=201,
     response_model=list[ParticipantOut],
-    summary="Enrol many, all or nothing: a JSON list, or a CSV file (Content-Type: text/csv)",
+    summary="Enrol many employees by id, all or nothing: a JSON list, or a CSV file (Content-Type: text/csv)",
     openapi_extra={
         "requestBody": {
             "content": {
@@ -76,24 +79,29 @@ async def enrol_many(programme_id: str, request: Request, uow: UoW) -> list[Part
 async def list_participants(
     programme_id: str,
     conn: Connection,
+    tenant: Tenant,
     role: Literal["mentor", "mentee"] | None = None,
     status: Literal["enrolled", "withdrawn"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ParticipantPage:
-    await repository.get_programme(conn, programme_id)
+    await repository.get_programme(conn, tenant, programme_id)
     items, total = await repository.list_participants(
-        conn, programme_id, role=role, status=status, limit=limit, offset=offset
+        conn, tenant, programme_id, role=role, status=status, limit=limit, offset=offset
     )
     return ParticipantPage(items=[ParticipantOut.of(p) for p in items], total=total, limit=limit, offset=offset)
 
 
 @router.get("/participants/{participant_id}", response_model=ParticipantOut)
-async def get_participant(participant_id: str, conn: Connection) -> ParticipantOut:
-    return ParticipantOut.of(await repository.get_participant(conn, participant_id))
+async def get_participant(participant_id: str, conn: Connection, tenant: Tenant) -> ParticipantOut:
+    return ParticipantOut.of(await repository.get_participant(conn, tenant, participant_id))
 
 
-@router.patch("/participants/{participant_id}", response_model=ParticipantOut, summary="Change profile fields")
+@router.patch(
+    "/participants/{participant_id}",
+    response_model=ParticipantOut,
+    summary="Change the programme's fields (topics, goal, capacity, availability); the rest is the directory's",
+)
 async def update(participant_id: str, body: ParticipantPatch, uow: UoW) -> ParticipantOut:
     changes = body.model_dump(exclude_unset=True, mode="json")
     if not changes:

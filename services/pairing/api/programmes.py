@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.pairing import handlers, repository
-from services.pairing.api.deps import Connection, UoW
+from services.pairing.api.deps import Connection, Tenant, UoW
 from services.pairing.api.schemas import ProgrammeIn, ProgrammeOut
 
 router = APIRouter(prefix="/programmes", tags=["programmes"])
@@ -24,13 +24,13 @@ async def create_programme(body: ProgrammeIn, uow: UoW) -> ProgrammeOut:
 
 
 @router.get("", response_model=list[ProgrammeOut], summary="All programmes")
-async def list_programmes(conn: Connection) -> list[ProgrammeOut]:
-    return [ProgrammeOut.of(p) for p in await repository.list_programmes(conn)]
+async def list_programmes(conn: Connection, tenant: Tenant) -> list[ProgrammeOut]:
+    return [ProgrammeOut.of(p) for p in await repository.list_programmes(conn, tenant)]
 
 
 @router.get("/{programme_id}", response_model=ProgrammeOut)
-async def get_programme(programme_id: str, conn: Connection) -> ProgrammeOut:
-    return ProgrammeOut.of(await repository.get_programme(conn, programme_id))
+async def get_programme(programme_id: str, conn: Connection, tenant: Tenant) -> ProgrammeOut:
+    return ProgrammeOut.of(await repository.get_programme(conn, tenant, programme_id))
 
 
 @router.post("/{programme_id}/launch", response_model=ProgrammeOut, summary="Open enrolment; publish ProgramLaunched")

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
+from services.pairing.domain.directory import PROFILE_FIELDS
 from services.pairing.domain.pairs import Pair
 from services.pairing.domain.participants import Participant
 from services.pairing.domain.programmes import Programme
-from shared.events.common import AvailabilityWindow, Id, Level, Locale, PairEndReason, Role, Topic
+from shared.events.common import AvailabilityWindow, Id, Level, PairEndReason, Role, Topic
 
 
 class Strict(BaseModel):
@@ -27,6 +29,11 @@ class MatchingPolicyIn(Strict):
     never_pair: list[tuple[Id, Id]] = Field(default_factory=list, description="(mentor id, mentee id)")
     min_score: float = Field(default=0.0, ge=0, le=100)
     min_overlap_minutes: int = Field(default=0, ge=0)
+    flagged_pairs: Literal["pause", "keep_running"] = Field(
+        default="pause",
+        description="When a reorganisation makes a live pair break a hard rule: pause it, or keep it running "
+        "until HR decides. Either way the pair is flagged.",
+    )
 
 
 class ProgrammeIn(Strict):
@@ -61,36 +68,47 @@ class ProgrammeOut(BaseModel):
         return cls(**{**vars(p), "focus_topics": list(p.focus_topics)})
 
 
-class ParticipantIn(Strict):
+class _DirectoryOwned(Strict):
+    """Refuses the fields the employee directory owns, naming them (they are not in the schema)."""
+
+    display_name: SkipJsonSchema[Any] = None
+    email: SkipJsonSchema[Any] = None
+    locale: SkipJsonSchema[Any] = None
+    department: SkipJsonSchema[Any] = None
+    grade: SkipJsonSchema[Any] = None
+    manager_employee_id: SkipJsonSchema[Any] = None
+    location: SkipJsonSchema[Any] = None
+    timezone: SkipJsonSchema[Any] = None
+    languages: SkipJsonSchema[Any] = None
+
+    @field_validator(*PROFILE_FIELDS, mode="before")
+    @classmethod
+    def _from_directory(cls, value: Any) -> None:
+        if value is not None:
+            raise ValueError("this comes from the employee directory (SCIM, HR events or file sync), not the enrolment")
+        return None
+
+
+class ParticipantIn(_DirectoryOwned):
+    """Enrol an employee of the directory. Name, e-mail, department, grade, manager, location, time zone,
+    languages and locale come from the directory; the enrolment says what the programme needs."""
+
     participant_id: Id | None = None
     employee_id: Id
     role: Role
-    display_name: str = Field(min_length=1, max_length=200)
-    email: EmailStr
-    locale: Locale = "en"
-    department: str = Field(min_length=1, max_length=200)
-    grade: int = Field(ge=0, le=30)
-    manager_employee_id: str | None = None
-    location: str | None = None
-    timezone: str = "UTC"
-    languages: list[str] = Field(min_length=1)
     availability: list[AvailabilityWindow] = Field(default_factory=list)
     capacity: int = Field(default=1, ge=0, le=10)
     teach_topics: dict[Topic, Level] = Field(default_factory=dict)
     learn_topics: dict[Topic, Level] = Field(default_factory=dict)
     goal: str = Field(default="", max_length=2000)
 
+    def enrolment(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True, exclude=set(PROFILE_FIELDS))
 
-class ParticipantPatch(Strict):
-    display_name: str | None = Field(default=None, min_length=1, max_length=200)
-    email: EmailStr | None = None
-    locale: Locale | None = None
-    department: str | None = Field(default=None, min_length=1)
-    grade: int | None = Field(default=None, ge=0, le=30)
-    manager_employee_id: str | None = None
-    location: str | None = None
-    timezone: str | None = None
-    languages: list[str] | None = None
+
+class ParticipantPatch(_DirectoryOwned):
+    """Change what the enrolment owns; the directory's fields change in the HR platform."""
+
     availability: list[AvailabilityWindow] | None = None
     capacity: int | None = Field(default=None, ge=0, le=10)
     teach_topics: dict[Topic, Level] | None = None
@@ -145,10 +163,20 @@ class PairOut(BaseModel):
     consent_deadline: datetime | None
     warnings: list[str]
     extended_until: date | None
+    pause_cause: Literal["manual", "leave", "flag"] | None = Field(
+        description="Why a paused pair is paused: by hand, a leave of absence, or a reorganisation flag."
+    )
+    flag: dict[str, Any] | None = Field(
+        description="The hard rule the pair breaks since a reorganisation (rule, detail, chain, since, action)."
+    )
+    flag_override: dict[str, Any] | None = Field(
+        description="HR kept the pair despite a flag: the rule, chain, reason, who and when."
+    )
 
     @classmethod
     def of(cls, pair: Pair) -> PairOut:
-        return cls(**{**vars(pair), "warnings": list(pair.warnings)})
+        data = {k: v for k, v in vars(pair).items() if k in cls.model_fields}
+        return cls(**{**data, "warnings": list(pair.warnings), "flag": pair.flag.to_dict() if pair.flag else None})
 
 
 class PairPage(BaseModel):
@@ -174,3 +202,11 @@ class ExtendIn(Strict):
 class ConsentIn(Strict):
     participant_id: Id
     decision: Literal["accept", "decline"]
+
+
+class FlagResolutionIn(Strict):
+    decision: Literal["keep", "end"] = Field(
+        description="keep: the pair goes on (the override is recorded); end: it ends and its members are rematched."
+    )
+    reason: str = Field(min_length=1, max_length=2000, description="Why: kept in the audit trail.")
+    resolved_by: Id = Field(description="Who decides (until sign-in names the caller).")

@@ -33,6 +33,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
+from services.pairing.domain.directory import primary_language
+
 ALGORITHM_VERSION = "lsa-1"
 Objective = Literal["max_total_score", "max_matched"]
 Role = Literal["mentor", "mentee"]
@@ -63,7 +65,12 @@ def topic_label(topic: str) -> str:
 
 
 def language_name(code: str) -> str:
-    return LANGUAGE_NAMES.get(code, code)
+    return LANGUAGE_NAMES.get(primary_language(code), code)
+
+
+def spoken(person: Person) -> frozenset[str]:
+    """The languages a person speaks, as primary subtags: 'de-CH' and 'de' are one language here."""
+    return frozenset(primary_language(tag) for tag in person.languages)
 
 
 @dataclass(frozen=True)
@@ -195,6 +202,16 @@ def _slots(person: Person) -> npt.NDArray[np.bool_]:
     return out
 
 
+def reporting_chain(a: str, b: str, org_chart: Mapping[str, str], levels: int) -> list[str] | None:
+    """The reporting line between employees `a` and `b` when one is within `levels` management levels above
+    the other: the employee ids from the lower one up to the higher one. None when neither is."""
+    for low, high in ((a, b), (b, a)):
+        up = _ancestors(low, org_chart, levels)
+        if high in up:
+            return [low, *up[: up.index(high) + 1]]
+    return None
+
+
 def _ancestors(employee_id: str, org_chart: Mapping[str, str], levels: int) -> list[str]:
     out: list[str] = []
     current = employee_id
@@ -268,15 +285,17 @@ def build_matrices(
     ) / w.total()  # fmt: skip
     score = np.round(score, 1)
 
-    languages = sorted({lang for p in [*mentors, *mentees] for lang in p.languages})
+    speaks_e = [spoken(p) for p in mentees]
+    speaks_m = [spoken(p) for p in mentors]
+    languages = sorted({lang for langs in [*speaks_e, *speaks_m] for lang in langs})
     l_index = {lang: i for i, lang in enumerate(languages)}
     l_e = np.zeros((n_e, len(languages)), dtype=np.float32)
-    for i, p in enumerate(mentees):
-        for lang in p.languages:
+    for i, langs in enumerate(speaks_e):
+        for lang in langs:
             l_e[i, l_index[lang]] = 1
     l_m = np.zeros((n_m, len(languages)), dtype=np.float32)
-    for j, p in enumerate(mentors):
-        for lang in p.languages:
+    for j, langs in enumerate(speaks_m):
+        for lang in langs:
             l_m[j, l_index[lang]] = 1
     language = (l_e @ l_m.T) > 0
 
@@ -351,7 +370,7 @@ def rationale(m: Matrices, i: int, j: int) -> str:
             )
         else:
             parts.append(f"covers none of {first_name}'s goals")
-    shared = sorted(mentee.languages & mentor.languages)
+    shared = sorted(spoken(mentee) & spoken(mentor))
     if shared:
         parts.append("both speak " + " and ".join(language_name(x) for x in shared))
     if m.has_availability[i, j]:
@@ -396,6 +415,39 @@ def explain_pair(mentor: Person, mentee: Person, policy: Policy, org_chart: Mapp
     if m.has_availability[0, 0] and m.overlap_minutes[0, 0] < policy.min_overlap_minutes:
         warnings.append(f"only {_hours(float(m.overlap_minutes[0, 0]))} weekly overlap")
     return PairExplanation(score, _components(m, 0, 0), violations(m, 0, 0, policy), warnings, rationale(m, 0, 0))
+
+
+@dataclass(frozen=True)
+class RuleConflict:
+    """A hard rule a pair breaks that a directory change can bring about."""
+
+    rule: Literal["reporting_line", "shared_language"]
+    detail: str
+    chain: tuple[str, ...] = ()
+
+
+def hard_rule_conflict(
+    mentor: Person, mentee: Person, policy: Policy, org_chart: Mapping[str, str]
+) -> RuleConflict | None:
+    """The first directory-dependent hard rule the pair breaks, or None. Cheap: no score is computed, so a
+    reorganisation can re-check thousands of live pairs at once."""
+    if not spoken(mentor) & spoken(mentee):
+        return RuleConflict(
+            "shared_language", f"{mentor.display_name} and {mentee.display_name} no longer share a language"
+        )
+    if policy.reporting_line_levels > 0:
+        chain = reporting_chain(mentor.employee_id, mentee.employee_id, org_chart, policy.reporting_line_levels)
+        if chain is not None:
+            lower, higher = (mentor, mentee) if chain[0] == mentor.employee_id else (mentee, mentor)
+            levels = len(chain) - 1
+            return RuleConflict(
+                "reporting_line",
+                f"{lower.display_name} reports to {higher.display_name} within {levels} management "
+                f"level{'s' if levels != 1 else ''} (the programme allows none within "
+                f"{policy.reporting_line_levels})",
+                tuple(chain),
+            )
+    return None
 
 
 # --- solving ---------------------------------------------------------------------------------------
@@ -461,7 +513,7 @@ def _unmatched_mentee(m: Matrices, i: int, policy: Policy) -> Unmatched:
     if not lang.any():
         code, reason = (
             "no_shared_language",
-            "no mentor speaks " + " or ".join(language_name(x) for x in sorted(p.languages)),
+            "no mentor speaks " + " or ".join(language_name(x) for x in sorted(spoken(p))),
         )
     elif not (lang & ~m.reporting[i]).any():
         code, reason = (
@@ -504,9 +556,12 @@ def match(
     used_capacity: Mapping[str, int] | None = None,
 ) -> MatchResult:
     """The optimal proposals for the people given, with a rationale for each and a reason for everyone
-    left unmatched. `used_capacity` counts mentees a mentor already has (from live pairs)."""
-    mentors = sorted(mentors, key=lambda p: p.participant_id)
-    mentees = sorted(mentees, key=lambda p: p.participant_id)
+    left unmatched. `used_capacity` counts mentees a mentor already has (from live pairs).
+
+    People are ordered by employee id before solving, so that equal scores are broken the same way for
+    the same people: identical cohorts give identical pairs, whatever their participant ids."""
+    mentors = sorted(mentors, key=lambda p: (p.employee_id, p.participant_id))
+    mentees = sorted(mentees, key=lambda p: (p.employee_id, p.participant_id))
     used = dict(used_capacity or {})
     m = build_matrices(mentors, mentees, policy, org_chart)
     mentor_pos = {p.participant_id: j for j, p in enumerate(mentors)}
@@ -556,7 +611,7 @@ def match(
             rationale(m, i, j),
             forced=(i, j) in forced,
         )
-        for i, j in sorted(forced + solved, key=lambda p: (mentors[p[1]].participant_id, mentees[p[0]].participant_id))
+        for i, j in sorted(forced + solved, key=lambda p: (mentors[p[1]].employee_id, mentees[p[0]].employee_id))
     ]
     matched_rows = {i for i, _ in forced + solved}
     seats_taken: dict[int, int] = {}

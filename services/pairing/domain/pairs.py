@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from shared.errors import Conflict, InvalidInput
 from shared.events.common import PairEndReason
 from shared.events.pairing import (
+    FlagRule,
     PairCreated,
     PairDeclined,
     PairEnded,
     PairExtended,
+    PairFlagged,
+    PairFlagResolved,
     PairPaused,
     PairProposed,
     PairResumed,
@@ -20,6 +23,42 @@ from shared.events.pairing import (
 
 PairState = Literal["proposed", "active", "paused", "ended", "declined"]
 Origin = Literal["match_run", "manual", "rematch"]
+#: Why a pair is paused: by hand, for a leave of absence of one of the two, or by a reorganisation flag.
+PauseCause = Literal["manual", "leave", "flag"]
+LIVE: tuple[PairState, ...] = ("proposed", "active", "paused")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A hard rule a live pair breaks since a directory change."""
+
+    rule: FlagRule
+    detail: str
+    chain: tuple[str, ...]
+    since: datetime
+    directory_revision: int
+    action: Literal["paused", "left_running"]
+
+    def same_conflict(self, other: dict[str, Any] | Flag | None) -> bool:
+        if other is None:
+            return False
+        if isinstance(other, Flag):
+            return (other.rule, other.chain) == (self.rule, self.chain)
+        return (other.get("rule"), tuple(other.get("chain") or ())) == (self.rule, self.chain)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule, "detail": self.detail, "chain": list(self.chain), "since": self.since.isoformat(),
+            "directory_revision": self.directory_revision, "action": self.action,
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Flag:
+        return cls(
+            rule=data["rule"], detail=data["detail"], chain=tuple(data.get("chain") or ()),
+            since=datetime.fromisoformat(data["since"]), directory_revision=int(data["directory_revision"]),
+            action=data["action"],
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -40,6 +79,14 @@ class Pair:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     extended_until: date | None = None
     started_on: date | None = None
+    pause_cause: PauseCause | None = None
+    flag: Flag | None = None
+    #: HR kept the pair despite a flag: {rule, chain, reason, by, at}. The same conflict is not flagged again.
+    flag_override: dict[str, Any] | None = None
+
+    @property
+    def is_live(self) -> bool:
+        return self.state in LIVE
 
     def created_event(self) -> PairCreated:
         return PairCreated(
@@ -103,15 +150,116 @@ class Pair:
                 code="illegal_transition",
             )
 
-    def pause(self, reason: str = "") -> tuple[Pair, PairPaused]:
+    def pause(self, reason: str = "", cause: PauseCause = "manual") -> tuple[Pair, PairPaused]:
         self._require("pause", "active")
-        return replace(self, state="paused"), PairPaused(
+        return replace(self, state="paused", pause_cause=cause), PairPaused(
             pair_id=self.pair_id, programme_id=self.programme_id, reason=reason
         )
 
     def resume(self) -> tuple[Pair, PairResumed]:
+        """HR or the pair resumes a pair paused by hand. A flag is resolved, a leave ends, not resumed."""
         self._require("resume", "paused")
-        return replace(self, state="active"), PairResumed(pair_id=self.pair_id, programme_id=self.programme_id)
+        if self.pause_cause == "flag":
+            raise Conflict(
+                f"pair {self.pair_id} is paused by a reorganisation flag: resolve the flag (keep or end)",
+                field="state",
+                code="flagged",
+            )
+        if self.pause_cause == "leave":
+            raise Conflict(
+                f"pair {self.pair_id} is paused for a leave of absence: it resumes when the person returns",
+                field="state",
+                code="on_leave",
+            )
+        return self._resumed()
+
+    def _resumed(self) -> tuple[Pair, PairResumed]:
+        return replace(self, state="active", pause_cause=None), PairResumed(
+            pair_id=self.pair_id, programme_id=self.programme_id
+        )
+
+    # -- leave of absence ---------------------------------------------------------------------------
+
+    def pause_for_leave(self, who: str) -> tuple[Pair, list[PairPaused]]:
+        """One of the two went on leave: an active pair pauses (a pair paused for another cause stays so)."""
+        if self.state != "active":
+            return self, []
+        after, event = self.pause(f"{who} is on leave of absence", cause="leave")
+        return after, [event]
+
+    def resume_after_leave(self) -> tuple[Pair, list[PairResumed]]:
+        """Both are back: a pair paused for the leave resumes."""
+        if self.state != "paused" or self.pause_cause != "leave":
+            return self, []
+        after, event = self._resumed()
+        return after, [event]
+
+    # -- reorganisations ----------------------------------------------------------------------------
+
+    def flag_conflict(self, flag: Flag, *, pause: bool) -> tuple[Pair, list[PairFlagged | PairPaused]]:
+        """A directory change made this live pair break a hard rule. Nothing happens when the pair is already
+        flagged for this conflict, or HR kept it despite this conflict; an active pair pauses if `pause`."""
+        if not self.is_live or flag.same_conflict(self.flag) or flag.same_conflict(self.flag_override):
+            return self, []
+        action: Literal["paused", "left_running"] = "paused" if pause and self.state == "active" else "left_running"
+        if self.state == "paused" and self.pause_cause == "flag":
+            action = "paused"
+        flag = replace(flag, action=action)
+        flagged = replace(self, flag=flag)
+        event = PairFlagged(
+            pair_id=self.pair_id, programme_id=self.programme_id, rule=flag.rule, detail=flag.detail,
+            chain=list(flag.chain), since=flag.since, directory_revision=flag.directory_revision, action=action,
+        )  # fmt: skip
+        if action == "paused" and self.state == "active":
+            paused, paused_event = flagged.pause(f"reorganisation: {flag.detail}", cause="flag")
+            return paused, [event, paused_event]
+        return flagged, [event]
+
+    def clear_flag(self) -> tuple[Pair, list[PairFlagResolved | PairResumed]]:
+        """A later directory change removed the conflict: the flag goes, a pair it paused resumes."""
+        if self.flag is None:
+            return self, []
+        return self._unflag("cleared", "the conflict no longer exists", "directory", override=None)
+
+    def resolve_flag(
+        self, decision: Literal["keep", "end"], reason: str, by: str, now: datetime
+    ) -> tuple[Pair, list[PairFlagResolved | PairResumed | PairEnded | PairDeclined]]:
+        """HR decides on a flagged pair: keep it (the reason, who and when are recorded, and the same
+        conflict is not flagged again), or end it so that both can be rematched."""
+        if self.flag is None:
+            raise Conflict(f"pair {self.pair_id} is not flagged", field="pair_id", code="not_flagged")
+        if not reason.strip():
+            raise InvalidInput("say why (the reason is kept in the audit trail)", field="reason")
+        if decision == "keep":
+            override = {
+                "rule": self.flag.rule, "chain": list(self.flag.chain), "reason": reason.strip(), "by": by,
+                "at": now.isoformat(),
+            }  # fmt: skip
+            after, events = self._unflag("keep", reason.strip(), by, override=override)
+            return after, list(events)
+        unflagged = replace(self, flag=None)
+        resolved = PairFlagResolved(
+            pair_id=self.pair_id, programme_id=self.programme_id, decision="end", reason=reason.strip(), resolved_by=by
+        )
+        if self.state == "proposed":
+            declined, declined_event = unflagged.decline(by, reason=f"reorganisation: {reason.strip()}")
+            return declined, [resolved, declined_event]
+        ended, ended_event = unflagged.end("rematched", note=f"reorganisation: {reason.strip()}")
+        return ended, [resolved, ended_event]
+
+    def _unflag(
+        self, decision: Literal["keep", "cleared"], reason: str, by: str, override: dict[str, Any] | None
+    ) -> tuple[Pair, list[PairFlagResolved | PairResumed]]:
+        after = replace(self, flag=None, flag_override=override or self.flag_override)
+        events: list[PairFlagResolved | PairResumed] = [
+            PairFlagResolved(
+                pair_id=self.pair_id, programme_id=self.programme_id, decision=decision, reason=reason, resolved_by=by
+            )
+        ]
+        if after.state == "paused" and after.pause_cause == "flag":
+            after, resumed = after._resumed()
+            events.append(resumed)
+        return after, events
 
     def extend(self, until: date, programme_ends_on: date) -> tuple[Pair, PairExtended]:
         """Go on past the programme's end; ending it later as completed still counts as completed."""
@@ -126,7 +274,7 @@ class Pair:
 
     def end(self, reason: PairEndReason, note: str = "") -> tuple[Pair, PairEnded]:
         self._require("end", "active", "paused")
-        return replace(self, state="ended", end_reason=reason), PairEnded(
+        return replace(self, state="ended", end_reason=reason, pause_cause=None), PairEnded(
             pair_id=self.pair_id, programme_id=self.programme_id, reason=reason, note=note
         )
 

@@ -1,4 +1,10 @@
-"""Participants: enrol, update, withdraw. Pure: commands in, events out."""
+"""Participants: enrol, update, withdraw. Pure: commands in, events out.
+
+A participant is an employee of the directory enrolled in a programme. Their profile has two owners:
+the directory (name, e-mail, locale, department, grade, manager, location, time zone, languages) and the
+enrolment (role, topics, goal, capacity, availability). HR enrols by employee id; a directory change
+reaches every live enrolment as ParticipantUpdated.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +12,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from services.pairing.domain.directory import PROFILE_FIELDS
 from shared.errors import Conflict, InvalidInput
 from shared.events.pairing import ParticipantEnrolled, ParticipantUpdated, ParticipantWithdrew
 
 ParticipantStatus = Literal["enrolled", "withdrawn"]
 WithdrawReason = Literal["withdrawn", "left_company", "by_hr"]
 
-#: Profile fields a participant (or HR) may change after enrolment; ids and role are fixed.
-MUTABLE_FIELDS = frozenset(
-    {
-        "display_name", "email", "locale", "department", "grade", "manager_employee_id", "location",
-        "timezone", "languages", "availability", "capacity", "teach_topics", "learn_topics", "goal",
-    }
-)  # fmt: skip
+#: Profile fields the enrolment owns: a participant (or HR) may change them; ids and role are fixed.
+PROGRAMME_FIELDS = frozenset({"availability", "capacity", "teach_topics", "learn_topics", "goal"})
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,26 @@ class Participant:
 
     def update(self, changes: dict[str, Any]) -> tuple[Participant, ParticipantUpdated]:
         self._require_enrolled("update")
-        unknown = set(changes) - MUTABLE_FIELDS
+        from_directory = sorted(set(changes) & set(PROFILE_FIELDS))
+        if from_directory:
+            raise InvalidInput(
+                f"{from_directory[0]} comes from the employee directory: change it in the HR platform",
+                field=from_directory[0],
+            )
+        unknown = set(changes) - PROGRAMME_FIELDS
         if unknown:
             field = sorted(unknown)[0]
             raise InvalidInput(f"{field} cannot be changed after enrolment", field=field)
+        return self._updated(changes)
+
+    def refresh(self, directory_profile: dict[str, Any]) -> tuple[Participant, ParticipantUpdated] | None:
+        """The directory changed the person: take its fields over; None when nothing the profile holds changed."""
+        changes = {k: v for k, v in directory_profile.items() if k in PROFILE_FIELDS and self.profile.get(k) != v}
+        if not changes or self.status != "enrolled":
+            return None
+        return self._updated(changes)
+
+    def _updated(self, changes: dict[str, Any]) -> tuple[Participant, ParticipantUpdated]:
         profile = {**self.profile, **changes}
         event = ParticipantUpdated.model_validate(profile)  # validates the whole new profile
         _check_profile(event)
@@ -73,8 +91,6 @@ def _check_profile(profile: ParticipantEnrolled | ParticipantUpdated) -> None:
         raise InvalidInput("a mentee names at least one AI topic they want to learn", field="learn_topics")
     if profile.role == "mentor" and profile.capacity < 1:
         raise InvalidInput("a mentor takes at least one mentee", field="capacity")
-    if profile.manager_employee_id == profile.employee_id:
-        raise InvalidInput("nobody is their own manager", field="manager_employee_id")
     for window in profile.availability:
         if window.end <= window.start:
             raise InvalidInput(
@@ -82,9 +98,15 @@ def _check_profile(profile: ParticipantEnrolled | ParticipantUpdated) -> None:
             )
 
 
-def enrol(data: dict[str, Any]) -> tuple[Participant, ParticipantEnrolled]:
-    """Enrol from a full profile (already carrying participant_id and programme_id)."""
-    event = ParticipantEnrolled.model_validate(data)
+def enrol(enrolment: dict[str, Any], directory_profile: dict[str, Any]) -> tuple[Participant, ParticipantEnrolled]:
+    """Enrol an employee: the enrolment's fields (carrying participant_id and programme_id) and the profile
+    the directory holds. A directory field in the enrolment is refused: the directory owns it."""
+    from_directory = sorted(set(enrolment) & set(PROFILE_FIELDS))
+    if from_directory:
+        raise InvalidInput(
+            f"{from_directory[0]} comes from the employee directory; enrol by employee id", field=from_directory[0]
+        )
+    event = ParticipantEnrolled.model_validate({**enrolment, **directory_profile})
     _check_profile(event)
     return Participant(
         event.participant_id, event.programme_id, event.employee_id, event.role, event.model_dump(mode="json")

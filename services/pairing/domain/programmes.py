@@ -44,6 +44,16 @@ class Programme:
         objective = self.matching_policy.get("objective", "max_total_score")
         return "max_matched" if objective == "max_matched" else "max_total_score"
 
+    @property
+    def reporting_line_levels(self) -> int:
+        return int(self.matching_policy.get("reporting_line_levels", 2))
+
+    @property
+    def pauses_flagged_pairs(self) -> bool:
+        """What a reorganisation does to a pair it makes break a hard rule: pause it (default) or leave it
+        running until HR decides."""
+        return bool(self.matching_policy.get("flagged_pairs", "pause") == "pause")
+
     def _require(self, action: str, *allowed: ProgrammeState) -> None:
         if self.state not in allowed:
             raise Conflict(

@@ -16,7 +16,7 @@ from services.pairing.app import SPEC as PAIRING
 from shared import audit as a
 from shared.infra import Infra
 from shared.outbox import wait_published
-from tests.conftest import ServeFactory
+from tests.conftest import Running, ServeFactory
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -28,7 +28,7 @@ async def test_timeline_and_state_as_of_from_the_log(serve: ServeFactory, infra:
                                                    "ends_on": "2026-07-10", "focus_topics": ["ai-agents"],
                                                    "launch": True})  # fmt: skip
         programme_id = r.json()["programme_id"]
-    _, [pair] = await _pair(pairing.url, programme_id)
+    _, [pair] = await _pair(pairing, programme_id)
     pid = pair["pair_id"]
     async with httpx.AsyncClient(base_url=pairing.url) as client:
         paused = await client.post(f"/pairs/{pid}/pause", json={"reason": "parental leave"},
@@ -78,12 +78,13 @@ async def test_timeline_and_state_as_of_from_the_log(serve: ServeFactory, infra:
     assert json.loads(as_of.stdout)["state"] == "paused"
 
 
-async def _pair(url: str, programme_id: str) -> tuple[str, list[dict[str, str]]]:
+async def _pair(pairing: Running, programme_id: str) -> tuple[str, list[dict[str, str]]]:
     from tests import builders
+    from tests.directory import enrol
 
-    async with httpx.AsyncClient(base_url=url) as client:
+    async with httpx.AsyncClient(base_url=pairing.url) as client:
         people = [builders.mentor(teach_topics={"ai-agents": 3}), builders.mentee(learn_topics={"ai-agents": 3})]
-        await client.post(f"/programmes/{programme_id}/participants/bulk", json=people)
+        assert (await enrol(client, pairing.url, pairing.host, programme_id, people)).status_code == 201
         run = (await client.post(f"/programmes/{programme_id}/match-runs", json={})).json()
         pairs = (await client.post(f"/match-runs/{run['match_run_id']}/accept", json={})).json()
     return programme_id, pairs

@@ -9,17 +9,20 @@ import httpx
 from services.pairing.app import SPEC as PAIRING
 from shared.infra import Infra
 from tests import builders
-from tests.conftest import ServeFactory
+from tests.conftest import Running, ServeFactory
+from tests.directory import enrol
 from tests.kafka_helpers import read_topic
 
 
-async def _setup(client: httpx.AsyncClient, n_mentors: int, n_mentees: int, **programme: Any) -> tuple[str, list, list]:
+async def _setup(
+    client: httpx.AsyncClient, svc: Running, n_mentors: int, n_mentees: int, **programme: Any
+) -> tuple[str, list, list]:
     r = await client.post("/programmes", json=builders.programme(**programme))
     assert r.status_code == 201, r.text
     programme_id = r.json()["programme_id"]
     mentors = [builders.mentor(display_name=f"Mentor {i}") for i in range(n_mentors)]
     mentees = [builders.mentee(display_name=f"Mentee {i}") for i in range(n_mentees)]
-    r = await client.post(f"/programmes/{programme_id}/participants/bulk", json=mentors + mentees)
+    r = await enrol(client, svc.url, svc.host, programme_id, mentors + mentees)
     assert r.status_code == 201, r.text
     return programme_id, mentors, mentees
 
@@ -29,7 +32,7 @@ async def test_a_match_run_explains_itself_and_accepted_proposals_become_pairs(
 ) -> None:
     svc = await serve(PAIRING)
     async with httpx.AsyncClient(base_url=svc.url) as client:
-        programme_id, _mentors, _mentees = await _setup(client, 3, 4)
+        programme_id, _mentors, _mentees = await _setup(client, svc, 3, 4)
         r = await client.post(f"/programmes/{programme_id}/match-runs", json={})
         assert r.status_code == 201, r.text
         run = r.json()
@@ -68,7 +71,7 @@ async def test_a_match_run_explains_itself_and_accepted_proposals_become_pairs(
 async def test_consent_first_then_decline_frees_both_for_the_next_run(serve: ServeFactory) -> None:
     svc = await serve(PAIRING)
     async with httpx.AsyncClient(base_url=svc.url) as client:
-        programme_id, mentors, mentees = await _setup(client, 1, 1, requires_consent=True)
+        programme_id, mentors, mentees = await _setup(client, svc, 1, 1, requires_consent=True)
         run = (await client.post(f"/programmes/{programme_id}/match-runs", json={})).json()
         [pair] = (await client.post(f"/match-runs/{run['match_run_id']}/accept", json={})).json()
         assert pair["state"] == "proposed"
@@ -101,7 +104,7 @@ async def test_consent_first_then_decline_frees_both_for_the_next_run(serve: Ser
 async def test_rematch_proposes_a_new_partner_for_whoever_remains(serve: ServeFactory) -> None:
     svc = await serve(PAIRING)
     async with httpx.AsyncClient(base_url=svc.url) as client:
-        programme_id, _mentors, mentees = await _setup(client, 2, 1)
+        programme_id, _mentors, mentees = await _setup(client, svc, 2, 1)
         run = (await client.post(f"/programmes/{programme_id}/match-runs", json={})).json()
         [pair] = (await client.post(f"/match-runs/{run['match_run_id']}/accept", json={})).json()
         early = await client.post(f"/pairs/{pair['pair_id']}/rematch")
@@ -124,7 +127,7 @@ async def test_a_hand_made_pair_with_a_low_score_carries_a_warning(serve: ServeF
         programme_id = r.json()["programme_id"]
         mentor = builders.mentor(teach_topics={"ai-risk-policy": 1}, department="Finance", grade=13, availability=[])
         mentee = builders.mentee(availability=[])
-        await client.post(f"/programmes/{programme_id}/participants/bulk", json=[mentor, mentee])
+        assert (await enrol(client, svc.url, svc.host, programme_id, [mentor, mentee])).status_code == 201
         r = await client.post(
             "/pairs",
             json={
@@ -154,7 +157,7 @@ async def test_a_policy_the_engine_cannot_run_is_refused_at_creation(serve: Serv
 async def test_a_pair_extended_past_the_end_still_completes(serve: ServeFactory) -> None:
     svc = await serve(PAIRING)
     async with httpx.AsyncClient(base_url=svc.url) as client:
-        programme_id, _, _ = await _setup(client, 1, 1)
+        programme_id, _, _ = await _setup(client, svc, 1, 1)
         run = (await client.post(f"/programmes/{programme_id}/match-runs", json={})).json()
         [pair] = (await client.post(f"/match-runs/{run['match_run_id']}/accept", json={})).json()
         too_early = await client.post(f"/pairs/{pair['pair_id']}/extend", json={"until": "2026-05-01"})

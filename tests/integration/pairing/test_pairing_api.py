@@ -10,6 +10,7 @@ from services.pairing.app import SPEC as PAIRING
 from shared.infra import Infra
 from tests import builders
 from tests.conftest import ServeFactory
+from tests.directory import enrol, enrolment, provision
 from tests.kafka_helpers import read_topic
 
 
@@ -24,8 +25,10 @@ async def test_programme_enrolment_pairing_and_a_withdrawal_mid_programme(serve:
     async with httpx.AsyncClient(base_url=svc.url) as client:
         programme_id = await _programme(client, svc.url)
         mentor, mentee, other_mentee = builders.mentor(capacity=2), builders.mentee(), builders.mentee()
-        r = await client.post(f"/programmes/{programme_id}/participants/bulk", json=[mentor, mentee, other_mentee])
+        r = await enrol(client, svc.url, svc.host, programme_id, [mentor, mentee, other_mentee])
         assert r.status_code == 201, r.text
+        profile = r.json()[0]["profile"]
+        assert (profile["display_name"], profile["department"]) == (mentor["display_name"], mentor["department"])
         pairs = []
         for m in (mentee, other_mentee):
             r = await client.post(
@@ -67,52 +70,73 @@ async def test_bulk_enrolment_is_all_or_nothing_and_names_row_and_field(serve: S
     svc = await serve(PAIRING)
     async with httpx.AsyncClient(base_url=svc.url) as client:
         programme_id = await _programme(client, svc.url)
-        good, bad = builders.mentor(), builders.mentee(email="not-an-email")
-        r = await client.post(f"/programmes/{programme_id}/participants/bulk", json=[good, bad])
+        good, unknown = builders.mentor(), builders.mentee()
+        await provision(client, svc.url, svc.host, [good])  # the second person is not in the directory
+        r = await client.post(
+            f"/programmes/{programme_id}/participants/bulk", json=[enrolment(good), enrolment(unknown)]
+        )
         assert r.status_code == 422, r.text
         error = r.json()["error"]
-        assert error["field"] == "email"
+        assert error["field"] == "employee_id"
         assert error["details"][0]["row"] == 2
         assert "item 2" in error["message"]
+        assert "not in the directory" in error["message"]
         listed = (await client.get(f"/programmes/{programme_id}/participants")).json()
         assert listed["total"] == 0  # nothing half-applied
 
         off_topic = builders.mentee(learn_topics={"quantum-cooking": 3})
-        r = await client.post(f"/programmes/{programme_id}/participants/bulk", json=[off_topic])
+        r = await enrol(client, svc.url, svc.host, programme_id, [off_topic])
         assert r.status_code == 422
         assert r.json()["error"]["field"] == "learn_topics"
+
+        # the directory owns the profile: an enrolment that states it is refused, naming the field
+        r = await client.post(f"/programmes/{programme_id}/participants", json={**enrolment(good), "grade": 3})
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["field"] == "grade"
+        assert "directory" in r.json()["error"]["message"]
+        r = await client.post(f"/programmes/{programme_id}/participants/bulk", json=[good])
+        assert r.status_code == 422, r.text
+        assert "directory" in r.json()["error"]["message"]
 
 
 async def test_bulk_enrolment_from_csv(serve: ServeFactory) -> None:
     svc = await serve(PAIRING)
+    people = [
+        builders.mentor(employee_id="E-100", languages=["de", "en"]),
+        builders.mentee(employee_id="E-200", languages=["de"]),
+    ]
     csv_text = (
-        "employee_id,role,display_name,email,department,grade,languages,timezone,availability,teach_topics,learn_topics\n"
-        'E-100,mentor,Lena Yilmaz,lena@acme.example,Marketing,4,"de; en",Europe/Berlin,"Tue 09:00-12:00",'
-        '"prompt-writing:3; ai-agents:2",\n'
-        'E-200,mentee,Ingrid Hoffmann,ingrid@acme.example,Finance,14,de,Europe/Berlin,"Tue 10:00-11:00",,'
-        '"prompt-writing:3"\n'
+        "employee_id,role,availability,teach_topics,learn_topics\n"
+        'E-100,mentor,"Tue 09:00-12:00","prompt-writing:3; ai-agents:2",\n'
+        'E-200,mentee,"Tue 10:00-11:00",,"prompt-writing:3"\n'
     )
     async with httpx.AsyncClient(base_url=svc.url) as client:
         programme_id = await _programme(client, svc.url)
+        await provision(client, svc.url, svc.host, people)
         r = await client.post(
             f"/programmes/{programme_id}/participants/bulk", content=csv_text, headers={"content-type": "text/csv"}
         )
         assert r.status_code == 201, r.text
-        people = {p["employee_id"]: p for p in r.json()}
-        assert people["E-100"]["profile"]["teach_topics"] == {"prompt-writing": 3, "ai-agents": 2}
-        assert people["E-200"]["profile"]["availability"] == [{"weekday": 1, "start": "10:00", "end": "11:00"}]
+        enrolled = {p["employee_id"]: p for p in r.json()}
+        assert enrolled["E-100"]["profile"]["teach_topics"] == {"prompt-writing": 3, "ai-agents": 2}
+        assert enrolled["E-200"]["profile"]["availability"] == [{"weekday": 1, "start": "10:00", "end": "11:00"}]
+        assert enrolled["E-200"]["profile"]["grade"] == people[1]["grade"]  # from the directory
 
-        broken = csv_text.replace(",14,", ",fourteen,")
+        broken = csv_text.replace("Tue 10:00-11:00", "Tuesday at ten")
         r = await client.post(
             f"/programmes/{programme_id}/participants/bulk", content=broken, headers={"content-type": "text/csv"}
         )
         assert r.status_code == 422
-        assert r.json()["error"]["field"] == "grade"
+        assert r.json()["error"]["field"] == "availability"
 
         dup = await client.post(
             f"/programmes/{programme_id}/participants/bulk", content=csv_text, headers={"content-type": "text/csv"}
         )
-        assert dup.status_code == 409  # already enrolled
+        assert dup.status_code == 409  # already enrolled: each row named, not Postgres' text
+        error = dup.json()["error"]
+        assert [d["row"] for d in error["details"]] == [1, 2]
+        assert error["message"] == f"row 1: employee E-100 is already enrolled in programme {programme_id}"
+        assert "Key (" not in dup.text
 
 
 async def test_hard_rules_refuse_a_hand_made_pair(serve: ServeFactory) -> None:
@@ -122,7 +146,7 @@ async def test_hard_rules_refuse_a_hand_made_pair(serve: ServeFactory) -> None:
         boss = builders.mentee(languages=["en"])
         junior = builders.mentor(languages=["en"], manager_employee_id=boss["employee_id"])
         french = builders.mentee(languages=["fr"])
-        r = await client.post(f"/programmes/{programme_id}/participants/bulk", json=[boss, junior, french])
+        r = await enrol(client, svc.url, svc.host, programme_id, [boss, junior, french])
         assert r.status_code == 201, r.text
 
         line = await client.post(

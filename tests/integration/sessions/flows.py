@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 
 from tests import builders
+from tests.conftest import Running
+from tests.directory import enrol
 
 
 async def wait_for(client: httpx.AsyncClient, url: str, *, timeout: float = 20.0) -> dict[str, Any]:
@@ -21,16 +23,16 @@ async def wait_for(client: httpx.AsyncClient, url: str, *, timeout: float = 20.0
 
 
 async def programme_with_pairs(
-    pairing: str, sessions: str, n: int, **programme: Any
+    pairing: Running, sessions: str, n: int, **programme: Any
 ) -> tuple[str, list[dict[str, Any]]]:
     """A launched programme with n accepted pairs, visible to the sessions service."""
-    async with httpx.AsyncClient(base_url=pairing) as client:
+    async with httpx.AsyncClient(base_url=pairing.url) as client:
         r = await client.post("/programmes", json=builders.programme(**programme))
         assert r.status_code == 201, r.text
         programme_id = r.json()["programme_id"]
         people = [builders.mentor(display_name=f"Mentor {i}") for i in range(n)]
         people += [builders.mentee(display_name=f"Mentee {i}") for i in range(n)]
-        r = await client.post(f"/programmes/{programme_id}/participants/bulk", json=people)
+        r = await enrol(client, pairing.url, pairing.host, programme_id, people)
         assert r.status_code == 201, r.text
         run = (await client.post(f"/programmes/{programme_id}/match-runs", json={})).json()
         pairs: list[dict[str, Any]] = (await client.post(f"/match-runs/{run['match_run_id']}/accept", json={})).json()

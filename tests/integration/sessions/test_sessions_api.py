@@ -16,7 +16,7 @@ from tests.integration.sessions.flows import agree, programme_with_pairs, wait_f
 
 async def test_a_pair_agrees_sets_goals_meets_and_gives_feedback(serve: ServeFactory) -> None:
     pairing, sessions = await serve(PAIRING), await serve(SESSIONS)
-    programme_id, [pair] = await programme_with_pairs(pairing.url, sessions.url, 1)
+    programme_id, [pair] = await programme_with_pairs(pairing, sessions.url, 1)
     pid, mentor, mentee = pair["pair_id"], pair["mentor_id"], pair["mentee_id"]
     async with httpx.AsyncClient(base_url=sessions.url) as client:
         start = datetime.now(UTC) - timedelta(hours=2)
@@ -119,7 +119,7 @@ async def test_a_pair_agrees_sets_goals_meets_and_gives_feedback(serve: ServeFac
 
 async def test_the_calendar_file_follows_reschedule_and_cancel(serve: ServeFactory) -> None:
     pairing, sessions = await serve(PAIRING), await serve(SESSIONS)
-    _, [pair] = await programme_with_pairs(pairing.url, sessions.url, 1)
+    _, [pair] = await programme_with_pairs(pairing, sessions.url, 1)
     pid = pair["pair_id"]
     async with httpx.AsyncClient(base_url=sessions.url) as client:
         await agree(client, pair)
@@ -158,7 +158,7 @@ async def test_the_calendar_file_follows_reschedule_and_cancel(serve: ServeFacto
 
 async def test_only_an_active_pair_schedules_and_errors_name_the_field(serve: ServeFactory) -> None:
     pairing, sessions = await serve(PAIRING), await serve(SESSIONS)
-    _, [pair] = await programme_with_pairs(pairing.url, sessions.url, 1)
+    _, [pair] = await programme_with_pairs(pairing, sessions.url, 1)
     pid = pair["pair_id"]
     async with httpx.AsyncClient(base_url=sessions.url) as client:
         await agree(client, pair)

@@ -13,6 +13,7 @@ from services.pairing.domain import participants, programmes
 from services.pairing.domain.pairs import propose_pair
 from shared.errors import Conflict, InvalidInput
 from tests import builders
+from tests.directory import DIRECTORY_FIELDS, enrolment
 
 
 def _programme() -> programmes.Programme:
@@ -54,20 +55,36 @@ def test_programme_validation_names_the_field(kwargs: dict[str, Any], field: str
 
 
 def _enrol(**overrides: Any) -> participants.Participant:
-    data = {**builders.mentor(), "programme_id": "g1", **overrides}
-    return participants.enrol(data)[0]
+    body = {**builders.mentor(), "programme_id": "g1", **overrides}
+    return participants.enrol(enrolment(body), {k: v for k, v in body.items() if k in DIRECTORY_FIELDS})[0]
 
 
 def test_enrol_update_withdraw() -> None:
     p = _enrol()
-    updated, event = p.update({"department": "Sales", "capacity": 2})
-    assert updated.profile["department"] == "Sales"
+    updated, event = p.update({"goal": "Teach prompt writing", "capacity": 2})
+    assert updated.profile["goal"] == "Teach prompt writing"
     assert event.capacity == 2
     assert event.participant_id == p.participant_id
     withdrawn, w = updated.withdraw("left_company")
     assert (withdrawn.status, w.reason) == ("withdrawn", "left_company")
     with pytest.raises(Conflict):
-        withdrawn.update({"department": "HR"})
+        withdrawn.update({"capacity": 1})
+
+
+def test_the_directory_owns_the_profile() -> None:
+    p = _enrol()
+    with pytest.raises(InvalidInput) as err:
+        p.update({"department": "Sales"})
+    assert err.value.field == "department"
+    assert "directory" in err.value.message
+    body = builders.mentor()
+    with pytest.raises(InvalidInput) as err:
+        participants.enrol({**enrolment(body), "programme_id": "g1", "grade": 3}, {})
+    assert err.value.field == "grade"
+    refreshed = p.refresh({"email": "new@acme.example", "department": p.profile["department"]})
+    assert refreshed is not None
+    assert refreshed[1].email == "new@acme.example"
+    assert p.refresh({"department": p.profile["department"]}) is None  # nothing changed, no event
 
 
 @pytest.mark.parametrize(
@@ -85,13 +102,6 @@ def test_enrolment_rules_name_the_field(overrides: dict[str, Any], field: str) -
     assert err.value.field == field
 
 
-def test_own_manager_is_refused() -> None:
-    data = builders.mentor()
-    with pytest.raises(InvalidInput) as err:
-        _enrol(manager_employee_id=data["employee_id"], employee_id=data["employee_id"])
-    assert err.value.field == "manager_employee_id"
-
-
 def test_ids_and_role_cannot_be_changed() -> None:
     with pytest.raises(InvalidInput) as err:
         _enrol().update({"role": "mentee"})
@@ -100,7 +110,7 @@ def test_ids_and_role_cannot_be_changed() -> None:
 
 def test_a_bad_update_is_a_validation_error() -> None:
     with pytest.raises(ValidationError):
-        _enrol().update({"email": "not-an-address"})
+        _enrol().update({"capacity": 99})
 
 
 def test_consent_both_must_accept_before_the_deadline() -> None:
@@ -126,37 +136,32 @@ def test_consent_both_must_accept_before_the_deadline() -> None:
     assert pair.expire(now) is None
 
 
-def test_csv_rows_become_participant_dicts() -> None:
+def test_csv_rows_become_enrolment_dicts() -> None:
     text = (
-        "employee_id,role,display_name,email,department,grade,languages,availability,teach_topics,learn_topics\n"
-        'E1,mentor,Lena,l@a.example,Marketing,4,"de; en","Mon 09:00-12:00; Wed 14:00-16:30",'
-        '"prompt-writing:3; ai-agents",\n'
-        "E2,mentee,Ingrid,i@a.example,Finance,14,de,,,data-analysis:1\n"
+        "employee_id,role,availability,teach_topics,learn_topics,capacity\n"
+        'E1,mentor,"Mon 09:00-12:00; Wed 14:00-16:30","prompt-writing:3; ai-agents",,2\n'
+        "E2,mentee,,,data-analysis:1,\n"
     )
     rows = csv_import.parse(text)
-    assert rows[0]["languages"] == ["de", "en"]
     assert rows[0]["availability"] == [
         {"weekday": 0, "start": "09:00", "end": "12:00"},
         {"weekday": 2, "start": "14:00", "end": "16:30"},
     ]
     assert rows[0]["teach_topics"] == {"prompt-writing": 3, "ai-agents": 2}
+    assert rows[0]["capacity"] == 2
     assert "learn_topics" not in rows[0]
-    assert rows[1]["grade"] == 14
     assert rows[1]["learn_topics"] == {"data-analysis": 1}
 
 
 @pytest.mark.parametrize(
     ("text", "field", "message"),
     [
-        ("employee_id,role\nE1,mentor\n", "display_name", "lacks column"),
-        ("employee_id,role,display_name,email,department,grade,shoe_size\n", "shoe_size", "unknown column"),
-        ("employee_id,role,display_name,email,department,grade\nE1,mentor,L,l@a.example,M,four\n", "grade", "row 1"),
-        (
-            "employee_id,role,display_name,email,department,grade,availability\nE1,mentor,L,l@a.example,M,4,Someday\n",
-            "availability",
-            "Mon 09:00-12:00",
-        ),
-        ("employee_id,role,display_name,email,department,grade\n", "body", "no participants"),
+        ("employee_id\nE1\n", "role", "lacks column"),
+        ("employee_id,role,shoe_size\n", "shoe_size", "unknown column"),
+        ("employee_id,role,display_name\nE1,mentor,Lena\n", "display_name", "employee directory"),
+        ("employee_id,role,capacity\nE1,mentor,four\n", "capacity", "row 1"),
+        ("employee_id,role,availability\nE1,mentor,Someday\n", "availability", "Mon 09:00-12:00"),
+        ("employee_id,role\n", "body", "no participants"),
     ],
 )
 def test_csv_problems_name_the_column(text: str, field: str, message: str) -> None:

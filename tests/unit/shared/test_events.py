@@ -42,6 +42,8 @@ def test_type_strings_are_stable_names_not_import_paths() -> None:
 def test_personal_data_lives_in_as_few_event_types_as_possible() -> None:
     personal = sorted(t for t, m in REGISTRY.items() if m.PERSONAL_DATA)
     assert personal == [
+        "tandem.directory.EmployeeHired",
+        "tandem.directory.EmployeeUpdated",
         "tandem.hr.EmployeeHired",
         "tandem.hr.EmployeeUpdated",
         "tandem.pairing.ParticipantEnrolled",
@@ -81,6 +83,19 @@ def test_each_upcaster_step_is_a_pure_function_of_its_input() -> None:
         "learn_topics": {"ai-agents": 2},
     }
     assert v1["name"] == "A"  # the input is not modified
+
+
+def test_hr_employee_updated_v1_says_on_leave_v2_says_status() -> None:
+    v1 = {"employee_id": "E1", "display_name": "A", "email": "a@x.example", "department": "D", "grade": 3,
+          "on_leave": True}  # fmt: skip
+    assert upcast("tandem.hr.EmployeeUpdated", 1, dict(v1))["status"] == "on_leave"
+    assert upcast("tandem.hr.EmployeeUpdated", 1, {**v1, "on_leave": False})["status"] == "active"
+    assert "on_leave" not in upcast("tandem.hr.EmployeeUpdated", 1, dict(v1))
+
+
+def test_match_run_completed_v1_gets_no_directory_version() -> None:
+    data = upcast("tandem.pairing.MatchRunCompleted", 1, {"match_run_id": "r"})
+    assert (data["directory_revision"], data["org_chart_hash"]) == (None, None)
 
 
 def test_a_version_newer_than_the_reader_is_refused() -> None:
