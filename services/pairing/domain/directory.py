@@ -11,6 +11,7 @@ would overwrite is not applied; it becomes `EmployeeChangeIgnored`, so the log s
 
 from __future__ import annotations
 
+import functools
 from dataclasses import MISSING, dataclass, fields, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -45,8 +46,9 @@ PROFILE_FIELDS = (
 # --- languages ---------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_language(tag: str) -> str:
-    """A valid BCP 47 tag in its standard form ('EN' -> 'en', 'de_ch' -> 'de-CH'); else InvalidInput."""
+    """A valid BCP 47 tag in its standard form ('EN' -> 'en', 'de_ch' -> 'de-CH'); else ValueError."""
     text = tag.strip()
     if not text or not langcodes.tag_is_valid(text):
         raise ValueError(f"{tag!r} is not a BCP 47 language tag (e.g. 'en', 'de', 'de-CH', 'fil')")

@@ -16,7 +16,9 @@ from services.pairing.domain.matching import (
     build_matrices,
     explain_pair,
     greedy,
+    hard_rule_conflict,
     match,
+    reporting_chain,
     solve,
     total_score,
 )
@@ -265,3 +267,46 @@ def test_optimal_is_never_below_greedy(pop: tuple[list[Person], list[Person], di
         assert total_score(m, optimal) >= total_score(m, baseline) - 1e-6
     else:
         assert len(optimal) >= len(baseline)
+
+
+def test_languages_match_by_language_whatever_the_region_or_case() -> None:
+    swiss = mentor("m1", languages=frozenset({"de-CH"}))
+    assert explain_pair(swiss, mentee("e1", languages=frozenset({"de"})), Policy(), {}).violations == []
+    result = match(
+        [mentor("m1", languages=frozenset({"en"}))], [mentee("e1", languages=frozenset({"EN"}))], Policy(), {}
+    )
+    assert len(result.proposals) == 1
+
+
+def test_the_reporting_line_walks_both_ways_through_people_in_no_programme() -> None:
+    chart = {"E003": "E002", "E002": "E001"}  # E002 is in no programme
+    assert reporting_chain("E003", "E001", chart, 2) == ["E003", "E002", "E001"]
+    assert reporting_chain("E001", "E003", chart, 2) == ["E003", "E002", "E001"]
+    assert reporting_chain("E003", "E001", chart, 1) is None
+    junior, boss = mentor("m", employee_id="E003"), mentee("e", employee_id="E001")
+    conflict = hard_rule_conflict(junior, boss, Policy(reporting_line_levels=2), chart)
+    assert conflict is not None
+    assert (conflict.rule, conflict.chain) == ("reporting_line", ("E003", "E002", "E001"))
+    assert "within 2 management levels" in conflict.detail
+    result = match([junior], [boss], Policy(reporting_line_levels=2), chart)
+    assert result.proposals == []
+    assert result.unmatched[0].reason_code == "reporting_line"
+    french = mentee("f", languages=frozenset({"fr"}))
+    assert hard_rule_conflict(junior, french, Policy(), {}).rule == "shared_language"  # type: ignore[union-attr]
+
+
+def test_identical_cohorts_give_identical_pairs_whatever_their_participant_ids() -> None:
+    rnd = random.Random(11)
+    people = [
+        (f"E{k:03d}", rnd.choice(["Sales", "Finance"]), rnd.randint(2, 6), rnd.randint(11, 16)) for k in range(25)
+    ]
+
+    def cohort(seed: int) -> set[tuple[str, str]]:
+        ids = random.Random(seed)
+        mentors = [mentor(f"m{ids.random()}", employee_id=f"M{e}", department=d, grade=g) for e, d, g, _ in people]
+        mentees = [mentee(f"e{ids.random()}", employee_id=f"S{e}", department=d, grade=h) for e, d, _, h in people]
+        result = match(mentors, mentees, Policy(), {})
+        by_id = {p.participant_id: p.employee_id for p in mentors + mentees}
+        return {(by_id[p.mentor_id], by_id[p.mentee_id]) for p in result.proposals}
+
+    assert cohort(1) == cohort(2) == cohort(3)
