@@ -140,15 +140,17 @@ def replay(
 
 @app.command()
 def audit(
-    subject: Annotated[str, typer.Argument(help="A pair, participant or programme id.")],
+    subject: Annotated[str, typer.Argument(help="A pair, participant, programme or employee id.")],
     as_of: Annotated[str | None, typer.Option("--as-of", help="The subject's state as known then (ISO 8601).")] = None,
     output_format: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
     output: Annotated[Path | None, typer.Option(help="Write to this file instead of the terminal.")] = None,
 ) -> None:
     """The full timeline of SUBJECT from the log (time, event, who caused it, what changed), or with --as-of
-    its state exactly as the system knew it then. The same answer every time it is asked."""
+    its state exactly as the system knew it then (for an employee: their record, manager included). The same
+    answer every time it is asked."""
     import json
 
+    from services.pairing.audit import kinds
     from shared import audit as a
     from shared.config import ServiceSettings
 
@@ -158,7 +160,7 @@ def audit(
     settings = ServiceSettings.from_env("pairing", database_url="unused")
     events = asyncio.run(a.read_log(settings.kafka_bootstrap_servers, settings.topics.event_topics()))
     if moment is not None:
-        state = a.state_as_of(events, subject, moment)
+        state = a.state_as_of(events, subject, moment, kinds(settings.tenant))
         text = json.dumps(state, indent=2, sort_keys=True, default=str) + "\n"
     else:
         rows = [e.row() for e in a.timeline(events, subject)]

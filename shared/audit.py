@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from shared.events import Envelope, UndecodableEvent, decode
 
@@ -118,8 +118,25 @@ def timeline(events: Iterable[Logged], subject: str) -> list[Entry]:
     return entries
 
 
-def kind_of(events: Sequence[Logged], subject: str) -> str:
+class Kind(Protocol):
+    """A kind of subject a service's domain knows how to fold (e.g. the pairing service's employees)."""
+
+    name: str
+
+    def claims(self, env: Envelope[Any], subject: str) -> bool:
+        """True when this event makes `subject` one of this kind."""
+        ...
+
+    def fold(self, events: Sequence[Logged], subject: str) -> dict[str, Any]:
+        """The subject's state after these events (oldest first)."""
+        ...
+
+
+def kind_of(events: Sequence[Logged], subject: str, kinds: Sequence[Kind] = ()) -> str:
     for e in events:
+        for kind in kinds:
+            if kind.claims(e.env, subject):
+                return kind.name
         d = e.env.data
         if (e.env.type.endswith("PairCreated") or e.env.type.endswith("PairProposed")) and d.pair_id == subject:
             return "pair"
@@ -130,12 +147,18 @@ def kind_of(events: Sequence[Logged], subject: str) -> str:
     return "unknown"
 
 
-def state_as_of(events: Iterable[Logged], subject: str, as_of: datetime | None = None) -> dict[str, Any]:
-    """The subject as the system knew it at `as_of` (all of the log when None), from the log alone."""
+def state_as_of(
+    events: Iterable[Logged], subject: str, as_of: datetime | None = None, kinds: Sequence[Kind] = ()
+) -> dict[str, Any]:
+    """The subject as the system knew it at `as_of` (all of the log when None), from the log alone.
+    `kinds` are the services' own subject kinds, tried before the built-in ones."""
     relevant = [e for e in _dedup(events) if as_of is None or e.env.time <= as_of]
-    kind = kind_of(relevant, subject)
+    kind = kind_of(relevant, subject, kinds)
     state: dict[str, Any] = {"subject": subject, "kind": kind, "as_of": as_of.isoformat() if as_of else None}
-    if kind == "pair":
+    extra = {k.name: k for k in kinds}
+    if kind in extra:
+        state.update(extra[kind].fold(relevant, subject))
+    elif kind == "pair":
         state.update(_pair(relevant, subject))
     elif kind == "participant":
         state.update(_participant(relevant, subject))

@@ -67,6 +67,7 @@ class ImportReport:
     changes: list[dict[str, Any]] = field(default_factory=list)
 
     def count(self, result: handlers.DirectoryResult, rows: int) -> None:
+        """Add what one chunk did; `rows` is how many of its changes were rows of the file (not leavers)."""
         touched = set()
         for event in result.events:
             touched.add(event.employee_id)
@@ -84,7 +85,8 @@ class ImportReport:
             if len(self.changes) < MAX_SAMPLE:
                 fields = list(getattr(event, "changed", []) or [])
                 self.changes.append({"employee_id": event.employee_id, "change": kind, "fields": fields})
-        self.unchanged += rows - len(touched)
+        if rows:  # a chunk of the file's rows (a chunk of inferred leavers has none)
+            self.unchanged += rows - len(touched)
         self.flagged += result.flagged
         self.withdrawn += result.withdrawn
         self.participants_updated += result.participants_updated

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
+from services.pairing.audit import kinds
 from shared import audit as a
 from shared.errors import InvalidInput
 from shared.runtime import host_of
@@ -16,7 +17,7 @@ router = APIRouter(tags=["audit"])
 
 @router.get(
     "/audit/{subject}",
-    summary="Timeline of a pair, participant or programme from the event log; with as_of its state at that time",
+    summary="Timeline of a pair, participant, programme or employee from the event log; with as_of its state then",
     responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
 )
 async def audit(
@@ -30,7 +31,7 @@ async def audit(
     host = host_of(request.app)
     events = await a.read_log(host.settings.kafka_bootstrap_servers, host.topics.event_topics())
     if as_of is not None:
-        return a.state_as_of(events, subject, as_of)
+        return a.state_as_of(events, subject, as_of, kinds(host.settings.tenant))
     rows = [e.row() for e in a.timeline(events, subject)]
     if format == "csv":
         return Response(a.to_csv(rows), media_type="text/csv; charset=utf-8")
