@@ -136,3 +136,20 @@ def test_leave_and_the_profile_of_someone_unknown() -> None:
     assert err.value.field == "grade"
     full, _ = apply(None, Upsert(record()))
     assert participant_profile(full)["locale"] == "de"
+
+
+def test_the_example_export_in_the_docs_is_a_valid_file() -> None:
+    from pathlib import Path
+
+    from services.pairing.directory_import import ImportReport, csv_rows, validate
+
+    path = Path(__file__).resolve().parents[3] / "docs" / "examples" / "directory.csv"
+    report = ImportReport()
+
+    def rows() -> Any:
+        with path.open(encoding="utf-8", newline="") as f:
+            yield from csv_rows(f)
+
+    seen = validate(rows, report)
+    assert report.errors == []
+    assert len(seen) == report.rows == 9
