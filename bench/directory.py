@@ -205,15 +205,20 @@ async def _matching(pool: asyncpg.Pool, n: int, size: int) -> dict[str, Any]:
     mentors = [replace(p, employee_id=eid(k)) for p, k in zip(mentors, leaves, strict=False)]
     mentees = [replace(p, employee_id=eid(k)) for p, k in zip(mentees, seniors, strict=False)]
     policy = Policy(reporting_line_levels=2)
-    t = time.perf_counter()
-    today = match(mentors, mentees, policy, {})
-    baseline_s = time.perf_counter() - t
-    t = time.perf_counter()
-    async with pool.acquire() as conn:
-        chart = await repository.reporting_lines(conn, TENANT, [p.employee_id for p in mentors + mentees], 2)
-    chart_s = time.perf_counter() - t
-    with_directory = match(mentors, mentees, policy, chart)
-    total_s = time.perf_counter() - t
+    ids = [p.employee_id for p in mentors + mentees]
+    without: list[float] = []
+    with_directory: list[float] = []
+    for _ in range(2):  # alternate, and keep the best of each: the first run pays for warming up
+        t = time.perf_counter()
+        today = match(mentors, mentees, policy, {})
+        without.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        async with pool.acquire() as conn:
+            chart = await repository.reporting_lines(conn, TENANT, ids, 2)
+        chart_s = time.perf_counter() - t
+        result = match(mentors, mentees, policy, chart)
+        with_directory.append(time.perf_counter() - t)
+    baseline_s, total_s = min(without), min(with_directory)
     return {
         "case": f"{len(mentors):,} x {len(mentees):,} over {n:,} employees",
         "reporting_lines_read": len(chart),
@@ -222,7 +227,7 @@ async def _matching(pool: asyncpg.Pool, n: int, size: int) -> dict[str, Any]:
         "match_without_s": round(baseline_s, 2),
         "ratio": round(total_s / baseline_s, 2),
         "goal_at_most_1_5": total_s / baseline_s <= 1.5,
-        "pairs_with": len(with_directory.proposals),
+        "pairs_with": len(result.proposals),
         "pairs_without": len(today.proposals),
     }
 

@@ -383,6 +383,7 @@ async def recheck_pairs(
     programme_of = await repository.programmes_by_id(conn, tenant, {p.programme_id for p in live})
     levels = max(p.reporting_line_levels for p in programme_of.values())
     chart = await repository.reporting_lines(conn, tenant, {p.employee_id for p in people.values()}, levels)
+    changed: list[pairs.Pair] = []
     for pair in live:
         programme = programme_of[pair.programme_id]
         conflict = matching_adapter.conflict(programme, people[pair.mentor_id], people[pair.mentee_id], chart)
@@ -395,8 +396,9 @@ async def recheck_pairs(
             after, changes = pair.clear_flag()
             result.cleared += 1 if changes else 0
         if changes:
-            await repository.update_pair(conn, tenant, after)
+            changed.append(after)
             uow.emit(*changes)
+    await repository.update_pairs(conn, tenant, changed)
     return result
 
 

@@ -375,14 +375,27 @@ async def insert_pair(conn: Conn, tenant: str, pair: Pair) -> None:
     )  # fmt: skip
 
 
-async def update_pair(conn: Conn, tenant: str, pair: Pair) -> None:
-    await conn.execute(
-        "UPDATE pairs SET state = $3, end_reason = $4, mentor_consent = $5, mentee_consent = $6, "
-        "extended_until = $7, pause_cause = $8, flag = $9, flag_override = $10, updated_at = now() "
-        "WHERE tenant = $1 AND pair_id = $2",
+_UPDATE_PAIR = (
+    "UPDATE pairs SET state = $3, end_reason = $4, mentor_consent = $5, mentee_consent = $6, extended_until = $7, "
+    "pause_cause = $8, flag = $9, flag_override = $10, updated_at = now() WHERE tenant = $1 AND pair_id = $2"
+)
+
+
+def _pair_args(tenant: str, pair: Pair) -> tuple[Any, ...]:
+    return (
         tenant, pair.pair_id, pair.state, pair.end_reason, pair.mentor_consent, pair.mentee_consent,
         pair.extended_until, pair.pause_cause, pair.flag.to_dict() if pair.flag else None, pair.flag_override,
     )  # fmt: skip
+
+
+async def update_pair(conn: Conn, tenant: str, pair: Pair) -> None:
+    await conn.execute(_UPDATE_PAIR, *_pair_args(tenant, pair))
+
+
+async def update_pairs(conn: Conn, tenant: str, pairs: list[Pair]) -> None:
+    """Save many pairs' state at once (a re-check may change thousands)."""
+    if pairs:
+        await conn.executemany(_UPDATE_PAIR, [_pair_args(tenant, p) for p in pairs])
 
 
 async def live_pairs_of(conn: Conn, tenant: str, participant_id: str, *, for_update: bool = False) -> list[Pair]:
