@@ -468,6 +468,25 @@ async def list_pairs(
     return [_pair(r) for r in rows], int(total)
 
 
+async def waiting_for_partner(conn: Conn, tenant: str, programme_id: str) -> list[dict[str, Any]]:
+    """Enrolled participants with no live pair whose latest pair ended early (their partner left, withdrew,
+    or HR ended it): who is waiting for a rematch, with that pair."""
+    rows = await conn.fetch(
+        f"""SELECT DISTINCT ON (p.participant_id) p.participant_id, p.role, p.profile ->> 'display_name' AS name,
+                   x.pair_id, x.end_reason, x.updated_at AS ended_at
+            FROM participants p
+            JOIN pairs x ON x.tenant = p.tenant AND x.programme_id = p.programme_id
+                        AND p.participant_id IN (x.mentor_id, x.mentee_id)
+            WHERE p.tenant = $1 AND p.programme_id = $2 AND p.status = 'enrolled'
+              AND x.state = 'ended' AND x.end_reason IN ('left_company', 'withdrawn', 'rematched', 'by_hr')
+              AND NOT EXISTS (SELECT 1 FROM pairs l WHERE l.tenant = p.tenant AND {_LIVE.replace("state", "l.state")}
+                              AND p.participant_id IN (l.mentor_id, l.mentee_id))
+            ORDER BY p.participant_id, x.updated_at DESC""",
+        tenant, programme_id,
+    )  # fmt: skip
+    return [dict(r) for r in rows]
+
+
 async def expired_proposals(conn: Conn, tenant: str, programme_id: str) -> list[Pair]:
     rows = await conn.fetch(
         f"SELECT {_PAIR} FROM pairs WHERE tenant = $1 AND programme_id = $2 AND state = 'proposed' "

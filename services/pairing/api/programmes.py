@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
 from services.pairing import handlers, repository
 from services.pairing.api.deps import Connection, Tenant, UoW
 from services.pairing.api.schemas import ProgrammeIn, ProgrammeOut
 
 router = APIRouter(prefix="/programmes", tags=["programmes"])
+
+
+class Waiting(BaseModel):
+    participant_id: str
+    role: str
+    name: str
+    pair_id: str = Field(description="Their ended pair: POST /pairs/{pair_id}/rematch proposes a new partner.")
+    end_reason: str
+    ended_at: datetime
 
 
 @router.post("", status_code=201, response_model=ProgrammeOut, summary="Create a programme (draft, or launched)")
@@ -43,3 +56,13 @@ async def launch(programme_id: str, uow: UoW) -> ProgrammeOut:
 async def close(programme_id: str, uow: UoW) -> ProgrammeOut:
     async with uow:
         return ProgrammeOut.of(await handlers.close_programme(uow, programme_id))
+
+
+@router.get(
+    "/{programme_id}/waiting-for-partner",
+    response_model=list[Waiting],
+    summary="Who is waiting for a new partner: their pair ended early (partner left, withdrew, ended by HR)",
+)
+async def waiting(programme_id: str, conn: Connection, tenant: Tenant) -> list[dict[str, Any]]:
+    await repository.get_programme(conn, tenant, programme_id)
+    return await repository.waiting_for_partner(conn, tenant, programme_id)

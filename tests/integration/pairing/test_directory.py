@@ -407,6 +407,13 @@ async def test_leave_of_absence_pauses_return_resumes_leaving_ends_rehire_enrols
                                            t + timedelta(seconds=3)))  # fmt: skip
         ended = await eventually(lambda: pair_state("ended"))
         assert ended["end_reason"] == "left_company"
+        [waiting] = (await client.get(f"/programmes/{programme_id}/waiting-for-partner")).json()
+        assert (waiting["participant_id"], waiting["pair_id"]) == (m["participant_id"], pair_id)
+        assert waiting["end_reason"] == "left_company"
+        rematch = await client.post(f"/pairs/{pair_id}/rematch")  # the partner is offered a new partner
+        assert rematch.status_code == 201, rematch.text
+        assert rematch.json()["kind"] == "rematch"
+        assert [u["reason_code"] for u in rematch.json()["unmatched"]] == ["no_mentees"]  # nobody else enrolled
         assert (await client.get(f"/participants/{e['participant_id']}")).json()["status"] == "withdrawn"
         r = await client.post(f"/programmes/{programme_id}/participants", json=mentee_enrolment(senior))
         assert r.status_code == 422  # someone who left cannot be enrolled
