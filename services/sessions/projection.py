@@ -161,6 +161,9 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
         )  # fmt: skip
 
     from services.sessions.bulk import SessionsBulk
+    from services.sessions.learning import build_learning_handlers
+
+    h.include(build_learning_handlers(host))
 
     h.bulk = SessionsBulk
     return h
