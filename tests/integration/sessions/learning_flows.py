@@ -88,6 +88,19 @@ async def recorded(host: ServiceHost, n: int) -> bool:
     return bool(count >= n)
 
 
+async def emitted(host: ServiceHost, event_type: str) -> str | None:
+    """The id of the first event of this type the service put in its outbox, if any."""
+    found: str | None = await host.pool.fetchval(
+        "SELECT event_id FROM outbox WHERE event_type = $1 ORDER BY position LIMIT 1", event_type
+    )
+    return found
+
+
+async def consumed(host: ServiceHost, event_id: str) -> bool:
+    """The service's consumer has taken this event: its inbox row is committed."""
+    return bool(await host.pool.fetchval("SELECT 1 FROM inbox WHERE event_id = $1", event_id))
+
+
 def learning_records(records: list[Any]) -> list[tuple[dict[str, str], Any]]:
     """The LearningRecorded events among Kafka records: (ce_ headers, data)."""
     out = []

@@ -9,10 +9,13 @@ import httpx
 from services.pairing.app import SPEC as PAIRING
 from services.sessions.app import SPEC as SESSIONS
 from services.sessions.domain import learning
+from shared.events.pairing import ParticipantWithdrew
 from tests.conftest import ServeFactory
 from tests.integration.sessions.learning_flows import (
     CONFIDENTIAL,
     OPPORTUNITY,
+    consumed,
+    emitted,
     learning_records,
     mentorship_with_history,
     recorded,
@@ -66,3 +69,22 @@ async def test_leaving_the_company_records_left_company_and_closing_records_the_
     for _, data in records:  # ...no learning record carries any feedback content
         assert CONFIDENTIAL not in str(data)
         assert OPPORTUNITY not in str(data)
+
+
+async def test_a_participant_who_completed_and_then_withdraws_keeps_the_one_record(serve: ServeFactory) -> None:
+    pairing, sessions = await serve(PAIRING), await serve(SESSIONS)
+    h = await mentorship_with_history(pairing, sessions)
+    async with httpx.AsyncClient(base_url=pairing.url) as client:
+        r = await client.post(f"/pairs/{h.pair_id}/end", json={"reason": "completed"})
+        assert r.status_code == 200, r.text
+        await eventually(lambda: recorded(sessions.host, 2))
+        r = await client.post(f"/participants/{h.mentee_id}/withdraw", json={"reason": "withdrawn"})
+        assert r.status_code == 200, r.text
+    withdrew = await eventually(lambda: emitted(pairing.host, ParticipantWithdrew.TYPE))
+    await eventually(lambda: consumed(sessions.host, withdrew))
+    records = learning_records(await sessions_log(sessions.host))
+    assert sorted((d["participant_id"], d["outcome"]) for _, d in records) == sorted(
+        [(h.mentor_id, "completed"), (h.mentee_id, "completed")]
+    )
+    assert sessions.host.consumer is not None
+    assert sessions.host.consumer.stats.dead_lettered == 0  # the withdrawal applied, it just recorded nothing
