@@ -19,7 +19,7 @@ from shared.events import sessions as s
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "programmes": ("programme_id", "name", "starts_on", "ends_on", "cadence_days", "focus_topics", "closed"),
-    "participants": ("participant_id", "programme_id", "role", "display_name", "email", "withdrawn"),
+    "participants": ("participant_id", "programme_id", "role", "display_name", "email", "withdrawn", "employee_id"),
     "pairs": ("pair_id", "programme_id", "mentor_id", "mentee_id", "state", "created_at", "updated_at"),
     "pair_changes": ("event_id", "pair_id", "at", "kind"),
     "agreements": (
@@ -91,11 +91,12 @@ class SessionsBulk:
         elif t in (p.ParticipantEnrolled.TYPE, p.ParticipantUpdated.TYPE):
             old = rows["participants"].get(e.participant_id)
             if old:
-                old.update(display_name=e.display_name, email=str(e.email))
+                old.update(display_name=e.display_name, email=str(e.email), employee_id=e.employee_id)
             else:
                 rows["participants"][e.participant_id] = {
                     "participant_id": e.participant_id, "programme_id": e.programme_id, "role": e.role,
                     "display_name": e.display_name, "email": str(e.email), "withdrawn": False,
+                    "employee_id": e.employee_id,
                 }  # fmt: skip
         elif t == p.ParticipantWithdrew.TYPE:
             if e.participant_id in rows["participants"]:

@@ -49,10 +49,10 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
     async def participant(conn: Conn, env: Envelope[Any]) -> None:
         e: p.ParticipantProfile = env.data
         await conn.execute(
-            "INSERT INTO participants (participant_id, programme_id, role, display_name, email) "
-            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (participant_id) DO UPDATE SET "
-            "display_name = EXCLUDED.display_name, email = EXCLUDED.email",
-            e.participant_id, e.programme_id, e.role, e.display_name, str(e.email),
+            "INSERT INTO participants (participant_id, programme_id, role, display_name, email, employee_id) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (participant_id) DO UPDATE SET "
+            "display_name = EXCLUDED.display_name, email = EXCLUDED.email, employee_id = EXCLUDED.employee_id",
+            e.participant_id, e.programme_id, e.role, e.display_name, str(e.email), e.employee_id,
         )  # fmt: skip
 
     @h.on(p.ParticipantWithdrew)
@@ -161,6 +161,9 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
         )  # fmt: skip
 
     from services.sessions.bulk import SessionsBulk
+    from services.sessions.learning import build_learning_handlers
+
+    h.include(build_learning_handlers(host))
 
     h.bulk = SessionsBulk
     return h

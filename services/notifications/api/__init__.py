@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.notifications.api import recipients
+from services.notifications.webhooks import api as webhooks
 from shared.http import create_app
 from shared.runtime import ServiceHost
 
@@ -12,4 +13,5 @@ from shared.runtime import ServiceHost
 def build_api(host: ServiceHost) -> FastAPI:
     app = create_app("Tandem notifications", "Welcome, reminders, feedback requests and nudges, exactly once.")
     app.include_router(recipients.router)
+    app.include_router(webhooks.router)
     return app
