@@ -25,7 +25,7 @@ from services.notifications.channels import (
 from services.notifications.channels.chat import WebhookChannel
 from services.notifications.channels.email import SmtpChannel, SmtpSettings
 from services.notifications.domain import model
-from services.notifications.domain.rendering import render, when
+from services.notifications.domain.rendering import day, render, when
 from services.sessions.domain.calendar import CalendarPerson, session_ics
 from services.sessions.domain.model import Session
 from shared.events.notifications import NotificationFailed, NotificationSent
@@ -120,7 +120,8 @@ class Dispatcher:
             return
         prefs, timezone, address_name, context, attachments, session_start = ctx
         decision = model.decide(planned, now, prefs, timezone, pair_ended=context.pop("_pair_ended"),
-                                session_starts_at=session_start)  # fmt: skip
+                                session_starts_at=session_start, recipient_left=context.pop("_recipient_left"),
+                                pair_paused=context.pop("_pair_paused"))  # fmt: skip
         if decision.action in ("cancel", "skip"):
             await self.finish(job, "cancelled" if decision.action == "cancel" else "skipped", note=decision.reason)
             return
@@ -169,6 +170,8 @@ class Dispatcher:
             "programme_name": programme["name"] if programme else "Tandem",
             "cadence_days": programme["cadence_days"] if programme else 14,
             "_pair_ended": bool(pair is not None and pair["state"] == "ended"),
+            "_pair_paused": bool(pair is not None and pair["state"] == "paused"),
+            "_recipient_left": me["withdrawn_reason"] == "left_company",
         }
         attachments: tuple[tuple[str, str, bytes], ...] = ()
         session_start = None
@@ -191,6 +194,8 @@ class Dispatcher:
                 attachments = (self.invitation(row, me, partner),)
         ctx["feedback_url"] = f"{self.settings.sessions_url}/pairs/{job.pair_id}/feedback"
         ctx["survey_url"] = f"{self.settings.sessions_url}/pairs/{job.pair_id}/feedback"
+        if job.rule == "partner_left":
+            ctx["hr_contact"] = programme["hr_contact_email"] if programme else None
         if job.rule == "nudge" and pair is not None:
             quiet_since = await _quiet_since(conn, pair)
             ctx["days_quiet"] = (datetime.now(UTC) - quiet_since).days
@@ -200,11 +205,11 @@ class Dispatcher:
         programme = await conn.fetchrow("SELECT * FROM programmes WHERE programme_id = $1", job.programme_id)
         if programme is None or not programme["hr_contact_email"]:
             return None
-        at_risk = await at_risk_pairs(conn, programme["programme_id"], datetime.now(UTC))
-        ctx = {"programme_name": programme["name"], "cadence_days": programme["cadence_days"], "at_risk": at_risk,
-               "dashboard_url": f"{self.settings.sessions_url}/dashboard?programme={job.programme_id}",
-               "_pair_ended": False}  # fmt: skip
         prefs = model.Preferences(locale="en", quiet_start=None, quiet_end=None)
+        ctx = {"programme_name": programme["name"], "cadence_days": programme["cadence_days"],
+               **await digest(conn, programme["programme_id"], datetime.now(UTC), prefs.locale),
+               "dashboard_url": f"{self.settings.sessions_url}/dashboard?programme={job.programme_id}",
+               "_pair_ended": False, "_pair_paused": False, "_recipient_left": False}  # fmt: skip
         return prefs, "UTC", (programme["hr_contact_email"], "HR"), ctx, (), None
 
     def invitation(self, row: Any, me: Any, partner: Any) -> tuple[str, str, bytes]:
@@ -294,7 +299,7 @@ class Dispatcher:
             for programme in await conn.fetch(
                 "SELECT * FROM programmes WHERE NOT closed AND hr_contact_email IS NOT NULL"
             ):
-                if await at_risk_pairs(conn, programme["programme_id"], now):
+                if any((await digest(conn, programme["programme_id"], now, "en")).values()):
                     planned = model.plan("hr_digest", model.digest_trigger(programme["programme_id"], now),
                                          (HR + programme["programme_id"],), now,
                                          programme_id=programme["programme_id"])  # fmt: skip
@@ -327,6 +332,75 @@ async def at_risk_pairs(conn: Any, programme_id: str, now: datetime) -> list[dic
                         "mentee_name": names.get(pair["mentee_id"], pair["mentee_id"]),
                         "days_quiet": (now - quiet_since).days})  # fmt: skip
     return out
+
+
+async def digest(conn: Any, programme_id: str, now: datetime, locale: str) -> dict[str, list[dict[str, Any]]]:
+    """What HR's weekly digest lists: quiet pairs, pairs a reorganisation flagged, and people whose partner
+    left the company and who wait for a new one. Nothing in any list: no digest that week."""
+    return {
+        "at_risk": await at_risk_pairs(conn, programme_id, now),
+        "flagged": await flagged_pairs(conn, programme_id, locale),
+        "waiting": await waiting_for_rematch(conn, programme_id, locale),
+    }
+
+
+async def _names(conn: Any, participant_ids: list[str]) -> dict[str, str]:
+    rows = await conn.fetch(
+        "SELECT participant_id, display_name FROM recipients WHERE participant_id = ANY($1::text[])", participant_ids
+    )
+    return {r["participant_id"]: r["display_name"] for r in rows}
+
+
+async def flagged_pairs(conn: Any, programme_id: str, locale: str) -> list[dict[str, Any]]:
+    """Live pairs with an open reorganisation flag: the rule, its detail, the reporting chain (by name where the
+    person is known here), since when, and whether the pair is paused."""
+    rows = await conn.fetch(
+        "SELECT f.*, p.mentor_id, p.mentee_id, p.state FROM flags f JOIN pairs p USING (pair_id) "
+        "WHERE f.programme_id = $1 AND p.state <> 'ended' ORDER BY f.since, f.pair_id",
+        programme_id,
+    )
+    employees = {e for r in rows for e in r["chain"]}
+    by_employee = {
+        r["employee_id"]: r["display_name"]
+        for r in await conn.fetch(
+            "SELECT DISTINCT ON (employee_id) employee_id, display_name FROM recipients "
+            "WHERE employee_id = ANY($1::text[]) ORDER BY employee_id, participant_id",
+            list(employees),
+        )
+    }
+    names = await _names(conn, [x for r in rows for x in (r["mentor_id"], r["mentee_id"])])
+    return [
+        {"pair_id": r["pair_id"], "mentor_name": names.get(r["mentor_id"], r["mentor_id"]),
+         "mentee_name": names.get(r["mentee_id"], r["mentee_id"]), "rule": r["rule"], "detail": r["detail"],
+         "chain": [by_employee.get(e, e) for e in r["chain"]], "since": day(r["since"], locale),
+         "paused": r["state"] == "paused"}
+        for r in rows
+    ]  # fmt: skip
+
+
+async def waiting_for_rematch(conn: Any, programme_id: str, locale: str) -> list[dict[str, Any]]:
+    """Pairs that ended because one of the two left the company, whose other one is still in the programme and
+    has had no pair since: they wait for HR to propose a new partner (a rematch)."""
+    rows = await conn.fetch(
+        "SELECT p.pair_id, p.updated_at AS ended_at, stayer.participant_id AS stayer_id, "
+        "stayer.display_name AS name, leaver.display_name AS partner_name "
+        "FROM pairs p "
+        "JOIN recipients leaver ON leaver.participant_id IN (p.mentor_id, p.mentee_id) "
+        "AND leaver.withdrawn_reason = 'left_company' "
+        "JOIN recipients stayer ON stayer.participant_id IN (p.mentor_id, p.mentee_id) "
+        "AND stayer.participant_id <> leaver.participant_id AND NOT stayer.withdrawn "
+        "WHERE p.programme_id = $1 AND p.state = 'ended' AND p.end_reason = 'left_company' "
+        "AND NOT EXISTS (SELECT 1 FROM pairs q WHERE q.pair_id <> p.pair_id "
+        "AND stayer.participant_id IN (q.mentor_id, q.mentee_id) "
+        "AND (q.state <> 'ended' OR q.created_at >= p.updated_at)) "
+        "ORDER BY p.updated_at, p.pair_id",
+        programme_id,
+    )
+    return [
+        {"pair_id": r["pair_id"], "name": r["name"], "partner_name": r["partner_name"],
+         "ended_on": day(r["ended_at"], locale)}
+        for r in rows
+    ]  # fmt: skip
 
 
 def _preferences(row: Any, locale: str) -> model.Preferences:

@@ -21,11 +21,15 @@ REMINDERS = ("reminder_24h", "reminder_1h")
 
 
 async def store(conn: Conn, planned: list[model.Planned]) -> None:
+    """Plan these notifications, but none to someone who left the company, and for an ended pair only what
+    still goes out after the end (model.AFTER_END)."""
     if not planned:
         return
+    left = await leavers(conn, {n.recipient_id for n in planned})
     state = await conn.fetchval("SELECT state FROM pairs WHERE pair_id = $1", planned[0].pair_id)
-    if state == "ended" and planned[0].rule != "closing_survey":
-        return  # nothing more is planned for an ended pair
+    planned = [n for n in planned if n.recipient_id not in left and (state != "ended" or n.rule in model.AFTER_END)]
+    if not planned:
+        return
     await conn.executemany(
         "INSERT INTO notifications (notification_id, rule, recipient_id, trigger, pair_id, programme_id, session_id, "
         "due_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (notification_id) DO NOTHING",
@@ -35,9 +39,12 @@ async def store(conn: Conn, planned: list[model.Planned]) -> None:
 
 
 async def cancel(conn: Conn, note: str, *, session_id: str | None = None, pair_id: str | None = None,
-                 rules: tuple[str, ...] | None = None) -> None:  # fmt: skip
+                 rules: tuple[str, ...] | None = None, recipient_id: str | None = None) -> None:  # fmt: skip
     where: list[str] = ["status = 'planned'"]
     args: list[object] = [note]
+    if recipient_id is not None:
+        args.append(recipient_id)
+        where.append(f"recipient_id = ${len(args)}")
     if session_id is not None:
         args.append(session_id)
         where.append(f"session_id = ${len(args)}")
@@ -51,6 +58,16 @@ async def cancel(conn: Conn, note: str, *, session_id: str | None = None, pair_i
         f"UPDATE notifications SET status = 'cancelled', note = $1, updated_at = now() WHERE {' AND '.join(where)}",
         *args,
     )
+
+
+async def leavers(conn: Conn, ids: set[str]) -> frozenset[str]:
+    """Those of `ids` known to have left the company."""
+    rows = await conn.fetch(
+        "SELECT participant_id FROM recipients WHERE participant_id = ANY($1::text[]) "
+        "AND withdrawn_reason = 'left_company'",
+        list(ids),
+    )
+    return frozenset(r["participant_id"] for r in rows)
 
 
 async def members(conn: Conn, pair_id: str) -> tuple[str, str]:
@@ -83,16 +100,18 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
     async def recipient(conn: Conn, env: Envelope[Any]) -> None:
         e: p.ParticipantProfile = env.data
         await conn.execute(
-            "INSERT INTO recipients (participant_id, programme_id, role, display_name, email, locale, timezone) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (participant_id) DO UPDATE SET "
+            "INSERT INTO recipients (participant_id, programme_id, role, display_name, email, locale, timezone, "
+            "employee_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (participant_id) DO UPDATE SET "
             "display_name = EXCLUDED.display_name, email = EXCLUDED.email, locale = EXCLUDED.locale, "
-            "timezone = EXCLUDED.timezone",
+            "timezone = EXCLUDED.timezone, employee_id = EXCLUDED.employee_id",
             e.participant_id, e.programme_id, e.role, e.display_name, str(e.email), e.locale, e.timezone,
+            e.employee_id,
         )  # fmt: skip
 
     @h.on(p.ParticipantWithdrew)
     async def withdrew(conn: Conn, env: Envelope[Any]) -> None:
-        await conn.execute("UPDATE recipients SET withdrawn = true WHERE participant_id = $1", env.data.participant_id)
+        await conn.execute("UPDATE recipients SET withdrawn = true, withdrawn_reason = $2 WHERE participant_id = $1",
+                           env.data.participant_id, env.data.reason)  # fmt: skip
 
     @h.on(p.PairCreated)
     async def pair(conn: Conn, env: Envelope[Any]) -> None:
@@ -107,6 +126,27 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
         state = {p.PairPaused.TYPE: "paused", p.PairResumed.TYPE: "active", p.PairEnded.TYPE: "ended"}[env.type]
         await conn.execute("UPDATE pairs SET state = $2, updated_at = $3 WHERE pair_id = $1",
                            env.data.pair_id, state, env.time)  # fmt: skip
+
+    @h.on(p.PairEnded)
+    async def pair_end(conn: Conn, env: Envelope[Any]) -> None:
+        await conn.execute("UPDATE pairs SET end_reason = $2, ended_by = $3 WHERE pair_id = $1",
+                           env.data.pair_id, env.data.reason, env.id)  # fmt: skip
+
+    @h.on(p.PairFlagged)
+    async def flagged(conn: Conn, env: Envelope[Any]) -> None:
+        e: p.PairFlagged = env.data
+        await conn.execute(
+            "INSERT INTO flags (pair_id, programme_id, rule, detail, chain, since, directory_revision, action, "
+            "flagged_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (pair_id) DO UPDATE SET "
+            "rule = EXCLUDED.rule, detail = EXCLUDED.detail, chain = EXCLUDED.chain, since = EXCLUDED.since, "
+            "directory_revision = EXCLUDED.directory_revision, action = EXCLUDED.action, "
+            "flagged_at = EXCLUDED.flagged_at",
+            e.pair_id, e.programme_id, e.rule, e.detail, e.chain, e.since, e.directory_revision, e.action, env.time,
+        )  # fmt: skip
+
+    @h.on(p.PairFlagResolved)
+    async def flag_resolved(conn: Conn, env: Envelope[Any]) -> None:
+        await conn.execute("DELETE FROM flags WHERE pair_id = $1", env.data.pair_id)
 
     @h.on(s.SessionScheduled)
     async def session(conn: Conn, env: Envelope[Any]) -> None:
@@ -182,9 +222,34 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
     @h.on(p.PairEnded, side_effects=True)
     async def farewell(conn: Conn, env: Envelope[Any]) -> None:
         e: p.PairEnded = env.data
-        await cancel(conn, "pair ended", pair_id=e.pair_id)
+        await cancel(conn, "pair ended", pair_id=e.pair_id, rules=DROPPED_AT_END)
         who = await members(conn, e.pair_id)
-        await store(conn, model.plan("closing_survey", env.id, who, env.time, pair_id=e.pair_id,
-                                     programme_id=e.programme_id))  # fmt: skip
+        await store(conn, model.farewell(env.id, e.pair_id, e.programme_id, who, e.reason,
+                                         await leavers(conn, set(who)), env.time))  # fmt: skip
+
+    @h.on(p.PairPaused, side_effects=True)
+    async def hush(conn: Conn, env: Envelope[Any]) -> None:
+        await cancel(conn, "pair paused", pair_id=env.data.pair_id, rules=tuple(model.NOT_WHILE_PAUSED))
+
+    @h.on(p.ParticipantWithdrew, side_effects=True)
+    async def left_company(conn: Conn, env: Envelope[Any]) -> None:
+        """Nothing more goes to someone who left the company; the partner of each pair that ended because they
+        left hears of it (unless the PairEnded came first and planned it already: the same notification)."""
+        e: p.ParticipantWithdrew = env.data
+        if e.reason != "left_company":
+            return
+        await cancel(conn, "the recipient left the company", recipient_id=e.participant_id)
+        for pair in await conn.fetch(
+            "SELECT * FROM pairs WHERE $1 IN (mentor_id, mentee_id) AND state = 'ended' "
+            "AND end_reason = 'left_company' AND ended_by IS NOT NULL",
+            e.participant_id,
+        ):
+            who = (pair["mentor_id"], pair["mentee_id"])
+            await store(conn, model.farewell(pair["ended_by"], pair["pair_id"], pair["programme_id"], who,
+                                             "left_company", await leavers(conn, set(who)), env.time))  # fmt: skip
 
     return h
+
+
+#: What the end of a pair cancels of what it had planned (a cancellation or farewell planned already stays).
+DROPPED_AT_END = tuple(r for r in model.RULES if r not in model.AFTER_END)

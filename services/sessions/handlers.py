@@ -6,7 +6,10 @@ from datetime import UTC, datetime
 
 from services.sessions import repository
 from services.sessions.domain.commands import Command
-from services.sessions.domain.model import SessionsEvent
+from services.sessions.domain.model import SessionsEvent, pair_ended_reason
+from shared.errors import NotFound
+from shared.events.pairing import PairEnded
+from shared.events.sessions import SessionCancelled
 from shared.uow import UnitOfWork
 
 
@@ -15,6 +18,24 @@ async def execute(uow: UnitOfWork, command: Command, *, now: datetime | None = N
     await repository.lock_pair(uow.conn, command.pair_id)
     mentorship = await repository.load_mentorship(uow.conn, command.pair_id)
     events = mentorship.handle(command, now=now or datetime.now(UTC))
+    uow.emit(*events)
+    await uow.commit()
+    return events
+
+
+async def call_off_after_end(uow: UnitOfWork, ended: PairEnded, *, ended_at: datetime) -> list[SessionCancelled]:
+    """A pair ended at `ended_at`: cancel its sessions that were to start after that, through its Mentorship.
+
+    The pair's projection row must already say ended (the projection handler of PairEnded runs first, in the
+    same transaction). Under the pair's lock, like every command: a session scheduled concurrently is either
+    seen here or refused for an ended pair. A second run finds nothing left to cancel.
+    """
+    await repository.lock_pair(uow.conn, ended.pair_id)
+    try:
+        mentorship = await repository.load_mentorship(uow.conn, ended.pair_id)
+    except NotFound:  # a pair this service never saw created has no sessions
+        return []
+    events = mentorship.cancel_after_end(ended_at, pair_ended_reason(ended.reason, ended.note))
     uow.emit(*events)
     await uow.commit()
     return events

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from typing import Any
 
+from services.sessions import pair_ended
 from shared.consumer import Handlers
 from shared.db import Conn
 from shared.events import Envelope
@@ -81,6 +82,9 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
             "INSERT INTO pair_changes (event_id, pair_id, at, kind) VALUES ($1, $2, $3, $4)",
             env.id, env.data.pair_id, env.time, kind,
         )  # fmt: skip
+
+    # after pair_changed, so that the pair is ended when its sessions are called off
+    h.include(pair_ended.build_handlers(host))
 
     @h.on(s.AgreementConfirmed)
     async def agreement(conn: Conn, env: Envelope[Any]) -> None:

@@ -10,19 +10,25 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 NAMESPACE = uuid.UUID("0b7c3a53-6f0e-4c1b-9a57-7d1f3f2b9e10")
 
 Rule = Literal[
     "welcome", "reminder_24h", "reminder_1h", "session_cancelled", "feedback_request", "nudge", "hr_digest",
-    "closing_survey",
+    "closing_survey", "partner_left",
 ]  # fmt: skip
 Channel = Literal["email", "chat"]
+RULES: tuple[Rule, ...] = get_args(Rule)
 
 #: Messages everyone gets even after opting out: they change what people must do or know.
-MANDATORY: frozenset[str] = frozenset({"welcome", "session_cancelled"})
+MANDATORY: frozenset[str] = frozenset({"welcome", "session_cancelled", "partner_left"})
+#: What still goes out for a pair that has ended: its farewell, the calendar cancellations of the sessions its
+#: end called off, and HR's digest. Everything else of an ended pair (reminders, nudges, ...) is dropped.
+AFTER_END: frozenset[str] = frozenset({"closing_survey", "partner_left", "session_cancelled", "hr_digest"})
+#: What a paused pair is not sent: it is not expected to meet.
+NOT_WHILE_PAUSED: frozenset[str] = frozenset({"nudge"})
 #: Retry schedule after a transient failure; after the last, the notification has failed.
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
 MAX_ATTEMPTS = len(BACKOFF) + 1
@@ -68,6 +74,26 @@ def plan(
         Planned(notification_id(rule, trigger, r), rule, r, due_at, trigger, pair_id, programme_id, session_id)
         for r in recipients
     ]
+
+
+def farewell(
+    trigger: str, pair_id: str, programme_id: str, members: tuple[str, str], reason: str, left: frozenset[str],
+    at: datetime,
+) -> list[Planned]:  # fmt: skip
+    """What the end of a pair plans, given who of its members are known to have left the company (`left`).
+
+    Nothing ever goes to someone who left. A pair that ended because someone left the company sends the one who
+    stayed a `partner_left` message (it carries the closing survey's link too); while nobody is known to have
+    left yet (the withdrawal travels on another partition and may come later), nothing is planned: planning it
+    with the withdrawal, under the same trigger (the PairEnded), gives the same notification id either way.
+    Any other end sends both a closing survey.
+    """
+    stayed = tuple(m for m in members if m not in left)
+    if reason == "left_company":
+        if len(stayed) == len(members):
+            return []
+        return plan("partner_left", trigger, stayed, at, pair_id=pair_id, programme_id=programme_id)
+    return plan("closing_survey", trigger, stayed, at, pair_id=pair_id, programme_id=programme_id)
 
 
 def reminders(
@@ -124,11 +150,15 @@ class Decision:
 
 def decide(
     job: Planned, now: datetime, prefs: Preferences, timezone: str, *, pair_ended: bool,
-    session_starts_at: datetime | None = None,
+    session_starts_at: datetime | None = None, recipient_left: bool = False, pair_paused: bool = False,
 ) -> Decision:  # fmt: skip
     """What to do with a due notification right now."""
-    if pair_ended and job.rule not in ("closing_survey", "hr_digest"):
+    if recipient_left:
+        return Decision("cancel", reason="the recipient left the company: nothing more is sent to them")
+    if pair_ended and job.rule not in AFTER_END:
         return Decision("cancel", reason="the pair has ended: nothing more is sent for it")
+    if pair_paused and job.rule in NOT_WHILE_PAUSED:
+        return Decision("cancel", reason="the pair is paused")
     if prefs.opted_out and not job.mandatory:
         return Decision("skip", reason="the recipient opted out of all but mandatory messages")
     quiet_until = in_quiet_hours(now, prefs, timezone)

@@ -15,7 +15,7 @@ TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 LOCALES = ("de", "en")
 RULES = (
     "welcome", "reminder_24h", "reminder_1h", "session_cancelled", "feedback_request", "nudge", "hr_digest",
-    "closing_survey",
+    "closing_survey", "partner_left",
 )  # fmt: skip
 _MONTHS_DE = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
               "November", "Dezember"]  # fmt: skip
@@ -38,6 +38,14 @@ def when(value: datetime, locale: str, timezone: str) -> str:
         return f"{_DAYS_DE[local.weekday()]}, {local.day}. {_MONTHS_DE[local.month - 1]} {local.year}, " \
                f"{local:%H:%M} Uhr ({timezone})"  # fmt: skip
     return f"{local:%A}, {local.day} {local:%B %Y}, {local:%H:%M} ({timezone})"
+
+
+def day(value: datetime, locale: str, timezone: str = "UTC") -> str:
+    """A date (no time) in the zone, the way the language writes it: "2. März 2026", "2 March 2026"."""
+    local = value.astimezone(ZoneInfo(timezone))
+    if locale == "de":
+        return f"{local.day}. {_MONTHS_DE[local.month - 1]} {local.year}"
+    return f"{local.day} {local:%B %Y}"
 
 
 def render(rule: str, locale: str, context: dict[str, Any]) -> Message:

@@ -29,6 +29,7 @@ __all__ = [
     "NOT_A_PARTICIPANT",
     "PAIR_MISMATCH",
     "PAIR_NOT_ACTIVE",
+    "PAIR_NOT_ENDED",
     "QUESTION_FOR_OTHER_ROLE",
     "SESSION_ALREADY_LOGGED",
     "SESSION_CANCELLED",
@@ -44,6 +45,7 @@ __all__ = [
 
 # Conflict (409)
 PAIR_NOT_ACTIVE: Final = "pair_not_active"
+PAIR_NOT_ENDED: Final = "pair_not_ended"
 AGREEMENT_INCOMPLETE: Final = "agreement_incomplete"
 AGREEMENT_ALREADY_CONFIRMED: Final = "agreement_already_confirmed"
 DUPLICATE_ID: Final = "duplicate_id"

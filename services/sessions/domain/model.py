@@ -18,6 +18,7 @@ Which pair state allows what:
 * any state: achieve a goal, rate confidence at the "end", give feedback, cancel a session. These
   look back or clean up, and often happen just as or after a pair ends (e.g. programme-end feedback
   from a pair that ended "completed", or cancelling the open sessions of a pair that was paused).
+* ended only: call off the sessions still to come (`cancel_after_end`), each by the cancel rule.
 
 The agreement: each side confirms it once (meeting rhythm, confidentiality, learning focus). Both
 must have confirmed before the first session can be scheduled; a confirmation cannot be withdrawn,
@@ -54,7 +55,7 @@ from services.sessions.domain.commands import (
 )
 from services.sessions.domain.errors import Conflict, InvalidInput, NotFound
 from shared.events.base import EventPayload
-from shared.events.common import Role, Topic
+from shared.events.common import PairEndReason, Role, Topic
 from shared.events.pairing import PairCreated, PairEnded, PairPaused, PairResumed
 from shared.events.sessions import (
     AgreementConfirmed,
@@ -444,6 +445,22 @@ class Mentorship:
             )
         )
 
+    def cancel_after_end(self, ended_at: datetime, reason: str) -> list[SessionCancelled]:
+        """The pair ended at `ended_at`: each of its sessions still scheduled to start after that is cancelled
+        by the cancel rule, earliest first. Sessions held, cancelled already or started before the end stay as
+        they are, so asking again cancels nothing. Only an ended pair calls its sessions off this way."""
+        if self.pair.state != "ended":
+            raise Conflict(
+                f"pair {self.pair_id} is {self.pair.state}; its sessions are called off only once it has ended",
+                code=errors.PAIR_NOT_ENDED,
+            )
+        ended_at = _aware("ended_at", ended_at)
+        upcoming = sorted(
+            (s for s in self.sessions.values() if s.status == "scheduled" and s.starts_at > ended_at),
+            key=lambda s: (s.starts_at, s.session_id),
+        )
+        return [self.cancel_session(CancelSession(self.pair_id, s.session_id, reason)) for s in upcoming]
+
     def log_session(self, cmd: LogSession, *, now: datetime) -> SessionLogged:
         """Record that a session was held. `now` is the caller's clock (the domain has none)."""
         self._check_pair(cmd.pair_id)
@@ -645,6 +662,24 @@ class Mentorship:
 
 
 # --------------------------------------------------------------------------------------------------
+# Why sessions are called off when a pair ends
+
+_END_WORDS: dict[PairEndReason, str] = {
+    "completed": "it completed the programme",
+    "rematched": "it was ended for a rematch",
+    "withdrawn": "one of the two withdrew from the programme",
+    "left_company": "one of the two left the company",
+    "by_hr": "HR ended it",
+}
+
+
+def pair_ended_reason(reason: PairEndReason, note: str = "") -> str:
+    """The cancel reason of a session the end of its pair calls off, e.g. "the pair ended: Lena Yilmaz left
+    the company" (the note of the end, or the reason in words when there is none)."""
+    return f"the pair ended: {note.strip() or _END_WORDS[reason]}"
+
+
+# --------------------------------------------------------------------------------------------------
 # Validation helpers
 
 
@@ -700,4 +735,5 @@ __all__ = [
     "Session",
     "SessionStatus",
     "SessionsEvent",
+    "pair_ended_reason",
 ]

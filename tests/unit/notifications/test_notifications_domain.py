@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from services.notifications.domain import model
-from services.notifications.domain.rendering import RULES, render, when
+from services.notifications.domain.rendering import RULES, day, render, when
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
 
@@ -57,6 +57,10 @@ def test_decisions_opt_out_quiet_hours_and_ended_pairs() -> None:
     assert model.decide(job("welcome"), NOW, out, "UTC", pair_ended=False).action == "send"  # mandatory
     assert model.decide(job("reminder_1h"), NOW, calm, "UTC", pair_ended=True).action == "cancel"
     assert model.decide(job("closing_survey"), NOW, calm, "UTC", pair_ended=True).action == "send"
+    # the end of a pair still sends the calendar cancellations it caused and the word to a leaver's partner
+    assert model.decide(job("session_cancelled"), NOW, calm, "UTC", pair_ended=True).action == "send"
+    assert model.decide(job("partner_left"), NOW, out, "UTC", pair_ended=True).action == "send"  # mandatory
+    assert model.decide(job("nudge"), NOW, calm, "UTC", pair_ended=True).action == "cancel"
     night = datetime(2026, 3, 2, 23, 0, tzinfo=UTC)
     quiet = model.Preferences()
     deferred = model.decide(job("feedback_request"), night, quiet, "UTC", pair_ended=False)
@@ -64,6 +68,44 @@ def test_decisions_opt_out_quiet_hours_and_ended_pairs() -> None:
     useless = model.decide(job("reminder_1h"), night, quiet, "UTC", pair_ended=False,
                            session_starts_at=night + timedelta(hours=1))  # fmt: skip
     assert useless.action == "skip"
+
+
+def test_nothing_goes_to_someone_who_left_the_company_and_no_nudge_to_a_paused_pair() -> None:
+    calm = model.Preferences(quiet_start=None, quiet_end=None)
+    for rule in model.RULES:
+        job = model.plan(rule, "t", ("p",), NOW, pair_id="pair")[0]
+        gone = model.decide(job, NOW, calm, "UTC", pair_ended=True, recipient_left=True)
+        assert (gone.action, gone.reason) == ("cancel", "the recipient left the company: nothing more is sent to them")
+        paused = model.decide(job, NOW, calm, "UTC", pair_ended=False, pair_paused=True).action
+        assert paused == ("cancel" if rule == "nudge" else "send"), rule
+
+
+def test_the_end_of_a_pair_plans_a_closing_survey_or_the_word_to_the_partner_of_a_leaver() -> None:
+    members = ("mentor", "mentee")
+
+    def farewell(reason: str, left: set[str], trigger: str = "ended-1") -> list[tuple[str, str]]:
+        planned = model.farewell(trigger, "pair", "prog", members, reason, frozenset(left), NOW)
+        assert all((n.pair_id, n.programme_id, n.trigger, n.due_at) == ("pair", "prog", trigger, NOW) for n in planned)
+        return [(n.rule, n.recipient_id) for n in planned]
+
+    assert farewell("completed", set()) == [("closing_survey", "mentor"), ("closing_survey", "mentee")]
+    assert farewell("withdrawn", set()) == [("closing_survey", "mentor"), ("closing_survey", "mentee")]
+    assert farewell("left_company", {"mentor"}) == [("partner_left", "mentee")]
+    assert farewell("left_company", {"mentee"}) == [("partner_left", "mentor")]
+    assert farewell("left_company", {"mentor", "mentee"}) == []
+    assert farewell("left_company", set()) == []  # who left is not known yet: planned with the withdrawal
+    assert farewell("by_hr", {"mentee"}) == [("closing_survey", "mentor")]  # a leaver gets no survey either
+    # the PairEnded and the withdrawal plan the same message for the partner, whichever comes second
+    first = model.farewell("ended-1", "pair", "prog", members, "left_company", frozenset({"mentor"}), NOW)
+    second = model.farewell("ended-1", "pair", "prog", members, "left_company", frozenset({"mentor"}),
+                            NOW + timedelta(seconds=3))  # fmt: skip
+    assert [n.notification_id for n in first] == [n.notification_id for n in second]
+
+
+def test_every_rule_has_its_templates() -> None:
+    assert set(RULES) == set(model.RULES)
+    assert set(model.RULES) >= model.AFTER_END
+    assert set(model.RULES) >= model.MANDATORY
 
 
 def test_retries_back_off_then_fail() -> None:
@@ -96,6 +138,17 @@ CONTEXT = {
     "agenda": "Prompts for board memos", "reason": "Board meeting", "feedback_url": "http://x/pairs/p/feedback",
     "survey_url": "http://x/survey", "days_quiet": 31, "dashboard_url": "http://x/dashboard",
     "at_risk": [{"mentee_name": "Claire Dubois", "mentor_name": "Hugo Lefèvre", "days_quiet": 35}],
+    "flagged": [
+        {"pair_id": "p7", "mentee_name": "Dr. Ingrid Hoffmann", "mentor_name": "Jonas Weber", "rule": "reporting_line",
+         "detail": "Jonas Weber reports to Dr. Ingrid Hoffmann within 2 management levels (the programme allows none "
+                   "within 2)", "chain": ["Jonas Weber", "E-1002", "Dr. Ingrid Hoffmann"], "since": "2 March 2026",
+         "paused": True},
+        {"pair_id": "p8", "mentee_name": "Anna Novak", "mentor_name": "Tom Berg", "rule": "shared_language",
+         "detail": "Tom Berg and Anna Novak no longer share a language", "chain": [], "since": "3 March 2026",
+         "paused": False},
+    ],
+    "waiting": [{"pair_id": "p9", "name": "Marc Keller", "partner_name": "Sofia Rossi", "ended_on": "4 March 2026"}],
+    "hr_contact": "mentoring@acme.example",
 }  # fmt: skip
 
 
@@ -111,6 +164,55 @@ def test_every_template_renders_with_every_field_filled(rule: str, locale: str) 
         assert "None" not in text
         assert not re.search(r"\S  \S", text)  # no hole where a value went missing
         assert "Lena Yilmaz" in text or rule == "hr_digest"
+
+
+@pytest.mark.parametrize("locale", ["de", "en"])
+def test_the_digest_lists_quiet_flagged_and_waiting_pairs_and_only_the_sections_that_have_any(locale: str) -> None:
+    full = render("hr_digest", locale, CONTEXT)
+    text = full.text
+    assert full.subject.startswith(f"AI reverse mentoring 2026: 4 {'Tandem(s)' if locale == 'de' else 'pair(s)'}")
+    for name in ("Claire Dubois", "Hugo Lefèvre", "Jonas Weber", "Anna Novak", "Marc Keller", "Sofia Rossi"):
+        assert name in text
+    assert "Jonas Weber reports to Dr. Ingrid Hoffmann within 2 management levels" in text
+    assert "Jonas Weber → E-1002 → Dr. Ingrid Hoffmann" in text
+    assert "2 March 2026" in text
+    words = {"de": ("pausiert", "läuft weiter", "Berichtslinie", "gemeinsame Sprache", "neues Tandem"),
+             "en": ("paused", "still running", "reporting line", "shared language", "new partner")}[locale]  # fmt: skip
+    for word in words:
+        assert word in text, word
+    only_flags = render("hr_digest", locale, {**CONTEXT, "at_risk": [], "waiting": []}).text
+    assert "Claire Dubois" not in only_flags
+    assert "Marc Keller" not in only_flags
+    assert "Anna Novak" in only_flags
+    nothing_flagged = render("hr_digest", locale, {**CONTEXT, "flagged": []}).text
+    assert "Jonas Weber" not in nothing_flagged
+    assert words[2] not in nothing_flagged
+
+
+@pytest.mark.parametrize("locale", ["de", "en"])
+def test_the_partner_of_a_leaver_hears_that_the_pair_ended_sessions_are_off_and_a_new_partner_comes(
+    locale: str,
+) -> None:
+    message = render("partner_left", locale, CONTEXT)
+    text = message.text
+    expected = {
+        "de": ("Lena Yilmaz hat das Unternehmen verlassen", "beendet", "abgesagt", "neues Tandem", "neues Matching"),
+        "en": ("Lena Yilmaz has left the company", "has ended", "cancelled", "new partner", "rematch"),
+    }[locale]
+    assert message.subject.startswith(expected[0])
+    for words in expected[1:]:
+        assert words in text, words
+    assert "(mentoring@acme.example)" in text
+    assert "http://x/survey" in text
+    without = render("partner_left", locale, {**CONTEXT, "hr_contact": None}).text
+    assert "mentoring@acme.example" not in without
+    assert "None" not in without
+
+
+def test_dates_in_the_digest_read_as_each_language_writes_them() -> None:
+    assert day(NOW, "de") == "2. März 2026"
+    assert day(NOW, "en") == "2 March 2026"
+    assert day(datetime(2026, 3, 1, 23, 30, tzinfo=UTC), "en", "Europe/Berlin") == "2 March 2026"
 
 
 def test_a_missing_field_is_an_error_not_an_empty_placeholder() -> None:

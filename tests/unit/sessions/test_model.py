@@ -23,7 +23,7 @@ from services.sessions.domain.commands import (
     SubmitFeedback,
 )
 from services.sessions.domain.errors import Conflict, DomainError, InvalidInput, NotFound
-from services.sessions.domain.model import Mentorship, PairView
+from services.sessions.domain.model import Mentorship, PairView, pair_ended_reason
 from shared.events.pairing import PairCreated, PairEnded, PairPaused, PairResumed
 from shared.events.sessions import (
     AgreementConfirmed,
@@ -365,6 +365,41 @@ def test_cancel_errors() -> None:
     fails(Conflict, lambda: m.cancel_session(CancelSession(P, "s1")), code=errors.SESSION_CANCELLED)
     held = logged()
     fails(Conflict, lambda: held.cancel_session(CancelSession(P, "s1")), code=errors.SESSION_ALREADY_LOGGED)
+
+
+def test_the_end_of_a_pair_cancels_its_sessions_still_to_come_once() -> None:
+    m = agreed()
+    ended_at = T0 + timedelta(days=1)
+    for sid, start in (("past", T0), ("held", T0 + timedelta(hours=2)), ("later", ended_at + timedelta(days=7)),
+                       ("soon", ended_at + timedelta(hours=1)), ("called-off", ended_at + timedelta(days=2)),
+                       ("at-the-end", ended_at)):  # fmt: skip
+        m.schedule_session(ScheduleSession(P, sid, start, 60))
+    m.reschedule_session(RescheduleSession(P, "later", ended_at + timedelta(days=8), 60))
+    m.log_session(LogSession(P, "held", T0 + timedelta(hours=2), 60), now=T0 + timedelta(hours=4))
+    m.cancel_session(CancelSession(P, "called-off", "travel"))
+    fails(Conflict, lambda: m.cancel_after_end(ended_at, "too early"), code=errors.PAIR_NOT_ENDED)
+    m.apply(PairEnded(pair_id=P, programme_id=G, reason="left_company", note="Lena Yilmaz left the company"))
+    reason = pair_ended_reason("left_company", "Lena Yilmaz left the company")
+    assert reason == "the pair ended: Lena Yilmaz left the company"
+    events = m.cancel_after_end(ended_at, reason)
+    assert [(e.session_id, e.sequence, e.reason) for e in events] == [("soon", 1, reason), ("later", 2, reason)]
+    assert [e.session_id for e in m.events[-2:]] == ["soon", "later"]
+    statuses = {sid: s.status for sid, s in m.sessions.items()}
+    assert statuses == {"past": "scheduled", "held": "held", "later": "cancelled", "soon": "cancelled",
+                        "called-off": "cancelled", "at-the-end": "scheduled"}  # fmt: skip
+    assert m.sessions["called-off"].cancel_reason == "travel"
+    assert m.cancel_after_end(ended_at, reason) == []  # asked again: nothing new
+    rebuilt = Mentorship.from_history(m.pair, m.events)
+    assert rebuilt.cancel_after_end(ended_at, reason) == []  # nor after a reload from the events
+    fails(InvalidInput, lambda: m.cancel_after_end(datetime(2026, 3, 3), reason), field="ended_at")
+
+
+def test_the_cancel_reason_says_why_the_pair_ended() -> None:
+    assert pair_ended_reason("completed") == "the pair ended: it completed the programme"
+    assert pair_ended_reason("by_hr", "  ") == "the pair ended: HR ended it"
+    assert pair_ended_reason("withdrawn", "Ana withdrew from the programme") == (
+        "the pair ended: Ana withdrew from the programme"
+    )
 
 
 def test_log_a_held_session() -> None:
