@@ -279,3 +279,42 @@ async def _equals(value: Any, expected: Any) -> bool:
 
 async def _none(value: Any) -> bool:
     return await value is None
+
+
+async def test_a_new_address_from_the_hr_platform_is_where_the_next_mail_goes(system: System) -> None:
+    _, mentee, pair = await paired(system)
+    old = mentee["email"]
+    new = old.replace("@", ".moved@")  # (the mailbox matches addresses as substrings: keep old out of new)
+    record = {**employee(mentee), "email": new}
+    await system.hr_says(hr.EmployeeUpdated(**record))
+
+    async def both_know() -> bool:  # the new address reached both services' projections (ParticipantUpdated)
+        who = mentee["participant_id"]
+        query = "SELECT email FROM participants WHERE participant_id = $1"
+        in_sessions = await system.sessions.host.pool.fetchval(query, who)
+        in_notifications = await system.notifications.host.pool.fetchval(
+            "SELECT email FROM recipients WHERE participant_id = $1", who
+        )
+        return bool(in_sessions == in_notifications == new)
+
+    await eventually(both_know)
+    async with httpx.AsyncClient(base_url=system.sessions.url) as client:
+        # a session is cancelled: the mentee's METHOD:CANCEL mail goes to the new address only
+        starts = (datetime.now(UTC) + timedelta(days=5)).replace(microsecond=0).isoformat()
+        r = await client.post(f"/pairs/{pair['pair_id']}/sessions", json={"starts_at": starts, "agenda": "Copilot"})
+        assert r.status_code == 201, r.text
+        session_id = r.json()["events"][0]["data"]["session_id"]
+        before_old = len(system.mail(old))
+        r = await client.post(f"/pairs/{pair['pair_id']}/sessions/{session_id}/cancel", json={"reason": "ill"})
+        assert r.status_code == 200, r.text
+
+    def cancellations(address: str) -> list[str]:
+        return [
+            str(icalendar.Calendar.from_ical(part.get_payload(decode=True))["METHOD"])
+            for message in system.mail(address)
+            for part in message.walk()
+            if part.get_content_type() == "text/calendar"
+        ]
+
+    assert await eventually(lambda: _true(cancellations(new))) == ["CANCEL"]
+    assert len(system.mail(old)) == before_old, [(m["Subject"], m["Date"]) for m in system.mail(old)]
