@@ -493,7 +493,7 @@ def represent(stored_user: dict[str, Any] | None, employee: Employee, *, manager
     given = manager_of(user)
     if e.manager_employee_id is None:
         ent.manager = None
-    elif given not in (e.manager_employee_id, manager_scim_id):
+    elif given is None or given not in (e.manager_employee_id, manager_scim_id):
         ent.manager = Manager(value=manager_scim_id or e.manager_employee_id)
     user[EnterpriseUser] = ent
 

@@ -16,7 +16,7 @@ from shared.events import decode
 from shared.infra import Infra
 from tests import builders
 from tests.conftest import Running, ServeFactory
-from tests.directory import enrolment, token
+from tests.directory import enrolment, provision, token
 from tests.kafka_helpers import read_topic
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -335,7 +335,7 @@ async def test_errors_are_scim_errors_and_change_nothing(serve: ServeFactory) ->
         assert await revision(svc) == before
 
 
-async def test_put_replaces_and_paging_and_attributes(serve: ServeFactory) -> None:
+async def test_put_paging_and_records_from_other_sources(serve: ServeFactory) -> None:
     svc = await serve(PAIRING)
     bearer = await token(svc.host)
     people = [builders.mentee() for _ in range(5)]
@@ -365,6 +365,24 @@ async def test_put_replaces_and_paging_and_attributes(serve: ServeFactory) -> No
         assert r.json()[ENTERPRISE]["employeeNumber"] == people[0]["employee_id"]
         employee = (await api.get(f"/directory/employees/{people[0]['employee_id']}")).json()
         assert (employee["grade"], employee["languages"]) == (None, [])
+
+        # an employee the HR file brought in is a User too, served from the directory, and SCIM can change it
+        filed = builders.mentor()
+        await provision(api, svc.url, svc.host, [filed])
+        found = (await scim.get("/Users", params={"filter": f'employeeNumber eq "{filed["employee_id"]}"'})).json()
+        assert found["totalResults"] == 1
+        served = found["Resources"][0]
+        assert (served["userName"], served["displayName"]) == (filed["email"], filed["display_name"])
+        assert served[TANDEM] == {"grade": filed["grade"], "languages": filed["languages"]}
+        # a manager the directory does not know yet is kept as given (pending)
+        r = await scim.patch(f"/Users/{served['id']}", json=patch(
+            {"op": "add", "path": f"{ENTERPRISE}:manager", "value": {"value": "E-not-yet"}},
+            {"op": "add", "path": "title", "value": "Designer"},
+        ))  # fmt: skip
+        assert r.status_code == 200, r.text
+        assert r.json()[TANDEM]["grade"] == filed["grade"]  # what SCIM did not touch stays
+        pending = (await api.get("/directory/pending-managers")).json()
+        assert [(p["employee_id"], p["manager_employee_id"]) for p in pending] == [(filed["employee_id"], "E-not-yet")]
 
 
 # --- 4. a leaver is withdrawn -------------------------------------------------------------------------
