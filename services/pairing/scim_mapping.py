@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
 from pydantic import EmailStr, Field, ValidationError
@@ -311,13 +311,13 @@ def stored(user: Any) -> dict[str, Any]:
     return out
 
 
-def _enterprise(user: Any) -> EnterpriseUser | None:
-    ext: EnterpriseUser | None = user[EnterpriseUser]
+def enterprise_of(user: Any) -> EnterpriseUser | None:
+    ext: EnterpriseUser | None = user.EnterpriseUser  # the field a User[EnterpriseUser | ...] holds it in
     return ext
 
 
 def _tandem(user: Any) -> TandemUser | None:
-    ext: TandemUser | None = user[TandemUser]
+    ext: TandemUser | None = user.TandemUser
     return ext
 
 
@@ -328,7 +328,7 @@ def text_of(value: str | None) -> str | None:
 
 def employee_id_of(user: Any) -> str:
     """The directory id a new User gets: its employee number, else its userName."""
-    ent = _enterprise(user)
+    ent = enterprise_of(user)
     return text_of(ent.employee_number if ent else None) or text_of(user.user_name) or ""
 
 
@@ -378,7 +378,7 @@ def languages_of(user: Any) -> tuple[list[str], str]:
 
 
 def manager_of(user: Any) -> str | None:
-    ent = _enterprise(user)
+    ent = enterprise_of(user)
     return text_of(ent.manager.value) if ent is not None and ent.manager is not None else None
 
 
@@ -408,7 +408,7 @@ def employee_input(
     email = email_of(user)
     if email is None:
         raise ScimError(400, "emails: Tandem needs an e-mail address (emails[].value)", "invalidValue")
-    ent, tandem = _enterprise(user), _tandem(user)
+    ent, tandem = enterprise_of(user), _tandem(user)
     languages, languages_attribute = languages_of(user)
     fields: dict[str, Any] = {
         "employee_id": employee_id,
@@ -458,11 +458,13 @@ def _locale(value: str | None) -> str:
         return str(value)
 
 
-def represent(stored_user: dict[str, Any] | None, employee: Employee, *, manager_scim_id: str | None) -> Any:
-    """The User to serve: the one kept, with the directory's value laid over every attribute whose mapping
-    no longer gives the directory's record (the directory is the truth). A User whose every attribute
-    agrees is served exactly as provisioned. `manager_scim_id` is the SCIM id of the record's manager."""
-    user = load(stored_user)
+def represent(user: Any, employee: Employee, *, manager_scim_id: str | None) -> Any:
+    """The User to serve: the one kept (`user`: as stored, or a User in hand, which is changed in place),
+    with the directory's value laid over every attribute whose mapping no longer gives the directory's
+    record (the directory is the truth). A User whose every attribute agrees is served exactly as
+    provisioned. `manager_scim_id` is the SCIM id of the record's manager."""
+    if user is None or isinstance(user, dict):
+        user = load(user)
     e = employee
     if text_of(user.user_name) != e.user_name:
         user.user_name = e.user_name
@@ -485,7 +487,7 @@ def represent(stored_user: dict[str, Any] | None, employee: Employee, *, manager
     if (user.active is False) != (e.status == "left"):
         user.active = e.status != "left"
 
-    ent = _enterprise(user) or EnterpriseUser()
+    ent = enterprise_of(user) or EnterpriseUser()
     if text_of(ent.employee_number) != e.employee_id:
         ent.employee_number = e.employee_id
     if text_of(ent.department) != e.department:
@@ -495,14 +497,14 @@ def represent(stored_user: dict[str, Any] | None, employee: Employee, *, manager
         ent.manager = None
     elif given is None or given not in (e.manager_employee_id, manager_scim_id):
         ent.manager = Manager(value=manager_scim_id or e.manager_employee_id)
-    user[EnterpriseUser] = ent
+    user.EnterpriseUser = ent
 
     tandem = _tandem(user) or TandemUser()
     if tandem.grade != e.grade:
         tandem.grade = e.grade
     if _language_list(languages_of(user)[0]) != list(e.languages):
         tandem.languages = list(e.languages) or None
-    user[TandemUser] = tandem if tandem.grade is not None or tandem.languages else None
+    user.TandemUser = tandem if tandem.grade is not None or tandem.languages else None
     return user
 
 
@@ -537,9 +539,14 @@ def document(
     """The User as served, and its version (an entity tag of the whole representation). `attributes` and
     `excludedAttributes` (RFC 7644 §3.9) select what the document carries."""
     user.id = scim_id
+    user.meta = None
     with PROVIDER:
         whole: dict[str, Any] = user.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
     version = version_of(whole)
+    meta = {"resourceType": "User", "created": _instant(created), "lastModified": _instant(modified),
+            "location": location, "version": version}  # fmt: skip
+    if not attributes and not excluded_attributes:
+        return {**whole, "meta": meta}, version
     user.meta = Meta(resource_type="User", created=created, last_modified=modified, location=location,
                      version=version)  # fmt: skip
     selection: ResponseParameters[Any] = ResponseParameters(
@@ -548,6 +555,10 @@ def document(
     with PROVIDER:
         out: dict[str, Any] = user.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=selection)
     return out, version
+
+
+def _instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 # --- filters ----------------------------------------------------------------------------------------

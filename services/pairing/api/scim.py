@@ -139,9 +139,12 @@ def _number(value: Any, parameter: str, default: int) -> int:
         raise ScimError(400, f"{parameter}: {value!r} is not an integer", "invalidValue") from None
 
 
-def _document(row: ScimRow, request: Request, params: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], str]:
+def _document(
+    row: ScimRow, request: Request, params: Mapping[str, Any] | None = None, *, user: Any = None
+) -> tuple[dict[str, Any], str]:
+    """The User of a row as served; `user`: the User just written, which is what the row keeps."""
     params = request.query_params if params is None else params
-    user = scim.represent(row.scim, row.employee, manager_scim_id=row.manager_scim_id)
+    user = scim.represent(row.scim if user is None else user, row.employee, manager_scim_id=row.manager_scim_id)
     return scim.document(
         user, scim_id=row.scim_id, created=row.created, modified=row.modified,
         location=f"{_base(request)}/Users/{row.scim_id}",
@@ -150,8 +153,8 @@ def _document(row: ScimRow, request: Request, params: Mapping[str, Any] | None =
     )  # fmt: skip
 
 
-def _user_response(row: ScimRow, request: Request, status: int = 200) -> Response:
-    doc, version = _document(row, request)
+def _user_response(row: ScimRow, request: Request, status: int = 200, *, user: Any = None) -> Response:
+    doc, version = _document(row, request, user=user)
     headers = {"ETag": version}
     if status == 201:
         headers["Location"] = doc["meta"]["location"]
@@ -360,7 +363,7 @@ async def create_user(request: Request, tenant: ScimTenant) -> Response:
         await repository.lock_directory(uow.conn, uow.tenant)
         again = await _unique(uow, user, employee_id, own=None)
         row = await _save(uow, user, employee_id, current=again, again=again is not None)
-    return _user_response(row, request, 201)
+    return _user_response(row, request, 201, user=user)
 
 
 @router.put("/Users/{scim_id}", summary="Replace a User (what the body leaves out is cleared)")
@@ -372,7 +375,7 @@ async def replace_user(scim_id: str, request: Request, tenant: ScimTenant) -> Re
         with scim.PROVIDER:
             user.replace(scim.represent(row.scim, row.employee, manager_scim_id=row.manager_scim_id))
         row = await _write(uow, user, row)
-    return _user_response(row, request)
+    return _user_response(row, request, user=user)
 
 
 @router.patch("/Users/{scim_id}", summary="Change a User (RFC 7644 PatchOp, Microsoft Entra ID's variants too)")
@@ -385,12 +388,12 @@ async def patch_user(scim_id: str, request: Request, tenant: ScimTenant) -> Resp
         with scim.PROVIDER:
             patch.patch(user)
         row = await _write(uow, user, row)
-    return _user_response(row, request)
+    return _user_response(row, request, user=user)
 
 
 async def _write(uow: UnitOfWork, user: Any, row: ScimRow) -> ScimRow:
     employee_id = row.employee.employee_id
-    ent = user[scim.EnterpriseUser]
+    ent = scim.enterprise_of(user)
     if ent is not None and scim.text_of(ent.employee_number) not in (None, employee_id):
         raise ScimError(400, f"{scim.ENTERPRISE}:employeeNumber is the employee's id ({employee_id}): it cannot "
                              "change (delete the User and create it again)", "mutability")  # fmt: skip

@@ -146,6 +146,7 @@ def test_a_record_from_another_source_is_served_from_the_directory() -> None:
         department="Legal", grade=7, location="Bonn", languages=("de",), manager_employee_id="F-0",
     )  # fmt: skip
     served = scim.stored(scim.represent(None, employee, manager_scim_id=None))
+    assert served["schemas"] == [scim.CORE, scim.ENTERPRISE, scim.TANDEM]
     assert served["userName"] == "f@acme.example"
     assert served["displayName"] == "Fay"
     assert served["emails"] == [{"value": "f@acme.example", "type": "work", "primary": True}]
