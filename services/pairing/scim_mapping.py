@@ -278,11 +278,14 @@ def parse_user(body: Any, context: Context) -> Any:
         raise ScimError(400, "the body must be a JSON object (a SCIM User)", "invalidSyntax")
     try:
         with PROVIDER:
-            return ScimUser.model_validate(body, scim_ctx=context)
+            user = ScimUser.model_validate(body, scim_ctx=context)
     except ValidationError as exc:
         raise ScimError.invalid(exc) from None
     except SCIMException as exc:
         raise ScimError.of(exc) from None
+    if not text_of(user.user_name):
+        raise ScimError(400, "userName: must not be blank", "invalidValue")
+    return user
 
 
 def parse_patch(body: Any) -> Any:
@@ -549,9 +552,12 @@ def document(
         return {**whole, "meta": meta}, version
     user.meta = Meta(resource_type="User", created=created, last_modified=modified, location=location,
                      version=version)  # fmt: skip
-    selection: ResponseParameters[Any] = ResponseParameters(
-        attributes=attributes or None, excluded_attributes=excluded_attributes or None
-    )
+    try:
+        selection: ResponseParameters[Any] = ResponseParameters(
+            attributes=attributes or None, excluded_attributes=excluded_attributes or None
+        )
+    except ValidationError as exc:
+        raise ScimError.invalid(exc) from None
     with PROVIDER:
         out: dict[str, Any] = user.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=selection)
     return out, version
@@ -616,9 +622,9 @@ def _condition(node: FilterNode) -> tuple[str, str]:
 
 def entra_patch(body: Any) -> Any:
     """A PatchOp with Entra's spellings of the manager made standard: a bare id, a one-element list, a
-    null $ref (`{"value": "<id>"}` is what RFC 7643 §4.3 defines). Other Entra variants (capitalised op
-    names, booleans as strings, path-less Replace with dotted or URN-qualified keys, filter paths that
-    create the entry) are read by scim2-models under `POLICY`."""
+    null $ref (`{"value": "<id>"}` is what RFC 7643 §4.3 defines), a remove that names the manager. Other
+    Entra variants (capitalised op names, booleans as strings, path-less Replace with dotted or URN-qualified
+    keys, filter paths that create the entry) are read by scim2-models under `POLICY`."""
     if not isinstance(body, dict) or not isinstance(body.get("Operations"), list):
         return body
     manager = f"{ENTERPRISE}:manager".lower()
@@ -626,7 +632,10 @@ def entra_patch(body: Any) -> Any:
         if not isinstance(op, dict):
             continue
         path = op.get("path")
-        if isinstance(path, str) and path.strip().lower() == manager and "value" in op:
+        removal = str(op.get("op", "")).lower() == "remove"
+        if isinstance(path, str) and path.strip().lower() == manager and removal:
+            op.pop("value", None)  # a single manager: removing it needs no value to select it
+        elif isinstance(path, str) and path.strip().lower() == manager and "value" in op:
             op["value"] = _manager_value(op["value"])
         elif path is None and isinstance(op.get("value"), dict):
             for key in list(op["value"]):

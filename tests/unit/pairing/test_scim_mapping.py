@@ -107,6 +107,11 @@ def test_directory_validation_errors_name_the_attribute(change: dict[str, Any], 
     assert caught.value.detail.startswith(f"{attribute}: ")
 
 
+def test_a_blank_user_name_is_refused() -> None:
+    with pytest.raises(scim.ScimError, match=r"^userName: "):
+        user(body(userName="  "))
+
+
 def test_preferred_language_errors_name_it() -> None:
     payload = body(preferredLanguage="??")
     payload.pop(scim.TANDEM)
@@ -172,6 +177,9 @@ def test_document_carries_meta_version_and_honours_attributes() -> None:
                              excluded_attributes=["emails", scim.TANDEM])  # fmt: skip
     assert "emails" not in fewer
     assert scim.TANDEM not in fewer
+    with pytest.raises(scim.ScimError) as caught:
+        scim.document(u, scim_id="3f1c", created=NOW, modified=NOW, location="l", attributes=["not a path"])
+    assert (caught.value.status, caught.value.scim_type) == (400, "invalidPath")
 
 
 @pytest.mark.parametrize(
@@ -207,6 +215,8 @@ def test_entra_manager_spellings() -> None:
         assert op["Operations"][0]["value"] == {"value": "m-1"}
     pathless = scim.entra_patch({"Operations": [{"op": "Replace", "value": {manager: "m-2"}}]})
     assert pathless["Operations"][0]["value"] == {manager: {"value": "m-2"}}
+    removal = scim.entra_patch({"Operations": [{"op": "Remove", "path": manager, "value": [{"value": "m-1"}]}]})
+    assert removal["Operations"][0] == {"op": "Remove", "path": manager}
 
 
 def test_entra_patch_applies() -> None:
