@@ -669,17 +669,22 @@ async def employee_id_of_scim_id(conn: Conn, tenant: str, scim_id: str) -> str |
 
 async def save_scim(
     conn: Conn, tenant: str, employee_id: str, user: dict[str, Any], *, created: bool = False, new_id: bool = False
-) -> None:
+) -> tuple[str, datetime, datetime]:
     """Keep a User's attributes as provisioned; `created`: the SCIM resource begins now, `new_id`: with a new
-    id (a User created again after its deletion)."""
+    id (a User created again after its deletion). Returns the User's SCIM id, creation and modification time."""
     sets = ["scim = $3", "scim_deleted_at = NULL", "updated_at = now()"]
     if created:
         sets.append("scim_created_at = now()")
     if new_id:
         sets.append("scim_id = gen_random_uuid()")
-    await conn.execute(
-        f"UPDATE employees SET {', '.join(sets)} WHERE tenant = $1 AND employee_id = $2", tenant, employee_id, user
-    )
+    row = await conn.fetchrow(
+        f"UPDATE employees SET {', '.join(sets)} WHERE tenant = $1 AND employee_id = $2 "
+        "RETURNING scim_id::text, COALESCE(scim_created_at, created_at), updated_at",
+        tenant, employee_id, user,
+    )  # fmt: skip
+    if row is None:
+        raise NotFound(f"employee {employee_id} is not in the directory", field="employee_id")
+    return row[0], row[1], row[2]
 
 
 async def delete_scim(conn: Conn, tenant: str, employee_id: str) -> None:

@@ -27,10 +27,12 @@ from starlette.routing import Match
 from services.pairing import handlers, repository
 from services.pairing import scim_mapping as scim
 from services.pairing.api.integration import integration_tenant
+from services.pairing.domain import directory
 from services.pairing.domain.directory import Leave, Upsert
 from services.pairing.repository import ScimRow
 from services.pairing.scim_mapping import ScimError
 from shared.errors import Conflict, DomainError, NotFound, Unauthorized
+from shared.events.directory import EmployeeChangeIgnored
 from shared.http import correlation_id
 from shared.runtime import host_of
 from shared.uow import UnitOfWork
@@ -325,32 +327,48 @@ async def _unique(uow: UnitOfWork, user: Any, employee_id: str, *, own: str | No
     return again
 
 
-async def _manager(uow: UnitOfWork, user: Any) -> str | None:
-    """The manager's employee id: a SCIM id is resolved; anything else is an employee number, kept as given
-    (a manager the directory does not have yet)."""
+async def _manager(uow: UnitOfWork, user: Any) -> tuple[str | None, str | None]:
+    """The manager's employee id, and their SCIM id when the User names them by it. A SCIM id is resolved;
+    anything else is an employee number, kept as given (a manager the directory does not have yet)."""
     value = scim.manager_of(user)
     key = _scim_id(value) if value else None
     if key is not None:
-        return await repository.employee_id_of_scim_id(uow.conn, uow.tenant, key) or value
-    return value
+        found = await repository.employee_id_of_scim_id(uow.conn, uow.tenant, key)
+        if found is not None:
+            return found, value
+    return value, None
 
 
 async def _save(uow: UnitOfWork, user: Any, employee_id: str, *, current: ScimRow | None, again: bool) -> ScimRow:
-    """Apply a User to the directory (one Upsert, with all it causes), keep its attributes, commit."""
+    """Apply a User to the directory (one Upsert, with all it causes), keep its attributes, commit. Returns
+    the User's row as it now stands."""
+    manager_id, manager_scim_id = await _manager(uow, user)
     record = scim.employee_input(
-        user, employee_id=employee_id, manager_employee_id=await _manager(uow, user),
+        user, employee_id=employee_id, manager_employee_id=manager_id,
         current=current.employee.status if current is not None else None,
     )  # fmt: skip
+    kept = scim.stored(user)
     try:
-        await handlers.apply_directory_changes(
+        result = await handlers.apply_directory_changes(
             uow, [Upsert(record)], origin="scim", effective_at=datetime.now(UTC), commit=False
         )
-        await repository.save_scim(uow.conn, uow.tenant, employee_id, scim.stored(user),
-                                   created=current is None or again, new_id=again)  # fmt: skip
+        scim_id, created, modified = await repository.save_scim(
+            uow.conn, uow.tenant, employee_id, kept, created=current is None or again, new_id=again
+        )
     except asyncpg.UniqueViolationError as exc:  # the checks above hold under the directory lock; belt and braces
         raise ScimError(409, f"userName or externalId is already taken ({exc.detail})", "uniqueness") from None
-    row = await repository.scim_user(uow.conn, uow.tenant, employee_id=employee_id)
-    assert row is not None
+    employee = current.employee if current is not None else None
+    for event in result.events:
+        if isinstance(event, EmployeeChangeIgnored):  # the record is newer than this change: read it as it is
+            employee = None
+            break
+        employee = directory.evolve(employee, event)
+    if employee is None:
+        row = await repository.scim_user(uow.conn, uow.tenant, employee_id=employee_id)
+        assert row is not None
+    else:
+        row = ScimRow(employee=employee, scim_id=scim_id, scim=kept, created=created, modified=modified,
+                      deleted=False, manager_scim_id=manager_scim_id)  # fmt: skip
     await uow.commit()
     return row
 
