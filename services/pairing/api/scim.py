@@ -269,8 +269,10 @@ async def search_all(request: Request, tenant: ScimTenant) -> Response:
 @router.get("/Users/{scim_id}")
 async def get_user(scim_id: str, request: Request, tenant: ScimTenant) -> Response:
     key = _scim_id(scim_id)
+    if key is None:
+        raise _not_found(scim_id)
     async with host_of(request.app).pool.acquire() as conn:
-        row = await repository.scim_user(conn, tenant, scim_id=key) if key else None
+        row = await repository.scim_user(conn, tenant, scim_id=key)
     if row is None or row.deleted:
         raise _not_found(scim_id)
     response = _user_response(row, request)
@@ -289,9 +291,11 @@ def _uow(request: Request, tenant: str) -> UnitOfWork:
 
 async def _locked(uow: UnitOfWork, scim_id: str) -> ScimRow:
     """The User, locked with the tenant's directory (every SCIM write serialises there), or 404."""
-    await repository.lock_directory(uow.conn, uow.tenant)
     key = _scim_id(scim_id)
-    row = await repository.scim_user(uow.conn, uow.tenant, scim_id=key, for_update=True) if key else None
+    if key is None:
+        raise _not_found(scim_id)
+    await repository.lock_directory(uow.conn, uow.tenant)
+    row = await repository.scim_user(uow.conn, uow.tenant, scim_id=key, for_update=True)
     if row is None or row.deleted:
         raise _not_found(scim_id)
     return row
