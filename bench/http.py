@@ -19,18 +19,28 @@ class HttpError(Exception):
 
 
 class Client:
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
         url = urlsplit(base_url)
         self.host, self.port = url.hostname or "127.0.0.1", url.port or 80
+        #: Sent with every request (e.g. Authorization); a Content-Type here replaces application/json.
+        self.headers = dict(headers or {})
+        self._type = next((v for k, v in self.headers.items() if k.lower() == "content-type"), "application/json")
+        self._extra = "".join(f"{k}: {v}\r\n" for k, v in self.headers.items() if k.lower() != "content-type")
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self._all: list[asyncio.StreamWriter] = []
 
     async def post(self, path: str, body: Any = None) -> tuple[int, bytes]:
         """POST `body` as JSON (no body when None); returns the status and the response body."""
+        return await self.request("POST", path, body)
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        return await self.request("GET", path)
+
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
         data = b"" if body is None else json.dumps(body).encode()
-        head = f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: {len(data)}\r\n"
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: {len(data)}\r\n{self._extra}"
         if data:
-            head += "Content-Type: application/json\r\n"
+            head += f"Content-Type: {self._type}\r\n"
         request = head.encode() + b"\r\n" + data
         for _ in range(2):
             conn = await self._take()

@@ -601,3 +601,127 @@ async def live_load(conn: Conn, tenant: str, programme_id: str) -> dict[str, int
         tenant, programme_id,
     )  # fmt: skip
     return {r["who"]: int(r["n"]) for r in rows}
+
+
+# --- SCIM ------------------------------------------------------------------------------------------
+# The directory as SCIM Users (services.pairing.api.scim): a User is an employee record with its SCIM id, the
+# SCIM attributes kept as provisioned (`scim`), and whether the SCIM resource was deleted. SCIM ids passed
+# in are valid UUIDs (the API checks them).
+
+
+@dataclass(frozen=True)
+class ScimRow:
+    employee: Employee
+    scim_id: str
+    scim: dict[str, Any]
+    created: datetime
+    modified: datetime
+    deleted: bool
+    #: The SCIM id of the record's manager, when the manager is in the directory.
+    manager_scim_id: str | None
+
+
+_SCIM_EMPLOYEE = [c.strip() for c in _EMPLOYEE.split(",")]
+_SCIM = (
+    ", ".join(f"e.{c}" for c in _SCIM_EMPLOYEE)
+    + ", e.scim_id::text AS scim_id, e.scim, COALESCE(e.scim_created_at, e.created_at) AS scim_created, "
+    "e.updated_at AS scim_modified, e.scim_deleted_at IS NOT NULL AS scim_deleted, m.scim_id::text AS manager_scim_id "
+    "FROM employees e LEFT JOIN employees m ON m.tenant = e.tenant AND m.employee_id = e.manager_employee_id"
+)
+#: What a filter's `eq` on each supported attribute compares ({n}: the value's parameter).
+_SCIM_FILTERS = {
+    "user_name": "lower(e.user_name) = lower(${n})",
+    "external_id": "e.external_id = ${n}",
+    "employee_id": "e.employee_id = ${n}",
+    "scim_id": "e.scim_id = ${n}::uuid",
+    # the primary address is a column; the others are in the kept emails
+    "email": "(lower(e.email) = lower(${n}) OR EXISTS (SELECT 1 FROM jsonb_array_elements(CASE jsonb_typeof("
+    "e.scim -> 'emails') WHEN 'array' THEN e.scim -> 'emails' ELSE '[]'::jsonb END) x "
+    "WHERE lower(x ->> 'value') = lower(${n})))",
+}
+
+
+def _scim_row(row: Any) -> ScimRow:
+    return ScimRow(
+        employee=_employee({c: row[c] for c in _SCIM_EMPLOYEE}), scim_id=row["scim_id"], scim=row["scim"] or {},
+        created=row["scim_created"], modified=row["scim_modified"], deleted=row["scim_deleted"],
+        manager_scim_id=row["manager_scim_id"],
+    )  # fmt: skip
+
+
+async def scim_user(
+    conn: Conn, tenant: str, *, scim_id: str | None = None, employee_id: str | None = None, for_update: bool = False
+) -> ScimRow | None:
+    """A User by SCIM id or by employee id, deleted ones included (the caller answers 404 for those)."""
+    where, key = ("e.scim_id = $2::uuid", scim_id) if scim_id is not None else ("e.employee_id = $2", employee_id)
+    row = await conn.fetchrow(
+        f"SELECT {_SCIM} WHERE e.tenant = $1 AND {where}" + (" FOR UPDATE OF e" if for_update else ""), tenant, key
+    )
+    return _scim_row(row) if row is not None else None
+
+
+async def scim_users(
+    conn: Conn, tenant: str, conditions: list[tuple[str, str]], *, offset: int, limit: int
+) -> tuple[list[ScimRow], int]:
+    """One page of the Users (not deleted) matching every (column, value) condition, by employee id; and how
+    many match in all."""
+    where, args = ["e.tenant = $1", "e.scim_deleted_at IS NULL"], [tenant]
+    for column, value in conditions:
+        args.append(value)
+        where.append(_SCIM_FILTERS[column].format(n=len(args)))
+    clause = " AND ".join(where)
+    total = int(await conn.fetchval(f"SELECT count(*) FROM employees e WHERE {clause}", *args))
+    if limit <= 0 or offset >= total:
+        return [], total
+    rows = await conn.fetch(
+        f"SELECT {_SCIM} WHERE {clause} ORDER BY e.employee_id LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
+        *args, limit, offset,
+    )  # fmt: skip
+    return [_scim_row(r) for r in rows], total
+
+
+async def scim_holders(
+    conn: Conn, tenant: str, *, employee_id: str, user_name: str, external_id: str | None
+) -> list[ScimRow]:
+    """The records that hold this employee id, userName (case-insensitively) or externalId."""
+    rows = await conn.fetch(
+        f"SELECT {_SCIM} WHERE e.tenant = $1 AND (e.employee_id = $2 OR lower(e.user_name) = lower($3) "
+        "OR e.external_id = $4) ORDER BY e.employee_id",
+        tenant, employee_id, user_name, external_id,
+    )  # fmt: skip
+    return [_scim_row(r) for r in rows]
+
+
+async def employee_id_of_scim_id(conn: Conn, tenant: str, scim_id: str) -> str | None:
+    employee_id: str | None = await conn.fetchval(
+        "SELECT employee_id FROM employees WHERE tenant = $1 AND scim_id = $2::uuid", tenant, scim_id
+    )
+    return employee_id
+
+
+async def save_scim(
+    conn: Conn, tenant: str, employee_id: str, user: dict[str, Any], *, created: bool = False, new_id: bool = False
+) -> tuple[str, datetime, datetime]:
+    """Keep a User's attributes as provisioned; `created`: the SCIM resource begins now, `new_id`: with a new
+    id (a User created again after its deletion). Returns the User's SCIM id, creation and modification time."""
+    sets = ["scim = $3", "scim_deleted_at = NULL", "updated_at = now()"]
+    if created:
+        sets.append("scim_created_at = now()")
+    if new_id:
+        sets.append("scim_id = gen_random_uuid()")
+    row = await conn.fetchrow(
+        f"UPDATE employees SET {', '.join(sets)} WHERE tenant = $1 AND employee_id = $2 "
+        "RETURNING scim_id::text, COALESCE(scim_created_at, created_at), updated_at",
+        tenant, employee_id, user,
+    )  # fmt: skip
+    if row is None:
+        raise NotFound(f"employee {employee_id} is not in the directory", field="employee_id")
+    return row[0], row[1], row[2]
+
+
+async def delete_scim(conn: Conn, tenant: str, employee_id: str) -> None:
+    """The SCIM resource is gone; the directory record stays."""
+    await conn.execute(
+        "UPDATE employees SET scim_deleted_at = now(), updated_at = now() WHERE tenant = $1 AND employee_id = $2",
+        tenant, employee_id,
+    )  # fmt: skip

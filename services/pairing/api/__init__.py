@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.pairing.api import audit, directory, match_runs, pairs, participants, programmes
+from services.pairing.api import audit, directory, match_runs, pairs, participants, programmes, scim
 from shared.http import create_app
 from shared.runtime import ServiceHost
 
@@ -14,6 +14,6 @@ def build_api(host: ServiceHost) -> FastAPI:
         "Tandem pairing",
         "Programmes, participants, explainable matching and the pair lifecycle of reverse-mentoring programmes.",
     )
-    for module in (programmes, participants, match_runs, pairs, directory, audit):
+    for module in (programmes, participants, match_runs, pairs, directory, audit, scim):
         app.include_router(module.router)
     return app

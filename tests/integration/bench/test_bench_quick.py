@@ -16,11 +16,13 @@ def test_the_benchmark_command_runs_them_all_and_writes_the_results(tmp_path: Pa
                          capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     text = out.read_text()
-    for section in ("## matching", "## replay", "## latency", "## relay", "## consumer"):
+    for section in ("## matching", "## replay", "## latency", "## relay", "## consumer", "## scim"):
         assert section in text
     for ratio in ("ratio_score_optimal_over_greedy", "ratio_replay_over_min_raw", "ratio_p99_e2e_over_bare",
-                  "ratio_relay_over_bare", "ratio_live_over_bare"):  # fmt: skip
+                  "ratio_relay_over_bare", "ratio_live_over_bare", "ratio_scim_over_health_live",
+                  "ratio_scim_over_file_import"):  # fmt: skip
         assert ratio in text
     assert "| 100/100 | 0 |" in text, "the latency run lost commands or events"  # observed, http_errors
+    assert "| 300/300 | 0 |" in text, "the SCIM run lost Users"  # created, http_errors
     assert "machine:" in text
     assert "command: `python -m bench --quick`" in text
