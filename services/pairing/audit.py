@@ -23,9 +23,10 @@ class EmployeeKind:
     name: str = "employee"
 
     def claims(self, env: Envelope[Any], subject: str) -> bool:
+        """Events about the employee under this id: and the renumbering that moved them away from it."""
         return (
             env.type in _TYPES
-            and env.data.employee_id == subject
+            and subject in (env.data.employee_id, getattr(env.data, "previous_employee_id", None))
             and (self.tenant is None or env.tenant == self.tenant)
         )
 

@@ -21,7 +21,7 @@ from services.pairing.domain import directory, pairs, participants, programmes
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events.base import EventPayload
 from shared.events.common import PairEndReason
-from shared.events.directory import EmployeeChangeIgnored, Origin
+from shared.events.directory import EmployeeChangeIgnored, EmployeeRenumbered, EmployeeUpdated, Origin
 from shared.events.pairing import MatchRunCompleted
 from shared.events.pairing import Proposal as EventProposal
 from shared.events.pairing import Unmatched as EventUnmatched
@@ -255,10 +255,13 @@ async def apply_directory_changes(
     """
     tenant = uow.tenant
     revision = await repository.lock_directory(uow.conn, tenant)
+    result = DirectoryResult()
+    for renumber in (c for c in changes if isinstance(c, directory.Renumber)):
+        revision = await _renumber(uow, renumber, revision, result, origin, effective_at, source_event_id)
+    changes = [c for c in changes if not isinstance(c, directory.Renumber)]
     ids = [c.record.employee_id if isinstance(c, directory.Upsert) else c.employee_id for c in changes]
     before = await repository.employees_by_id(uow.conn, tenant, ids, for_update=True)
     after: dict[str, directory.Employee | None] = dict(before)
-    result = DirectoryResult()
     for employee_id, change in zip(ids, changes, strict=True):
         events = directory.decide(
             after.get(employee_id), change, revision=revision, origin=origin, effective_at=effective_at,
@@ -271,7 +274,7 @@ async def apply_directory_changes(
         uow.emit(*events)
         result.events.extend(events)
     changed = {i: e for i, e in after.items() if e is not None and e != before.get(i)}
-    result.changed = sorted(changed)
+    result.changed = sorted({*result.changed, *changed})
     result.revision = revision
     if changed:
         await repository.save_employees(uow.conn, tenant, list(changed.values()))
@@ -280,6 +283,59 @@ async def apply_directory_changes(
     if commit:
         await uow.commit()
     return result
+
+
+async def _renumber(
+    uow: UnitOfWork,
+    change: directory.Renumber,
+    revision: int,
+    result: DirectoryResult,
+    origin: Origin,
+    effective_at: datetime,
+    source_event_id: str | None,
+) -> int:
+    """Move an employee to a new id: the record, whoever names them as manager (EmployeeUpdated each), and
+    their enrolments (ParticipantUpdated). Returns the directory revision after it."""
+    tenant, conn = uow.tenant, uow.conn
+    found = await repository.employees_by_id(
+        conn, tenant, [change.employee_id, change.new_employee_id], for_update=True
+    )
+    if change.new_employee_id in found and change.new_employee_id != change.employee_id:
+        raise Conflict(f"employee id {change.new_employee_id} is already taken", field="employee_id", code="uniqueness")
+    events = directory.decide(
+        found.get(change.employee_id), change, revision=revision, origin=origin, effective_at=effective_at,
+        source_event_id=source_event_id,
+    )  # fmt: skip
+    renumbered = [e for e in events if isinstance(e, EmployeeRenumbered)]
+    uow.emit(*events)
+    result.events.extend(events)
+    if not renumbered:
+        return revision
+    revision = renumbered[0].revision
+    await repository.renumber_employee(conn, tenant, change.employee_id, change.new_employee_id)
+    reports = []
+    for report in await repository.direct_reports(conn, tenant, change.employee_id):
+        revision += 1
+        moved = EmployeeUpdated(
+            **{**report.record(), "manager_employee_id": change.new_employee_id}, changed=["manager_employee_id"],
+            revision=revision, origin=origin, effective_at=effective_at, source_event_id=source_event_id,
+        )  # fmt: skip
+        after = directory.evolve(report, moved)
+        assert after is not None
+        reports.append(after)
+        uow.emit(moved)
+        result.events.append(moved)
+    await repository.save_employees(conn, tenant, reports)
+    for enrolment in await repository.enrolments_of(conn, tenant, [change.employee_id]):
+        participant, updated = enrolment.renumbered(change.new_employee_id)
+        await repository.update_participant(conn, tenant, participant)
+        uow.emit(updated)
+        result.participants_updated += 1
+    await repository.set_directory_revision(conn, tenant, revision)
+    result.changed.append(change.new_employee_id)
+    # someone may have named the new id as a manager the directory did not have yet: their line changed
+    await recheck_pairs(uow, [change.new_employee_id], since=effective_at, revision=revision, result=result)
+    return revision
 
 
 async def _directory_consequences(

@@ -101,9 +101,9 @@ async def insert_participants(conn: Conn, tenant: str, participants: list[Partic
 
 async def update_participant(conn: Conn, tenant: str, p: Participant) -> None:
     await conn.execute(
-        "UPDATE participants SET profile = $3, status = $4, updated_at = now() "
+        "UPDATE participants SET profile = $3, status = $4, employee_id = $5, updated_at = now() "
         "WHERE tenant = $1 AND participant_id = $2",
-        tenant, p.participant_id, p.profile, p.status,
+        tenant, p.participant_id, p.profile, p.status, p.employee_id,
     )  # fmt: skip
 
 
@@ -227,6 +227,23 @@ async def save_employees(conn: Conn, tenant: str, employees: list[Employee]) -> 
             for e in employees
         ],
     )  # fmt: skip
+
+
+async def renumber_employee(conn: Conn, tenant: str, old: str, new: str) -> None:
+    """Move a record to its new id (its SCIM attributes with it)."""
+    await conn.execute(
+        "UPDATE employees SET employee_id = $3, updated_at = now() WHERE tenant = $1 AND employee_id = $2",
+        tenant, old, new,
+    )  # fmt: skip
+
+
+async def direct_reports(conn: Conn, tenant: str, manager_employee_id: str) -> list[Employee]:
+    rows = await conn.fetch(
+        f"SELECT {_EMPLOYEE} FROM employees WHERE tenant = $1 AND manager_employee_id = $2 ORDER BY employee_id "
+        "FOR UPDATE",
+        tenant, manager_employee_id,
+    )  # fmt: skip
+    return [_employee(r) for r in rows]
 
 
 async def list_employees(

@@ -6,7 +6,8 @@ with the directory's values laid over it wherever the directory no longer agrees
 states (another source changed the record, or the directory normalised a value): `represent`.
 
 Mapping (SCIM -> directory):
-- employee_id  <- enterprise employeeNumber, else userName (fixed when the User is created: immutable)
+- employee_id  <- enterprise employeeNumber, else userName when the User is created; a later employeeNumber
+                  renumbers the employee (the directory follows: reports, enrolments); removing it keeps the id
 - user_name    <- userName
 - display_name <- displayName, else name.formatted, else name.givenName + name.familyName, else userName
 - email        <- the primary (else first) emails[].value
@@ -14,9 +15,9 @@ Mapping (SCIM -> directory):
 - department   <- enterprise department
 - manager_employee_id <- enterprise manager.value (a SCIM id is resolved to that employee's id by the caller)
 - timezone, locale <- timezone, locale (UTC and en when absent)
-- languages    <- tandem languages, else [preferredLanguage]
+- languages    <- tandem languages (one string of BCP 47 tags: "de, en-GB"), else [preferredLanguage]
 - location     <- addresses[type eq "work"].locality, else the first address's locality
-- grade        <- tandem grade
+- grade        <- tandem grade (a string of digits, 0 to 30: as HR systems and Entra's attribute maps send it)
 - status       <- active: false means the employee left; true (or absent) means employed
 """
 
@@ -43,7 +44,6 @@ from scim2_models import (
     Extension,
     Filter,
     Meta,
-    Mutability,
     Name,
     Patch,
     PatchOp,
@@ -139,9 +139,9 @@ class EnterpriseUser(Extension):
 
     __schema__ = URN(ENTERPRISE)
 
-    employee_number: Annotated[str | None, Mutability.immutable] = None
-    """The employee's id in the directory (the HR system's employee number). Set when the User is created;
-    when absent, the userName is the employee id. Always returned; it cannot change."""
+    employee_number: str | None = None
+    """The employee's id in the directory (the HR system's employee number); when absent at creation, the
+    userName is the employee id. A new value renumbers the employee everywhere in Tandem."""
 
     cost_center: str | None = None
     """Identifies the name of a cost center."""
@@ -164,11 +164,12 @@ class TandemUser(Extension):
 
     __schema__ = URN(TANDEM)
 
-    grade: int | None = Field(None, examples=[str(g) for g in range(31)])
-    """The job grade, 0 to 30."""
+    grade: str | None = Field(None, examples=[str(g) for g in range(31)])
+    """The job grade, a whole number from 0 to 30 (a string, as HR systems send it)."""
 
-    languages: list[str] | None = Field(None, examples=LANGUAGE_TAGS)
-    """The languages the person can mentor or be mentored in: BCP 47 tags (e.g. 'en', 'de-CH')."""
+    languages: str | None = Field(None, examples=LANGUAGE_TAGS)
+    """The languages the person can mentor or be mentored in: BCP 47 tags separated by commas or spaces
+    (e.g. 'de, en-GB'). One value, so that an identity provider can map a single string attribute to it."""
 
 
 class User(Resource[AnyExtension]):
@@ -370,11 +371,26 @@ def location_of(user: Any) -> str | None:
     return text_of(address.locality) if address is not None else None
 
 
+def split_languages(value: str | None) -> list[str]:
+    return [tag for tag in (value or "").replace(",", " ").replace(";", " ").split() if tag]
+
+
+def grade_of(user: Any) -> int | None:
+    """The grade a User states, or a 400 naming the attribute."""
+    tandem = _tandem(user)
+    text = text_of(tandem.grade) if tandem is not None else None
+    if text is None:
+        return None
+    if not text.isdigit() or not 0 <= int(text) <= 30:
+        raise ScimError(400, f"{TANDEM}:grade: {text!r} is not a whole number from 0 to 30", "invalidValue")
+    return int(text)
+
+
 def languages_of(user: Any) -> tuple[list[str], str]:
     """The languages a User states, and the attribute they come from."""
     tandem = _tandem(user)
-    if tandem is not None and tandem.languages:
-        return list(tandem.languages), f"{TANDEM}:languages"
+    if tandem is not None and split_languages(tandem.languages):
+        return split_languages(tandem.languages), f"{TANDEM}:languages"
     if text_of(user.preferred_language):
         return [str(user.preferred_language)], "preferredLanguage"
     return [], f"{TANDEM}:languages"
@@ -411,7 +427,7 @@ def employee_input(
     email = email_of(user)
     if email is None:
         raise ScimError(400, "emails: Tandem needs an e-mail address (emails[].value)", "invalidValue")
-    ent, tandem = enterprise_of(user), _tandem(user)
+    ent = enterprise_of(user)
     languages, languages_attribute = languages_of(user)
     fields: dict[str, Any] = {
         "employee_id": employee_id,
@@ -420,7 +436,7 @@ def employee_input(
         "email": email,
         "external_id": user.external_id,
         "department": ent.department if ent else None,
-        "grade": tandem.grade if tandem else None,
+        "grade": grade_of(user),
         "manager_employee_id": manager_employee_id,
         "location": location_of(user),
         "timezone": text_of(user.timezone) or "UTC",
@@ -465,7 +481,9 @@ def represent(user: Any, employee: Employee, *, manager_scim_id: str | None) -> 
     """The User to serve: the one kept (`user`: as stored, or a User in hand, which is changed in place),
     with the directory's value laid over every attribute whose mapping no longer gives the directory's
     record (the directory is the truth). A User whose every attribute agrees is served exactly as
-    provisioned. `manager_scim_id` is the SCIM id of the record's manager."""
+    provisioned. `manager_scim_id` is the SCIM id of the record's manager. The employee number is shown
+    unless the client removed it (the record keeps its id)."""
+    provisioned = user is not None and not (isinstance(user, dict) and not user)
     if user is None or isinstance(user, dict):
         user = load(user)
     e = employee
@@ -491,7 +509,8 @@ def represent(user: Any, employee: Employee, *, manager_scim_id: str | None) -> 
         user.active = e.status != "left"
 
     ent = enterprise_of(user) or EnterpriseUser()
-    if text_of(ent.employee_number) != e.employee_id:
+    removed = provisioned and text_of(ent.employee_number) is None
+    if not removed and text_of(ent.employee_number) != e.employee_id:
         ent.employee_number = e.employee_id
     if text_of(ent.department) != e.department:
         ent.department = e.department
@@ -503,10 +522,11 @@ def represent(user: Any, employee: Employee, *, manager_scim_id: str | None) -> 
     user.EnterpriseUser = ent
 
     tandem = _tandem(user) or TandemUser()
-    if tandem.grade != e.grade:
-        tandem.grade = e.grade
+    stated = text_of(tandem.grade)
+    if (int(stated) if stated is not None and stated.isdigit() else None) != e.grade:
+        tandem.grade = str(e.grade) if e.grade is not None else None
     if _language_list(languages_of(user)[0]) != list(e.languages):
-        tandem.languages = list(e.languages) or None
+        tandem.languages = ", ".join(e.languages) or None
     user.TandemUser = tandem if tandem.grade is not None or tandem.languages else None
     return user
 

@@ -71,6 +71,15 @@ class EmployeeUpdated(EmployeeData):
     changed: list[str] = Field(description="The fields that changed.")
 
 
+class EmployeeRenumbered(EmployeeData):
+    """The HR platform gave the employee a new employee id (e.g. after a merger): the record, now under the
+    new id. Whoever named the old id as manager gets an EmployeeUpdated; enrolments follow."""
+
+    TYPE: ClassVar[str] = "tandem.directory.EmployeeRenumbered"
+
+    previous_employee_id: Id
+
+
 class EmployeeLeft(_DirectoryEvent):
     TYPE: ClassVar[str] = "tandem.directory.EmployeeLeft"
 
@@ -89,6 +98,7 @@ class EmployeeChangeIgnored(_DirectoryEvent):
 DIRECTORY_EVENTS: tuple[type[EventPayload], ...] = (
     EmployeeHired,
     EmployeeUpdated,
+    EmployeeRenumbered,
     EmployeeLeft,
     EmployeeChangeIgnored,
 )

@@ -28,7 +28,7 @@ from services.pairing import handlers, repository
 from services.pairing import scim_mapping as scim
 from services.pairing.api.integration import integration_tenant
 from services.pairing.domain import directory
-from services.pairing.domain.directory import Leave, Upsert
+from services.pairing.domain.directory import Leave, Renumber, Upsert
 from services.pairing.repository import ScimRow
 from services.pairing.scim_mapping import ScimError
 from shared.errors import Conflict, DomainError, NotFound, Unauthorized
@@ -313,7 +313,7 @@ async def _unique(uow: UnitOfWork, user: Any, employee_id: str, *, own: str | No
         who = holder.employee
         if who.employee_id == own:
             continue
-        if who.employee_id == employee_id and holder.deleted:
+        if who.employee_id == employee_id and holder.deleted and own is None:
             again = holder
             continue
         if who.employee_id == employee_id:
@@ -343,9 +343,12 @@ async def _manager(uow: UnitOfWork, user: Any) -> tuple[str | None, str | None]:
     return value, None
 
 
-async def _save(uow: UnitOfWork, user: Any, employee_id: str, *, current: ScimRow | None, again: bool) -> ScimRow:
-    """Apply a User to the directory (one Upsert, with all it causes), keep its attributes, commit. Returns
-    the User's row as it now stands."""
+async def _save(
+    uow: UnitOfWork, user: Any, employee_id: str, *, current: ScimRow | None, again: bool, renumber: bool = False
+) -> ScimRow:
+    """Apply a User to the directory (one Upsert, with all it causes; first a Renumber when the User's employee
+    number moves the employee to `employee_id`), keep its attributes, commit. Returns the User's row as it
+    now stands."""
     manager_id, manager_scim_id = await _manager(uow, user)
     record = scim.employee_input(
         user, employee_id=employee_id, manager_employee_id=manager_id,
@@ -353,8 +356,11 @@ async def _save(uow: UnitOfWork, user: Any, employee_id: str, *, current: ScimRo
     )  # fmt: skip
     kept = scim.stored(user)
     try:
+        changes: list[Any] = [Upsert(record)]
+        if renumber and current is not None:
+            changes.insert(0, Renumber(current.employee.employee_id, employee_id))
         result = await handlers.apply_directory_changes(
-            uow, [Upsert(record)], origin="scim", effective_at=datetime.now(UTC), commit=False
+            uow, changes, origin="scim", effective_at=datetime.now(UTC), commit=False
         )
         scim_id, created, modified = await repository.save_scim(
             uow.conn, uow.tenant, employee_id, kept, created=current is None or again, new_id=again
@@ -363,8 +369,8 @@ async def _save(uow: UnitOfWork, user: Any, employee_id: str, *, current: ScimRo
         raise ScimError(409, f"userName or externalId is already taken ({exc.detail})", "uniqueness") from None
     employee = current.employee if current is not None else None
     for event in result.events:
-        if isinstance(event, EmployeeChangeIgnored):  # the record is newer than this change: read it as it is
-            employee = None
+        if isinstance(event, EmployeeChangeIgnored) or event.employee_id != employee_id:
+            employee = None  # newer than this change, or someone else (a report of a renumbered manager): read it
             break
         employee = directory.evolve(employee, event)
     if employee is None:
@@ -414,13 +420,13 @@ async def patch_user(scim_id: str, request: Request, tenant: ScimTenant) -> Resp
 
 
 async def _write(uow: UnitOfWork, user: Any, row: ScimRow) -> ScimRow:
-    employee_id = row.employee.employee_id
+    """A replaced or patched User. A new employee number renumbers the employee (it must be free); a removed
+    one keeps the employee's id."""
+    current = row.employee.employee_id
     ent = scim.enterprise_of(user)
-    if ent is not None and scim.text_of(ent.employee_number) not in (None, employee_id):
-        raise ScimError(400, f"{scim.ENTERPRISE}:employeeNumber is the employee's id ({employee_id}): it cannot "
-                             "change (delete the User and create it again)", "mutability")  # fmt: skip
-    await _unique(uow, user, employee_id, own=employee_id)
-    return await _save(uow, user, employee_id, current=row, again=False)
+    employee_id = (scim.text_of(ent.employee_number) if ent is not None else None) or current
+    await _unique(uow, user, employee_id, own=current)
+    return await _save(uow, user, employee_id, current=row, again=False, renumber=employee_id != current)
 
 
 @router.delete("/Users/{scim_id}", status_code=204, summary="Delete a User: the employee leaves (the record stays)")

@@ -26,12 +26,13 @@ from shared.events.directory import (
     EmployeeChangeIgnored,
     EmployeeHired,
     EmployeeLeft,
+    EmployeeRenumbered,
     EmployeeStatus,
     EmployeeUpdated,
     Origin,
 )
 
-DirectoryEvent = EmployeeHired | EmployeeUpdated | EmployeeLeft | EmployeeChangeIgnored
+DirectoryEvent = EmployeeHired | EmployeeUpdated | EmployeeRenumbered | EmployeeLeft | EmployeeChangeIgnored
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 #: Changes to these fields can make a live pair break a hard rule: they trigger a re-check.
@@ -133,7 +134,15 @@ class Leave:
     left_on: date
 
 
-Change = Upsert | Leave
+@dataclass(frozen=True)
+class Renumber:
+    """The employee's id changes (the HR platform renumbered them). The new id must be free."""
+
+    employee_id: str
+    new_employee_id: str
+
+
+Change = Upsert | Leave | Renumber
 
 
 # --- the record ----------------------------------------------------------------------------------
@@ -206,6 +215,17 @@ def decide(
                 employee_id=employee_id, revision=max(revision, 1), record_effective_at=current.effective_at, **meta
             )
         ]
+    if isinstance(change, Renumber):
+        if current is None:
+            raise NotFound(f"employee {employee_id} is not in the directory", field="employee_id")
+        if change.new_employee_id == employee_id:
+            return []
+        return [
+            EmployeeRenumbered(
+                **{**current.record(), "employee_id": change.new_employee_id}, previous_employee_id=employee_id,
+                revision=revision + 1, **meta,
+            )
+        ]  # fmt: skip
     if isinstance(change, Leave):
         if current is None:
             raise NotFound(f"employee {employee_id} is not in the directory", field="employee_id")

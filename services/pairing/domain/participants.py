@@ -57,12 +57,17 @@ class Participant:
             return None
         return self._updated(changes)
 
+    def renumbered(self, employee_id: str) -> tuple[Participant, ParticipantUpdated]:
+        """The directory gave the employee a new id: the enrolment follows."""
+        self._require_enrolled("renumber")
+        return self._updated({"employee_id": employee_id})
+
     def _updated(self, changes: dict[str, Any]) -> tuple[Participant, ParticipantUpdated]:
         profile = {**self.profile, **changes}
         event = ParticipantUpdated.model_validate(profile)  # validates the whole new profile
         _check_profile(event)
         return Participant(
-            self.participant_id, self.programme_id, self.employee_id, self.role, event.model_dump(mode="json")
+            self.participant_id, self.programme_id, event.employee_id, self.role, event.model_dump(mode="json")
         ), event
 
     def withdraw(self, reason: WithdrawReason = "withdrawn") -> tuple[Participant, ParticipantWithdrew]:

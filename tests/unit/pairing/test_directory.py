@@ -12,6 +12,7 @@ from services.pairing.domain.directory import (
     Employee,
     EmployeeInput,
     Leave,
+    Renumber,
     Upsert,
     decide,
     evolve,
@@ -153,3 +154,15 @@ def test_the_example_export_in_the_docs_is_a_valid_file() -> None:
     seen = validate(rows, report)
     assert report.errors == []
     assert len(seen) == report.rows == 9
+
+
+def test_renumbering_moves_the_whole_record_to_the_new_id() -> None:
+    current, _ = apply(None, Upsert(record(manager_employee_id="E000")))
+    moved, [event] = apply(current, Renumber("E001", "X-77"), T0 + timedelta(1), 1)
+    assert (event.previous_employee_id, event.employee_id, event.revision) == ("E001", "X-77", 2)
+    assert moved is not None
+    assert (moved.employee_id, moved.manager_employee_id, moved.display_name) == ("X-77", "E000", "Ingrid Hoffmann")
+    assert evolve(None, event) == moved  # the event carries the whole record: a fold can start from it
+    assert apply(moved, Renumber("X-77", "X-77"), T0 + timedelta(2), 2)[1] == []
+    with pytest.raises(NotFound):
+        decide(None, Renumber("E404", "E405"), revision=0, origin="scim", effective_at=T0)

@@ -30,7 +30,7 @@ def body(**extra: Any) -> dict[str, Any]:
         "timezone": "Europe/Berlin",
         "locale": "de-DE",
         scim.ENTERPRISE: {"employeeNumber": "E-1", "department": "Marketing", "manager": {"value": "E-9"}},
-        scim.TANDEM: {"grade": 4, "languages": ["de", "en"]},
+        scim.TANDEM: {"grade": "4", "languages": "de, en"},
     }
     out.update(extra)
     return out
@@ -93,8 +93,9 @@ def test_active_false_is_leaving_and_true_keeps_a_leave_of_absence() -> None:
 @pytest.mark.parametrize(
     ("change", "attribute"),
     [
-        ({scim.TANDEM: {"languages": ["en", "!!"]}}, f"{scim.TANDEM}:languages"),
-        ({scim.TANDEM: {"grade": 31}}, f"{scim.TANDEM}:grade"),
+        ({scim.TANDEM: {"languages": "en !!"}}, f"{scim.TANDEM}:languages"),
+        ({scim.TANDEM: {"grade": "31"}}, f"{scim.TANDEM}:grade"),
+        ({scim.TANDEM: {"grade": "four"}}, f"{scim.TANDEM}:grade"),
         ({"timezone": "Europe/Atlantis"}, "timezone"),
         ({"locale": "not a tag"}, "locale"),
         ({"displayName": "x" * 201}, "displayName"),
@@ -137,7 +138,7 @@ def test_the_directory_wins_where_it_changed() -> None:
     assert served["addresses"][1]["locality"] == "Hamburg"
     assert served[scim.ENTERPRISE]["department"] == "Sales"
     assert served[scim.ENTERPRISE]["manager"] == {"value": "0b0b0b0b-0000-4000-8000-000000000007"}
-    assert served[scim.TANDEM] == {"languages": ["fr"]}
+    assert served[scim.TANDEM] == {"languages": "fr"}
     assert served["phoneNumbers"] == payload["phoneNumbers"]  # what the directory has no field for stays
     # and the served User maps back onto the record it was made from
     again = scim.employee_input(user(served, Context.RESOURCE_REPLACEMENT_REQUEST), employee_id="E-1",
@@ -157,7 +158,7 @@ def test_a_record_from_another_source_is_served_from_the_directory() -> None:
     assert served["emails"] == [{"value": "f@acme.example", "type": "work", "primary": True}]
     assert served["addresses"] == [{"type": "work", "locality": "Bonn"}]
     assert served[scim.ENTERPRISE] == {"employeeNumber": "F-1", "department": "Legal", "manager": {"value": "F-0"}}
-    assert served[scim.TANDEM] == {"grade": 7, "languages": ["de"]}
+    assert served[scim.TANDEM] == {"grade": "7", "languages": "de"}
     assert "active" not in served
 
 
@@ -261,6 +262,10 @@ def test_advertised_values_are_accepted_as_they_are() -> None:
     schemas = {s.id: s for s in scim.PROVIDER.schemas}
     assert set(schemas) == {scim.CORE, scim.ENTERPRISE, scim.TANDEM}
     employee_number = next(a for a in schemas[scim.ENTERPRISE].attributes or [] if a.name == "employeeNumber")
-    assert employee_number.mutability == "immutable"
+    assert employee_number.mutability == "readWrite"  # a new value renumbers the employee
+    tandem = {a.name: a for a in schemas[scim.TANDEM].attributes or []}
+    assert (tandem["grade"].type, tandem["languages"].type, tandem["languages"].multi_valued) == (
+        "string", "string", False,
+    )  # fmt: skip
     emails = next(a for a in schemas[scim.CORE].attributes or [] if a.name == "emails")
     assert emails.required
