@@ -43,6 +43,7 @@ def test_personal_data_lives_in_as_few_event_types_as_possible() -> None:
     personal = sorted(t for t, m in REGISTRY.items() if m.PERSONAL_DATA)
     assert personal == [
         "tandem.directory.EmployeeHired",
+        "tandem.directory.EmployeeRenumbered",
         "tandem.directory.EmployeeUpdated",
         "tandem.hr.EmployeeHired",
         "tandem.hr.EmployeeUpdated",
