@@ -58,29 +58,24 @@ def _what_it_measures(name: str) -> list[str]:
     return [line for p in paragraphs if p and not p.startswith("python -m") for line in [*p.splitlines(), ""]]
 
 
-def markdown(results: dict[str, list[dict[str, Any]]], quick: bool, command: str) -> str:
+def _commit() -> str:
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                check=False).stdout.strip()  # fmt: skip
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=False).stdout.strip() or "?"  # fmt: skip
     except OSError:
-        commit = "?"
-    lines = [
-        "# Benchmarks",
-        "",
-        "Each benchmark measures its own baseline in the same run and reports the ratio, because absolute times",
-        "drift on shared machines.",
-        "",
-        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; commit {commit}",
-        f"- machine: {machine()}",
-        f"- command: `{command}`{' (reduced sizes)' if quick else ''}",
+        return "?"
+
+
+def section(name: str, rows: list[dict[str, Any]], quick: bool, command: str) -> str:
+    """One benchmark's section: what it measures, when and how it was run, its table."""
+    lines = [f"## {name}", ""]
+    lines.extend(_what_it_measures(name))
+    lines += [
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC at commit {_commit()} with `{command}`"
+        f"{' (reduced sizes)' if quick else ''}.",
         "",
     ]
-    for name, rows in results.items():
-        lines.append(f"## {name}")
-        lines.append("")
-        lines.extend(_what_it_measures(name))
-        if not rows:
-            continue
+    if rows:
         keys = list(rows[0])
         lines.append("| " + " | ".join(keys) + " |")
         lines.append("|" + "---|" * len(keys))
@@ -88,6 +83,36 @@ def markdown(results: dict[str, list[dict[str, Any]]], quick: bool, command: str
             lines.append("| " + " | ".join(str(row.get(k, "")) for k in keys) + " |")
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def sections_of(text: str) -> dict[str, str]:
+    """The sections of a results file, by benchmark name."""
+    out: dict[str, str] = {}
+    for part in text.split("\n## ")[1:]:
+        name = part.split("\n", 1)[0].strip()
+        out[name] = "## " + part.rstrip("\n") + "\n"
+    return out
+
+
+def markdown(results: dict[str, list[dict[str, Any]]], quick: bool, command: str, previous: str = "") -> str:
+    """The results file: the benchmarks just run, and the earlier sections of those that were not."""
+    kept = sections_of(previous)
+    lines = [
+        "# Benchmarks",
+        "",
+        "Each benchmark measures its own baseline in the same run and reports the ratio, because absolute times",
+        "drift on shared machines. Each section says when it was measured (`--only` re-runs some).",
+        "",
+        f"- machine: {machine()}",
+        "",
+    ]
+    body = []
+    for name in BENCHMARKS:
+        if name in results:
+            body.append(section(name, results[name], quick, command))
+        elif name in kept:
+            body.append(kept[name])
+    return "\n".join(lines) + "\n".join(body)
 
 
 def main() -> None:
@@ -108,7 +133,8 @@ def main() -> None:
         "python -m bench" + (" --quick" if args.quick else "") + (f" --only {' '.join(args.only)}" if args.only else "")
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(markdown(results, args.quick, command))
+    previous = args.output.read_text() if args.only and args.output.exists() else ""
+    args.output.write_text(markdown(results, args.quick, command, previous))
     print(f"written to {args.output}")
 
 

@@ -91,7 +91,7 @@ def _user(i: int, run: str) -> dict[str, Any]:
             "department": f"D{i % 40}",
             "manager": {"value": f"E-{run}-{i // 8:06d}"} if i else None,  # eight reports each
         },
-        TANDEM: {"grade": i % 20, "languages": ["de", "en"]},
+        TANDEM: {"grade": str(i % 20), "languages": "de, en"},
     }
 
 
