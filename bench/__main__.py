@@ -75,12 +75,16 @@ def section(name: str, rows: list[dict[str, Any]], quick: bool, command: str) ->
         f"{' (reduced sizes)' if quick else ''}.",
         "",
     ]
+    keys: list[str] = []
+    for row in rows:  # a new table whenever the columns change (a benchmark may measure several things)
+        if list(row) != keys:
+            if keys:
+                lines.append("")
+            keys = list(row)
+            lines.append("| " + " | ".join(keys) + " |")
+            lines.append("|" + "---|" * len(keys))
+        lines.append("| " + " | ".join(str(row.get(k, "")) for k in keys) + " |")
     if rows:
-        keys = list(rows[0])
-        lines.append("| " + " | ".join(keys) + " |")
-        lines.append("|" + "---|" * len(keys))
-        for row in rows:
-            lines.append("| " + " | ".join(str(row.get(k, "")) for k in keys) + " |")
         lines.append("")
     return "\n".join(lines) + "\n"
 
