@@ -478,3 +478,41 @@ async def test_who_was_the_manager_on_a_date_and_a_match_run_can_be_replayed_fro
                 break
             chart[current] = current = record.manager_employee_id
     assert repository.chart_hash(chart) == run["org_chart_hash"]
+
+
+async def test_a_file_sync_killed_half_way_converges_when_run_again(serve: ServeFactory, infra: Infra) -> None:
+    svc = await serve(PAIRING)
+    tenant = uid("crash")
+    n = 12_000
+    path = ROOT / "test-artifacts" / f"{tenant}.csv"
+    path.parent.mkdir(exist_ok=True)
+    with path.open("w") as f:
+        f.write("employee_id,display_name,email,department,grade,manager_employee_id,languages\n")
+        for k in range(n):
+            f.write(f"C{k:05d},Person {k},c{k}@acme.example,Sales,8,{'C00000' if k else ''},de\n")
+    env = {
+        **os.environ, "PAIRING_DATABASE_URL": svc.host.settings.database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap, "TANDEM_TOPIC_NAMESPACE": svc.host.topics.namespace,
+    }  # fmt: skip
+    cli = [sys.executable, "-m", "services", "hr", "import", str(path), "--tenant", tenant]
+    proc = await asyncio.create_subprocess_exec(*cli, cwd=ROOT, env=env)
+    count = "SELECT count(*) FROM employees WHERE tenant = $1"
+    while (await svc.host.pool.fetchval(count, tenant)) < 2_000:  # some chunks committed...
+        assert proc.returncode is None, "the import ended before it could be killed"
+        await asyncio.sleep(0.05)
+    proc.kill()  # ... then kill -9, mid-way
+    await proc.wait()
+    half = await svc.host.pool.fetchval(count, tenant)
+    assert 0 < half < n
+
+    rerun = await asyncio.to_thread(subprocess.run, cli, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{n - half} hired" in rerun.stdout  # only what the killed run had not committed
+    assert await svc.host.pool.fetchval(count, tenant) == n
+    hires = await svc.host.pool.fetchval(
+        "SELECT count(*) FROM outbox WHERE event_type = 'tandem.directory.EmployeeHired' AND headers::text LIKE $1",
+        f'%"ce_tenant", "{tenant}"%',
+    )
+    assert hires == n  # each employee hired once, whatever the crash
+    async with svc.host.pool.acquire() as conn:
+        assert await repository.directory_revision(conn, tenant) == n
