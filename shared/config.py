@@ -1,5 +1,8 @@
 """Service configuration from environment variables, one shape for every service.
 
+Sign-in: TANDEM_OIDC_ISSUER (required by the HTTP API), TANDEM_OIDC_AUDIENCE, TANDEM_OIDC_ALGORITHMS,
+TANDEM_OIDC_LEEWAY_SECONDS, TANDEM_OIDC_ROLES_CLAIM, TANDEM_OIDC_TENANT_CLAIM, TANDEM_OIDC_EMPLOYEE_CLAIM,
+TANDEM_OIDC_ROLE_MAP, TANDEM_OIDC_TENANT_MAP; TANDEM_TENANTS (the tenants served, "*" for any).
 Common: KAFKA_BOOTSTRAP_SERVERS, KAFKA_ENABLE_IDEMPOTENCE (off by default: the local Tansu broker lacks
 InitProducerId; turn it on against real Kafka), TANDEM_TOPIC_NAMESPACE, TANDEM_TOPIC_PARTITIONS,
 TANDEM_TOPIC_REPLICATION_FACTOR, TANDEM_TENANT, KAFKA_SESSION_TIMEOUT_MS, KAFKA_HEARTBEAT_INTERVAL_MS,
@@ -15,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from shared.auth import AuthSettings, serves
 from shared.db import with_database
 from shared.topics import Topics
 
@@ -55,7 +59,14 @@ class ServiceSettings:
     #: How long the producer holds a record to batch it with others. 0 sends at once; records that come
     #: while a send is in flight still go out together (measured: no loss of relay throughput).
     kafka_linger_ms: int = 0
+    #: The tenants this deployment serves ("*": any): tokens and consumed events of others are refused.
+    tenants: frozenset[str] = frozenset({"default"})
+    #: How callers are verified (TANDEM_OIDC_*); the HTTP API refuses to start without it.
+    auth: AuthSettings | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    def serves(self, tenant: str) -> bool:
+        return serves(self.tenants, tenant)
 
     @classmethod
     def from_env(cls, service: str, env: Mapping[str, str] | None = None, **overrides: Any) -> ServiceSettings:
@@ -66,6 +77,8 @@ class ServiceSettings:
             database_url = with_database(env["DATABASE_URL"], f"tandem_{service}")
         if not database_url and "database_url" not in overrides:
             raise ConfigError(f"set {prefix}DATABASE_URL (or DATABASE_URL, a server for all services)")
+        tenant = env.get("TANDEM_TENANT", "default")
+        tenants = frozenset(t.strip() for t in env.get("TANDEM_TENANTS", tenant).split(",") if t.strip())
         try:
             topics = Topics(
                 namespace=env.get("TANDEM_TOPIC_NAMESPACE", "tandem"),
@@ -80,11 +93,13 @@ class ServiceSettings:
                 topics=topics,
                 http_host=env.get(prefix + "HTTP_HOST", "127.0.0.1"),
                 http_port=int(env.get(prefix + "HTTP_PORT", str(DEFAULT_PORTS.get(service, 8000)))),
-                tenant=env.get("TANDEM_TENANT", "default"),
+                tenant=tenant,
                 kafka_session_timeout_ms=int(env.get("KAFKA_SESSION_TIMEOUT_MS", "10000")),
                 kafka_heartbeat_interval_ms=int(env.get("KAFKA_HEARTBEAT_INTERVAL_MS", "3000")),
                 kafka_fetch_max_wait_ms=int(env.get("KAFKA_FETCH_MAX_WAIT_MS", "20")),
                 kafka_linger_ms=int(env.get("KAFKA_LINGER_MS", "0")),
+                tenants=tenants,
+                auth=AuthSettings.from_env(env, tenants),
                 extra={k[len(prefix) :]: v for k, v in env.items() if k.startswith(prefix)},
             )
         except ValueError as exc:

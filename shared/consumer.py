@@ -123,7 +123,7 @@ class ConsumerStats:
 @dataclass
 class DeadLetter:
     record: ConsumerRecord[Any, Any]
-    kind: str  # "undecodable" | "rejected"
+    kind: str  # "undecodable" | "rejected" | "tenant" (a tenant this deployment does not serve)
     error: str
 
 
@@ -156,8 +156,11 @@ class InboxConsumer:
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 3_000,
         fetch_max_wait_ms: int = 20,
+        serves: Callable[[str], bool] = lambda tenant: True,
     ) -> None:
         self.name = name
+        #: Which tenants' events this consumer applies; any other tenant's event is a dead letter.
+        self.serves = serves
         self.group_id = group_id or name
         self.session_timeout_ms = session_timeout_ms
         self.heartbeat_interval_ms = heartbeat_interval_ms
@@ -196,9 +199,14 @@ class InboxConsumer:
         decoded: list[tuple[ConsumerRecord[Any, Any], Envelope[Any]]] = []
         for record in records:
             try:
-                decoded.append((record, decode(record.headers, record.value)))
+                env = decode(record.headers, record.value)
             except UndecodableEvent as exc:
                 result.dead.append(DeadLetter(record, "undecodable", str(exc)))
+                continue
+            if not self.serves(env.tenant):
+                result.dead.append(DeadLetter(record, "tenant", f"tenant {env.tenant!r} is not served by {self.name}"))
+                continue
+            decoded.append((record, env))
         positions: dict[tuple[str, int], int] = {}
         for record in records:
             tp = (record.topic, record.partition)

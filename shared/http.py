@@ -11,16 +11,26 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.access import Matrix, authorise, principal, rule_for
+from shared.auth import Principal
 from shared.db import Conn
 from shared.errors import DomainError
 from shared.uow import UnitOfWork
 
 CORRELATION_HEADER = "X-Correlation-Id"
+#: Ids a client may choose or name: letters and digits first, then also . _ : @ + - (no "/", which would make
+#: them unreachable in a path, no spaces, nothing a spreadsheet would run).
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,99}$"
+#: An id in a path.
+PathId = Annotated[str, Path(pattern=ID_PATTERN, max_length=100, description="An id (letters, digits, . _ : @ + -)")]
+#: Pagination bounds: a page is at most 1,000 items; an offset beyond ten million is refused (422), not a 500.
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -28,8 +38,10 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
-def create_app(title: str, description: str, version: str = "1.0.0") -> FastAPI:
-    app = FastAPI(title=title, description=description, version=version)
+def create_app(title: str, description: str, access: Matrix, version: str = "1.0.0") -> FastAPI:
+    """The service's app: every route goes through `authorise` (the access matrix `access`, fail closed)."""
+    app = FastAPI(title=title, description=description, version=version, dependencies=[Depends(authorise)])
+    app.state.access = access
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
@@ -113,14 +125,17 @@ def correlation_id(request: Request) -> str:
 
 async def _uow(request: Request) -> UnitOfWork:  # async: a plain def would run in a worker thread
     host = request.app.state.host
-    unit: UnitOfWork = host.uow(correlation_id=correlation_id(request))
+    unit: UnitOfWork = host.uow(correlation_id=correlation_id(request), tenant=principal(request).tenant)
     return unit
 
 
 async def _tenant(request: Request) -> str:
-    """The tenant a request acts in: the service's configured tenant (sign-in will take it from the token)."""
-    tenant: str = request.app.state.host.settings.tenant
-    return tenant
+    """The tenant a request acts in: the caller's, from their token."""
+    return principal(request).tenant
+
+
+async def _caller(request: Request) -> Principal:
+    return principal(request)
 
 
 async def _conn(request: Request) -> AsyncIterator[Conn]:
@@ -132,5 +147,42 @@ async def _conn(request: Request) -> AsyncIterator[Conn]:
 UoW = Annotated[UnitOfWork, Depends(_uow)]
 #: A pooled connection for a query.
 Connection = Annotated[Conn, Depends(_conn)]
-#: The tenant the request acts in.
+#: The tenant the request acts in (the caller's).
 Tenant = Annotated[str, Depends(_tenant)]
+#: The verified caller.
+Caller = Annotated[Principal, Depends(_caller)]
+
+
+_ERROR = {"content": {"application/json": {"schema": {"type": "object", "properties": {"error": {"type": "object"}}}}}}
+
+
+def document_errors(app: FastAPI) -> None:
+    """Say in the OpenAPI document which error statuses each operation can answer (the shape of
+    shared.errors): 401/403 where a token is needed, 404 where a path names something, 409 and 422 for
+    commands, 503 when the database or the identity provider is away. Read from the access matrix, so a
+    route's documentation follows its rule."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                rule = rule_for(app.state.access, method.upper(), path)
+                statuses = {"503": "The database or the identity provider is unavailable; try again"}
+                if rule is None or not rule.public:
+                    statuses |= {"401": "No valid access token", "403": "The caller's role may not do this"}
+                if "{" in path:
+                    statuses["404"] = "Not found (or another tenant's)"
+                if method in ("post", "put", "patch", "delete"):
+                    statuses |= {"409": "The current state does not allow it", "422": "Invalid input, naming the field"}
+                elif operation.get("parameters"):
+                    statuses["422"] = "Invalid input, naming the field"
+                responses = operation.setdefault("responses", {})
+                for status, description in statuses.items():
+                    responses.setdefault(status, {"description": description, **_ERROR})
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

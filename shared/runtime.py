@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,11 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from shared.config import ServiceSettings
+from shared.auth import Principal, TokenVerifier
+from shared.config import ConfigError, ServiceSettings
 from shared.consumer import Handlers, InboxConsumer
 from shared.db import connect, create_pool, ensure_database, migrate, with_database
+from shared.errors import Unauthorized
 from shared.outbox import OutboxRelay
 from shared.topics import CONSUMERS, ensure_topics
 from shared.uow import UnitOfWork
@@ -37,6 +39,9 @@ class ServiceSpec:
     handlers: Callable[[ServiceHost], Handlers]
     api: Callable[[ServiceHost], FastAPI]
     background: list[Callable[[ServiceHost], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    #: Callers that present something other than a JWT (the pairing service's integration tokens for SCIM
+    #: clients that can only send a static secret): token -> principal, or None when it is not one.
+    static_tokens: Callable[[ServiceHost, str], Awaitable[Principal | None]] | None = None
 
 
 class ServiceHost:
@@ -53,6 +58,7 @@ class ServiceHost:
         self.consumer: InboxConsumer | None = None
         self.broker: KafkaBroker | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self.verifier: TokenVerifier | None = None
         self.app: FastAPI = spec.api(self)
         self.app.state.host = self
         self.started = False
@@ -69,6 +75,19 @@ class ServiceHost:
             raise RuntimeError(f"{self.spec.name} is not started")
         return self._producer
 
+    async def authenticate(self, token: str) -> Principal:
+        """The caller a bearer token names: a JWT from the identity provider, or a static token the service
+        accepts (spec.static_tokens). Raises Unauthorized."""
+        if token.count(".") == 2:
+            if self.verifier is None:
+                raise Unauthorized("this service verifies no tokens (TANDEM_OIDC_ISSUER is not set)")
+            return await self.verifier.verify(token)
+        if self.spec.static_tokens is not None:
+            found = await self.spec.static_tokens(self, token)
+            if found is not None:
+                return found
+        raise Unauthorized("the bearer token is not valid", field="authorization")
+
     def uow(
         self, *, correlation_id: str | None = None, causation_id: str | None = None, tenant: str | None = None
     ) -> UnitOfWork:
@@ -82,6 +101,12 @@ class ServiceHost:
 
     async def start(self, *, create_database: bool = True, relay: bool = True, consume: bool = True) -> None:
         s = self.settings
+        if s.auth is None:
+            raise ConfigError(
+                f"{self.spec.name}: TANDEM_OIDC_ISSUER is not set, so the API could not verify who calls it. "
+                "Point it at your OpenID Connect provider (tandem up runs a local one)."
+            )
+        self.verifier = TokenVerifier(s.auth)
         if create_database:
             dbname = s.database_url.rsplit("/", 1)[-1].split("?", 1)[0]
             await ensure_database(with_database(s.database_url, "postgres"), dbname)
@@ -122,6 +147,7 @@ class ServiceHost:
                 session_timeout_ms=s.kafka_session_timeout_ms,
                 heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
                 fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
+                serves=s.serves,
             )
             self.broker = KafkaBroker(
                 s.kafka_bootstrap_servers,
@@ -159,6 +185,9 @@ class ServiceHost:
             await self._producer.stop()
         if self._pool is not None:
             await self._pool.close()
+        if self.verifier is not None:
+            await self.verifier.close()
+            self.verifier = None
         self.started = False
 
     def http_server(self, port: int | None = None) -> uvicorn.Server:

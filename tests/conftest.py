@@ -16,14 +16,31 @@ import httpx
 import pytest
 import uvicorn
 
+from shared.auth import AuthSettings
 from shared.config import ServiceSettings
 from shared.db import ensure_database
+from shared.identity_provider import LocalIdentityProvider
 from shared.infra import Infra, provide
 from shared.localstack import free_port
 from shared.runtime import ServiceHost, ServiceSpec
 from shared.topics import Topics, ensure_topics
 
 logging.getLogger("aiokafka").setLevel(logging.ERROR)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def identity_provider() -> Iterator[LocalIdentityProvider]:
+    """A real OpenID Connect provider on 127.0.0.1 for the whole session: the services verify its tokens,
+    and tests get theirs from it through the real flows (tests/auth.py)."""
+    from tests import auth
+
+    with LocalIdentityProvider() as idp:
+        auth.use(idp)
+        yield idp
+
+
+def auth_settings(idp: LocalIdentityProvider) -> AuthSettings:
+    return AuthSettings(issuer=idp.issuer, audience=idp.audience, tenants=frozenset({"*"}))
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +78,10 @@ HostFactory = Callable[..., Awaitable[ServiceHost]]
 
 @pytest.fixture
 async def start_service(
-    infra: Infra, created_topics: Topics, new_database: Callable[[str], Awaitable[str]]
+    infra: Infra,
+    created_topics: Topics,
+    new_database: Callable[[str], Awaitable[str]],
+    identity_provider: LocalIdentityProvider,
 ) -> AsyncIterator[HostFactory]:
     """Start a service in-process against the test infrastructure, with its own fresh database."""
     hosts: list[ServiceHost] = []
@@ -77,6 +97,8 @@ async def start_service(
             kafka_session_timeout_ms=infra.session_timeout_ms,
             kafka_heartbeat_interval_ms=infra.heartbeat_interval_ms,
             kafka_fetch_max_wait_ms=infra.fetch_max_wait_ms,
+            tenants=frozenset({"*"}),
+            auth=auth_settings(identity_provider),
             **overrides,  # type: ignore[arg-type]
         )
         host = ServiceHost(spec, settings)

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from services.pairing.api import build_api
+from services.pairing.api.integration import integration_principal
 from services.pairing.config import SERVICE, load_settings
 from services.pairing.projection import build_handlers
 from shared.config import ServiceSettings
@@ -17,6 +18,7 @@ SPEC = ServiceSpec(
     consumes=lambda s: [s.topics.hr_inbound],
     handlers=build_handlers,
     api=build_api,
+    static_tokens=integration_principal,
 )
 
 

@@ -58,6 +58,7 @@ class CreateProgramme:
     hr_contact_email: str | None = None
     programme_id: str | None = None
     launch: bool = False
+    min_group_size: int = 5
 
 
 async def create_programme(uow: UnitOfWork, cmd: CreateProgramme) -> programmes.Programme:
@@ -65,7 +66,7 @@ async def create_programme(uow: UnitOfWork, cmd: CreateProgramme) -> programmes.
     programme = programmes.new_programme(
         cmd.programme_id or new_id(), cmd.name, cmd.starts_on, cmd.ends_on, cmd.cadence_days, cmd.focus_topics,
         matching_policy=cmd.matching_policy, requires_consent=cmd.requires_consent, consent_days=cmd.consent_days,
-        hr_contact_email=cmd.hr_contact_email,
+        hr_contact_email=cmd.hr_contact_email, min_group_size=cmd.min_group_size,
     )  # fmt: skip
     if cmd.launch:
         programme, launched = programme.launch()

@@ -23,7 +23,7 @@ from shared.errors import NotFound
 
 _PROGRAMME = (
     "programme_id, name, starts_on, ends_on, cadence_days, focus_topics, matching_policy, requires_consent, "
-    "consent_days, hr_contact_email, state"
+    "consent_days, hr_contact_email, state, min_group_size"
 )
 
 
@@ -45,9 +45,10 @@ async def get_programme(conn: Conn, tenant: str, programme_id: str, *, for_updat
 
 async def insert_programme(conn: Conn, tenant: str, p: Programme) -> None:
     await conn.execute(
-        f"INSERT INTO programmes ({_PROGRAMME}, tenant) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        f"INSERT INTO programmes ({_PROGRAMME}, tenant) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         p.programme_id, p.name, p.starts_on, p.ends_on, p.cadence_days, list(p.focus_topics), p.matching_policy,
-        p.requires_consent, p.consent_days, p.hr_contact_email, p.state, tenant,
+        p.requires_consent, p.consent_days, p.hr_contact_email, p.state, p.min_group_size, tenant,
     )  # fmt: skip
 
 

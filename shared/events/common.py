@@ -24,6 +24,8 @@ def _topic(value: str) -> str:
 Topic = Annotated[str, AfterValidator(_topic)]
 Level = Annotated[int, Field(ge=1, le=3)]
 Id = Annotated[str, Field(min_length=1, max_length=100)]
+#: An id a client chooses (HTTP input): letters and digits first, then also . _ : @ + - (see shared.http).
+SafeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,99}$", max_length=100)]
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 

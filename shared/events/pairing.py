@@ -34,6 +34,11 @@ class ProgramLaunched(_Pairing):
     hr_contact_email: str | None = Field(
         default=None, description="A functional mailbox of the HR team (not a person's address)."
     )
+    min_group_size: int = Field(
+        default=5, ge=3, le=100,
+        description="Outcome figures are shown only for groups of at least this many answers (a caller may "
+        "raise it, never lower it).",
+    )  # fmt: skip
 
 
 class ProgramClosed(_Pairing):
@@ -239,6 +244,18 @@ class PairFlagResolved(_PairEvent):
     resolved_by: str = Field(description="Who decided ('directory' when a later change cleared it).")
 
 
+class SensitiveDataAccessed(_Pairing):
+    """Someone read or exported what the audit trail must remember being read: who, what, when."""
+
+    TYPE: ClassVar[str] = "tandem.pairing.SensitiveDataAccessed"
+    SUBJECT_FIELD: ClassVar[str] = "subject_id"
+
+    subject_id: Id = Field(description="What was read: a pair, programme, participant or employee id.")
+    what: str = Field(description="What was read or exported, e.g. 'audit timeline (csv)'.")
+    by: str = Field(description="Who: the token's subject (and name).")
+    role: str
+
+
 PAIRING_EVENTS: tuple[type[EventPayload], ...] = (
     ProgramLaunched,
     ProgramClosed,
@@ -255,4 +272,5 @@ PAIRING_EVENTS: tuple[type[EventPayload], ...] = (
     PairEnded,
     PairFlagged,
     PairFlagResolved,
+    SensitiveDataAccessed,
 )

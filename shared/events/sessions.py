@@ -156,6 +156,20 @@ class LearningRecorded(EventPayload):
     goals_achieved: int = Field(ge=0)
 
 
+class SensitiveDataAccessed(EventPayload):
+    """Someone read or exported what the audit trail must remember being read (a confidential comment, an
+    export): who, what, when."""
+
+    TYPE: ClassVar[str] = "tandem.sessions.SensitiveDataAccessed"
+    SOURCE: ClassVar[str] = SOURCE
+    SUBJECT_FIELD: ClassVar[str] = "subject_id"
+
+    subject_id: Id = Field(description="What was read: a pair or programme id.")
+    what: str = Field(description="What was read or exported, e.g. 'confidential comments' or 'outcomes.csv'.")
+    by: str = Field(description="Who: the token's subject (and name).")
+    role: str
+
+
 SESSIONS_EVENTS: tuple[type[EventPayload], ...] = (
     AgreementConfirmed,
     GoalSet,
@@ -167,4 +181,5 @@ SESSIONS_EVENTS: tuple[type[EventPayload], ...] = (
     SessionLogged,
     FeedbackSubmitted,
     LearningRecorded,
+    SensitiveDataAccessed,
 )

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.async_api import async_playwright
 
 from services.pairing.app import SPEC as PAIRING
 from services.sessions.app import SPEC as SESSIONS
+from tests import auth
 from tests.conftest import ServeFactory
 from tests.integration.sessions.flows import agree, programme_with_pairs
 
@@ -47,7 +47,7 @@ async def test_the_dashboard_shows_the_apis_figures(serve: ServeFactory) -> None
     pairing, sessions = await serve(PAIRING), await serve(SESSIONS)
     programme_id, pairs = await programme_with_pairs(pairing, sessions.url, 6, name="Browser cohort")
     start = datetime.now(UTC) - timedelta(days=3)
-    async with httpx.AsyncClient(base_url=sessions.url) as client:
+    async with auth.client(base_url=sessions.url) as client:
         for i, pair in enumerate(pairs):
             await agree(client, pair)
             r = await client.post(f"/pairs/{pair['pair_id']}/sessions", json={"starts_at": start.isoformat()})

@@ -21,7 +21,7 @@ from services.sessions.app import SPEC as SESSIONS
 from shared.events import Envelope, EventPayload, encode, hr
 from shared.localstack import free_port
 from shared.runtime import ServiceHost
-from tests import builders
+from tests import auth, builders
 from tests.conftest import HostFactory
 from tests.directory import employee, enrol
 from tests.integration.notifications.servers import SmtpServer
@@ -53,7 +53,7 @@ class System:
                       [(record.key, record.value, record.headers)])  # fmt: skip
 
     async def history(self, who: str) -> list[dict[str, Any]]:
-        async with httpx.AsyncClient(base_url=self.notifications.url) as client:
+        async with auth.client(base_url=self.notifications.url) as client:
             data: list[dict[str, Any]] = (await client.get(f"/recipients/{who}/notifications")).json()
             return data
 
@@ -84,7 +84,7 @@ async def system(start_service: HostFactory, smtp: SmtpServer) -> AsyncIterator[
         servers.append(server)
         tasks.append(asyncio.create_task(server.serve()))
         running.append(Service(host, f"http://127.0.0.1:{port}"))
-    async with httpx.AsyncClient() as client:
+    async with auth.client() as client:
         for service in running:
             await eventually(lambda url=service.url: _ready(client, url))
     yield System(*running, smtp=smtp)
@@ -104,7 +104,7 @@ async def paired(system: System, **programme: Any) -> tuple[dict[str, Any], dict
     """A launched programme, a mentor and a mentee from the directory, their pair known to all three services,
     their agreement confirmed, quiet hours off, both welcomed. Returns (mentor, mentee, pair)."""
     mentor, mentee = builders.mentor(), builders.mentee()
-    async with httpx.AsyncClient(base_url=system.pairing.url) as client:
+    async with auth.client(base_url=system.pairing.url) as client:
         r = await client.post("/programmes", json=builders.programme(**programme))
         assert r.status_code == 201, r.text
         programme_id = r.json()["programme_id"]
@@ -114,10 +114,10 @@ async def paired(system: System, **programme: Any) -> tuple[dict[str, Any], dict
                                               "mentee_id": mentee["participant_id"]})  # fmt: skip
         assert r.status_code == 201, r.text
         pair: dict[str, Any] = r.json()
-    async with httpx.AsyncClient(base_url=system.sessions.url) as client:
+    async with auth.client(base_url=system.sessions.url) as client:
         await eventually(lambda: _ok(client.get(f"/pairs/{pair['pair_id']}")))
         await agree(client, pair)
-    async with httpx.AsyncClient(base_url=system.notifications.url) as client:
+    async with auth.client(base_url=system.notifications.url) as client:
         for person in (mentor, mentee):
             body = {"locale": person["locale"], "quiet_start": None, "quiet_end": None}
             await eventually(lambda person=person, body=body: _ok(
@@ -132,7 +132,7 @@ async def test_a_mentor_who_leaves_the_company(system: System) -> None:
     pid = pair["pair_id"]
     now = datetime.now(UTC).replace(microsecond=0)
     session_ids = []
-    async with httpx.AsyncClient(base_url=system.sessions.url) as client:
+    async with auth.client(base_url=system.sessions.url) as client:
         for days in (3, 10):
             r = await client.post(f"/pairs/{pid}/sessions", json={"starts_at": (now + timedelta(days=days)).isoformat(),
                                                                   "agenda": "Agents"})  # fmt: skip
@@ -146,13 +146,13 @@ async def test_a_mentor_who_leaves_the_company(system: System) -> None:
 
     await system.hr_says(hr.EmployeeLeft(employee_id=mentor["employee_id"], left_on=date.today()))
 
-    async with httpx.AsyncClient(base_url=system.pairing.url) as client:
+    async with auth.client(base_url=system.pairing.url) as client:
         ended = await eventually(lambda: _json_if(client.get(f"/pairs/{pid}"), lambda p: p["state"] == "ended"))
         assert ended["end_reason"] == "left_company"
         withdrawn = (await client.get(f"/participants/{mentor['participant_id']}")).json()
         assert withdrawn["status"] == "withdrawn"
 
-    async with httpx.AsyncClient(base_url=system.sessions.url) as client:
+    async with auth.client(base_url=system.sessions.url) as client:
         view = await eventually(lambda: _json_if(client.get(f"/pairs/{pid}"), lambda v: all(
             s["status"] == "cancelled" for s in v["sessions"])))  # fmt: skip
     reason = "the pair ended: Lena Yilmaz left the company"
@@ -198,7 +198,7 @@ async def test_a_leave_of_absence_pauses_the_pair_and_the_return_resumes_it(syst
     record = employee(mentee)
 
     async def state_everywhere(state: str) -> bool:
-        async with httpx.AsyncClient() as client:
+        async with auth.client() as client:
             pairing = (await client.get(f"{system.pairing.url}/pairs/{pid}")).json()
             sessions = (await client.get(f"{system.sessions.url}/pairs/{pid}")).json()
         known = await system.notifications.host.pool.fetchval("SELECT state FROM pairs WHERE pair_id = $1", pid)
@@ -206,7 +206,7 @@ async def test_a_leave_of_absence_pauses_the_pair_and_the_return_resumes_it(syst
 
     await system.hr_says(hr.EmployeeUpdated(**record, status="on_leave"))
     await eventually(lambda: state_everywhere("paused"))
-    async with httpx.AsyncClient(base_url=system.pairing.url) as client:
+    async with auth.client(base_url=system.pairing.url) as client:
         paused = (await client.get(f"/pairs/{pid}")).json()
     assert paused["pause_cause"] == "leave"
     quiet = datetime.now(UTC) + timedelta(days=40)  # silent for more than twice the 14-day cadence
@@ -227,7 +227,7 @@ async def test_a_reorganisation_flags_a_pair_for_the_digest_until_hr_keeps_it(sy
     # the mentor moves into the mentee's team: a reporting line the programme forbids
     moved = {**employee(mentor), "department": "Finance", "manager_employee_id": mentee["employee_id"]}
     await system.hr_says(hr.EmployeeUpdated(**moved))
-    async with httpx.AsyncClient(base_url=system.pairing.url) as client:
+    async with auth.client(base_url=system.pairing.url) as client:
         flagged = await eventually(lambda: _json_if(client.get(f"/pairs/{pid}"), lambda p: p["flag"] is not None))
     assert (flagged["state"], flagged["flag"]["rule"]) == ("paused", "reporting_line")
     pool = system.notifications.host.pool
@@ -242,7 +242,7 @@ async def test_a_reorganisation_flags_a_pair_for_the_digest_until_hr_keeps_it(sy
     assert "Reporting chain: Lena Yilmaz → Dr. Ingrid Hoffmann." in text
     assert "; paused." in text
 
-    async with httpx.AsyncClient(base_url=system.pairing.url) as client:
+    async with auth.client(base_url=system.pairing.url) as client:
         r = await client.post(f"/pairs/{pid}/flag/resolve", json={"decision": "keep", "reason": "different divisions",
                                                                   "resolved_by": "hr@acme.example"})  # fmt: skip
         assert r.status_code == 200, r.text
@@ -298,7 +298,7 @@ async def test_a_new_address_from_the_hr_platform_is_where_the_next_mail_goes(sy
         return bool(in_sessions == in_notifications == new)
 
     await eventually(both_know)
-    async with httpx.AsyncClient(base_url=system.sessions.url) as client:
+    async with auth.client(base_url=system.sessions.url) as client:
         # a session is cancelled: the mentee's METHOD:CANCEL mail goes to the new address only
         starts = (datetime.now(UTC) + timedelta(days=5)).replace(microsecond=0).isoformat()
         r = await client.post(f"/pairs/{pair['pair_id']}/sessions", json={"starts_at": starts, "agenda": "Copilot"})

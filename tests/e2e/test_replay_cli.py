@@ -8,11 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
-
 from services.pairing.app import SPEC as PAIRING
 from services.sessions.app import SPEC as SESSIONS
 from shared.infra import Infra
+from tests import auth
 from tests.conftest import ServeFactory
 from tests.integration.sessions.flows import agree, programme_with_pairs
 
@@ -22,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 async def test_replay_swaps_in_a_rebuilt_projection_and_diff_finds_nothing(serve: ServeFactory, infra: Infra) -> None:
     pairing, sessions = await serve(PAIRING), await serve(SESSIONS)
     _, pairs = await programme_with_pairs(pairing, sessions.url, 2)
-    async with httpx.AsyncClient(base_url=sessions.url) as client:
+    async with auth.client(base_url=sessions.url) as client:
         for pair in pairs:
             await agree(client, pair)
             await client.post(f"/pairs/{pair['pair_id']}/goals", json={"topic": "ai-agents", "description": "x"})
@@ -50,7 +49,7 @@ async def test_replay_swaps_in_a_rebuilt_projection_and_diff_finds_nothing(serve
     assert swapped.returncode == 0, swapped.stdout + swapped.stderr
     assert "swapped in" in swapped.stdout
     assert await sessions.host.pool.fetchval("SELECT generation FROM projection_state") == 1
-    async with httpx.AsyncClient(base_url=sessions.url) as client:  # the service serves the new projection
+    async with auth.client(base_url=sessions.url) as client:  # the service serves the new projection
         for _ in range(100):
             view = await client.get(f"/pairs/{pairs[0]['pair_id']}")
             if view.status_code == 200 and view.json()["agreement_complete"]:

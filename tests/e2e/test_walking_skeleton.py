@@ -14,7 +14,7 @@ from services.pairing.app import SPEC as PAIRING
 from services.sessions.app import SPEC as SESSIONS
 from shared.localstack import free_port
 from shared.runtime import ServiceHost
-from tests import builders
+from tests import auth, builders
 from tests.conftest import HostFactory
 from tests.directory import enrol
 from tests.kafka_helpers import eventually
@@ -32,7 +32,7 @@ async def system(start_service: HostFactory) -> AsyncIterator[dict[str, tuple[Se
         servers.append(server)
         tasks.append(asyncio.create_task(server.serve()))
         running[spec.name] = (host, f"http://127.0.0.1:{port}")
-    async with httpx.AsyncClient() as client:
+    async with auth.client() as client:
         for _, url in running.values():
             await eventually(lambda url=url: _ready(client, url))
     yield running
@@ -52,7 +52,7 @@ async def test_a_pair_created_over_http_reaches_sessions_and_notifications(syste
     _, pairing = system["pairing"]
     _, sessions = system["sessions"]
     _, notifications = system["notifications"]
-    async with httpx.AsyncClient() as client:
+    async with auth.client() as client:
         programme_id, mentor, mentee = await enrolled_pair(client, system)
         created = await client.post(
             f"{pairing}/pairs", json={"programme_id": programme_id, "mentor_id": mentor, "mentee_id": mentee}
@@ -86,7 +86,7 @@ async def test_a_pair_created_over_http_reaches_sessions_and_notifications(syste
 
 async def test_bad_input_at_the_edge_is_a_4xx_naming_the_field_and_changes_nothing(system: dict[str, Any]) -> None:
     host, pairing = system["pairing"]
-    async with httpx.AsyncClient() as client:
+    async with auth.client() as client:
         programme_id, mentor, mentee = await enrolled_pair(client, system)
         events_before = await host.pool.fetchval("SELECT count(*) FROM outbox")
         same = await client.post(

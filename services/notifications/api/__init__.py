@@ -5,13 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.notifications.api import recipients
+from services.notifications.api.access import MATRIX
 from services.notifications.webhooks import api as webhooks
-from shared.http import create_app
+from shared.http import create_app, document_errors
 from shared.runtime import ServiceHost
 
 
 def build_api(host: ServiceHost) -> FastAPI:
-    app = create_app("Tandem notifications", "Welcome, reminders, feedback requests and nudges, exactly once.")
+    app = create_app("Tandem notifications", "Welcome, reminders, feedback requests and nudges, exactly once.", MATRIX)
     app.include_router(recipients.router)
     app.include_router(webhooks.router)
+    document_errors(app)
     return app

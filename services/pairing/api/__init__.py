@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.pairing.api import audit, directory, match_runs, pairs, participants, programmes, scim
-from shared.http import create_app
+from services.pairing.api.access import MATRIX
+from shared.http import create_app, document_errors
 from shared.runtime import ServiceHost
 
 
@@ -13,7 +14,9 @@ def build_api(host: ServiceHost) -> FastAPI:
     app = create_app(
         "Tandem pairing",
         "Programmes, participants, explainable matching and the pair lifecycle of reverse-mentoring programmes.",
+        MATRIX,
     )
     for module in (programmes, participants, match_runs, pairs, directory, audit, scim):
         app.include_router(module.router)
+    document_errors(app)
     return app

@@ -14,7 +14,6 @@ from pydantic import BaseModel, Field
 
 from services.pairing import directory_import, handlers, repository
 from services.pairing.api.deps import Connection, Tenant, UoW
-from services.pairing.api.integration import IntegrationTenant
 from services.pairing.domain.directory import Employee
 from shared.errors import InvalidInput
 from shared.http import correlation_id
@@ -149,7 +148,7 @@ _SPOOL = 1 << 20
 )
 async def import_file(
     request: Request,
-    tenant: IntegrationTenant,
+    tenant: Tenant,
     complete: bool = Query(default=False, description="The file lists everyone: whoever is missing has left."),
     dry_run: bool = Query(default=False, description="Report what would change; change nothing."),
     as_of: datetime | None = Query(default=None, description="When the export was taken (default: now)."),

@@ -1,18 +1,17 @@
-"""Integration clients (the HR platform's SCIM provisioning and file upload) authenticate with a bearer
-token of their tenant: `Authorization: Bearer <token>`. The token names the tenant; only its SHA-256 is
-stored. Issue one with `tandem hr token --tenant <tenant>`."""
+"""Integration tokens: static bearer secrets of one tenant for HR platforms whose SCIM client can only send a
+fixed token (Microsoft Entra ID's "Secret Token"). They act with the `integration` role only, in their
+tenant; only their SHA-256 is stored. Issue one with `tandem hr token --tenant <tenant>`. Clients that can
+use OAuth client credentials should: their JWTs are verified like every other caller's."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Annotated
-
-from fastapi import Depends, Request
 
 from services.pairing import repository
+from shared.auth import Principal
 from shared.db import Conn
-from shared.errors import Unauthorized
+from shared.runtime import ServiceHost
 
 TOKEN_PREFIX = "tdm_"
 
@@ -28,18 +27,10 @@ async def issue_token(conn: Conn, tenant: str, name: str) -> str:
     return token
 
 
-async def integration_tenant(request: Request) -> str:
-    """The tenant of the bearer token on the request, or 401."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("send the integration token of your tenant: Authorization: Bearer <token>",
-                           field="authorization")  # fmt: skip
-    async with request.app.state.host.pool.acquire() as conn:
-        tenant = await repository.tenant_of_token(conn, token_hash(token.strip()))
-    if tenant is None:
-        raise Unauthorized("the bearer token is not a valid integration token", field="authorization")
-    return tenant
-
-
-#: The tenant an integration client acts for, from its bearer token.
-IntegrationTenant = Annotated[str, Depends(integration_tenant)]
+async def integration_principal(host: ServiceHost, token: str) -> Principal | None:
+    """The caller an integration token names, or None when it is not one (ServiceSpec.static_tokens)."""
+    async with host.pool.acquire() as conn:
+        tenant = await repository.tenant_of_token(conn, token_hash(token))
+    if tenant is None or not host.settings.serves(tenant):
+        return None
+    return Principal(subject="integration-token", tenant=tenant, roles=frozenset({"integration"}))

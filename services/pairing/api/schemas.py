@@ -48,6 +48,11 @@ class ProgrammeIn(Strict):
     consent_days: int = Field(default=7, ge=1, le=60)
     hr_contact_email: EmailStr | None = None
     launch: bool = Field(default=False, description="Launch at once (open enrolment, publish ProgramLaunched).")
+    min_group_size: int = Field(
+        default=5, ge=3, le=100,
+        description="Outcome figures are shown only for groups of at least this many answers; a reader may raise "
+        "it, never lower it.",
+    )  # fmt: skip
 
 
 class ProgrammeOut(BaseModel):
@@ -62,6 +67,7 @@ class ProgrammeOut(BaseModel):
     consent_days: int
     hr_contact_email: str | None
     state: str
+    min_group_size: int
 
     @classmethod
     def of(cls, p: Programme) -> ProgrammeOut:

@@ -26,11 +26,12 @@ from starlette.routing import Match
 
 from services.pairing import handlers, repository
 from services.pairing import scim_mapping as scim
-from services.pairing.api.integration import integration_tenant
 from services.pairing.domain import directory
 from services.pairing.domain.directory import Leave, Renumber, Upsert
 from services.pairing.repository import ScimRow
 from services.pairing.scim_mapping import ScimError
+from shared.access import principal
+from shared.auth import Forbidden
 from shared.errors import Conflict, DomainError, NotFound, Unauthorized
 from shared.events.directory import EmployeeChangeIgnored
 from shared.http import correlation_id
@@ -53,6 +54,8 @@ def error_response(exc: ScimError) -> Response:
 def _from_domain(exc: DomainError) -> ScimError:
     if isinstance(exc, Unauthorized):
         return ScimError(401, exc.message)
+    if isinstance(exc, Forbidden):
+        return ScimError(403, exc.message)
     if isinstance(exc, NotFound):
         return ScimError(404, exc.message)
     if isinstance(exc, Conflict):
@@ -85,11 +88,8 @@ router = APIRouter(prefix=PREFIX, tags=["scim"], route_class=ScimRoute)
 
 
 async def scim_tenant(request: Request) -> str:
-    """The tenant of the bearer token, or a SCIM 401."""
-    try:
-        return await integration_tenant(request)
-    except Unauthorized as exc:
-        raise ScimError(401, exc.message) from None
+    """The tenant the SCIM client provisions: its token's (authorise has checked the integration role)."""
+    return principal(request).tenant
 
 
 #: The tenant a SCIM client provisions, from its bearer token.

@@ -38,6 +38,8 @@ class Programme:
     consent_days: int = 7
     hr_contact_email: str | None = None
     state: ProgrammeState = "draft"
+    #: Outcome figures are shown only for groups of at least this many (callers may raise it, never lower).
+    min_group_size: int = 5
 
     @property
     def objective(self) -> Objective:
@@ -75,6 +77,7 @@ class Programme:
             matching_policy=self.matching_policy,
             requires_consent=self.requires_consent,
             hr_contact_email=self.hr_contact_email,
+            min_group_size=self.min_group_size,
         )
 
     def require_enrolment_open(self) -> None:
@@ -105,6 +108,7 @@ def new_programme(
     requires_consent: bool = False,
     consent_days: int = 7,
     hr_contact_email: str | None = None,
+    min_group_size: int = 5,
 ) -> Programme:
     if ends_on <= starts_on:
         raise InvalidInput("the programme must end after it starts", field="ends_on")
@@ -123,4 +127,5 @@ def new_programme(
         requires_consent=requires_consent,
         consent_days=consent_days,
         hr_contact_email=hr_contact_email,
+        min_group_size=min_group_size,
     )

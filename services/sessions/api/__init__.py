@@ -5,12 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.sessions.api import dashboard, feedback, mentorship, outcomes, sessions
-from shared.http import create_app
+from services.sessions.api.access import MATRIX
+from shared.http import create_app, document_errors
 from shared.runtime import ServiceHost
 
 
 def build_api(host: ServiceHost) -> FastAPI:
-    app = create_app("Tandem sessions", "Agreements, goals, sessions, feedback and programme outcomes for HR.")
+    app = create_app("Tandem sessions", "Agreements, goals, sessions, feedback and programme outcomes for HR.", MATRIX)
     for module in (mentorship, sessions, feedback, outcomes, dashboard):
         app.include_router(module.router)
+    document_errors(app)
     return app

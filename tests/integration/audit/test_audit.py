@@ -10,12 +10,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
 from services.pairing.app import SPEC as PAIRING
 from shared import audit as a
 from shared.infra import Infra
 from shared.outbox import wait_published
+from tests import auth
 from tests.conftest import Running, ServeFactory
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -23,14 +22,14 @@ ROOT = Path(__file__).resolve().parents[3]
 
 async def test_timeline_and_state_as_of_from_the_log(serve: ServeFactory, infra: Infra) -> None:
     pairing = await serve(PAIRING)
-    async with httpx.AsyncClient(base_url=pairing.url) as client:
+    async with auth.client(base_url=pairing.url) as client:
         r = await client.post("/programmes", json={"name": "Audit 2026", "starts_on": "2026-01-12",
                                                    "ends_on": "2026-07-10", "focus_topics": ["ai-agents"],
                                                    "launch": True})  # fmt: skip
         programme_id = r.json()["programme_id"]
     _, [pair] = await _pair(pairing, programme_id)
     pid = pair["pair_id"]
-    async with httpx.AsyncClient(base_url=pairing.url) as client:
+    async with auth.client(base_url=pairing.url) as client:
         paused = await client.post(f"/pairs/{pid}/pause", json={"reason": "parental leave"},
                                    headers={"X-Correlation-Id": "hr-request-42"})  # fmt: skip
         assert paused.status_code == 200
@@ -82,7 +81,7 @@ async def _pair(pairing: Running, programme_id: str) -> tuple[str, list[dict[str
     from tests import builders
     from tests.directory import enrol
 
-    async with httpx.AsyncClient(base_url=pairing.url) as client:
+    async with auth.client(base_url=pairing.url) as client:
         people = [builders.mentor(teach_topics={"ai-agents": 3}), builders.mentee(learn_topics={"ai-agents": 3})]
         assert (await enrol(client, pairing.url, pairing.host, programme_id, people)).status_code == 201
         run = (await client.post(f"/programmes/{programme_id}/match-runs", json={})).json()

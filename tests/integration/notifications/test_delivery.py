@@ -20,6 +20,7 @@ from shared.events import sessions as s
 from shared.infra import Infra
 from shared.localstack import free_port
 from shared.runtime import ServiceHost
+from tests import auth
 from tests.conftest import HostFactory
 from tests.integration.notifications.servers import SmtpServer, Webhook
 from tests.kafka_helpers import produce, read_topic
@@ -51,7 +52,7 @@ class Rig:
         self.host, self.url = host, f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
-                async with httpx.AsyncClient() as c:
+                async with auth.client() as c:
                     if (await c.get(f"{self.url}/health/live")).status_code == 200:
                         break
             except httpx.TransportError:
@@ -119,7 +120,7 @@ class Rig:
                              rationale="Covers 1 of 1 goal: AI agents")  # fmt: skip
 
     async def no_quiet_hours(self) -> None:
-        async with httpx.AsyncClient(base_url=self.url) as c:
+        async with auth.client(base_url=self.url) as c:
             for who in (self.mentor, self.mentee):
                 for _ in range(100):
                     r = await c.put(f"/recipients/{who}/preferences",
@@ -131,7 +132,7 @@ class Rig:
                 assert r.status_code == 200, r.text
 
     async def history(self, who: str) -> list[dict[str, Any]]:
-        async with httpx.AsyncClient(base_url=self.url) as c:
+        async with auth.client(base_url=self.url) as c:
             data: list[dict[str, Any]] = (await c.get(f"/recipients/{who}/notifications")).json()
             return data
 
@@ -257,7 +258,7 @@ async def test_quiet_hours_defer_and_a_refused_mailbox_fails_with_the_reason(rig
     now_berlin = datetime.now(UTC).astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin"))
     start = (now_berlin - timedelta(minutes=5)).time().replace(second=0, microsecond=0)
     end = (now_berlin + timedelta(minutes=30)).time().replace(second=0, microsecond=0)
-    async with httpx.AsyncClient(base_url=rig.url) as c:
+    async with auth.client(base_url=rig.url) as c:
         r = await c.put(
             f"/recipients/{rig.mentee}/preferences",
             json={"locale": "de", "quiet_start": start.isoformat(), "quiet_end": end.isoformat()},
@@ -282,7 +283,7 @@ async def test_quiet_hours_defer_and_a_refused_mailbox_fails_with_the_reason(rig
     assert dict(events[0].headers)["ce_type"] == b"tandem.notifications.NotificationFailed"
 
     rig.smtp.mailbox.refuse.clear()
-    async with httpx.AsyncClient(base_url=rig.url) as c:
+    async with auth.client(base_url=rig.url) as c:
         r = await c.post(f"/notifications/{failed['notification_id']}/resend")
         assert r.status_code == 200
         again = await c.post(f"/notifications/{failed['notification_id']}/resend")
@@ -296,7 +297,7 @@ async def test_chat_webhook_gets_json_with_an_idempotency_key(rig: Rig) -> None:
         await rig.run()
         await rig.emit(*rig.people())
         await rig.no_quiet_hours()
-        async with httpx.AsyncClient(base_url=rig.url) as c:
+        async with auth.client(base_url=rig.url) as c:
             bad = await c.put(f"/recipients/{rig.mentor}/preferences", json={"channel": "chat"})
             assert bad.status_code == 422
             assert bad.json()["error"]["field"] == "chat_webhook_url"

@@ -20,6 +20,7 @@ from shared.events import Envelope, EventPayload, encode
 from shared.events import pairing as p
 from shared.events.sessions import LearningRecorded
 from shared.localstack import free_port
+from tests import auth
 from tests.conftest import HostFactory, Running, ServeFactory
 from tests.integration.notifications.receiver import Receiver
 from tests.integration.notifications.servers import SmtpServer
@@ -60,7 +61,7 @@ async def notifications(start_service: HostFactory, smtp: SmtpServer) -> AsyncIt
         server = host.http_server(port)
         servers.append((server, asyncio.create_task(server.serve())))
         url = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient() as client:
+        async with auth.client() as client:
             for _ in range(200):
                 try:
                     if (await client.get(f"{url}/health/live")).status_code == 200:
@@ -83,7 +84,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 async def subscribe(service: Running, url: str, *types: str, description: str = "HR platform") -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=service.url) as client:
+    async with auth.client(base_url=service.url) as client:
         r = await client.post(
             "/webhooks/subscriptions", json={"url": url, "event_types": list(types), "description": description}
         )
@@ -93,7 +94,7 @@ async def subscribe(service: Running, url: str, *types: str, description: str = 
 
 
 async def deliveries(service: Running, subscription_id: str) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(base_url=service.url) as client:
+    async with auth.client(base_url=service.url) as client:
         r = await client.get(f"/webhooks/subscriptions/{subscription_id}/deliveries")
     assert r.status_code == 200, r.text
     found: list[dict[str, Any]] = r.json()
@@ -132,7 +133,7 @@ async def test_a_completion_reaches_the_hr_platform_once_signed_with_the_figures
     hub = await notifications(**FAST)
     sub = await subscribe(hub, receiver.url, LearningRecorded.TYPE)
     h = await mentorship_with_history(pairing, sessions)
-    async with httpx.AsyncClient(base_url=pairing.url) as client:
+    async with auth.client(base_url=pairing.url) as client:
         r = await client.post(f"/pairs/{h.pair_id}/end", json={"reason": "completed"})
         assert r.status_code == 200, r.text
     await eventually(delivered_when(hub, sub["subscription_id"], "delivered", 2))
@@ -166,7 +167,7 @@ async def test_a_completion_reaches_the_hr_platform_once_signed_with_the_figures
     await produce(
         pairing.host.settings.kafka_bootstrap_servers, ended.topic, [(ended.key, ended.value, list(ended.headers))]
     )
-    async with httpx.AsyncClient(base_url=pairing.url) as client:
+    async with auth.client(base_url=pairing.url) as client:
         closed = await client.post(f"/programmes/{h.programme_id}/close")
         assert closed.status_code == 200, closed.text
     closed_id = await eventually(lambda: emitted(pairing.host, p.ProgramClosed.TYPE))
@@ -225,7 +226,7 @@ async def test_a_receiver_that_always_fails_ends_dead_and_a_resend_delivers_once
     assert len(receiver.received) == 3  # the bound holds
 
     receiver.status = 200
-    async with httpx.AsyncClient(base_url=hub.url) as client:
+    async with auth.client(base_url=hub.url) as client:
         r = await client.post(f"/webhooks/deliveries/{dead['delivery_id']}/resend")
         assert r.status_code == 200, r.text
         assert (r.json()["status"], r.json()["attempts"]) == ("pending", 0)
@@ -303,7 +304,7 @@ async def test_another_tenants_events_are_not_delivered_and_unsubscribing_stops_
     assert (event["id"], event["tenant"]) == (ours.id, "default")
     assert [d["event_id"] for d in await deliveries(hub, sub["subscription_id"])] == [ours.id]
 
-    async with httpx.AsyncClient(base_url=hub.url) as client:
+    async with auth.client(base_url=hub.url) as client:
         listed = (await client.get("/webhooks/subscriptions")).json()
         assert [s["subscription_id"] for s in listed] == [sub["subscription_id"]]
         one = (await client.get(f"/webhooks/subscriptions/{sub['subscription_id']}")).json()
@@ -332,7 +333,7 @@ async def test_subscriptions_are_validated_and_bad_ones_change_nothing(notificat
         ({"url": "https://10.0.0.7/in", "event_types": good}, "url", "private"),
         ({"event_types": good}, "url", ""),
     ]
-    async with httpx.AsyncClient(base_url=hub.url) as client:
+    async with auth.client(base_url=hub.url) as client:
         for body, field, words in cases:
             r = await client.post("/webhooks/subscriptions", json=body)
             assert r.status_code == 422, (body, r.text)

@@ -22,7 +22,7 @@ from shared.events import Envelope, EventPayload, decode, encode, hr
 from shared.events.directory import DIRECTORY_EVENTS
 from shared.infra import Infra
 from shared.outbox import wait_published
-from tests import builders
+from tests import auth, builders
 from tests.conftest import Running, ServeFactory
 from tests.directory import token
 from tests.kafka_helpers import eventually, produce, read_topic
@@ -40,7 +40,7 @@ def person(employee_id: str, name: str, **kw: Any) -> dict[str, Any]:
 
 
 async def sync(svc: Running, records: list[dict[str, Any]], *, tenant: str | None = None, **params: Any) -> Any:
-    async with httpx.AsyncClient(base_url=svc.url) as client:
+    async with auth.client(base_url=svc.url) as client:
         r = await client.post(
             "/directory/imports", json=records, params=params,
             headers={"authorization": f"Bearer {await token(svc.host, tenant)}"},
@@ -100,7 +100,7 @@ async def test_the_reporting_line_walks_the_whole_org_chart_and_a_late_manager_f
     e1, e2, e3 = uid("E001"), uid("E002"), uid("E003")
     await sync(svc, [person(e1, "Dr. Ingrid Hoffmann", grade=16), person(e3, "Lena Yilmaz", grade=4,
                                                                         manager_employee_id=e2)])  # fmt: skip
-    async with httpx.AsyncClient(base_url=svc.url) as client:
+    async with auth.client(base_url=svc.url) as client:
         pending = (await client.get("/directory/pending-managers")).json()
         assert [(p["employee_id"], p["manager_employee_id"]) for p in pending if p["employee_id"] == e3] == [(e3, e2)]
         first = await programme(client)
@@ -167,7 +167,7 @@ async def test_hr_events_out_of_order_duplicated_or_invalid(serve: ServeFactory,
                              t0 + timedelta(hours=2, minutes=30))  # fmt: skip
     await publish(svc, infra, hired, newer, older, newer, bad_language, unknown_leaver, after_the_bad)
 
-    async with httpx.AsyncClient(base_url=svc.url) as client:
+    async with auth.client(base_url=svc.url) as client:
 
         async def settled() -> dict[str, Any] | None:
             current = await employee(client, e)
@@ -208,7 +208,7 @@ async def test_a_reorganisation_flags_pairs_and_hr_keeps_one_and_ends_the_other(
         person(boss2, "Philippe Moreau", grade=16), person(mid2, "Clara Koch", grade=11),
         person(junior2, "Mia Wagner", grade=4, manager_employee_id=mid2), person(spare, "Emma Schulz", grade=3),
     ])  # fmt: skip
-    async with httpx.AsyncClient(base_url=svc.url) as client:
+    async with auth.client(base_url=svc.url) as client:
         pausing = await programme(client)
         running = await programme(client, flagged_pairs="keep_running")
         m1, e1 = await enrol(client, pausing, [mentor_enrolment(junior), mentee_enrolment(boss)])
@@ -276,26 +276,26 @@ async def test_the_file_sync_dry_run_apply_complete_and_row_errors(serve: ServeF
     header = "employee_id,display_name,email,department,grade,manager_employee_id,languages,status\n"
     rows = [f"{ids[0]},Katharina Albers,ka@acme.example,Executive,20,,de; en,active\n"]
     rows += [f"{i},Person {i},{i}@acme.example,Sales,8,{ids[0]},EN,active\n" for i in ids[1:]]
-    auth = {"authorization": f"Bearer {await token(svc.host, tenant)}", "content-type": "text/csv"}
-    async with httpx.AsyncClient(base_url=svc.url) as client:
-        dry = (await client.post("/directory/imports", content=header + "".join(rows), headers=auth,
+    upload = {"authorization": f"Bearer {await token(svc.host, tenant)}", "content-type": "text/csv"}
+    async with auth.client(base_url=svc.url) as client:
+        dry = (await client.post("/directory/imports", content=header + "".join(rows), headers=upload,
                                  params={"dry_run": "true"})).json()  # fmt: skip
         assert (dry["hired"], dry["dry_run"], dry["rows"]) == (4, True, 4)
         async with svc.host.pool.acquire() as conn:
             assert await repository.directory_revision(conn, tenant) == 0  # a dry run changes nothing
-        applied = (await client.post("/directory/imports", content=header + "".join(rows), headers=auth)).json()
+        applied = (await client.post("/directory/imports", content=header + "".join(rows), headers=upload)).json()
         assert (applied["hired"], applied["revision"]) == (4, 4)
-        again = (await client.post("/directory/imports", content=header + "".join(rows), headers=auth)).json()
+        again = (await client.post("/directory/imports", content=header + "".join(rows), headers=upload)).json()
         assert (again["hired"], again["updated"], again["unchanged"]) == (0, 0, 4)  # only differences are events
 
         # a complete file without ids[3] and with ids[2] moved: one leaver (inferred), one update
         complete = [rows[0], rows[1], rows[2].replace(",Sales,", ",Legal,")]
-        preview = (await client.post("/directory/imports", content=header + "".join(complete), headers=auth,
+        preview = (await client.post("/directory/imports", content=header + "".join(complete), headers=upload,
                                      params={"complete": "true", "dry_run": "true"})).json()  # fmt: skip
         assert (preview["updated"], preview["left"], preview["unchanged"]) == (1, 1, 2)
-        partial = (await client.post("/directory/imports", content=header + "".join(complete), headers=auth)).json()
+        partial = (await client.post("/directory/imports", content=header + "".join(complete), headers=upload)).json()
         assert partial["left"] == 0  # without complete=true, absence is not leaving
-        done = (await client.post("/directory/imports", content=header + "".join(complete), headers=auth,
+        done = (await client.post("/directory/imports", content=header + "".join(complete), headers=upload,
                                   params={"complete": "true"})).json()  # fmt: skip
         assert (done["left"], done["updated"]) == (1, 0)
 
@@ -303,7 +303,7 @@ async def test_the_file_sync_dry_run_apply_complete_and_row_errors(serve: ServeF
         async with svc.host.pool.acquire() as conn:
             before = await repository.directory_revision(conn, tenant)
         broken = header + rows[0] + rows[1].replace(",EN,", ",xx,") + rows[2].replace(",8,", ",eight,")
-        r = await client.post("/directory/imports", content=broken, headers=auth)
+        r = await client.post("/directory/imports", content=broken, headers=upload)
         assert r.status_code == 422, r.text
         error = r.json()["error"]
         assert (error["field"], error["details"][0]["row"]) == ("languages", 2)
@@ -311,11 +311,13 @@ async def test_the_file_sync_dry_run_apply_complete_and_row_errors(serve: ServeF
         assert [d["field"] for d in error["details"]] == ["languages", "grade"]
         async with svc.host.pool.acquire() as conn:
             assert await repository.directory_revision(conn, tenant) == before
-        no_token = await client.post("/directory/imports", content=header, headers={"content-type": "text/csv"})
+        no_token = await client.post(
+            "/directory/imports", content=header, headers={"content-type": "text/csv", "authorization": ""}
+        )
         assert no_token.status_code == 401
         assert no_token.headers["www-authenticate"].startswith("Bearer")
         unknown_column = await client.post(
-            "/directory/imports", content="employee_id,display_name,email,shoe_size\n", headers=auth
+            "/directory/imports", content="employee_id,display_name,email,shoe_size\n", headers=upload
         )
         assert (unknown_column.status_code, unknown_column.json()["error"]["field"]) == (422, "shoe_size")
 
@@ -353,7 +355,7 @@ async def test_en_and_en_match_and_the_same_employee_id_in_two_tenants_is_two_pe
         ours = await repository.get_employee(conn, "default", junior)
         theirs = await repository.get_employee(conn, other, junior)
     assert (ours.display_name, theirs.display_name) == ("Ethan Clarke", "Someone Else")
-    async with httpx.AsyncClient(base_url=svc.url) as client:
+    async with auth.client(base_url=svc.url) as client:
         assert (await employee(client, senior))["languages"] == ["en"]
         programme_id = await programme(client)
         await enrol(client, programme_id, [mentor_enrolment(junior), mentee_enrolment(senior)])
@@ -376,7 +378,7 @@ async def test_leave_of_absence_pauses_return_resumes_leaving_ends_rehire_enrols
     await sync(svc, [person(junior, "Jonas Becker", grade=4), person(senior, "Stefan Braun", grade=15)])
     record = {"employee_id": senior, "display_name": "Stefan Braun", "email": f"{senior}@acme.example",
               "department": "Finance", "grade": 15, "languages": ["de"]}  # fmt: skip
-    async with httpx.AsyncClient(base_url=svc.url) as client:
+    async with auth.client(base_url=svc.url) as client:
         programme_id = await programme(client)
         m, e = await enrol(client, programme_id, [mentor_enrolment(junior), mentee_enrolment(senior)])
         pair_id = (await pair(client, programme_id, m["participant_id"], e["participant_id"])).json()["pair_id"]
@@ -441,7 +443,7 @@ async def test_who_was_the_manager_on_a_date_and_a_match_run_can_be_replayed_fro
     between = datetime.now(UTC)
     await asyncio.sleep(0.05)
     await sync(svc, [person(worker, "Lucas Martin", grade=4, manager_employee_id=second_boss)])
-    async with httpx.AsyncClient(base_url=svc.url) as client:
+    async with auth.client(base_url=svc.url) as client:
         programme_id = await programme(client)
         await enrol(client, programme_id, [mentor_enrolment(worker), mentee_enrolment(senior)])
         run = (await client.post(f"/programmes/{programme_id}/match-runs", json={})).json()

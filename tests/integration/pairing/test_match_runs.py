@@ -8,7 +8,7 @@ import httpx
 
 from services.pairing.app import SPEC as PAIRING
 from shared.infra import Infra
-from tests import builders
+from tests import auth, builders
 from tests.conftest import Running, ServeFactory
 from tests.directory import enrol
 from tests.kafka_helpers import read_topic
@@ -31,7 +31,7 @@ async def test_a_match_run_explains_itself_and_accepted_proposals_become_pairs(
     serve: ServeFactory, infra: Infra
 ) -> None:
     svc = await serve(PAIRING)
-    async with httpx.AsyncClient(base_url=svc.url) as client:
+    async with auth.client(base_url=svc.url) as client:
         programme_id, _mentors, _mentees = await _setup(client, svc, 3, 4)
         r = await client.post(f"/programmes/{programme_id}/match-runs", json={})
         assert r.status_code == 201, r.text
@@ -70,21 +70,28 @@ async def test_a_match_run_explains_itself_and_accepted_proposals_become_pairs(
 
 async def test_consent_first_then_decline_frees_both_for_the_next_run(serve: ServeFactory) -> None:
     svc = await serve(PAIRING)
-    async with httpx.AsyncClient(base_url=svc.url) as client:
+    async with auth.client(base_url=svc.url) as client:
         programme_id, mentors, mentees = await _setup(client, svc, 1, 1, requires_consent=True)
         run = (await client.post(f"/programmes/{programme_id}/match-runs", json={})).json()
         [pair] = (await client.post(f"/match-runs/{run['match_run_id']}/accept", json={})).json()
         assert pair["state"] == "proposed"
         assert pair["consent_deadline"]
         mentee_id, mentor_id = mentees[0]["participant_id"], mentors[0]["participant_id"]
+        as_person = {mentee_id: auth.of(mentees[0]), mentor_id: auth.of(mentors[0])}  # each answers for themselves
 
-        r = await client.post(
+        hr_answers = await client.post(
             f"/pairs/{pair['pair_id']}/consent", json={"participant_id": mentee_id, "decision": "accept"}
         )
+        assert hr_answers.status_code == 403  # HR cannot consent for someone
+        r = await client.post(
+            f"/pairs/{pair['pair_id']}/consent", json={"participant_id": mentee_id, "decision": "accept"},
+            headers=as_person[mentee_id],
+        )  # fmt: skip
         assert r.json()["state"] == "proposed"
         r = await client.post(
-            f"/pairs/{pair['pair_id']}/consent", json={"participant_id": mentor_id, "decision": "decline"}
-        )
+            f"/pairs/{pair['pair_id']}/consent", json={"participant_id": mentor_id, "decision": "decline"},
+            headers=as_person[mentor_id],
+        )  # fmt: skip
         assert r.json()["state"] == "declined"
 
         rerun = (await client.post(f"/programmes/{programme_id}/match-runs", json={})).json()
@@ -92,18 +99,20 @@ async def test_consent_first_then_decline_frees_both_for_the_next_run(serve: Ser
         [pair2] = (await client.post(f"/match-runs/{rerun['match_run_id']}/accept", json={})).json()
         for who in (mentee_id, mentor_id):
             r = await client.post(
-                f"/pairs/{pair2['pair_id']}/consent", json={"participant_id": who, "decision": "accept"}
-            )
+                f"/pairs/{pair2['pair_id']}/consent", json={"participant_id": who, "decision": "accept"},
+                headers=as_person[who],
+            )  # fmt: skip
         assert r.json()["state"] == "active"
         stranger = await client.post(
-            f"/pairs/{pair2['pair_id']}/consent", json={"participant_id": "nobody", "decision": "accept"}
-        )
+            f"/pairs/{pair2['pair_id']}/consent", json={"participant_id": mentor_id, "decision": "accept"},
+            headers=as_person[mentor_id],
+        )  # fmt: skip
         assert stranger.status_code == 409  # no longer a proposal
 
 
 async def test_rematch_proposes_a_new_partner_for_whoever_remains(serve: ServeFactory) -> None:
     svc = await serve(PAIRING)
-    async with httpx.AsyncClient(base_url=svc.url) as client:
+    async with auth.client(base_url=svc.url) as client:
         programme_id, _mentors, mentees = await _setup(client, svc, 2, 1)
         run = (await client.post(f"/programmes/{programme_id}/match-runs", json={})).json()
         [pair] = (await client.post(f"/match-runs/{run['match_run_id']}/accept", json={})).json()
@@ -122,7 +131,7 @@ async def test_rematch_proposes_a_new_partner_for_whoever_remains(serve: ServeFa
 
 async def test_a_hand_made_pair_with_a_low_score_carries_a_warning(serve: ServeFactory) -> None:
     svc = await serve(PAIRING)
-    async with httpx.AsyncClient(base_url=svc.url) as client:
+    async with auth.client(base_url=svc.url) as client:
         r = await client.post("/programmes", json=builders.programme())
         programme_id = r.json()["programme_id"]
         mentor = builders.mentor(teach_topics={"ai-risk-policy": 1}, department="Finance", grade=13, availability=[])
@@ -144,7 +153,7 @@ async def test_a_hand_made_pair_with_a_low_score_carries_a_warning(serve: ServeF
 
 async def test_a_policy_the_engine_cannot_run_is_refused_at_creation(serve: ServeFactory) -> None:
     svc = await serve(PAIRING)
-    async with httpx.AsyncClient(base_url=svc.url) as client:
+    async with auth.client(base_url=svc.url) as client:
         zero = {"weights": {"topic_coverage": 0, "availability": 0, "cross_department": 0, "seniority_gap": 0}}
         r = await client.post("/programmes", json=builders.programme(matching_policy=zero))
         assert r.status_code == 422
@@ -156,7 +165,7 @@ async def test_a_policy_the_engine_cannot_run_is_refused_at_creation(serve: Serv
 
 async def test_a_pair_extended_past_the_end_still_completes(serve: ServeFactory) -> None:
     svc = await serve(PAIRING)
-    async with httpx.AsyncClient(base_url=svc.url) as client:
+    async with auth.client(base_url=svc.url) as client:
         programme_id, _, _ = await _setup(client, svc, 1, 1)
         run = (await client.post(f"/programmes/{programme_id}/match-runs", json={})).json()
         [pair] = (await client.post(f"/match-runs/{run['match_run_id']}/accept", json={})).json()

@@ -8,7 +8,7 @@ import httpx
 
 from services.pairing.app import SPEC as PAIRING
 from shared.infra import Infra
-from tests import builders
+from tests import auth, builders
 from tests.conftest import ServeFactory
 from tests.directory import enrol, enrolment, provision
 from tests.kafka_helpers import read_topic
@@ -22,7 +22,7 @@ async def _programme(client: httpx.AsyncClient, url: str, **overrides: Any) -> s
 
 async def test_programme_enrolment_pairing_and_a_withdrawal_mid_programme(serve: ServeFactory, infra: Infra) -> None:
     svc = await serve(PAIRING)
-    async with httpx.AsyncClient(base_url=svc.url) as client:
+    async with auth.client(base_url=svc.url) as client:
         programme_id = await _programme(client, svc.url)
         mentor, mentee, other_mentee = builders.mentor(capacity=2), builders.mentee(), builders.mentee()
         r = await enrol(client, svc.url, svc.host, programme_id, [mentor, mentee, other_mentee])
@@ -68,7 +68,7 @@ async def test_programme_enrolment_pairing_and_a_withdrawal_mid_programme(serve:
 
 async def test_bulk_enrolment_is_all_or_nothing_and_names_row_and_field(serve: ServeFactory) -> None:
     svc = await serve(PAIRING)
-    async with httpx.AsyncClient(base_url=svc.url) as client:
+    async with auth.client(base_url=svc.url) as client:
         programme_id = await _programme(client, svc.url)
         good, unknown = builders.mentor(), builders.mentee()
         await provision(client, svc.url, svc.host, [good])  # the second person is not in the directory
@@ -110,7 +110,7 @@ async def test_bulk_enrolment_from_csv(serve: ServeFactory) -> None:
         'E-100,mentor,"Tue 09:00-12:00","prompt-writing:3; ai-agents:2",\n'
         'E-200,mentee,"Tue 10:00-11:00",,"prompt-writing:3"\n'
     )
-    async with httpx.AsyncClient(base_url=svc.url) as client:
+    async with auth.client(base_url=svc.url) as client:
         programme_id = await _programme(client, svc.url)
         await provision(client, svc.url, svc.host, people)
         r = await client.post(
@@ -141,7 +141,7 @@ async def test_bulk_enrolment_from_csv(serve: ServeFactory) -> None:
 
 async def test_hard_rules_refuse_a_hand_made_pair(serve: ServeFactory) -> None:
     svc = await serve(PAIRING)
-    async with httpx.AsyncClient(base_url=svc.url) as client:
+    async with auth.client(base_url=svc.url) as client:
         programme_id = await _programme(client, svc.url)
         boss = builders.mentee(languages=["en"])
         junior = builders.mentor(languages=["en"], manager_employee_id=boss["employee_id"])

@@ -14,7 +14,7 @@ from scim2_tester import CheckResult, Status, check_server
 from services.pairing.app import SPEC as PAIRING
 from shared.events import decode
 from shared.infra import Infra
-from tests import builders
+from tests import auth, builders
 from tests.conftest import Running, ServeFactory
 from tests.directory import enrolment, provision, token
 from tests.kafka_helpers import read_topic
@@ -50,7 +50,7 @@ def patch(*operations: dict[str, Any]) -> dict[str, Any]:
 
 
 def scim_client(svc: Running, bearer: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
+    return auth.client(
         base_url=f"{svc.url}/scim/v2",
         headers={"authorization": f"Bearer {bearer}", "content-type": "application/scim+json"},
     )
@@ -111,7 +111,7 @@ async def test_entra_style_provisioning(serve: ServeFactory, infra: Infra) -> No
     bearer = await token(svc.host)
     manager_body = builders.mentor(display_name="Bea Boss")
     alice = builders.mentee(display_name="Alice Example")
-    async with scim_client(svc, bearer) as scim, httpx.AsyncClient(base_url=svc.url) as api:
+    async with scim_client(svc, bearer) as scim, auth.client(base_url=svc.url) as api:
         r = await scim.post("/Users", json=scim_user(manager_body))
         assert r.status_code == 201, r.text
         manager = r.json()
@@ -309,7 +309,7 @@ async def test_put_paging_and_records_from_other_sources(serve: ServeFactory) ->
     svc = await serve(PAIRING)
     bearer = await token(svc.host)
     people = [builders.mentee() for _ in range(5)]
-    async with scim_client(svc, bearer) as scim, httpx.AsyncClient(base_url=svc.url) as api:
+    async with scim_client(svc, bearer) as scim, auth.client(base_url=svc.url) as api:
         ids = []
         for person in people:
             r = await scim.post("/Users", json=scim_user(person, title="Analyst"))
@@ -362,7 +362,7 @@ async def test_scim_deactivation_withdraws_an_enrolled_participant(serve: ServeF
     svc = await serve(PAIRING)
     bearer = await token(svc.host)
     mentor, mentee = builders.mentor(), builders.mentee()
-    async with scim_client(svc, bearer) as scim, httpx.AsyncClient(base_url=svc.url) as api:
+    async with scim_client(svc, bearer) as scim, auth.client(base_url=svc.url) as api:
         users = {}
         for person in (mentor, mentee):
             r = await scim.post("/Users", json=scim_user(person))
@@ -396,7 +396,7 @@ async def test_a_new_employee_number_renumbers_the_employee_everywhere(serve: Se
     svc = await serve(PAIRING)
     bearer = await token(svc.host)
     boss, report = builders.mentee(display_name="Henrik Larsen"), builders.mentor(display_name="Zofia Nowak")
-    async with scim_client(svc, bearer) as scim, httpx.AsyncClient(base_url=svc.url) as api:
+    async with scim_client(svc, bearer) as scim, auth.client(base_url=svc.url) as api:
         boss_id = (await scim.post("/Users", json=scim_user(boss))).json()["id"]
         body = scim_user(report)
         body[ENTERPRISE]["manager"] = {"value": boss_id}

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests import builders
+from tests import auth, builders
 from tests.conftest import Running
 from tests.directory import enrol
 
@@ -26,7 +26,7 @@ async def programme_with_pairs(
     pairing: Running, sessions: str, n: int, **programme: Any
 ) -> tuple[str, list[dict[str, Any]]]:
     """A launched programme with n accepted pairs, visible to the sessions service."""
-    async with httpx.AsyncClient(base_url=pairing.url) as client:
+    async with auth.client(base_url=pairing.url) as client:
         r = await client.post("/programmes", json=builders.programme(**programme))
         assert r.status_code == 201, r.text
         programme_id = r.json()["programme_id"]
@@ -37,7 +37,7 @@ async def programme_with_pairs(
         run = (await client.post(f"/programmes/{programme_id}/match-runs", json={})).json()
         pairs: list[dict[str, Any]] = (await client.post(f"/match-runs/{run['match_run_id']}/accept", json={})).json()
         assert len(pairs) == n
-    async with httpx.AsyncClient(base_url=sessions) as client:
+    async with auth.client(base_url=sessions) as client:
         for pair in pairs:
             await wait_for(client, f"/pairs/{pair['pair_id']}")
         await wait_for(client, f"/programmes/{programme_id}/outcomes")

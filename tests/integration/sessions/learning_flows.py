@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
 from shared.events.sessions import LearningRecorded
 from shared.outbox import wait_published
 from shared.runtime import ServiceHost
+from tests import auth
 from tests.conftest import Running
 from tests.integration.sessions.flows import agree, programme_with_pairs
 from tests.kafka_helpers import read_topic
@@ -35,7 +34,7 @@ async def mentorship_with_history(pairing: Running, sessions: Running) -> Histor
     feedback with a confidential comment; returns once the sessions read model shows all of it."""
     programme_id, [pair] = await programme_with_pairs(pairing, sessions.url, 1)
     pid = pair["pair_id"]
-    async with httpx.AsyncClient(base_url=sessions.url) as client:
+    async with auth.client(base_url=sessions.url) as client:
         await agree(client, pair)
         goals = []
         for topic, text in (("prompt-writing", "Board memos with AI"), ("data-analysis", "Check the numbers")):
@@ -68,7 +67,7 @@ async def mentorship_with_history(pairing: Running, sessions: Running) -> Histor
             await asyncio.sleep(0.05)
         else:
             raise AssertionError("the sessions read model never showed the pair's history")
-    async with httpx.AsyncClient(base_url=pairing.url) as client:
+    async with auth.client(base_url=pairing.url) as client:
         employees: dict[str, str] = {}
         for who in (pair["mentor_id"], pair["mentee_id"]):
             employees[who] = (await client.get(f"/participants/{who}")).json()["employee_id"]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import httpx
-
 from services.pairing.app import SPEC as PAIRING
 from services.sessions.app import SPEC as SESSIONS
 from services.sessions.domain import learning
 from shared.events.pairing import ParticipantWithdrew
+from tests import auth
 from tests.conftest import ServeFactory
 from tests.integration.sessions.learning_flows import (
     CONFIDENTIAL,
@@ -27,7 +26,7 @@ from tests.kafka_helpers import eventually
 async def test_leaving_the_company_records_left_company_and_closing_records_the_partner(serve: ServeFactory) -> None:
     pairing, sessions = await serve(PAIRING), await serve(SESSIONS)
     h = await mentorship_with_history(pairing, sessions)
-    async with httpx.AsyncClient(base_url=pairing.url) as client:
+    async with auth.client(base_url=pairing.url) as client:
         r = await client.post(f"/participants/{h.mentee_id}/withdraw", json={"reason": "left_company"})
         assert r.status_code == 200, r.text
     await eventually(lambda: recorded(sessions.host, 1))
@@ -54,7 +53,7 @@ async def test_leaving_the_company_records_left_company_and_closing_records_the_
 
     # The mentor's pair ended because the mentee left (not "completed"): the mentor is not done yet. Closing the
     # programme records everyone still enrolled without a record: the mentor, completed; the mentee not again.
-    async with httpx.AsyncClient(base_url=pairing.url) as client:
+    async with auth.client(base_url=pairing.url) as client:
         r = await client.post(f"/programmes/{h.programme_id}/close")
         assert r.status_code == 200, r.text
     await eventually(lambda: recorded(sessions.host, 2))
@@ -74,7 +73,7 @@ async def test_leaving_the_company_records_left_company_and_closing_records_the_
 async def test_a_participant_who_completed_and_then_withdraws_keeps_the_one_record(serve: ServeFactory) -> None:
     pairing, sessions = await serve(PAIRING), await serve(SESSIONS)
     h = await mentorship_with_history(pairing, sessions)
-    async with httpx.AsyncClient(base_url=pairing.url) as client:
+    async with auth.client(base_url=pairing.url) as client:
         r = await client.post(f"/pairs/{h.pair_id}/end", json={"reason": "completed"})
         assert r.status_code == 200, r.text
         await eventually(lambda: recorded(sessions.host, 2))

@@ -7,13 +7,12 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import httpx
-
 from services.sessions.app import SPEC as SESSIONS
 from shared.events import Envelope, EventPayload, encode
 from shared.events import pairing as p
 from shared.events import sessions as s
 from shared.infra import Infra
+from tests import auth
 from tests.conftest import ServeFactory
 from tests.kafka_helpers import produce
 
@@ -98,7 +97,7 @@ async def test_every_figure_equals_the_hand_computed_value(serve: ServeFactory, 
     await produce(infra.kafka_bootstrap, topics.pairing, [_m(e) for e in pairing_events])
     await produce(infra.kafka_bootstrap, topics.sessions, [_m(e) for e in sessions_events])
     as_of = at(40).isoformat()  # day 40: pair2/3 quiet since day 1 (39 days), pair4/5 since creation (40 days)
-    async with httpx.AsyncClient(base_url=sessions.url) as client:
+    async with auth.client(base_url=sessions.url) as client:
         for _ in range(200):
             r = await client.get(f"/programmes/{PROG}/outcomes", params={"as_of": as_of})
             if r.status_code == 200 and r.json()["totals"]["goals_achieved"] == 3 and _feedback_done(r.json()):

@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
 from services.pairing.app import SPEC as PAIRING
 from services.sessions.app import SPEC as SESSIONS
 from shared.events import decode
 from shared.events.pairing import PairEnded
 from shared.events.sessions import SessionCancelled
+from tests import auth
 from tests.conftest import ServeFactory
 from tests.integration.sessions.flows import agree, programme_with_pairs
 from tests.kafka_helpers import eventually, produce, read_topic
@@ -24,7 +23,7 @@ async def test_the_sessions_of_an_ended_pair_that_were_still_to_come_are_cancell
     _, [pair] = await programme_with_pairs(pairing, sessions.url, 1)
     pid = pair["pair_id"]
     now = datetime.now(UTC)
-    async with httpx.AsyncClient(base_url=sessions.url) as client:
+    async with auth.client(base_url=sessions.url) as client:
         await agree(client, pair)
         ids = {}
         for name, start in (("past", now - timedelta(hours=2)), ("next", now + timedelta(days=3)),
@@ -35,12 +34,12 @@ async def test_the_sessions_of_an_ended_pair_that_were_still_to_come_are_cancell
         r = await client.post(f"/pairs/{pid}/sessions/{ids['off']}/cancel", json={"reason": "travel"})
         assert r.status_code == 200, r.text
 
-    async with httpx.AsyncClient(base_url=pairing.url) as client:
+    async with auth.client(base_url=pairing.url) as client:
         r = await client.post(f"/pairs/{pid}/end", json={"reason": "by_hr", "note": "Lena Yilmaz left the company"})
         assert r.status_code == 200, r.text
 
     async def cancelled() -> dict[str, Any] | None:
-        async with httpx.AsyncClient(base_url=sessions.url) as client:
+        async with auth.client(base_url=sessions.url) as client:
             view = (await client.get(f"/pairs/{pid}")).json()
         by_id = {s["session_id"]: s for s in view["sessions"]}
         return by_id if view["state"] == "ended" and by_id[ids["later"]]["status"] == "cancelled" else None

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import icalendar
 
 from services.pairing.app import SPEC as PAIRING
 from services.sessions.app import SPEC as SESSIONS
+from tests import auth
 from tests.conftest import ServeFactory
 from tests.integration.sessions.flows import agree, programme_with_pairs, wait_for
 
@@ -18,7 +18,7 @@ async def test_a_pair_agrees_sets_goals_meets_and_gives_feedback(serve: ServeFac
     pairing, sessions = await serve(PAIRING), await serve(SESSIONS)
     programme_id, [pair] = await programme_with_pairs(pairing, sessions.url, 1)
     pid, mentor, mentee = pair["pair_id"], pair["mentor_id"], pair["mentee_id"]
-    async with httpx.AsyncClient(base_url=sessions.url) as client:
+    async with auth.client(base_url=sessions.url) as client:
         start = datetime.now(UTC) - timedelta(hours=2)
         early = await client.post(f"/pairs/{pid}/sessions", json={"starts_at": start.isoformat()})
         assert early.status_code == 409
@@ -121,7 +121,7 @@ async def test_the_calendar_file_follows_reschedule_and_cancel(serve: ServeFacto
     pairing, sessions = await serve(PAIRING), await serve(SESSIONS)
     _, [pair] = await programme_with_pairs(pairing, sessions.url, 1)
     pid = pair["pair_id"]
-    async with httpx.AsyncClient(base_url=sessions.url) as client:
+    async with auth.client(base_url=sessions.url) as client:
         await agree(client, pair)
         start = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
         r = await client.post(f"/pairs/{pid}/sessions", json={"starts_at": start.isoformat(), "agenda": "Copilots"})
@@ -160,7 +160,7 @@ async def test_only_an_active_pair_schedules_and_errors_name_the_field(serve: Se
     pairing, sessions = await serve(PAIRING), await serve(SESSIONS)
     _, [pair] = await programme_with_pairs(pairing, sessions.url, 1)
     pid = pair["pair_id"]
-    async with httpx.AsyncClient(base_url=sessions.url) as client:
+    async with auth.client(base_url=sessions.url) as client:
         await agree(client, pair)
         bad = await client.post(f"/pairs/{pid}/sessions", json={"starts_at": "tomorrow"})
         assert bad.status_code == 422
@@ -168,7 +168,7 @@ async def test_only_an_active_pair_schedules_and_errors_name_the_field(serve: Se
         assert (
             await client.post("/pairs/nope/goals", json={"topic": "ai-agents", "description": "x"})
         ).status_code == 404
-        async with httpx.AsyncClient(base_url=pairing.url) as p:
+        async with auth.client(base_url=pairing.url) as p:
             await p.post(f"/pairs/{pid}/pause", json={"reason": "parental leave"})
         for _ in range(100):
             if (await client.get(f"/pairs/{pid}")).json()["state"] == "paused":

@@ -7,12 +7,13 @@ import uuid
 from fastapi import Request
 from fastapi.testclient import TestClient
 
+from shared.access import PUBLIC
 from shared.errors import NotFound
 from shared.http import CORRELATION_HEADER, correlation_id, create_app
 
 
 def _client() -> TestClient:
-    app = create_app("t", "t")
+    app = create_app("t", "t", {("GET", "/echo"): PUBLIC, ("GET", "/missing"): PUBLIC})
 
     @app.get("/echo")
     async def echo(request: Request) -> dict[str, str]:
@@ -44,3 +45,15 @@ def test_error_answers_carry_it_too() -> None:
     assert r.status_code == 404
     assert r.headers[CORRELATION_HEADER] == "c-9"
     assert r.json()["error"]["code"]
+
+
+def test_a_route_the_access_matrix_does_not_name_is_refused_to_everyone() -> None:
+    app = create_app("t", "t", {})
+
+    @app.get("/forgotten")
+    async def forgotten() -> dict[str, str]:
+        return {"secret": "x"}
+
+    r = TestClient(app).get("/forgotten")
+    assert r.status_code == 403
+    assert "no access decision" in r.json()["error"]["message"]

@@ -1,0 +1,34 @@
+"""Who may call each route of the sessions service (see shared/access.py; rendered into the README)."""
+
+from __future__ import annotations
+
+from shared.access import PUBLIC, Matrix, Rule, allow
+
+HR_AUDITOR = allow("hr", "auditor")
+OWN_PAIR = allow("hr", "participant", own=True, note="participants: their own pairs")
+READ_PAIR = allow("hr", "auditor", "participant", own=True, note="participants: their own pairs")
+
+MATRIX: Matrix = {
+    ("GET", "/pairs/{pair_id}"): READ_PAIR,
+    ("POST", "/pairs/{pair_id}/agreement"): OWN_PAIR,
+    ("POST", "/pairs/{pair_id}/goals"): OWN_PAIR,
+    ("POST", "/pairs/{pair_id}/goals/{goal_id}/achieve"): OWN_PAIR,
+    ("POST", "/pairs/{pair_id}/confidence"): OWN_PAIR,
+    ("POST", "/pairs/{pair_id}/sessions"): OWN_PAIR,
+    ("POST", "/pairs/{pair_id}/sessions/{session_id}/reschedule"): OWN_PAIR,
+    ("POST", "/pairs/{pair_id}/sessions/{session_id}/cancel"): OWN_PAIR,
+    ("POST", "/pairs/{pair_id}/sessions/{session_id}/log"): OWN_PAIR,
+    ("GET", "/sessions/{session_id}.ics"): OWN_PAIR,
+    ("GET", "/sessions/{session_id}"): READ_PAIR,
+    ("POST", "/pairs/{pair_id}/feedback"): allow("participant", own=True, note="each gives their own feedback"),
+    ("GET", "/pairs/{pair_id}/feedback"): allow(
+        "hr", "participant", own=True, note="a confidential comment: only its author and HR"
+    ),
+    ("GET", "/programmes"): HR_AUDITOR,
+    ("GET", "/programmes/{programme_id}/outcomes"): HR_AUDITOR,
+    ("GET", "/programmes/{programme_id}/outcomes.csv"): HR_AUDITOR,
+    ("GET", "/programmes/{programme_id}/outcomes.json"): HR_AUDITOR,
+    ("GET", "/programmes/{programme_id}/at-risk"): allow("hr", note="names of at-risk pairs: HR only"),
+    ("GET", "/dashboard"): Rule(public=True, note="the page; it signs in (Authorization Code + PKCE)"),
+    ("GET", "/dashboard/static/{name}"): PUBLIC,
+}
