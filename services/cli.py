@@ -144,6 +144,7 @@ def audit(
     as_of: Annotated[str | None, typer.Option("--as-of", help="The subject's state as known then (ISO 8601).")] = None,
     output_format: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
     output: Annotated[Path | None, typer.Option(help="Write to this file instead of the terminal.")] = None,
+    tenant: Annotated[str | None, typer.Option(help="The tenant (default: TANDEM_TENANT, else 'default').")] = None,
 ) -> None:
     """The full timeline of SUBJECT from the log (time, event, who caused it, what changed), or with --as-of
     its state exactly as the system knew it then (for an employee: their record, manager included). The same
@@ -158,9 +159,11 @@ def audit(
         raise typer.BadParameter("choose table, json or csv", param_hint="--format")
     moment = _aware(as_of, "--as-of") if as_of else None
     settings = ServiceSettings.from_env("pairing", database_url="unused")
-    events = asyncio.run(a.read_log(settings.kafka_bootstrap_servers, settings.topics.event_topics()))
+    tenant = tenant or settings.tenant
+    raw = asyncio.run(a.read_log(settings.kafka_bootstrap_servers, settings.topics.event_topics()))
+    events = a.for_reader(raw, tenant, confidential=False)  # confidential text is for HR, through the API
     if moment is not None:
-        state = a.state_as_of(events, subject, moment, kinds(settings.tenant))
+        state = a.state_as_of(events, subject, moment, kinds(tenant))
         text = json.dumps(state, indent=2, sort_keys=True, default=str) + "\n"
     else:
         rows = [e.row() for e in a.timeline(events, subject)]

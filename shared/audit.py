@@ -11,11 +11,15 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from shared.csvsafe import cell
 from shared.events import Envelope, UndecodableEvent, decode
+
+#: What a confidential field shows to a reader who may not see it.
+REDACTED = "[confidential]"
 
 #: Payload fields that name an aggregate or a person an event is about.
 ID_FIELDS = (
@@ -260,13 +264,37 @@ def _programme(events: list[Logged], programme_id: str) -> dict[str, Any]:
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
-    """Timeline rows as CSV; nested summaries and changes as JSON cells."""
+    """Timeline rows as CSV; nested summaries and changes as JSON cells; every cell safe to open in a
+    spreadsheet (a value starting with =, +, -, @, tab or CR is neutralised)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["time"])
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for k, v in row.items()})
+        writer.writerow({k: cell(json.dumps(v, sort_keys=True) if isinstance(v, dict) else v) for k, v in row.items()})
     return buf.getvalue()
+
+
+def for_reader(events: Iterable[Logged], tenant: str, *, confidential: bool) -> list[Logged]:
+    """The events a reader of `tenant` may see: that tenant's only, with every confidential field (see
+    EventPayload.CONFIDENTIAL_FIELDS) replaced by a marker unless `confidential` (HR of that tenant)."""
+    out = []
+    for e in events:
+        if e.env.tenant != tenant:
+            continue
+        fields = type(e.env.data).CONFIDENTIAL_FIELDS
+        hidden = {f: REDACTED for f in fields if getattr(e.env.data, f, None)}
+        if hidden and not confidential:
+            e = replace(e, env=e.env.model_copy(update={"data": e.env.data.model_copy(update=hidden)}))
+        out.append(e)
+    return out
+
+
+def shows_confidential(events: Iterable[Logged], subject: str) -> bool:
+    """Whether the subject's timeline holds confidential text (reading it is recorded)."""
+    return any(
+        about(e.env, subject) and any(getattr(e.env.data, f, None) for f in type(e.env.data).CONFIDENTIAL_FIELDS)
+        for e in events
+    )
 
 
 async def read_log(bootstrap: str, topics: list[str]) -> list[Logged]:

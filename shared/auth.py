@@ -176,7 +176,7 @@ class TokenVerifier:
         self._client = client or httpx.AsyncClient(timeout=settings.http_timeout, trust_env=False)
         self._jwks_uri: str | None = None
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at = 0.0
+        self._missed_at: float | None = None
         self._lock = asyncio.Lock()
 
     async def close(self) -> None:
@@ -205,14 +205,19 @@ class TokenVerifier:
             except jwt.PyJWTError:
                 continue  # a key type this library cannot use: tokens signed with it are refused
         self._keys = keys
-        self._fetched_at = time.monotonic()
 
     async def key(self, kid: str) -> jwt.PyJWK:
-        """The signing key `kid`, fetching the JWKS again (rate-limited) when it is not known."""
+        """The signing key `kid`. The JWKS is fetched at the first token, and again when a token names a key
+        id it does not hold (the provider rotated its key) — at most once per `jwks_refresh_seconds`, so a
+        flood of tokens with made-up key ids cannot make the service hammer the provider."""
         if kid not in self._keys:
             async with self._lock:
-                stale = time.monotonic() - self._fetched_at >= self.settings.jwks_refresh_seconds
-                if kid not in self._keys and (stale or not self._keys):
+                now = time.monotonic()
+                first = not self._keys
+                may_miss = self._missed_at is None or now - self._missed_at >= self.settings.jwks_refresh_seconds
+                if kid not in self._keys and (first or may_miss):
+                    if not first:
+                        self._missed_at = now
                     try:
                         await self._refresh()
                     except (httpx.HTTPError, RuntimeError, ValueError, KeyError) as exc:

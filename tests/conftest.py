@@ -87,20 +87,22 @@ async def start_service(
     hosts: list[ServiceHost] = []
 
     async def start(spec: ServiceSpec, *, database_url: str | None = None, **overrides: object) -> ServiceHost:
+        options: dict[str, object] = {
+            "kafka_bootstrap_servers": infra.kafka_bootstrap,
+            "kafka_enable_idempotence": infra.kafka_idempotence,
+            "topics": created_topics,
+            "relay_poll_interval": 0.2,
+            "kafka_session_timeout_ms": infra.session_timeout_ms,
+            "kafka_heartbeat_interval_ms": infra.heartbeat_interval_ms,
+            "kafka_fetch_max_wait_ms": infra.fetch_max_wait_ms,
+            "tenants": frozenset({"*"}),
+            "auth": auth_settings(identity_provider),
+            **overrides,
+        }
         settings = ServiceSettings(
-            service=spec.name,
-            database_url=database_url or await new_database(spec.name),
-            kafka_bootstrap_servers=infra.kafka_bootstrap,
-            kafka_enable_idempotence=infra.kafka_idempotence,
-            topics=created_topics,
-            relay_poll_interval=0.2,
-            kafka_session_timeout_ms=infra.session_timeout_ms,
-            kafka_heartbeat_interval_ms=infra.heartbeat_interval_ms,
-            kafka_fetch_max_wait_ms=infra.fetch_max_wait_ms,
-            tenants=frozenset({"*"}),
-            auth=auth_settings(identity_provider),
-            **overrides,  # type: ignore[arg-type]
-        )
+            service=spec.name, database_url=database_url or await new_database(spec.name),
+            **options,  # type: ignore[arg-type]
+        )  # fmt: skip
         host = ServiceHost(spec, settings)
         await host.start()
         hosts.append(host)

@@ -129,6 +129,14 @@ async def list_participants(
     return [_participant(r) for r in rows], int(total)
 
 
+async def participant_ids_of_employee(conn: Conn, tenant: str, employee_id: str) -> set[str]:
+    """Every enrolment (any programme, enrolled or withdrawn) of one employee: what they may see as theirs."""
+    rows = await conn.fetch(
+        "SELECT participant_id FROM participants WHERE tenant = $1 AND employee_id = $2", tenant, employee_id
+    )
+    return {r["participant_id"] for r in rows}
+
+
 async def enrolled_employees(conn: Conn, tenant: str, programme_id: str, employee_ids: list[str]) -> set[str]:
     """Which of these employees are enrolled in the programme already."""
     rows = await conn.fetch(
@@ -461,8 +469,9 @@ async def live_pairs_in_tenant(conn: Conn, tenant: str) -> list[Pair]:
 
 async def list_pairs(
     conn: Conn, tenant: str, *, programme_id: str | None, state: str | None, participant_id: str | None = None,
-    flagged: bool | None = None, limit: int, offset: int,
+    flagged: bool | None = None, limit: int, offset: int, among: set[str] | None = None,
 ) -> tuple[list[Pair], int]:  # fmt: skip
+    """Pairs with filters; `among`: only pairs one of these participants is in (a participant's own)."""
     where: list[str] = ["tenant = $1"]
     args: list[Any] = [tenant]
     if programme_id:
@@ -476,6 +485,9 @@ async def list_pairs(
         where.append(f"(mentor_id = ${len(args)} OR mentee_id = ${len(args)})")
     if flagged is not None:
         where.append("flag IS NOT NULL" if flagged else "flag IS NULL")
+    if among is not None:
+        args.append(sorted(among))
+        where.append(f"(mentor_id = ANY(${len(args)}::text[]) OR mentee_id = ANY(${len(args)}::text[]))")
     clause = " WHERE " + " AND ".join(where)
     total = await conn.fetchval(f"SELECT count(*) FROM pairs{clause}", *args)
     rows = await conn.fetch(

@@ -26,6 +26,8 @@ class EventPayload(BaseModel):
     KEY_FIELD: ClassVar[str | None] = None
     #: True where the payload carries personal data (names, e-mail). Kept to as few types as possible.
     PERSONAL_DATA: ClassVar[bool] = False
+    #: Fields only their author and HR of the tenant may read (the audit and exports redact them for anyone else).
+    CONFIDENTIAL_FIELDS: ClassVar[tuple[str, ...]] = ()
 
     def subject(self) -> str:
         return str(getattr(self, self.SUBJECT_FIELD))

@@ -114,6 +114,7 @@ class FeedbackSubmitted(_Sessions):
     """
 
     TYPE: ClassVar[str] = "tandem.sessions.FeedbackSubmitted"
+    CONFIDENTIAL_FIELDS: ClassVar[tuple[str, ...]] = ("confidential_comment",)
     SUBJECT_FIELD: ClassVar[str] = "feedback_id"
 
     feedback_id: Id

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from services.pairing import directory_import, handlers, repository
-from services.pairing.api.deps import Connection, Tenant, UoW
+from services.pairing.api.deps import Connection, PathId, Tenant, UoW
 from services.pairing.domain.directory import Employee
 from shared.errors import InvalidInput
 from shared.http import correlation_id
@@ -85,7 +85,7 @@ async def list_employees(
 
 
 @router.get("/employees/{employee_id}", response_model=EmployeeOut)
-async def get_employee(employee_id: str, conn: Connection, tenant: Tenant) -> EmployeeOut:
+async def get_employee(employee_id: PathId, conn: Connection, tenant: Tenant) -> EmployeeOut:
     return EmployeeOut.of(await repository.get_employee(conn, tenant, employee_id))
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from services.pairing import handlers, repository
-from services.pairing.api.deps import Connection, Tenant, UoW
+from services.pairing.api.deps import Connection, PathId, Tenant, UoW
 from services.pairing.api.schemas import PairOut, Strict
 
 router = APIRouter(tags=["match runs"])
@@ -62,13 +62,13 @@ class MatchRunOut(BaseModel):
     "/programmes/{programme_id}/match-runs", status_code=201, response_model=MatchRunOut,
     summary="Run the optimal matching over everyone still free; publishes MatchRunCompleted",
 )  # fmt: skip
-async def start(programme_id: str, body: MatchRunIn, uow: UoW) -> MatchRunOut:
+async def start(programme_id: PathId, body: MatchRunIn, uow: UoW) -> MatchRunOut:
     async with uow:
         return MatchRunOut.of(await handlers.start_match_run(uow, programme_id, objective=body.objective))
 
 
 @router.get("/programmes/{programme_id}/match-runs", response_model=list[MatchRunOut])
-async def list_runs(programme_id: str, conn: Connection, tenant: Tenant) -> list[MatchRunOut]:
+async def list_runs(programme_id: PathId, conn: Connection, tenant: Tenant) -> list[MatchRunOut]:
     await repository.get_programme(conn, tenant, programme_id)
     return [
         MatchRunOut.of(await repository.get_match_run(conn, tenant, i))
@@ -77,7 +77,7 @@ async def list_runs(programme_id: str, conn: Connection, tenant: Tenant) -> list
 
 
 @router.get("/match-runs/{match_run_id}", response_model=MatchRunOut)
-async def get_run(match_run_id: str, conn: Connection, tenant: Tenant) -> MatchRunOut:
+async def get_run(match_run_id: PathId, conn: Connection, tenant: Tenant) -> MatchRunOut:
     return MatchRunOut.of(await repository.get_match_run(conn, tenant, match_run_id))
 
 
@@ -85,7 +85,7 @@ async def get_run(match_run_id: str, conn: Connection, tenant: Tenant) -> MatchR
     "/match-runs/{match_run_id}/accept", response_model=list[PairOut],
     summary="Accept all or some proposals: each becomes a pair (or awaits both people's consent)",
 )  # fmt: skip
-async def accept(match_run_id: str, body: AcceptIn, uow: UoW) -> list[PairOut]:
+async def accept(match_run_id: PathId, body: AcceptIn, uow: UoW) -> list[PairOut]:
     async with uow:
         accepted = await handlers.accept_proposals(uow, match_run_id, body.proposal_ids, started_on=body.started_on)
         return [PairOut.of(p) for p in accepted]
@@ -95,6 +95,6 @@ async def accept(match_run_id: str, body: AcceptIn, uow: UoW) -> list[PairOut]:
     "/pairs/{pair_id}/rematch", status_code=201, response_model=MatchRunOut,
     summary="After a pair ended, propose a new partner for whoever remains",
 )  # fmt: skip
-async def rematch(pair_id: str, uow: UoW) -> MatchRunOut:
+async def rematch(pair_id: PathId, uow: UoW) -> MatchRunOut:
     async with uow:
         return MatchRunOut.of(await handlers.rematch(uow, pair_id))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from pydantic import TypeAdapter, ValidationError
 
 from services.pairing import csv_import, handlers, repository
-from services.pairing.api.deps import Connection, Tenant, UoW
+from services.pairing.api.deps import Connection, Limit, Offset, Own, PathId, Tenant, UoW, mine
 from services.pairing.api.schemas import (
     PairOut,
     ParticipantIn,
@@ -29,7 +29,7 @@ _MANY = TypeAdapter(list[dict[str, Any]])
     response_model=ParticipantOut,
     summary="Enrol one employee of the directory by id; the profile comes from the directory",
 )
-async def enrol(programme_id: str, body: ParticipantIn, uow: UoW) -> ParticipantOut:
+async def enrol(programme_id: PathId, body: ParticipantIn, uow: UoW) -> ParticipantOut:
     async with uow:
         [participant] = await handlers.enrol_participants(uow, programme_id, [body.enrolment()])
     return ParticipantOut.of(participant)
@@ -51,7 +51,7 @@ async def enrol(programme_id: str, body: ParticipantIn, uow: UoW) -> Participant
         }
     },
 )
-async def enrol_many(programme_id: str, request: Request, uow: UoW) -> list[ParticipantOut]:
+async def enrol_many(programme_id: PathId, request: Request, uow: UoW) -> list[ParticipantOut]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     raw = await request.body()
     if content_type in ("text/csv", "application/csv"):
@@ -77,13 +77,13 @@ async def enrol_many(programme_id: str, request: Request, uow: UoW) -> list[Part
 
 @router.get("/programmes/{programme_id}/participants", response_model=ParticipantPage)
 async def list_participants(
-    programme_id: str,
+    programme_id: PathId,
     conn: Connection,
     tenant: Tenant,
     role: Literal["mentor", "mentee"] | None = None,
     status: Literal["enrolled", "withdrawn"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> ParticipantPage:
     await repository.get_programme(conn, tenant, programme_id)
     items, total = await repository.list_participants(
@@ -93,7 +93,8 @@ async def list_participants(
 
 
 @router.get("/participants/{participant_id}", response_model=ParticipantOut)
-async def get_participant(participant_id: str, conn: Connection, tenant: Tenant) -> ParticipantOut:
+async def get_participant(participant_id: PathId, conn: Connection, tenant: Tenant, own: Own) -> ParticipantOut:
+    mine(own, participant_id, what=f"no participant {participant_id}", field="participant_id")
     return ParticipantOut.of(await repository.get_participant(conn, tenant, participant_id))
 
 
@@ -102,7 +103,8 @@ async def get_participant(participant_id: str, conn: Connection, tenant: Tenant)
     response_model=ParticipantOut,
     summary="Change the programme's fields (topics, goal, capacity, availability); the rest is the directory's",
 )
-async def update(participant_id: str, body: ParticipantPatch, uow: UoW) -> ParticipantOut:
+async def update(participant_id: PathId, body: ParticipantPatch, uow: UoW, own: Own) -> ParticipantOut:
+    mine(own, participant_id, what=f"no participant {participant_id}", field="participant_id")
     changes = body.model_dump(exclude_unset=True, mode="json")
     if not changes:
         raise InvalidInput("nothing to change", field="body")
@@ -115,7 +117,8 @@ async def update(participant_id: str, body: ParticipantPatch, uow: UoW) -> Parti
     response_model=list[PairOut],
     summary="Withdraw; their live pairs end (reason withdrawn) in the same transaction. Returns those pairs.",
 )
-async def withdraw(participant_id: str, body: WithdrawIn, uow: UoW) -> list[PairOut]:
+async def withdraw(participant_id: PathId, body: WithdrawIn, uow: UoW, own: Own) -> list[PairOut]:
+    mine(own, participant_id, what=f"no participant {participant_id}", field="participant_id")
     async with uow:
         _, ended = await handlers.withdraw_participant(uow, participant_id, body.reason)
     return [PairOut.of(p) for p in ended]

@@ -9,8 +9,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from services.pairing import handlers, repository
-from services.pairing.api.deps import Connection, Tenant, UoW
+from services.pairing.api.deps import Connection, Own, PathId, Tenant, UoW
 from services.pairing.api.schemas import ProgrammeIn, ProgrammeOut
+from shared.errors import NotFound
 
 router = APIRouter(prefix="/programmes", tags=["programmes"])
 
@@ -42,18 +43,23 @@ async def list_programmes(conn: Connection, tenant: Tenant) -> list[ProgrammeOut
 
 
 @router.get("/{programme_id}", response_model=ProgrammeOut)
-async def get_programme(programme_id: str, conn: Connection, tenant: Tenant) -> ProgrammeOut:
-    return ProgrammeOut.of(await repository.get_programme(conn, tenant, programme_id))
+async def get_programme(programme_id: PathId, conn: Connection, tenant: Tenant, own: Own) -> ProgrammeOut:
+    programme = await repository.get_programme(conn, tenant, programme_id)
+    if own is not None:  # a participant: only a programme they are (or were) enrolled in
+        theirs = await repository.participants_by_id(conn, tenant, own)
+        if not any(x.programme_id == programme_id for x in theirs.values()):
+            raise NotFound(f"no programme {programme_id}", field="programme_id")
+    return ProgrammeOut.of(programme)
 
 
 @router.post("/{programme_id}/launch", response_model=ProgrammeOut, summary="Open enrolment; publish ProgramLaunched")
-async def launch(programme_id: str, uow: UoW) -> ProgrammeOut:
+async def launch(programme_id: PathId, uow: UoW) -> ProgrammeOut:
     async with uow:
         return ProgrammeOut.of(await handlers.launch_programme(uow, programme_id))
 
 
 @router.post("/{programme_id}/close", response_model=ProgrammeOut)
-async def close(programme_id: str, uow: UoW) -> ProgrammeOut:
+async def close(programme_id: PathId, uow: UoW) -> ProgrammeOut:
     async with uow:
         return ProgrammeOut.of(await handlers.close_programme(uow, programme_id))
 
@@ -63,6 +69,6 @@ async def close(programme_id: str, uow: UoW) -> ProgrammeOut:
     response_model=list[Waiting],
     summary="Who is waiting for a new partner: their pair ended early (partner left, withdrew, ended by HR)",
 )
-async def waiting(programme_id: str, conn: Connection, tenant: Tenant) -> list[dict[str, Any]]:
+async def waiting(programme_id: PathId, conn: Connection, tenant: Tenant) -> list[dict[str, Any]]:
     await repository.get_programme(conn, tenant, programme_id)
     return await repository.waiting_for_partner(conn, tenant, programme_id)

@@ -12,7 +12,7 @@ from services.pairing.domain.directory import PROFILE_FIELDS
 from services.pairing.domain.pairs import Pair
 from services.pairing.domain.participants import Participant
 from services.pairing.domain.programmes import Programme
-from shared.events.common import AvailabilityWindow, Id, Level, PairEndReason, Role, Topic
+from shared.events.common import AvailabilityWindow, Id, Level, PairEndReason, Role, SafeId, Topic
 
 
 class Strict(BaseModel):
@@ -37,7 +37,7 @@ class MatchingPolicyIn(Strict):
 
 
 class ProgrammeIn(Strict):
-    programme_id: Id | None = None
+    programme_id: SafeId | None = None
     name: str = Field(min_length=1, max_length=200)
     starts_on: date
     ends_on: date
@@ -99,8 +99,8 @@ class ParticipantIn(_DirectoryOwned):
     """Enrol an employee of the directory. Name, e-mail, department, grade, manager, location, time zone,
     languages and locale come from the directory; the enrolment says what the programme needs."""
 
-    participant_id: Id | None = None
-    employee_id: Id
+    participant_id: SafeId | None = None
+    employee_id: SafeId
     role: Role
     availability: list[AvailabilityWindow] = Field(default_factory=list)
     capacity: int = Field(default=1, ge=0, le=10)
@@ -147,10 +147,10 @@ class WithdrawIn(Strict):
 
 
 class PairIn(Strict):
-    programme_id: Id
-    mentor_id: Id
-    mentee_id: Id
-    pair_id: Id | None = None
+    programme_id: SafeId
+    mentor_id: SafeId
+    mentee_id: SafeId
+    pair_id: SafeId | None = None
 
 
 class PairOut(BaseModel):
@@ -206,7 +206,7 @@ class ExtendIn(Strict):
 
 
 class ConsentIn(Strict):
-    participant_id: Id
+    participant_id: SafeId
     decision: Literal["accept", "decline"]
 
 
@@ -215,4 +215,3 @@ class FlagResolutionIn(Strict):
         description="keep: the pair goes on (the override is recorded); end: it ends and its members are rematched."
     )
     reason: str = Field(min_length=1, max_length=2000, description="Why: kept in the audit trail.")
-    resolved_by: Id = Field(description="Who decides (until sign-in names the caller).")

@@ -21,7 +21,7 @@ import langcodes
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
 
 from shared.errors import InvalidInput, NotFound
-from shared.events.common import Id
+from shared.events.common import SafeId
 from shared.events.directory import (
     EmployeeChangeIgnored,
     EmployeeHired,
@@ -75,14 +75,14 @@ class EmployeeInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    employee_id: Id
+    employee_id: SafeId
     external_id: str | None = Field(default=None, max_length=300)
     user_name: str | None = Field(default=None, min_length=1, max_length=300)
     display_name: str = Field(min_length=1, max_length=200)
     email: EmailStr
     department: str | None = Field(default=None, max_length=200)
     grade: int | None = Field(default=None, ge=0, le=30)
-    manager_employee_id: str | None = Field(default=None, max_length=100)
+    manager_employee_id: SafeId | None = None
     location: str | None = Field(default=None, max_length=200)
     timezone: str = "UTC"
     languages: list[str] = Field(default_factory=list)

@@ -48,8 +48,13 @@ async def test_timeline_and_state_as_of_from_the_log(serve: ServeFactory, infra:
         assert (state["kind"], state["state"]) == ("pair", "paused")
         again = (await client.get(f"/audit/{pid}", params={"as_of": between.isoformat()})).json()
         assert again == state  # the same answer every time
+        await wait_published(pairing.host.pool)
         now = (await client.get(f"/audit/{pid}")).json()
-        assert now == timeline
+        reads = [e for e in now if e["type"] == "tandem.pairing.SensitiveDataAccessed"]
+        assert [e for e in now if e not in reads] == timeline  # the history itself is the same every time
+        assert len(reads) == 3  # ... and every read of it is in it: the first timeline and the two as_of
+        assert reads[0]["summary"]["what"] == "audit timeline (json)"
+        assert "hr-default-staff" in reads[0]["summary"]["by"]
         csv_text = (await client.get(f"/audit/{pid}", params={"format": "csv"})).text
         assert csv_text.splitlines()[0].startswith("time,type,source")
         bad = await client.get(f"/audit/{pid}", params={"as_of": "2026-01-01T00:00:00"})
@@ -65,12 +70,14 @@ async def test_timeline_and_state_as_of_from_the_log(serve: ServeFactory, infra:
     out = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "services", "audit", pid, "--format", "json"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
-    assert [e["event_id"] for e in json.loads(out.stdout)] == [e["event_id"] for e in timeline]
+    history = [e for e in json.loads(out.stdout) if e["type"] != "tandem.pairing.SensitiveDataAccessed"]
+    assert [e["event_id"] for e in history] == [e["event_id"] for e in timeline]
     table = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "services", "audit", pid], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
     assert "PairPaused" in table.stdout
-    assert "4 event(s)" in table.stdout
+    assert "PairEnded" in table.stdout
+    assert "SensitiveDataAccessed" in table.stdout  # the API's reads are in the log
     as_of = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "services", "audit", pid, "--as-of", between.isoformat()], cwd=ROOT,
                            env=env, capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
