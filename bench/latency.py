@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from bench.common import namespace, summary_ms
 from bench.http import Client, HttpError
 from shared.db import ensure_database
+from shared.identity_provider import LocalIdentityProvider
 from shared.infra import Infra, provide
 from shared.localstack import free_port
 from shared.topics import ensure_topics
@@ -39,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PAIRS = 60
 
 
-async def _start_services(infra: Infra, ns: str) -> tuple[list[subprocess.Popen[bytes]], str, str]:
+async def _start_services(infra: Infra, ns: str, issuer: str) -> tuple[list[subprocess.Popen[bytes]], str, str]:
     procs, urls = [], {}
     for service in ("pairing", "sessions"):
         port = free_port()
@@ -47,6 +48,7 @@ async def _start_services(infra: Infra, ns: str) -> tuple[list[subprocess.Popen[
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
             "DATABASE_URL": infra.postgres_dsn,
+            "TANDEM_OIDC_ISSUER": issuer,
             "TANDEM_TOPIC_NAMESPACE": ns,
             f"{service.upper()}_HTTP_PORT": str(port),
             f"{service.upper()}_DATABASE_URL": f"{infra.postgres_dsn.rsplit('/', 1)[0]}/{ns}_{service}",
@@ -77,7 +79,7 @@ async def _start_services(infra: Infra, ns: str) -> tuple[list[subprocess.Popen[
     return procs, urls["pairing"], urls["sessions"]
 
 
-async def _setup_pairs(pairing: str, pairing_dsn: str, n: int) -> tuple[str, list[str]]:
+async def _setup_pairs(pairing: str, pairing_dsn: str, n: int, hr: dict[str, str]) -> tuple[str, list[str]]:
     from services.pairing.api.integration import issue_token
     from tests import builders
     from tests.directory import employee, enrolment
@@ -87,7 +89,7 @@ async def _setup_pairs(pairing: str, pairing_dsn: str, n: int) -> tuple[str, lis
         token = await issue_token(conn, "default", "bench")
     finally:
         await conn.close()
-    async with httpx.AsyncClient(base_url=pairing, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=pairing, timeout=60, headers=hr) as client:
         programme = (await client.post("/programmes", json=builders.programme())).json()["programme_id"]
         people = [builders.mentor() for _ in range(n)] + [builders.mentee() for _ in range(n)]
         (
@@ -112,11 +114,13 @@ async def _setup_pairs(pairing: str, pairing_dsn: str, n: int) -> tuple[str, lis
 async def _e2e(infra: Infra, rate: int, seconds: float) -> dict[str, Any]:
     topics = namespace("lat")
     await ensure_topics(infra.kafka_bootstrap, topics)
-    procs, pairing, _ = await _start_services(infra, topics.namespace)
+    idp = LocalIdentityProvider().start()  # the services verify real tokens, as in production
+    hr = {"authorization": f"Bearer {idp.user_token('hr')}"}
+    procs, pairing, _ = await _start_services(infra, topics.namespace, idp.issuer)
     base = infra.postgres_dsn.rsplit("/", 1)[0]
     n_pairs = max(60, rate)  # each pair gets one command a second: its commands never overtake each other
     try:
-        programme, pairs = await _setup_pairs(pairing, f"{base}/{topics.namespace}_pairing", n_pairs)
+        programme, pairs = await _setup_pairs(pairing, f"{base}/{topics.namespace}_pairing", n_pairs, hr)
         watch = await asyncpg.connect(f"{base}/{topics.namespace}_sessions")
         query = "SELECT count(*) FROM projection.pairs WHERE programme_id = $1"
         while await watch.fetchval(query, programme) < n_pairs:
@@ -128,7 +132,7 @@ async def _e2e(infra: Infra, rate: int, seconds: float) -> dict[str, Any]:
         seen: dict[str, list[float]] = {p: [] for p in pairs}
         await watch.add_listener("bench_visible", lambda *a: seen[a[3].split(" ", 1)[0]].append(time.time()))
         commands: dict[str, list[tuple[float, float, int]]] = {p: [] for p in pairs}  # (sent, answered, status)
-        client = Client(pairing)
+        client = Client(pairing, headers=hr)
 
         async def command(pair: str, path: str, sent: float) -> None:
             try:
@@ -170,6 +174,7 @@ async def _e2e(infra: Infra, rate: int, seconds: float) -> dict[str, Any]:
             proc.terminate()
         for proc in procs:
             proc.wait(15)
+        idp.stop()
 
 
 _VISIBLE_TRIGGER = """

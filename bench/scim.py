@@ -31,6 +31,7 @@ import httpx
 from bench.common import namespace, summary_ms
 from bench.http import Client, HttpError
 from shared.db import ensure_database
+from shared.identity_provider import LocalIdentityProvider
 from shared.infra import Infra, provide
 from shared.localstack import free_port
 from shared.topics import ensure_topics
@@ -43,7 +44,7 @@ ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 TANDEM = "urn:ietf:params:scim:schemas:extension:tandem:2.0:User"
 
 
-async def _start_pairing(infra: Infra, ns: str) -> tuple[subprocess.Popen[bytes], str, str]:
+async def _start_pairing(infra: Infra, ns: str, issuer: str) -> tuple[subprocess.Popen[bytes], str, str]:
     port = free_port()
     dsn = f"{infra.postgres_dsn.rsplit('/', 1)[0]}/{ns}_pairing"
     await ensure_database(infra.postgres_dsn, f"{ns}_pairing")
@@ -51,6 +52,7 @@ async def _start_pairing(infra: Infra, ns: str) -> tuple[subprocess.Popen[bytes]
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
         "DATABASE_URL": infra.postgres_dsn,
+        "TANDEM_OIDC_ISSUER": issuer,
         "TANDEM_TOPIC_NAMESPACE": ns,
         "PAIRING_HTTP_PORT": str(port),
         "PAIRING_DATABASE_URL": dsn,
@@ -131,19 +133,13 @@ async def _closed_loop(send: Callable[[int], Awaitable[int]], n: int, expect: in
 
 
 async def case(n: int) -> dict[str, Any]:
-    with provide() as infra:
+    with provide() as infra, LocalIdentityProvider() as idp:
         topics = namespace("scim")
         await ensure_topics(infra.kafka_bootstrap, topics)
-        proc, url, dsn = await _start_pairing(infra, topics.namespace)
+        proc, url, dsn = await _start_pairing(infra, topics.namespace, idp.issuer)
         try:
-            from services.pairing.api.integration import issue_token
-
-            conn = await asyncpg.connect(dsn)
-            try:
-                token = await issue_token(conn, "default", "bench")
-            finally:
-                await conn.close()
-            auth = {"Authorization": f"Bearer {token}"}
+            # the HR platform's SCIM client signs in with OAuth client credentials; its JWT is verified per request
+            auth = {"Authorization": f"Bearer {idp.client_credentials_token('tandem-hr-platform')}"}
             scim = Client(url, {**auth, "Content-Type": "application/scim+json"})
             plain = Client(url)
             run = uuid.uuid4().hex[:6]

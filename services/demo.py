@@ -15,6 +15,7 @@ import asyncio
 import csv
 import io
 import random
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -139,19 +140,29 @@ async def _ok(r: httpx.Response) -> Any:
     return r.json()
 
 
-async def seed(urls: dict[str, str], *, hr_token: str, today: date | None = None) -> str:
-    """Seed the demo; `hr_token` is the HR platform's integration token (for the directory upload)."""
+Tokens = Callable[[str | None], str]
+
+
+def demo_people() -> list[dict[str, Any]]:
+    """The demo's participants (name, e-mail, employee id): the local sign-in provider lists them."""
+    return people(random.Random(2026))
+
+
+async def seed(urls: dict[str, str], *, tokens: Tokens, integration_token: str, today: date | None = None) -> str:
+    """Seed the demo as real callers would: `tokens(None)` is HR's access token, `tokens(employee_id)` a
+    participant's (each gives their own feedback); `integration_token` the HR platform's (the directory)."""
     rnd = random.Random(2026)
     today = today or datetime.now(UTC).date()
     start = today - timedelta(weeks=8)
-    async with httpx.AsyncClient(base_url=urls["pairing"], timeout=60) as pairing:
+    hr = {"authorization": f"Bearer {tokens(None)}"}
+    async with httpx.AsyncClient(base_url=urls["pairing"], timeout=60, headers=hr) as pairing:
         if (await pairing.get(f"/programmes/{DEMO_PROGRAMME}")).status_code == 200:
             return f"programme {DEMO_PROGRAMME} already seeded"
         everyone = people(rnd)
         org = directory(everyone)
         synced = await _ok(await pairing.post(
             "/directory/imports", params={"complete": "true"}, content=directory_csv(org),
-            headers={"content-type": "text/csv", "authorization": f"Bearer {hr_token}"},
+            headers={"content-type": "text/csv", "authorization": f"Bearer {integration_token}"},
         ))  # fmt: skip
         await _ok(await pairing.post("/programmes", json={
             "programme_id": DEMO_PROGRAMME, "name": "AI reverse mentoring 2026 · pilot", "starts_on": start.isoformat(),
@@ -166,21 +177,26 @@ async def seed(urls: dict[str, str], *, hr_token: str, today: date | None = None
             f"/match-runs/{run['match_run_id']}/accept", json={"started_on": (start + timedelta(days=7)).isoformat()}
         ))  # fmt: skip
     learn = {p["participant_id"]: list(p.get("learn_topics", {})) for p in everyone}
-    async with httpx.AsyncClient(base_url=urls["sessions"], timeout=60) as sessions:
+    employee = {p["participant_id"]: p["employee_id"] for p in everyone}
+
+    def as_person(participant_id: str) -> dict[str, str]:
+        return {"authorization": f"Bearer {tokens(employee[participant_id])}"}
+
+    async with httpx.AsyncClient(base_url=urls["sessions"], timeout=60, headers=hr) as sessions:
         for pair in pairs:  # the sessions service learns of the pairs from the log
             for _ in range(400):
                 if (await sessions.get(f"/pairs/{pair['pair_id']}")).status_code == 200:
                     break
                 await asyncio.sleep(0.05)
         for n, pair in enumerate(pairs):
-            await _pair_history(sessions, pair, n, start, today, learn[pair["mentee_id"]] or TOPICS[:1], rnd)
+            await _pair_history(sessions, pair, n, start, today, learn[pair["mentee_id"]] or TOPICS[:1], rnd, as_person)
     return (f"directory of {synced['hired']} employees; programme {DEMO_PROGRAMME}: {len(everyone)} participants, "
             f"{len(pairs)} pairs, {len(run['unmatched'])} unmatched with reasons")  # fmt: skip
 
 
 async def _pair_history(
     api: httpx.AsyncClient, pair: dict[str, Any], n: int, start: date, today: date, topics: list[str],
-    rnd: random.Random,
+    rnd: random.Random, as_person: Callable[[str], dict[str, str]],
 ) -> None:  # fmt: skip
     pid, mentor, mentee = pair["pair_id"], pair["mentor_id"], pair["mentee_id"]
     for who in (mentee, mentor):
@@ -236,6 +252,7 @@ async def _pair_history(
                     "new_business_opportunity": (nb := rnd.random() < 0.6),
                     "opportunity_text": "An AI-assisted offer for a key account" if nb else None,
                 },
+                headers=as_person(mentee),
             )
         )
         await _ok(
@@ -248,6 +265,7 @@ async def _pair_history(
                     "team_productivity_gain": rnd.random() < 0.75,
                     "career_benefit": rnd.random() < 0.8,
                 },
+                headers=as_person(mentor),
             )
         )
     if not at_risk and meetings >= 2:

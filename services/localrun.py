@@ -89,6 +89,8 @@ class LocalSystem:
     database_url: str = ""
     mail: Any = None
     hr_token: str = ""
+    idp: Any = None
+    issuer: str = ""
 
     def say(self, text: str) -> None:
         print(text, flush=True)
@@ -109,6 +111,13 @@ class LocalSystem:
             self.kafka = EmbeddedKafka(port=_pick(19092), log_file=self.data_dir / "tansu.log").start()
             self.kafka_bootstrap = self.kafka.bootstrap
             self.say(f"kafka      embedded  {self.kafka_bootstrap}   (Tansu, memory storage)")
+        if self.env.get("TANDEM_OIDC_ISSUER"):
+            self.issuer = self.env["TANDEM_OIDC_ISSUER"]
+            self.say(f"sign-in    external  {self.issuer}")
+        else:
+            self.idp = _local_provider(_pick(9400))
+            self.issuer = self.idp.issuer
+            self.say(f"sign-in    local     {self.issuer}   (OpenID Connect; demo users, password 'tandem')")
         if self.env.get("NOTIFICATIONS_SMTP_HOST"):
             self.say(f"smtp       external  {self.env['NOTIFICATIONS_SMTP_HOST']}")
         else:
@@ -144,6 +153,7 @@ class LocalSystem:
                 {
                     "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
                     "DATABASE_URL": self.database_url,
+                    "TANDEM_OIDC_ISSUER": self.issuer,
                     f"{service.upper()}_HTTP_PORT": str(port),
                     "PYTHONUNBUFFERED": "1",
                 }
@@ -161,6 +171,12 @@ class LocalSystem:
                 [sys.executable, "-m", f"services.{service}"], env=env, stdout=log, stderr=log
             )
             self.urls[service] = f"http://127.0.0.1:{port}"
+        if self.idp is not None:  # the pages sign in and come back to wherever the services landed
+            from dataclasses import replace
+
+            web = self.idp.clients["tandem-web"]
+            callbacks = tuple(f"{url}/auth/callback" for url in self.urls.values())
+            self.idp.add_client(replace(web, redirect_uris=tuple(dict.fromkeys((*web.redirect_uris, *callbacks)))))
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -204,6 +220,14 @@ class LocalSystem:
         for service, url in self.urls.items():
             self.say(f"  {service:<14} {url}   (API docs: {url}/docs)")
         self.say(f"  dashboard      {self.urls['sessions']}/dashboard")
+        if self.idp is not None:
+            self.say(
+                f"  sign in        {self.issuer}: pick a demo user (hr, auditor, operator, lena, ingrid, one of the"
+            )
+            self.say("                 participants) or type their name with the password 'tandem'; API calls need")
+            self.say(
+                "                 `Authorization: Bearer <token>` (the page signs in with Authorization Code + PKCE)"
+            )
         self.say(
             f"  HR platform    SCIM {self.urls['pairing']}/scim/v2, file sync {self.urls['pairing']}/directory/imports"
         )
@@ -226,6 +250,9 @@ class LocalSystem:
         self.children.clear()
         if self.mail is not None:
             self.mail.stop()
+        if self.idp is not None:
+            self.idp.stop()
+            self.idp = None
         if self.kafka is not None:
             self.kafka.stop()
         if self.postgres is not None:
@@ -233,15 +260,44 @@ class LocalSystem:
         self.say("stopped: services, broker and database")
 
 
+def _username(employee_id: str) -> str:
+    return {"E-2000": "lena", "E-1000": "ingrid"}.get(employee_id, employee_id.lower())
+
+
+def _local_provider(port: int) -> Any:
+    """The local OpenID Connect provider with the demo's users: HR, an auditor, an operator, and every demo
+    participant (their employee id, lower case, is their user name; Lena and Ingrid have short ones)."""
+    from services.demo import demo_people
+    from shared.identity_provider import DemoUser, LocalIdentityProvider, default_demo
+
+    demo = default_demo()
+    known = {u.employee_id for u in demo.users if u.employee_id}
+    people = [
+        DemoUser(_username(p["employee_id"]), p["display_name"], p["email"], ("participant",), "default",
+                 employee_id=p["employee_id"])
+        for p in demo_people()
+        if p["employee_id"] not in known
+    ]  # fmt: skip
+    return LocalIdentityProvider([*demo.users, *people], demo.clients, port=port).start()
+
+
 async def _run(system: LocalSystem) -> None:
     await system.prepare()
     system.start_services()
     await system.wait_ready()
     await system.issue_hr_token()
-    if system.demo:
+    if system.demo and system.idp is None:
+        system.say("demo data: skipped (it signs in through the local provider; TANDEM_OIDC_ISSUER names another)")
+    elif system.demo:
         from services.demo import seed
 
-        summary = await seed(system.urls, hr_token=system.hr_token)
+        idp = system.idp
+
+        def tokens(employee_id: str | None) -> str:
+            user = "hr" if employee_id is None else _username(employee_id)
+            return str(idp.user_token(user))
+
+        summary = await seed(system.urls, tokens=tokens, integration_token=system.hr_token)
         system.say(f"demo data: {summary}")
     system.banner()
     stop = asyncio.Event()

@@ -23,7 +23,7 @@ from shared.identity_provider.model import (
     DemoUser,
     default_demo,
 )
-from shared.identity_provider.provider import IdentityProviderError, LocalIdentityProvider
+from shared.identity_provider.provider import IdentityProviderError, LocalIdentityProvider, sign_in
 
 __all__ = [
     "AUTHORIZATION_CODE",
@@ -37,4 +37,5 @@ __all__ = [
     "IdentityProviderError",
     "LocalIdentityProvider",
     "default_demo",
+    "sign_in",
 ]

@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from shared.identity_provider.model import Client, DemoUser, default_demo
+from shared.identity_provider.model import DEMO_PASSWORD, Client, DemoUser, default_demo
 from shared.identity_provider.server import State, create_app
 
 # One HTTP exchange of a flow: method, URL and httpx keyword arguments. The flows are generators of these so
@@ -31,6 +31,13 @@ def _expect(response: httpx.Response, status: int, step: str) -> httpx.Response:
     if response.status_code != status:
         raise IdentityProviderError(f"{step}: HTTP {response.status_code}: {response.text[:500]}")
     return response
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log line per request (werkzeug's default prints one to stderr)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
 
 
 class LocalIdentityProvider:
@@ -69,7 +76,9 @@ class LocalIdentityProvider:
         # Bind first (port 0 picks a free one, with no window for another process to take it), then build the
         # app: the issuer is the bound address.
         app: Any = None
-        server = make_server("127.0.0.1", self._port, lambda env, start: app(env, start), threaded=True)
+        server = make_server(
+            "127.0.0.1", self._port, lambda env, start: app(env, start), threaded=True, request_handler=_QuietHandler
+        )
         issuer = f"http://127.0.0.1:{server.server_port}"
         self._state = State(issuer, self.audience, self._ttl, self._users, self._clients)
         app = create_app(self._state)
@@ -207,44 +216,64 @@ class LocalIdentityProvider:
 
     def _sign_in_flow(self, username: str, client_id: str, scope: str | None, nonce: str | None) -> _Flow:
         user, client = self._users[username], self._clients[client_id]
-        redirect_uri = client.redirect_uris[0]
-        verifier = secrets.token_urlsafe(48)
-        state = secrets.token_urlsafe(16)
-        params = {
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": redirect_uri,
-            "scope": scope or client.scope,
-            "state": state,
-            "code_challenge": create_s256_code_challenge(verifier),
-            "code_challenge_method": "S256",
-            **({"nonce": nonce} if nonce else {}),
-        }
-        page = _expect((yield "GET", self.authorization_endpoint, {"params": params}), 200, "authorization request")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-        if csrf is None:
-            raise IdentityProviderError("the sign-in page has no form")
-        form = {"csrf": csrf.group(1), "username": user.username, "password": user.password}
-        redirect = _expect((yield "POST", str(page.url), {"data": form}), 302, "sign-in")
-        location = redirect.headers["location"]
-        query = parse_qs(urlsplit(location).query)
-        if not location.startswith(redirect_uri) or query.get("state") != [state] or "code" not in query:
-            raise IdentityProviderError(f"sign-in redirected to {location}")
-        auth = self._client_auth(client)
-        exchange = {
-            "grant_type": "authorization_code",
-            "code": query["code"][0],
-            "redirect_uri": redirect_uri,
-            "code_verifier": verifier,
-        }
-        response = yield "POST", self.token_endpoint, {**auth, "data": {**auth.get("data", {}), **exchange}}
-        return dict(_expect(response, 200, "code exchange").json())
+        return _code_flow(
+            self.issuer, client.client_id, self._client_auth(client), client.redirect_uris[0], user.username,
+            user.password, scope or client.scope, nonce,
+        )  # fmt: skip
 
     def _refresh_flow(self, refresh_token: str, client_id: str) -> _Flow:
         auth = self._client_auth(self._clients[client_id])
         data = {**auth.get("data", {}), "grant_type": "refresh_token", "refresh_token": refresh_token}
         response = yield "POST", self.token_endpoint, {**auth, "data": data}
         return dict(_expect(response, 200, "refresh").json())
+
+
+def _code_flow(
+    issuer: str, client_id: str, client_auth: dict[str, Any], redirect_uri: str, username: str, password: str,
+    scope: str, nonce: str | None,
+) -> _Flow:  # fmt: skip
+    """Authorization code with PKCE, as a browser does it: the sign-in page, the form, the code, the exchange."""
+    verifier = secrets.token_urlsafe(48)
+    state = secrets.token_urlsafe(16)
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": scope,
+        "state": state,
+        "code_challenge": create_s256_code_challenge(verifier),
+        "code_challenge_method": "S256",
+        **({"nonce": nonce} if nonce else {}),
+    }
+    page = _expect((yield "GET", f"{issuer}/authorize", {"params": params}), 200, "authorization request")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    if csrf is None:
+        raise IdentityProviderError("the sign-in page has no form")
+    form = {"csrf": csrf.group(1), "username": username, "password": password}
+    redirect = _expect((yield "POST", str(page.url), {"data": form}), 302, "sign-in")
+    location = redirect.headers["location"]
+    query = parse_qs(urlsplit(location).query)
+    if not location.startswith(redirect_uri) or query.get("state") != [state] or "code" not in query:
+        raise IdentityProviderError(f"sign-in redirected to {location}")
+    exchange = {
+        "grant_type": "authorization_code",
+        "code": query["code"][0],
+        "redirect_uri": redirect_uri,
+        "code_verifier": verifier,
+    }
+    response = yield "POST", f"{issuer}/token", {**client_auth, "data": {**client_auth.get("data", {}), **exchange}}
+    return dict(_expect(response, 200, "code exchange").json())
+
+
+def sign_in(
+    issuer: str, username: str, *, password: str = DEMO_PASSWORD, client_id: str = "tandem-web",
+    redirect_uri: str = "http://127.0.0.1:8001/auth/callback", scope: str = "openid profile email",
+) -> str:  # fmt: skip
+    """An access token for a user of a provider running elsewhere (e.g. `tandem up`'s), through its sign-in
+    page with a public client: what a person does in the browser, done over HTTP."""
+    flow = _code_flow(issuer, client_id, {"data": {"client_id": client_id}}, redirect_uri, username, password,
+                      scope, None)  # fmt: skip
+    return str(_run(flow)["access_token"])
 
 
 def _run(flow: _Flow) -> dict[str, Any]:

@@ -14,6 +14,8 @@ import httpx
 import psutil
 import pytest
 
+from shared.identity_provider import sign_in
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -45,7 +47,11 @@ def test_tandem_up_starts_everything_and_ctrl_c_stops_every_process(tmp_path: Pa
         assert set(urls) == {"pairing", "sessions", "notifications"}, output
         for url in urls.values():
             assert httpx.get(f"{url}/health/ready", timeout=5).status_code == 200
-        pairs = httpx.get(f"{urls['pairing']}/pairs", params={"programme_id": "demo-ai-2026"}).json()
+        [issuer] = re.findall(r"^sign-in\s+local\s+(http://\S+)", output, re.M)
+        assert httpx.get(f"{urls['pairing']}/pairs").status_code == 401  # nothing without signing in
+        token = sign_in(issuer, "hr")  # as a person does: the provider's sign-in page, then the code exchange
+        pairs = httpx.get(f"{urls['pairing']}/pairs", params={"programme_id": "demo-ai-2026"},
+                          headers={"authorization": f"Bearer {token}"}).json()  # fmt: skip
         assert pairs["total"] > 0  # demo data was seeded through the API
         family = psutil.Process(proc.pid).children(recursive=True)
         assert len(family) >= 4  # three services, the broker, Postgres (run via a helper user)
