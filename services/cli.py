@@ -69,7 +69,9 @@ def topics() -> None:
     from shared.topics import ensure_topics
 
     settings = ServiceSettings.from_env("pairing", database_url="unused")
-    created = asyncio.run(ensure_topics(settings.kafka_bootstrap_servers, settings.topics))
+    created = asyncio.run(
+        ensure_topics(settings.kafka_bootstrap_servers, settings.topics, security=settings.kafka_security)
+    )
     typer.echo(f"created: {', '.join(created) if created else 'nothing, all exist'}")
 
 
@@ -120,6 +122,7 @@ def replay(
             service, dsn=settings.database_url, bootstrap=settings.kafka_bootstrap_servers,
             topics=spec.consumes(settings), handlers=handlers, batch_size=batch_size, until=as_of,
             migrations=service_migrations(service, spec.migrations), progress=progress,
+            security=settings.kafka_security,
         )  # fmt: skip
         await rebuild.prepare()
         try:
@@ -160,7 +163,9 @@ def audit(
     moment = _aware(as_of, "--as-of") if as_of else None
     settings = ServiceSettings.from_env("pairing", database_url="unused")
     tenant = tenant or settings.tenant
-    raw = asyncio.run(a.read_log(settings.kafka_bootstrap_servers, settings.topics.event_topics()))
+    raw = asyncio.run(
+        a.read_log(settings.kafka_bootstrap_servers, settings.topics.event_topics(), security=settings.kafka_security)
+    )
     events = a.for_reader(raw, tenant, confidential=False)  # confidential text is for HR, through the API
     if moment is not None:
         state = a.state_as_of(events, subject, moment, kinds(tenant))
@@ -281,20 +286,26 @@ def hr_import(
 @contracts_app.command("write")
 def contracts_write() -> None:
     """Regenerate docs/contracts from the code."""
+    from services import docs
     from services.contracts import CONTRACTS_DIR, expected
     from shared.contracts import write
 
     changed = write(CONTRACTS_DIR, expected())
+    if docs.write():
+        changed.append("README.md (access matrix, Kafka ACLs)")
     typer.echo("\n".join(changed) if changed else "contracts up to date")
 
 
 @contracts_app.command("check")
 def contracts_check() -> None:
     """Fail when docs/contracts differs from the code."""
+    from services import docs
     from services.contracts import CONTRACTS_DIR, expected
     from shared.contracts import diff
 
     problems = diff(CONTRACTS_DIR, expected())
+    if docs.render(docs.README.read_text()) != docs.README.read_text():
+        problems.append("differs: README.md's generated tables (access matrix, Kafka ACLs)")
     for p in problems:
         typer.echo(p, err=True)
     raise typer.Exit(1 if problems else 0)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from shared.csvsafe import cell
 from shared.events import Envelope, UndecodableEvent, decode
+from shared.kafka_security import PLAINTEXT, KafkaSecurity
 
 #: What a confidential field shows to a reader who may not see it.
 REDACTED = "[confidential]"
@@ -297,12 +298,12 @@ def shows_confidential(events: Iterable[Logged], subject: str) -> bool:
     )
 
 
-async def read_log(bootstrap: str, topics: list[str]) -> list[Logged]:
+async def read_log(bootstrap: str, topics: list[str], *, security: KafkaSecurity = PLAINTEXT) -> list[Logged]:
     """Every decodable event on `topics`, read from the beginning to the end as it is now."""
     from shared.replay import LogReader
 
     out: list[Logged] = []
-    async with LogReader(bootstrap) as reader:
+    async with LogReader(bootstrap, security=security) as reader:
         tps = await reader.partitions(topics)
         async for batch in reader.read_to_end(tps):
             for r in batch:

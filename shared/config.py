@@ -6,7 +6,7 @@ TANDEM_OIDC_ROLE_MAP, TANDEM_OIDC_TENANT_MAP; TANDEM_TENANTS (the tenants served
 Common: KAFKA_BOOTSTRAP_SERVERS, KAFKA_ENABLE_IDEMPOTENCE (off by default: the local Tansu broker lacks
 InitProducerId; turn it on against real Kafka), TANDEM_TOPIC_NAMESPACE, TANDEM_TOPIC_PARTITIONS,
 TANDEM_TOPIC_REPLICATION_FACTOR, TANDEM_TENANT, KAFKA_SESSION_TIMEOUT_MS, KAFKA_HEARTBEAT_INTERVAL_MS,
-KAFKA_FETCH_MAX_WAIT_MS, KAFKA_LINGER_MS.
+KAFKA_FETCH_MAX_WAIT_MS, KAFKA_LINGER_MS; KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_* (shared/kafka_security.py).
 Per service (prefix PAIRING_, SESSIONS_, NOTIFICATIONS_): DATABASE_URL, HTTP_HOST, HTTP_PORT.
 A bare DATABASE_URL names a server; each service then uses its own database `tandem_<service>` on it.
 """
@@ -20,6 +20,7 @@ from typing import Any
 
 from shared.auth import AuthSettings, serves
 from shared.db import with_database
+from shared.kafka_security import PLAINTEXT, KafkaSecurity
 from shared.topics import Topics
 
 DEFAULT_PORTS = {"pairing": 8001, "sessions": 8002, "notifications": 8003}
@@ -63,6 +64,8 @@ class ServiceSettings:
     tenants: frozenset[str] = frozenset({"default"})
     #: How callers are verified (TANDEM_OIDC_*); the HTTP API refuses to start without it.
     auth: AuthSettings | None = None
+    #: How the service authenticates to Kafka (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*).
+    kafka_security: KafkaSecurity = PLAINTEXT
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def serves(self, tenant: str) -> bool:
@@ -100,6 +103,7 @@ class ServiceSettings:
                 kafka_linger_ms=int(env.get("KAFKA_LINGER_MS", "0")),
                 tenants=tenants,
                 auth=AuthSettings.from_env(env, tenants),
+                kafka_security=KafkaSecurity.from_env(env),
                 extra={k[len(prefix) :]: v for k, v in env.items() if k.startswith(prefix)},
             )
         except ValueError as exc:

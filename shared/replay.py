@@ -35,6 +35,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from shared.consumer import PROJECTION_LOCK, TRANSIENT, Handlers
 from shared.db import PROJECTION_SCHEMA, Migration, apply_projection_migrations, connect
 from shared.events import Envelope, UndecodableEvent, decode
+from shared.kafka_security import PLAINTEXT, KafkaSecurity
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +66,10 @@ class PositionsDiverged(RuntimeError):
 class LogReader:
     """Reads partitions from given offsets up to target offsets, in big batches."""
 
-    def __init__(self, bootstrap: str, *, max_records: int = 5000) -> None:
+    def __init__(self, bootstrap: str, *, max_records: int = 5000, security: KafkaSecurity = PLAINTEXT) -> None:
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
+            **security.aiokafka(),
             enable_auto_commit=False,
             # assign() starts an offset reset that can race our seek(): should it win, "earliest" re-reads
             # (duplicates are dropped by event id) where the default "latest" would skip a whole partition
@@ -167,10 +169,12 @@ class Rebuild:
         batch_size: int = 5000,
         progress: Callable[[ReplayStats, int], None] | None = None,
         bulk: bool = True,
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         self.service = service
         self.dsn = dsn
         self.bootstrap = bootstrap
+        self.security = security
         self.topics = topics
         self.handlers = handlers
         self.migrations = [m for m in migrations if m.schema == PROJECTION_SCHEMA]
@@ -294,14 +298,14 @@ class Rebuild:
 
     async def run_to_end(self) -> None:
         """Rebuild from the whole log as it is now (or up to `until`): no swap."""
-        async with LogReader(self.bootstrap) as reader:
+        async with LogReader(self.bootstrap, security=self.security) as reader:
             tps = await reader.partitions(self.topics)
             total = sum((await reader.end_offsets(tps)).values())
             await self._consume(reader.read_to_end(tps), total)
 
     async def rebuild_and_swap(self, *, keep_old: bool = True) -> str:
         """Catch up with the live consumer while it runs, then swap atomically. Returns the old schema."""
-        async with LogReader(self.bootstrap) as reader:
+        async with LogReader(self.bootstrap, security=self.security) as reader:
             for _ in range(100):  # chase the live consumer until the remaining gap is small
                 target = await self.live_positions()
                 gap = sum(max(0, off - self.positions.get(tp, 0)) for tp, off in target.items())

@@ -111,7 +111,9 @@ class ServiceHost:
             dbname = s.database_url.rsplit("/", 1)[-1].split("?", 1)[0]
             await ensure_database(with_database(s.database_url, "postgres"), dbname)
         await migrate(s.database_url, self.spec.migrations, service=self.spec.name)
-        await ensure_topics(s.kafka_bootstrap_servers, s.topics, s.topics.all_topics(CONSUMERS))
+        await ensure_topics(
+            s.kafka_bootstrap_servers, s.topics, s.topics.all_topics(CONSUMERS), security=s.kafka_security
+        )
         self._pool = await create_pool(s.database_url, max_size=10)
         # A replay swapped a rebuilt projection in: drop connections whose cached statements name old tables.
         self._listen = await connect(s.database_url)
@@ -122,6 +124,7 @@ class ServiceHost:
             acks="all",
             enable_idempotence=s.kafka_enable_idempotence,
             linger_ms=s.kafka_linger_ms,
+            **s.kafka_security.aiokafka(),
         )
         await self._producer.start()
         if relay:
@@ -151,6 +154,7 @@ class ServiceHost:
             )
             self.broker = KafkaBroker(
                 s.kafka_bootstrap_servers,
+                security=s.kafka_security.faststream(),
                 client_id=f"tandem-{self.spec.name}-consumer",
                 logger=logging.getLogger(f"tandem.{self.spec.name}.broker"),
                 log_level=logging.DEBUG,

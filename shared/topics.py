@@ -15,6 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from shared.events import directory, hr, notifications, pairing, sessions
+from shared.kafka_security import PLAINTEXT, KafkaSecurity
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +78,12 @@ class Topics:
 CONSUMERS = ["pairing", "sessions", "notifications"]
 
 
-async def ensure_topics(bootstrap: str, topics: Topics, names: list[str] | None = None) -> list[str]:
+async def ensure_topics(
+    bootstrap: str, topics: Topics, names: list[str] | None = None, *, security: KafkaSecurity = PLAINTEXT
+) -> list[str]:
     """Create the topics that don't exist yet (idempotent). Returns the names created."""
     names = names if names is not None else topics.all_topics(CONSUMERS)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="tandem-admin")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="tandem-admin", **security.aiokafka())
     for attempt in range(50):
         try:
             await admin.start()

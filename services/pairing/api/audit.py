@@ -35,7 +35,9 @@ async def audit(
     if as_of is not None and as_of.tzinfo is None:
         raise InvalidInput("as_of needs a time zone, e.g. 2026-03-01T12:00:00Z", field="as_of")
     host = host_of(request.app)
-    raw = await a.read_log(host.settings.kafka_bootstrap_servers, host.topics.event_topics())
+    raw = await a.read_log(
+        host.settings.kafka_bootstrap_servers, host.topics.event_topics(), security=host.settings.kafka_security
+    )
     hr = caller.has("hr")
     events = a.for_reader(raw, caller.tenant, confidential=hr)
     what = f"audit state as of {as_of.isoformat()}" if as_of is not None else f"audit timeline ({format})"

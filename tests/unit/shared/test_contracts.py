@@ -30,3 +30,12 @@ def test_consumers_are_described_with_the_event_types_they_handle() -> None:
     receive = sessions["operations"]["consume-pairing-events"]
     handled = {m["$ref"].rsplit("/", 1)[-1] for m in receive["messages"]}
     assert {"PairCreated", "PairEnded"} <= handled
+
+
+def test_the_readme_tables_are_what_the_code_says() -> None:
+    """The access matrix and the Kafka ACLs in the README are generated (tandem contracts write)."""
+    from services import docs
+
+    text = docs.README.read_text()
+    assert docs.render(text) == text, "run `tandem contracts write` and commit README.md"
+    assert "| pairing | `POST /programmes` | hr |" in text
