@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from services.pairing.api.deps import Caller, PathId, UoW
 from services.pairing.audit import kinds
 from shared import audit as a
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, NotFound
 from shared.events.pairing import SensitiveDataAccessed
 from shared.runtime import host_of
 
@@ -40,6 +40,8 @@ async def audit(
     )
     hr = caller.has("hr")
     events = a.for_reader(raw, caller.tenant, confidential=hr)
+    if not any(a.about(e.env, subject) for e in events):  # nothing about it in the caller's tenant
+        raise NotFound(f"nothing is known about {subject}", field="subject")
     what = f"audit state as of {as_of.isoformat()}" if as_of is not None else f"audit timeline ({format})"
     if hr and a.shows_confidential(events, subject):
         what += ", confidential comments included"

@@ -103,10 +103,10 @@ async def extend_pair(pair_id: PathId, body: ExtendIn, uow: UoW) -> PairOut:
 
 @router.post("/{pair_id}/consent", response_model=PairOut, summary="One side accepts or declines a proposal")
 async def consent(pair_id: PathId, body: ConsentIn, uow: UoW, own: Own) -> PairOut:
-    if own is not None and body.participant_id not in own:
-        raise Forbidden("each side answers for themselves: participant_id is not you", field="participant_id")
     async with uow:
-        await _own_pair(uow.conn, uow.tenant, own, pair_id)
+        await _own_pair(uow.conn, uow.tenant, own, pair_id)  # not theirs: 404, whatever the body says
+        if own is not None and body.participant_id not in own:
+            raise Forbidden("each side answers for themselves: participant_id is not you", field="participant_id")
         return PairOut.of(await handlers.answer_proposal(uow, pair_id, body.participant_id, body.decision == "accept"))
 
 

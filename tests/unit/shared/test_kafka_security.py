@@ -47,8 +47,15 @@ def test_scram_over_tls_as_strimzi_issues_it(tmp_path: Path) -> None:
     [
         ({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "KAFKA_SASL_USERNAME"),
         ({"KAFKA_SECURITY_PROTOCOL": "KERBEROS"}, "KAFKA_SECURITY_PROTOCOL"),
-        ({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "MD5", "KAFKA_SASL_USERNAME": "u",
-          "KAFKA_SASL_PASSWORD": "p"}, "KAFKA_SASL_MECHANISM"),  # fmt: skip
+        (
+            {
+                "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                "KAFKA_SASL_MECHANISM": "MD5",
+                "KAFKA_SASL_USERNAME": "u",
+                "KAFKA_SASL_PASSWORD": "p",
+            },
+            "KAFKA_SASL_MECHANISM",
+        ),
         ({"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CERT_FILE": "user.crt"}, "KAFKA_SSL_KEY_FILE"),
     ],
 )
