@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.access import Matrix, authorise, principal, rule_for
@@ -38,6 +39,21 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def _describe(error: Any, body: Any) -> dict[str, Any]:
+    """One validation error as {code, field, message}; a body that is not JSON says where it breaks."""
+    if error.get("type") == "json_invalid":
+        position = next((p for p in error.get("loc", ()) if isinstance(p, int)), None)
+        where = ""
+        if position is not None and isinstance(body, str | bytes):
+            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+            line = text.count("\n", 0, position) + 1
+            column = position - (text.rfind("\n", 0, position) + 1) + 1
+            where = f" at line {line}, column {column}"
+        reason = str((error.get("ctx") or {}).get("error", "invalid JSON"))
+        return {"code": "invalid_input", "field": "body", "message": f"the body is not valid JSON{where}: {reason}"}
+    return {"code": "invalid_input", "field": _field(error.get("loc", ())), "message": str(error.get("msg", ""))}
+
+
 def create_app(title: str, description: str, access: Matrix, version: str = "1.0.0") -> FastAPI:
     """The service's app: every route goes through `authorise` (the access matrix `access`, fail closed)."""
     app = FastAPI(title=title, description=description, version=version, dependencies=[Depends(authorise)])
@@ -49,11 +65,8 @@ def create_app(title: str, description: str, access: Matrix, version: str = "1.0
         return JSONResponse({"error": exc.to_dict()}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"code": "invalid_input", "field": _field(e.get("loc", ())), "message": str(e.get("msg", ""))}
-            for e in exc.errors()
-        ]
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [_describe(e, exc.body) for e in exc.errors()]
         first = errors[0] if errors else {"code": "invalid_input", "field": "body", "message": "invalid"}
         message = f"{first['field']}: {first['message']}"
         return JSONResponse(
@@ -63,6 +76,15 @@ def create_app(title: str, description: str, access: Matrix, version: str = "1.0
             },
             status_code=422,
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # the framework could not read the body (not UTF-8, not JSON)
+            unreadable = {"code": "invalid_input", "field": "body", "message": f"body: {exc.detail}: send UTF-8 JSON"}
+            return JSONResponse({"error": unreadable, "errors": [unreadable]}, status_code=422)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        error = {"code": code, "field": None, "message": str(exc.detail)}
+        return JSONResponse({"error": error}, status_code=exc.status_code, headers=exc.headers)
 
     app.add_middleware(CorrelationMiddleware)
 
@@ -176,7 +198,11 @@ def document_errors(app: FastAPI) -> None:
                 if "{" in path:
                     statuses["404"] = "Not found (or another tenant's)"
                 if method in ("post", "put", "patch", "delete"):
-                    statuses |= {"409": "The current state does not allow it", "422": "Invalid input, naming the field"}
+                    statuses |= {
+                        "404": "Something the request names is not found (or another tenant's)",
+                        "409": "The current state does not allow it",
+                        "422": "Invalid input, naming the field",
+                    }
                 elif operation.get("parameters"):
                     statuses["422"] = "Invalid input, naming the field"
                 responses = operation.setdefault("responses", {})

@@ -6,6 +6,7 @@ import uuid
 
 from fastapi import Request
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
 from shared.access import PUBLIC
 from shared.errors import NotFound
@@ -57,3 +58,23 @@ def test_a_route_the_access_matrix_does_not_name_is_refused_to_everyone() -> Non
     r = TestClient(app).get("/forgotten")
     assert r.status_code == 403
     assert "no access decision" in r.json()["error"]["message"]
+
+
+class Thing(BaseModel):
+    name: str
+
+
+def test_a_body_that_is_not_json_says_where_it_breaks_and_is_a_422() -> None:
+    app = create_app("t", "t", {("POST", "/things"): PUBLIC})
+
+    @app.post("/things")
+    async def things(thing: Thing) -> dict[str, str]:
+        return {"name": thing.name}
+
+    client = TestClient(app)
+    r = client.post("/things", content=b'{\n  "name": "x",\n  oops\n}', headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["error"]["field"] == "body"
+    assert "line 3, column 3" in r.json()["error"]["message"]
+    r = client.post("/things", content=b"\xff\xfe\x00", headers={"content-type": "application/json"})
+    assert (r.status_code, r.json()["error"]["field"]) == (422, "body")
