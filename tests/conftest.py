@@ -87,6 +87,8 @@ async def start_service(
     hosts: list[ServiceHost] = []
 
     async def start(spec: ServiceSpec, *, database_url: str | None = None, **overrides: object) -> ServiceHost:
+        """`overrides` are ServiceSettings fields (e.g. tenants=frozenset({"acme"}), auth=...)."""
+        defaults: dict[str, object] = {"tenants": frozenset({"*"}), "auth": auth_settings(identity_provider)}
         settings = ServiceSettings(
             service=spec.name,
             database_url=database_url or await new_database(spec.name),
@@ -97,9 +99,7 @@ async def start_service(
             kafka_session_timeout_ms=infra.session_timeout_ms,
             kafka_heartbeat_interval_ms=infra.heartbeat_interval_ms,
             kafka_fetch_max_wait_ms=infra.fetch_max_wait_ms,
-            tenants=frozenset({"*"}),
-            auth=auth_settings(identity_provider),
-            **overrides,  # type: ignore[arg-type]
+            **{**defaults, **overrides},  # type: ignore[arg-type]
         )
         host = ServiceHost(spec, settings)
         await host.start()
@@ -117,7 +117,7 @@ class Running:
     url: str
 
 
-ServeFactory = Callable[[ServiceSpec], Awaitable[Running]]
+ServeFactory = Callable[..., Awaitable[Running]]
 
 
 @pytest.fixture
@@ -125,9 +125,10 @@ async def serve(start_service: HostFactory) -> AsyncIterator[ServeFactory]:
     """Start a service and its real HTTP server on a free port; yields a factory."""
     servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
 
-    async def run(spec: ServiceSpec) -> Running:
-        host = await start_service(spec)
-        port = free_port()
+    async def run(spec: ServiceSpec, *, port: int | None = None, **overrides: object) -> Running:
+        """Serve `spec` on `port` (a free one by default); `overrides` as for start_service."""
+        host = await start_service(spec, **overrides)
+        port = port or free_port()
         server = host.http_server(port)
         task = asyncio.create_task(server.serve())
         servers.append((server, task))
