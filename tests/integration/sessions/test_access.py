@@ -313,6 +313,9 @@ async def test_a_confidential_comment_reaches_its_author_and_hr_and_hr_reading_i
         [record] = await _accessed(sessions)
         assert (record.subject_id, record.what, record.role) == (pair.pair_id, "confidential comments (1)", "hr")
         assert record.by == f"Test hr (hr-{ACME}-staff)"
+        # the record is keyed by the pair but is no part of its history: the pair takes commands as before
+        r = await hr.post(url, headers=other_side, json={"author_id": pair.mentor.participant_id, "rating": 4})
+        assert r.status_code == 201, r.text
 
         # every export is recorded too, by whoever exports (and carries no feedback text)
         r = await hr.get(f"/programmes/{programme_id}/outcomes.csv")
