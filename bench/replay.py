@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.common import namespace, produce_events, programme_events
 from services.sessions.app import SPEC as SESSIONS
+from services.sessions.bulk import COLUMNS
 from services.sessions.projection import build_handlers
 from shared.db import connect, ensure_database, migrate, service_migrations
 from shared.infra import provide
@@ -51,11 +52,12 @@ async def raw_copy_rate(dsn: str, rows: int) -> float:
         await conn.execute("CREATE TEMP TABLE copy_probe (LIKE projection.sessions INCLUDING DEFAULTS)")
         now = datetime.now(UTC)
         records = [
-            (f"s{i}", f"p{i % 997}", "prog", now, 45, "", 0, "held", "", now, 45, ["ai-agents"], ["x"], [], now)
+            ("default", f"s{i}", f"p{i % 997}", "prog", now, 45, "", 0, "held", "", now, 45, ["ai-agents"], ["x"], [],
+             now)
             for i in range(rows)
-        ]
+        ]  # fmt: skip
         started = time.perf_counter()
-        await conn.copy_records_to_table("copy_probe", records=records)
+        await conn.copy_records_to_table("copy_probe", records=records, columns=list(COLUMNS["sessions"]))
         return rows / (time.perf_counter() - started)
     finally:
         await conn.close()

@@ -60,6 +60,9 @@ class AuthSettings:
     tenants: frozenset[str] = frozenset({"default"})
     jwks_refresh_seconds: float = 30.0
     http_timeout: float = 5.0
+    #: The public client (no secret; Authorization Code + PKCE) that browser pages such as the HR dashboard
+    #: sign in as; the provider must list the page's `/auth/callback` among its redirect URIs.
+    web_client_id: str = "tandem-web"
 
     def serves(self, tenant: str) -> bool:
         return serves(self.tenants, tenant)
@@ -81,6 +84,7 @@ class AuthSettings:
             role_map=_pairs(env.get("TANDEM_OIDC_ROLE_MAP", "")),
             tenant_map=_pairs(env.get("TANDEM_OIDC_TENANT_MAP", "")),
             tenants=tenants,
+            web_client_id=env.get("TANDEM_OIDC_WEB_CLIENT_ID", "tandem-web"),
         )
 
     def __post_init__(self) -> None:

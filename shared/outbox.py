@@ -37,7 +37,7 @@ NOTIFY_CHANNEL = "tandem_outbox"
 
 
 async def append(conn: Conn, topics: Topics, events: Iterable[Envelope[Any]]) -> None:
-    """Write events to the outbox inside the caller's transaction."""
+    """Write events to the outbox inside the caller's transaction (each row names its envelope's tenant)."""
     records = []
     for env in events:
         rec = encode(env)
@@ -51,12 +51,13 @@ async def append(conn: Conn, topics: Topics, events: Iterable[Envelope[Any]]) ->
                 [[name, value.decode()] for name, value in rec.headers],
                 rec.value.decode(),
                 env.time,
+                env.tenant,
             )
         )
     if records:
         await conn.executemany(
-            "INSERT INTO outbox (event_id, event_type, topic, key, subject, headers, payload, occurred_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO outbox (event_id, event_type, topic, key, subject, headers, payload, occurred_at, tenant) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             records,
         )
 

@@ -87,6 +87,7 @@ async def start_service(
     hosts: list[ServiceHost] = []
 
     async def start(spec: ServiceSpec, *, database_url: str | None = None, **overrides: object) -> ServiceHost:
+        """`overrides` are ServiceSettings fields (e.g. tenants=frozenset({"acme"}), auth=...)."""
         options: dict[str, object] = {
             "kafka_bootstrap_servers": infra.kafka_bootstrap,
             "kafka_enable_idempotence": infra.kafka_idempotence,
@@ -119,7 +120,7 @@ class Running:
     url: str
 
 
-ServeFactory = Callable[[ServiceSpec], Awaitable[Running]]
+ServeFactory = Callable[..., Awaitable[Running]]
 
 
 @pytest.fixture
@@ -127,9 +128,10 @@ async def serve(start_service: HostFactory) -> AsyncIterator[ServeFactory]:
     """Start a service and its real HTTP server on a free port; yields a factory."""
     servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
 
-    async def run(spec: ServiceSpec) -> Running:
-        host = await start_service(spec)
-        port = free_port()
+    async def run(spec: ServiceSpec, *, port: int | None = None, **overrides: object) -> Running:
+        """Serve `spec` on `port` (a free one by default); `overrides` as for start_service."""
+        host = await start_service(spec, **overrides)
+        port = port or free_port()
         server = host.http_server(port)
         task = asyncio.create_task(server.serve())
         servers.append((server, task))

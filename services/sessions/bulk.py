@@ -3,7 +3,8 @@
 It produces exactly the rows the per-event handlers in projection.py produce for the same events in the
 same order (a test replays one stream both ways and diffs them): the same upserts, the same updates that
 change nothing when the row is missing, and the same rejections where a handler's insert would violate a
-primary key (the live consumer dead-letters those events; replay skips them).
+primary key (the live consumer dead-letters those events; replay skips them). Every row names the event's
+tenant and every key starts with it, as in the tables.
 """
 
 from __future__ import annotations
@@ -11,18 +12,38 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from services.sessions.projection import PAIR_STATE, began
+from services.sessions.projection import FEEDBACK_FIELDS, PAIR_STATE, began
 from shared.db import Conn
 from shared.events import Envelope
 from shared.events import pairing as p
 from shared.events import sessions as s
 
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "programmes": ("programme_id", "name", "starts_on", "ends_on", "cadence_days", "focus_topics", "closed"),
-    "participants": ("participant_id", "programme_id", "role", "display_name", "email", "withdrawn", "employee_id"),
-    "pairs": ("pair_id", "programme_id", "mentor_id", "mentee_id", "state", "created_at", "updated_at"),
-    "pair_changes": ("event_id", "pair_id", "at", "kind"),
+    "programmes": (
+        "tenant",
+        "programme_id",
+        "name",
+        "starts_on",
+        "ends_on",
+        "cadence_days",
+        "focus_topics",
+        "closed",
+        "min_group_size",
+    ),
+    "participants": (
+        "tenant",
+        "participant_id",
+        "programme_id",
+        "role",
+        "display_name",
+        "email",
+        "withdrawn",
+        "employee_id",
+    ),
+    "pairs": ("tenant", "pair_id", "programme_id", "mentor_id", "mentee_id", "state", "created_at", "updated_at"),
+    "pair_changes": ("tenant", "event_id", "pair_id", "at", "kind"),
     "agreements": (
+        "tenant",
         "pair_id",
         "participant_id",
         "role",
@@ -31,9 +52,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "learning_focus",
         "confirmed_at",
     ),
-    "goals": ("goal_id", "pair_id", "programme_id", "topic", "description", "set_at", "achieved_at"),
-    "confidence": ("pair_id", "programme_id", "participant_id", "phase", "ratings", "rated_at"),
+    "goals": ("tenant", "goal_id", "pair_id", "programme_id", "topic", "description", "set_at", "achieved_at"),
+    "confidence": ("tenant", "pair_id", "programme_id", "participant_id", "phase", "ratings", "rated_at"),
     "sessions": (
+        "tenant",
         "session_id",
         "pair_id",
         "programme_id",
@@ -50,23 +72,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "action_items",
         "updated_at",
     ),
-    "feedback": (
-        "feedback_id",
-        "pair_id",
-        "programme_id",
-        "session_id",
-        "author_id",
-        "author_role",
-        "rating",
-        "productivity_gain",
-        "minutes_saved_per_day",
-        "new_business_opportunity",
-        "opportunity_text",
-        "team_productivity_gain",
-        "career_benefit",
-        "confidential_comment",
-        "submitted_at",
-    ),
+    "feedback": ("tenant", *FEEDBACK_FIELDS, "submitted_at"),
 }
 
 
@@ -76,81 +82,91 @@ class SessionsBulk:
 
     def apply(self, env: Envelope[Any]) -> bool:
         """Fold one event; False where the per-event handler would have been rejected."""
-        t, e, at = env.type, env.data, env.time
+        t, e, at, tenant = env.type, env.data, env.time, env.tenant
         rows = self.tables
         if t == p.ProgramLaunched.TYPE:
-            old = rows["programmes"].get(e.programme_id)
-            rows["programmes"][e.programme_id] = {
-                "programme_id": e.programme_id, "name": e.name, "starts_on": e.starts_on, "ends_on": e.ends_on,
-                "cadence_days": e.cadence_days, "focus_topics": list(e.focus_topics),
-                "closed": old["closed"] if old else False,
+            key: tuple[str, ...] = (tenant, e.programme_id)
+            old = rows["programmes"].get(key)
+            rows["programmes"][key] = {
+                "tenant": tenant, "programme_id": e.programme_id, "name": e.name, "starts_on": e.starts_on,
+                "ends_on": e.ends_on, "cadence_days": e.cadence_days, "focus_topics": list(e.focus_topics),
+                "closed": old["closed"] if old else False, "min_group_size": e.min_group_size,
             }  # fmt: skip
         elif t == p.ProgramClosed.TYPE:
-            if e.programme_id in rows["programmes"]:
-                rows["programmes"][e.programme_id]["closed"] = True
+            key = (tenant, e.programme_id)
+            if key in rows["programmes"]:
+                rows["programmes"][key]["closed"] = True
         elif t in (p.ParticipantEnrolled.TYPE, p.ParticipantUpdated.TYPE):
-            old = rows["participants"].get(e.participant_id)
+            key = (tenant, e.participant_id)
+            old = rows["participants"].get(key)
             if old:
                 old.update(display_name=e.display_name, email=str(e.email), employee_id=e.employee_id)
             else:
-                rows["participants"][e.participant_id] = {
-                    "participant_id": e.participant_id, "programme_id": e.programme_id, "role": e.role,
-                    "display_name": e.display_name, "email": str(e.email), "withdrawn": False,
+                rows["participants"][key] = {
+                    "tenant": tenant, "participant_id": e.participant_id, "programme_id": e.programme_id,
+                    "role": e.role, "display_name": e.display_name, "email": str(e.email), "withdrawn": False,
                     "employee_id": e.employee_id,
                 }  # fmt: skip
         elif t == p.ParticipantWithdrew.TYPE:
-            if e.participant_id in rows["participants"]:
-                rows["participants"][e.participant_id]["withdrawn"] = True
+            key = (tenant, e.participant_id)
+            if key in rows["participants"]:
+                rows["participants"][key]["withdrawn"] = True
         elif t == p.PairCreated.TYPE:
-            if e.pair_id not in rows["pairs"]:
+            key = (tenant, e.pair_id)
+            if key not in rows["pairs"]:
                 start = began(e, env)
-                rows["pairs"][e.pair_id] = {"pair_id": e.pair_id, "programme_id": e.programme_id,
-                                            "mentor_id": e.mentor_id, "mentee_id": e.mentee_id, "state": "active",
-                                            "created_at": start, "updated_at": start}  # fmt: skip
+                rows["pairs"][key] = {"tenant": tenant, "pair_id": e.pair_id, "programme_id": e.programme_id,
+                                      "mentor_id": e.mentor_id, "mentee_id": e.mentee_id, "state": "active",
+                                      "created_at": start, "updated_at": start}  # fmt: skip
         elif t in PAIR_STATE:
             kind = PAIR_STATE[t]
-            if env.id in rows["pair_changes"]:
+            if (tenant, env.id) in rows["pair_changes"]:
                 return False
-            pair = rows["pairs"].get(e.pair_id)
+            pair = rows["pairs"].get((tenant, e.pair_id))
             if pair:
                 pair.update(state="active" if kind == "resumed" else kind, updated_at=at)
-            rows["pair_changes"][env.id] = {"event_id": env.id, "pair_id": e.pair_id, "at": at, "kind": kind}
+            rows["pair_changes"][(tenant, env.id)] = {"tenant": tenant, "event_id": env.id, "pair_id": e.pair_id,
+                                                      "at": at, "kind": kind}  # fmt: skip
         elif t == s.AgreementConfirmed.TYPE:
-            key = (e.pair_id, e.role)
+            key = (tenant, e.pair_id, e.role)
             if key in rows["agreements"]:
                 return False
-            rows["agreements"][key] = {"pair_id": e.pair_id, "participant_id": e.participant_id, "role": e.role,
-                                       "meeting_rhythm": e.meeting_rhythm, "confidentiality": e.confidentiality,
-                                       "learning_focus": e.learning_focus, "confirmed_at": at}  # fmt: skip
+            rows["agreements"][key] = {"tenant": tenant, "pair_id": e.pair_id, "participant_id": e.participant_id,
+                                       "role": e.role, "meeting_rhythm": e.meeting_rhythm,
+                                       "confidentiality": e.confidentiality, "learning_focus": e.learning_focus,
+                                       "confirmed_at": at}  # fmt: skip
         elif t == s.GoalSet.TYPE:
-            old = rows["goals"].get(e.goal_id)
+            key = (tenant, e.goal_id)
+            old = rows["goals"].get(key)
             if old:
                 old.update(topic=e.topic, description=e.description, set_at=at)
             else:
-                rows["goals"][e.goal_id] = {"goal_id": e.goal_id, "pair_id": e.pair_id, "programme_id": e.programme_id,
-                                            "topic": e.topic, "description": e.description, "set_at": at,
-                                            "achieved_at": None}  # fmt: skip
+                rows["goals"][key] = {"tenant": tenant, "goal_id": e.goal_id, "pair_id": e.pair_id,
+                                      "programme_id": e.programme_id, "topic": e.topic, "description": e.description,
+                                      "set_at": at, "achieved_at": None}  # fmt: skip
         elif t == s.GoalAchieved.TYPE:
-            if e.goal_id in rows["goals"]:
-                rows["goals"][e.goal_id]["achieved_at"] = at
+            key = (tenant, e.goal_id)
+            if key in rows["goals"]:
+                rows["goals"][key]["achieved_at"] = at
         elif t == s.ConfidenceRated.TYPE:
-            rated = (e.pair_id, e.participant_id, e.phase)
-            if rated in rows["confidence"]:
+            key = (tenant, e.pair_id, e.participant_id, e.phase)
+            if key in rows["confidence"]:
                 return False
-            rows["confidence"][rated] = {"pair_id": e.pair_id, "programme_id": e.programme_id,
+            rows["confidence"][key] = {"tenant": tenant, "pair_id": e.pair_id, "programme_id": e.programme_id,
                                        "participant_id": e.participant_id, "phase": e.phase,
                                        "ratings": dict(e.ratings), "rated_at": at}  # fmt: skip
         elif t == s.SessionScheduled.TYPE:
-            if e.session_id in rows["sessions"]:
+            key = (tenant, e.session_id)
+            if key in rows["sessions"]:
                 return False
-            rows["sessions"][e.session_id] = {
-                "session_id": e.session_id, "pair_id": e.pair_id, "programme_id": e.programme_id,
+            rows["sessions"][key] = {
+                "tenant": tenant, "session_id": e.session_id, "pair_id": e.pair_id, "programme_id": e.programme_id,
                 "starts_at": e.starts_at, "duration_minutes": e.duration_minutes, "agenda": e.agenda,
                 "sequence": e.sequence, "status": "scheduled", "cancel_reason": "", "held_at": None, "minutes": None,
                 "topics": [], "tools": [], "action_items": [], "updated_at": at,
             }  # fmt: skip
         elif t in (s.SessionRescheduled.TYPE, s.SessionCancelled.TYPE, s.SessionLogged.TYPE):
-            row = rows["sessions"].get(e.session_id)
+            row = rows["sessions"].get((tenant, e.session_id))
             if row is None:
                 return True
             if t == s.SessionRescheduled.TYPE:
@@ -162,10 +178,11 @@ class SessionsBulk:
                            tools=list(e.tools), action_items=list(e.action_items))  # fmt: skip
             row["updated_at"] = at
         elif t == s.FeedbackSubmitted.TYPE:
-            if e.feedback_id in rows["feedback"]:
+            key = (tenant, e.feedback_id)
+            if key in rows["feedback"]:
                 return False
-            rows["feedback"][e.feedback_id] = {**{c: getattr(e, c, None) for c in COLUMNS["feedback"]},
-                                               "submitted_at": at}  # fmt: skip
+            rows["feedback"][key] = {"tenant": tenant, **{c: getattr(e, c) for c in FEEDBACK_FIELDS},
+                                     "submitted_at": at}  # fmt: skip
         return True
 
     def handles(self, event_type: str) -> bool:

@@ -14,9 +14,10 @@ from shared.uow import UnitOfWork
 
 
 async def execute(uow: UnitOfWork, command: Command, *, now: datetime | None = None) -> list[SessionsEvent]:
-    """Run one command on its pair: lock the pair, rebuild it from its events, decide, commit the events."""
-    await repository.lock_pair(uow.conn, command.pair_id)
-    mentorship = await repository.load_mentorship(uow.conn, command.pair_id)
+    """Run one command on its pair (in the unit of work's tenant): lock the pair, rebuild it from its events,
+    decide, commit the events."""
+    await repository.lock_pair(uow.conn, uow.tenant, command.pair_id)
+    mentorship = await repository.load_mentorship(uow.conn, uow.tenant, command.pair_id)
     events = mentorship.handle(command, now=now or datetime.now(UTC))
     uow.emit(*events)
     await uow.commit()
@@ -30,9 +31,9 @@ async def call_off_after_end(uow: UnitOfWork, ended: PairEnded, *, ended_at: dat
     same transaction). Under the pair's lock, like every command: a session scheduled concurrently is either
     seen here or refused for an ended pair. A second run finds nothing left to cancel.
     """
-    await repository.lock_pair(uow.conn, ended.pair_id)
+    await repository.lock_pair(uow.conn, uow.tenant, ended.pair_id)
     try:
-        mentorship = await repository.load_mentorship(uow.conn, ended.pair_id)
+        mentorship = await repository.load_mentorship(uow.conn, uow.tenant, ended.pair_id)
     except NotFound:  # a pair this service never saw created has no sessions
         return []
     events = mentorship.cancel_after_end(ended_at, pair_ended_reason(ended.reason, ended.note))

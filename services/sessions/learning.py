@@ -35,7 +35,7 @@ def build_learning_handlers(host: ServiceHost | None) -> Handlers:
                      outcome: learning.Outcome) -> None:  # fmt: skip
         if host is None:
             raise RuntimeError("learning records are published by a running sessions service")
-        facts = await repo.participation(conn, participant_id, programme_id)
+        facts = await repo.participation(conn, trigger.tenant, participant_id, programme_id)
         if facts is None:  # the enrolment (another partition) is not applied yet: retry the batch shortly
             raise TransientError(f"participant {participant_id} of programme {programme_id} not known yet")
         if facts.employee_id is None:
@@ -61,18 +61,20 @@ def build_learning_handlers(host: ServiceHost | None) -> Handlers:
         e: p.PairEnded = env.data
         if e.reason != "completed":
             return
-        members = await repo.pair_members(conn, e.pair_id)
+        members = await repo.pair_members(conn, env.tenant, e.pair_id)
         if members is None:  # PairCreated shares the partition, so this means it was dead-lettered
             log.warning("pair %s ended but was never known: no learning record", e.pair_id)
             return
         for member in members:
-            if learning.completes_on_pair_end(e, await repo.other_live_pairs(conn, member, e.programme_id, e.pair_id)):
+            if learning.completes_on_pair_end(
+                e, await repo.other_live_pairs(conn, env.tenant, member, e.programme_id, e.pair_id)
+            ):
                 await record(conn, env, member, e.programme_id, "completed")
 
     @h.on(p.ProgramClosed, side_effects=True)
     async def closed(conn: Conn, env: Envelope[Any]) -> None:
         programme_id = env.data.programme_id
-        for participant_id in await repo.enrolled_without_record(conn, programme_id):
+        for participant_id in await repo.enrolled_without_record(conn, env.tenant, programme_id):
             await record(conn, env, participant_id, programme_id, "completed")
 
     return h

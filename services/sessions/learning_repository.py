@@ -1,4 +1,5 @@
-"""SQL of the learning records: the facts from the read model, and the service's own record of what it recorded."""
+"""SQL of the learning records: the facts from the read model, and the service's own record of what it recorded.
+Every query is within the tenant of the event that triggers the record."""
 
 from __future__ import annotations
 
@@ -8,59 +9,66 @@ from shared.db import Conn
 LIVE = ("active", "paused")
 
 
-async def participation(conn: Conn, participant_id: str, programme_id: str) -> Participation | None:
+async def participation(conn: Conn, tenant: str, participant_id: str, programme_id: str) -> Participation | None:
     """The read model's facts of one participant in one programme; None while their enrolment is not known."""
     person = await conn.fetchrow(
         "SELECT p.participant_id, p.employee_id, p.role, g.name FROM participants p "
-        "JOIN programmes g ON g.programme_id = p.programme_id WHERE p.participant_id = $1 AND p.programme_id = $2",
-        participant_id, programme_id,
+        "JOIN programmes g ON g.tenant = p.tenant AND g.programme_id = p.programme_id "
+        "WHERE p.tenant = $1 AND p.participant_id = $2 AND p.programme_id = $3",
+        tenant, participant_id, programme_id,
     )  # fmt: skip
     if person is None:
         return None
     pairs = await conn.fetch(
-        "SELECT pair_id, created_at FROM pairs WHERE programme_id = $1 AND $2 IN (mentor_id, mentee_id) "
-        "ORDER BY pair_id",
-        programme_id, participant_id,
+        "SELECT pair_id, created_at FROM pairs WHERE tenant = $1 AND programme_id = $2 "
+        "AND $3 IN (mentor_id, mentee_id) ORDER BY pair_id",
+        tenant, programme_id, participant_id,
     )  # fmt: skip
     pair_ids = [r["pair_id"] for r in pairs]
     held = await conn.fetch(
-        "SELECT minutes FROM sessions WHERE pair_id = ANY($1::text[]) AND status = 'held' ORDER BY session_id",
-        pair_ids,
-    )
+        "SELECT minutes FROM sessions WHERE tenant = $1 AND pair_id = ANY($2::text[]) AND status = 'held' "
+        "ORDER BY session_id",
+        tenant, pair_ids,
+    )  # fmt: skip
     goals = await conn.fetchrow(
-        "SELECT count(*) AS set, count(achieved_at) AS achieved FROM goals WHERE pair_id = ANY($1::text[])", pair_ids
-    )
+        "SELECT count(*) AS set, count(achieved_at) AS achieved FROM goals WHERE tenant = $1 "
+        "AND pair_id = ANY($2::text[])",
+        tenant, pair_ids,
+    )  # fmt: skip
     assert goals is not None  # an aggregate always yields a row
     return Participation(
-        participant_id=person["participant_id"], employee_id=person["employee_id"], programme_id=programme_id,
+        tenant=tenant, participant_id=person["participant_id"], employee_id=person["employee_id"],
+        programme_id=programme_id,
         programme_name=person["name"], role=person["role"], pair_starts=tuple(r["created_at"] for r in pairs),
         held_minutes=tuple(r["minutes"] or 0 for r in held), goals_set=goals["set"], goals_achieved=goals["achieved"],
     )  # fmt: skip
 
 
-async def pair_members(conn: Conn, pair_id: str) -> tuple[str, str] | None:
-    row = await conn.fetchrow("SELECT mentor_id, mentee_id FROM pairs WHERE pair_id = $1", pair_id)
+async def pair_members(conn: Conn, tenant: str, pair_id: str) -> tuple[str, str] | None:
+    row = await conn.fetchrow(
+        "SELECT mentor_id, mentee_id FROM pairs WHERE tenant = $1 AND pair_id = $2", tenant, pair_id
+    )
     return (row["mentor_id"], row["mentee_id"]) if row is not None else None
 
 
-async def other_live_pairs(conn: Conn, participant_id: str, programme_id: str, pair_id: str) -> int:
+async def other_live_pairs(conn: Conn, tenant: str, participant_id: str, programme_id: str, pair_id: str) -> int:
     """How many pairs of theirs in the programme, other than this one, are still active or paused."""
     count: int = await conn.fetchval(
-        "SELECT count(*) FROM pairs WHERE programme_id = $1 AND $2 IN (mentor_id, mentee_id) AND pair_id <> $3 "
-        "AND state = ANY($4::text[])",
-        programme_id, participant_id, pair_id, list(LIVE),
+        "SELECT count(*) FROM pairs WHERE tenant = $1 AND programme_id = $2 AND $3 IN (mentor_id, mentee_id) "
+        "AND pair_id <> $4 AND state = ANY($5::text[])",
+        tenant, programme_id, participant_id, pair_id, list(LIVE),
     )  # fmt: skip
     return count
 
 
-async def enrolled_without_record(conn: Conn, programme_id: str) -> list[str]:
+async def enrolled_without_record(conn: Conn, tenant: str, programme_id: str) -> list[str]:
     """Participants still enrolled in the programme who have no learning record yet."""
     rows = await conn.fetch(
-        "SELECT participant_id FROM participants p WHERE programme_id = $1 AND NOT withdrawn AND NOT EXISTS "
-        "(SELECT 1 FROM public.learning_records r WHERE r.participant_id = p.participant_id "
-        "AND r.programme_id = p.programme_id) ORDER BY participant_id",
-        programme_id,
-    )
+        "SELECT participant_id FROM participants p WHERE tenant = $1 AND programme_id = $2 AND NOT withdrawn "
+        "AND NOT EXISTS (SELECT 1 FROM public.learning_records r WHERE r.tenant = p.tenant "
+        "AND r.participant_id = p.participant_id AND r.programme_id = p.programme_id) ORDER BY participant_id",
+        tenant, programme_id,
+    )  # fmt: skip
     return [r["participant_id"] for r in rows]
 
 

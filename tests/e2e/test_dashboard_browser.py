@@ -1,9 +1,13 @@
-"""The HR dashboard in a real headless browser (Playwright driving Debian's Chromium): the page loads,
-shows the figures the API computes, and leaves a screenshot in test-artifacts/."""
+"""The HR dashboard in a real headless browser (Playwright driving Debian's Chromium): the page signs in
+through the identity provider's real sign-in page (Authorization Code + PKCE), shows the figures the API
+computes, exports with the token, signs out, and leaves screenshots in test-artifacts/."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,9 +17,12 @@ from playwright.async_api import async_playwright
 
 from services.pairing.app import SPEC as PAIRING
 from services.sessions.app import SPEC as SESSIONS
+from shared.events.sessions import SensitiveDataAccessed
+from shared.identity_provider import Client, DemoUser, LocalIdentityProvider
+from shared.localstack import free_port
 from tests import auth
-from tests.conftest import ServeFactory
-from tests.integration.sessions.flows import agree, programme_with_pairs
+from tests.conftest import ServeFactory, auth_settings
+from tests.integration.sessions.flows import agree, as_participant, programme_with_pairs
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -43,8 +50,23 @@ def as_shown(figure: dict[str, Any]) -> str:
     return f"{'+' if value > 0 else ''}{value:.1f}"
 
 
-async def test_the_dashboard_shows_the_apis_figures(serve: ServeFactory) -> None:
-    pairing, sessions = await serve(PAIRING), await serve(SESSIONS)
+async def test_hr_signs_in_and_the_dashboard_shows_the_apis_figures(
+    serve: ServeFactory, identity_provider: LocalIdentityProvider
+) -> None:
+    idp = identity_provider
+    # The dashboard's own public client, with the exact callback URI of this test's server (and where sign-out
+    # returns), and the HR person who signs in.
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    client_id = f"dashboard-{uuid.uuid4().hex[:8]}"
+    idp.add_client(
+        Client(client_id, redirect_uris=[f"{origin}/auth/callback"], post_logout_redirect_uris=[f"{origin}/"])
+    )
+    hr = idp.add_user(DemoUser(f"hanna-{client_id}", "Hanna Schmidt", "hanna.schmidt@acme.example", ["hr"],
+                               auth.DEFAULT_TENANT))  # fmt: skip
+    pairing = await serve(PAIRING)
+    sessions = await serve(SESSIONS, port=port, auth=replace(auth_settings(idp), web_client_id=client_id))
+    assert sessions.url == origin
     programme_id, pairs = await programme_with_pairs(pairing, sessions.url, 6, name="Browser cohort")
     start = datetime.now(UTC) - timedelta(days=3)
     async with auth.client(base_url=sessions.url) as client:
@@ -56,13 +78,15 @@ async def test_the_dashboard_shows_the_apis_figures(serve: ServeFactory) -> None
                 f"/pairs/{pair['pair_id']}/sessions/{sid}/log",
                 json={"held_at": start.isoformat(), "minutes": 45, "topics": ["prompt-writing"]},
             )
-            await client.post(f"/pairs/{pair['pair_id']}/feedback", json={
-                "author_id": pair["mentee_id"], "session_id": sid, "rating": 5, "productivity_gain": i != 0,
-                "minutes_saved_per_day": 30 + 10 * i})  # fmt: skip
+            r = await client.post(f"/pairs/{pair['pair_id']}/feedback", headers=as_participant(pair, pair["mentee_id"]),
+                                  json={"author_id": pair["mentee_id"], "session_id": sid, "rating": 5,
+                                        "productivity_gain": i != 0, "minutes_saved_per_day": 30 + 10 * i})  # fmt: skip
+            assert r.status_code == 201, r.text
         for _ in range(200):
             api = (await client.get(f"/programmes/{programme_id}/outcomes")).json()
             if api["totals"]["sessions_held"] == 6 and api["figures"][0]["n"] == 6:
                 break
+            await asyncio.sleep(0.05)
     ARTIFACTS.mkdir(exist_ok=True)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
@@ -70,7 +94,19 @@ async def test_the_dashboard_shows_the_apis_figures(serve: ServeFactory) -> None
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         await page.goto(f"{sessions.url}/dashboard?programme={programme_id}")
+        # not signed in: the provider's sign-in page, for this client; HR picks themselves
+        await page.wait_for_url(f"{idp.issuer}/authorize?*", timeout=15_000)
+        assert client_id in await page.inner_text("body")
+        await page.screenshot(path=str(ARTIFACTS / "dashboard-sign-in.png"))
+        await page.click(f"button[name='pick'][value='{hr.username}']")
+        # the callback redeems the code and returns to the programme asked for
         await page.wait_for_selector(f"body[data-loaded='{programme_id}']", timeout=15_000)
+        assert page.url == f"{sessions.url}/dashboard?programme={programme_id}"
+        assert await page.inner_text("#who-name") == "Hanna Schmidt"
+        assert await page.inner_text("#who-roles") == "(hr)"
+        stored = await page.evaluate("() => JSON.parse(sessionStorage.getItem('tandem.auth'))")
+        assert stored["access_token"].count(".") == 2
+        assert await page.evaluate("() => localStorage.length") == 0  # the token stays in this tab only
         assert await page.inner_text("#programme-name") == "Browser cohort"
         for figure in api["figures"]:
             shown = await page.inner_text(f"[data-figure='{figure['key']}']")
@@ -81,6 +117,30 @@ async def test_the_dashboard_shows_the_apis_figures(serve: ServeFactory) -> None
         csv_link = await page.get_attribute("#export-csv", "href")
         assert csv_link == f"/programmes/{programme_id}/outcomes.csv"
         await page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+        # the export goes with the token, and is recorded as HR's
+        async with page.expect_download() as download:
+            await page.click("#export-csv")
+        saved = await download.value
+        assert saved.suggested_filename == f"tandem-{programme_id}-outcomes.csv"
+        text = await asyncio.to_thread((await saved.path()).read_text)
+        assert text.startswith("programme_id,as_of,section")
+        exported = await sessions.host.pool.fetchval(
+            "SELECT payload FROM outbox WHERE event_type = $1 ORDER BY position DESC LIMIT 1",
+            SensitiveDataAccessed.TYPE,
+        )
+        record = SensitiveDataAccessed.model_validate_json(exported)
+        assert (record.what, record.by) == ("outcomes.csv", f"Hanna Schmidt ({hr.username})")
+
+        # sign-out ends the session at the provider too: back on the dashboard, it asks to sign in again
+        await page.click("#sign-out")
+        await page.wait_for_url(f"{idp.issuer}/authorize?*", timeout=15_000)
+        assert "Sign in to Tandem" in await page.inner_text("body")
+        assert await page.evaluate("() => sessionStorage.getItem('tandem.auth')") is None
+
+        # a callback this tab did not ask for is refused
+        await page.goto(f"{sessions.url}/auth/callback?code=forged&state=forged")
+        await page.wait_for_selector("body[data-error='true']", timeout=15_000)
+        assert "state" in await page.inner_text("#status")
         await browser.close()
     assert not errors, errors
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000

@@ -10,7 +10,8 @@ from aiokafka import AIOKafkaProducer
 from cloudevents.v1.kafka import KafkaMessage, from_binary
 
 from shared import outbox
-from shared.db import create_pool
+from shared.db import SHARED_MIGRATIONS, connect, create_pool
+from shared.events import encode
 from shared.infra import Infra
 from shared.outbox import OutboxRelay
 from shared.topics import Topics
@@ -124,3 +125,39 @@ async def test_replicas_share_the_relay_without_double_publishing_and_keep_order
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_each_row_names_its_tenant_and_rows_from_before_the_column_take_it_from_their_header(
+    infra: Infra, created_topics: Topics, new_database: Any
+) -> None:
+    dsn = await new_database("outbox_tenant")
+    conn = await connect(dsn)
+    try:
+        for name in ("0001_messaging.sql", "0002_projection_state.sql"):  # the outbox as it was
+            await conn.execute((SHARED_MIGRATIONS / name).read_text())
+        old = messaging.pair_created()
+        old = old.model_copy(update={"tenant": "acme"})
+        rec = encode(old)
+        await conn.execute(
+            "INSERT INTO outbox (event_id, event_type, topic, key, subject, headers, payload, occurred_at) "
+            "VALUES ($1, $2, 't', $3, $4, $5, $6, $7)",
+            old.id, old.type, old.key, old.subject, [[n, v.decode()] for n, v in rec.headers], rec.value.decode(),
+            old.time,
+        )  # fmt: skip
+        await conn.execute((SHARED_MIGRATIONS / "0003_outbox_tenant.sql").read_text())
+        assert await conn.fetchval("SELECT tenant FROM outbox WHERE event_id = $1", old.id) == "acme"
+
+        new = messaging.pair_created().model_copy(update={"tenant": "globex"})
+        async with conn.transaction():
+            await outbox.append(conn, created_topics, [new])
+        assert await conn.fetchval("SELECT tenant FROM outbox WHERE event_id = $1", new.id) == "globex"
+        await conn.execute("SET enable_seqscan = off")  # two rows: say whether the index serves, not the cost
+        plan = "\n".join(
+            r[0]
+            for r in await conn.fetch(
+                "EXPLAIN SELECT headers FROM outbox WHERE tenant = 'acme' AND key = 'p' ORDER BY position"
+            )
+        )
+        assert "outbox_tenant_key" in plan
+    finally:
+        await conn.close()

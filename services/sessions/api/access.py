@@ -5,6 +5,7 @@ from __future__ import annotations
 from shared.access import PUBLIC, Matrix, Rule, allow
 
 HR_AUDITOR = allow("hr", "auditor")
+EXPORT = allow("hr", "auditor", note="every export is recorded (SensitiveDataAccessed)")
 OWN_PAIR = allow("hr", "participant", own=True, note="participants: their own pairs")
 READ_PAIR = allow("hr", "auditor", "participant", own=True, note="participants: their own pairs")
 
@@ -22,13 +23,22 @@ MATRIX: Matrix = {
     ("GET", "/sessions/{session_id}"): READ_PAIR,
     ("POST", "/pairs/{pair_id}/feedback"): allow("participant", own=True, note="each gives their own feedback"),
     ("GET", "/pairs/{pair_id}/feedback"): allow(
-        "hr", "participant", own=True, note="a confidential comment: only its author and HR"
+        "hr",
+        "auditor",
+        "participant",
+        own=True,
+        note="a confidential comment: only its author and HR (auditors get the rest); HR reading one is recorded",
     ),
     ("GET", "/programmes"): HR_AUDITOR,
-    ("GET", "/programmes/{programme_id}/outcomes"): HR_AUDITOR,
-    ("GET", "/programmes/{programme_id}/outcomes.csv"): HR_AUDITOR,
-    ("GET", "/programmes/{programme_id}/outcomes.json"): HR_AUDITOR,
+    ("GET", "/programmes/{programme_id}/outcomes"): allow(
+        "hr", "auditor", note="the people of at-risk pairs are named for HR only"
+    ),
+    ("GET", "/programmes/{programme_id}/outcomes.csv"): EXPORT,
+    ("GET", "/programmes/{programme_id}/outcomes.json"): EXPORT,
     ("GET", "/programmes/{programme_id}/at-risk"): allow("hr", note="names of at-risk pairs: HR only"),
+    ("GET", "/"): Rule(public=True, note="redirects to the dashboard (where sign-out returns)"),
     ("GET", "/dashboard"): Rule(public=True, note="the page; it signs in (Authorization Code + PKCE)"),
     ("GET", "/dashboard/static/{name}"): PUBLIC,
+    ("GET", "/auth/config"): Rule(public=True, note="the dashboard's sign-in: issuer, public client, redirect URI"),
+    ("GET", "/auth/callback"): Rule(public=True, note="the dashboard's sign-in: finishes the code exchange"),
 }

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.sessions.domain.model import Session
-from shared.events.common import Id, Topic
+from shared.events.common import Id, SafeId, Topic
 
 
 class Strict(BaseModel):
@@ -23,7 +23,7 @@ class AgreementIn(Strict):
 
 
 class GoalIn(Strict):
-    goal_id: Id | None = None
+    goal_id: SafeId | None = None
     topic: Topic
     description: str = Field(min_length=1, max_length=2000)
 
@@ -35,7 +35,7 @@ class ConfidenceIn(Strict):
 
 
 class ScheduleIn(Strict):
-    session_id: Id | None = None
+    session_id: SafeId | None = None
     starts_at: datetime
     duration_minutes: int = Field(default=45, ge=5, le=480)
     agenda: str = Field(default="", max_length=2000)
@@ -59,7 +59,7 @@ class LogIn(Strict):
 
 
 class FeedbackIn(Strict):
-    feedback_id: Id | None = None
+    feedback_id: SafeId | None = None
     author_id: Id
     session_id: Id | None = Field(default=None, description="Omit for feedback at the programme's end.")
     rating: int = Field(ge=1, le=5)

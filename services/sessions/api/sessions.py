@@ -8,26 +8,29 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Response
 
 from services.sessions import handlers, repository
+from services.sessions.api.callers import Who
 from services.sessions.api.mentorship import events_out
 from services.sessions.api.schemas import CancelIn, EventsOut, LogIn, RescheduleIn, ScheduleIn, SessionOut
 from services.sessions.domain import commands as c
 from services.sessions.domain.calendar import CalendarPerson, session_ics
-from shared.http import Connection, UoW
+from shared.http import Connection, PathId, UoW
 
 router = APIRouter(tags=["sessions"])
 
 
 @router.post("/pairs/{pair_id}/sessions", status_code=201, response_model=EventsOut, summary="Schedule a session")
-async def schedule(pair_id: str, body: ScheduleIn, uow: UoW) -> EventsOut:
+async def schedule(pair_id: PathId, body: ScheduleIn, who: Who, uow: UoW) -> EventsOut:
     data = body.model_dump()
     data["session_id"] = data["session_id"] or str(uuid.uuid4())
     async with uow:
+        await who.pair(uow.conn, pair_id)
         return events_out(await handlers.execute(uow, c.ScheduleSession(pair_id=pair_id, **data)))
 
 
 @router.post("/pairs/{pair_id}/sessions/{session_id}/reschedule", response_model=EventsOut)
-async def reschedule(pair_id: str, session_id: str, body: RescheduleIn, uow: UoW) -> EventsOut:
+async def reschedule(pair_id: PathId, session_id: PathId, body: RescheduleIn, who: Who, uow: UoW) -> EventsOut:
     async with uow:
+        await who.pair(uow.conn, pair_id)
         return events_out(
             await handlers.execute(
                 uow, c.RescheduleSession(pair_id=pair_id, session_id=session_id, **body.model_dump())
@@ -36,8 +39,9 @@ async def reschedule(pair_id: str, session_id: str, body: RescheduleIn, uow: UoW
 
 
 @router.post("/pairs/{pair_id}/sessions/{session_id}/cancel", response_model=EventsOut)
-async def cancel(pair_id: str, session_id: str, body: CancelIn, uow: UoW) -> EventsOut:
+async def cancel(pair_id: PathId, session_id: PathId, body: CancelIn, who: Who, uow: UoW) -> EventsOut:
     async with uow:
+        await who.pair(uow.conn, pair_id)
         return events_out(await handlers.execute(uow, c.CancelSession(pair_id=pair_id, session_id=session_id,
                                                                        reason=body.reason)))  # fmt: skip
 
@@ -46,8 +50,9 @@ async def cancel(pair_id: str, session_id: str, body: CancelIn, uow: UoW) -> Eve
     "/pairs/{pair_id}/sessions/{session_id}/log", response_model=EventsOut,
     summary="Log a session as held: when, minutes, AI topics and tools practised, action items",
 )  # fmt: skip
-async def log_session(pair_id: str, session_id: str, body: LogIn, uow: UoW) -> EventsOut:
+async def log_session(pair_id: PathId, session_id: PathId, body: LogIn, who: Who, uow: UoW) -> EventsOut:
     async with uow:
+        await who.pair(uow.conn, pair_id)
         return events_out(await handlers.execute(uow, c.LogSession(pair_id=pair_id, session_id=session_id,
                                                                     **body.model_dump())))  # fmt: skip
 
@@ -57,14 +62,10 @@ async def log_session(pair_id: str, session_id: str, body: LogIn, uow: UoW) -> E
     responses={200: {"content": {"text/calendar": {}}}},
     summary="The session as an iCalendar (RFC 5545) invitation; SEQUENCE grows, METHOD:CANCEL once cancelled",
 )  # fmt: skip
-async def session_calendar(session_id: str, conn: Connection) -> Response:
-    row = await repository.session_row(conn, session_id)
+async def session_calendar(session_id: PathId, who: Who, conn: Connection) -> Response:
+    row = await who.session(conn, session_id)
     session = repository.session_of(row)
-    people = await conn.fetch(
-        "SELECT p.display_name, p.email, p.role FROM participants p JOIN pairs x ON p.participant_id IN "
-        "(x.mentor_id, x.mentee_id) WHERE x.pair_id = $1 ORDER BY p.role",
-        session.pair_id,
-    )
+    people = await repository.calendar_people(conn, who.tenant, session.pair_id)
     names = " & ".join(r["display_name"] for r in people)
     attendees = [CalendarPerson(r["email"], r["display_name"]) for r in people]
     body = session_ics(
@@ -82,5 +83,5 @@ async def session_calendar(session_id: str, conn: Connection) -> Response:
 
 # after the .ics route: "/sessions/{session_id}" would otherwise take "x.ics" as an id
 @router.get("/sessions/{session_id}", response_model=SessionOut)
-async def get_session(session_id: str, conn: Connection) -> SessionOut:
-    return SessionOut.of(repository.session_of(await repository.session_row(conn, session_id)))
+async def get_session(session_id: PathId, who: Who, conn: Connection) -> SessionOut:
+    return SessionOut.of(repository.session_of(await who.session(conn, session_id)))

@@ -1,4 +1,5 @@
-// Tandem HR dashboard: reads the sessions service's JSON API; no external resources.
+// Tandem HR dashboard: reads the sessions service's JSON API; no external resources. Signed in through
+// auth.js (TandemAuth): every API call carries the token of the person signed in.
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
@@ -36,9 +37,33 @@ function formatReference(r) {
 }
 
 async function getJSON(url) {
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`${url}: ${res.status}`);
+  const res = await TandemAuth.api(url);
+  if (!res.ok) {
+    const body = await res.json().catch(() => ({}));
+    throw new Error(`${url}: ${(body.error && body.error.message) || res.status}`);
+  }
   return res.json();
+}
+
+// The export links name the files; a click fetches them with the token (a plain link would carry none).
+async function download(link) {
+  const res = await TandemAuth.api(link.getAttribute("href"));
+  if (!res.ok) throw new Error(`${link.getAttribute("href")}: ${res.status}`);
+  const disposition = res.headers.get("content-disposition") || "";
+  const name = (disposition.match(/filename="([^"]+)"/) || [])[1] || link.getAttribute("href").split("/").pop();
+  const url = URL.createObjectURL(await res.blob());
+  const save = el("a", { href: url, download: name });
+  document.body.append(save);
+  save.click();
+  save.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+function showWho(session) {
+  $("#who-name").textContent = session.name;
+  $("#who-roles").textContent = session.roles.length ? `(${session.roles.join(", ")})` : "";
+  $("#who").hidden = false;
+  document.body.dataset.signedIn = session.name;
 }
 
 function renderTotals(t) {
@@ -128,7 +153,7 @@ function renderAtRisk(pairs) {
     return;
   }
   body.replaceChildren(...pairs.map((p) => el("tr", { "data-pair": p.pair_id },
-    el("td", { text: p.mentee_name }), el("td", { text: p.mentor_name }),
+    el("td", { text: p.mentee_name || p.mentee_id }), el("td", { text: p.mentor_name || p.mentor_id }),
     el("td", { text: p.last_session_at ? new Date(p.last_session_at).toLocaleDateString() : "none yet" }),
     el("td", {}, el("span", { class: "pill", text: `${p.days_without_session} days` })))));
 }
@@ -150,7 +175,17 @@ async function load(programmeId) {
 }
 
 async function main() {
-  const programmes = await getJSON("/programmes");
+  const session = TandemAuth.current();
+  if (!session) { await TandemAuth.signIn(); return; }
+  showWho(session);
+  $("#sign-out").addEventListener("click", () => TandemAuth.signOut());
+  for (const link of [$("#export-csv"), $("#export-json")]) {
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      download(link).catch((err) => { $("#programme-dates").textContent = `Export failed: ${err.message}`; });
+    });
+  }
+  const programmes = await getJSON("/programmes?limit=1000");
   const select = $("#programme");
   if (!programmes.length) { $("#programme-name").textContent = "No programme yet"; document.body.dataset.loaded = "none"; return; }
   select.replaceChildren(...programmes.map((p) => el("option", { value: p.programme_id, text: `${p.name} (${p.pairs} pairs)` })));

@@ -4,8 +4,8 @@ When a participant completes or leaves a programme the sessions service publishe
 `LearningRecorded` for them: programme, role, dates, outcome, sessions held, hours, goals set and
 achieved. Facts only, never feedback content.
 
-One record per participant and programme: `record_id` is a uuid5 of the two, and the envelope's event
-id a uuid5 of the record id, so every trigger for the same participation (a redelivered event, a
+One record per participant and programme of a tenant: `record_id` is a uuid5 of the three, and the
+envelope's event id a uuid5 of the record id, so every trigger for the same participation (a redelivered event, a
 programme closing after they completed) names the same record and the same event.
 
 When a participation is over:
@@ -36,9 +36,9 @@ NAMESPACE = uuid.UUID("3898c3d6-d817-4e28-abc2-fa3f9e38eea5")
 Outcome = Literal["completed", "withdrawn", "left_company", "by_hr"]
 
 
-def record_id(participant_id: str, programme_id: str) -> str:
-    """The one record of this participant in this programme."""
-    return str(uuid.uuid5(NAMESPACE, json.dumps(["learning-record", participant_id, programme_id])))
+def record_id(tenant: str, participant_id: str, programme_id: str) -> str:
+    """The one record of this participant in this programme of this tenant (ids may repeat across tenants)."""
+    return str(uuid.uuid5(NAMESPACE, json.dumps(["learning-record", tenant, participant_id, programme_id])))
 
 
 def event_id(record: str) -> str:
@@ -50,6 +50,7 @@ def event_id(record: str) -> str:
 class Participation:
     """What the read model knows of one participant's time in one programme."""
 
+    tenant: str
     participant_id: str
     #: None for an enrolment the read model took in before it kept employee ids (replay fills it in).
     employee_id: str | None
@@ -86,7 +87,7 @@ def learning_record(participation: Participation, outcome: Outcome, ended_at: da
         raise ValueError(f"participant {p.participant_id} has no known employee id: replay the sessions projection")
     started = min(p.pair_starts) if p.pair_starts else None
     return LearningRecorded(
-        record_id=record_id(p.participant_id, p.programme_id),
+        record_id=record_id(p.tenant, p.participant_id, p.programme_id),
         participant_id=p.participant_id,
         employee_id=p.employee_id,
         programme_id=p.programme_id,

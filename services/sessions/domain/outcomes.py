@@ -27,7 +27,9 @@ Choices:
   view; a later feedback that skips the question does not erase an earlier answer.
 * Small groups: a figure computed from fewer than `min_group_size` (default 5) distinct people is
   not shown. Its `value` is None, `reason` is "not enough answers", and `n` says how many answered,
-  so the dashboard explains the gap instead of showing a figure that points at individuals.
+  so the dashboard explains the gap instead of showing a figure that points at individuals. The
+  programme's own `min_group_size` (ProgramLaunched; 5 when an older event does not say) is a floor: a
+  caller may ask for a larger group, never a smaller one (`group_floor`).
 * Confidence change per mentee: the mean of (end - start) over the topics rated in both phases
   (latest rating per phase); mentees without both phases, or without a common topic, do not count.
   The programme figure is the mean over mentees, under the same small-group rule.
@@ -373,8 +375,9 @@ class ProgrammeOutcomes:
         assert isinstance(plain, dict)
         return plain
 
-    def to_csv_rows(self) -> list[dict[str, CsvValue]]:
-        """One row per figure in long format, with the columns CSV_COLUMNS (for csv.DictWriter)."""
+    def to_csv_rows(self, programme_name: str | None = None) -> list[dict[str, CsvValue]]:
+        """One row per figure in long format, with the columns CSV_COLUMNS (for csv.DictWriter); the programme's
+        name first when given. Cells are plain values: the writer neutralises text a spreadsheet would run."""
         rows: list[dict[str, CsvValue]] = []
 
         def row(section: str, key: str, metric: str, value: CsvValue, **extra: CsvValue) -> None:
@@ -392,6 +395,9 @@ class ProgrammeOutcomes:
                 }
             )
 
+        if programme_name is not None:
+            row("programme", "", "name", programme_name)
+        row("programme", "", "min_group_size", self.min_group_size)
         for name, number in asdict(self.totals).items():
             row("total", "", name, number)
         for week in self.weeks:
@@ -424,6 +430,21 @@ class ProgrammeOutcomes:
 
 # --------------------------------------------------------------------------------------------------
 # The computation
+
+
+def group_floor(programme_floor: int, asked: int | None) -> int:
+    """The smallest group a figure is shown for: the programme's floor, or a larger one if the caller asks;
+    never smaller (InvalidInput naming min_group_size)."""
+    if asked is None:
+        return programme_floor
+    if asked < programme_floor:
+        raise InvalidInput(
+            f"min_group_size {asked} is below the programme's floor of {programme_floor}: it may be raised, "
+            "never lowered",
+            field="min_group_size",
+            code="below_group_floor",
+        )
+    return asked
 
 
 def compute_outcomes(
@@ -688,4 +709,5 @@ __all__ = [
     "WeekFigures",
     "active_intervals",
     "compute_outcomes",
+    "group_floor",
 ]

@@ -13,7 +13,7 @@ from shared.outbox import wait_published
 from shared.runtime import ServiceHost
 from tests import auth
 from tests.conftest import Running
-from tests.integration.sessions.flows import agree, programme_with_pairs
+from tests.integration.sessions.flows import agree, as_participant, programme_with_pairs
 from tests.kafka_helpers import read_topic
 
 CONFIDENTIAL = "Strictly between us: the board memo pilot saved my quarter."
@@ -54,6 +54,7 @@ async def mentorship_with_history(pairing: Running, sessions: Running) -> Histor
             assert r.status_code == 200, r.text
         r = await client.post(
             f"/pairs/{pid}/feedback",
+            headers=as_participant(pair, pair["mentee_id"]),
             json={"author_id": pair["mentee_id"], "session_id": session_id, "rating": 5, "productivity_gain": True,
                   "new_business_opportunity": True, "opportunity_text": OPPORTUNITY,
                   "confidential_comment": CONFIDENTIAL},

@@ -7,8 +7,9 @@ from typing import Any
 from bench.common import programme_events
 from services.sessions.app import SPEC as SESSIONS
 from services.sessions.projection import build_handlers
-from shared.db import migrate, service_migrations
+from shared.db import connect, migrate, service_migrations
 from shared.events import Envelope, encode
+from shared.events import pairing as p
 from shared.events import sessions as s
 from shared.infra import Infra
 from shared.replay import Rebuild, diff
@@ -23,6 +24,11 @@ async def test_bulk_and_per_event_replay_give_identical_projections(
     dsn = await new_database("bulk")
     await migrate(dsn, SESSIONS.migrations, service="sessions")
     events = list(programme_events(1500, seed=11))
+    # another tenant with the very same ids (its own events, with their own ids): rows of its own, nothing clashes
+    acme = [Envelope.new(e.data, tenant="acme", time=e.time) for e in events[:400]]
+    acme.append(Envelope.new(p.ProgramLaunched(**{**events[0].data.model_dump(), "min_group_size": 7}),
+                             tenant="acme", time=events[0].time))  # fmt: skip
+    events += acme
     # a duplicate delivery, an event the handlers reject (a second start rating), one for an unknown session
     events.append(events[40])
     events.append(
@@ -68,6 +74,16 @@ async def test_bulk_and_per_event_replay_give_identical_projections(
         await rebuild.close()
         results[name] = rebuild.stats
     assert await diff(dsn, "bulk", live_schema="per_event") == []
+    conn = await connect(dsn)
+    try:
+        for schema in ("per_event", "bulk"):
+            by_tenant = dict(await conn.fetch(f"SELECT tenant, count(*) FROM {schema}.pairs GROUP BY tenant"))
+            assert by_tenant["acme"] > 0
+            assert by_tenant["default"] > by_tenant["acme"]
+            floors = dict(await conn.fetch(f"SELECT tenant, min_group_size FROM {schema}.programmes"))
+            assert floors == {"default": 5, "acme": 7}
+    finally:
+        await conn.close()
     assert results["bulk"].applied == results["per_event"].applied
     assert results["bulk"].rejected == results["per_event"].rejected == 1
     assert results["bulk"].duplicates == results["per_event"].duplicates == 1

@@ -33,7 +33,7 @@ async def test_leaving_the_company_records_left_company_and_closing_records_the_
     [(headers, mentee)] = learning_records(await sessions_log(sessions.host))
     today = datetime.now(UTC).date().isoformat()
     assert mentee == {
-        "record_id": learning.record_id(h.mentee_id, h.programme_id),
+        "record_id": learning.record_id(pairing.host.settings.tenant, h.mentee_id, h.programme_id),
         "participant_id": h.mentee_id,
         "employee_id": h.employee_ids[h.mentee_id],
         "programme_id": h.programme_id,

@@ -104,7 +104,8 @@ async def test_every_figure_equals_the_hand_computed_value(serve: ServeFactory, 
                 break
             await asyncio.sleep(0.05)
         data = r.json()
-        small = (await client.get(f"/programmes/{PROG}/outcomes", params={"as_of": as_of, "min_group_size": 3})).json()
+        lower = await client.get(f"/programmes/{PROG}/outcomes", params={"as_of": as_of, "min_group_size": 3})
+        larger = (await client.get(f"/programmes/{PROG}/outcomes", params={"as_of": as_of, "min_group_size": 6})).json()
 
     assert data["totals"] == {"pairs": 6, "pairs_active": 6, "sessions_held": 6, "minutes": 4 * 60 + 45 + 30,
                               "goals_achieved": 3}  # fmt: skip
@@ -119,10 +120,17 @@ async def test_every_figure_equals_the_hand_computed_value(serve: ServeFactory, 
     assert fig["mentor_team_productivity_gain"]["n"] == 6
     assert (fig["mentor_career_benefit"]["value"], fig["mentor_career_benefit"]["n"]) == (0.8, 5)  # latest answer
     assert fig["mentee_confidence_change"]["value"] is None  # 3 mentees < 5
-    # the same figures with a smaller minimum group show what was hidden
-    small_fig = {f["key"]: f for f in small["figures"]}
-    assert small_fig["mentee_new_business_opportunity"]["value"] == 0.5  # 2 of 4
-    assert small_fig["mentee_confidence_change"]["value"] == 1.0  # mean of +2, +1, 0
+    assert data["min_group_size"] == 5  # the programme's floor: its launch did not say, so 5
+    # a caller may not lower the floor to see what it hides ...
+    assert lower.status_code == 422
+    assert lower.json()["error"]["field"] == "min_group_size"
+    assert "floor of 5" in lower.json()["error"]["message"]
+    # ... but may raise it: the 5 mentees' answer is hidden then, the 6 mentors' still shown
+    larger_fig = {f["key"]: f for f in larger["figures"]}
+    assert larger["min_group_size"] == 6
+    assert larger_fig["mentee_productivity_gain"]["value"] is None
+    assert larger_fig["mentee_productivity_gain"]["n"] == 5
+    assert round(larger_fig["mentor_team_productivity_gain"]["value"], 4) == round(5 / 6, 4)
 
     weeks = {w["week"]: w for w in data["weeks"]}
     assert weeks["2026-W03"]["sessions_held"] == 4

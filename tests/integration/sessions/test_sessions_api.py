@@ -11,7 +11,7 @@ from services.pairing.app import SPEC as PAIRING
 from services.sessions.app import SPEC as SESSIONS
 from tests import auth
 from tests.conftest import ServeFactory
-from tests.integration.sessions.flows import agree, programme_with_pairs, wait_for
+from tests.integration.sessions.flows import agree, as_participant, programme_with_pairs, wait_for
 
 
 async def test_a_pair_agrees_sets_goals_meets_and_gives_feedback(serve: ServeFactory) -> None:
@@ -61,8 +61,10 @@ async def test_a_pair_agrees_sets_goals_meets_and_gives_feedback(serve: ServeFac
         assert twice.json()["error"]["code"] == "session_already_logged"
         await client.post(f"/pairs/{pid}/goals/{goal_id}/achieve")
 
+        as_mentee, as_mentor = as_participant(pair, mentee), as_participant(pair, mentor)
         r = await client.post(
             f"/pairs/{pid}/feedback",
+            headers=as_mentee,
             json={
                 "author_id": mentee,
                 "session_id": session_id,
@@ -76,12 +78,15 @@ async def test_a_pair_agrees_sets_goals_meets_and_gives_feedback(serve: ServeFac
         assert r.status_code == 201, r.text
         other_role = await client.post(
             f"/pairs/{pid}/feedback",
+            headers=as_mentor,
             json={"author_id": mentor, "session_id": session_id, "rating": 4, "productivity_gain": True},
         )
         assert other_role.status_code == 422
         assert other_role.json()["error"]["field"] == "productivity_gain"
         again = await client.post(
-            f"/pairs/{pid}/feedback", json={"author_id": mentee, "session_id": session_id, "rating": 3}
+            f"/pairs/{pid}/feedback",
+            headers=as_mentee,
+            json={"author_id": mentee, "session_id": session_id, "rating": 3},
         )
         assert again.status_code == 409
 
@@ -98,17 +103,16 @@ async def test_a_pair_agrees_sets_goals_meets_and_gives_feedback(serve: ServeFac
         assert view["sessions"][0]["minutes"] == 55
 
         for _ in range(100):
-            fb = (await client.get(f"/pairs/{pid}/feedback")).json()
+            fb = (await client.get(f"/pairs/{pid}/feedback", headers=as_mentor)).json()
             if fb:
                 break
             await asyncio.sleep(0.05)
-        assert fb[0]["confidential_comment"] is None  # neither the author nor HR
-        as_author = (await client.get(f"/pairs/{pid}/feedback", headers={"X-Tandem-Participant": mentee})).json()
+        assert fb[0]["confidential_comment"] is None  # the other side: neither the author nor HR
+        assert fb[0]["rating"] == 5
+        as_author = (await client.get(f"/pairs/{pid}/feedback", headers=as_mentee)).json()
         assert as_author[0]["confidential_comment"] == "Finally!"
-        as_hr = (await client.get(f"/pairs/{pid}/feedback", headers={"X-Tandem-Role": "hr"})).json()
+        as_hr = (await client.get(f"/pairs/{pid}/feedback")).json()
         assert as_hr[0]["confidential_comment"] == "Finally!"
-        as_mentor = (await client.get(f"/pairs/{pid}/feedback", headers={"X-Tandem-Participant": mentor})).json()
-        assert as_mentor[0]["confidential_comment"] is None
 
         outcomes = (await client.get(f"/programmes/{programme_id}/outcomes")).json()
         assert outcomes["totals"]["sessions_held"] == 1

@@ -12,7 +12,8 @@ from shared.events.pairing import PairEnded
 
 def participation(**overrides: object) -> learning.Participation:
     base: dict[str, object] = {
-        "participant_id": "mentee-1", "employee_id": "E-1", "programme_id": "prog-1", "programme_name": "KI-Tandem",
+        "tenant": "acme", "participant_id": "mentee-1", "employee_id": "E-1", "programme_id": "prog-1",
+        "programme_name": "KI-Tandem",
         "role": "mentee", "pair_starts": (datetime(2026, 2, 3, 23, 30, tzinfo=UTC),
                                           datetime(2026, 1, 12, 9, tzinfo=UTC)),
         "held_minutes": (55, 35, 45), "goals_set": 3, "goals_achieved": 2,
@@ -21,12 +22,13 @@ def participation(**overrides: object) -> learning.Participation:
     return learning.Participation(**base)  # type: ignore[arg-type]
 
 
-def test_ids_are_deterministic_per_participant_and_programme() -> None:
-    assert learning.record_id("a", "p") == learning.record_id("a", "p")
-    assert learning.record_id("a", "p") != learning.record_id("a", "q")
-    assert learning.record_id("a", "p") != learning.record_id("b", "p")
-    assert learning.record_id("a|b", "c") != learning.record_id("a", "b|c")
-    record = learning.record_id("a", "p")
+def test_ids_are_deterministic_per_tenant_participant_and_programme() -> None:
+    assert learning.record_id("t", "a", "p") == learning.record_id("t", "a", "p")
+    assert learning.record_id("t", "a", "p") != learning.record_id("t", "a", "q")
+    assert learning.record_id("t", "a", "p") != learning.record_id("t", "b", "p")
+    assert learning.record_id("t", "a", "p") != learning.record_id("u", "a", "p")  # the same ids in another tenant
+    assert learning.record_id("t", "a|b", "c") != learning.record_id("t", "a", "b|c")
+    record = learning.record_id("t", "a", "p")
     assert learning.event_id(record) == learning.event_id(record) != record
 
 
@@ -41,7 +43,8 @@ def test_the_record_takes_the_figures_and_no_more() -> None:
     ended = datetime(2026, 7, 10, 23, 30, tzinfo=timezone(timedelta(hours=-2)))  # 11 July in UTC
     record = learning.learning_record(participation(), "completed", ended)
     assert record.model_dump() == {
-        "record_id": learning.record_id("mentee-1", "prog-1"), "participant_id": "mentee-1", "employee_id": "E-1",
+        "record_id": learning.record_id("acme", "mentee-1", "prog-1"), "participant_id": "mentee-1",
+        "employee_id": "E-1",
         "programme_id": "prog-1", "programme_name": "KI-Tandem", "role": "mentee", "outcome": "completed",
         "started_on": date(2026, 1, 12), "ended_on": date(2026, 7, 11), "sessions_held": 3, "hours": 2.3,
         "goals_set": 3, "goals_achieved": 2,

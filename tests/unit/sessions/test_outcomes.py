@@ -40,6 +40,7 @@ from services.sessions.domain.outcomes import (
     WeekFigures,
     active_intervals,
     compute_outcomes,
+    group_floor,
 )
 from shared.events.pairing import PairCreated, PairEnded, PairPaused, PairResumed
 from shared.events.sessions import ConfidenceRated, FeedbackSubmitted, GoalSet, SessionLogged
@@ -422,13 +423,14 @@ def test_to_dict_is_plain_json() -> None:
 def test_csv_rows() -> None:
     out = compute_outcomes(facts(), now=NOW)
     rows = out.to_csv_rows()
-    assert len(rows) == 5 + 5 * 4 + 3 + 6 + 2
+    assert len(rows) == 1 + 5 + 5 * 4 + 3 + 6 + 2  # the group floor, totals, weeks, topics, figures, at risk
     assert all(tuple(row) == CSV_COLUMNS for row in rows)
 
     def find(section: str, key: str, metric: str) -> dict[str, Any]:
         [match] = [r for r in rows if (r["section"], r["key"], r["metric"]) == (section, key, metric)]
         return match
 
+    assert find("programme", "", "min_group_size")["value"] == 5
     assert find("total", "", "minutes")["value"] == 420
     assert find("week", "2026-W13", "pairs_active")["value"] == 4
     assert find("topic", "prompt-writing", "goals_achieved")["value"] == 2
@@ -506,3 +508,20 @@ def test_a_share_is_shown_exactly_when_enough_people_answered(
     assert figure.shown == (len(people) >= threshold)
     if figure.value is not None:
         assert 0.0 <= figure.value <= 1.0
+
+
+def test_csv_rows_name_the_programme_first_when_given() -> None:
+    rows = compute_outcomes(facts(), now=NOW).to_csv_rows(programme_name="=cmd|' /C calc'!A0")
+    assert (rows[0]["section"], rows[0]["metric"], rows[0]["value"]) == ("programme", "name", "=cmd|' /C calc'!A0")
+
+
+def test_the_programmes_floor_may_be_raised_never_lowered() -> None:
+    assert group_floor(5, None) == 5
+    assert group_floor(5, 5) == 5
+    assert group_floor(5, 8) == 8
+    assert group_floor(3, 4) == 4
+    for lower in (1, 4):
+        with pytest.raises(InvalidInput) as err:
+            group_floor(5, lower)
+        assert err.value.field == "min_group_size"
+        assert "floor of 5" in err.value.message
