@@ -2,8 +2,8 @@
 and sends them, records NotificationSent / NotificationFailed through the outbox; and the scan that plans
 nudges for quiet pairs and the weekly at-risk digest for HR.
 
-Every notification is sent within its tenant: what it says comes from that tenant's projection rows only, and its
-NotificationSent/Failed carry that tenant."""
+Every notification is sent within its tenant: what it says comes from that tenant's projection rows only, its
+chat webhook must be on that tenant's list of hosts, and its NotificationSent/Failed carry that tenant."""
 
 from __future__ import annotations
 
@@ -26,10 +26,11 @@ from services.notifications.channels import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from services.notifications.channels.chat import WebhookChannel
+from services.notifications.channels.chat import WebhookChannel, check_before_send
 from services.notifications.channels.email import SmtpChannel, SmtpSettings
 from services.notifications.domain import model
 from services.notifications.domain.rendering import day, render, when
+from services.notifications.webhooks.config import WebhookSettings
 from services.sessions.domain.calendar import CalendarPerson, session_ics
 from services.sessions.domain.model import Session
 from shared.auth import ANY_TENANT
@@ -75,6 +76,8 @@ class Dispatcher:
             "email": SmtpChannel(settings.smtp),
             "chat": WebhookChannel(),
         }
+        #: Development only (NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE): chat webhooks on http and private addresses.
+        self.allow_insecure = WebhookSettings.from_extra(host.settings.extra).allow_insecure
         #: The tenants whose notifications this deployment sends (None: any).
         self.tenants: list[str] | None = None if ANY_TENANT in host.settings.tenants else sorted(host.settings.tenants)
         self.worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -148,6 +151,8 @@ class Dispatcher:
         out = Outgoing(str(job["notification_id"]), address or "", address_name[1], message.subject, message.text,
                        attachments if channel == "email" else ())  # fmt: skip
         try:
+            if channel == "chat":  # the URL passes the rules now, not only when it was saved
+                await self.check_chat_target(planned.tenant, out.to_address)
             await self.channels[channel].send(out)
         except TransientDeliveryError as exc:
             await self.retry(job, str(exc), now, channel=channel)
@@ -156,6 +161,13 @@ class Dispatcher:
             await self.fail(job, str(exc), channel)
             return
         await self.succeed(job, planned, channel, prefs.locale)
+
+    async def check_chat_target(self, tenant: str, url: str) -> None:
+        """The chat webhook URL is https, its host on the tenant's list (as it is now) and public right now; else
+        the notification fails with the reason (channels/chat.py)."""
+        async with self.host.pool.acquire() as conn:
+            allowed = await repo.chat_hosts(conn, tenant)
+        await check_before_send(url, allowed, allow_insecure=self.allow_insecure)
 
     async def context(self, conn: Any, job: model.Planned) -> Context | None:
         if job.recipient_id.startswith(HR):

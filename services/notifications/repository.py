@@ -1,5 +1,5 @@
-"""SQL of the notifications API: recipients, preferences, history and resend, every query within one tenant
-(the caller's)."""
+"""SQL of the notifications API: recipients, preferences, history, resend and the chat webhook hosts, every
+query within one tenant (the caller's)."""
 
 from __future__ import annotations
 
@@ -80,3 +80,24 @@ async def notification_status(conn: Conn, tenant: str, notification_id: uuid.UUI
         "SELECT status FROM notifications WHERE tenant = $1 AND notification_id = $2", tenant, notification_id
     )
     return found
+
+
+# --- chat webhook hosts ----------------------------------------------------------------------------------
+
+
+async def chat_hosts(conn: Conn, tenant: str) -> list[str]:
+    """The hosts the tenant's people may point their chat webhook at (normalised, sorted)."""
+    rows = await conn.fetch("SELECT host FROM chat_webhook_hosts WHERE tenant = $1 ORDER BY host", tenant)
+    return [r["host"] for r in rows]
+
+
+async def replace_chat_hosts(conn: Conn, tenant: str, hosts: list[str], who: str) -> None:
+    """The tenant's list becomes `hosts` (hosts kept keep when and by whom they were added)."""
+    async with conn.transaction():
+        await conn.execute(
+            "DELETE FROM chat_webhook_hosts WHERE tenant = $1 AND NOT (host = ANY($2::text[]))", tenant, hosts
+        )
+        await conn.executemany(
+            "INSERT INTO chat_webhook_hosts (tenant, host, added_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            [(tenant, host, who) for host in hosts],
+        )

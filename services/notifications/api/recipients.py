@@ -9,19 +9,29 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.notifications import repository as repo
-from services.notifications.domain import reach
+from services.notifications.channels.chat import check_chat_target
+from services.notifications.domain import chat, reach
+from services.notifications.webhooks.config import WebhookSettings
 from shared.auth import Principal
 from shared.db import Conn
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.http import Caller, Connection, Limit, Offset, PathId
 
 router = APIRouter(tags=["notifications"])
+
+
+def _allow_insecure(request: Request) -> bool:
+    return WebhookSettings.from_extra(request.app.state.host.settings.extra).allow_insecure
+
+
+#: The development setting NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE (http and private chat webhooks).
+AllowInsecure = Annotated[bool, Depends(_allow_insecure)]
 
 
 class PreferencesIO(BaseModel):
@@ -32,7 +42,10 @@ class PreferencesIO(BaseModel):
     quiet_start: time | None = Field(default=time(20, 0), description="Local time quiet hours begin (or null).")
     quiet_end: time | None = Field(default=time(8, 0), description="Local time quiet hours end (or null).")
     opted_out: bool = Field(default=False, description="Only mandatory messages (welcome, cancellations).")
-    chat_webhook_url: AnyHttpUrl | None = None
+    chat_webhook_url: str | None = Field(
+        default=None, max_length=2000,
+        description="https, on a host of the organisation's list (GET /chat-webhook-hosts), publicly reachable.",
+    )  # fmt: skip
 
 
 class NotificationOut(BaseModel):
@@ -79,18 +92,21 @@ async def get_preferences(recipient_id: PathId, conn: Connection, caller: Caller
 
 @router.put("/recipients/{recipient_id}/preferences", response_model=PreferencesIO,
             summary="Change your own preferences")  # fmt: skip
-async def put_preferences(recipient_id: PathId, body: PreferencesIO, conn: Connection, caller: Caller) -> PreferencesIO:
+async def put_preferences(
+    recipient_id: PathId, body: PreferencesIO, conn: Connection, caller: Caller, allow_insecure: AllowInsecure
+) -> PreferencesIO:
     me = await repo.recipient(conn, caller.tenant, recipient_id)
     if me is None or not reach.may_change(caller, me["employee_id"]):
         raise _not_found(recipient_id)
     if body.channel == "chat" and body.chat_webhook_url is None:
-        raise InvalidInput("the chat channel needs chat_webhook_url", field="chat_webhook_url")
+        raise InvalidInput("the chat channel needs chat_webhook_url", field=chat.FIELD)
     if (body.quiet_start is None) != (body.quiet_end is None):
         raise InvalidInput("give both ends of the quiet hours, or neither", field="quiet_end")
-    await repo.save_preferences(
-        conn, caller.tenant, recipient_id,
-        **{**body.model_dump(), "chat_webhook_url": str(body.chat_webhook_url) if body.chat_webhook_url else None},
-    )  # fmt: skip
+    if body.chat_webhook_url is not None:
+        allowed = await repo.chat_hosts(conn, caller.tenant)
+        target = await check_chat_target(body.chat_webhook_url, allowed, allow_insecure=allow_insecure)
+        body = body.model_copy(update={"chat_webhook_url": target.url})
+    await repo.save_preferences(conn, caller.tenant, recipient_id, **body.model_dump())
     return body
 
 

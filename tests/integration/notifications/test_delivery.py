@@ -321,9 +321,12 @@ async def test_quiet_hours_defer_and_a_refused_mailbox_fails_with_the_reason(rig
 async def test_chat_webhook_gets_json_with_an_idempotency_key(rig: Rig) -> None:
     hook = await Webhook().start()
     try:
-        await rig.run()
+        await rig.run(WEBHOOK_ALLOW_INSECURE="true")  # the development setting: a receiver on http://127.0.0.1
         await rig.emit(*rig.people())
         await rig.no_quiet_hours()
+        async with rig.hr() as c:
+            r = await c.put("/chat-webhook-hosts", json={"hosts": ["127.0.0.1"]})
+            assert r.status_code == 200, r.text
         async with rig.person(rig.mentor) as c:
             bad = await c.put(f"/recipients/{rig.mentor}/preferences", json={"channel": "chat"})
             assert bad.status_code == 422

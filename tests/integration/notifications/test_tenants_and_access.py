@@ -97,6 +97,7 @@ async def test_every_route_with_a_path_id_answers_404_to_another_tenant(rig: Rig
         subscription_id = r.json()["subscription_id"]
         await rig.emit(p.PairPaused(pair_id=rig.pair, programme_id=rig.prog, reason="holiday"))
         [delivery] = await eventually(lambda: _json(hr.get(f"/webhooks/subscriptions/{subscription_id}/deliveries")))
+        assert (await hr.put("/chat-webhook-hosts", json={"hosts": ["hooks.acme.example"]})).status_code == 200
     [notification, *_] = await rig.history(rig.mentor)
     objects = {  # tenant A's object for each path parameter
         "recipient_id": rig.mentor,
@@ -137,6 +138,7 @@ async def test_every_route_with_a_path_id_answers_404_to_another_tenant(rig: Rig
     # the lists without a path id show tenant B nothing of tenant A's
     async with auth.client("hr", tenant=B, base_url=rig.url) as theirs:
         assert (await theirs.get("/webhooks/subscriptions")).json() == []
+        assert (await theirs.get("/chat-webhook-hosts")).json() == {"hosts": []}
 
 
 async def test_another_tenants_events_never_plan_or_send_anything_to_our_people(rig: Rig) -> None:
@@ -294,9 +296,9 @@ async def test_an_event_of_a_tenant_not_served_goes_to_the_dead_letters_and_the_
     assert host.consumer.stats.dead_lettered == 1
     # and its callers: a token of tenant B is refused, one of tenant A answered
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=host.app), base_url="http://notifications") as c:
-        refused = await c.get("/webhooks/subscriptions", headers=auth.headers("hr", tenant=B))
+        refused = await c.get("/chat-webhook-hosts", headers=auth.headers("hr", tenant=B))
         assert (refused.status_code, refused.json()["error"]["code"]) == (403, "tenant_not_served")
-        assert (await c.get("/webhooks/subscriptions", headers=auth.headers("hr", tenant=A))).status_code == 200
+        assert (await c.get("/chat-webhook-hosts", headers=auth.headers("hr", tenant=A))).status_code == 200
 
 
 async def _json(response: Any) -> Any:
