@@ -1,6 +1,9 @@
 """The durable scheduler: claims due notifications (several replicas never take the same one), renders
 and sends them, records NotificationSent / NotificationFailed through the outbox; and the scan that plans
-nudges for quiet pairs and the weekly at-risk digest for HR."""
+nudges for quiet pairs and the weekly at-risk digest for HR.
+
+Every notification is sent within its tenant: what it says comes from that tenant's projection rows only, its
+chat webhook must be on that tenant's list of hosts, and its NotificationSent/Failed carry that tenant."""
 
 from __future__ import annotations
 
@@ -16,18 +19,21 @@ from typing import Any
 
 import asyncpg
 
+from services.notifications import repository as repo
 from services.notifications.channels import (
     Channel,
     Outgoing,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from services.notifications.channels.chat import WebhookChannel
+from services.notifications.channels.chat import WebhookChannel, check_before_send
 from services.notifications.channels.email import SmtpChannel, SmtpSettings
 from services.notifications.domain import model
 from services.notifications.domain.rendering import day, render, when
+from services.notifications.webhooks.config import WebhookSettings
 from services.sessions.domain.calendar import CalendarPerson, session_ics
 from services.sessions.domain.model import Session
+from shared.auth import ANY_TENANT
 from shared.events.notifications import NotificationFailed, NotificationSent
 from shared.runtime import ServiceHost
 
@@ -37,7 +43,7 @@ CLAIM_FOR = timedelta(minutes=2)
 Context = tuple[
     model.Preferences, str, tuple[str, str], dict[str, Any], tuple[tuple[str, str, bytes], ...], datetime | None
 ]
-HR = "hr:"
+HR = model.HR
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,10 @@ class Dispatcher:
             "email": SmtpChannel(settings.smtp),
             "chat": WebhookChannel(),
         }
+        #: Development only (NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE): chat webhooks on http and private addresses.
+        self.allow_insecure = WebhookSettings.from_extra(host.settings.extra).allow_insecure
+        #: The tenants whose notifications this deployment sends (None: any).
+        self.tenants: list[str] | None = None if ANY_TENANT in host.settings.tenants else sorted(host.settings.tenants)
         self.worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.sent = 0
 
@@ -92,10 +102,11 @@ class Dispatcher:
     async def claim(self) -> list[Any]:
         return list(await self.host.pool.fetch(
             "UPDATE notifications SET status = 'sending', claimed_by = $1, claimed_until = now() + $2::interval, "
-            "updated_at = now() WHERE notification_id IN (SELECT notification_id FROM notifications WHERE "
-            "(status = 'planned' AND next_attempt_at <= now()) OR (status = 'sending' AND claimed_until < now()) "
+            "updated_at = now() WHERE (tenant, notification_id) IN (SELECT tenant, notification_id FROM notifications "
+            "WHERE ((status = 'planned' AND next_attempt_at <= now()) "
+            "OR (status = 'sending' AND claimed_until < now())) AND ($4::text[] IS NULL OR tenant = ANY($4::text[])) "
             "ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING *",
-            self.worker, CLAIM_FOR, self.settings.batch,
+            self.worker, CLAIM_FOR, self.settings.batch, self.tenants,
         ))  # fmt: skip
 
     async def dispatch_due(self) -> int:
@@ -112,7 +123,8 @@ class Dispatcher:
     async def deliver(self, job: Any) -> None:
         now = datetime.now(UTC)
         planned = model.Planned(job["notification_id"], job["rule"], job["recipient_id"], job["due_at"],
-                                job["trigger"], job["pair_id"], job["programme_id"], job["session_id"])  # fmt: skip
+                                job["trigger"], job["pair_id"], job["programme_id"], job["session_id"],
+                                tenant=job["tenant"])  # fmt: skip
         async with self.host.pool.acquire() as conn:
             ctx = await self.context(conn, planned)
         if ctx is None:
@@ -128,9 +140,9 @@ class Dispatcher:
         if decision.action == "defer":
             assert decision.until is not None
             await self.host.pool.execute(
-                "UPDATE notifications SET status = 'planned', next_attempt_at = $2, note = $3, claimed_by = NULL, "
-                "updated_at = now() WHERE notification_id = $1 AND claimed_by = $4",
-                job["notification_id"], decision.until, decision.reason, self.worker,
+                "UPDATE notifications SET status = 'planned', next_attempt_at = $3, note = $4, claimed_by = NULL, "
+                "updated_at = now() WHERE tenant = $1 AND notification_id = $2 AND claimed_by = $5",
+                job["tenant"], job["notification_id"], decision.until, decision.reason, self.worker,
             )  # fmt: skip
             return
         message = render(planned.rule, prefs.locale, context)
@@ -139,6 +151,8 @@ class Dispatcher:
         out = Outgoing(str(job["notification_id"]), address or "", address_name[1], message.subject, message.text,
                        attachments if channel == "email" else ())  # fmt: skip
         try:
+            if channel == "chat":  # the URL passes the rules now, not only when it was saved
+                await self.check_chat_target(planned.tenant, out.to_address)
             await self.channels[channel].send(out)
         except TransientDeliveryError as exc:
             await self.retry(job, str(exc), now, channel=channel)
@@ -148,21 +162,33 @@ class Dispatcher:
             return
         await self.succeed(job, planned, channel, prefs.locale)
 
+    async def check_chat_target(self, tenant: str, url: str) -> None:
+        """The chat webhook URL is https, its host on the tenant's list (as it is now) and public right now; else
+        the notification fails with the reason (channels/chat.py)."""
+        async with self.host.pool.acquire() as conn:
+            allowed = await repo.chat_hosts(conn, tenant)
+        await check_before_send(url, allowed, allow_insecure=self.allow_insecure)
+
     async def context(self, conn: Any, job: model.Planned) -> Context | None:
         if job.recipient_id.startswith(HR):
             return await self.hr_context(conn, job)
-        me = await conn.fetchrow("SELECT * FROM recipients WHERE participant_id = $1", job.recipient_id)
+        t = job.tenant
+        me = await conn.fetchrow("SELECT * FROM recipients WHERE tenant = $1 AND participant_id = $2", t,
+                                 job.recipient_id)  # fmt: skip
         if me is None:
             return None
-        pref_row = await conn.fetchrow("SELECT * FROM preferences WHERE recipient_id = $1", job.recipient_id)
-        prefs = _preferences(pref_row, me["locale"])
+        prefs = _preferences(await repo.preferences(conn, t, job.recipient_id), me["locale"])
         lang = prefs.locale
-        pair = await conn.fetchrow("SELECT * FROM pairs WHERE pair_id = $1", job.pair_id) if job.pair_id else None
+        pair = None
+        if job.pair_id:
+            pair = await conn.fetchrow("SELECT * FROM pairs WHERE tenant = $1 AND pair_id = $2", t, job.pair_id)
         partner_id = None
         if pair is not None:
             partner_id = pair["mentee_id"] if pair["mentor_id"] == job.recipient_id else pair["mentor_id"]
-        partner = await conn.fetchrow("SELECT * FROM recipients WHERE participant_id = $1", partner_id)
-        programme = await conn.fetchrow("SELECT * FROM programmes WHERE programme_id = $1", job.programme_id)
+        partner = await conn.fetchrow("SELECT * FROM recipients WHERE tenant = $1 AND participant_id = $2", t,
+                                      partner_id)  # fmt: skip
+        programme = await conn.fetchrow("SELECT * FROM programmes WHERE tenant = $1 AND programme_id = $2", t,
+                                        job.programme_id)  # fmt: skip
         ctx: dict[str, Any] = {
             "recipient_name": me["display_name"],
             "partner_name": partner["display_name"] if partner else ("Ihr Tandem" if lang == "de" else "your partner"),
@@ -176,12 +202,14 @@ class Dispatcher:
         attachments: tuple[tuple[str, str, bytes], ...] = ()
         session_start = None
         if job.rule == "welcome" and pair is not None:
-            mentee = await conn.fetchrow("SELECT timezone FROM recipients WHERE participant_id = $1", pair["mentee_id"])
+            mentee = await conn.fetchrow("SELECT timezone FROM recipients WHERE tenant = $1 AND participant_id = $2",
+                                         t, pair["mentee_id"])  # fmt: skip
             first = model.suggested_first_meeting(pair["created_at"], mentee["timezone"] if mentee else "UTC")
             ctx["first_meeting"] = when(first, lang, me["timezone"])
             ctx["rationale"] = pair["rationale"] or ("von HR gebildet" if lang == "de" else "paired by HR")
         if job.session_id is not None:
-            row = await conn.fetchrow("SELECT * FROM sessions WHERE session_id = $1", job.session_id)
+            row = await conn.fetchrow("SELECT * FROM sessions WHERE tenant = $1 AND session_id = $2", t,
+                                      job.session_id)  # fmt: skip
             if row is None:
                 return None
             session_start = row["starts_at"]
@@ -197,17 +225,18 @@ class Dispatcher:
         if job.rule == "partner_left":
             ctx["hr_contact"] = programme["hr_contact_email"] if programme else None
         if job.rule == "nudge" and pair is not None:
-            quiet_since = await _quiet_since(conn, pair)
+            quiet_since = await _quiet_since(conn, t, pair)
             ctx["days_quiet"] = (datetime.now(UTC) - quiet_since).days
         return prefs, me["timezone"], (me["email"], me["display_name"]), ctx, attachments, session_start
 
     async def hr_context(self, conn: Any, job: model.Planned) -> Context | None:
-        programme = await conn.fetchrow("SELECT * FROM programmes WHERE programme_id = $1", job.programme_id)
+        programme = await conn.fetchrow("SELECT * FROM programmes WHERE tenant = $1 AND programme_id = $2",
+                                        job.tenant, job.programme_id)  # fmt: skip
         if programme is None or not programme["hr_contact_email"]:
             return None
         prefs = model.Preferences(locale="en", quiet_start=None, quiet_end=None)
         ctx = {"programme_name": programme["name"], "cadence_days": programme["cadence_days"],
-               **await digest(conn, programme["programme_id"], datetime.now(UTC), prefs.locale),
+               **await digest(conn, job.tenant, programme["programme_id"], datetime.now(UTC), prefs.locale),
                "dashboard_url": f"{self.settings.sessions_url}/dashboard?programme={job.programme_id}",
                "_pair_ended": False, "_pair_paused": False, "_recipient_left": False}  # fmt: skip
         return prefs, "UTC", (programme["hr_contact_email"], "HR"), ctx, (), None
@@ -228,11 +257,12 @@ class Dispatcher:
     # --- outcomes --------------------------------------------------------------------------------
 
     async def succeed(self, job: Any, planned: model.Planned, channel: str, locale: str) -> None:
-        async with self.host.uow(causation_id=job["trigger"]) as uow:
+        async with self.host.uow(causation_id=job["trigger"], tenant=job["tenant"]) as uow:
             done = await uow.conn.execute(
-                "UPDATE notifications SET status = 'sent', sent_at = now(), channel = $2, attempts = attempts + 1, "
-                "last_error = NULL, updated_at = now() WHERE notification_id = $1 AND status = 'sending'",
-                job["notification_id"], channel,
+                "UPDATE notifications SET status = 'sent', sent_at = now(), channel = $3, attempts = attempts + 1, "
+                "last_error = NULL, updated_at = now() WHERE tenant = $1 AND notification_id = $2 "
+                "AND status = 'sending'",
+                job["tenant"], job["notification_id"], channel,
             )  # fmt: skip
             if done == "UPDATE 1":
                 uow.emit(NotificationSent(
@@ -251,18 +281,18 @@ class Dispatcher:
             await self.fail(job, reason, channel or "email", attempts=attempts)
             return
         await self.host.pool.execute(
-            "UPDATE notifications SET status = 'planned', attempts = $2, next_attempt_at = $3, last_error = $4, "
-            "claimed_by = NULL, updated_at = now() WHERE notification_id = $1",
-            job["notification_id"], attempts, next_at, reason,
+            "UPDATE notifications SET status = 'planned', attempts = $3, next_attempt_at = $4, last_error = $5, "
+            "claimed_by = NULL, updated_at = now() WHERE tenant = $1 AND notification_id = $2",
+            job["tenant"], job["notification_id"], attempts, next_at, reason,
         )  # fmt: skip
 
     async def fail(self, job: Any, reason: str, channel: str, attempts: int | None = None) -> None:
         attempts = attempts or job["attempts"] + 1
-        async with self.host.uow(causation_id=job["trigger"]) as uow:
+        async with self.host.uow(causation_id=job["trigger"], tenant=job["tenant"]) as uow:
             await uow.conn.execute(
-                "UPDATE notifications SET status = 'failed', attempts = $2, last_error = $3, channel = $4, "
-                "updated_at = now() WHERE notification_id = $1",
-                job["notification_id"], attempts, reason, channel,
+                "UPDATE notifications SET status = 'failed', attempts = $3, last_error = $4, channel = $5, "
+                "updated_at = now() WHERE tenant = $1 AND notification_id = $2",
+                job["tenant"], job["notification_id"], attempts, reason, channel,
             )  # fmt: skip
             uow.emit(NotificationFailed(
                 notification_id=str(job["notification_id"]), rule=job["rule"], recipient_id=job["recipient_id"],
@@ -273,8 +303,9 @@ class Dispatcher:
 
     async def finish(self, job: Any, status: str, note: str) -> None:
         await self.host.pool.execute(
-            "UPDATE notifications SET status = $2, note = $3, updated_at = now() WHERE notification_id = $1",
-            job["notification_id"], status, note,
+            "UPDATE notifications SET status = $3, note = $4, updated_at = now() WHERE tenant = $1 "
+            "AND notification_id = $2",
+            job["tenant"], job["notification_id"], status, note,
         )  # fmt: skip
 
     # --- time-based rules ------------------------------------------------------------------------
@@ -285,90 +316,96 @@ class Dispatcher:
 
         async with self.host.pool.acquire() as conn, conn.transaction():
             for pair in await conn.fetch(
-                "SELECT p.*, g.cadence_days FROM pairs p JOIN programmes g USING (programme_id) "
-                "WHERE p.state = 'active'"
+                "SELECT p.*, g.cadence_days FROM pairs p JOIN programmes g USING (tenant, programme_id) "
+                "WHERE p.state = 'active' AND ($1::text[] IS NULL OR p.tenant = ANY($1::text[]))",
+                self.tenants,
             ):
+                tenant = pair["tenant"]
                 trigger = model.nudge_trigger(
-                    pair["pair_id"], await _quiet_since(conn, pair), now, pair["cadence_days"]
+                    pair["pair_id"], await _quiet_since(conn, tenant, pair), now, pair["cadence_days"]
                 )
                 if trigger is not None:
                     who = (pair["mentor_id"], pair["mentee_id"])
-                    planned = model.plan("nudge", trigger, who, now, pair_id=pair["pair_id"],
+                    planned = model.plan("nudge", trigger, who, now, tenant=tenant, pair_id=pair["pair_id"],
                                          programme_id=pair["programme_id"])  # fmt: skip
                     await store(conn, planned)
             for programme in await conn.fetch(
-                "SELECT * FROM programmes WHERE NOT closed AND hr_contact_email IS NOT NULL"
+                "SELECT * FROM programmes WHERE NOT closed AND hr_contact_email IS NOT NULL "
+                "AND ($1::text[] IS NULL OR tenant = ANY($1::text[]))",
+                self.tenants,
             ):
-                if any((await digest(conn, programme["programme_id"], now, "en")).values()):
+                tenant = programme["tenant"]
+                if any((await digest(conn, tenant, programme["programme_id"], now, "en")).values()):
                     planned = model.plan("hr_digest", model.digest_trigger(programme["programme_id"], now),
-                                         (HR + programme["programme_id"],), now,
+                                         (HR + programme["programme_id"],), now, tenant=tenant,
                                          programme_id=programme["programme_id"])  # fmt: skip
                     await conn.executemany(
-                        "INSERT INTO notifications (notification_id, rule, recipient_id, trigger, programme_id, "
-                        "due_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT DO NOTHING",
-                        [(n.notification_id, n.rule, n.recipient_id, n.trigger, n.programme_id, n.due_at)
+                        "INSERT INTO notifications (tenant, notification_id, rule, recipient_id, trigger, "
+                        "programme_id, due_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) "
+                        "ON CONFLICT DO NOTHING",
+                        [(n.tenant, n.notification_id, n.rule, n.recipient_id, n.trigger, n.programme_id, n.due_at)
                          for n in planned],
                     )  # fmt: skip
 
 
-async def _quiet_since(conn: Any, pair: Any) -> datetime:
-    last = await conn.fetchval("SELECT max(held_at) FROM sessions WHERE pair_id = $1 AND status = 'held'",
-                               pair["pair_id"])  # fmt: skip
+async def _quiet_since(conn: Any, tenant: str, pair: Any) -> datetime:
+    last = await conn.fetchval("SELECT max(held_at) FROM sessions WHERE tenant = $1 AND pair_id = $2 "
+                               "AND status = 'held'", tenant, pair["pair_id"])  # fmt: skip
     quiet: datetime = max(pair["created_at"], last) if last else pair["created_at"]
     return quiet
 
 
-async def at_risk_pairs(conn: Any, programme_id: str, now: datetime) -> list[dict[str, Any]]:
-    programme = await conn.fetchrow("SELECT cadence_days FROM programmes WHERE programme_id = $1", programme_id)
+async def at_risk_pairs(conn: Any, tenant: str, programme_id: str, now: datetime) -> list[dict[str, Any]]:
+    programme = await conn.fetchrow("SELECT cadence_days FROM programmes WHERE tenant = $1 AND programme_id = $2",
+                                    tenant, programme_id)  # fmt: skip
     out = []
-    for pair in await conn.fetch("SELECT * FROM pairs WHERE programme_id = $1 AND state = 'active' ORDER BY pair_id",
-                                 programme_id):  # fmt: skip
-        quiet_since = await _quiet_since(conn, pair)
+    for pair in await conn.fetch("SELECT * FROM pairs WHERE tenant = $1 AND programme_id = $2 AND state = 'active' "
+                                 "ORDER BY pair_id", tenant, programme_id):  # fmt: skip
+        quiet_since = await _quiet_since(conn, tenant, pair)
         if now - quiet_since > timedelta(days=2 * programme["cadence_days"]):
-            names = {r["participant_id"]: r["display_name"] for r in await conn.fetch(
-                "SELECT participant_id, display_name FROM recipients WHERE participant_id = ANY($1::text[])",
-                [pair["mentor_id"], pair["mentee_id"]])}  # fmt: skip
+            names = await _names(conn, tenant, [pair["mentor_id"], pair["mentee_id"]])
             out.append({"pair_id": pair["pair_id"], "mentor_name": names.get(pair["mentor_id"], pair["mentor_id"]),
                         "mentee_name": names.get(pair["mentee_id"], pair["mentee_id"]),
                         "days_quiet": (now - quiet_since).days})  # fmt: skip
     return out
 
 
-async def digest(conn: Any, programme_id: str, now: datetime, locale: str) -> dict[str, list[dict[str, Any]]]:
-    """What HR's weekly digest lists: quiet pairs, pairs a reorganisation flagged, and people whose partner
-    left the company and who wait for a new one. Nothing in any list: no digest that week."""
+async def digest(
+    conn: Any, tenant: str, programme_id: str, now: datetime, locale: str
+) -> dict[str, list[dict[str, Any]]]:
+    """What HR's weekly digest of a tenant's programme lists: quiet pairs, pairs a reorganisation flagged, and
+    people whose partner left the company and who wait for a new one. Nothing in any list: no digest that week."""
     return {
-        "at_risk": await at_risk_pairs(conn, programme_id, now),
-        "flagged": await flagged_pairs(conn, programme_id, locale),
-        "waiting": await waiting_for_rematch(conn, programme_id, locale),
+        "at_risk": await at_risk_pairs(conn, tenant, programme_id, now),
+        "flagged": await flagged_pairs(conn, tenant, programme_id, locale),
+        "waiting": await waiting_for_rematch(conn, tenant, programme_id, locale),
     }
 
 
-async def _names(conn: Any, participant_ids: list[str]) -> dict[str, str]:
+async def _names(conn: Any, tenant: str, participant_ids: list[str]) -> dict[str, str]:
     rows = await conn.fetch(
-        "SELECT participant_id, display_name FROM recipients WHERE participant_id = ANY($1::text[])", participant_ids
-    )
+        "SELECT participant_id, display_name FROM recipients WHERE tenant = $1 AND participant_id = ANY($2::text[])",
+        tenant, participant_ids,
+    )  # fmt: skip
     return {r["participant_id"]: r["display_name"] for r in rows}
 
 
-async def flagged_pairs(conn: Any, programme_id: str, locale: str) -> list[dict[str, Any]]:
+async def flagged_pairs(conn: Any, tenant: str, programme_id: str, locale: str) -> list[dict[str, Any]]:
     """Live pairs with an open reorganisation flag: the rule, its detail, the reporting chain (by name where the
     person is known here), since when, and whether the pair is paused."""
     rows = await conn.fetch(
-        "SELECT f.*, p.mentor_id, p.mentee_id, p.state FROM flags f JOIN pairs p USING (pair_id) "
-        "WHERE f.programme_id = $1 AND p.state <> 'ended' ORDER BY f.since, f.pair_id",
-        programme_id,
-    )
+        "SELECT f.*, p.mentor_id, p.mentee_id, p.state FROM flags f JOIN pairs p USING (tenant, pair_id) "
+        "WHERE f.tenant = $1 AND f.programme_id = $2 AND p.state <> 'ended' ORDER BY f.since, f.pair_id",
+        tenant, programme_id,
+    )  # fmt: skip
     employees = {e for r in rows for e in r["chain"]}
-    by_employee = {
-        r["employee_id"]: r["display_name"]
-        for r in await conn.fetch(
-            "SELECT DISTINCT ON (employee_id) employee_id, display_name FROM recipients "
-            "WHERE employee_id = ANY($1::text[]) ORDER BY employee_id, participant_id",
-            list(employees),
-        )
-    }
-    names = await _names(conn, [x for r in rows for x in (r["mentor_id"], r["mentee_id"])])
+    known = await conn.fetch(
+        "SELECT DISTINCT ON (employee_id) employee_id, display_name FROM recipients "
+        "WHERE tenant = $1 AND employee_id = ANY($2::text[]) ORDER BY employee_id, participant_id",
+        tenant, list(employees),
+    )  # fmt: skip
+    by_employee = {r["employee_id"]: r["display_name"] for r in known}
+    names = await _names(conn, tenant, [x for r in rows for x in (r["mentor_id"], r["mentee_id"])])
     return [
         {"pair_id": r["pair_id"], "mentor_name": names.get(r["mentor_id"], r["mentor_id"]),
          "mentee_name": names.get(r["mentee_id"], r["mentee_id"]), "rule": r["rule"], "detail": r["detail"],
@@ -378,24 +415,24 @@ async def flagged_pairs(conn: Any, programme_id: str, locale: str) -> list[dict[
     ]  # fmt: skip
 
 
-async def waiting_for_rematch(conn: Any, programme_id: str, locale: str) -> list[dict[str, Any]]:
+async def waiting_for_rematch(conn: Any, tenant: str, programme_id: str, locale: str) -> list[dict[str, Any]]:
     """Pairs that ended because one of the two left the company, whose other one is still in the programme and
     has had no pair since: they wait for HR to propose a new partner (a rematch)."""
     rows = await conn.fetch(
         "SELECT p.pair_id, p.updated_at AS ended_at, stayer.participant_id AS stayer_id, "
         "stayer.display_name AS name, leaver.display_name AS partner_name "
         "FROM pairs p "
-        "JOIN recipients leaver ON leaver.participant_id IN (p.mentor_id, p.mentee_id) "
+        "JOIN recipients leaver ON leaver.tenant = p.tenant AND leaver.participant_id IN (p.mentor_id, p.mentee_id) "
         "AND leaver.withdrawn_reason = 'left_company' "
-        "JOIN recipients stayer ON stayer.participant_id IN (p.mentor_id, p.mentee_id) "
+        "JOIN recipients stayer ON stayer.tenant = p.tenant AND stayer.participant_id IN (p.mentor_id, p.mentee_id) "
         "AND stayer.participant_id <> leaver.participant_id AND NOT stayer.withdrawn "
-        "WHERE p.programme_id = $1 AND p.state = 'ended' AND p.end_reason = 'left_company' "
-        "AND NOT EXISTS (SELECT 1 FROM pairs q WHERE q.pair_id <> p.pair_id "
+        "WHERE p.tenant = $1 AND p.programme_id = $2 AND p.state = 'ended' AND p.end_reason = 'left_company' "
+        "AND NOT EXISTS (SELECT 1 FROM pairs q WHERE q.tenant = p.tenant AND q.pair_id <> p.pair_id "
         "AND stayer.participant_id IN (q.mentor_id, q.mentee_id) "
         "AND (q.state <> 'ended' OR q.created_at >= p.updated_at)) "
         "ORDER BY p.updated_at, p.pair_id",
-        programme_id,
-    )
+        tenant, programme_id,
+    )  # fmt: skip
     return [
         {"pair_id": r["pair_id"], "name": r["name"], "partner_name": r["partner_name"],
          "ended_on": day(r["ended_at"], locale)}

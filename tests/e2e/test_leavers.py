@@ -117,10 +117,10 @@ async def paired(system: System, **programme: Any) -> tuple[dict[str, Any], dict
     async with auth.client(base_url=system.sessions.url) as client:
         await eventually(lambda: _ok(client.get(f"/pairs/{pair['pair_id']}")))
         await agree(client, pair)
-    async with auth.client(base_url=system.notifications.url) as client:
-        for person in (mentor, mentee):
+    for person in (mentor, mentee):  # each turns quiet hours off themselves, with their own token
+        async with httpx.AsyncClient(base_url=system.notifications.url, headers=auth.of(person)) as client:
             body = {"locale": person["locale"], "quiet_start": None, "quiet_end": None}
-            await eventually(lambda person=person, body=body: _ok(
+            await eventually(lambda client=client, person=person, body=body: _ok(
                 client.put(f"/recipients/{person['participant_id']}/preferences", json=body)))  # fmt: skip
     for person in (mentor, mentee):
         await eventually(lambda person=person: _true(system.mail(person["email"])))

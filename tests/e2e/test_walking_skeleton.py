@@ -69,8 +69,11 @@ async def test_a_pair_created_over_http_reaches_sessions_and_notifications(syste
         assert (seen["mentor_id"], seen["mentee_id"], seen["state"]) == (mentor, mentee, "active")
 
         async def welcomed() -> Any:
-            a = (await client.get(f"{notifications}/recipients/{mentor}/notifications")).json()
-            b = (await client.get(f"{notifications}/recipients/{mentee}/notifications")).json()
+            # 404 until notifications knows the two (their ParticipantEnrolled may still be on its way)
+            found = [await client.get(f"{notifications}/recipients/{who}/notifications") for who in (mentor, mentee)]
+            if any(r.status_code == 404 for r in found):
+                return None
+            a, b = (r.json() for r in found)
             return (a, b) if a and b else None
 
         for_mentor, for_mentee = await eventually(welcomed)

@@ -1,10 +1,11 @@
-"""Notifications HTTP API (FastAPI; OpenAPI at /docs): preferences, history, resend."""
+"""Notifications HTTP API (FastAPI; OpenAPI at /docs): preferences, history, resend, chat webhook hosts, outbound
+webhooks."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.notifications.api import recipients
+from services.notifications.api import chat_hosts, recipients
 from services.notifications.api.access import MATRIX
 from services.notifications.webhooks import api as webhooks
 from shared.http import create_app, document_errors
@@ -14,6 +15,7 @@ from shared.runtime import ServiceHost
 def build_api(host: ServiceHost) -> FastAPI:
     app = create_app("Tandem notifications", "Welcome, reminders, feedback requests and nudges, exactly once.", MATRIX)
     app.include_router(recipients.router)
+    app.include_router(chat_hosts.router)
     app.include_router(webhooks.router)
     document_errors(app)
     return app

@@ -13,6 +13,8 @@ MATRIX: Matrix = {
     ),
     ("GET", "/recipients/{recipient_id}/notifications"): allow("hr", "participant", own=True),
     ("POST", "/notifications/{notification_id}/resend"): allow("hr"),
+    ("GET", "/chat-webhook-hosts"): allow("hr", note="the hosts people may point a chat webhook at"),
+    ("PUT", "/chat-webhook-hosts"): allow("hr", note="a host taken off the list gets no more notifications"),
     ("GET", "/webhooks/subscriptions"): HR_PLATFORM,
     ("POST", "/webhooks/subscriptions"): HR_PLATFORM,
     ("GET", "/webhooks/subscriptions/{subscription_id}"): HR_PLATFORM,

@@ -1,18 +1,37 @@
-"""A recipient's preferences and notification history; HR resends a failed notification."""
+"""A recipient's preferences and notification history; HR resends a failed notification.
+
+Everything within the caller's tenant. HR reads anyone's preferences and history there; a participant only
+their own (the recipient's employee id is theirs), and only a person themselves changes their preferences.
+Whatever the caller may not reach answers 404, like an id of another tenant.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime, time
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
 
+from services.notifications import repository as repo
+from services.notifications.channels.chat import check_chat_target
+from services.notifications.domain import chat, reach
+from services.notifications.webhooks.config import WebhookSettings
+from shared.auth import Principal
+from shared.db import Conn
 from shared.errors import Conflict, InvalidInput, NotFound
-from shared.http import Connection
+from shared.http import Caller, Connection, Limit, Offset, PathId
 
 router = APIRouter(tags=["notifications"])
+
+
+def _allow_insecure(request: Request) -> bool:
+    return WebhookSettings.from_extra(request.app.state.host.settings.extra).allow_insecure
+
+
+#: The development setting NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE (http and private chat webhooks).
+AllowInsecure = Annotated[bool, Depends(_allow_insecure)]
 
 
 class PreferencesIO(BaseModel):
@@ -23,7 +42,10 @@ class PreferencesIO(BaseModel):
     quiet_start: time | None = Field(default=time(20, 0), description="Local time quiet hours begin (or null).")
     quiet_end: time | None = Field(default=time(8, 0), description="Local time quiet hours end (or null).")
     opted_out: bool = Field(default=False, description="Only mandatory messages (welcome, cancellations).")
-    chat_webhook_url: AnyHttpUrl | None = None
+    chat_webhook_url: str | None = Field(
+        default=None, max_length=2000,
+        description="https, on a host of the organisation's list (GET /chat-webhook-hosts), publicly reachable.",
+    )  # fmt: skip
 
 
 class NotificationOut(BaseModel):
@@ -43,57 +65,69 @@ class NotificationOut(BaseModel):
     created_at: datetime
 
 
+def _notification(row: Any) -> NotificationOut:
+    return NotificationOut(**{k: row[k] for k in NotificationOut.model_fields})
+
+
+def _not_found(recipient_id: str) -> NotFound:
+    return NotFound(f"no recipient {recipient_id}", field="recipient_id")
+
+
+async def _readable(conn: Conn, caller: Principal, recipient_id: str) -> Any:
+    """The recipient when the caller may read their preferences and history, else 404."""
+    found = await repo.recipient(conn, caller.tenant, recipient_id)
+    if found is None or not reach.may_read(caller, found["employee_id"]):
+        raise _not_found(recipient_id)
+    return found
+
+
 @router.get("/recipients/{recipient_id}/preferences", response_model=PreferencesIO)
-async def get_preferences(recipient_id: str, conn: Connection) -> PreferencesIO:
-    row = await conn.fetchrow("SELECT * FROM preferences WHERE recipient_id = $1", recipient_id)
+async def get_preferences(recipient_id: PathId, conn: Connection, caller: Caller) -> PreferencesIO:
+    me = await _readable(conn, caller, recipient_id)
+    row = await repo.preferences(conn, caller.tenant, recipient_id)
     if row is not None:
         return PreferencesIO(**{k: row[k] for k in PreferencesIO.model_fields})
-    me = await conn.fetchrow("SELECT locale FROM recipients WHERE participant_id = $1", recipient_id)
-    if me is None:
-        raise NotFound(f"no recipient {recipient_id}", field="recipient_id")
     return PreferencesIO(locale=me["locale"])
 
 
-@router.put("/recipients/{recipient_id}/preferences", response_model=PreferencesIO, summary="Change preferences")
-async def put_preferences(recipient_id: str, body: PreferencesIO, conn: Connection) -> PreferencesIO:
+@router.put("/recipients/{recipient_id}/preferences", response_model=PreferencesIO,
+            summary="Change your own preferences")  # fmt: skip
+async def put_preferences(
+    recipient_id: PathId, body: PreferencesIO, conn: Connection, caller: Caller, allow_insecure: AllowInsecure
+) -> PreferencesIO:
+    me = await repo.recipient(conn, caller.tenant, recipient_id)
+    if me is None or not reach.may_change(caller, me["employee_id"]):
+        raise _not_found(recipient_id)
     if body.channel == "chat" and body.chat_webhook_url is None:
-        raise InvalidInput("the chat channel needs chat_webhook_url", field="chat_webhook_url")
+        raise InvalidInput("the chat channel needs chat_webhook_url", field=chat.FIELD)
     if (body.quiet_start is None) != (body.quiet_end is None):
         raise InvalidInput("give both ends of the quiet hours, or neither", field="quiet_end")
-    if await conn.fetchval("SELECT 1 FROM recipients WHERE participant_id = $1", recipient_id) is None:
-        raise NotFound(f"no recipient {recipient_id}", field="recipient_id")
-    await conn.execute(
-        "INSERT INTO preferences (recipient_id, channel, locale, quiet_start, quiet_end, opted_out, chat_webhook_url) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (recipient_id) DO UPDATE SET channel = EXCLUDED.channel, "
-        "locale = EXCLUDED.locale, quiet_start = EXCLUDED.quiet_start, quiet_end = EXCLUDED.quiet_end, "
-        "opted_out = EXCLUDED.opted_out, chat_webhook_url = EXCLUDED.chat_webhook_url, updated_at = now()",
-        recipient_id, body.channel, body.locale, body.quiet_start, body.quiet_end, body.opted_out,
-        str(body.chat_webhook_url) if body.chat_webhook_url else None,
-    )  # fmt: skip
+    if body.chat_webhook_url is not None:
+        allowed = await repo.chat_hosts(conn, caller.tenant)
+        target = await check_chat_target(body.chat_webhook_url, allowed, allow_insecure=allow_insecure)
+        body = body.model_copy(update={"chat_webhook_url": target.url})
+    await repo.save_preferences(conn, caller.tenant, recipient_id, **body.model_dump())
     return body
 
 
 @router.get("/recipients/{recipient_id}/notifications", response_model=list[NotificationOut],
-            summary="A recipient's notification history")  # fmt: skip
-async def history(recipient_id: str, conn: Connection) -> list[NotificationOut]:
-    rows = await conn.fetch(
-        "SELECT * FROM notifications WHERE recipient_id = $1 ORDER BY created_at, due_at, notification_id", recipient_id
-    )
-    return [NotificationOut(**{k: r[k] for k in NotificationOut.model_fields}) for r in rows]
+            summary="A recipient's notification history, oldest first")  # fmt: skip
+async def history(
+    recipient_id: PathId, conn: Connection, caller: Caller, limit: Limit = 100, offset: Offset = 0
+) -> list[NotificationOut]:
+    if not (caller.has("hr") and await repo.hr_recipient_known(conn, caller.tenant, recipient_id)):
+        await _readable(conn, caller, recipient_id)
+    return [_notification(r) for r in await repo.history(conn, caller.tenant, recipient_id, limit, offset)]
 
 
 @router.post("/notifications/{notification_id}/resend", response_model=NotificationOut,
              summary="HR sends a failed notification again")  # fmt: skip
-async def resend(notification_id: uuid.UUID, conn: Connection) -> NotificationOut:
-    row = await conn.fetchrow(
-        "UPDATE notifications SET status = 'planned', attempts = 0, next_attempt_at = now(), last_error = NULL, "
-        "note = 'resent by HR', updated_at = now() WHERE notification_id = $1 AND status = 'failed' RETURNING *",
-        notification_id,
-    )
-    if row is None:
-        exists = await conn.fetchval("SELECT status FROM notifications WHERE notification_id = $1", notification_id)
-        if exists is None:
-            raise NotFound(f"no notification {notification_id}", field="notification_id")
-        raise Conflict(f"only a failed notification can be resent; this one is {exists}", field="notification_id",
-                       code="not_failed")  # fmt: skip
-    return NotificationOut(**{k: row[k] for k in NotificationOut.model_fields})
+async def resend(notification_id: uuid.UUID, conn: Connection, caller: Caller) -> NotificationOut:
+    row = await repo.resend(conn, caller.tenant, notification_id)
+    if row is not None:
+        return _notification(row)
+    status = await repo.notification_status(conn, caller.tenant, notification_id)
+    if status is None:
+        raise NotFound(f"no notification {notification_id}", field="notification_id")
+    raise Conflict(f"only a failed notification can be resent; this one is {status}", field="notification_id",
+                   code="not_failed")  # fmt: skip

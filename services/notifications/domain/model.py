@@ -1,8 +1,8 @@
 """The notifications domain: which message goes to whom and when, exactly once. Pure: no I/O.
 
-A notification is identified by (rule, trigger, recipient): the same triggering event (or, for
+A notification is identified by (tenant, rule, trigger, recipient): the same triggering event (or, for
 time-based rules, the same period) always yields the same id, so a redelivered event or a restart can
-never plan or send a message twice.
+never plan or send a message twice; the same ids in two tenants are two notifications.
 """
 
 from __future__ import annotations
@@ -14,6 +14,10 @@ from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 NAMESPACE = uuid.UUID("0b7c3a53-6f0e-4c1b-9a57-7d1f3f2b9e10")
+#: The tenant of a deployment before tenants were kept apart (TANDEM_TENANT's default).
+DEFAULT_TENANT = "default"
+#: HR's digest of a programme goes to the recipient `hr:<programme id>` (the programme's HR contact).
+HR = "hr:"
 
 Rule = Literal[
     "welcome", "reminder_24h", "reminder_1h", "session_cancelled", "feedback_request", "nudge", "hr_digest",
@@ -34,8 +38,15 @@ BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), ti
 MAX_ATTEMPTS = len(BACKOFF) + 1
 
 
-def notification_id(rule: str, trigger: str, recipient_id: str) -> uuid.UUID:
-    return uuid.uuid5(NAMESPACE, f"{rule}|{trigger}|{recipient_id}")
+def tenant_namespace(tenant: str) -> uuid.UUID:
+    """Each tenant plans in an id space of its own: a pair id, a programme id or a recipient id that two tenants
+    both use never makes their notifications one. The default tenant keeps the original namespace, so the ids of
+    what was planned before tenants were kept apart stay the same (nothing planned then is planned again)."""
+    return NAMESPACE if tenant == DEFAULT_TENANT else uuid.uuid5(NAMESPACE, f"tenant|{tenant}")
+
+
+def notification_id(rule: str, trigger: str, recipient_id: str, *, tenant: str) -> uuid.UUID:
+    return uuid.uuid5(tenant_namespace(tenant), f"{rule}|{trigger}|{recipient_id}")
 
 
 @dataclass(frozen=True)
@@ -50,7 +61,7 @@ class Preferences:
 
 @dataclass(frozen=True)
 class Planned:
-    """A notification to send at `due_at` (UTC)."""
+    """A notification of `tenant` to send at `due_at` (UTC)."""
 
     notification_id: uuid.UUID
     rule: Rule
@@ -60,6 +71,7 @@ class Planned:
     pair_id: str | None = None
     programme_id: str | None = None
     session_id: str | None = None
+    tenant: str = field(kw_only=True)
 
     @property
     def mandatory(self) -> bool:
@@ -67,18 +79,20 @@ class Planned:
 
 
 def plan(
-    rule: Rule, trigger: str, recipients: tuple[str, ...], due_at: datetime, *, pair_id: str | None = None,
-    programme_id: str | None = None, session_id: str | None = None,
+    rule: Rule, trigger: str, recipients: tuple[str, ...], due_at: datetime, *, tenant: str,
+    pair_id: str | None = None, programme_id: str | None = None, session_id: str | None = None,
 ) -> list[Planned]:  # fmt: skip
+    """One notification per recipient, all of the tenant `tenant` (the triggering event's)."""
     return [
-        Planned(notification_id(rule, trigger, r), rule, r, due_at, trigger, pair_id, programme_id, session_id)
+        Planned(notification_id(rule, trigger, r, tenant=tenant), rule, r, due_at, trigger, pair_id, programme_id,
+                session_id, tenant=tenant)
         for r in recipients
-    ]
+    ]  # fmt: skip
 
 
 def farewell(
     trigger: str, pair_id: str, programme_id: str, members: tuple[str, str], reason: str, left: frozenset[str],
-    at: datetime,
+    at: datetime, *, tenant: str,
 ) -> list[Planned]:  # fmt: skip
     """What the end of a pair plans, given who of its members are known to have left the company (`left`).
 
@@ -92,21 +106,21 @@ def farewell(
     if reason == "left_company":
         if len(stayed) == len(members):
             return []
-        return plan("partner_left", trigger, stayed, at, pair_id=pair_id, programme_id=programme_id)
-    return plan("closing_survey", trigger, stayed, at, pair_id=pair_id, programme_id=programme_id)
+        return plan("partner_left", trigger, stayed, at, tenant=tenant, pair_id=pair_id, programme_id=programme_id)
+    return plan("closing_survey", trigger, stayed, at, tenant=tenant, pair_id=pair_id, programme_id=programme_id)
 
 
 def reminders(
     event_id: str, session_id: str, pair_id: str, programme_id: str, recipients: tuple[str, ...],
-    starts_at: datetime, planned_at: datetime,
+    starts_at: datetime, planned_at: datetime, *, tenant: str,
 ) -> list[Planned]:  # fmt: skip
     """24 h and 1 h before the session; a reminder whose time has already passed is not planned."""
     out: list[Planned] = []
     for rule, before in (("reminder_24h", timedelta(hours=24)), ("reminder_1h", timedelta(hours=1))):
         due = starts_at - before
         if due > planned_at:
-            out += plan(rule, event_id, recipients, due, pair_id=pair_id, programme_id=programme_id,  # type: ignore[arg-type]
-                        session_id=session_id)  # fmt: skip
+            out += plan(rule, event_id, recipients, due, tenant=tenant, pair_id=pair_id,  # type: ignore[arg-type]
+                        programme_id=programme_id, session_id=session_id)  # fmt: skip
     return out
 
 

@@ -71,20 +71,20 @@ class Target:
     port: int
 
 
-def check_url(url: str, *, allow_insecure: bool) -> Target:
-    """An absolute https URL (http too where the development setting allows it); 422 on `url` otherwise."""
+def check_url(url: str, *, allow_insecure: bool, field: str = "url") -> Target:
+    """An absolute https URL (http too where the development setting allows it); 422 on `field` otherwise."""
     try:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError as exc:
-        raise InvalidInput(f"not a valid URL: {exc}", field="url") from None
+        raise InvalidInput(f"not a valid URL: {exc}", field=field) from None
     scheme = parts.scheme.lower()
     if scheme not in ("https", "http"):
-        raise InvalidInput("the URL must start with https://", field="url")
+        raise InvalidInput("the URL must start with https://", field=field)
     if scheme == "http" and not allow_insecure:
-        raise InvalidInput("the URL must use https (plain http is refused: events carry personal data)", field="url")
+        raise InvalidInput("the URL must use https (plain http is refused: events carry personal data)", field=field)
     if not parts.hostname:
-        raise InvalidInput("the URL has no host", field="url")
+        raise InvalidInput("the URL has no host", field=field)
     return Target(url.strip(), scheme, parts.hostname, port or (443 if scheme == "https" else 80))
 
 
@@ -115,17 +115,17 @@ def forbidden_address(address: str) -> str | None:
     return None
 
 
-def check_addresses(host: str, addresses: Iterable[str], *, allow_private: bool) -> None:
+def check_addresses(host: str, addresses: Iterable[str], *, allow_private: bool, field: str = "url") -> None:
     """Refuse a host any of whose addresses is not public (unless the development setting allows it)."""
     found = list(addresses)
     if not found:
-        raise InvalidInput(f"host {host} does not resolve", field="url")
+        raise InvalidInput(f"host {host} does not resolve", field=field)
     if allow_private:
         return
     for address in found:
         reason = forbidden_address(address)
         if reason is not None:
-            raise InvalidInput(f"host {host} resolves to a {reason}; receivers must be public", field="url")
+            raise InvalidInput(f"host {host} resolves to a {reason}; receivers must be public", field=field)
 
 
 def new_secret(random_bytes: bytes) -> str:

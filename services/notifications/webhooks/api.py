@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.notifications.domain import webhooks
@@ -15,7 +15,7 @@ from services.notifications.webhooks import repository as repo
 from services.notifications.webhooks.config import WebhookSettings
 from services.notifications.webhooks.network import check_target
 from shared.errors import Conflict, NotFound
-from shared.http import Connection, Tenant
+from shared.http import Connection, Limit, Offset, Tenant
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -108,11 +108,11 @@ async def unsubscribe(subscription_id: uuid.UUID, conn: Connection, tenant: Tena
 @router.get("/subscriptions/{subscription_id}/deliveries", response_model=list[DeliveryOut],
             summary="A subscription's deliveries, newest first")  # fmt: skip
 async def list_deliveries(
-    subscription_id: uuid.UUID, conn: Connection, tenant: Tenant, limit: int = Query(default=100, ge=1, le=1000)
+    subscription_id: uuid.UUID, conn: Connection, tenant: Tenant, limit: Limit = 100, offset: Offset = 0
 ) -> list[DeliveryOut]:
     if await repo.subscription(conn, tenant, subscription_id) is None:
         raise NotFound(f"no subscription {subscription_id}", field="subscription_id")
-    return [_delivery(r) for r in await repo.deliveries(conn, tenant, subscription_id, limit)]
+    return [_delivery(r) for r in await repo.deliveries(conn, tenant, subscription_id, limit, offset)]
 
 
 @router.post("/deliveries/{delivery_id}/resend", response_model=DeliveryOut,

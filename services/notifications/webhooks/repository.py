@@ -80,11 +80,11 @@ _DELIVERY = (
 )
 
 
-async def deliveries(conn: Conn, tenant: str, subscription_id: uuid.UUID, limit: int) -> list[Any]:
+async def deliveries(conn: Conn, tenant: str, subscription_id: uuid.UUID, limit: int, offset: int = 0) -> list[Any]:
     return list(await conn.fetch(
         f"SELECT {_DELIVERY} FROM webhook_deliveries WHERE tenant = $1 AND subscription_id = $2 "
-        "ORDER BY created_at DESC, delivery_id LIMIT $3",
-        tenant, subscription_id, limit,
+        "ORDER BY created_at DESC, delivery_id LIMIT $3 OFFSET $4",
+        tenant, subscription_id, limit, offset,
     ))  # fmt: skip
 
 

@@ -33,18 +33,24 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 class Rig:
-    def __init__(self, infra: Infra, start: HostFactory, smtp: SmtpServer) -> None:
-        self.infra, self.start, self.smtp = infra, start, smtp
+    """One programme, a mentor and a mentee of one tenant, and the notifications service they are known to."""
+
+    def __init__(self, infra: Infra, start: HostFactory, smtp: SmtpServer, tenant: str = auth.DEFAULT_TENANT) -> None:
+        self.infra, self.start, self.smtp, self.tenant = infra, start, smtp, tenant
         self.prog = f"prog-{uuid.uuid4().hex[:6]}"
         self.mentor, self.mentee = f"mentor-{uuid.uuid4().hex[:6]}", f"mentee-{uuid.uuid4().hex[:6]}"
         self.pair = f"pair-{uuid.uuid4().hex[:6]}"
         self.host: ServiceHost | None = None
         self.url = ""
+        self.extra: dict[str, str] = {}
+        #: the organisation's mail domain: people's and HR's addresses
+        self.domain = "acme.example"
 
-    async def run(self, database_url: str | None = None) -> ServiceHost:
+    async def run(self, database_url: str | None = None, **extra: str) -> ServiceHost:
+        self.extra = {**self.extra, **extra}
         host = await self.start(NOTIFICATIONS, database_url=database_url, extra={
             "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.smtp.port), "DISPATCH_INTERVAL": "0.05",
-            "SCAN_INTERVAL": "3600", "SESSIONS_URL": "http://sessions.example"})  # fmt: skip
+            "SCAN_INTERVAL": "3600", "SESSIONS_URL": "http://sessions.example", **self.extra})  # fmt: skip
         port = free_port()
         server = host.http_server(port)
         task = asyncio.create_task(server.serve())
@@ -59,17 +65,18 @@ class Rig:
                 await asyncio.sleep(0.05)
         return host
 
-    async def restart(self) -> ServiceHost:
+    async def restart(self, **extra: str) -> ServiceHost:
+        """Stop the service and start it again on the same database (with these settings changed)."""
         assert self.host is not None
         server, task = self.host.app.state.test_server
         server.should_exit = True
         await task
         dsn = self.host.settings.database_url
         await self.host.stop()
-        return await self.run(dsn)
+        return await self.run(dsn, **extra)
 
     async def emit(self, *payloads: EventPayload, at: datetime | None = None) -> list[Envelope[Any]]:
-        envs = [Envelope.new(x, time=at) for x in payloads]
+        envs = [Envelope.new(x, time=at, tenant=self.tenant) for x in payloads]
         await self.send(envs)
         return envs
 
@@ -79,6 +86,20 @@ class Rig:
             topic = self.host.topics.for_source(env.source)
             rec = encode(env)
             await produce(self.infra.kafka_bootstrap, topic, [(rec.key, rec.value, rec.headers)])
+
+    def employee_id(self, who: str) -> str:
+        return f"E{who}"
+
+    def email(self, who: str) -> str:
+        return f"{who}@{self.domain}"
+
+    def hr(self) -> httpx.AsyncClient:
+        """HR of the rig's tenant, on the notifications API."""
+        return auth.client("hr", tenant=self.tenant, base_url=self.url)
+
+    def person(self, who: str) -> httpx.AsyncClient:
+        """The participant `who` themselves (their own token), on the notifications API."""
+        return auth.client("participant", tenant=self.tenant, employee_id=self.employee_id(who), base_url=self.url)
 
     def people(self) -> list[EventPayload]:
         common: dict[str, Any] = {"programme_id": self.prog, "department": "D", "grade": 5, "languages": ["de", "en"],
@@ -91,24 +112,24 @@ class Rig:
                 ends_on=date(2026, 12, 31),
                 cadence_days=14,
                 focus_topics=["ai-agents"],
-                hr_contact_email="hr@acme.example",
+                hr_contact_email=f"hr@{self.domain}",
             ),
             p.ParticipantEnrolled(
                 participant_id=self.mentor,
-                employee_id=f"E{self.mentor}",
+                employee_id=self.employee_id(self.mentor),
                 role="mentor",
                 display_name="Lena Yilmaz",
-                email=f"{self.mentor}@acme.example",
+                email=self.email(self.mentor),
                 locale="en",
                 teach_topics={"ai-agents": 3},
                 **common,
             ),
             p.ParticipantEnrolled(
                 participant_id=self.mentee,
-                employee_id=f"E{self.mentee}",
+                employee_id=self.employee_id(self.mentee),
                 role="mentee",
                 display_name="Ingrid Hoffmann",
-                email=f"{self.mentee}@acme.example",
+                email=self.email(self.mentee),
                 locale="de",
                 learn_topics={"ai-agents": 3},
                 **common,
@@ -120,8 +141,9 @@ class Rig:
                              rationale="Covers 1 of 1 goal: AI agents")  # fmt: skip
 
     async def no_quiet_hours(self) -> None:
-        async with auth.client(base_url=self.url) as c:
-            for who in (self.mentor, self.mentee):
+        """Each of the two turns quiet hours off themselves (once the service knows them)."""
+        for who in (self.mentor, self.mentee):
+            async with self.person(who) as c:
                 for _ in range(100):
                     r = await c.put(f"/recipients/{who}/preferences",
                                     json={"locale": "de" if who == self.mentee else "en", "quiet_start": None,
@@ -132,8 +154,13 @@ class Rig:
                 assert r.status_code == 200, r.text
 
     async def history(self, who: str) -> list[dict[str, Any]]:
-        async with auth.client(base_url=self.url) as c:
-            data: list[dict[str, Any]] = (await c.get(f"/recipients/{who}/notifications")).json()
+        """`who`'s notifications, as HR of the rig's tenant sees them (an empty list for someone not known)."""
+        async with self.hr() as c:
+            r = await c.get(f"/recipients/{who}/notifications")
+            if r.status_code == 404:
+                return []
+            assert r.status_code == 200, r.text
+            data: list[dict[str, Any]] = r.json()
             return data
 
 
@@ -258,7 +285,7 @@ async def test_quiet_hours_defer_and_a_refused_mailbox_fails_with_the_reason(rig
     now_berlin = datetime.now(UTC).astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin"))
     start = (now_berlin - timedelta(minutes=5)).time().replace(second=0, microsecond=0)
     end = (now_berlin + timedelta(minutes=30)).time().replace(second=0, microsecond=0)
-    async with auth.client(base_url=rig.url) as c:
+    async with rig.person(rig.mentee) as c:
         r = await c.put(
             f"/recipients/{rig.mentee}/preferences",
             json={"locale": "de", "quiet_start": start.isoformat(), "quiet_end": end.isoformat()},
@@ -283,7 +310,7 @@ async def test_quiet_hours_defer_and_a_refused_mailbox_fails_with_the_reason(rig
     assert dict(events[0].headers)["ce_type"] == b"tandem.notifications.NotificationFailed"
 
     rig.smtp.mailbox.refuse.clear()
-    async with auth.client(base_url=rig.url) as c:
+    async with rig.hr() as c:
         r = await c.post(f"/notifications/{failed['notification_id']}/resend")
         assert r.status_code == 200
         again = await c.post(f"/notifications/{failed['notification_id']}/resend")
@@ -294,10 +321,13 @@ async def test_quiet_hours_defer_and_a_refused_mailbox_fails_with_the_reason(rig
 async def test_chat_webhook_gets_json_with_an_idempotency_key(rig: Rig) -> None:
     hook = await Webhook().start()
     try:
-        await rig.run()
+        await rig.run(WEBHOOK_ALLOW_INSECURE="true")  # the development setting: a receiver on http://127.0.0.1
         await rig.emit(*rig.people())
         await rig.no_quiet_hours()
-        async with auth.client(base_url=rig.url) as c:
+        async with rig.hr() as c:
+            r = await c.put("/chat-webhook-hosts", json={"hosts": ["127.0.0.1"]})
+            assert r.status_code == 200, r.text
+        async with rig.person(rig.mentor) as c:
             bad = await c.put(f"/recipients/{rig.mentor}/preferences", json={"channel": "chat"})
             assert bad.status_code == 422
             assert bad.json()["error"]["field"] == "chat_webhook_url"

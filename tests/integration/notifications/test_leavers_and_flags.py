@@ -21,6 +21,7 @@ from shared.events import pairing as p
 from shared.events import sessions as s
 from shared.infra import Infra
 from shared.replay import Rebuild, diff
+from tests import auth
 from tests.conftest import HostFactory
 from tests.integration.notifications.servers import SmtpServer
 from tests.integration.notifications.test_delivery import Rig, until
@@ -42,9 +43,10 @@ async def rig(infra: Infra, start_service: HostFactory, smtp: SmtpServer) -> Asy
         await task
 
 
-def another(rig: Rig) -> Rig:
-    """A second programme, pair and two people on the same running notifications service."""
-    other = Rig(rig.infra, rig.start, rig.smtp)
+def another(rig: Rig, tenant: str | None = None) -> Rig:
+    """A second programme, pair and two people on the same running notifications service (of the same tenant,
+    or of `tenant`)."""
+    other = Rig(rig.infra, rig.start, rig.smtp, tenant or rig.tenant)
     other.host, other.url = rig.host, rig.url
     return other
 
@@ -254,13 +256,25 @@ async def test_replay_rebuilds_recipients_pairs_and_flags_identically(rig: Rig, 
         p.ParticipantWithdrew(participant_id=second.mentor, programme_id=second.prog, reason="left_company"),
         p.PairEnded(pair_id=second.pair, programme_id=second.prog, reason="left_company", note="left"),
     )  # fmt: skip
+    # another tenant with the very same ids: its rows are its own, and the rebuild keeps them apart too
+    twin = another(second, tenant="globex")
+    twin.prog, twin.mentor, twin.mentee, twin.pair = second.prog, second.mentor, second.mentee, second.pair
+    await twin.emit(*twin.people())
+    await twin.emit(twin.created())
+    await twin.emit(p.PairFlagged(pair_id=twin.pair, programme_id=twin.prog, rule="reporting_line", detail="d4",
+                                  chain=["x"], since=since, directory_revision=1, action="paused"))  # fmt: skip
     pool = host.pool
     await until(lambda: pool.fetchval("SELECT end_reason FROM pairs WHERE pair_id = $1", second.pair))
     await until(lambda: pool.fetchval("SELECT withdrawn_reason FROM recipients WHERE participant_id = $1",
                                       second.mentor))  # fmt: skip
     await until(lambda: _equals(pool.fetchval("SELECT rule FROM flags WHERE pair_id = $1", rig.pair),
                                 "shared_language"))  # fmt: skip
-    assert await pool.fetchval("SELECT count(*) FROM flags WHERE pair_id = $1", second.pair) == 0
+    await until(lambda: pool.fetchval("SELECT 1 FROM flags WHERE tenant = 'globex' AND pair_id = $1", twin.pair))
+    assert await pool.fetchval("SELECT count(*) FROM flags WHERE tenant = 'default' AND pair_id = $1", second.pair) == 0
+    assert await pool.fetchval("SELECT state FROM pairs WHERE tenant = 'globex' AND pair_id = $1",
+                               twin.pair) == "active"  # fmt: skip
+    assert await pool.fetchval("SELECT withdrawn FROM recipients WHERE tenant = 'globex' AND participant_id = $1",
+                               twin.mentor) is False  # fmt: skip
     rebuild = Rebuild(
         "notifications", dsn=host.settings.database_url, bootstrap=infra.kafka_bootstrap,
         topics=[host.topics.pairing, host.topics.sessions], handlers=build_handlers(),
@@ -270,14 +284,18 @@ async def test_replay_rebuilds_recipients_pairs_and_flags_identically(rig: Rig, 
     await rebuild.run_to_end()
     await rebuild.close()
     assert await diff(host.settings.database_url, "rebuilt") == []
-    assert await pool.fetchval("SELECT count(*) FROM rebuilt.flags") == 1
-    assert await pool.fetchval("SELECT withdrawn_reason FROM rebuilt.recipients WHERE participant_id = $1",
-                               second.mentor) == "left_company"  # fmt: skip
+    assert await pool.fetchval("SELECT count(*) FROM rebuilt.flags") == 2
+    assert await pool.fetchval("SELECT withdrawn_reason FROM rebuilt.recipients WHERE tenant = 'default' "
+                               "AND participant_id = $1", second.mentor) == "left_company"  # fmt: skip
+    assert await pool.fetchval("SELECT withdrawn_reason FROM rebuilt.recipients WHERE tenant = 'globex' "
+                               "AND participant_id = $1", twin.mentor) is None  # fmt: skip
+    assert await pool.fetchval("SELECT count(*) FROM rebuilt.pairs WHERE pair_id = $1", twin.pair) == 2
 
 
 async def _digest_now(dispatcher: Any, conn: Any, programme_id: str) -> dict[str, Any]:
     """The digest's context as the dispatcher builds it when it sends one (rendered from the projection)."""
-    job = model.plan("hr_digest", "t", (f"hr:{programme_id}",), datetime.now(UTC), programme_id=programme_id)[0]
+    job = model.plan("hr_digest", "t", (f"hr:{programme_id}",), datetime.now(UTC), tenant=auth.DEFAULT_TENANT,
+                     programme_id=programme_id)[0]  # fmt: skip
     context = await dispatcher.hr_context(conn, job)
     assert context is not None
     found = context[3]

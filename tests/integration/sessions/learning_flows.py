@@ -34,6 +34,10 @@ async def mentorship_with_history(pairing: Running, sessions: Running) -> Histor
     feedback with a confidential comment; returns once the sessions read model shows all of it."""
     programme_id, [pair] = await programme_with_pairs(pairing, sessions.url, 1)
     pid = pair["pair_id"]
+    async with auth.client(base_url=pairing.url) as client:
+        employees: dict[str, str] = {}
+        for who in (pair["mentor_id"], pair["mentee_id"]):
+            employees[who] = (await client.get(f"/participants/{who}")).json()["employee_id"]
     async with auth.client(base_url=sessions.url) as client:
         await agree(client, pair)
         goals = []
@@ -58,6 +62,7 @@ async def mentorship_with_history(pairing: Running, sessions: Running) -> Histor
             json={"author_id": pair["mentee_id"], "session_id": session_id, "rating": 5, "productivity_gain": True,
                   "new_business_opportunity": True, "opportunity_text": OPPORTUNITY,
                   "confidential_comment": CONFIDENTIAL},
+            headers=auth.headers("participant", employee_id=employees[pair["mentee_id"]]),  # the mentee's own
         )  # fmt: skip
         assert r.status_code == 201, r.text
         for _ in range(400):
@@ -68,10 +73,6 @@ async def mentorship_with_history(pairing: Running, sessions: Running) -> Histor
             await asyncio.sleep(0.05)
         else:
             raise AssertionError("the sessions read model never showed the pair's history")
-    async with auth.client(base_url=pairing.url) as client:
-        employees: dict[str, str] = {}
-        for who in (pair["mentor_id"], pair["mentee_id"]):
-            employees[who] = (await client.get(f"/participants/{who}")).json()["employee_id"]
     return History(programme_id, pid, pair["mentor_id"], pair["mentee_id"], employees)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -13,23 +14,46 @@ from services.notifications.domain.rendering import RULES, day, render, when
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
 
 
+T = "acme"
+
+
 def test_the_same_rule_trigger_and_recipient_always_give_the_same_id() -> None:
-    a = model.notification_id("welcome", "event-1", "p1")
-    assert a == model.notification_id("welcome", "event-1", "p1")
-    assert a != model.notification_id("welcome", "event-2", "p1")
-    assert a != model.notification_id("welcome", "event-1", "p2")
+    a = model.notification_id("welcome", "event-1", "p1", tenant=T)
+    assert a == model.notification_id("welcome", "event-1", "p1", tenant=T)
+    assert a != model.notification_id("welcome", "event-2", "p1", tenant=T)
+    assert a != model.notification_id("welcome", "event-1", "p2", tenant=T)
+
+
+def test_the_same_ids_in_two_tenants_are_two_notifications() -> None:
+    # a nudge's trigger is made of the pair id: two tenants may both have a pair "pair-1"
+    trigger = model.nudge_trigger("pair-1", NOW - timedelta(days=40), NOW, 14)
+    assert trigger is not None
+    ours = model.plan("nudge", trigger, ("p1",), NOW, tenant="acme", pair_id="pair-1")
+    theirs = model.plan("nudge", trigger, ("p1",), NOW, tenant="globex", pair_id="pair-1")
+    assert ours[0].notification_id != theirs[0].notification_id
+    assert (ours[0].tenant, theirs[0].tenant) == ("acme", "globex")
+    trigger = model.digest_trigger("prog", NOW)
+    digests = {model.plan("hr_digest", trigger, ("hr:prog",), NOW, tenant=t)[0].notification_id
+               for t in ("acme", "globex", "default")}  # fmt: skip
+    assert len(digests) == 3
+
+
+def test_the_default_tenant_keeps_the_ids_planned_before_tenants_were_kept_apart() -> None:
+    before = uuid.uuid5(model.NAMESPACE, "welcome|event-1|p1")  # the formula of every id planned until then
+    assert model.notification_id("welcome", "event-1", "p1", tenant="default") == before
+    assert model.notification_id("welcome", "event-1", "p1", tenant="acme") != before
 
 
 def test_reminders_24h_and_1h_before_and_none_in_the_past() -> None:
     starts = NOW + timedelta(days=2)
-    planned = model.reminders("ev", "s1", "pair", "prog", ("m", "e"), starts, NOW)
+    planned = model.reminders("ev", "s1", "pair", "prog", ("m", "e"), starts, NOW, tenant=T)
     assert sorted((p.rule, p.recipient_id, p.due_at) for p in planned) == sorted(
         [("reminder_24h", r, starts - timedelta(hours=24)) for r in ("m", "e")]
         + [("reminder_1h", r, starts - timedelta(hours=1)) for r in ("m", "e")]
     )
-    soon = model.reminders("ev", "s1", "pair", "prog", ("m",), NOW + timedelta(hours=5), NOW)
+    soon = model.reminders("ev", "s1", "pair", "prog", ("m",), NOW + timedelta(hours=5), NOW, tenant=T)
     assert [p.rule for p in soon] == ["reminder_1h"]
-    assert model.reminders("ev", "s1", "pair", "prog", ("m",), NOW + timedelta(minutes=30), NOW) == []
+    assert model.reminders("ev", "s1", "pair", "prog", ("m",), NOW + timedelta(minutes=30), NOW, tenant=T) == []
 
 
 def test_quiet_hours_wrap_midnight_in_the_recipients_zone() -> None:
@@ -48,7 +72,7 @@ def test_quiet_hours_wrap_midnight_in_the_recipients_zone() -> None:
 
 def test_decisions_opt_out_quiet_hours_and_ended_pairs() -> None:
     def job(rule: model.Rule) -> model.Planned:
-        return model.plan(rule, "t", ("p",), NOW, pair_id="pair")[0]
+        return model.plan(rule, "t", ("p",), NOW, tenant=T, pair_id="pair")[0]
 
     calm = model.Preferences(quiet_start=None, quiet_end=None)
     assert model.decide(job("nudge"), NOW, calm, "UTC", pair_ended=False).action == "send"
@@ -73,7 +97,7 @@ def test_decisions_opt_out_quiet_hours_and_ended_pairs() -> None:
 def test_nothing_goes_to_someone_who_left_the_company_and_no_nudge_to_a_paused_pair() -> None:
     calm = model.Preferences(quiet_start=None, quiet_end=None)
     for rule in model.RULES:
-        job = model.plan(rule, "t", ("p",), NOW, pair_id="pair")[0]
+        job = model.plan(rule, "t", ("p",), NOW, tenant=T, pair_id="pair")[0]
         gone = model.decide(job, NOW, calm, "UTC", pair_ended=True, recipient_left=True)
         assert (gone.action, gone.reason) == ("cancel", "the recipient left the company: nothing more is sent to them")
         paused = model.decide(job, NOW, calm, "UTC", pair_ended=False, pair_paused=True).action
@@ -84,7 +108,7 @@ def test_the_end_of_a_pair_plans_a_closing_survey_or_the_word_to_the_partner_of_
     members = ("mentor", "mentee")
 
     def farewell(reason: str, left: set[str], trigger: str = "ended-1") -> list[tuple[str, str]]:
-        planned = model.farewell(trigger, "pair", "prog", members, reason, frozenset(left), NOW)
+        planned = model.farewell(trigger, "pair", "prog", members, reason, frozenset(left), NOW, tenant=T)
         assert all((n.pair_id, n.programme_id, n.trigger, n.due_at) == ("pair", "prog", trigger, NOW) for n in planned)
         return [(n.rule, n.recipient_id) for n in planned]
 
@@ -96,9 +120,9 @@ def test_the_end_of_a_pair_plans_a_closing_survey_or_the_word_to_the_partner_of_
     assert farewell("left_company", set()) == []  # who left is not known yet: planned with the withdrawal
     assert farewell("by_hr", {"mentee"}) == [("closing_survey", "mentor")]  # a leaver gets no survey either
     # the PairEnded and the withdrawal plan the same message for the partner, whichever comes second
-    first = model.farewell("ended-1", "pair", "prog", members, "left_company", frozenset({"mentor"}), NOW)
+    first = model.farewell("ended-1", "pair", "prog", members, "left_company", frozenset({"mentor"}), NOW, tenant=T)
     second = model.farewell("ended-1", "pair", "prog", members, "left_company", frozenset({"mentor"}),
-                            NOW + timedelta(seconds=3))  # fmt: skip
+                            NOW + timedelta(seconds=3), tenant=T)  # fmt: skip
     assert [n.notification_id for n in first] == [n.notification_id for n in second]
 
 
