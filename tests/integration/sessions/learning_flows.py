@@ -62,7 +62,6 @@ async def mentorship_with_history(pairing: Running, sessions: Running) -> Histor
             json={"author_id": pair["mentee_id"], "session_id": session_id, "rating": 5, "productivity_gain": True,
                   "new_business_opportunity": True, "opportunity_text": OPPORTUNITY,
                   "confidential_comment": CONFIDENTIAL},
-            headers=auth.headers("participant", employee_id=employees[pair["mentee_id"]]),  # the mentee's own
         )  # fmt: skip
         assert r.status_code == 201, r.text
         for _ in range(400):
