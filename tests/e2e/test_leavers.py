@@ -243,8 +243,7 @@ async def test_a_reorganisation_flags_a_pair_for_the_digest_until_hr_keeps_it(sy
     assert "; paused." in text
 
     async with auth.client(base_url=system.pairing.url) as client:
-        r = await client.post(f"/pairs/{pid}/flag/resolve", json={"decision": "keep", "reason": "different divisions",
-                                                                  "resolved_by": "hr@acme.example"})  # fmt: skip
+        r = await client.post(f"/pairs/{pid}/flag/resolve", json={"decision": "keep", "reason": "different divisions"})
         assert r.status_code == 200, r.text
     await eventually(lambda: _none(pool.fetchval("SELECT 1 FROM flags WHERE pair_id = $1", pid)))
     await eventually(lambda: _equals(pool.fetchval("SELECT state FROM pairs WHERE pair_id = $1", pid), "active"))
