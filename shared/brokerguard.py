@@ -33,6 +33,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import OffsetOutOfRangeError
 
 from shared.kafka_security import PLAINTEXT, KafkaSecurity
 from shared.topics import Topics, describe, ensure_topics
@@ -121,7 +122,8 @@ class BrokerGuard:
             )  # fmt: skip
             offsets = AIOKafkaConsumer(
                 bootstrap_servers=self.bootstrap, client_id=f"tandem-{self.service}-guard", group_id=None,
-                enable_auto_commit=False, request_timeout_ms=5000, **self.security.aiokafka(),
+                enable_auto_commit=False, auto_offset_reset="none", request_timeout_ms=5000, fetch_max_wait_ms=100,
+                max_partition_fetch_bytes=64 * 1024, **self.security.aiokafka(),
             )  # fmt: skip
             try:
                 await asyncio.wait_for(admin.start(), 10)
@@ -152,13 +154,13 @@ class BrokerGuard:
 
     async def _check(self, state: GuardState) -> None:
         admin, offsets = await self._clients()
-        produced_topics = await self.pool.fetch("SELECT DISTINCT topic FROM producer_positions")
-        names = sorted(set(self.declared) | {r["topic"] for r in produced_topics})
+        produced = await self.pool.fetch("SELECT topic, partition, last_offset, event_id FROM producer_positions")
+        names = sorted(set(self.declared) | {r["topic"] for r in produced})
         counts, state.problems = await describe(admin, self.topics, names)
-        produced = await self.pool.fetch("SELECT topic, partition, last_offset FROM producer_positions")
         consumed = (
             await self.pool.fetch(
-                "SELECT topic, partition, next_offset FROM consumer_positions WHERE consumer = $1", self.consumer
+                "SELECT topic, partition, next_offset, last_event_id FROM consumer_positions WHERE consumer = $1",
+                self.consumer,
             )
             if self.consumer
             else []
@@ -166,17 +168,27 @@ class BrokerGuard:
         ours = {r["topic"] for r in produced} | set(self.consumed)
         partitions = [TopicPartition(t, p) for t in sorted(ours) for p in range(counts.get(t, 0))]
         ends: dict[TopicPartition, int] = await offsets.end_offsets(partitions) if partitions else {}
+        # Where the log should hold a record we know (the last we wrote, the last we applied). A partition
+        # that ends before it is suspect; the record itself decides (some brokers report a low end offset:
+        # Tansu counts the last batch as one record).
+        expected: dict[TopicPartition, tuple[int, str | None, str]] = {}
         for r in produced:
             tp = TopicPartition(r["topic"], r["partition"])
-            end = ends.get(tp, 0)
-            if end <= r["last_offset"]:
-                wrote = r["last_offset"]
-                state.lost.append(f"{tp.topic}/{tp.partition} ends at offset {end}, but we wrote up to {wrote}")
+            if ends.get(tp, 0) <= r["last_offset"]:
+                expected[tp] = (r["last_offset"], r["event_id"], "we wrote")
         positions = {(r["topic"], r["partition"]): r["next_offset"] for r in consumed}
-        for (topic, partition), next_offset in positions.items():
-            end = ends.get(TopicPartition(topic, partition), 0)
-            if end < next_offset:
-                state.lost.append(f"{topic}/{partition} ends at offset {end}, but we had read up to {next_offset}")
+        for r in consumed:
+            tp = TopicPartition(r["topic"], r["partition"])
+            if r["next_offset"] > 0 and ends.get(tp, 0) < r["next_offset"] and tp not in expected:
+                expected[tp] = (r["next_offset"] - 1, r["last_event_id"], "we had read")
+        if expected:
+            found = await _records_at(offsets, {tp: off for tp, (off, _, _) in expected.items() if tp in ends})
+            for tp, (offset, event_id, what) in sorted(expected.items()):
+                there = found.get(tp)
+                if there is None:
+                    state.lost.append(f"{tp.topic}/{tp.partition} has no record at offset {offset}, where {what} one")
+                elif event_id is not None and there != event_id:
+                    state.lost.append(f"{tp.topic}/{tp.partition} holds another event at offset {offset} than {what}")
         if state.lost:
             state.problems.append("the broker lost its log: " + "; ".join(state.lost[:5]))
         consumed_tps = [tp for tp in ends if tp.topic in self.consumed]
@@ -227,3 +239,32 @@ class BrokerGuard:
         log.warning("%s: broker recovery (%s): %s", self.service, "; ".join(lost[:3]) or "topics", summary)
         self._suspect = True
         return summary
+
+
+async def _records_at(consumer: AIOKafkaConsumer, wanted: dict[TopicPartition, int]) -> dict[TopicPartition, str]:
+    """The event id (ce_id header, or "" when it has none) of the record at each wanted offset that exists."""
+    found: dict[TopicPartition, str] = {}
+    if not wanted:
+        return found
+    consumer.assign(list(wanted))
+    for tp, offset in wanted.items():
+        consumer.seek(tp, offset)
+    deadline = time.monotonic() + 3
+    while len(found) < len(wanted) and time.monotonic() < deadline:
+        try:
+            batch = await consumer.getmany(timeout_ms=300)
+        except OffsetOutOfRangeError as exc:  # Kafka says so outright; Tansu just returns nothing
+            gone = set(exc.args[0]) if exc.args and isinstance(exc.args[0], dict) else set(wanted)
+            rest = [tp for tp in wanted if tp not in gone and tp not in found]
+            consumer.assign(rest)
+            for tp in rest:
+                consumer.seek(tp, wanted[tp])
+            if not rest:
+                break
+            continue
+        for tp, records in batch.items():
+            for record in records:
+                if record.offset == wanted.get(tp) and tp not in found:
+                    found[tp] = next((v.decode(errors="replace") for k, v in record.headers or () if k == "ce_id"), "")
+    consumer.assign([])
+    return found

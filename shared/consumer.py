@@ -231,10 +231,7 @@ class InboxConsumer:
                 result.dead.append(DeadLetter(record, "tenant", why, env.id, env.type))
                 continue
             decoded.append((record, env))
-        positions: dict[tuple[str, int], int] = {}
-        for record in records:
-            tp = (record.topic, record.partition)
-            positions[tp] = max(positions.get(tp, 0), record.offset + 1)
+        positions = _positions(records)
 
         async with self.transaction() as conn:
             # One statement records the whole batch in the inbox; what it did not insert was seen before.
@@ -306,13 +303,14 @@ class InboxConsumer:
             await self.dead_letters.publish(result.dead)
         return result
 
-    async def _advance(self, conn: Conn, positions: dict[tuple[str, int], int]) -> None:
+    async def _advance(self, conn: Conn, positions: dict[tuple[str, int], tuple[int, str | None]]) -> None:
+        """Record where each partition stands (the next offset, and the id of the event before it)."""
         await conn.executemany(
-            "INSERT INTO consumer_positions (consumer, topic, partition, next_offset) "
-            "VALUES ($1, $2, $3, $4) ON CONFLICT (consumer, topic, partition) DO UPDATE "
-            "SET next_offset = GREATEST(consumer_positions.next_offset, EXCLUDED.next_offset), "
-            "updated_at = clock_timestamp()",
-            [(self.name, t, p, o) for (t, p), o in positions.items()],
+            "INSERT INTO consumer_positions (consumer, topic, partition, next_offset, last_event_id) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (consumer, topic, partition) DO UPDATE "
+            "SET next_offset = EXCLUDED.next_offset, last_event_id = EXCLUDED.last_event_id, "
+            "updated_at = clock_timestamp() WHERE EXCLUDED.next_offset > consumer_positions.next_offset",
+            [(self.name, t, p, o, e) for (t, p), (o, e) in positions.items()],
         )
 
     async def _record_all(self, conn: Conn, rows: list[tuple[str, str, ConsumerRecord[Any, Any], str]]) -> set[str]:
@@ -419,7 +417,7 @@ class InboxConsumer:
                 "DO UPDATE SET outcome = 'dead_lettered'",
                 self.name, dead.fingerprint, event_type or "?", record.topic, record.partition, record.offset,
             )  # fmt: skip
-            await self._advance(conn, {(record.topic, record.partition): record.offset + 1})
+            await self._advance(conn, _positions([record]))
             await self.dead_letters.store(conn, [dead])
             await self.dead_letters.publish([dead])
         self.stats.dead_lettered += 1
@@ -516,6 +514,26 @@ async def get_batch_without_idle_sleep(subscriber: Any, consumer: Any) -> tuple[
     moment). This is its `get_msg` without the sleep: getmany itself already waits, and wakes on arrival."""
     batch = await consumer.getmany(timeout_ms=subscriber.batch_timeout_ms, max_records=subscriber.max_records)
     return tuple(chain.from_iterable(batch.values()))
+
+
+def _positions(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[tuple[str, int], tuple[int, str | None]]:
+    """Per partition: the offset after the last record, and that record's event id (its ce_id header)."""
+    out: dict[tuple[str, int], tuple[int, str | None]] = {}
+    for record in records:
+        tp = (record.topic, record.partition)
+        if record.offset + 1 > out.get(tp, (0, None))[0]:
+            out[tp] = (record.offset + 1, event_id_of(record))
+    return out
+
+
+def event_id_of(record: ConsumerRecord[Any, Any]) -> str | None:
+    for name, value in record.headers or ():
+        if name == "ce_id":
+            try:
+                return value.decode()[:200] if value else None
+            except UnicodeDecodeError:
+                return None
+    return None
 
 
 def _where(record: ConsumerRecord[Any, Any]) -> str:

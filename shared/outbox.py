@@ -114,7 +114,7 @@ class OutboxRelay:
             await self.guard.ensure_publishable()
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                "SELECT position, topic, key, headers, payload FROM outbox "
+                "SELECT position, event_id, topic, key, headers, payload FROM outbox "
                 "WHERE published_at IS NULL ORDER BY position LIMIT $1 FOR UPDATE SKIP LOCKED",
                 self.batch_size,
             )
@@ -128,19 +128,21 @@ class OutboxRelay:
                         row["topic"], value=row["payload"].encode(), key=row["key"].encode(), headers=headers
                     )
                 )
-            written: dict[tuple[str, int], int] = {}
-            for meta in await asyncio.gather(*futures):
+            written: dict[tuple[str, int], tuple[int, str]] = {}
+            for row, meta in zip(rows, await asyncio.gather(*futures), strict=True):
                 tp = (meta.topic, meta.partition)
-                written[tp] = max(written.get(tp, -1), meta.offset)
+                if meta.offset > written.get(tp, (-1, ""))[0]:
+                    written[tp] = (meta.offset, row["event_id"])
             await conn.execute(
                 "UPDATE outbox SET published_at = clock_timestamp() WHERE position = ANY($1::bigint[])",
                 [row["position"] for row in rows],
             )
             await conn.executemany(
-                "INSERT INTO producer_positions (topic, partition, last_offset) VALUES ($1, $2, $3) "
-                "ON CONFLICT (topic, partition) DO UPDATE SET last_offset = "
-                "GREATEST(producer_positions.last_offset, EXCLUDED.last_offset), updated_at = clock_timestamp()",
-                [(t, p, o) for (t, p), o in written.items()],
+                "INSERT INTO producer_positions (topic, partition, last_offset, event_id) VALUES ($1, $2, $3, $4) "
+                "ON CONFLICT (topic, partition) DO UPDATE SET last_offset = EXCLUDED.last_offset, "
+                "event_id = EXCLUDED.event_id, updated_at = clock_timestamp() "
+                "WHERE EXCLUDED.last_offset > producer_positions.last_offset",
+                [(t, p, o, e) for (t, p), (o, e) in written.items()],
             )
         self.stats.published += len(rows)
         self.stats.batches += 1
@@ -153,6 +155,10 @@ class OutboxRelay:
         return total
 
     def wake(self) -> None:
+        self._wake.set()
+
+    def _connection_lost(self, *_: object) -> None:
+        self.stats.is_leader = False  # the advisory lock went with the connection
         self._wake.set()
 
     def stop(self) -> None:
@@ -192,6 +198,8 @@ class OutboxRelay:
             log.info("outbox relay %s is the active publisher", self.name)
             listen_conn = await connect(self.dsn)
             await listen_conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+            for held in (lock_conn, listen_conn):  # a lost connection ends the term at once, not at the next poll
+                held.add_termination_listener(self._connection_lost)
             self._wake.set()  # rows may have come while we were away
             while not self._stopping.is_set():
                 if lock_conn.is_closed() or listen_conn.is_closed():

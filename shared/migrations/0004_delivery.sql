@@ -52,12 +52,15 @@ CREATE INDEX parked_waiting ON parked (consumer, waiting_for);
 CREATE INDEX parked_queue ON parked (consumer, topic, key, seq);
 CREATE INDEX parked_due ON parked (consumer, next_attempt_at);
 
--- The highest offset the relay has seen acknowledged in each partition it writes. A broker whose partition
--- ends before it has lost its log (a new, empty broker under the old address).
+-- The highest offset the relay has seen acknowledged in each partition it writes, and the event it wrote
+-- there. A broker that no longer has that event at that offset has lost its log (a new, empty broker under
+-- the old address). The consumer keeps the same about the last record it applied in each partition.
 CREATE TABLE producer_positions (
     topic        text    NOT NULL,
     partition    integer NOT NULL,
     last_offset  bigint  NOT NULL,
+    event_id     text    NOT NULL,
     updated_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
     PRIMARY KEY (topic, partition)
 );
+ALTER TABLE consumer_positions ADD COLUMN last_event_id text;
