@@ -43,7 +43,7 @@ from faststream.message import StreamMessage
 from shared.db import Conn
 from shared.deadletters import DeadLetter, DeadLetters, fingerprint
 from shared.events import Envelope, EventPayload, UndecodableEvent, decode
-from shared.failures import TRANSIENT, ProjectionSwapped, TransientError
+from shared.failures import SYSTEMIC, TRANSIENT, ProjectionSwapped, TransientError
 from shared.parking import Drained, Parking, WaitFor, provided_by
 from shared.retry import Backoff, RetryPolicy, Streak
 
@@ -365,8 +365,11 @@ class InboxConsumer:
 
     # --- failures -------------------------------------------------------------------------------------
 
-    async def infrastructure_down(self) -> str | None:
-        """Why the database or the broker cannot be used now, or None when both answer."""
+    async def infrastructure_down(self, failure: BaseException | None = None) -> str | None:
+        """Why the database or the broker cannot be used now (or the failure is the environment's, not the
+        event's: see SYSTEMIC), or None when both answer."""
+        if isinstance(failure, SYSTEMIC):
+            return f"the database refuses every event alike: {type(failure).__name__}: {failure}"
         try:
             await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 3)
         except Exception as exc:
@@ -392,7 +395,7 @@ class InboxConsumer:
                 except Exception as exc:
                     error = f"{type(exc).__name__}: {exc}"
                     attempts = streak.fail(_where(record), error)
-                    down = await self.infrastructure_down()
+                    down = await self.infrastructure_down(exc)
                     if down is not None:
                         raise TransientError(down) from exc
                     assert streak.since is not None
@@ -453,7 +456,7 @@ class InboxConsumer:
         self.stats.last_error = error
         if isinstance(exc, ProjectionSwapped):
             return False
-        down = await self.infrastructure_down()
+        down = await self.infrastructure_down(exc)
         if attempts == 1 or attempts & (attempts - 1) == 0:  # log the 1st, 2nd, 4th, 8th... attempt
             expected = isinstance(exc, TRANSIENT)
             log.log(logging.WARNING if expected else logging.ERROR, "%s: batch failed (attempt %d%s): %s",

@@ -15,6 +15,19 @@ class ProjectionSwapped(TransientError):
     """A rebuilt projection was swapped in since the last batch: retry on fresh connections."""
 
 
+#: Failures of the environment, not of the event: the database is read-only (a failover in progress), out of
+#: space or memory, or lacks a table or a grant (a deployment gone wrong). Every event would fail alike, so
+#: they are retried without end (readiness says why) and never turn an event into a dead letter.
+SYSTEMIC: tuple[type[Exception], ...] = (
+    asyncpg.exceptions.ReadOnlySQLTransactionError,
+    asyncpg.exceptions.InsufficientPrivilegeError,
+    asyncpg.exceptions.UndefinedTableError,
+    asyncpg.exceptions.UndefinedColumnError,
+    asyncpg.exceptions.UndefinedFunctionError,
+    asyncpg.exceptions.InvalidSchemaNameError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
+
 #: Failures retried rather than dead-lettered. Retried without end while the database or the broker does
 #: not answer; bounded (see shared.retry.RetryPolicy) when both answer and the failure stays.
 TRANSIENT: tuple[type[BaseException], ...] = (
@@ -29,6 +42,7 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
     KafkaError,
+    *SYSTEMIC,
 )
 
 #: Failures that say the database is not reachable (the HTTP edge answers 503 with Retry-After).

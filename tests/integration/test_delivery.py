@@ -215,3 +215,28 @@ async def _parked(pool: asyncpg.Pool, consumer: str, n: int) -> bool:
 
 async def _equals(value: Any, expected: Any) -> bool:
     return bool(await value == expected)
+
+
+async def test_a_failure_of_the_environment_is_retried_until_it_is_fixed_and_dead_letters_nothing(rig: Rig) -> None:
+    """A missing table (a deployment gone wrong) fails every event alike: no event is to blame."""
+    key = f"env-{uuid.uuid4().hex[:6]}"
+    env = messaging.pair_created(key)
+    handlers = Handlers()
+
+    @handlers.on(PairCreated)
+    async def needs_a_table(conn: Conn, e: Envelope[Any]) -> None:
+        await conn.execute("INSERT INTO arrives_later (pair) VALUES ($1)", e.data.pair_id)
+
+    await produce(rig.infra.kafka_bootstrap, rig.topics.pairing, [message(env)])
+    consumer = await rig.run(handlers)
+    await eventually(lambda: _true(consumer.stats.retries > messaging.FAST.retry.max_attempts + 1), timeout=30)
+    assert consumer.stats.dead_lettered == 0
+    assert "UndefinedTableError" in consumer.streak.error
+    await rig.pool.execute("CREATE TABLE arrives_later (pair text)")  # the fix is deployed
+    await eventually(lambda: rig.pool.fetchval("SELECT count(*) FROM arrives_later WHERE pair = $1", key))
+    assert consumer.stats.dead_lettered == 0
+    assert await rig.pool.fetchval("SELECT count(*) FROM dead_letters WHERE consumer = $1", rig.group) == 0
+
+
+async def _true(value: bool) -> bool:
+    return value
