@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import socket
 import uuid
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from services.notifications.channels import (
 )
 from services.notifications.channels.chat import WebhookChannel, check_before_send
 from services.notifications.channels.email import SmtpChannel, SmtpSettings
-from services.notifications.domain import model
+from services.notifications.domain import delivery, model
 from services.notifications.domain.rendering import day, render, when
 from services.notifications.webhooks.config import WebhookSettings
 from services.sessions.domain.calendar import CalendarPerson, session_ics
@@ -276,7 +277,7 @@ class Dispatcher:
 
     async def retry(self, job: Any, reason: str, now: datetime, channel: str | None = None) -> None:
         attempts = job["attempts"] + 1
-        next_at = model.next_attempt(attempts, now)
+        next_at = delivery.next_attempt(delivery.DEFAULT_RETRY, attempts, now, random.random())
         if next_at is None:
             await self.fail(job, reason, channel or "email", attempts=attempts)
             return
