@@ -4,7 +4,12 @@ Every mail carries the notification's Message-ID (the same on every attempt). He
 subjects cleaned of line breaks), the recipient's domain goes out in its IDNA form, and an address whose local part
 is not ASCII is sent with SMTPUTF8 (RFC 6531) when the server offers it; when it does not, the notification fails
 with that reason (domain/mail.py). aiosmtplib would add SMTPUTF8 by itself for such an address; it is asked for
-explicitly here, and the server's answer to EHLO checked first, so the reason is ours and nothing is half-sent."""
+explicitly here, and the server's answer to EHLO checked first, so the reason is ours and nothing is half-sent.
+
+The mail is written out here, once, as the server gets it: headers RFC 2047-encoded (UTF-8 as they are under
+SMTPUTF8) and not folded (Python 3.11 folds two encoded words onto two lines and so drops the space between them:
+"Chloé Müller" would arrive as "ChloéMüller"; a header line may be 998 octets), the body 7-bit (quoted-printable
+when it is not ASCII), so it needs neither 8BITMIME nor anything else of the server."""
 
 from __future__ import annotations
 
@@ -34,9 +39,15 @@ class SmtpSettings:
     verify_tls: bool = True
 
 
+#: RFC 5322's limit for a line; headers are written unfolded (see above)
+MAX_LINE = 998
+
+
 @dataclass(frozen=True)
 class PreparedMail:
     mail: EmailMessage
+    #: the mail as the server gets it
+    data: bytes
     to: mail.Mailbox
     #: the envelope needs SMTPUTF8 (a local part that is not ASCII)
     smtputf8: bool
@@ -69,16 +80,18 @@ class SmtpChannel:
             # the same on every attempt: a receiving system can drop a second copy of the same notification
             built["Message-ID"] = message.message_id
             built["X-Tandem-Notification"] = message.notification_id
-            built.set_content(message.text)
+            plain = message.text.isascii() and all(len(line) < MAX_LINE for line in message.text.splitlines())
+            built.set_content(message.text, cte="7bit" if plain else "quoted-printable")
             for filename, mime, data in message.attachments:
                 maintype, _, subtype = mime.partition("/")
                 params = subtype.split(";")
                 built.add_attachment(data, maintype=maintype, subtype=params[0].strip(), filename=filename)
-            # written out once now, as the server will get it: whatever the headers cannot carry fails here
-            built.as_bytes(policy=email.policy.SMTPUTF8 if smtputf8 else email.policy.SMTP)
+            # written out now, as the server will get it: whatever the headers cannot carry fails here
+            policy = email.policy.SMTPUTF8 if smtputf8 else email.policy.SMTP
+            data = built.as_bytes(policy=policy.clone(max_line_length=MAX_LINE))
         except (ValueError, TypeError, LookupError) as exc:
             raise PermanentDeliveryError(f"the mail cannot be built: {type(exc).__name__}: {exc}") from exc
-        return PreparedMail(built, to, smtputf8)
+        return PreparedMail(built, data, to, smtputf8)
 
     async def send(self, prepared: PreparedMail) -> str:
         """Hand the mail to the server; its reply once it took it (250)."""
@@ -98,8 +111,8 @@ class SmtpChannel:
                     await client.ehlo()
                 if prepared.smtputf8 and not client.supports_extension("smtputf8"):
                     raise PermanentDeliveryError(mail.smtputf8_refused(prepared.to))
-                _, reply = await client.send_message(
-                    prepared.mail, sender=self.sender.addr_spec, recipients=[prepared.to.addr_spec],
+                _, reply = await client.sendmail(
+                    self.sender.addr_spec, [prepared.to.addr_spec], prepared.data,
                     mail_options=["SMTPUTF8"] if prepared.smtputf8 else [],
                 )  # fmt: skip
             finally:
