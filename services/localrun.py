@@ -50,7 +50,8 @@ class MailCatcher:
                 (folder / name).write_bytes(envelope.original_content or b"")
                 return "250 Message accepted for delivery"
 
-        self.controller = Controller(Save(), hostname="127.0.0.1", port=self.port)
+        # SMTPUTF8: the demo has people whose address is not ASCII (chloé.9@acme.example)
+        self.controller = Controller(Save(), hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=True)
         self.controller.start()
         return self
 
