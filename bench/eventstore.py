@@ -286,7 +286,7 @@ async def _row(infra: Infra, stack: Stack, total: int) -> dict[str, Any]:
         "benchmark": "event store",
         "case": f"{stack.size:,} events in the outbox",
         "infra": infra.source,
-        "outbox_rows": rows,
+        "outbox_rows_after": rows,  # the fill and the commands
         "outbox_mib": round(table_mib),
         "index_mib": round(index_mib, 1),
         "fill_s": round(stack.fill_s, 1),
