@@ -17,12 +17,12 @@ def test_the_benchmark_command_runs_them_all_and_writes_the_results(tmp_path: Pa
     assert run.returncode == 0, run.stdout + run.stderr
     text = out.read_text()
     for section in ("## matching", "## replay", "## latency", "## relay", "## consumer", "## directory", "## scim",
-                    "## eventstore"):  # fmt: skip
+                    "## eventstore", "## recovery"):  # fmt: skip
         assert section in text
     for ratio in ("ratio_score_optimal_over_greedy", "ratio_replay_over_min_raw", "ratio_p99_e2e_over_bare",
                   "ratio_relay_over_bare", "ratio_live_over_bare", "ratio_scim_over_health_live",
                   "ratio_scim_over_file_import", "ratio_to_copy", "ratio_recheck_all_to_select",
-                  "goal_at_most_1_5", "ratio_p99_large_over_small"):  # fmt: skip
+                  "goal_at_most_1_5", "ratio_p99_large_over_small", "ratio_recovery_over_initial"):  # fmt: skip
         assert ratio in text
     assert "| 100/100 | 0 |" in text, "the latency run lost commands or events"  # observed, http_errors
     assert "| 300/300 | 0 |" in text, "the SCIM run lost Users"  # created, http_errors
