@@ -55,6 +55,17 @@ async def save_preferences(
     )  # fmt: skip
 
 
+async def release_quiet_hours(conn: Conn, tenant: str, recipient_id: str) -> int:
+    """After a change of preferences: what waited for the end of the quiet hours is decided again now."""
+    released: int = await conn.fetchval(
+        "WITH r AS (UPDATE notifications SET next_attempt_at = now(), note = NULL, updated_at = now() "
+        "WHERE tenant = $1 AND recipient_id = $2 AND status = 'planned' AND note = 'quiet hours' "
+        "AND next_attempt_at > now() RETURNING 1) SELECT count(*) FROM r",
+        tenant, recipient_id,
+    )  # fmt: skip
+    return released
+
+
 # --- notifications ---------------------------------------------------------------------------------------
 
 

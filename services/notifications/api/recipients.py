@@ -112,6 +112,7 @@ async def put_preferences(
         target = await check_chat_target(body.chat_webhook_url, allowed, allow_insecure=allow_insecure)
         body = body.model_copy(update={"chat_webhook_url": target.url})
     await repo.save_preferences(conn, caller.tenant, recipient_id, **body.model_dump())
+    await repo.release_quiet_hours(conn, caller.tenant, recipient_id)  # the new hours decide
     return body
 
 

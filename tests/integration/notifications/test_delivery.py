@@ -300,14 +300,20 @@ async def test_quiet_hours_defer_and_a_refused_mailbox_fails_with_the_reason(rig
     deferred = await until(mentee_deferred)
     assert deferred[0]["next_attempt_at"] > datetime.now(UTC).isoformat()  # after the quiet hours
     assert rig.smtp.mailbox.to(f"{rig.mentee}@acme.example") == []
+    async with rig.person(rig.mentee) as c:  # she turns them off: what waited goes now, not tomorrow
+        r = await c.put(f"/recipients/{rig.mentee}/preferences",
+                        json={"locale": "de", "quiet_start": None, "quiet_end": None})  # fmt: skip
+        assert r.status_code == 200, r.text
+    await until(lambda: rig.smtp.mailbox.to(f"{rig.mentee}@acme.example"))
 
     async def mentor_failed() -> Any:
         return [n for n in await rig.history(rig.mentor) if n["status"] == "failed"]
 
     [failed] = await until(mentor_failed)
     assert "550" in failed["last_error"]
-    events = await read_topic(rig.infra.kafka_bootstrap, host.topics.notifications, expect=1)
-    assert dict(events[0].headers)["ce_type"] == b"tandem.notifications.NotificationFailed"
+    events = await read_topic(rig.infra.kafka_bootstrap, host.topics.notifications, expect=2)
+    assert sorted(dict(e.headers)["ce_type"] for e in events) == [
+        b"tandem.notifications.NotificationFailed", b"tandem.notifications.NotificationSent"]  # fmt: skip
 
     rig.smtp.mailbox.refuse.clear()
     async with rig.hr() as c:
