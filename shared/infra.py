@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +95,7 @@ def _containers() -> Iterator[Infra]:
 def _embedded() -> Iterator[Infra]:
     from shared.localstack import EmbeddedKafka, EmbeddedPostgres
 
+    _sweep_stale()
     root = Path(tempfile.mkdtemp(prefix="tandem-infra-"))
     pg = EmbeddedPostgres(root / "pg", fast_unsafe=True)
     kafka = EmbeddedKafka(log_file=root / "tansu.log")
@@ -111,3 +114,21 @@ def _embedded() -> Iterator[Infra]:
     finally:
         kafka.stop()
         pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _sweep_stale(older_than: float = 3600.0) -> None:
+    """Remove the data of embedded sessions that were killed before they could clean up (their Postgres is gone)."""
+    for d in Path(tempfile.gettempdir()).glob("tandem-infra-*"):
+        try:
+            if time.time() - d.stat().st_mtime < older_than:
+                continue
+            pid_file = d / "pg" / "pgdata" / "postmaster.pid"
+            if pid_file.exists():
+                os.kill(int(pid_file.read_text().split()[0]), 0)  # raises when that Postgres is gone
+                continue
+        except PermissionError:  # alive, someone else's
+            continue
+        except (OSError, ValueError, IndexError):
+            pass
+        shutil.rmtree(d, ignore_errors=True)
