@@ -111,7 +111,7 @@ def timeline(events: Iterable[Logged], subject: str) -> list[Entry]:
         data = e.env.data.model_dump(mode="json")
         changes: dict[str, Any] = {}
         key = data.get("participant_id") or data.get("employee_id")
-        if key and e.env.type.endswith(("Enrolled", "Updated", "Hired")):
+        if key and type(e.env.data).WHOLE_RECORD:
             before = profiles.get(key)
             if before is not None:
                 changes = {k: {"from": before.get(k), "to": v} for k, v in data.items() if before.get(k) != v}

@@ -84,12 +84,14 @@ class ParticipantEnrolled(ParticipantProfile):
 
     TYPE: ClassVar[str] = "tandem.pairing.ParticipantEnrolled"
     VERSION: ClassVar[int] = 3
+    WHOLE_RECORD: ClassVar[bool] = True
 
 
 class ParticipantUpdated(ParticipantProfile):
     """A participant's profile changed; carries the full new profile."""
 
     TYPE: ClassVar[str] = "tandem.pairing.ParticipantUpdated"
+    WHOLE_RECORD: ClassVar[bool] = True
 
 
 class ParticipantWithdrew(_Pairing):
