@@ -133,3 +133,31 @@ def histories(draw: st.DrawFn, pair_id: str = "pair-1", tenant: str = "default")
             continue
         envelopes.extend(Envelope.new(e, tenant=tenant, time=now) for e in events)
     return History(pair_id, tenant, envelopes)
+
+
+@st.composite
+def references(draw: st.DrawFn, tenant: str = "default") -> list[Envelope[Any]]:
+    """Programmes launched (again) and closed, participants enrolled, updated and withdrawn, in any order and
+    under few ids, so that the same programme or participant changes more than once."""
+    events: list[Any] = []
+    ops = st.sampled_from(("launch", "close", "enrol", "update", "withdraw"))
+    steps = draw(st.lists(st.tuples(ops, st.integers(0, 1), st.integers(0, 2), st.integers(0, 1000)), max_size=25))
+    for op, g, who, n in steps:
+        programme = f"programme-{g}"
+        if op == "launch":
+            events.append(p.ProgramLaunched(programme_id=programme, name=f"Programme {n}",
+                                            starts_on=date(2026, 1, 5), ends_on=date(2026, 7, 1 + n % 28),
+                                            cadence_days=1 + n % 30, focus_topics=list(TOPICS[: 1 + n % 3]),
+                                            min_group_size=3 + n % 7))  # fmt: skip
+        elif op == "close":
+            events.append(p.ProgramClosed(programme_id=programme))
+        elif op == "withdraw":
+            events.append(p.ParticipantWithdrew(participant_id=f"participant-{who}", programme_id=programme))
+        else:
+            kind = p.ParticipantEnrolled if op == "enrol" else p.ParticipantUpdated
+            events.append(kind(participant_id=f"participant-{who}", programme_id=programme,
+                               employee_id=f"e-{who}-{n % 2}", role=("mentor", "mentee")[(who + g) % 2],
+                               display_name=f"Person {n}", email=f"person{n}@acme.example", department="Sales",
+                               grade=n % 30, languages=["en"]))  # fmt: skip
+    start = START
+    return [Envelope.new(e, tenant=tenant, time=start + timedelta(minutes=i)) for i, e in enumerate(events)]

@@ -16,7 +16,9 @@ from typing import Any, TypeVar
 
 from services.sessions import rows as r
 from services.sessions.domain import model as m
+from services.sessions.domain import references as ref
 from services.sessions.domain.errors import Conflict
+from services.sessions.domain.references import ParticipantView, ProgrammeView
 from services.sessions.projection import PAIR_STATE
 from services.sessions.rows import COLUMNS
 from shared.db import Conn
@@ -27,9 +29,10 @@ from shared.events import sessions as s
 
 class SessionsBulk:
     def __init__(self) -> None:
-        #: programmes, participants and pair changes as rows; a pair's entities as the domain's, by table key
-        self.tables: dict[str, dict[Any, dict[str, Any]]] = {name: {} for name in ("programmes", "participants",
-                                                                                    "pair_changes")}  # fmt: skip
+        #: pair changes (a log) as rows; everything else as the domain's entities, by their table's key
+        self.tables: dict[str, dict[Any, dict[str, Any]]] = {"pair_changes": {}}
+        self.programmes: dict[tuple[str, ...], ProgrammeView] = {}
+        self.participants: dict[tuple[str, ...], ParticipantView] = {}
         self.pairs: dict[tuple[str, str], m.PairView] = {}
         self.agreements: dict[tuple[str, str, str], m.Recorded[s.AgreementConfirmed]] = {}
         self.goals: dict[tuple[str, str], m.Goal] = {}
@@ -47,40 +50,19 @@ class SessionsBulk:
 
     def _apply(self, env: Envelope[Any]) -> None:
         t, e, at, tenant = env.type, env.data, env.time, env.tenant
-        rows = self.tables
-        if t == p.ProgramLaunched.TYPE:
+        changes = self.tables["pair_changes"]
+        if t in (p.ProgramLaunched.TYPE, p.ProgramClosed.TYPE):
             key: tuple[str, ...] = (tenant, e.programme_id)
-            old = rows["programmes"].get(key)
-            rows["programmes"][key] = {
-                "tenant": tenant, "programme_id": e.programme_id, "name": e.name, "starts_on": e.starts_on,
-                "ends_on": e.ends_on, "cadence_days": e.cadence_days, "focus_topics": list(e.focus_topics),
-                "closed": old["closed"] if old else False, "min_group_size": e.min_group_size,
-            }  # fmt: skip
-        elif t == p.ProgramClosed.TYPE:
-            key = (tenant, e.programme_id)
-            if key in rows["programmes"]:
-                rows["programmes"][key]["closed"] = True
-        elif t in (p.ParticipantEnrolled.TYPE, p.ParticipantUpdated.TYPE):
+            _put(self.programmes, key, ref.evolve_programme(self.programmes.get(key), e))
+        elif t in (p.ParticipantEnrolled.TYPE, p.ParticipantUpdated.TYPE, p.ParticipantWithdrew.TYPE):
             key = (tenant, e.participant_id)
-            old = rows["participants"].get(key)
-            if old:
-                old.update(display_name=e.display_name, email=str(e.email), employee_id=e.employee_id)
-            else:
-                rows["participants"][key] = {
-                    "tenant": tenant, "participant_id": e.participant_id, "programme_id": e.programme_id,
-                    "role": e.role, "display_name": e.display_name, "email": str(e.email), "withdrawn": False,
-                    "employee_id": e.employee_id,
-                }  # fmt: skip
-        elif t == p.ParticipantWithdrew.TYPE:
-            key = (tenant, e.participant_id)
-            if key in rows["participants"]:
-                rows["participants"][key]["withdrawn"] = True
+            _put(self.participants, key, ref.evolve_participant(self.participants.get(key), e))
         elif t == p.PairCreated.TYPE or t in PAIR_STATE:
             if t in PAIR_STATE:
-                if (tenant, env.id) in rows["pair_changes"]:
+                if (tenant, env.id) in changes:
                     raise Conflict(f"pair change {env.id} is already recorded")
-                rows["pair_changes"][(tenant, env.id)] = {"tenant": tenant, "event_id": env.id, "pair_id": e.pair_id,
-                                                          "at": at, "kind": PAIR_STATE[t]}  # fmt: skip
+                changes[(tenant, env.id)] = {"tenant": tenant, "event_id": env.id, "pair_id": e.pair_id, "at": at,
+                                             "kind": PAIR_STATE[t]}  # fmt: skip
             _put(self.pairs, (tenant, e.pair_id), m.evolve_pair(self.pairs.get((tenant, e.pair_id)), e, at))
         elif t == s.AgreementConfirmed.TYPE:
             key = (tenant, e.pair_id, e.role)
@@ -122,8 +104,8 @@ class SessionsBulk:
                     for column in JSONB[table]:
                         await conn.execute(f"ALTER TABLE bulk_{table} ALTER COLUMN {column} TYPE text")
                     records = [
-                        tuple(json.dumps(v) if columns[i] in JSONB[table] else v for i, v in enumerate(r))
-                        for r in records
+                        tuple(json.dumps(v) if columns[i] in JSONB[table] else v for i, v in enumerate(record))
+                        for record in records
                     ]
                     await conn.copy_records_to_table(f"bulk_{table}", columns=list(columns), records=records)
                     select = ", ".join(f"{c}::jsonb" if c in JSONB[table] else c for c in columns)
@@ -139,8 +121,9 @@ SESSION_TYPES = frozenset({s.SessionScheduled.TYPE, s.SessionRescheduled.TYPE, s
                            s.SessionLogged.TYPE})  # fmt: skip
 
 _ROW: dict[str, Callable[[str, Any], dict[str, Any]]] = {
-    "pairs": r.pair_row, "agreements": r.agreement_row, "goals": r.goal_row, "confidence": r.confidence_row,
-    "sessions": r.session_row, "feedback": r.feedback_row,
+    "programmes": r.programme_row, "participants": r.participant_row, "pairs": r.pair_row,
+    "agreements": r.agreement_row, "goals": r.goal_row, "confidence": r.confidence_row, "sessions": r.session_row,
+    "feedback": r.feedback_row,
 }  # fmt: skip
 _K = TypeVar("_K")
 _V = TypeVar("_V")

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from services.sessions import pair_ended, rows
 from services.sessions.domain import model as m
+from services.sessions.domain import references as r
 from shared.consumer import Handlers
 from shared.db import Conn
 from shared.events import Envelope
@@ -49,42 +50,17 @@ async def _evolve(
 def build_handlers(host: ServiceHost | None = None) -> Handlers:
     h = Handlers()
 
-    @h.on(p.ProgramLaunched)
+    @h.on(p.ProgramLaunched, p.ProgramClosed)
     async def programme(conn: Conn, env: Envelope[Any]) -> None:
-        e: p.ProgramLaunched = env.data
-        await conn.execute(
-            "INSERT INTO programmes (tenant, programme_id, name, starts_on, ends_on, cadence_days, focus_topics, "
-            "min_group_size) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant, programme_id) DO UPDATE "
-            "SET name = EXCLUDED.name, starts_on = EXCLUDED.starts_on, ends_on = EXCLUDED.ends_on, "
-            "cadence_days = EXCLUDED.cadence_days, focus_topics = EXCLUDED.focus_topics, "
-            "min_group_size = EXCLUDED.min_group_size",
-            env.tenant, e.programme_id, e.name, e.starts_on, e.ends_on, e.cadence_days, e.focus_topics,
-            e.min_group_size,
-        )  # fmt: skip
+        e: p.ProgramLaunched | p.ProgramClosed = env.data
+        await _evolve(conn, "programmes", (env.tenant, e.programme_id), rows.programme_of,
+                      lambda programme: r.evolve_programme(programme, e), rows.programme_row)  # fmt: skip
 
-    @h.on(p.ProgramClosed)
-    async def programme_closed(conn: Conn, env: Envelope[Any]) -> None:
-        await conn.execute(
-            "UPDATE programmes SET closed = true WHERE tenant = $1 AND programme_id = $2", env.tenant,
-            env.data.programme_id,
-        )  # fmt: skip
-
-    @h.on(p.ParticipantEnrolled, p.ParticipantUpdated)
+    @h.on(p.ParticipantEnrolled, p.ParticipantUpdated, p.ParticipantWithdrew)
     async def participant(conn: Conn, env: Envelope[Any]) -> None:
-        e: p.ParticipantProfile = env.data
-        await conn.execute(
-            "INSERT INTO participants (tenant, participant_id, programme_id, role, display_name, email, employee_id) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, participant_id) DO UPDATE SET "
-            "display_name = EXCLUDED.display_name, email = EXCLUDED.email, employee_id = EXCLUDED.employee_id",
-            env.tenant, e.participant_id, e.programme_id, e.role, e.display_name, str(e.email), e.employee_id,
-        )  # fmt: skip
-
-    @h.on(p.ParticipantWithdrew)
-    async def withdrew(conn: Conn, env: Envelope[Any]) -> None:
-        await conn.execute(
-            "UPDATE participants SET withdrawn = true WHERE tenant = $1 AND participant_id = $2",
-            env.tenant, env.data.participant_id,
-        )  # fmt: skip
+        e: p.ParticipantEnrolled | p.ParticipantUpdated | p.ParticipantWithdrew = env.data
+        await _evolve(conn, "participants", (env.tenant, e.participant_id), rows.participant_of,
+                      lambda participant: r.evolve_participant(participant, e), rows.participant_row)  # fmt: skip
 
     @h.on(p.PairCreated)
     async def pair_created(conn: Conn, env: Envelope[Any]) -> None:

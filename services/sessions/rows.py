@@ -1,5 +1,6 @@
-"""The rows of the sessions read model that hold a pair's state: each is an entity of the sessions domain
-(`PairView`, `Goal`, `Session`, a `Recorded` agreement, confidence check or feedback) in one tenant.
+"""The rows of the sessions read model: each is an entity of the sessions domain in one tenant (a pair's
+`PairView`, `Goal`, `Session`, a `Recorded` agreement, confidence check or feedback; a `ProgrammeView` or a
+`ParticipantView`); only pair_changes is a log of events rather than a state.
 
 Both ways of building the read model (per event in projection.py, in bulk in bulk.py) evolve these
 entities with the domain's own `evolve_*` functions and write them through the functions here, so they
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.sessions.domain.model import Goal, PairView, Recorded, Session
+from services.sessions.domain.references import ParticipantView, ProgrammeView
 from shared.events import sessions as s
 
 #: The columns of a feedback row that come from the event as they are (then `submitted_at`, its time).
@@ -40,10 +42,35 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 
 #: The primary key of each table of an evolving entity.
 KEYS: dict[str, tuple[str, ...]] = {
+    "programmes": ("tenant", "programme_id"),
+    "participants": ("tenant", "participant_id"),
     "pairs": ("tenant", "pair_id"),
     "goals": ("tenant", "goal_id"),
     "sessions": ("tenant", "session_id"),
 }
+
+
+def programme_row(tenant: str, programme: ProgrammeView) -> dict[str, Any]:
+    return {"tenant": tenant, "programme_id": programme.programme_id, "name": programme.name,
+            "starts_on": programme.starts_on, "ends_on": programme.ends_on, "cadence_days": programme.cadence_days,
+            "focus_topics": list(programme.focus_topics), "closed": programme.closed,
+            "min_group_size": programme.min_group_size}  # fmt: skip
+
+
+def programme_of(row: Any) -> ProgrammeView:
+    return ProgrammeView(row["programme_id"], row["name"], row["starts_on"], row["ends_on"], row["cadence_days"],
+                         tuple(row["focus_topics"]), row["closed"], row["min_group_size"])  # fmt: skip
+
+
+def participant_row(tenant: str, participant: ParticipantView) -> dict[str, Any]:
+    return {"tenant": tenant, "participant_id": participant.participant_id, "programme_id": participant.programme_id,
+            "role": participant.role, "display_name": participant.display_name, "email": participant.email,
+            "withdrawn": participant.withdrawn, "employee_id": participant.employee_id}  # fmt: skip
+
+
+def participant_of(row: Any) -> ParticipantView:
+    return ParticipantView(row["participant_id"], row["programme_id"], row["role"], row["display_name"], row["email"],
+                           row["withdrawn"], row["employee_id"])  # fmt: skip
 
 
 def pair_row(tenant: str, pair: PairView) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The per-event projection folds a pair's history as the aggregate, the bulk replay and the audit do
 (tests/unit/sessions/test_fold.py): for random histories, in any interleaving of the two topics, the rows
-the live handlers write in Postgres are the aggregate's state."""
+the live handlers write in Postgres are the aggregate's state; and the programmes and participants they keep
+are the domain's."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from shared.db import connect, ensure_database, migrate, service_migrations
 from shared.infra import Infra
 from shared.replay import Rebuild
 from tests.conftest import unique
-from tests.histories import History, histories
-from tests.unit.sessions.test_fold import TABLES, expected, normal
+from tests.histories import History, histories, references
+from tests.unit.sessions.test_fold import REFERENCE_TABLES, TABLES, expected, expected_references, normal
 
 HANDLERS = build_handlers()
 
@@ -64,3 +65,14 @@ async def test_the_per_event_projection_folds_every_history_as_the_aggregate(
     assert await _apply(projection, h.interleaved(rnd)) == 0
     found = {table: normal(table, await projection.fetch(f"SELECT * FROM {table}")) for table in TABLES}
     assert found == expected(h)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(references())
+async def test_the_per_event_projection_keeps_programmes_and_participants_as_the_domain(
+    projection: asyncpg.Connection, envelopes: list[Any]
+) -> None:
+    await projection.execute(f"TRUNCATE {', '.join(REFERENCE_TABLES)}")
+    assert await _apply(projection, envelopes) == 0
+    found = {t: normal(t, await projection.fetch(f"SELECT * FROM {t}")) for t in REFERENCE_TABLES}
+    assert found == expected_references(envelopes)

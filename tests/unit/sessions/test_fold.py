@@ -1,7 +1,7 @@
 """One fold of a pair's history: for random histories the services can publish, the aggregate (as the
 write model loads it), the read model's bulk replay (in any interleaving of the two topics) and the audit
-view all come to the same state. The per-event projection joins them in
-tests/integration/sessions/test_fold_equivalence.py (it needs Postgres)."""
+view all come to the same state; the programmes and participants the read model keeps are the domain's.
+The per-event projection joins them in tests/integration/sessions/test_fold_equivalence.py (Postgres)."""
 
 from __future__ import annotations
 
@@ -16,13 +16,17 @@ from services.pairing.audit import kinds
 from services.sessions import audit as sessions_audit
 from services.sessions import rows
 from services.sessions.bulk import SessionsBulk
+from services.sessions.domain import references as ref
 from services.sessions.domain.model import Mentorship, PairView
 from services.sessions.projection import PAIR_STATE
 from shared import audit as a
-from tests.histories import History, histories
+from shared.events import pairing as p
+from tests.histories import History, histories, references
 
 #: The tables of a pair's state (programmes and participants are not part of it).
 TABLES = ("pairs", "pair_changes", "agreements", "goals", "confidence", "sessions", "feedback")
+#: The tables of what the sessions service keeps of the pairing service's programmes and participants.
+REFERENCE_TABLES = ("programmes", "participants")
 
 
 def aggregate(h: History) -> Mentorship:
@@ -71,3 +75,32 @@ def test_aggregate_bulk_replay_and_audit_fold_every_history_alike(h: History, rn
     assert audited["state"] == m.pair.state  # the pairing service's state machine agrees with the sessions' view
     assert audited["created_at"] == (m.pair.created_at and m.pair.created_at.isoformat())
     assert {k: audited[k] for k in sessions_audit.view(m.state)} == sessions_audit.view(m.state)
+
+
+def expected_references(envelopes: list[Any]) -> dict[str, list[str]]:
+    """The programmes and participants the sessions domain keeps after these pairing events."""
+    programmes: dict[str, ref.ProgrammeView] = {}
+    participants: dict[str, ref.ParticipantView] = {}
+    tenant = envelopes[0].tenant if envelopes else "default"
+    for env in envelopes:
+        e = env.data
+        if isinstance(e, p.ProgramLaunched | p.ProgramClosed):
+            programme = ref.evolve_programme(programmes.get(e.programme_id), e)
+            if programme is not None:
+                programmes[e.programme_id] = programme
+        else:
+            participant = ref.evolve_participant(participants.get(e.participant_id), e)
+            if participant is not None:
+                participants[e.participant_id] = participant
+    return {
+        "programmes": normal("programmes", [rows.programme_row(tenant, x) for x in programmes.values()]),
+        "participants": normal("participants", [rows.participant_row(tenant, x) for x in participants.values()]),
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(references())
+def test_bulk_replay_keeps_programmes_and_participants_as_the_domain_evolves_them(envelopes: list[Any]) -> None:
+    bulk = SessionsBulk()
+    assert all(bulk.apply(env) for env in envelopes)
+    assert {t: normal(t, bulk.rows(t)) for t in REFERENCE_TABLES} == expected_references(envelopes)
