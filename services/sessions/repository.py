@@ -23,7 +23,7 @@ from services.sessions.domain.outcomes import (
     ProgrammeFacts,
     active_intervals,
 )
-from services.sessions.rows import pair_of
+from services.sessions.rows import COLUMNS, pair_of
 from services.sessions.rows import session_of as session_of  # the API reads session rows through here
 from shared.db import Conn
 from shared.errors import NotFound
@@ -41,16 +41,9 @@ HISTORY_QUERY = (
     "ORDER BY position"
 )
 
-#: What a pair's, a session's and a feedback's answers show (never the tenant column).
-PAIR_COLUMNS = "pair_id, programme_id, mentor_id, mentee_id, state, created_at, updated_at"
-SESSION_COLUMNS = (
-    "session_id, pair_id, programme_id, starts_at, duration_minutes, agenda, sequence, status, cancel_reason, "
-    "held_at, minutes, topics, tools, action_items, updated_at"
-)
-FEEDBACK_COLUMNS = (
-    "feedback_id, pair_id, programme_id, session_id, author_id, author_role, rating, productivity_gain, "
-    "minutes_saved_per_day, new_business_opportunity, opportunity_text, team_productivity_gain, career_benefit, "
-    "confidential_comment, submitted_at"
+#: What a pair's, a session's and a feedback's answers show: their rows' columns but the tenant.
+PAIR_COLUMNS, SESSION_COLUMNS, FEEDBACK_COLUMNS = (
+    ", ".join(c for c in COLUMNS[table] if c != "tenant") for table in ("pairs", "sessions", "feedback")
 )
 
 
