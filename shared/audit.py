@@ -1,5 +1,9 @@
 """Audit from the log alone: what happened to a subject (a pair, a participant, a programme), when, caused
-by what, and what the system knew about it at any time.
+by what, and how it stood at any time.
+
+Mechanics only: reading, deduplicating and ordering the log, the timeline, redaction, CSV. What a subject
+is and how its events change it is each service's own (`Kind`, registered with `register`, folded by its
+domain's `evolve`).
 
 Pure: the functions take decoded events (with where they were read) and fold them; the same log gives the
 same answer every time. Reading the log is `read_log`, the only I/O here.
