@@ -9,7 +9,9 @@ held), and the events of one pair are keyed by its pair id, so the pair is the c
 Commands come in (`commands.py`), events go out (the payload models of `shared.events.sessions`).
 Every command method validates, builds its event, applies it to the aggregate and returns it; the
 event is also appended to `Mentorship.events` for a unit of work to publish. State changes only by
-applying events, so `Mentorship.from_history` rebuilds an aggregate from what it published.
+applying events, so `Mentorship.from_history` rebuilds an aggregate from what it published. How an event
+changes a pair's state is `evolve` (a pure function of a `MentorshipState` and an event), the one fold of
+a pair's history: the aggregate, the read model (per event and in bulk) and the audit all use it.
 
 Which pair state allows what:
 
