@@ -47,15 +47,25 @@ class History:
     tenant: str
     envelopes: list[Envelope[Any]]
 
-    def interleaved(self, rnd: random.Random) -> list[Envelope[Any]]:
-        """The same events as a consumer of the two topics may read them: each topic in order, the two mixed."""
-        pairing = [e for e in self.envelopes if e.source == p.SOURCE]
-        sessions = [e for e in self.envelopes if e.source != p.SOURCE]
-        out = []
-        while pairing or sessions:
-            side = pairing if pairing and (not sessions or rnd.random() < 0.5) else sessions
-            out.append(side.pop(0))
-        return out
+    def topics(self) -> list[list[Envelope[Any]]]:
+        """Its events as two topics hold them: the pairing events and the sessions events, each in order."""
+        return [
+            [e for e in self.envelopes if e.source == p.SOURCE],
+            [e for e in self.envelopes if e.source != p.SOURCE],
+        ]
+
+
+def interleaved(rnd: random.Random, *histories: History) -> list[Envelope[Any]]:
+    """The events of these histories as a consumer of the topics may read them: each topic of each history in
+    order, all of them mixed."""
+    streams = [list(stream) for h in histories for stream in h.topics() if stream]
+    out = []
+    while streams:
+        stream = rnd.choice(streams)
+        out.append(stream.pop(0))
+        if not stream:
+            streams.remove(stream)
+    return out
 
 
 def _command(m: Mentorship, op: str, i: int, n: int, now: datetime, mentor: str, mentee: str) -> Command | None:

@@ -21,8 +21,8 @@ from shared.db import connect, ensure_database, migrate, service_migrations
 from shared.infra import Infra
 from shared.replay import Rebuild
 from tests.conftest import unique
-from tests.histories import History, histories, references
-from tests.unit.sessions.test_fold import REFERENCE_TABLES, TABLES, expected, expected_references, normal
+from tests.histories import History, histories, interleaved, references
+from tests.unit.sessions.test_fold import REFERENCE_TABLES, TABLES, expected, expected_references, merged, normal
 
 HANDLERS = build_handlers()
 
@@ -57,14 +57,15 @@ async def _apply(conn: asyncpg.Connection, events: list[Any]) -> int:
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(histories(), st.randoms(use_true_random=False))
+@given(histories(tenant="default"), histories(tenant="acme"), st.randoms(use_true_random=False))
 async def test_the_per_event_projection_folds_every_history_as_the_aggregate(
-    projection: asyncpg.Connection, h: History, rnd: random.Random
+    projection: asyncpg.Connection, h: History, other: History, rnd: random.Random
 ) -> None:
+    """`other` is another tenant's pair with the very same ids."""
     await projection.execute(f"TRUNCATE {', '.join(TABLES)}")
-    assert await _apply(projection, h.interleaved(rnd)) == 0
+    assert await _apply(projection, interleaved(rnd, h, other)) == 0
     found = {table: normal(table, await projection.fetch(f"SELECT * FROM {table}")) for table in TABLES}
-    assert found == expected(h)
+    assert found == merged(expected(h), expected(other))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -21,7 +21,7 @@ from services.sessions.domain.model import Mentorship, PairView
 from services.sessions.projection import PAIR_STATE
 from shared import audit as a
 from shared.events import pairing as p
-from tests.histories import History, histories, references
+from tests.histories import History, histories, interleaved, references
 
 #: The tables of a pair's state (programmes and participants are not part of it).
 TABLES = ("pairs", "pair_changes", "agreements", "goals", "confidence", "sessions", "feedback")
@@ -61,20 +61,29 @@ def expected(h: History) -> dict[str, list[str]]:
     }
 
 
-@settings(max_examples=300, deadline=None)
-@given(histories(), st.randoms(use_true_random=False))
-def test_aggregate_bulk_replay_and_audit_fold_every_history_alike(h: History, rnd: random.Random) -> None:
-    m = aggregate(h)
-    bulk = SessionsBulk()
-    assert all(bulk.apply(env) for env in h.interleaved(rnd))  # nothing a published history holds is refused
-    assert {table: normal(table, bulk.rows(table)) for table in TABLES} == expected(h)
+def merged(*tables: dict[str, list[str]]) -> dict[str, list[str]]:
+    return {table: sorted(row for t in tables for row in t[table]) for table in tables[0]}
 
-    log = [a.Logged(env, "topic", 0, i) for i, env in enumerate(h.envelopes)]
-    audited = a.state_as_of(log, h.pair_id, None, kinds())
-    assert audited["kind"] == "pair"
-    assert audited["state"] == m.pair.state  # the pairing service's state machine agrees with the sessions' view
-    assert audited["created_at"] == (m.pair.created_at and m.pair.created_at.isoformat())
-    assert {k: audited[k] for k in sessions_audit.view(m.state)} == sessions_audit.view(m.state)
+
+@settings(max_examples=300, deadline=None)
+@given(histories(tenant="default"), histories(tenant="acme"), st.randoms(use_true_random=False))
+def test_aggregate_bulk_replay_and_audit_fold_every_history_alike(
+    h: History, other: History, rnd: random.Random
+) -> None:
+    """`other` is another tenant's pair with the very same ids: each tenant's rows are its own."""
+    bulk = SessionsBulk()
+    assert all(bulk.apply(env) for env in interleaved(rnd, h, other))  # nothing a published history is refused
+    assert {table: normal(table, bulk.rows(table)) for table in TABLES} == merged(expected(h), expected(other))
+
+    for each in (h, other):
+        m = aggregate(each)
+        log = a.for_reader([a.Logged(env, "topic", 0, i) for i, env in enumerate(interleaved(rnd, h, other))],
+                           each.tenant, confidential=True)  # fmt: skip
+        audited = a.state_as_of(log, each.pair_id, None, kinds(each.tenant))
+        assert audited["kind"] == "pair"
+        assert audited["state"] == m.pair.state  # the pairing service's state machine agrees with the sessions'
+        assert audited["created_at"] == (m.pair.created_at and m.pair.created_at.isoformat())
+        assert {k: audited[k] for k in sessions_audit.view(m.state)} == sessions_audit.view(m.state)
 
 
 def expected_references(envelopes: list[Any]) -> dict[str, list[str]]:
