@@ -1,5 +1,9 @@
 """Audit from the log alone: what happened to a subject (a pair, a participant, a programme), when, caused
-by what, and what the system knew about it at any time.
+by what, and how it stood at any time.
+
+Mechanics only: reading, deduplicating and ordering the log, the timeline, redaction, CSV. What a subject
+is and how its events change it is each service's own (`Kind`, registered with `register`, folded by its
+domain's `evolve`).
 
 Pure: the functions take decoded events (with where they were read) and fold them; the same log gives the
 same answer every time. Reading the log is `read_log`, the only I/O here.
@@ -10,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -111,7 +115,7 @@ def timeline(events: Iterable[Logged], subject: str) -> list[Entry]:
         data = e.env.data.model_dump(mode="json")
         changes: dict[str, Any] = {}
         key = data.get("participant_id") or data.get("employee_id")
-        if key and e.env.type.endswith(("Enrolled", "Updated", "Hired")):
+        if key and type(e.env.data).WHOLE_RECORD:
             before = profiles.get(key)
             if before is not None:
                 changes = {k: {"from": before.get(k), "to": v} for k, v in data.items() if before.get(k) != v}
@@ -124,7 +128,10 @@ def timeline(events: Iterable[Logged], subject: str) -> list[Entry]:
 
 
 class Kind(Protocol):
-    """A kind of subject a service's domain knows how to fold (e.g. the pairing service's employees)."""
+    """A kind of subject a service's domain knows how to fold (e.g. the pairing service's pairs and
+    employees, the sessions service's view of a pair). Several kinds may share a name: each folds its own
+    part of the subject's state (the pairing service says who and which state a pair is in, the sessions
+    service what it did)."""
 
     name: str
 
@@ -132,136 +139,63 @@ class Kind(Protocol):
         """True when this event makes `subject` one of this kind."""
         ...
 
+    def when(self, env: Envelope[Any]) -> datetime | None:
+        """When the event happened in business time, if its payload says so and this kind knows it (a pair
+        that began before it was recorded); None to leave it at the time it was recorded."""
+        ...
+
     def fold(self, events: Sequence[Logged], subject: str) -> dict[str, Any]:
         """The subject's state after these events (oldest first)."""
         ...
 
 
-def kind_of(events: Sequence[Logged], subject: str, kinds: Sequence[Kind] = ()) -> str:
+_REGISTERED: dict[str, Callable[[str | None], Sequence[Kind]]] = {}
+
+
+def register(service: str, kinds: Callable[[str | None], Sequence[Kind]]) -> None:
+    """A service offers its kinds of subject (given the tenant read in; None for any) to the audit."""
+    _REGISTERED[service] = kinds
+
+
+def registered(tenant: str | None = None) -> list[Kind]:
+    """Every kind the services registered, in the order they registered."""
+    return [kind for kinds in _REGISTERED.values() for kind in kinds(tenant)]
+
+
+def kind_of(events: Sequence[Logged], subject: str, kinds: Sequence[Kind]) -> str:
     for e in events:
         for kind in kinds:
             if kind.claims(e.env, subject):
                 return kind.name
-        d = e.env.data
-        if (e.env.type.endswith("PairCreated") or e.env.type.endswith("PairProposed")) and d.pair_id == subject:
-            return "pair"
-        if e.env.type.endswith("ParticipantEnrolled") and d.participant_id == subject:
-            return "participant"
-        if e.env.type.endswith("ProgramLaunched") and d.programme_id == subject:
-            return "programme"
     return "unknown"
 
 
+def happened(env: Envelope[Any], kinds: Sequence[Kind]) -> datetime:
+    """When an event happened: in business time where a kind knows it, else when it was recorded."""
+    for kind in kinds:
+        at = kind.when(env)
+        if at is not None:
+            return at
+    return env.time
+
+
 def state_as_of(
-    events: Iterable[Logged], subject: str, as_of: datetime | None = None, kinds: Sequence[Kind] = ()
+    events: Iterable[Logged], subject: str, as_of: datetime | None = None, kinds: Sequence[Kind] | None = None
 ) -> dict[str, Any]:
-    """The subject as the system knew it at `as_of` (all of the log when None), from the log alone.
-    `kinds` are the services' own subject kinds, tried before the built-in ones."""
-    relevant = [e for e in _dedup(events) if as_of is None or e.env.time <= as_of]
+    """The subject as it stood at `as_of` (all of the log when None), from the log alone. An event counts from
+    when it happened (`happened`: a pair from the day it began, even when it was recorded later), and the
+    events are folded in the order they were recorded. `kinds` are the services' subject kinds (by default
+    those they registered)."""
+    kinds = registered() if kinds is None else kinds
+    relevant = [e for e in _dedup(events) if as_of is None or happened(e.env, kinds) <= as_of]
     kind = kind_of(relevant, subject, kinds)
     state: dict[str, Any] = {"subject": subject, "kind": kind, "as_of": as_of.isoformat() if as_of else None}
-    extra = {k.name: k for k in kinds}
-    if kind in extra:
-        state.update(extra[kind].fold(relevant, subject))
-    elif kind == "pair":
-        state.update(_pair(relevant, subject))
-    elif kind == "participant":
-        state.update(_participant(relevant, subject))
-    elif kind == "programme":
-        state.update(_programme(relevant, subject))
-    else:
+    folds = [k for k in kinds if k.name == kind]
+    for k in folds:
+        state.update(k.fold(relevant, subject))
+    if not folds:
         state["known"] = False
     return state
-
-
-def _name(e: Logged) -> str:
-    return e.env.type.rsplit(".", 1)[-1]
-
-
-def _pair(events: list[Logged], pair_id: str) -> dict[str, Any]:
-    s: dict[str, Any] = {"sessions": {}, "goals": {}, "feedback": 0, "agreement": []}
-    for e in events:
-        d, n = e.env.data, _name(e)
-        if getattr(d, "pair_id", None) != pair_id:
-            continue
-        if n in ("PairProposed", "PairCreated"):
-            s.update(programme_id=d.programme_id, mentor_id=d.mentor_id, mentee_id=d.mentee_id, score=d.score,
-                     rationale=d.rationale, state="proposed" if n == "PairProposed" else "active",
-                     created_at=e.env.time.isoformat())  # fmt: skip
-        elif n == "PairDeclined":
-            s["state"] = "declined"
-        elif n == "PairPaused":
-            s["state"] = "paused"
-        elif n == "PairResumed":
-            s["state"] = "active"
-        elif n == "PairExtended":
-            s["extended_until"] = d.until.isoformat()
-        elif n == "PairEnded":
-            s.update(state="ended", end_reason=d.reason, ended_at=e.env.time.isoformat())
-        elif n == "AgreementConfirmed":
-            s["agreement"] = sorted({*s["agreement"], d.role})
-        elif n == "GoalSet":
-            s["goals"][d.goal_id] = {"topic": d.topic, "achieved": False}
-        elif n == "GoalAchieved" and d.goal_id in s["goals"]:
-            s["goals"][d.goal_id]["achieved"] = True
-        elif n == "SessionScheduled":
-            s["sessions"][d.session_id] = {"starts_at": d.starts_at.isoformat(), "status": "scheduled"}
-        elif n == "SessionRescheduled" and d.session_id in s["sessions"]:
-            s["sessions"][d.session_id]["starts_at"] = d.starts_at.isoformat()
-        elif n == "SessionCancelled" and d.session_id in s["sessions"]:
-            s["sessions"][d.session_id]["status"] = "cancelled"
-        elif n == "SessionLogged" and d.session_id in s["sessions"]:
-            s["sessions"][d.session_id].update(status="held", minutes=d.minutes)
-        elif n == "FeedbackSubmitted":
-            s["feedback"] += 1
-    s["sessions_held"] = sum(1 for x in s["sessions"].values() if x["status"] == "held")
-    s["goals_achieved"] = sum(1 for x in s["goals"].values() if x["achieved"])
-    return s
-
-
-def _participant(events: list[Logged], participant_id: str) -> dict[str, Any]:
-    s: dict[str, Any] = {"pairs": {}}
-    for e in events:
-        d, n = e.env.data, _name(e)
-        if n in ("ParticipantEnrolled", "ParticipantUpdated") and d.participant_id == participant_id:
-            s["profile"] = d.model_dump(mode="json")
-            s.setdefault("status", "enrolled")
-        elif n == "ParticipantWithdrew" and d.participant_id == participant_id:
-            s.update(status="withdrawn", withdrawal_reason=d.reason)
-        elif n in ("PairCreated", "PairProposed") and participant_id in (d.mentor_id, d.mentee_id):
-            s["pairs"][d.pair_id] = "proposed" if n == "PairProposed" else "active"
-        elif n in ("PairPaused", "PairResumed", "PairEnded", "PairDeclined") and d.pair_id in s["pairs"]:
-            s["pairs"][d.pair_id] = {"PairPaused": "paused", "PairResumed": "active", "PairEnded": "ended",
-                                     "PairDeclined": "declined"}[n]  # fmt: skip
-    return s
-
-
-def _programme(events: list[Logged], programme_id: str) -> dict[str, Any]:
-    s: dict[str, Any] = {"participants": {}, "pairs": {}, "match_runs": 0}
-    for e in events:
-        d, n = e.env.data, _name(e)
-        if getattr(d, "programme_id", None) != programme_id:
-            continue
-        if n == "ProgramLaunched":
-            s.update(name=d.name, starts_on=d.starts_on.isoformat(), ends_on=d.ends_on.isoformat(),
-                     cadence_days=d.cadence_days, focus_topics=d.focus_topics, state="running")  # fmt: skip
-        elif n == "ProgramClosed":
-            s["state"] = "closed"
-        elif n == "ParticipantEnrolled":
-            s["participants"][d.participant_id] = d.role
-        elif n == "ParticipantWithdrew":
-            s["participants"].pop(d.participant_id, None)
-        elif n == "MatchRunCompleted":
-            s["match_runs"] += 1
-        elif n in ("PairCreated", "PairResumed"):
-            s["pairs"][d.pair_id] = "active"
-        elif n in ("PairPaused", "PairEnded"):
-            s["pairs"][d.pair_id] = "paused" if n == "PairPaused" else "ended"
-    roles = list(s.pop("participants").values())
-    states = list(s.pop("pairs").values())
-    s["participants"] = {"mentors": roles.count("mentor"), "mentees": roles.count("mentee")}
-    s["pairs"] = {k: states.count(k) for k in ("active", "paused", "ended")}
-    return s
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:

@@ -27,7 +27,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -61,6 +61,21 @@ class ReplayStats:
 
 class PositionsDiverged(RuntimeError):
     pass
+
+
+class BulkFold(Protocol):
+    """A projection's bulk replay path (`Handlers.bulk` makes one): it folds events in memory by the service's
+    own domain and writes exactly the rows its replayable handlers write for the same events."""
+
+    def handles(self, event_type: str) -> bool: ...
+
+    def apply(self, env: Envelope[Any]) -> bool:
+        """Fold one event; False where the per-event handler would have been rejected."""
+        ...
+
+    async def flush(self, conn: asyncpg.Connection, schema: str) -> None:
+        """Write everything folded so far into `schema` (replacing what an earlier flush wrote)."""
+        ...
 
 
 class LogReader:
@@ -187,7 +202,7 @@ class Rebuild:
         self.stats = ReplayStats()
         self._conn: asyncpg.Connection | None = None
         #: the projection's bulk path (in-memory fold + COPY) when it has one; else the handlers, per event
-        self.bulk: Any = handlers.bulk() if bulk and handlers.bulk is not None else None
+        self.bulk: BulkFold | None = handlers.bulk() if bulk and handlers.bulk is not None else None
 
     @property
     def conn(self) -> asyncpg.Connection:

@@ -1,189 +1,92 @@
 """The sessions projection's bulk replay path: fold events in memory, then COPY the tables.
 
 It produces exactly the rows the per-event handlers in projection.py produce for the same events in the
-same order (a test replays one stream both ways and diffs them): the same upserts, the same updates that
-change nothing when the row is missing, and the same rejections where a handler's insert would violate a
-primary key (the live consumer dead-letters those events; replay skips them). Every row names the event's
+same order (a test replays one stream both ways and diffs them): a pair's entities are evolved by the
+same domain functions (`evolve_pair`, `evolve_goal`, `evolve_session`, `record`) and written by the same
+row functions (rows.py), with the same rejections where a handler's insert would violate a primary key
+(the live consumer dead-letters those events; replay skips them). Every row names the event's
 tenant and every key starts with it, as in the tables.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from services.sessions.projection import FEEDBACK_FIELDS, PAIR_STATE, began
+from services.sessions import rows as r
+from services.sessions.domain import model as m
+from services.sessions.domain import references as ref
+from services.sessions.domain.errors import Conflict
+from services.sessions.domain.references import ParticipantView, ProgrammeView
+from services.sessions.projection import PAIR_STATE
+from services.sessions.rows import COLUMNS
 from shared.db import Conn
 from shared.events import Envelope
 from shared.events import pairing as p
 from shared.events import sessions as s
 
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "programmes": (
-        "tenant",
-        "programme_id",
-        "name",
-        "starts_on",
-        "ends_on",
-        "cadence_days",
-        "focus_topics",
-        "closed",
-        "min_group_size",
-    ),
-    "participants": (
-        "tenant",
-        "participant_id",
-        "programme_id",
-        "role",
-        "display_name",
-        "email",
-        "withdrawn",
-        "employee_id",
-    ),
-    "pairs": ("tenant", "pair_id", "programme_id", "mentor_id", "mentee_id", "state", "created_at", "updated_at"),
-    "pair_changes": ("tenant", "event_id", "pair_id", "at", "kind"),
-    "agreements": (
-        "tenant",
-        "pair_id",
-        "participant_id",
-        "role",
-        "meeting_rhythm",
-        "confidentiality",
-        "learning_focus",
-        "confirmed_at",
-    ),
-    "goals": ("tenant", "goal_id", "pair_id", "programme_id", "topic", "description", "set_at", "achieved_at"),
-    "confidence": ("tenant", "pair_id", "programme_id", "participant_id", "phase", "ratings", "rated_at"),
-    "sessions": (
-        "tenant",
-        "session_id",
-        "pair_id",
-        "programme_id",
-        "starts_at",
-        "duration_minutes",
-        "agenda",
-        "sequence",
-        "status",
-        "cancel_reason",
-        "held_at",
-        "minutes",
-        "topics",
-        "tools",
-        "action_items",
-        "updated_at",
-    ),
-    "feedback": ("tenant", *FEEDBACK_FIELDS, "submitted_at"),
-}
-
 
 class SessionsBulk:
     def __init__(self) -> None:
-        self.tables: dict[str, dict[Any, dict[str, Any]]] = {name: {} for name in COLUMNS}
+        #: pair changes (a log) as rows; everything else as the domain's entities, by their table's key
+        self.tables: dict[str, dict[Any, dict[str, Any]]] = {"pair_changes": {}}
+        self.programmes: dict[tuple[str, ...], ProgrammeView] = {}
+        self.participants: dict[tuple[str, ...], ParticipantView] = {}
+        self.pairs: dict[tuple[str, str], m.PairView] = {}
+        self.agreements: dict[tuple[str, str, str], m.Recorded[s.AgreementConfirmed]] = {}
+        self.goals: dict[tuple[str, str], m.Goal] = {}
+        self.confidence: dict[tuple[str, str, str, str], m.Recorded[s.ConfidenceRated]] = {}
+        self.sessions: dict[tuple[str, str], m.Session] = {}
+        self.feedback: dict[tuple[str, str], m.Recorded[s.FeedbackSubmitted]] = {}
 
     def apply(self, env: Envelope[Any]) -> bool:
         """Fold one event; False where the per-event handler would have been rejected."""
+        try:
+            self._apply(env)
+        except Conflict:  # recorded twice: the per-event handler's insert breaks the table's key
+            return False
+        return True
+
+    def _apply(self, env: Envelope[Any]) -> None:
         t, e, at, tenant = env.type, env.data, env.time, env.tenant
-        rows = self.tables
-        if t == p.ProgramLaunched.TYPE:
+        changes = self.tables["pair_changes"]
+        if t in (p.ProgramLaunched.TYPE, p.ProgramClosed.TYPE):
             key: tuple[str, ...] = (tenant, e.programme_id)
-            old = rows["programmes"].get(key)
-            rows["programmes"][key] = {
-                "tenant": tenant, "programme_id": e.programme_id, "name": e.name, "starts_on": e.starts_on,
-                "ends_on": e.ends_on, "cadence_days": e.cadence_days, "focus_topics": list(e.focus_topics),
-                "closed": old["closed"] if old else False, "min_group_size": e.min_group_size,
-            }  # fmt: skip
-        elif t == p.ProgramClosed.TYPE:
-            key = (tenant, e.programme_id)
-            if key in rows["programmes"]:
-                rows["programmes"][key]["closed"] = True
-        elif t in (p.ParticipantEnrolled.TYPE, p.ParticipantUpdated.TYPE):
+            _put(self.programmes, key, ref.evolve_programme(self.programmes.get(key), e))
+        elif t in (p.ParticipantEnrolled.TYPE, p.ParticipantUpdated.TYPE, p.ParticipantWithdrew.TYPE):
             key = (tenant, e.participant_id)
-            old = rows["participants"].get(key)
-            if old:
-                old.update(display_name=e.display_name, email=str(e.email), employee_id=e.employee_id)
-            else:
-                rows["participants"][key] = {
-                    "tenant": tenant, "participant_id": e.participant_id, "programme_id": e.programme_id,
-                    "role": e.role, "display_name": e.display_name, "email": str(e.email), "withdrawn": False,
-                    "employee_id": e.employee_id,
-                }  # fmt: skip
-        elif t == p.ParticipantWithdrew.TYPE:
-            key = (tenant, e.participant_id)
-            if key in rows["participants"]:
-                rows["participants"][key]["withdrawn"] = True
-        elif t == p.PairCreated.TYPE:
-            key = (tenant, e.pair_id)
-            if key not in rows["pairs"]:
-                start = began(e, env)
-                rows["pairs"][key] = {"tenant": tenant, "pair_id": e.pair_id, "programme_id": e.programme_id,
-                                      "mentor_id": e.mentor_id, "mentee_id": e.mentee_id, "state": "active",
-                                      "created_at": start, "updated_at": start}  # fmt: skip
-        elif t in PAIR_STATE:
-            kind = PAIR_STATE[t]
-            if (tenant, env.id) in rows["pair_changes"]:
-                return False
-            pair = rows["pairs"].get((tenant, e.pair_id))
-            if pair:
-                pair.update(state="active" if kind == "resumed" else kind, updated_at=at)
-            rows["pair_changes"][(tenant, env.id)] = {"tenant": tenant, "event_id": env.id, "pair_id": e.pair_id,
-                                                      "at": at, "kind": kind}  # fmt: skip
+            _put(self.participants, key, ref.evolve_participant(self.participants.get(key), e))
+        elif t == p.PairCreated.TYPE or t in PAIR_STATE:
+            if t in PAIR_STATE:
+                if (tenant, env.id) in changes:
+                    raise Conflict(f"pair change {env.id} is already recorded")
+                changes[(tenant, env.id)] = {"tenant": tenant, "event_id": env.id, "pair_id": e.pair_id, "at": at,
+                                             "kind": PAIR_STATE[t]}  # fmt: skip
+            _put(self.pairs, (tenant, e.pair_id), m.evolve_pair(self.pairs.get((tenant, e.pair_id)), e, at))
         elif t == s.AgreementConfirmed.TYPE:
             key = (tenant, e.pair_id, e.role)
-            if key in rows["agreements"]:
-                return False
-            rows["agreements"][key] = {"tenant": tenant, "pair_id": e.pair_id, "participant_id": e.participant_id,
-                                       "role": e.role, "meeting_rhythm": e.meeting_rhythm,
-                                       "confidentiality": e.confidentiality, "learning_focus": e.learning_focus,
-                                       "confirmed_at": at}  # fmt: skip
-        elif t == s.GoalSet.TYPE:
+            self.agreements[key] = m.record(self.agreements.get(key), e, at, "agreement", env.id)
+        elif t in (s.GoalSet.TYPE, s.GoalAchieved.TYPE):
             key = (tenant, e.goal_id)
-            old = rows["goals"].get(key)
-            if old:
-                old.update(topic=e.topic, description=e.description, set_at=at)
-            else:
-                rows["goals"][key] = {"tenant": tenant, "goal_id": e.goal_id, "pair_id": e.pair_id,
-                                      "programme_id": e.programme_id, "topic": e.topic, "description": e.description,
-                                      "set_at": at, "achieved_at": None}  # fmt: skip
-        elif t == s.GoalAchieved.TYPE:
-            key = (tenant, e.goal_id)
-            if key in rows["goals"]:
-                rows["goals"][key]["achieved_at"] = at
+            _put(self.goals, key, m.evolve_goal(self.goals.get(key), e, at))
         elif t == s.ConfidenceRated.TYPE:
             key = (tenant, e.pair_id, e.participant_id, e.phase)
-            if key in rows["confidence"]:
-                return False
-            rows["confidence"][key] = {"tenant": tenant, "pair_id": e.pair_id, "programme_id": e.programme_id,
-                                       "participant_id": e.participant_id, "phase": e.phase,
-                                       "ratings": dict(e.ratings), "rated_at": at}  # fmt: skip
-        elif t == s.SessionScheduled.TYPE:
+            self.confidence[key] = m.record(self.confidence.get(key), e, at, "confidence", env.id)
+        elif t in SESSION_TYPES:
             key = (tenant, e.session_id)
-            if key in rows["sessions"]:
-                return False
-            rows["sessions"][key] = {
-                "tenant": tenant, "session_id": e.session_id, "pair_id": e.pair_id, "programme_id": e.programme_id,
-                "starts_at": e.starts_at, "duration_minutes": e.duration_minutes, "agenda": e.agenda,
-                "sequence": e.sequence, "status": "scheduled", "cancel_reason": "", "held_at": None, "minutes": None,
-                "topics": [], "tools": [], "action_items": [], "updated_at": at,
-            }  # fmt: skip
-        elif t in (s.SessionRescheduled.TYPE, s.SessionCancelled.TYPE, s.SessionLogged.TYPE):
-            row = rows["sessions"].get((tenant, e.session_id))
-            if row is None:
-                return True
-            if t == s.SessionRescheduled.TYPE:
-                row.update(starts_at=e.starts_at, duration_minutes=e.duration_minutes, sequence=e.sequence)
-            elif t == s.SessionCancelled.TYPE:
-                row.update(status="cancelled", cancel_reason=e.reason, sequence=e.sequence)
-            else:
-                row.update(status="held", held_at=e.held_at, minutes=e.minutes, topics=list(e.topics),
-                           tools=list(e.tools), action_items=list(e.action_items))  # fmt: skip
-            row["updated_at"] = at
+            _put(self.sessions, key, m.evolve_session(self.sessions.get(key), e, at))
         elif t == s.FeedbackSubmitted.TYPE:
             key = (tenant, e.feedback_id)
-            if key in rows["feedback"]:
-                return False
-            rows["feedback"][key] = {"tenant": tenant, **{c: getattr(e, c) for c in FEEDBACK_FIELDS},
-                                     "submitted_at": at}  # fmt: skip
-        return True
+            self.feedback[key] = m.record(self.feedback.get(key), e, at, "feedback", env.id)
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        """The rows of one table as folded so far."""
+        if table in self.tables:
+            return list(self.tables[table].values())
+        entities: dict[Any, Any] = getattr(self, table)
+        row = _ROW[table]
+        return [row(key[0], entity) for key, entity in entities.items()]
 
     def handles(self, event_type: str) -> bool:
         return event_type in HANDLED
@@ -193,7 +96,7 @@ class SessionsBulk:
         async with conn.transaction():
             for table, columns in COLUMNS.items():
                 await conn.execute(f'TRUNCATE "{schema}"."{table}"')
-                records = [tuple(row[c] for c in columns) for row in self.tables[table].values()]
+                records = [tuple(row[c] for c in columns) for row in self.rows(table)]
                 if not records:
                     continue
                 if table in JSONB:  # binary COPY has no jsonb encoder: copy text, then cast
@@ -201,8 +104,8 @@ class SessionsBulk:
                     for column in JSONB[table]:
                         await conn.execute(f"ALTER TABLE bulk_{table} ALTER COLUMN {column} TYPE text")
                     records = [
-                        tuple(json.dumps(v) if columns[i] in JSONB[table] else v for i, v in enumerate(r))
-                        for r in records
+                        tuple(json.dumps(v) if columns[i] in JSONB[table] else v for i, v in enumerate(record))
+                        for record in records
                     ]
                     await conn.copy_records_to_table(f"bulk_{table}", columns=list(columns), records=records)
                     select = ", ".join(f"{c}::jsonb" if c in JSONB[table] else c for c in columns)
@@ -214,7 +117,24 @@ class SessionsBulk:
 
 JSONB = {"confidence": ("ratings",)}
 
+SESSION_TYPES = frozenset({s.SessionScheduled.TYPE, s.SessionRescheduled.TYPE, s.SessionCancelled.TYPE,
+                           s.SessionLogged.TYPE})  # fmt: skip
+
+_ROW: dict[str, Callable[[str, Any], dict[str, Any]]] = {
+    "programmes": r.programme_row, "participants": r.participant_row, "pairs": r.pair_row,
+    "agreements": r.agreement_row, "goals": r.goal_row, "confidence": r.confidence_row, "sessions": r.session_row,
+    "feedback": r.feedback_row,
+}  # fmt: skip
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _put(entities: dict[_K, _V], key: _K, entity: _V | None) -> None:
+    if entity is not None:
+        entities[key] = entity
+
+
 HANDLED = frozenset(
     {p.ProgramLaunched.TYPE, p.ProgramClosed.TYPE, p.ParticipantEnrolled.TYPE, p.ParticipantUpdated.TYPE,
-     p.ParticipantWithdrew.TYPE, p.PairCreated.TYPE, *PAIR_STATE, *(m.TYPE for m in s.SESSIONS_EVENTS)}
+     p.ParticipantWithdrew.TYPE, p.PairCreated.TYPE, *PAIR_STATE, *(ev.TYPE for ev in s.SESSIONS_EVENTS)}
 )  # fmt: skip

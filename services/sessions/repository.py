@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, get_args
 
-from services.sessions.domain.model import Mentorship, PairView, Session, SessionsEvent
+from services.sessions.domain.model import Mentorship, PairView, SessionsEvent
 from services.sessions.domain.outcomes import (
     AchievedGoal,
     ConfidenceCheck,
@@ -23,6 +23,8 @@ from services.sessions.domain.outcomes import (
     ProgrammeFacts,
     active_intervals,
 )
+from services.sessions.rows import COLUMNS, pair_of
+from services.sessions.rows import session_of as session_of  # the API reads session rows through here
 from shared.db import Conn
 from shared.errors import NotFound
 from shared.events import decode
@@ -39,16 +41,9 @@ HISTORY_QUERY = (
     "ORDER BY position"
 )
 
-#: What a pair's, a session's and a feedback's answers show (never the tenant column).
-PAIR_COLUMNS = "pair_id, programme_id, mentor_id, mentee_id, state, created_at, updated_at"
-SESSION_COLUMNS = (
-    "session_id, pair_id, programme_id, starts_at, duration_minutes, agenda, sequence, status, cancel_reason, "
-    "held_at, minutes, topics, tools, action_items, updated_at"
-)
-FEEDBACK_COLUMNS = (
-    "feedback_id, pair_id, programme_id, session_id, author_id, author_role, rating, productivity_gain, "
-    "minutes_saved_per_day, new_business_opportunity, opportunity_text, team_productivity_gain, career_benefit, "
-    "confidential_comment, submitted_at"
+#: What a pair's, a session's and a feedback's answers show: their rows' columns but the tenant.
+PAIR_COLUMNS, SESSION_COLUMNS, FEEDBACK_COLUMNS = (
+    ", ".join(c for c in COLUMNS[table] if c != "tenant") for table in ("pairs", "sessions", "feedback")
 )
 
 
@@ -71,13 +66,10 @@ async def lock_pair(conn: Conn, tenant: str, pair_id: str) -> None:
 
 
 async def pair_view(conn: Conn, tenant: str, pair_id: str) -> PairView:
-    row = await conn.fetchrow(
-        "SELECT pair_id, programme_id, mentor_id, mentee_id, state FROM pairs WHERE tenant = $1 AND pair_id = $2",
-        tenant, pair_id,
-    )  # fmt: skip
+    row = await conn.fetchrow(f"SELECT {PAIR_COLUMNS} FROM pairs WHERE tenant = $1 AND pair_id = $2", tenant, pair_id)
     if row is None:
         raise no_pair(pair_id)
-    return PairView(row["pair_id"], row["programme_id"], row["mentor_id"], row["mentee_id"], row["state"])
+    return pair_of(row)
 
 
 async def load_mentorship(conn: Conn, tenant: str, pair_id: str) -> Mentorship:
@@ -86,9 +78,8 @@ async def load_mentorship(conn: Conn, tenant: str, pair_id: str) -> Mentorship:
         "SELECT focus_topics FROM programmes WHERE tenant = $1 AND programme_id = $2", tenant, pair.programme_id
     )
     rows = await conn.fetch(HISTORY_QUERY, tenant, pair_id, HISTORY_TYPES)
-    history = [
-        decode([(name, value.encode()) for name, value in r["headers"]], r["payload"].encode()).data for r in rows
-    ]
+    envelopes = [decode([(name, value.encode()) for name, value in r["headers"]], r["payload"].encode()) for r in rows]
+    history = [(env.data, env.time) for env in envelopes]
     return Mentorship.from_history(pair, history, focus_topics=focus)
 
 
@@ -117,16 +108,6 @@ async def pair_detail(conn: Conn, tenant: str, pair_id: str) -> dict[str, Any]:
         "goals": [dict(g) for g in goals],
         "sessions": [{**dict(s), "ics_url": f"/sessions/{s['session_id']}.ics"} for s in sessions],
     }
-
-
-def session_of(row: Any) -> Session:
-    return Session(
-        session_id=row["session_id"], pair_id=row["pair_id"], programme_id=row["programme_id"],
-        starts_at=row["starts_at"], duration_minutes=row["duration_minutes"], agenda=row["agenda"],
-        sequence=row["sequence"], status=row["status"], cancel_reason=row["cancel_reason"], held_at=row["held_at"],
-        minutes=row["minutes"], topics=tuple(row["topics"]), tools=tuple(row["tools"]),
-        action_items=tuple(row["action_items"]),
-    )  # fmt: skip
 
 
 async def session_row(conn: Conn, tenant: str, session_id: str) -> Any:

@@ -28,6 +28,9 @@ class EventPayload(BaseModel):
     PERSONAL_DATA: ClassVar[bool] = False
     #: Fields only their author and HR of the tenant may read (the audit and exports redact them for anyone else).
     CONFIDENTIAL_FIELDS: ClassVar[tuple[str, ...]] = ()
+    #: True where the payload is its subject's whole record (a profile): the audit's timeline shows what
+    #: changed from the subject's previous record.
+    WHOLE_RECORD: ClassVar[bool] = False
 
     def subject(self) -> str:
         return str(getattr(self, self.SUBJECT_FIELD))

@@ -59,6 +59,7 @@ class EmployeeHired(EmployeeData):
     """A new employee, or one who left and came back (`rehired`)."""
 
     TYPE: ClassVar[str] = "tandem.directory.EmployeeHired"
+    WHOLE_RECORD: ClassVar[bool] = True
 
     rehired: bool = False
 
@@ -67,6 +68,7 @@ class EmployeeUpdated(EmployeeData):
     """Any change of an employee's record: transfer, manager change, leave of absence and return."""
 
     TYPE: ClassVar[str] = "tandem.directory.EmployeeUpdated"
+    WHOLE_RECORD: ClassVar[bool] = True
 
     changed: list[str] = Field(description="The fields that changed.")
 

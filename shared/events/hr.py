@@ -46,6 +46,7 @@ class EmployeeHired(EmployeeRecord):
     """A new employee, or a re-hire of one who left."""
 
     TYPE: ClassVar[str] = "tandem.hr.EmployeeHired"
+    WHOLE_RECORD: ClassVar[bool] = True
 
     hired_on: date | None = None
 
@@ -57,6 +58,7 @@ class EmployeeUpdated(EmployeeRecord):
     """
 
     TYPE: ClassVar[str] = "tandem.hr.EmployeeUpdated"
+    WHOLE_RECORD: ClassVar[bool] = True
     VERSION: ClassVar[int] = 2
 
     status: Literal["active", "on_leave"] = "active"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -84,12 +84,14 @@ class ParticipantEnrolled(ParticipantProfile):
 
     TYPE: ClassVar[str] = "tandem.pairing.ParticipantEnrolled"
     VERSION: ClassVar[int] = 3
+    WHOLE_RECORD: ClassVar[bool] = True
 
 
 class ParticipantUpdated(ParticipantProfile):
     """A participant's profile changed; carries the full new profile."""
 
     TYPE: ClassVar[str] = "tandem.pairing.ParticipantUpdated"
+    WHOLE_RECORD: ClassVar[bool] = True
 
 
 class ParticipantWithdrew(_Pairing):
@@ -169,6 +171,13 @@ class PairCreated(_PairEvent):
     started_on: date | None = Field(
         default=None, description="When the pair began, if before it was recorded (e.g. a programme moved in)."
     )
+
+    def began(self, recorded_at: datetime) -> datetime:
+        """When the pair began, its business time: `started_on` (at 09:00 UTC) when that is before it was
+        recorded (a programme moved in, pairs accepted after they had started), else when it was recorded."""
+        if self.started_on is None:
+            return recorded_at
+        return min(recorded_at, datetime.combine(self.started_on, time(9, 0), tzinfo=UTC))
 
 
 class PairPaused(_PairEvent):

@@ -343,3 +343,48 @@ def propose_pair(
         consent_deadline=consent_deadline,
         match_run_id=match_run_id,
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# How a pair's state evolves by its events: the state machine above, read back from what it published.
+
+PairEvent = (
+    PairProposed | PairCreated | PairDeclined | PairPaused | PairResumed | PairEnded | PairExtended
+    | PairFlagged | PairFlagResolved
+)  # fmt: skip
+#: The states a pair never leaves.
+FINAL: tuple[PairState, ...] = ("ended", "declined")
+
+
+def evolve(pair: Pair | None, event: PairEvent) -> Pair | None:
+    """The pair after one of its events (no checks: the event already happened). A pair is known from its
+    proposal or its creation; an event of an unknown pair changes nothing, nor does any event of an ended
+    or declined pair. What the events do not carry (a pause's cause, a flag's details) is not rebuilt."""
+    if isinstance(event, PairProposed):
+        if pair is not None:
+            return pair
+        return Pair(event.pair_id, event.programme_id, event.mentor_id, event.mentee_id, state="proposed",
+                    score=event.score, rationale=event.rationale, origin="match_run", match_run_id=event.match_run_id,
+                    consent_deadline=event.consent_deadline)  # fmt: skip
+    if isinstance(event, PairCreated):
+        if pair is not None and pair.state != "proposed":
+            return pair
+        created = Pair(event.pair_id, event.programme_id, event.mentor_id, event.mentee_id, score=event.score,
+                       rationale=event.rationale, origin=event.origin, match_run_id=event.match_run_id,
+                       started_on=event.started_on)  # fmt: skip
+        if pair is None:
+            return created
+        return replace(created, mentor_consent=True, mentee_consent=True, consent_deadline=pair.consent_deadline)
+    if pair is None or pair.state in FINAL:
+        return pair
+    if isinstance(event, PairDeclined):
+        return replace(pair, state="declined")
+    if isinstance(event, PairPaused):
+        return replace(pair, state="paused")
+    if isinstance(event, PairResumed):
+        return replace(pair, state="active", pause_cause=None)
+    if isinstance(event, PairEnded):
+        return replace(pair, state="ended", end_reason=event.reason, pause_cause=None)
+    if isinstance(event, PairExtended):
+        return replace(pair, extended_until=event.until)
+    return pair

@@ -9,7 +9,9 @@ held), and the events of one pair are keyed by its pair id, so the pair is the c
 Commands come in (`commands.py`), events go out (the payload models of `shared.events.sessions`).
 Every command method validates, builds its event, applies it to the aggregate and returns it; the
 event is also appended to `Mentorship.events` for a unit of work to publish. State changes only by
-applying events, so `Mentorship.from_history` rebuilds an aggregate from what it published.
+applying events, so `Mentorship.from_history` rebuilds an aggregate from what it published. How an event
+changes a pair's state is `evolve` (a pure function of a `MentorshipState` and an event), the one fold of
+a pair's history: the aggregate, the read model (per event and in bulk) and the audit all use it.
 
 Which pair state allows what:
 
@@ -32,10 +34,10 @@ between its start and now.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeVar
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -104,6 +106,7 @@ MENTOR_QUESTIONS: tuple[str, ...] = ("team_productivity_gain", "career_benefit")
 _TOPIC: TypeAdapter[str] = TypeAdapter(Topic)
 _E = TypeVar("_E", bound=EventPayload)
 _S = TypeVar("_S", bound=SessionsEvent)
+_R = TypeVar("_R", AgreementConfirmed, ConfidenceRated, FeedbackSubmitted)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -112,19 +115,25 @@ _S = TypeVar("_S", bound=SessionsEvent)
 
 @dataclass(frozen=True)
 class PairView:
-    """A pair, projected from the pairing service's events. Only an active pair plans or holds sessions."""
+    """A pair, projected from the pairing service's events. Only an active pair plans or holds sessions.
+
+    `created_at` is when the pair began (see `began`), `updated_at` when its state last changed; both are
+    the events' times, unknown (None) where a pair is made without them."""
 
     pair_id: str
     programme_id: str
     mentor_id: str
     mentee_id: str
     state: PairState = "active"
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
     @classmethod
-    def from_created(cls, event: PairCreated) -> PairView:
-        return cls(event.pair_id, event.programme_id, event.mentor_id, event.mentee_id, "active")
+    def from_created(cls, event: PairCreated, at: datetime | None = None) -> PairView:
+        start = began(event, at)
+        return cls(event.pair_id, event.programme_id, event.mentor_id, event.mentee_id, "active", start, start)
 
-    def apply(self, event: PairEvent) -> PairView:
+    def apply(self, event: PairEvent, at: datetime | None = None) -> PairView:
         """The pair after a pairing event. Ended is final: later events leave an ended pair ended."""
         if event.pair_id != self.pair_id:
             raise InvalidInput(
@@ -132,13 +141,9 @@ class PairView:
                 field="pair_id",
                 code=errors.PAIR_MISMATCH,
             )
-        if self.state == "ended":
-            return self
-        if isinstance(event, PairPaused):
-            return replace(self, state="paused")
-        if isinstance(event, PairResumed):
-            return replace(self, state="active")
-        return replace(self, state="ended")
+        after = evolve_pair(self, event, at)
+        assert after is not None  # a known pair stays known
+        return after
 
     @property
     def is_active(self) -> bool:
@@ -152,6 +157,14 @@ class PairView:
         return None
 
 
+def began(event: PairCreated, at: datetime | None) -> datetime | None:
+    """When the pair began (`PairCreated.began`: the day it says it started on, else when it was created,
+    `at`); None when neither is known."""
+    if at is not None:
+        return event.began(at)
+    return None if event.started_on is None else datetime.combine(event.started_on, time(9, 0), tzinfo=UTC)
+
+
 # --------------------------------------------------------------------------------------------------
 # Entities inside the aggregate
 
@@ -162,6 +175,10 @@ class Goal:
     topic: str
     description: str
     achieved: bool = False
+    pair_id: str = ""
+    programme_id: str = ""
+    set_at: datetime | None = None
+    achieved_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -182,10 +199,159 @@ class Session:
     topics: tuple[str, ...] = ()
     tools: tuple[str, ...] = ()
     action_items: tuple[str, ...] = ()
+    updated_at: datetime | None = None
 
     @property
     def ends_at(self) -> datetime:
         return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+
+@dataclass(frozen=True)
+class Recorded(Generic[_R]):
+    """A fact recorded once and never changed (an agreement, a confidence check, a feedback) and when."""
+
+    event: _R
+    at: datetime | None = None
+
+
+# --------------------------------------------------------------------------------------------------
+# How a pair's state evolves: the one definition, used by the aggregate, the read model (per event and
+# in bulk) and the audit. Pure, no checks of the rules (the event already happened): only what an event
+# does to what is already known. An event about something unknown changes nothing; an event that would
+# record a second time what is recorded once (a session id, an agreement side, a feedback id, a
+# confidence phase) is refused with `Conflict` (DUPLICATE_ID), as the read model's keys refuse it.
+
+SessionEvent = SessionScheduled | SessionRescheduled | SessionCancelled | SessionLogged
+GoalEvent = GoalSet | GoalAchieved
+PairLifeEvent = PairCreated | PairPaused | PairResumed | PairEnded
+_PAIR_STATE: dict[type[PairEvent], PairState] = {PairPaused: "paused", PairResumed: "active", PairEnded: "ended"}
+
+
+def evolve_pair(pair: PairView | None, event: PairLifeEvent, at: datetime | None) -> PairView | None:
+    """A pair begins once (a second PairCreated changes nothing); a change of an unknown pair changes
+    nothing; an ended pair stays ended."""
+    if isinstance(event, PairCreated):
+        return pair if pair is not None else PairView.from_created(event, at)
+    if pair is None or pair.state == "ended":
+        return pair
+    return replace(pair, state=_PAIR_STATE[type(event)], updated_at=at)
+
+
+def evolve_goal(goal: Goal | None, event: GoalEvent, at: datetime | None) -> Goal | None:
+    """Setting a goal again restates it (topic, description, when) and keeps whether it was achieved."""
+    if isinstance(event, GoalSet):
+        if goal is not None:
+            return replace(goal, topic=event.topic, description=event.description, set_at=at)
+        return Goal(event.goal_id, event.topic, event.description, False, event.pair_id, event.programme_id, at)
+    if goal is None:
+        return None
+    return replace(goal, achieved=True, achieved_at=at)
+
+
+def evolve_session(session: Session | None, event: SessionEvent, at: datetime | None) -> Session | None:
+    if isinstance(event, SessionScheduled):
+        _once(session, "session", event.session_id)
+        return Session(
+            session_id=event.session_id,
+            pair_id=event.pair_id,
+            programme_id=event.programme_id,
+            starts_at=event.starts_at,
+            duration_minutes=event.duration_minutes,
+            agenda=event.agenda,
+            sequence=event.sequence,
+            updated_at=at,
+        )
+    if session is None:
+        return None
+    if isinstance(event, SessionRescheduled):
+        return replace(
+            session,
+            starts_at=event.starts_at,
+            duration_minutes=event.duration_minutes,
+            sequence=event.sequence,
+            updated_at=at,
+        )
+    if isinstance(event, SessionCancelled):
+        return replace(session, status="cancelled", cancel_reason=event.reason, sequence=event.sequence, updated_at=at)
+    return replace(
+        session,
+        status="held",
+        held_at=event.held_at,
+        minutes=event.minutes,
+        topics=tuple(event.topics),
+        tools=tuple(event.tools),
+        action_items=tuple(event.action_items),
+        updated_at=at,
+    )
+
+
+def record(existing: Recorded[_R] | None, event: _R, at: datetime | None, what: str, key: str) -> Recorded[_R]:
+    """Record a once-only fact; a second one under the same key is refused."""
+    _once(existing, what, key)
+    return Recorded(event, at)
+
+
+def _once(existing: object | None, what: str, key: str) -> None:
+    if existing is not None:
+        raise Conflict(f"{what} {key} is already recorded", code=errors.DUPLICATE_ID)
+
+
+@dataclass(frozen=True)
+class MentorshipState:
+    """Everything known about one pair in the sessions service, after some of its events (immutable).
+
+    `pair` is None until the pair's PairCreated is seen: replay may read a pair's sessions events before
+    its pairing events (two topics), and the state is the same whatever the interleaving of the two."""
+
+    pair_id: str
+    pair: PairView | None = None
+    agreement: Mapping[Role, Recorded[AgreementConfirmed]] = field(default_factory=dict)
+    goals: Mapping[str, Goal] = field(default_factory=dict)
+    confidence: Mapping[Phase, Recorded[ConfidenceRated]] = field(default_factory=dict)
+    sessions: Mapping[str, Session] = field(default_factory=dict)
+    feedback: Mapping[str, Recorded[FeedbackSubmitted]] = field(default_factory=dict)
+
+
+def evolve(state: MentorshipState, event: SessionsEvent | PairLifeEvent, at: datetime | None) -> MentorshipState:
+    """The pair's state after one of its events (`at`: the event's time). The only fold of a pair's history."""
+    if isinstance(event, PairCreated | PairPaused | PairResumed | PairEnded):
+        return replace(state, pair=evolve_pair(state.pair, event, at))
+    if isinstance(event, AgreementConfirmed):
+        agreed = record(
+            state.agreement.get(event.role), event, at, f"the {event.role}'s agreement of pair", state.pair_id
+        )
+        return replace(state, agreement={**state.agreement, event.role: agreed})
+    if isinstance(event, GoalSet | GoalAchieved):
+        return replace(
+            state, goals=_put(state.goals, event.goal_id, evolve_goal(state.goals.get(event.goal_id), event, at))
+        )
+    if isinstance(event, ConfidenceRated):
+        rated = record(
+            state.confidence.get(event.phase), event, at, f"the {event.phase} confidence of pair", state.pair_id
+        )
+        return replace(state, confidence={**state.confidence, event.phase: rated})
+    if isinstance(event, SessionScheduled | SessionRescheduled | SessionCancelled | SessionLogged):
+        after = evolve_session(state.sessions.get(event.session_id), event, at)
+        return replace(state, sessions=_put(state.sessions, event.session_id, after))
+    given = record(state.feedback.get(event.feedback_id), event, at, "feedback", event.feedback_id)
+    return replace(state, feedback={**state.feedback, event.feedback_id: given})
+
+
+def fold(pair_id: str, history: Iterable[tuple[SessionsEvent | PairLifeEvent, datetime | None]]) -> MentorshipState:
+    """A pair's state after its history (events with their times, oldest first)."""
+    state = MentorshipState(pair_id)
+    for event, at in history:
+        state = evolve(state, event, at)
+    return state
+
+
+_V = TypeVar("_V")
+
+
+def _put(entries: Mapping[str, _V], key: str, value: _V | None) -> Mapping[str, _V]:
+    if value is None:
+        return entries
+    return {**entries, key: value}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -200,13 +366,8 @@ class Mentorship:
     """
 
     def __init__(self, pair: PairView, *, focus_topics: Iterable[str] | None = None) -> None:
-        self.pair = pair
+        self.state = MentorshipState(pair.pair_id, pair)
         self.focus_topics: frozenset[str] | None = frozenset(focus_topics) if focus_topics is not None else None
-        self.agreement: dict[Role, AgreementConfirmed] = {}
-        self.goals: dict[str, Goal] = {}
-        self.confidence: dict[Phase, ConfidenceRated] = {}
-        self.sessions: dict[str, Session] = {}
-        self.feedback: dict[str, FeedbackSubmitted] = {}
         #: Events produced by commands since this object was made or loaded, oldest first.
         self.events: list[SessionsEvent] = []
 
@@ -214,17 +375,44 @@ class Mentorship:
     def from_history(
         cls,
         pair: PairView,
-        history: Iterable[SessionsEvent | PairEvent],
+        history: Iterable[SessionsEvent | PairEvent | tuple[SessionsEvent | PairEvent, datetime | None]],
         *,
         focus_topics: Iterable[str] | None = None,
     ) -> Mentorship:
-        """Rebuild a pair's aggregate from its past events (in order); `events` stays empty."""
+        """Rebuild a pair's aggregate from its past events (in order; each alone or with its time, as read
+        from the log); `events` stays empty."""
         mentorship = cls(pair, focus_topics=focus_topics)
-        for event in history:
-            mentorship.apply(event)
+        for item in history:
+            event, at = item if isinstance(item, tuple) else (item, None)
+            mentorship.apply(event, at)
         return mentorship
 
     # -- reading ----------------------------------------------------------------------------------
+
+    @property
+    def pair(self) -> PairView:
+        assert self.state.pair is not None  # made with its pair, which stays known
+        return self.state.pair
+
+    @property
+    def agreement(self) -> Mapping[Role, Recorded[AgreementConfirmed]]:
+        return self.state.agreement
+
+    @property
+    def goals(self) -> Mapping[str, Goal]:
+        return self.state.goals
+
+    @property
+    def confidence(self) -> Mapping[Phase, Recorded[ConfidenceRated]]:
+        return self.state.confidence
+
+    @property
+    def sessions(self) -> Mapping[str, Session]:
+        return self.state.sessions
+
+    @property
+    def feedback(self) -> Mapping[str, Recorded[FeedbackSubmitted]]:
+        return self.state.feedback
 
     @property
     def pair_id(self) -> str:
@@ -540,7 +728,9 @@ class Mentorship:
                     field="session_id",
                     code=errors.SESSION_NOT_LOGGED,
                 )
-        if any(f.author_id == cmd.author_id and f.session_id == cmd.session_id for f in self.feedback.values()):
+        if any(
+            f.event.author_id == cmd.author_id and f.event.session_id == cmd.session_id for f in self.feedback.values()
+        ):
             raise Conflict(
                 f"{cmd.author_id} already gave feedback on {about}",
                 field="session_id",
@@ -569,51 +759,11 @@ class Mentorship:
 
     # -- applying events --------------------------------------------------------------------------
 
-    def apply(self, event: SessionsEvent | PairEvent) -> None:
-        """Change state by one event (no checks: the event already happened)."""
+    def apply(self, event: SessionsEvent | PairEvent, at: datetime | None = None) -> None:
+        """Change state by one event (no checks: the event already happened), by `evolve`."""
         if isinstance(event, PairPaused | PairResumed | PairEnded):
-            self.pair = self.pair.apply(event)
-        elif isinstance(event, AgreementConfirmed):
-            self.agreement[event.role] = event
-        elif isinstance(event, GoalSet):
-            self.goals[event.goal_id] = Goal(event.goal_id, event.topic, event.description)
-        elif isinstance(event, GoalAchieved):
-            self.goals[event.goal_id] = replace(self.goals[event.goal_id], achieved=True)
-        elif isinstance(event, ConfidenceRated):
-            self.confidence[event.phase] = event
-        elif isinstance(event, SessionScheduled):
-            self.sessions[event.session_id] = Session(
-                session_id=event.session_id,
-                pair_id=event.pair_id,
-                programme_id=event.programme_id,
-                starts_at=event.starts_at,
-                duration_minutes=event.duration_minutes,
-                agenda=event.agenda,
-                sequence=event.sequence,
-            )
-        elif isinstance(event, SessionRescheduled):
-            self.sessions[event.session_id] = replace(
-                self.sessions[event.session_id],
-                starts_at=event.starts_at,
-                duration_minutes=event.duration_minutes,
-                sequence=event.sequence,
-            )
-        elif isinstance(event, SessionCancelled):
-            self.sessions[event.session_id] = replace(
-                self.sessions[event.session_id], status="cancelled", cancel_reason=event.reason, sequence=event.sequence
-            )
-        elif isinstance(event, SessionLogged):
-            self.sessions[event.session_id] = replace(
-                self.sessions[event.session_id],
-                status="held",
-                held_at=event.held_at,
-                minutes=event.minutes,
-                topics=tuple(event.topics),
-                tools=tuple(event.tools),
-                action_items=tuple(event.action_items),
-            )
-        else:
-            self.feedback[event.feedback_id] = event
+            self.pair.apply(event)  # refuses another pair's event
+        self.state = evolve(self.state, event, at)
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -729,11 +879,20 @@ __all__ = [
     "MIN_RATING",
     "Goal",
     "Mentorship",
+    "MentorshipState",
     "PairEvent",
     "PairState",
     "PairView",
+    "Recorded",
     "Session",
     "SessionStatus",
     "SessionsEvent",
+    "began",
+    "evolve",
+    "evolve_goal",
+    "evolve_pair",
+    "evolve_session",
+    "fold",
     "pair_ended_reason",
+    "record",
 ]

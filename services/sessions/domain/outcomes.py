@@ -48,9 +48,9 @@ from typing import Any, Literal
 
 from services.sessions.domain.commands import Phase
 from services.sessions.domain.errors import InvalidInput
-from services.sessions.domain.model import PairEvent
+from services.sessions.domain.model import PairEvent, PairView, evolve_pair
 from shared.events.common import Role
-from shared.events.pairing import PairCreated, PairEnded, PairResumed
+from shared.events.pairing import PairCreated
 from shared.events.sessions import ConfidenceRated, FeedbackSubmitted, GoalSet, SessionLogged
 
 MIN_GROUP_SIZE = 5
@@ -170,18 +170,19 @@ class PairFact:
 
 
 def active_intervals(created_at: datetime, changes: Iterable[tuple[datetime, PairEvent]]) -> tuple[ActiveInterval, ...]:
-    """Active intervals from a pair's creation and its pause/resume/end events (oldest first)."""
+    """Active intervals from a pair's creation and its pause/resume/end events (oldest first), the pair's
+    state following the one pair state machine of this service (`evolve_pair`: ended is final)."""
     intervals: list[ActiveInterval] = []
+    pair: PairView | None = PairView("", "", "", "", "active", created_at, created_at)
     open_since: datetime | None = created_at
     for at, event in changes:
-        if isinstance(event, PairResumed):
-            open_since = at if open_since is None else open_since
-            continue
-        if open_since is not None:
+        pair = evolve_pair(pair, event, at)
+        active = pair is not None and pair.is_active
+        if open_since is not None and not active:
             intervals.append(ActiveInterval(open_since, at))
             open_since = None
-        if isinstance(event, PairEnded):
-            return tuple(intervals)
+        elif open_since is None and active:
+            open_since = at
     if open_since is not None:
         intervals.append(ActiveInterval(open_since))
     return tuple(intervals)
