@@ -50,9 +50,8 @@ from services.notifications.domain import delivery, mail, model
 from services.notifications.domain.rendering import TEMPLATES, Templates, day, when
 from services.notifications.domain.webhooks import RetryPolicy
 from services.notifications.webhooks.config import WebhookSettings
-from services.sessions.domain.calendar import CalendarPerson, session_ics
-from services.sessions.domain.model import Session
 from shared.auth import ANY_TENANT
+from shared.calendar import CalendarPerson, session_ics
 from shared.config import ConfigError
 from shared.events.notifications import NotificationFailed, NotificationSent
 from shared.runtime import ServiceHost
@@ -350,10 +349,9 @@ class Dispatcher:
         return prefs, "UTC", (programme["hr_contact_email"], "HR"), ctx, (), None
 
     def invitation(self, row: Any, me: Any, partner: Any) -> tuple[str, str, bytes]:
-        session = Session(
-            session_id=row["session_id"], pair_id=row["pair_id"], programme_id=row["programme_id"],
-            starts_at=row["starts_at"], duration_minutes=row["duration_minutes"], agenda=row["agenda"],
-            sequence=row["sequence"], status=row["status"], cancel_reason=row["reason"],
+        session = model.SessionEntry(
+            session_id=row["session_id"], starts_at=row["starts_at"], duration_minutes=row["duration_minutes"],
+            sequence=row["sequence"], status=row["status"], agenda=row["agenda"], cancel_reason=row["reason"],
         )  # fmt: skip
         people = [CalendarPerson(me["email"], me["display_name"])]
         if partner is not None:

@@ -203,6 +203,23 @@ def digest_trigger(programme_id: str, now: datetime) -> str:
 
 
 @dataclass(frozen=True)
+class SessionEntry:
+    """A session as notifications knows it (its projection), for the calendar entry its messages carry."""
+
+    session_id: str
+    starts_at: datetime
+    duration_minutes: int
+    sequence: int
+    status: str
+    agenda: str = ""
+    cancel_reason: str = ""
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+
+@dataclass(frozen=True)
 class Message:
     subject: str
     text: str
