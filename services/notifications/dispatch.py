@@ -332,8 +332,10 @@ class Dispatcher:
         if job.rule == "partner_left":
             ctx["hr_contact"] = programme["hr_contact_email"] if programme else None
         if job.rule == "nudge" and pair is not None:
-            quiet_since = await _quiet_since(conn, t, pair)
-            ctx["days_quiet"] = (datetime.now(UTC) - quiet_since).days
+            now = datetime.now(UTC)
+            activity = await repo.pair_activity(conn, t, pair["pair_id"], now)
+            assert activity is not None
+            ctx["days_quiet"] = activity.days_quiet(now)
         return prefs, me["timezone"], (me["email"], me["display_name"]), ctx, attachments, session_start
 
     async def hr_context(self, conn: Any, job: model.Planned) -> Context | None:
@@ -418,19 +420,11 @@ class Dispatcher:
         from services.notifications.projection import store
 
         async with self.host.pool.acquire() as conn, conn.transaction():
-            for pair in await conn.fetch(
-                "SELECT p.*, g.cadence_days FROM pairs p JOIN programmes g USING (tenant, programme_id) "
-                "WHERE p.state = 'active' AND ($1::text[] IS NULL OR p.tenant = ANY($1::text[]))",
-                self.tenants,
-            ):
-                tenant = pair["tenant"]
-                trigger = model.nudge_trigger(
-                    pair["pair_id"], await _quiet_since(conn, tenant, pair), now, pair["cadence_days"]
-                )
+            for tenant, cadence_days, pair in await repo.active_pairs(conn, now, self.tenants):
+                trigger = pair.nudge_trigger(now, cadence_days)
                 if trigger is not None:
-                    who = (pair["mentor_id"], pair["mentee_id"])
-                    planned = model.plan("nudge", trigger, who, now, tenant=tenant, pair_id=pair["pair_id"],
-                                         programme_id=pair["programme_id"])  # fmt: skip
+                    planned = model.plan("nudge", trigger, pair.members, now, tenant=tenant, pair_id=pair.pair_id,
+                                         programme_id=pair.programme_id)  # fmt: skip
                     await store(conn, planned)
             for programme in await conn.fetch(
                 "SELECT * FROM programmes WHERE NOT closed AND hr_contact_email IS NOT NULL "
@@ -451,25 +445,16 @@ class Dispatcher:
                     )  # fmt: skip
 
 
-async def _quiet_since(conn: Any, tenant: str, pair: Any) -> datetime:
-    last = await conn.fetchval("SELECT max(held_at) FROM sessions WHERE tenant = $1 AND pair_id = $2 "
-                               "AND status = 'held'", tenant, pair["pair_id"])  # fmt: skip
-    quiet: datetime = max(pair["created_at"], last) if last else pair["created_at"]
-    return quiet
-
-
 async def at_risk_pairs(conn: Any, tenant: str, programme_id: str, now: datetime) -> list[dict[str, Any]]:
     programme = await conn.fetchrow("SELECT cadence_days FROM programmes WHERE tenant = $1 AND programme_id = $2",
                                     tenant, programme_id)  # fmt: skip
     out = []
-    for pair in await conn.fetch("SELECT * FROM pairs WHERE tenant = $1 AND programme_id = $2 AND state = 'active' "
-                                 "ORDER BY pair_id", tenant, programme_id):  # fmt: skip
-        quiet_since = await _quiet_since(conn, tenant, pair)
-        if now - quiet_since > timedelta(days=2 * programme["cadence_days"]):
-            names = await _names(conn, tenant, [pair["mentor_id"], pair["mentee_id"]])
-            out.append({"pair_id": pair["pair_id"], "mentor_name": names.get(pair["mentor_id"], pair["mentor_id"]),
-                        "mentee_name": names.get(pair["mentee_id"], pair["mentee_id"]),
-                        "days_quiet": (now - quiet_since).days})  # fmt: skip
+    for pair in await repo.programme_pairs(conn, tenant, programme_id, now):
+        if pair.at_risk(now, programme["cadence_days"]):
+            names = await _names(conn, tenant, list(pair.members))
+            out.append({"pair_id": pair.pair_id, "mentor_name": names.get(pair.mentor_id, pair.mentor_id),
+                        "mentee_name": names.get(pair.mentee_id, pair.mentee_id),
+                        "days_quiet": pair.days_quiet(now)})  # fmt: skip
     return out
 
 

@@ -129,15 +129,21 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
         e: p.PairCreated = env.data
         await conn.execute(
             "INSERT INTO pairs (tenant, pair_id, programme_id, mentor_id, mentee_id, state, rationale, created_at, "
-            "updated_at) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $7) ON CONFLICT (tenant, pair_id) DO NOTHING",
-            env.tenant, e.pair_id, e.programme_id, e.mentor_id, e.mentee_id, e.rationale, env.time,
+            "updated_at, active_since) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $7, $8) "
+            "ON CONFLICT (tenant, pair_id) DO NOTHING",
+            env.tenant, e.pair_id, e.programme_id, e.mentor_id, e.mentee_id, e.rationale, env.time, e.began(env.time),
         )  # fmt: skip
 
     @h.on(p.PairPaused, p.PairResumed, p.PairEnded)
     async def pair_state(conn: Conn, env: Envelope[Any]) -> None:
         state = {p.PairPaused.TYPE: "paused", p.PairResumed.TYPE: "active", p.PairEnded.TYPE: "ended"}[env.type]
-        await conn.execute("UPDATE pairs SET state = $3, updated_at = $4 WHERE tenant = $1 AND pair_id = $2",
-                           env.tenant, env.data.pair_id, state, env.time)  # fmt: skip
+        # a pair resumed after a pause is active again from then on (its quiet clock starts no earlier)
+        await conn.execute(
+            "UPDATE pairs SET state = $3, updated_at = $4, "
+            "active_since = CASE WHEN $3 = 'active' AND state = 'paused' THEN $4 ELSE active_since END "
+            "WHERE tenant = $1 AND pair_id = $2",
+            env.tenant, env.data.pair_id, state, env.time,
+        )  # fmt: skip
 
     @h.on(p.PairEnded)
     async def pair_end(conn: Conn, env: Envelope[Any]) -> None:

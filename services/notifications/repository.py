@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from services.notifications.domain.model import HR
+from services.notifications.domain.model import HR, PairActivity
 from shared.db import Conn
 
 # --- recipients ------------------------------------------------------------------------------------------
@@ -30,6 +30,44 @@ async def hr_recipient_known(conn: Conn, tenant: str, recipient_id: str) -> bool
         "SELECT 1 FROM programmes WHERE tenant = $1 AND programme_id = $2", tenant, recipient_id[len(HR) :]
     )
     return found is not None
+
+
+# --- pairs' activity (the projection, as the time-based rules read it) -------------------------------------
+
+#: A pair's row with its last session held as of $now (later ones do not count yet, as in the sessions service).
+_ACTIVITY = (
+    "SELECT p.*, (SELECT max(s.held_at) FROM sessions s WHERE s.tenant = p.tenant AND s.pair_id = p.pair_id "
+    "AND s.status = 'held' AND s.held_at <= $1) AS last_held FROM pairs p"
+)
+
+
+def _activity(row: Any) -> PairActivity:
+    return PairActivity(row["pair_id"], row["programme_id"], row["mentor_id"], row["mentee_id"],
+                        row["active_since"], row["last_held"])  # fmt: skip
+
+
+async def active_pairs(conn: Conn, now: datetime, tenants: list[str] | None) -> list[tuple[str, int, PairActivity]]:
+    """The active pairs of these tenants (None: all), each with its tenant and its programme's cadence."""
+    rows = await conn.fetch(
+        f"SELECT a.*, g.cadence_days FROM ({_ACTIVITY}) a JOIN programmes g USING (tenant, programme_id) "
+        "WHERE a.state = 'active' AND ($2::text[] IS NULL OR a.tenant = ANY($2::text[])) ORDER BY a.tenant, a.pair_id",
+        now, tenants,
+    )  # fmt: skip
+    return [(r["tenant"], r["cadence_days"], _activity(r)) for r in rows]
+
+
+async def programme_pairs(conn: Conn, tenant: str, programme_id: str, now: datetime) -> list[PairActivity]:
+    """The programme's active pairs."""
+    rows = await conn.fetch(
+        f"{_ACTIVITY} WHERE p.tenant = $2 AND p.programme_id = $3 AND p.state = 'active' ORDER BY p.pair_id",
+        now, tenant, programme_id,
+    )  # fmt: skip
+    return [_activity(r) for r in rows]
+
+
+async def pair_activity(conn: Conn, tenant: str, pair_id: str, now: datetime) -> PairActivity | None:
+    row = await conn.fetchrow(f"{_ACTIVITY} WHERE p.tenant = $2 AND p.pair_id = $3", now, tenant, pair_id)
+    return None if row is None else _activity(row)
 
 
 # --- preferences -----------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -169,6 +169,14 @@ class PairCreated(_PairEvent):
     started_on: date | None = Field(
         default=None, description="When the pair began, if before it was recorded (e.g. a programme moved in)."
     )
+
+    def began(self, recorded_at: datetime) -> datetime:
+        """When the pair began, given when it was recorded (its event's time): the day it says it started on
+        (09:00 UTC; a programme moved in), when that is earlier, else its recording. A pair's quiet clock (at
+        risk, nudged) starts here when it has held no session; every service that keeps one reads it from here."""
+        if self.started_on is not None:
+            return min(recorded_at, datetime.combine(self.started_on, time(9, 0), tzinfo=UTC))
+        return recorded_at
 
 
 class PairPaused(_PairEvent):

@@ -188,6 +188,40 @@ def decide(
     return Decision("send")
 
 
+@dataclass(frozen=True)
+class PairActivity:
+    """A live pair's meetings as its events tell them: since when it has been active without a break, and its last
+    session held. Its quiet clock is the sessions service's (at-risk pairs): it starts at the last session held, or
+    when it became active (it began, or was resumed after a pause) if that is later or there is none."""
+
+    pair_id: str
+    programme_id: str
+    mentor_id: str
+    mentee_id: str
+    #: when the pair began (PairCreated.began: its `started_on` when earlier than its recording), or its latest
+    #: resumption after a pause
+    active_since: datetime
+    last_held: datetime | None = None
+
+    @property
+    def members(self) -> tuple[str, str]:
+        return self.mentor_id, self.mentee_id
+
+    @property
+    def quiet_since(self) -> datetime:
+        return self.active_since if self.last_held is None else max(self.last_held, self.active_since)
+
+    def days_quiet(self, now: datetime) -> int:
+        return (now - self.quiet_since).days
+
+    def at_risk(self, now: datetime, cadence_days: int) -> bool:
+        """Quiet for more than twice the programme's cadence."""
+        return now - self.quiet_since > timedelta(days=2 * cadence_days)
+
+    def nudge_trigger(self, now: datetime, cadence_days: int) -> str | None:
+        return nudge_trigger(self.pair_id, self.quiet_since, now, cadence_days)
+
+
 def nudge_trigger(pair_id: str, quiet_since: datetime, now: datetime, cadence_days: int) -> str | None:
     """A pair quiet for more than twice the cadence is nudged once per such period of silence."""
     period = timedelta(days=2 * cadence_days)
