@@ -1,6 +1,7 @@
 """SQL of the notifications service: recipients, preferences, history, resend and the chat webhook hosts for the
-API (every query within one tenant, the caller's); and the delivery state the dispatcher keeps: claims, attempts,
-receipts and outcomes (see domain/delivery.py for what each step means)."""
+API (every query within one tenant, the caller's); what the dispatcher reads of the projection to make a message
+(domain/content.py) and to plan the time-based ones; and the delivery state the dispatcher keeps: claims,
+attempts, receipts and outcomes (see domain/delivery.py for what each step means)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import uuid
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from services.notifications.domain.model import HR, PairActivity
+from services.notifications.domain import content
+from services.notifications.domain.model import HR, PairActivity, Planned, Preferences
 from shared.db import Conn
 
 # --- recipients ------------------------------------------------------------------------------------------
@@ -68,6 +70,208 @@ async def programme_pairs(conn: Conn, tenant: str, programme_id: str, now: datet
 async def pair_activity(conn: Conn, tenant: str, pair_id: str, now: datetime) -> PairActivity | None:
     row = await conn.fetchrow(f"{_ACTIVITY} WHERE p.tenant = $2 AND p.pair_id = $3", now, tenant, pair_id)
     return None if row is None else _activity(row)
+
+
+# --- what a message is made of (the projection) -------------------------------------------------------------
+
+
+def _person(row: Any) -> content.Person:
+    return content.Person(row["participant_id"], row["display_name"], row["email"], row["role"], row["locale"],
+                          row["timezone"], left_company=row["withdrawn_reason"] == "left_company")  # fmt: skip
+
+
+def _programme(row: Any) -> content.Programme:
+    return content.Programme(row["programme_id"], row["name"], row["cadence_days"], row["hr_contact_email"])
+
+
+async def _person_by_id(conn: Conn, tenant: str, participant_id: str | None) -> content.Person | None:
+    row = await conn.fetchrow("SELECT * FROM recipients WHERE tenant = $1 AND participant_id = $2", tenant,
+                              participant_id)  # fmt: skip
+    return None if row is None else _person(row)
+
+
+async def programme(conn: Conn, tenant: str, programme_id: str | None) -> content.Programme | None:
+    row = await conn.fetchrow("SELECT * FROM programmes WHERE tenant = $1 AND programme_id = $2", tenant,
+                              programme_id)  # fmt: skip
+    return None if row is None else _programme(row)
+
+
+def _preferences(row: Any, locale: str) -> Preferences:
+    """The recipient's saved preferences; without any, the defaults in their language."""
+    if row is None:
+        return Preferences(locale="de" if locale == "de" else "en")
+    return Preferences(
+        channel=row["channel"], locale=row["locale"], quiet_start=row["quiet_start"], quiet_end=row["quiet_end"],
+        opted_out=row["opted_out"], chat_webhook_url=row["chat_webhook_url"],
+    )  # fmt: skip
+
+
+async def facts(conn: Conn, job: Planned, now: datetime) -> content.Facts | None:
+    """What the projection knows that the participant's notification `job` is made of; None while its recipient,
+    or its session, is not known yet."""
+    t = job.tenant
+    me = await _person_by_id(conn, t, job.recipient_id)
+    if me is None:
+        return None
+    prefs = _preferences(await preferences(conn, t, job.recipient_id), me.locale)
+    pair = None
+    if job.pair_id:
+        row = await conn.fetchrow("SELECT * FROM pairs WHERE tenant = $1 AND pair_id = $2", t, job.pair_id)
+        if row is not None:
+            pair = content.Pair(row["pair_id"], row["mentor_id"], row["mentee_id"], row["state"], row["rationale"],
+                                row["created_at"])  # fmt: skip
+    partner = await _person_by_id(conn, t, pair.partner_of(job.recipient_id)) if pair is not None else None
+    mentee_timezone = None
+    if job.rule == "welcome" and pair is not None:
+        mentee_timezone = await conn.fetchval(
+            "SELECT timezone FROM recipients WHERE tenant = $1 AND participant_id = $2", t, pair.mentee_id
+        )
+    session = None
+    if job.session_id is not None:
+        row = await conn.fetchrow("SELECT * FROM sessions WHERE tenant = $1 AND session_id = $2", t, job.session_id)
+        if row is None:
+            return None
+        session = content.Session(
+            row["session_id"], row["starts_at"], row["duration_minutes"], row["sequence"], row["status"],
+            agenda=row["agenda"], cancel_reason=row["reason"], held_at=row["held_at"], updated_at=row["updated_at"],
+        )  # fmt: skip
+    activity = None
+    if job.rule == "nudge" and pair is not None:
+        activity = await pair_activity(conn, t, pair.pair_id, now)
+    return content.Facts(me, prefs, await programme(conn, t, job.programme_id), pair, partner, mentee_timezone,
+                         session, activity)  # fmt: skip
+
+
+async def digest_facts(conn: Conn, tenant: str, programme_id: str | None, now: datetime) -> content.DigestFacts | None:
+    """What HR's digest of the tenant's programme reports on; None when the programme is not known."""
+    found = await programme(conn, tenant, programme_id)
+    if found is None:
+        return None
+    pairs = await programme_pairs(conn, tenant, found.programme_id, now)
+    flags = await conn.fetch(
+        "SELECT f.*, p.mentor_id, p.mentee_id, p.state FROM flags f JOIN pairs p USING (tenant, pair_id) "
+        "WHERE f.tenant = $1 AND f.programme_id = $2 AND p.state <> 'ended' ORDER BY f.since, f.pair_id",
+        tenant, found.programme_id,
+    )  # fmt: skip
+    flagged = tuple(
+        content.FlaggedPair(r["pair_id"], r["mentor_id"], r["mentee_id"], r["rule"], r["detail"], tuple(r["chain"]),
+                            r["since"], r["state"] == "paused")
+        for r in flags
+    )  # fmt: skip
+    # pairs that ended because one of the two left the company, whose other one is still in the programme and
+    # has had no pair since
+    waiting = await conn.fetch(
+        "SELECT p.pair_id, p.updated_at AS ended_at, stayer.participant_id AS stayer_id, "
+        "stayer.display_name AS name, leaver.display_name AS partner_name "
+        "FROM pairs p "
+        "JOIN recipients leaver ON leaver.tenant = p.tenant AND leaver.participant_id IN (p.mentor_id, p.mentee_id) "
+        "AND leaver.withdrawn_reason = 'left_company' "
+        "JOIN recipients stayer ON stayer.tenant = p.tenant AND stayer.participant_id IN (p.mentor_id, p.mentee_id) "
+        "AND stayer.participant_id <> leaver.participant_id AND NOT stayer.withdrawn "
+        "WHERE p.tenant = $1 AND p.programme_id = $2 AND p.state = 'ended' AND p.end_reason = 'left_company' "
+        "AND NOT EXISTS (SELECT 1 FROM pairs q WHERE q.tenant = p.tenant AND q.pair_id <> p.pair_id "
+        "AND stayer.participant_id IN (q.mentor_id, q.mentee_id) "
+        "AND (q.state <> 'ended' OR q.created_at >= p.updated_at)) "
+        "ORDER BY p.updated_at, p.pair_id",
+        tenant, found.programme_id,
+    )  # fmt: skip
+    participants = {x for p in pairs for x in p.members} | {x for f in flagged for x in (f.mentor_id, f.mentee_id)}
+    names = await conn.fetch(
+        "SELECT participant_id, display_name FROM recipients WHERE tenant = $1 AND participant_id = ANY($2::text[])",
+        tenant, sorted(participants),
+    )  # fmt: skip
+    employees = await conn.fetch(
+        "SELECT DISTINCT ON (employee_id) employee_id, display_name FROM recipients "
+        "WHERE tenant = $1 AND employee_id = ANY($2::text[]) ORDER BY employee_id, participant_id",
+        tenant, sorted({e for f in flagged for e in f.chain}),
+    )  # fmt: skip
+    return content.DigestFacts(
+        found, tuple(pairs), flagged,
+        tuple(content.WaitingPartner(r["pair_id"], r["name"], r["partner_name"], r["ended_at"]) for r in waiting),
+        names={r["participant_id"]: r["display_name"] for r in names},
+        employees={r["employee_id"]: r["display_name"] for r in employees},
+    )  # fmt: skip
+
+
+async def open_programmes(conn: Conn, tenants: list[str] | None) -> list[tuple[str, str]]:
+    """(tenant, programme id) of the open programmes of these tenants (None: all) that have an HR contact."""
+    rows = await conn.fetch(
+        "SELECT tenant, programme_id FROM programmes WHERE NOT closed AND hr_contact_email IS NOT NULL "
+        "AND ($1::text[] IS NULL OR tenant = ANY($1::text[])) ORDER BY tenant, programme_id",
+        tenants,
+    )  # fmt: skip
+    return [(r["tenant"], r["programme_id"]) for r in rows]
+
+
+# --- planned notifications ----------------------------------------------------------------------------------
+
+
+async def plan(conn: Conn, planned: list[Planned]) -> None:
+    """Plan these notifications; one planned before under the same id stays as it is."""
+    await conn.executemany(
+        "INSERT INTO notifications (tenant, notification_id, rule, recipient_id, trigger, pair_id, programme_id, "
+        "session_id, due_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) "
+        "ON CONFLICT (tenant, notification_id) DO NOTHING",
+        [(n.tenant, n.notification_id, n.rule, n.recipient_id, n.trigger, n.pair_id, n.programme_id, n.session_id,
+          n.due_at) for n in planned],
+    )  # fmt: skip
+
+
+async def cancel(conn: Conn, tenant: str, note: str, *, session_id: str | None = None, pair_id: str | None = None,
+                 rules: tuple[str, ...] | None = None, recipient_id: str | None = None) -> None:  # fmt: skip
+    """Cancel the tenant's planned notifications that match every criterion given."""
+    where: list[str] = ["tenant = $2", "status = 'planned'"]
+    args: list[object] = [note, tenant]
+    if recipient_id is not None:
+        args.append(recipient_id)
+        where.append(f"recipient_id = ${len(args)}")
+    if session_id is not None:
+        args.append(session_id)
+        where.append(f"session_id = ${len(args)}")
+    if pair_id is not None:
+        args.append(pair_id)
+        where.append(f"pair_id = ${len(args)}")
+    if rules is not None:
+        args.append(list(rules))
+        where.append(f"rule = ANY(${len(args)}::text[])")
+    await conn.execute(
+        f"UPDATE notifications SET status = 'cancelled', note = $1, updated_at = now() WHERE {' AND '.join(where)}",
+        *args,
+    )
+
+
+async def leavers(conn: Conn, tenant: str, ids: set[str]) -> frozenset[str]:
+    """Those of `ids` (the tenant's) known to have left the company."""
+    rows = await conn.fetch(
+        "SELECT participant_id FROM recipients WHERE tenant = $1 AND participant_id = ANY($2::text[]) "
+        "AND withdrawn_reason = 'left_company'",
+        tenant, list(ids),
+    )  # fmt: skip
+    return frozenset(r["participant_id"] for r in rows)
+
+
+async def pair_state(conn: Conn, tenant: str, pair_id: str | None) -> str | None:
+    found: str | None = await conn.fetchval(
+        "SELECT state FROM pairs WHERE tenant = $1 AND pair_id = $2", tenant, pair_id
+    )
+    return found
+
+
+async def members(conn: Conn, tenant: str, pair_id: str) -> tuple[str, str] | None:
+    """(mentor, mentee) of the tenant's pair; None while it is not known."""
+    row = await conn.fetchrow(
+        "SELECT mentor_id, mentee_id FROM pairs WHERE tenant = $1 AND pair_id = $2", tenant, pair_id
+    )
+    return None if row is None else (row["mentor_id"], row["mentee_id"])
+
+
+async def ended_as_left(conn: Conn, tenant: str, participant_id: str) -> list[Any]:
+    """The participant's pairs that ended because someone left the company (the PairEnded applied)."""
+    return list(await conn.fetch(
+        "SELECT * FROM pairs WHERE tenant = $1 AND $2 IN (mentor_id, mentee_id) AND state = 'ended' "
+        "AND end_reason = 'left_company' AND ended_by IS NOT NULL",
+        tenant, participant_id,
+    ))  # fmt: skip
 
 
 # --- preferences -----------------------------------------------------------------------------------------

@@ -124,6 +124,12 @@ def reminders(
     return out
 
 
+def still_planned(planned: list[Planned], left: frozenset[str], pair_state: str | None) -> list[Planned]:
+    """What of `planned` is planned: nothing to someone who left the company (`left`), and for an ended pair only
+    what still goes out after the end (AFTER_END)."""
+    return [n for n in planned if n.recipient_id not in left and (pair_state != "ended" or n.rule in AFTER_END)]
+
+
 def suggested_first_meeting(created_at: datetime, timezone: str) -> datetime:
     """Two working days after pairing, 10:00 in the mentee's time zone (the senior's calendar is the hard one)."""
     tz = ZoneInfo(timezone)
