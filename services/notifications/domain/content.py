@@ -2,8 +2,9 @@
 that decides whether it still goes out, its template's values and its calendar attachment. Pure: the repository
 gathers the facts from the projection (`Facts`, `DigestFacts`), these functions turn them into a `Draft`.
 
-The template's values are data only (names, times written in the recipient's language, links, numbers); every
-sentence, default wording included, is in the templates."""
+The template's values are data only (names, times written in the recipient's language, links, numbers): a
+partner not known (yet) is None, a missing rationale, agenda or reason empty, and each template words that in its
+language. Every sentence is in the templates."""
 
 from __future__ import annotations
 
@@ -146,7 +147,7 @@ def participant_draft(job: Planned, facts: Facts, *, now: datetime, sessions_url
     lang = prefs.locale
     values: dict[str, Any] = {
         "recipient_name": me.display_name,
-        "partner_name": partner.display_name if partner else ("Ihr Tandem" if lang == "de" else "your partner"),
+        "partner_name": partner.display_name if partner else None,
         "role": me.role,
         "programme_name": programme.name if programme else "Tandem",
         "cadence_days": programme.cadence_days if programme else DEFAULT_CADENCE_DAYS,
@@ -156,14 +157,14 @@ def participant_draft(job: Planned, facts: Facts, *, now: datetime, sessions_url
     if job.rule == "welcome" and pair is not None:
         first = suggested_first_meeting(pair.created_at, facts.mentee_timezone or "UTC")
         values["first_meeting"] = when(first, lang, me.timezone)
-        values["rationale"] = pair.rationale or ("von HR gebildet" if lang == "de" else "paired by HR")
+        values["rationale"] = pair.rationale
     if (session := facts.session) is not None:
         session_start = session.starts_at
         moment = session.held_at if job.rule == "feedback_request" and session.held_at else session.starts_at
         values["session_time"] = when(moment, lang, me.timezone)
         values["duration_minutes"] = session.duration_minutes
-        values["agenda"] = session.agenda or ("wird noch vereinbart" if lang == "de" else "to be agreed")
-        values["reason"] = session.cancel_reason or ("kein Grund angegeben" if lang == "de" else "no reason given")
+        values["agenda"] = session.agenda
+        values["reason"] = session.cancel_reason
         if job.rule in WITH_CALENDAR:
             attachments = (invitation(session, me, partner),)
     values["feedback_url"] = feedback_url(sessions_url, job.pair_id)
