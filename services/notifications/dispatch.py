@@ -31,7 +31,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -133,7 +133,6 @@ class Dispatcher:
         #: The tenants whose notifications this deployment sends (None: any).
         self.tenants: list[str] | None = None if ANY_TENANT in host.settings.tenants else sorted(host.settings.tenants)
         self.worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.sent = 0
 
     # --- the loop --------------------------------------------------------------------------------
 
@@ -290,7 +289,6 @@ class Dispatcher:
                     triggering_event_id=planned.trigger, attempts=attempts, template=planned.rule, locale=locale,
                 ))  # fmt: skip
             await uow.commit()
-        self.sent += 1
 
     async def complete(self, job: Any, planned: model.Planned) -> None:
         """A notification whose receipt exists but that was never marked sent (its sender stopped in between)."""
@@ -345,10 +343,6 @@ class Dispatcher:
                     await repo.plan(conn, model.plan("hr_digest", model.digest_trigger(programme_id, now),
                                                      (HR + programme_id,), now, tenant=tenant,
                                                      programme_id=programme_id))  # fmt: skip
-
-
-def default_quiet_hours() -> tuple[time, time]:
-    return time(20, 0), time(8, 0)
 
 
 async def run_dispatcher(host: ServiceHost) -> None:

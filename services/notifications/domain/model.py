@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
@@ -261,11 +261,7 @@ class SessionEntry:
 
 @dataclass(frozen=True)
 class Message:
+    """A rendered notification: its subject line and its plain-text body."""
+
     subject: str
     text: str
-    html: str | None = None
-    attachments: tuple[tuple[str, str, bytes], ...] = field(default_factory=tuple)  # (filename, mime, bytes)
-
-
-def week_monday(day: date) -> date:
-    return day - timedelta(days=day.weekday())

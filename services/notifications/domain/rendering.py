@@ -17,14 +17,10 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from services.notifications.domain.mail import single_line
-from services.notifications.domain.model import Message
+from services.notifications.domain.model import RULES, Message
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 LOCALES = ("de", "en")
-RULES = (
-    "welcome", "reminder_24h", "reminder_1h", "session_cancelled", "feedback_request", "nudge", "hr_digest",
-    "closing_survey", "partner_left",
-)  # fmt: skip
 _MONTHS_DE = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
               "November", "Dezember"]  # fmt: skip
 _DAYS_DE = ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"]
