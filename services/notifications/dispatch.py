@@ -87,13 +87,17 @@ class DispatchSettings:
             timeout = float(e.get("SEND_TIMEOUT", "15"))
             settings = cls(
                 smtp=SmtpSettings(
-                    host=e.get("SMTP_HOST", "127.0.0.1"), port=int(e.get("SMTP_PORT", "1025")),
+                    host=e.get("SMTP_HOST", "127.0.0.1"),
+                    port=int(e.get("SMTP_PORT", "1025")),
                     starttls=e.get("SMTP_STARTTLS", "false").lower() == "true",
-                    username=e.get("SMTP_USERNAME") or None, password=e.get("SMTP_PASSWORD") or None,
-                    sender=e.get("SMTP_FROM", "Tandem <tandem@localhost>"), timeout=timeout,
+                    username=e.get("SMTP_USERNAME") or None,
+                    password=e.get("SMTP_PASSWORD") or None,
+                    sender=e.get("SMTP_FROM", "Tandem <tandem@localhost>"),
+                    timeout=timeout,
                 ),
                 sessions_url=e.get("SESSIONS_URL", "http://127.0.0.1:8002"),
-                interval=float(e.get("DISPATCH_INTERVAL", "1.0")), scan_interval=float(e.get("SCAN_INTERVAL", "60")),
+                interval=float(e.get("DISPATCH_INTERVAL", "1.0")),
+                scan_interval=float(e.get("SCAN_INTERVAL", "60")),
                 batch=int(e.get("DISPATCH_BATCH", "20")),
                 claim=timedelta(seconds=float(e.get("CLAIM_SECONDS", "120"))),
                 send_timeout=timeout,
@@ -104,7 +108,7 @@ class DispatchSettings:
                     cap=timedelta(seconds=float(e.get("RETRY_CAP", str(default.cap.total_seconds())))),
                 ),
                 templates=Path(e["TEMPLATES"]) if e.get("TEMPLATES") else TEMPLATES,
-            )  # fmt: skip
+            )
             mail.sender(settings.smtp.sender)
         except ValueError as exc:  # AddressError too: a sender that is no address
             raise ConfigError(f"bad notifications setting (NOTIFICATIONS_*): {exc}") from exc
@@ -168,14 +172,26 @@ class Dispatcher:
 
     async def deliver(self, job: Any) -> None:
         now = datetime.now(UTC)
-        planned = model.Planned(job["notification_id"], job["rule"], job["recipient_id"], job["due_at"],
-                                job["trigger"], job["pair_id"], job["programme_id"], job["session_id"],
-                                tenant=job["tenant"])  # fmt: skip
+        planned = model.Planned(
+            job["notification_id"],
+            job["rule"],
+            job["recipient_id"],
+            job["due_at"],
+            job["trigger"],
+            job["pair_id"],
+            job["programme_id"],
+            job["session_id"],
+            tenant=job["tenant"],
+        )
         found = delivery.resume(
-            delivery.Claimed(job["attempts"], lapsed=job["lapsed"], attempt_recorded=job["attempt_recorded"],
-                             delivered=job["delivered"]),
+            delivery.Claimed(
+                job["attempts"],
+                lapsed=job["lapsed"],
+                attempt_recorded=job["attempt_recorded"],
+                delivered=job["delivered"],
+            ),
             self.settings.retry,
-        )  # fmt: skip
+        )
         if found.action == "complete":  # a server took it before; only the bookkeeping was left undone
             await self.complete(job, planned)
             return
@@ -189,38 +205,63 @@ class Dispatcher:
         except DATABASE_DOWN:
             raise
         except Exception as exc:  # data the message cannot be made of (an unknown time zone, ...): say so
-            await self.fail(job, f"could not gather the message's data: {type(exc).__name__}: {exc}", "email",
-                            attempts=attempts + 1)  # fmt: skip
+            await self.fail(
+                job, f"could not gather the message's data: {type(exc).__name__}: {exc}", "email", attempts=attempts + 1
+            )
             return
         if draft is None:
             await self.retry(job, "recipient not known yet", now, attempts=attempts + 1)
             return
         decision = draft.decide(planned, now)
         if decision.action in ("cancel", "skip"):
-            await self.finish(job, "cancelled" if decision.action == "cancel" else "skipped", decision.reason,
-                              attempts=attempts)  # fmt: skip
+            await self.finish(
+                job, "cancelled" if decision.action == "cancel" else "skipped", decision.reason, attempts=attempts
+            )
             return
         if decision.action == "defer":
             assert decision.until is not None
             async with self.host.pool.acquire() as conn:
-                await repo.plan_again(conn, job["tenant"], job["notification_id"], self.worker, job["claimed_at"],
-                                      attempts=attempts, at=decision.until, note=decision.reason)  # fmt: skip
+                await repo.plan_again(
+                    conn,
+                    job["tenant"],
+                    job["notification_id"],
+                    self.worker,
+                    job["claimed_at"],
+                    attempts=attempts,
+                    at=decision.until,
+                    note=decision.reason,
+                )
             return
         channel, locale = draft.channel, draft.preferences.locale
         message_id = job["message_id"] or mail.message_id(job["notification_id"], self.sender.domain)
         try:  # everything that can be wrong with the message itself, before any attempt
             message = self.templates.render(planned.rule, locale, dict(draft.values))
-            out = Outgoing(str(job["notification_id"]), message_id, draft.to_address, draft.name, message.subject,
-                           message.text, draft.attachments_on(channel))  # fmt: skip
+            out = Outgoing(
+                str(job["notification_id"]),
+                message_id,
+                draft.to_address,
+                draft.name,
+                message.subject,
+                message.text,
+                draft.attachments_on(channel),
+            )
             prepared = self.channels[channel].prepare(out)
         except Exception as exc:  # RenderError, PermanentDeliveryError (address, headers), anything alike
             await self.fail(job, str(exc) if str(exc) else type(exc).__name__, channel, attempts=attempts + 1)
             return
         attempt = attempts + 1
         async with self.host.pool.acquire() as conn:
-            if not await repo.record_attempt(conn, job["tenant"], job["notification_id"], self.worker,
-                                             job["claimed_at"], attempts=attempt, message_id=message_id,
-                                             channel=channel, lease=self.settings.claim):  # fmt: skip
+            if not await repo.record_attempt(
+                conn,
+                job["tenant"],
+                job["notification_id"],
+                self.worker,
+                job["claimed_at"],
+                attempts=attempt,
+                message_id=message_id,
+                channel=channel,
+                lease=self.settings.claim,
+            ):
                 log.info("notification %s: claim lapsed before sending", planned.notification_id)
                 return
         deadline = asyncio.get_running_loop().time() + self.settings.claim.total_seconds()
@@ -238,11 +279,20 @@ class Dispatcher:
         await self.persist(lambda: self.write_receipt(job, attempt, channel, locale, message_id, reply), deadline)
         await self.persist(lambda: self.succeed(job, planned, channel, locale, attempt), deadline)
 
-    async def write_receipt(self, job: Any, attempt: int, channel: str, locale: str, message_id: str,
-                            reply: str) -> None:  # fmt: skip
+    async def write_receipt(
+        self, job: Any, attempt: int, channel: str, locale: str, message_id: str, reply: str
+    ) -> None:
         async with self.host.pool.acquire() as conn:
-            await repo.record_receipt(conn, job["tenant"], job["notification_id"], attempt=attempt, channel=channel,
-                                      locale=locale, message_id=message_id, reply=reply)  # fmt: skip
+            await repo.record_receipt(
+                conn,
+                job["tenant"],
+                job["notification_id"],
+                attempt=attempt,
+                channel=channel,
+                locale=locale,
+                message_id=message_id,
+                reply=reply,
+            )
 
     async def persist(self, write: Callable[[], Awaitable[T]], deadline: float) -> T:
         """`write` once it succeeds, tried again while the database is down until `deadline` (the lease's end: then
@@ -283,19 +333,30 @@ class Dispatcher:
         it from `sending` to `sent` emits it."""
         async with self.host.uow(causation_id=job["trigger"], tenant=job["tenant"]) as uow:
             if await repo.mark_sent(uow.conn, job["tenant"], job["notification_id"], channel, attempts):
-                uow.emit_as(delivery.sent_event_id(job["tenant"], job["notification_id"]), NotificationSent(
-                    notification_id=str(job["notification_id"]), rule=planned.rule, recipient_id=planned.recipient_id,
-                    channel=channel, programme_id=planned.programme_id, pair_id=planned.pair_id,
-                    triggering_event_id=planned.trigger, attempts=attempts, template=planned.rule, locale=locale,
-                ))  # fmt: skip
+                uow.emit_as(
+                    delivery.sent_event_id(job["tenant"], job["notification_id"]),
+                    NotificationSent(
+                        notification_id=str(job["notification_id"]),
+                        rule=planned.rule,
+                        recipient_id=planned.recipient_id,
+                        channel=channel,
+                        programme_id=planned.programme_id,
+                        pair_id=planned.pair_id,
+                        triggering_event_id=planned.trigger,
+                        attempts=attempts,
+                        template=planned.rule,
+                        locale=locale,
+                    ),
+                )
             await uow.commit()
 
     async def complete(self, job: Any, planned: model.Planned) -> None:
         """A notification whose receipt exists but that was never marked sent (its sender stopped in between)."""
         async with self.host.pool.acquire() as conn:
             receipt = await repo.last_receipt(conn, job["tenant"], job["notification_id"])
-        log.info("notification %s was delivered before (%s); marking it sent", planned.notification_id,
-                 receipt["reply"])  # fmt: skip
+        log.info(
+            "notification %s was delivered before (%s); marking it sent", planned.notification_id, receipt["reply"]
+        )
         await self.succeed(job, planned, receipt["channel"], receipt["locale"], receipt["attempt"])
 
     async def retry(self, job: Any, reason: str, now: datetime, channel: str | None = None, *, attempts: int) -> None:
@@ -304,27 +365,59 @@ class Dispatcher:
             await self.fail(job, reason, channel or "email", attempts=attempts)
             return
         async with self.host.pool.acquire() as conn:
-            await repo.plan_again(conn, job["tenant"], job["notification_id"], self.worker, job["claimed_at"],
-                                  attempts=attempts, at=next_at, error=reason)  # fmt: skip
+            await repo.plan_again(
+                conn,
+                job["tenant"],
+                job["notification_id"],
+                self.worker,
+                job["claimed_at"],
+                attempts=attempts,
+                at=next_at,
+                error=reason,
+            )
 
     async def fail(self, job: Any, reason: str, channel: str, *, attempts: int) -> None:
         """`failed` with the reason, visible in the history; HR can resend it (it is rendered again from the data
         as it is then)."""
         log.info("notification %s failed: %s", job["notification_id"], reason)
         async with self.host.uow(causation_id=job["trigger"], tenant=job["tenant"]) as uow:
-            if await repo.mark_failed(uow.conn, job["tenant"], job["notification_id"], self.worker, job["claimed_at"],
-                                      attempts=attempts, reason=reason, channel=channel):  # fmt: skip
-                uow.emit(NotificationFailed(
-                    notification_id=str(job["notification_id"]), rule=job["rule"], recipient_id=job["recipient_id"],
-                    channel=channel, programme_id=job["programme_id"], pair_id=job["pair_id"],
-                    triggering_event_id=job["trigger"], attempts=attempts, reason=reason[:2000],
-                ))  # fmt: skip
+            if await repo.mark_failed(
+                uow.conn,
+                job["tenant"],
+                job["notification_id"],
+                self.worker,
+                job["claimed_at"],
+                attempts=attempts,
+                reason=reason,
+                channel=channel,
+            ):
+                uow.emit(
+                    NotificationFailed(
+                        notification_id=str(job["notification_id"]),
+                        rule=job["rule"],
+                        recipient_id=job["recipient_id"],
+                        channel=channel,
+                        programme_id=job["programme_id"],
+                        pair_id=job["pair_id"],
+                        triggering_event_id=job["trigger"],
+                        attempts=attempts,
+                        reason=reason[:2000],
+                    )
+                )
             await uow.commit()
 
     async def finish(self, job: Any, status: str, note: str, *, attempts: int) -> None:
         async with self.host.pool.acquire() as conn:
-            await repo.settle(conn, job["tenant"], job["notification_id"], self.worker, job["claimed_at"],
-                              status=status, attempts=attempts, note=note)  # fmt: skip
+            await repo.settle(
+                conn,
+                job["tenant"],
+                job["notification_id"],
+                self.worker,
+                job["claimed_at"],
+                status=status,
+                attempts=attempts,
+                note=note,
+            )
 
     # --- time-based rules ------------------------------------------------------------------------
 
@@ -334,15 +427,30 @@ class Dispatcher:
             for tenant, cadence_days, pair in await repo.active_pairs(conn, now, self.tenants):
                 trigger = pair.nudge_trigger(now, cadence_days)
                 if trigger is not None:
-                    planned = model.plan("nudge", trigger, pair.members, now, tenant=tenant, pair_id=pair.pair_id,
-                                         programme_id=pair.programme_id)  # fmt: skip
+                    planned = model.plan(
+                        "nudge",
+                        trigger,
+                        pair.members,
+                        now,
+                        tenant=tenant,
+                        pair_id=pair.pair_id,
+                        programme_id=pair.programme_id,
+                    )
                     await store(conn, planned)
             for tenant, programme_id in await repo.open_programmes(conn, self.tenants):
                 digest = await repo.digest_facts(conn, tenant, programme_id, now)
                 if digest is not None and content.has_news(digest, now):
-                    await repo.plan(conn, model.plan("hr_digest", model.digest_trigger(programme_id, now),
-                                                     (HR + programme_id,), now, tenant=tenant,
-                                                     programme_id=programme_id))  # fmt: skip
+                    await repo.plan(
+                        conn,
+                        model.plan(
+                            "hr_digest",
+                            model.digest_trigger(programme_id, now),
+                            (HR + programme_id,),
+                            now,
+                            tenant=tenant,
+                            programme_id=programme_id,
+                        ),
+                    )
 
 
 async def run_dispatcher(host: ServiceHost) -> None:

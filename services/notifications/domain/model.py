@@ -23,9 +23,16 @@ DEFAULT_TENANT = "default"
 HR = "hr:"
 
 Rule = Literal[
-    "welcome", "reminder_24h", "reminder_1h", "session_cancelled", "feedback_request", "nudge", "hr_digest",
-    "closing_survey", "partner_left",
-]  # fmt: skip
+    "welcome",
+    "reminder_24h",
+    "reminder_1h",
+    "session_cancelled",
+    "feedback_request",
+    "nudge",
+    "hr_digest",
+    "closing_survey",
+    "partner_left",
+]
 Channel = Literal["email", "chat"]
 RULES: tuple[Rule, ...] = get_args(Rule)
 
@@ -79,21 +86,44 @@ class Planned:
 
 
 def plan(
-    rule: Rule, trigger: str, recipients: tuple[str, ...], due_at: datetime, *, tenant: str,
-    pair_id: str | None = None, programme_id: str | None = None, session_id: str | None = None,
-) -> list[Planned]:  # fmt: skip
+    rule: Rule,
+    trigger: str,
+    recipients: tuple[str, ...],
+    due_at: datetime,
+    *,
+    tenant: str,
+    pair_id: str | None = None,
+    programme_id: str | None = None,
+    session_id: str | None = None,
+) -> list[Planned]:
     """One notification per recipient, all of the tenant `tenant` (the triggering event's)."""
     return [
-        Planned(notification_id(rule, trigger, r, tenant=tenant), rule, r, due_at, trigger, pair_id, programme_id,
-                session_id, tenant=tenant)
+        Planned(
+            notification_id(rule, trigger, r, tenant=tenant),
+            rule,
+            r,
+            due_at,
+            trigger,
+            pair_id,
+            programme_id,
+            session_id,
+            tenant=tenant,
+        )
         for r in recipients
-    ]  # fmt: skip
+    ]
 
 
 def farewell(
-    trigger: str, pair_id: str, programme_id: str, members: tuple[str, str], reason: str, left: frozenset[str],
-    at: datetime, *, tenant: str,
-) -> list[Planned]:  # fmt: skip
+    trigger: str,
+    pair_id: str,
+    programme_id: str,
+    members: tuple[str, str],
+    reason: str,
+    left: frozenset[str],
+    at: datetime,
+    *,
+    tenant: str,
+) -> list[Planned]:
     """What the end of a pair plans, given who of its members are known to have left the company (`left`).
 
     Nothing ever goes to someone who left. A pair that ended because someone left the company sends the one who
@@ -111,16 +141,35 @@ def farewell(
 
 
 def reminders(
-    event_id: str, session_id: str, pair_id: str, programme_id: str, recipients: tuple[str, ...],
-    starts_at: datetime, planned_at: datetime, *, tenant: str,
-) -> list[Planned]:  # fmt: skip
+    event_id: str,
+    session_id: str,
+    pair_id: str,
+    programme_id: str,
+    recipients: tuple[str, ...],
+    starts_at: datetime,
+    planned_at: datetime,
+    *,
+    tenant: str,
+) -> list[Planned]:
     """24 h and 1 h before the session; a reminder whose time has already passed is not planned."""
     out: list[Planned] = []
-    for rule, before in (("reminder_24h", timedelta(hours=24)), ("reminder_1h", timedelta(hours=1))):
+    ahead: tuple[tuple[Rule, timedelta], ...] = (
+        ("reminder_24h", timedelta(hours=24)),
+        ("reminder_1h", timedelta(hours=1)),
+    )
+    for rule, before in ahead:
         due = starts_at - before
         if due > planned_at:
-            out += plan(rule, event_id, recipients, due, tenant=tenant, pair_id=pair_id,  # type: ignore[arg-type]
-                        programme_id=programme_id, session_id=session_id)  # fmt: skip
+            out += plan(
+                rule,
+                event_id,
+                recipients,
+                due,
+                tenant=tenant,
+                pair_id=pair_id,
+                programme_id=programme_id,
+                session_id=session_id,
+            )
     return out
 
 
@@ -169,9 +218,16 @@ class Decision:
 
 
 def decide(
-    job: Planned, now: datetime, prefs: Preferences, timezone: str, *, pair_ended: bool,
-    session_starts_at: datetime | None = None, recipient_left: bool = False, pair_paused: bool = False,
-) -> Decision:  # fmt: skip
+    job: Planned,
+    now: datetime,
+    prefs: Preferences,
+    timezone: str,
+    *,
+    pair_ended: bool,
+    session_starts_at: datetime | None = None,
+    recipient_left: bool = False,
+    pair_paused: bool = False,
+) -> Decision:
     """What to do with a due notification right now."""
     if recipient_left:
         return Decision("cancel", reason="the recipient left the company: nothing more is sent to them")
