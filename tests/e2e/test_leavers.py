@@ -110,6 +110,13 @@ async def paired(system: System, **programme: Any) -> tuple[dict[str, Any], dict
         programme_id = r.json()["programme_id"]
         r = await enrol(client, system.pairing.url, system.pairing.host, programme_id, [mentor, mentee])
         assert r.status_code == 201, r.text
+        # each turns quiet hours off themselves, with their own token, before the pair (and its welcome) exists:
+        # else, between 20:00 and 08:00 in their time zone, the welcome waits for the morning
+        for person in (mentor, mentee):
+            async with httpx.AsyncClient(base_url=system.notifications.url, headers=auth.of(person)) as own:
+                body = {"locale": person["locale"], "quiet_start": None, "quiet_end": None}
+                await eventually(lambda own=own, person=person, body=body: _ok(
+                    own.put(f"/recipients/{person['participant_id']}/preferences", json=body)))  # fmt: skip
         r = await client.post("/pairs", json={"programme_id": programme_id, "mentor_id": mentor["participant_id"],
                                               "mentee_id": mentee["participant_id"]})  # fmt: skip
         assert r.status_code == 201, r.text
@@ -117,11 +124,6 @@ async def paired(system: System, **programme: Any) -> tuple[dict[str, Any], dict
     async with auth.client(base_url=system.sessions.url) as client:
         await eventually(lambda: _ok(client.get(f"/pairs/{pair['pair_id']}")))
         await agree(client, pair)
-    for person in (mentor, mentee):  # each turns quiet hours off themselves, with their own token
-        async with httpx.AsyncClient(base_url=system.notifications.url, headers=auth.of(person)) as client:
-            body = {"locale": person["locale"], "quiet_start": None, "quiet_end": None}
-            await eventually(lambda client=client, person=person, body=body: _ok(
-                client.put(f"/recipients/{person['participant_id']}/preferences", json=body)))  # fmt: skip
     for person in (mentor, mentee):
         await eventually(lambda person=person: _true(system.mail(person["email"])))
     return mentor, mentee, pair

@@ -21,14 +21,18 @@ class ChatWebhookHosts(BaseModel):
     )
 
 
-@router.get("/chat-webhook-hosts", response_model=ChatWebhookHosts,
-            summary="The hosts people may point their chat webhook at")  # fmt: skip
+@router.get(
+    "/chat-webhook-hosts", response_model=ChatWebhookHosts, summary="The hosts people may point their chat webhook at"
+)
 async def get_hosts(conn: Connection, caller: Caller) -> ChatWebhookHosts:
     return ChatWebhookHosts(hosts=await repo.chat_hosts(conn, caller.tenant))
 
 
-@router.put("/chat-webhook-hosts", response_model=ChatWebhookHosts,
-            summary="Replace the list; a host taken off it gets no more notifications, at once")  # fmt: skip
+@router.put(
+    "/chat-webhook-hosts",
+    response_model=ChatWebhookHosts,
+    summary="Replace the list; a host taken off it gets no more notifications, at once",
+)
 async def put_hosts(body: ChatWebhookHosts, conn: Connection, caller: Caller) -> ChatWebhookHosts:
     hosts = chat.check_hosts(body.hosts)
     await repo.replace_chat_hosts(conn, caller.tenant, hosts, caller.who)

@@ -43,9 +43,10 @@ class PreferencesIO(BaseModel):
     quiet_end: time | None = Field(default=time(8, 0), description="Local time quiet hours end (or null).")
     opted_out: bool = Field(default=False, description="Only mandatory messages (welcome, cancellations).")
     chat_webhook_url: str | None = Field(
-        default=None, max_length=2000,
+        default=None,
+        max_length=2000,
         description="https, on a host of the organisation's list (GET /chat-webhook-hosts), publicly reachable.",
-    )  # fmt: skip
+    )
 
 
 class NotificationOut(BaseModel):
@@ -95,8 +96,9 @@ async def get_preferences(recipient_id: PathId, conn: Connection, caller: Caller
     return PreferencesIO(locale=me["locale"])
 
 
-@router.put("/recipients/{recipient_id}/preferences", response_model=PreferencesIO,
-            summary="Change your own preferences")  # fmt: skip
+@router.put(
+    "/recipients/{recipient_id}/preferences", response_model=PreferencesIO, summary="Change your own preferences"
+)
 async def put_preferences(
     recipient_id: PathId, body: PreferencesIO, conn: Connection, caller: Caller, allow_insecure: AllowInsecure
 ) -> PreferencesIO:
@@ -116,8 +118,11 @@ async def put_preferences(
     return body
 
 
-@router.get("/recipients/{recipient_id}/notifications", response_model=list[NotificationOut],
-            summary="A recipient's notification history, oldest first")  # fmt: skip
+@router.get(
+    "/recipients/{recipient_id}/notifications",
+    response_model=list[NotificationOut],
+    summary="A recipient's notification history, oldest first",
+)
 async def history(
     recipient_id: PathId, conn: Connection, caller: Caller, limit: Limit = 100, offset: Offset = 0
 ) -> list[NotificationOut]:
@@ -126,8 +131,11 @@ async def history(
     return [_notification(r) for r in await repo.history(conn, caller.tenant, recipient_id, limit, offset)]
 
 
-@router.post("/notifications/{notification_id}/resend", response_model=NotificationOut,
-             summary="HR sends a failed notification again, rendered from the data as it is now")  # fmt: skip
+@router.post(
+    "/notifications/{notification_id}/resend",
+    response_model=NotificationOut,
+    summary="HR sends a failed notification again, rendered from the data as it is now",
+)
 async def resend(notification_id: uuid.UUID, conn: Connection, caller: Caller) -> NotificationOut:
     row = await repo.resend(conn, caller.tenant, notification_id)
     if row is not None:
@@ -135,5 +143,6 @@ async def resend(notification_id: uuid.UUID, conn: Connection, caller: Caller) -
     status = await repo.notification_status(conn, caller.tenant, notification_id)
     if status is None:
         raise NotFound(f"no notification {notification_id}", field="notification_id")
-    raise Conflict(f"only a failed notification can be resent; this one is {status}", field="notification_id",
-                   code="not_failed")  # fmt: skip
+    raise Conflict(
+        f"only a failed notification can be resent; this one is {status}", field="notification_id", code="not_failed"
+    )

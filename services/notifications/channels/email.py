@@ -101,9 +101,15 @@ class SmtpChannel:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         client = aiosmtplib.SMTP(
-            hostname=s.host, port=s.port, start_tls=s.starttls, use_tls=False, username=s.username,
-            password=s.password, timeout=s.timeout, tls_context=context if s.starttls else None,
-        )  # fmt: skip
+            hostname=s.host,
+            port=s.port,
+            start_tls=s.starttls,
+            use_tls=False,
+            username=s.username,
+            password=s.password,
+            timeout=s.timeout,
+            tls_context=context if s.starttls else None,
+        )
         try:
             await client.connect()
             try:
@@ -112,9 +118,11 @@ class SmtpChannel:
                 if prepared.smtputf8 and not client.supports_extension("smtputf8"):
                     raise PermanentDeliveryError(mail.smtputf8_refused(prepared.to))
                 _, reply = await client.sendmail(
-                    self.sender.addr_spec, [prepared.to.addr_spec], prepared.data,
+                    self.sender.addr_spec,
+                    [prepared.to.addr_spec],
+                    prepared.data,
                     mail_options=["SMTPUTF8"] if prepared.smtputf8 else [],
-                )  # fmt: skip
+                )
             finally:
                 try:  # the mail is taken (or refused) before QUIT: its fate is no part of the outcome
                     await client.quit()

@@ -74,10 +74,14 @@ def resume(claimed: Claimed, policy: RetryPolicy) -> Resume:
         return Resume("send", claimed.attempts)
     attempts = claimed.attempts if claimed.attempt_recorded else claimed.attempts + 1
     if attempts >= policy.max_attempts:
-        return Resume("give_up", attempts, (
-            f"gave up after {attempts} attempts: the last one did not finish (the sender stopped or lost its "
-            "database while sending) and no delivery was recorded"
-        ))  # fmt: skip
+        return Resume(
+            "give_up",
+            attempts,
+            (
+                f"gave up after {attempts} attempts: the last one did not finish (the sender stopped or lost its "
+                "database while sending) and no delivery was recorded"
+            ),
+        )
     return Resume("send", attempts)
 
 

@@ -129,5 +129,7 @@ def idempotency_key(message_id: str) -> str:
 
 def smtputf8_refused(box: Mailbox) -> str:
     """The reason a notification fails when the server cannot take the address (it offers no SMTPUTF8)."""
-    return (f"the mail server does not offer SMTPUTF8, which the address {box.addr_spec} needs (its local part "
-            "is not ASCII); correct the address or use a server that offers SMTPUTF8")  # fmt: skip
+    return (
+        f"the mail server does not offer SMTPUTF8, which the address {box.addr_spec} needs (its local part "
+        "is not ASCII); correct the address or use a server that offers SMTPUTF8"
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
@@ -23,9 +23,16 @@ DEFAULT_TENANT = "default"
 HR = "hr:"
 
 Rule = Literal[
-    "welcome", "reminder_24h", "reminder_1h", "session_cancelled", "feedback_request", "nudge", "hr_digest",
-    "closing_survey", "partner_left",
-]  # fmt: skip
+    "welcome",
+    "reminder_24h",
+    "reminder_1h",
+    "session_cancelled",
+    "feedback_request",
+    "nudge",
+    "hr_digest",
+    "closing_survey",
+    "partner_left",
+]
 Channel = Literal["email", "chat"]
 RULES: tuple[Rule, ...] = get_args(Rule)
 
@@ -79,21 +86,44 @@ class Planned:
 
 
 def plan(
-    rule: Rule, trigger: str, recipients: tuple[str, ...], due_at: datetime, *, tenant: str,
-    pair_id: str | None = None, programme_id: str | None = None, session_id: str | None = None,
-) -> list[Planned]:  # fmt: skip
+    rule: Rule,
+    trigger: str,
+    recipients: tuple[str, ...],
+    due_at: datetime,
+    *,
+    tenant: str,
+    pair_id: str | None = None,
+    programme_id: str | None = None,
+    session_id: str | None = None,
+) -> list[Planned]:
     """One notification per recipient, all of the tenant `tenant` (the triggering event's)."""
     return [
-        Planned(notification_id(rule, trigger, r, tenant=tenant), rule, r, due_at, trigger, pair_id, programme_id,
-                session_id, tenant=tenant)
+        Planned(
+            notification_id(rule, trigger, r, tenant=tenant),
+            rule,
+            r,
+            due_at,
+            trigger,
+            pair_id,
+            programme_id,
+            session_id,
+            tenant=tenant,
+        )
         for r in recipients
-    ]  # fmt: skip
+    ]
 
 
 def farewell(
-    trigger: str, pair_id: str, programme_id: str, members: tuple[str, str], reason: str, left: frozenset[str],
-    at: datetime, *, tenant: str,
-) -> list[Planned]:  # fmt: skip
+    trigger: str,
+    pair_id: str,
+    programme_id: str,
+    members: tuple[str, str],
+    reason: str,
+    left: frozenset[str],
+    at: datetime,
+    *,
+    tenant: str,
+) -> list[Planned]:
     """What the end of a pair plans, given who of its members are known to have left the company (`left`).
 
     Nothing ever goes to someone who left. A pair that ended because someone left the company sends the one who
@@ -111,17 +141,42 @@ def farewell(
 
 
 def reminders(
-    event_id: str, session_id: str, pair_id: str, programme_id: str, recipients: tuple[str, ...],
-    starts_at: datetime, planned_at: datetime, *, tenant: str,
-) -> list[Planned]:  # fmt: skip
+    event_id: str,
+    session_id: str,
+    pair_id: str,
+    programme_id: str,
+    recipients: tuple[str, ...],
+    starts_at: datetime,
+    planned_at: datetime,
+    *,
+    tenant: str,
+) -> list[Planned]:
     """24 h and 1 h before the session; a reminder whose time has already passed is not planned."""
     out: list[Planned] = []
-    for rule, before in (("reminder_24h", timedelta(hours=24)), ("reminder_1h", timedelta(hours=1))):
+    ahead: tuple[tuple[Rule, timedelta], ...] = (
+        ("reminder_24h", timedelta(hours=24)),
+        ("reminder_1h", timedelta(hours=1)),
+    )
+    for rule, before in ahead:
         due = starts_at - before
         if due > planned_at:
-            out += plan(rule, event_id, recipients, due, tenant=tenant, pair_id=pair_id,  # type: ignore[arg-type]
-                        programme_id=programme_id, session_id=session_id)  # fmt: skip
+            out += plan(
+                rule,
+                event_id,
+                recipients,
+                due,
+                tenant=tenant,
+                pair_id=pair_id,
+                programme_id=programme_id,
+                session_id=session_id,
+            )
     return out
+
+
+def still_planned(planned: list[Planned], left: frozenset[str], pair_state: str | None) -> list[Planned]:
+    """What of `planned` is planned: nothing to someone who left the company (`left`), and for an ended pair only
+    what still goes out after the end (AFTER_END)."""
+    return [n for n in planned if n.recipient_id not in left and (pair_state != "ended" or n.rule in AFTER_END)]
 
 
 def suggested_first_meeting(created_at: datetime, timezone: str) -> datetime:
@@ -163,9 +218,16 @@ class Decision:
 
 
 def decide(
-    job: Planned, now: datetime, prefs: Preferences, timezone: str, *, pair_ended: bool,
-    session_starts_at: datetime | None = None, recipient_left: bool = False, pair_paused: bool = False,
-) -> Decision:  # fmt: skip
+    job: Planned,
+    now: datetime,
+    prefs: Preferences,
+    timezone: str,
+    *,
+    pair_ended: bool,
+    session_starts_at: datetime | None = None,
+    recipient_left: bool = False,
+    pair_paused: bool = False,
+) -> Decision:
     """What to do with a due notification right now."""
     if recipient_left:
         return Decision("cancel", reason="the recipient left the company: nothing more is sent to them")
@@ -188,6 +250,40 @@ def decide(
     return Decision("send")
 
 
+@dataclass(frozen=True)
+class PairActivity:
+    """A live pair's meetings as its events tell them: since when it has been active without a break, and its last
+    session held. Its quiet clock is the sessions service's (at-risk pairs): it starts at the last session held, or
+    when it became active (it began, or was resumed after a pause) if that is later or there is none."""
+
+    pair_id: str
+    programme_id: str
+    mentor_id: str
+    mentee_id: str
+    #: when the pair began (PairCreated.began: its `started_on` when earlier than its recording), or its latest
+    #: resumption after a pause
+    active_since: datetime
+    last_held: datetime | None = None
+
+    @property
+    def members(self) -> tuple[str, str]:
+        return self.mentor_id, self.mentee_id
+
+    @property
+    def quiet_since(self) -> datetime:
+        return self.active_since if self.last_held is None else max(self.last_held, self.active_since)
+
+    def days_quiet(self, now: datetime) -> int:
+        return (now - self.quiet_since).days
+
+    def at_risk(self, now: datetime, cadence_days: int) -> bool:
+        """Quiet for more than twice the programme's cadence."""
+        return now - self.quiet_since > timedelta(days=2 * cadence_days)
+
+    def nudge_trigger(self, now: datetime, cadence_days: int) -> str | None:
+        return nudge_trigger(self.pair_id, self.quiet_since, now, cadence_days)
+
+
 def nudge_trigger(pair_id: str, quiet_since: datetime, now: datetime, cadence_days: int) -> str | None:
     """A pair quiet for more than twice the cadence is nudged once per such period of silence."""
     period = timedelta(days=2 * cadence_days)
@@ -203,12 +299,25 @@ def digest_trigger(programme_id: str, now: datetime) -> str:
 
 
 @dataclass(frozen=True)
+class SessionEntry:
+    """A session as notifications knows it (its projection), for the calendar entry its messages carry."""
+
+    session_id: str
+    starts_at: datetime
+    duration_minutes: int
+    sequence: int
+    status: str
+    agenda: str = ""
+    cancel_reason: str = ""
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+
+@dataclass(frozen=True)
 class Message:
+    """A rendered notification: its subject line and its plain-text body."""
+
     subject: str
     text: str
-    html: str | None = None
-    attachments: tuple[tuple[str, str, bytes], ...] = field(default_factory=tuple)  # (filename, mime, bytes)
-
-
-def week_monday(day: date) -> date:
-    return day - timedelta(days=day.weekday())

@@ -17,16 +17,24 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from services.notifications.domain.mail import single_line
-from services.notifications.domain.model import Message
+from services.notifications.domain.model import RULES, Message
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 LOCALES = ("de", "en")
-RULES = (
-    "welcome", "reminder_24h", "reminder_1h", "session_cancelled", "feedback_request", "nudge", "hr_digest",
-    "closing_survey", "partner_left",
-)  # fmt: skip
-_MONTHS_DE = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
-              "November", "Dezember"]  # fmt: skip
+_MONTHS_DE = [
+    "Januar",
+    "Februar",
+    "März",
+    "April",
+    "Mai",
+    "Juni",
+    "Juli",
+    "August",
+    "September",
+    "Oktober",
+    "November",
+    "Dezember",
+]
 _DAYS_DE = ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"]
 
 SUBJECT = "Subject: "
@@ -95,8 +103,10 @@ def when(value: datetime, locale: str, timezone: str) -> str:
     """A date and time in the recipient's zone, the way their language writes it."""
     local = value.astimezone(ZoneInfo(timezone))
     if locale == "de":
-        return f"{_DAYS_DE[local.weekday()]}, {local.day}. {_MONTHS_DE[local.month - 1]} {local.year}, " \
-               f"{local:%H:%M} Uhr ({timezone})"  # fmt: skip
+        return (
+            f"{_DAYS_DE[local.weekday()]}, {local.day}. {_MONTHS_DE[local.month - 1]} {local.year}, "
+            f"{local:%H:%M} Uhr ({timezone})"
+        )
     return f"{local:%A}, {local.day} {local:%B %Y}, {local:%H:%M} ({timezone})"
 
 

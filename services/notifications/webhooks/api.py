@@ -72,8 +72,12 @@ def _delivery(row: Any) -> DeliveryOut:
     return DeliveryOut(**{k: row[k] for k in DeliveryOut.model_fields})
 
 
-@router.post("/subscriptions", status_code=201, response_model=CreatedSubscription,
-             summary="Subscribe a URL to event types; the answer holds the signing secret, shown once")  # fmt: skip
+@router.post(
+    "/subscriptions",
+    status_code=201,
+    response_model=CreatedSubscription,
+    summary="Subscribe a URL to event types; the answer holds the signing secret, shown once",
+)
 async def subscribe(body: SubscriptionIn, conn: Connection, tenant: Tenant, settings: Settings) -> CreatedSubscription:
     event_types = webhooks.check_event_types(body.event_types)
     target = await check_target(body.url, allow_insecure=settings.allow_insecure)
@@ -97,16 +101,22 @@ async def get_subscription(subscription_id: uuid.UUID, conn: Connection, tenant:
     return _subscription(row)
 
 
-@router.delete("/subscriptions/{subscription_id}", status_code=204,
-               summary="Unsubscribe; its deliveries go with it (pending ones are not sent)")  # fmt: skip
+@router.delete(
+    "/subscriptions/{subscription_id}",
+    status_code=204,
+    summary="Unsubscribe; its deliveries go with it (pending ones are not sent)",
+)
 async def unsubscribe(subscription_id: uuid.UUID, conn: Connection, tenant: Tenant) -> Response:
     if not await repo.delete_subscription(conn, tenant, subscription_id):
         raise NotFound(f"no subscription {subscription_id}", field="subscription_id")
     return Response(status_code=204)
 
 
-@router.get("/subscriptions/{subscription_id}/deliveries", response_model=list[DeliveryOut],
-            summary="A subscription's deliveries, newest first")  # fmt: skip
+@router.get(
+    "/subscriptions/{subscription_id}/deliveries",
+    response_model=list[DeliveryOut],
+    summary="A subscription's deliveries, newest first",
+)
 async def list_deliveries(
     subscription_id: uuid.UUID, conn: Connection, tenant: Tenant, limit: Limit = 100, offset: Offset = 0
 ) -> list[DeliveryOut]:
@@ -115,8 +125,11 @@ async def list_deliveries(
     return [_delivery(r) for r in await repo.deliveries(conn, tenant, subscription_id, limit, offset)]
 
 
-@router.post("/deliveries/{delivery_id}/resend", response_model=DeliveryOut,
-             summary="Send a failed or dead delivery again (fresh attempts, the same webhook-id)")  # fmt: skip
+@router.post(
+    "/deliveries/{delivery_id}/resend",
+    response_model=DeliveryOut,
+    summary="Send a failed or dead delivery again (fresh attempts, the same webhook-id)",
+)
 async def resend(delivery_id: uuid.UUID, conn: Connection, tenant: Tenant) -> DeliveryOut:
     row = await repo.requeue(conn, tenant, delivery_id)
     if row is not None:
@@ -125,7 +138,13 @@ async def resend(delivery_id: uuid.UUID, conn: Connection, tenant: Tenant) -> De
     if current is None:
         raise NotFound(f"no delivery {delivery_id}", field="delivery_id")
     if current["status"] in ("failed", "dead"):
-        raise Conflict("an attempt is under way right now; try again when it has finished", field="delivery_id",
-                       code="attempt_in_progress")  # fmt: skip
-    raise Conflict(f"only a failed or dead delivery can be resent; this one is {current['status']}",
-                   field="delivery_id", code="not_resendable")  # fmt: skip
+        raise Conflict(
+            "an attempt is under way right now; try again when it has finished",
+            field="delivery_id",
+            code="attempt_in_progress",
+        )
+    raise Conflict(
+        f"only a failed or dead delivery can be resent; this one is {current['status']}",
+        field="delivery_id",
+        code="not_resendable",
+    )

@@ -22,8 +22,13 @@ async def create_subscription(
     return await conn.fetchrow(
         "INSERT INTO webhook_subscriptions (subscription_id, tenant, url, event_types, description, secret) "
         f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_PUBLIC}",
-        uuid.uuid4(), tenant, url, event_types, description, secret,
-    )  # fmt: skip
+        uuid.uuid4(),
+        tenant,
+        url,
+        event_types,
+        description,
+        secret,
+    )
 
 
 async def subscriptions(conn: Conn, tenant: str) -> list[Any]:
@@ -38,8 +43,9 @@ async def subscriptions(conn: Conn, tenant: str) -> list[Any]:
 async def subscription(conn: Conn, tenant: str, subscription_id: uuid.UUID) -> Any:
     return await conn.fetchrow(
         f"SELECT {_PUBLIC} FROM webhook_subscriptions WHERE tenant = $1 AND subscription_id = $2",
-        tenant, subscription_id,
-    )  # fmt: skip
+        tenant,
+        subscription_id,
+    )
 
 
 async def delete_subscription(conn: Conn, tenant: str, subscription_id: uuid.UUID) -> bool:
@@ -58,8 +64,9 @@ async def subscribers(conn: Conn, tenant: str, event_type: str) -> list[uuid.UUI
     rows = await conn.fetch(
         "SELECT subscription_id FROM webhook_subscriptions WHERE tenant = $1 AND $2 = ANY(event_types) "
         "ORDER BY subscription_id",
-        tenant, event_type,
-    )  # fmt: skip
+        tenant,
+        event_type,
+    )
     return [r["subscription_id"] for r in rows]
 
 
@@ -81,18 +88,24 @@ _DELIVERY = (
 
 
 async def deliveries(conn: Conn, tenant: str, subscription_id: uuid.UUID, limit: int, offset: int = 0) -> list[Any]:
-    return list(await conn.fetch(
-        f"SELECT {_DELIVERY} FROM webhook_deliveries WHERE tenant = $1 AND subscription_id = $2 "
-        "ORDER BY created_at DESC, delivery_id LIMIT $3 OFFSET $4",
-        tenant, subscription_id, limit, offset,
-    ))  # fmt: skip
+    return list(
+        await conn.fetch(
+            f"SELECT {_DELIVERY} FROM webhook_deliveries WHERE tenant = $1 AND subscription_id = $2 "
+            "ORDER BY created_at DESC, delivery_id LIMIT $3 OFFSET $4",
+            tenant,
+            subscription_id,
+            limit,
+            offset,
+        )
+    )
 
 
 async def delivery(conn: Conn, tenant: str, delivery_id: uuid.UUID) -> Any:
     return await conn.fetchrow(
         f"SELECT {_DELIVERY}, claimed_until FROM webhook_deliveries WHERE tenant = $1 AND delivery_id = $2",
-        tenant, delivery_id,
-    )  # fmt: skip
+        tenant,
+        delivery_id,
+    )
 
 
 async def requeue(conn: Conn, tenant: str, delivery_id: uuid.UUID) -> Any:
@@ -103,8 +116,9 @@ async def requeue(conn: Conn, tenant: str, delivery_id: uuid.UUID) -> Any:
         "claimed_until = NULL, updated_at = now() WHERE tenant = $1 AND delivery_id = $2 "
         "AND status IN ('failed', 'dead') AND (claimed_until IS NULL OR claimed_until < now()) "
         f"RETURNING {_DELIVERY}",
-        tenant, delivery_id,
-    )  # fmt: skip
+        tenant,
+        delivery_id,
+    )
 
 
 # --- the worker --------------------------------------------------------------------------------------
@@ -113,16 +127,21 @@ async def requeue(conn: Conn, tenant: str, delivery_id: uuid.UUID) -> Any:
 async def claim(pool: asyncpg.Pool, worker: str, lease: timedelta, limit: int, max_attempts: int) -> list[Any]:
     """Due deliveries, reserved for this worker for `lease`; the attempt is counted here, before anything is
     sent, so a worker dying mid-send leaves an attempt on record and the claim lapses for another to retry."""
-    return list(await pool.fetch(
-        "UPDATE webhook_deliveries d SET attempts = d.attempts + 1, last_attempt_at = now(), claimed_by = $1, "
-        "claimed_until = now() + $2::interval, updated_at = now() FROM webhook_subscriptions s "
-        "WHERE s.subscription_id = d.subscription_id AND d.delivery_id IN (SELECT delivery_id "
-        "FROM webhook_deliveries WHERE status IN ('pending', 'failed') AND next_attempt_at <= now() "
-        "AND (claimed_until IS NULL OR claimed_until < now()) AND attempts < $4 "
-        "ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) "
-        "RETURNING d.delivery_id, d.body, d.attempts, s.url, s.secret",
-        worker, lease, limit, max_attempts,
-    ))  # fmt: skip
+    return list(
+        await pool.fetch(
+            "UPDATE webhook_deliveries d SET attempts = d.attempts + 1, last_attempt_at = now(), claimed_by = $1, "
+            "claimed_until = now() + $2::interval, updated_at = now() FROM webhook_subscriptions s "
+            "WHERE s.subscription_id = d.subscription_id AND d.delivery_id IN (SELECT delivery_id "
+            "FROM webhook_deliveries WHERE status IN ('pending', 'failed') AND next_attempt_at <= now() "
+            "AND (claimed_until IS NULL OR claimed_until < now()) AND attempts < $4 "
+            "ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) "
+            "RETURNING d.delivery_id, d.body, d.attempts, s.url, s.secret",
+            worker,
+            lease,
+            limit,
+            max_attempts,
+        )
+    )
 
 
 async def bury_abandoned(pool: asyncpg.Pool, max_attempts: int) -> int:
@@ -144,8 +163,11 @@ async def delivered(pool: asyncpg.Pool, delivery_id: uuid.UUID, worker: str, att
         "UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now(), last_status_code = $4, "
         "last_error = NULL, next_attempt_at = NULL, claimed_by = NULL, claimed_until = NULL, updated_at = now() "
         "WHERE delivery_id = $1 AND claimed_by = $2 AND attempts = $3",
-        delivery_id, worker, attempts, status_code,
-    )  # fmt: skip
+        delivery_id,
+        worker,
+        attempts,
+        status_code,
+    )
 
 
 async def attempt_failed(
@@ -164,5 +186,11 @@ async def attempt_failed(
         "UPDATE webhook_deliveries SET status = $4, next_attempt_at = $5, last_status_code = $6, last_error = $7, "
         "claimed_by = NULL, claimed_until = NULL, updated_at = now() "
         "WHERE delivery_id = $1 AND claimed_by = $2 AND attempts = $3",
-        delivery_id, worker, attempts, status, next_attempt_at, status_code, error[:2000],
-    )  # fmt: skip
+        delivery_id,
+        worker,
+        attempts,
+        status,
+        next_attempt_at,
+        status_code,
+        error[:2000],
+    )

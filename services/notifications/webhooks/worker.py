@@ -77,9 +77,15 @@ class WebhookWorker:
             return
         status, next_at = self.settings.retry.after_failure(job["attempts"], datetime.now(UTC), random.random())
         await repo.attempt_failed(
-            self.host.pool, job["delivery_id"], self.worker, job["attempts"], status=status, next_attempt_at=next_at,
-            status_code=status_code, error=error or "failed",
-        )  # fmt: skip
+            self.host.pool,
+            job["delivery_id"],
+            self.worker,
+            job["attempts"],
+            status=status,
+            next_attempt_at=next_at,
+            status_code=status_code,
+            error=error or "failed",
+        )
         self.failed += 1
         log.info("webhook delivery %s attempt %d: %s (%s)", job["delivery_id"], job["attempts"], error, status)
 

@@ -12,7 +12,7 @@ from services.sessions.api.callers import Who
 from services.sessions.api.mentorship import events_out
 from services.sessions.api.schemas import CancelIn, EventsOut, LogIn, RescheduleIn, ScheduleIn, SessionOut
 from services.sessions.domain import commands as c
-from services.sessions.domain.calendar import CalendarPerson, session_ics
+from shared.calendar import CalendarPerson, session_ics
 from shared.http import Connection, PathId, UoW
 
 router = APIRouter(tags=["sessions"])

@@ -296,10 +296,9 @@ async def _digest_now(dispatcher: Any, conn: Any, programme_id: str) -> dict[str
     """The digest's context as the dispatcher builds it when it sends one (rendered from the projection)."""
     job = model.plan("hr_digest", "t", (f"hr:{programme_id}",), datetime.now(UTC), tenant=auth.DEFAULT_TENANT,
                      programme_id=programme_id)[0]  # fmt: skip
-    context = await dispatcher.hr_context(conn, job)
-    assert context is not None
-    found = context[3]
-    return {k: found[k] for k in ("at_risk", "flagged", "waiting")}
+    draft = await dispatcher.draft(conn, job, datetime.now(UTC))
+    assert draft is not None
+    return {k: draft.values[k] for k in ("at_risk", "flagged", "waiting")}
 
 
 def _body(message: Message) -> str:

@@ -165,7 +165,7 @@ async def test_a_template_error_fails_the_notification_with_the_reason_and_it_ca
     shutil.copytree(TEMPLATES, templates)
     welcome = templates / "en" / "welcome.txt.j2"
     good = welcome.read_text()
-    welcome.write_text(good.replace("{{ rationale }}", "{{ rationale }} {{ mentoring_hours }}"))
+    welcome.write_text(good.replace("Why you two:", "Why you two: {{ mentoring_hours }}"))
     await rig.run(TEMPLATES=str(templates))
     await rig.emit(*rig.people())
     await rig.no_quiet_hours()

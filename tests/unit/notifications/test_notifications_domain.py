@@ -256,7 +256,7 @@ def test_templates_from_another_folder_are_read_again_when_they_change(tmp_path:
     templates = Templates(tmp_path / "t")
     welcome = tmp_path / "t" / "en" / "welcome.txt.j2"
     good = welcome.read_text()
-    welcome.write_text(good.replace("{{ rationale }}", "{{ rationale_text }}"))
+    welcome.write_text(good.replace("Why you two:", "Why you two: {{ rationale_text }}"))
     with pytest.raises(RenderError, match="'rationale_text' is undefined"):
         templates.render("welcome", "en", CONTEXT)
     welcome.write_text("Hello {{ recipient_name }}\n")

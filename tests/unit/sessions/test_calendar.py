@@ -8,13 +8,6 @@ from typing import Any
 import pytest
 from icalendar import Calendar
 
-from services.sessions.domain.calendar import (
-    PRODID,
-    CalendarPerson,
-    ics_method,
-    session_ics,
-    session_uid,
-)
 from services.sessions.domain.commands import (
     CancelSession,
     ConfirmAgreement,
@@ -24,6 +17,13 @@ from services.sessions.domain.commands import (
 )
 from services.sessions.domain.errors import InvalidInput
 from services.sessions.domain.model import Mentorship, PairView, Session
+from shared.calendar import (
+    PRODID,
+    CalendarPerson,
+    ics_method,
+    session_ics,
+    session_uid,
+)
 
 P, G = "p1", "g1"
 BERLIN = timezone(timedelta(hours=1))

@@ -1,5 +1,9 @@
 """iCalendar (RFC 5545, with the iTIP methods of RFC 5546) invitations for sessions. Pure: bytes out.
 
+Mechanics, no business rule: the sessions service serves a session's entry, notifications attaches it to
+reminders and cancellations; each passes its own view of the session (anything with the attributes of
+`CalendarSession`), so neither imports the other.
+
 One VEVENT per session. Its UID ("<session_id>@tandem") stays the same across versions, so a
 calendar replaces the entry instead of adding one; SEQUENCE is the session's sequence (0 when
 scheduled, +1 per reschedule or cancellation), so the newest version wins.
@@ -18,12 +22,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from icalendar import Calendar, Event, vCalAddress
 
-from services.sessions.domain.errors import InvalidInput
-from services.sessions.domain.model import Session
+from shared.errors import InvalidInput
 
 PRODID = "-//Tandem//Reverse Mentoring//EN"
 UID_DOMAIN = "tandem"
@@ -33,6 +36,25 @@ ICS_CONTENT_TYPE = "text/calendar; charset=utf-8"
 Method = Literal["REQUEST", "CANCEL"]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class CalendarSession(Protocol):
+    """What a calendar entry is made of: a session as its service sees it."""
+
+    @property
+    def session_id(self) -> str: ...
+    @property
+    def starts_at(self) -> datetime: ...
+    @property
+    def ends_at(self) -> datetime: ...
+    @property
+    def sequence(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def agenda(self) -> str: ...
+    @property
+    def cancel_reason(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -47,12 +69,12 @@ def session_uid(session_id: str) -> str:
     return f"{session_id}@{UID_DOMAIN}"
 
 
-def ics_method(session: Session) -> Method:
+def ics_method(session: CalendarSession) -> Method:
     return "CANCEL" if session.status == "cancelled" else "REQUEST"
 
 
 def session_ics(
-    session: Session,
+    session: CalendarSession,
     *,
     dtstamp: datetime,
     summary: str = DEFAULT_SUMMARY,
@@ -114,6 +136,7 @@ __all__ = [
     "PRODID",
     "UID_DOMAIN",
     "CalendarPerson",
+    "CalendarSession",
     "Method",
     "ics_method",
     "session_ics",
