@@ -58,7 +58,7 @@ def migrate(service: Annotated[str, typer.Argument(help="a service, or 'all'")] 
     for name in names:
         module = importlib.import_module(f"services.{name}.app")
         settings = importlib.import_module(f"services.{name}.config").load_settings()
-        applied = asyncio.run(run(settings.database_url, module.SPEC.migrations, service=name))
+        applied = asyncio.run(run(settings.dsn, module.SPEC.migrations, service=name))
         typer.echo(f"{name}: {', '.join(applied) if applied else 'up to date'}")
 
 
@@ -119,7 +119,7 @@ def replay(
 
     async def run() -> None:
         rebuild = Rebuild(
-            service, dsn=settings.database_url, bootstrap=settings.kafka_bootstrap_servers,
+            service, dsn=settings.dsn, bootstrap=settings.kafka_bootstrap_servers,
             topics=spec.consumes(settings), handlers=handlers, batch_size=batch_size, until=as_of,
             migrations=service_migrations(service, spec.migrations), progress=progress,
             security=settings.kafka_security,
@@ -199,7 +199,7 @@ def projection_diff(
     from shared.replay import diff
 
     _, settings, _ = _wiring(service)
-    problems = asyncio.run(diff(settings.database_url, against))
+    problems = asyncio.run(diff(settings.dsn, against))
     for d in problems:
         typer.echo(f"{d.table}: {d.only_live} row(s) only live, {d.only_other} only in {against}")
         for example in d.examples:
@@ -220,7 +220,7 @@ def hr_token(
     from shared.db import connect
 
     async def run() -> str:
-        conn = await connect(load_settings().database_url)
+        conn = await connect(load_settings().dsn)
         try:
             return await issue_token(conn, tenant, name)
         finally:
@@ -253,7 +253,7 @@ def hr_import(
             yield from csv_rows(stream)
 
     async def run() -> Any:
-        pool = await create_pool(settings.database_url, max_size=2)
+        pool = await create_pool(settings.dsn, max_size=2)
         try:
             return await run_import(
                 pool, settings.topics, tenant or settings.tenant, rows, complete=complete, dry_run=dry_run,

@@ -22,7 +22,7 @@ import asyncpg
 import httpx
 
 from shared.config import DEFAULT_PORTS
-from shared.db import ensure_database, with_database
+from shared.db import ensure_database, shown, with_database
 from shared.localstack import EmbeddedKafka, EmbeddedPostgres, free_port
 from shared.topics import Topics, ensure_topics
 
@@ -100,11 +100,11 @@ class LocalSystem:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.env.get("DATABASE_URL"):
             self.database_url = self.env["DATABASE_URL"]
-            self.say(f"postgres   external  {self.database_url}")
+            self.say(f"postgres   external  {shown(self.database_url)}")
         else:
             self.postgres = EmbeddedPostgres(self.data_dir / "postgres", port=_pick(55432)).start()
             self.database_url = self.postgres.dsn
-            self.say(f"postgres   embedded  {self.database_url}   (data in {self.data_dir / 'postgres'})")
+            self.say(f"postgres   embedded  {shown(self.database_url)}   (data in {self.data_dir / 'postgres'})")
         if self.env.get("KAFKA_BOOTSTRAP_SERVERS"):
             self.kafka_bootstrap = self.env["KAFKA_BOOTSTRAP_SERVERS"]
             self.say(f"kafka      external  {self.kafka_bootstrap}")

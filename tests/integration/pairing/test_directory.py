@@ -326,7 +326,7 @@ async def test_the_file_sync_dry_run_apply_complete_and_row_errors(serve: ServeF
     path.parent.mkdir(exist_ok=True)
     path.write_text(header + "".join(rows))
     env = {
-        **os.environ, "PAIRING_DATABASE_URL": svc.host.settings.database_url,
+        **os.environ, "PAIRING_DATABASE_URL": svc.host.settings.dsn,
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap, "TANDEM_TOPIC_NAMESPACE": svc.host.topics.namespace,
     }  # fmt: skip
     cli = [sys.executable, "-m", "services", "hr", "import", str(path), "--tenant", tenant]
@@ -493,7 +493,7 @@ async def test_a_file_sync_killed_half_way_converges_when_run_again(serve: Serve
         for k in range(n):
             f.write(f"C{k:05d},Person {k},c{k}@acme.example,Sales,8,{'C00000' if k else ''},de\n")
     env = {
-        **os.environ, "PAIRING_DATABASE_URL": svc.host.settings.database_url,
+        **os.environ, "PAIRING_DATABASE_URL": svc.host.settings.dsn,
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap, "TANDEM_TOPIC_NAMESPACE": svc.host.topics.namespace,
     }  # fmt: skip
     cli = [sys.executable, "-m", "services", "hr", "import", str(path), "--tenant", tenant]
