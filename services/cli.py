@@ -106,34 +106,35 @@ def replay(
     """Rebuild SERVICE's projection from the Kafka log into a fresh schema while the live one keeps
     serving; then swap it in atomically (or, with --until, keep it beside the live one)."""
     from shared.db import service_migrations
+    from shared.progress import EventProgress
     from shared.replay import Rebuild, ReplayStats
 
     spec, settings, handlers = _wiring(service)
     as_of = _aware(until, "--until") if until is not None else None
 
-    def progress(stats: ReplayStats, total: int) -> None:
-        eta = (total - stats.read) / stats.rate if stats.rate and total else 0
-        pct = f"{100 * stats.read / total:5.1f}%" if total else "  ?  "
-        typer.echo(f"\r{pct} {stats.read:>10,} events  {stats.rate:>9,.0f} events/s  ETA {eta:6.1f} s", nl=False,
-                   err=True)  # fmt: skip
-
     async def run() -> None:
-        rebuild = Rebuild(
-            service, dsn=settings.dsn, bootstrap=settings.kafka_bootstrap_servers,
-            topics=spec.consumes(settings), handlers=handlers, batch_size=batch_size, until=as_of,
-            migrations=service_migrations(service, spec.migrations), progress=progress,
-            security=settings.kafka_security,
-        )  # fmt: skip
-        await rebuild.prepare()
-        try:
-            if until is not None or not swap:
-                await rebuild.run_to_end()
-                typer.echo(f"\nrebuilt into schema {rebuild.schema}")
-            else:
-                old = await rebuild.rebuild_and_swap(keep_old=keep_old)
-                typer.echo(f"\nswapped in; the previous projection is {'kept as ' + old if keep_old else 'dropped'}")
-        finally:
-            await rebuild.close()
+        with EventProgress(f"replay {service}") as shown:
+
+            def progress(stats: ReplayStats, total: int) -> None:
+                shown.update(stats.read, total, stats.rate)
+
+            rebuild = Rebuild(
+                service, dsn=settings.dsn, bootstrap=settings.kafka_bootstrap_servers,
+                topics=spec.consumes(settings), handlers=handlers, batch_size=batch_size, until=as_of,
+                migrations=service_migrations(service, spec.migrations), progress=progress,
+                security=settings.kafka_security,
+            )  # fmt: skip
+            await rebuild.prepare()
+            try:
+                if until is not None or not swap:
+                    await rebuild.run_to_end()
+                    outcome = f"rebuilt into schema {rebuild.schema}"
+                else:
+                    old = await rebuild.rebuild_and_swap(keep_old=keep_old)
+                    outcome = f"swapped in; the previous projection is {'kept as ' + old if keep_old else 'dropped'}"
+            finally:
+                await rebuild.close()
+        typer.echo(outcome)
         s = rebuild.stats
         typer.echo(f"{s.read} read, {s.applied} applied, {s.duplicates} duplicates, {s.rejected} rejected, "
                    f"{s.undecodable} undecodable, {s.after_until} after --until; {s.rate:,.0f} events/s")  # fmt: skip
