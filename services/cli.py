@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
+from shared import registry
+
 app = typer.Typer(help="Tandem: reverse-mentoring programmes as event-driven services.", no_args_is_help=True)
 contracts_app = typer.Typer(help="The event contract (JSON Schemas, AsyncAPI), generated from the code.")
 app.add_typer(contracts_app, name="contracts")
@@ -20,13 +22,12 @@ app.add_typer(projection_app, name="projection")
 hr_app = typer.Typer(help="The HR platform's way in: integration tokens, full-file sync of the directory.")
 app.add_typer(hr_app, name="hr")
 
-SERVICES = ("pairing", "sessions", "notifications")
-
 
 def _service(name: str) -> str:
-    if name not in SERVICES:
-        raise typer.BadParameter(f"unknown service {name!r}; choose one of {', '.join(SERVICES)}")
-    return name
+    try:
+        return registry.service(name).name
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @app.command()
@@ -46,7 +47,7 @@ def up(
 @app.command()
 def serve(service: Annotated[str, typer.Argument(callback=_service)]) -> None:
     """Run one service (API, outbox relay, consumer) from environment configuration."""
-    importlib.import_module(f"services.{service}.app").main()
+    importlib.import_module(registry.service(service).app).main()
 
 
 @app.command()
@@ -54,10 +55,10 @@ def migrate(service: Annotated[str, typer.Argument(help="a service, or 'all'")] 
     """Apply database migrations (they also run at service start)."""
     from shared.db import migrate as run
 
-    names = SERVICES if service == "all" else (_service(service),)
+    names = registry.NAMES if service == "all" else (_service(service),)
     for name in names:
-        module = importlib.import_module(f"services.{name}.app")
-        settings = importlib.import_module(f"services.{name}.config").load_settings()
+        module = importlib.import_module(registry.service(name).app)
+        settings = importlib.import_module(registry.service(name).config).load_settings()
         applied = asyncio.run(run(settings.dsn, module.SPEC.migrations, service=name))
         typer.echo(f"{name}: {', '.join(applied) if applied else 'up to date'}")
 
@@ -88,8 +89,8 @@ def _aware(value: str, option: str) -> datetime:
 def _wiring(service: str) -> tuple[Any, Any, Any]:
     from shared.runtime import ServiceHost
 
-    spec = importlib.import_module(f"services.{service}.app").SPEC
-    settings = importlib.import_module(f"services.{service}.config").load_settings()
+    spec = importlib.import_module(registry.service(service).app).SPEC
+    settings = importlib.import_module(registry.service(service).config).load_settings()
     return spec, settings, spec.handlers(ServiceHost(spec, settings))
 
 

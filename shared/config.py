@@ -35,12 +35,11 @@ from shared.consumer import ConsumerPolicy
 from shared.db import with_database
 from shared.environment import ConfigError, Environment, Variables
 from shared.kafka_security import PLAINTEXT, KafkaEnvironment, KafkaSecurity
+from shared.registry import database_of, default_port
 from shared.retry import Backoff, RetryPolicy
 from shared.topics import Topics
 
-__all__ = ["DEFAULT_PORTS", "ConfigError", "ServiceSettings"]
-
-DEFAULT_PORTS = {"pairing": 8001, "sessions": 8002, "notifications": 8003}
+__all__ = ["ConfigError", "ServiceSettings"]
 
 
 def _bool(value: str) -> bool:
@@ -234,7 +233,7 @@ class ServiceSettings(BaseModel):
             raise ConfigError(f"bad configuration for {service}: {exc}") from None
         database_url = own.DATABASE_URL.get_secret_value() if own.DATABASE_URL else ""
         if not database_url and common.DATABASE_URL and common.DATABASE_URL.get_secret_value():
-            database_url = with_database(common.DATABASE_URL.get_secret_value(), f"tandem_{service}")
+            database_url = with_database(common.DATABASE_URL.get_secret_value(), database_of(service))
         if not database_url and "database_url" not in overrides:
             raise ConfigError(f"set {prefix}DATABASE_URL (or DATABASE_URL, a server for all services)")
         try:
@@ -248,7 +247,7 @@ class ServiceSettings(BaseModel):
                 kafka_enable_idempotence=common.KAFKA_ENABLE_IDEMPOTENCE,
                 topics=common.topics(),
                 http_host=own.HTTP_HOST,
-                http_port=own.HTTP_PORT if own.HTTP_PORT is not None else DEFAULT_PORTS.get(service, 8000),
+                http_port=own.HTTP_PORT if own.HTTP_PORT is not None else default_port(service),
                 tenant=common.TANDEM_TENANT,
                 kafka_session_timeout_ms=common.KAFKA_SESSION_TIMEOUT_MS,
                 kafka_heartbeat_interval_ms=common.KAFKA_HEARTBEAT_INTERVAL_MS,

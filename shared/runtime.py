@@ -25,7 +25,8 @@ from shared.db import ListenConnection, create_pool, ensure_database, migrate, w
 from shared.errors import Unauthorized
 from shared.health import Watchdog
 from shared.outbox import OutboxRelay
-from shared.topics import CONSUMERS, ensure_topics
+from shared.registry import CONSUMERS
+from shared.topics import ensure_topics
 from shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
