@@ -66,6 +66,31 @@ async def test_programme_enrolment_pairing_and_a_withdrawal_mid_programme(serve:
     assert types.count("ProgramLaunched") == 1
 
 
+async def test_a_full_mentor_and_a_paired_mentee_refuse_another_pair(serve: ServeFactory) -> None:
+    svc = await serve(PAIRING)
+    async with auth.client(base_url=svc.url) as client:
+        programme_id = await _programme(client, svc.url)
+        mentor, other_mentor, mentee, other_mentee = (
+            builders.mentor(), builders.mentor(), builders.mentee(), builders.mentee()
+        )  # fmt: skip
+        r = await enrol(client, svc.url, svc.host, programme_id, [mentor, other_mentor, mentee, other_mentee])
+        assert r.status_code == 201, r.text
+
+        async def pair(m: dict[str, Any], e: dict[str, Any]) -> httpx.Response:
+            body = {"programme_id": programme_id, "mentor_id": m["participant_id"], "mentee_id": e["participant_id"]}
+            return await client.post("/pairs", json=body)
+
+        assert (await pair(mentor, mentee)).status_code == 201
+        full = await pair(mentor, other_mentee)
+        assert full.status_code == 409
+        assert full.json()["error"]["code"] == "capacity_exhausted"
+        assert "already mentors 1 of 1 possible mentee(s)" in full.json()["error"]["message"]
+        taken = await pair(other_mentor, mentee)
+        assert taken.status_code == 409
+        assert taken.json()["error"]["code"] == "already_paired"
+        assert taken.json()["error"]["message"] == f"{mentee['display_name']} already has a live pair"
+
+
 async def test_bulk_enrolment_is_all_or_nothing_and_names_row_and_field(serve: ServeFactory) -> None:
     svc = await serve(PAIRING)
     async with auth.client(base_url=svc.url) as client:
