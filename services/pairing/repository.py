@@ -433,19 +433,6 @@ async def live_pairs_of(conn: Conn, tenant: str, participant_id: str, *, for_upd
     return [_pair(r) for r in rows]
 
 
-async def live_pairs_of_any(conn: Conn, tenant: str, participant_ids: Iterable[str]) -> list[Pair]:
-    """Every live pair one of these participants is in, locked for update."""
-    ids = list(set(participant_ids))
-    if not ids:
-        return []
-    rows = await conn.fetch(
-        f"SELECT {_PAIR} FROM pairs WHERE tenant = $1 AND {_LIVE} "
-        "AND (mentor_id = ANY($2::text[]) OR mentee_id = ANY($2::text[])) ORDER BY pair_id FOR UPDATE",
-        tenant, ids,
-    )  # fmt: skip
-    return [_pair(r) for r in rows]
-
-
 async def live_pairs_of_employees(conn: Conn, tenant: str, employee_ids: Iterable[str]) -> list[Pair]:
     """Every live pair in which one of these employees (through any enrolment) is mentor or mentee."""
     ids = list(set(employee_ids))

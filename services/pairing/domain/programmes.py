@@ -12,18 +12,6 @@ from shared.events.pairing import ProgramClosed, ProgramLaunched
 ProgrammeState = Literal["draft", "enrolling", "matching", "running", "closed"]
 Objective = Literal["max_total_score", "max_matched"]
 
-#: Topics a programme may focus on (slugs; labels for people in AI_TOPIC_LABELS).
-AI_TOPIC_LABELS: dict[str, str] = {
-    "prompt-writing": "prompt writing",
-    "office-copilots": "copilots in office tools",
-    "data-analysis": "data analysis with AI",
-    "ai-agents": "AI agents",
-    "ai-risk-policy": "AI risk and policy",
-    "image-generation": "image generation",
-    "meeting-assistants": "AI meeting assistants",
-    "coding-assistants": "coding assistants",
-}
-
 
 @dataclass(frozen=True)
 class Programme:
