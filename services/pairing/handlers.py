@@ -80,15 +80,20 @@ async def create_programme(uow: UnitOfWork, cmd: CreateProgramme) -> programmes.
 
 
 async def launch_programme(uow: UnitOfWork, programme_id: str) -> programmes.Programme:
-    programme, event = (await repository.get_programme(uow.conn, uow.tenant, programme_id, for_update=True)).launch()
-    await repository.set_programme_state(uow.conn, uow.tenant, programme)
-    uow.emit(event)
-    await uow.commit()
-    return programme
+    return await _change_programme(uow, programme_id, programmes.Programme.launch)
 
 
 async def close_programme(uow: UnitOfWork, programme_id: str) -> programmes.Programme:
-    programme, event = (await repository.get_programme(uow.conn, uow.tenant, programme_id, for_update=True)).close()
+    return await _change_programme(uow, programme_id, programmes.Programme.close)
+
+
+async def _change_programme(
+    uow: UnitOfWork,
+    programme_id: str,
+    change: Callable[[programmes.Programme], tuple[programmes.Programme, EventPayload]],
+) -> programmes.Programme:
+    """Lock the programme, apply one state change, save it and its event in the unit of work."""
+    programme, event = change(await repository.get_programme(uow.conn, uow.tenant, programme_id, for_update=True))
     await repository.set_programme_state(uow.conn, uow.tenant, programme)
     uow.emit(event)
     await uow.commit()

@@ -24,7 +24,7 @@ from shared.infra import Infra
 from shared.outbox import wait_published
 from tests import auth, builders
 from tests.conftest import Running, ServeFactory
-from tests.directory import token
+from tests.directory import pair, token
 from tests.kafka_helpers import eventually, produce, read_topic
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -82,10 +82,6 @@ async def enrol(client: httpx.AsyncClient, programme_id: str, rows: list[dict[st
     r = await client.post(f"/programmes/{programme_id}/participants/bulk", json=rows)
     assert r.status_code == 201, r.text
     return list(r.json())
-
-
-async def pair(client: httpx.AsyncClient, programme_id: str, mentor: str, mentee: str) -> httpx.Response:
-    return await client.post("/pairs", json={"programme_id": programme_id, "mentor_id": mentor, "mentee_id": mentee})
 
 
 def uid(prefix: str) -> str:
