@@ -37,7 +37,9 @@ async def case(n: int) -> dict[str, Any]:
             for i in range(0, len(envs), 2000):
                 await outbox.append(conn, topics, envs[i : i + 2000])
         producer = AIOKafkaProducer(  # configured as the services' producer
-            bootstrap_servers=infra.kafka_bootstrap, acks="all", linger_ms=ServiceSettings.kafka_linger_ms
+            bootstrap_servers=infra.kafka_bootstrap,
+            acks="all",
+            linger_ms=ServiceSettings.model_fields["kafka_linger_ms"].default,
         )
         await producer.start()
         try:

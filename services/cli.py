@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
+from shared import registry
+
 app = typer.Typer(help="Tandem: reverse-mentoring programmes as event-driven services.", no_args_is_help=True)
 contracts_app = typer.Typer(help="The event contract (JSON Schemas, AsyncAPI), generated from the code.")
 app.add_typer(contracts_app, name="contracts")
@@ -20,13 +22,12 @@ app.add_typer(projection_app, name="projection")
 hr_app = typer.Typer(help="The HR platform's way in: integration tokens, full-file sync of the directory.")
 app.add_typer(hr_app, name="hr")
 
-SERVICES = ("pairing", "sessions", "notifications")
-
 
 def _service(name: str) -> str:
-    if name not in SERVICES:
-        raise typer.BadParameter(f"unknown service {name!r}; choose one of {', '.join(SERVICES)}")
-    return name
+    try:
+        return registry.service(name).name
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @app.command()
@@ -46,7 +47,7 @@ def up(
 @app.command()
 def serve(service: Annotated[str, typer.Argument(callback=_service)]) -> None:
     """Run one service (API, outbox relay, consumer) from environment configuration."""
-    importlib.import_module(f"services.{service}.app").main()
+    importlib.import_module(registry.service(service).app).main()
 
 
 @app.command()
@@ -54,11 +55,11 @@ def migrate(service: Annotated[str, typer.Argument(help="a service, or 'all'")] 
     """Apply database migrations (they also run at service start)."""
     from shared.db import migrate as run
 
-    names = SERVICES if service == "all" else (_service(service),)
+    names = registry.NAMES if service == "all" else (_service(service),)
     for name in names:
-        module = importlib.import_module(f"services.{name}.app")
-        settings = importlib.import_module(f"services.{name}.config").load_settings()
-        applied = asyncio.run(run(settings.database_url, module.SPEC.migrations, service=name))
+        module = importlib.import_module(registry.service(name).app)
+        settings = importlib.import_module(registry.service(name).config).load_settings()
+        applied = asyncio.run(run(settings.dsn, module.SPEC.migrations, service=name))
         typer.echo(f"{name}: {', '.join(applied) if applied else 'up to date'}")
 
 
@@ -88,8 +89,8 @@ def _aware(value: str, option: str) -> datetime:
 def _wiring(service: str) -> tuple[Any, Any, Any]:
     from shared.runtime import ServiceHost
 
-    spec = importlib.import_module(f"services.{service}.app").SPEC
-    settings = importlib.import_module(f"services.{service}.config").load_settings()
+    spec = importlib.import_module(registry.service(service).app).SPEC
+    settings = importlib.import_module(registry.service(service).config).load_settings()
     return spec, settings, spec.handlers(ServiceHost(spec, settings))
 
 
@@ -106,34 +107,35 @@ def replay(
     """Rebuild SERVICE's projection from the Kafka log into a fresh schema while the live one keeps
     serving; then swap it in atomically (or, with --until, keep it beside the live one)."""
     from shared.db import service_migrations
+    from shared.progress import EventProgress
     from shared.replay import Rebuild, ReplayStats
 
     spec, settings, handlers = _wiring(service)
     as_of = _aware(until, "--until") if until is not None else None
 
-    def progress(stats: ReplayStats, total: int) -> None:
-        eta = (total - stats.read) / stats.rate if stats.rate and total else 0
-        pct = f"{100 * stats.read / total:5.1f}%" if total else "  ?  "
-        typer.echo(f"\r{pct} {stats.read:>10,} events  {stats.rate:>9,.0f} events/s  ETA {eta:6.1f} s", nl=False,
-                   err=True)  # fmt: skip
-
     async def run() -> None:
-        rebuild = Rebuild(
-            service, dsn=settings.database_url, bootstrap=settings.kafka_bootstrap_servers,
-            topics=spec.consumes(settings), handlers=handlers, batch_size=batch_size, until=as_of,
-            migrations=service_migrations(service, spec.migrations), progress=progress,
-            security=settings.kafka_security,
-        )  # fmt: skip
-        await rebuild.prepare()
-        try:
-            if until is not None or not swap:
-                await rebuild.run_to_end()
-                typer.echo(f"\nrebuilt into schema {rebuild.schema}")
-            else:
-                old = await rebuild.rebuild_and_swap(keep_old=keep_old)
-                typer.echo(f"\nswapped in; the previous projection is {'kept as ' + old if keep_old else 'dropped'}")
-        finally:
-            await rebuild.close()
+        with EventProgress(f"replay {service}") as shown:
+
+            def progress(stats: ReplayStats, total: int) -> None:
+                shown.update(stats.read, total, stats.rate)
+
+            rebuild = Rebuild(
+                service, dsn=settings.dsn, bootstrap=settings.kafka_bootstrap_servers,
+                topics=spec.consumes(settings), handlers=handlers, batch_size=batch_size, until=as_of,
+                migrations=service_migrations(service, spec.migrations), progress=progress,
+                security=settings.kafka_security,
+            )  # fmt: skip
+            await rebuild.prepare()
+            try:
+                if until is not None or not swap:
+                    await rebuild.run_to_end()
+                    outcome = f"rebuilt into schema {rebuild.schema}"
+                else:
+                    old = await rebuild.rebuild_and_swap(keep_old=keep_old)
+                    outcome = f"swapped in; the previous projection is {'kept as ' + old if keep_old else 'dropped'}"
+            finally:
+                await rebuild.close()
+        typer.echo(outcome)
         s = rebuild.stats
         typer.echo(f"{s.read} read, {s.applied} applied, {s.duplicates} duplicates, {s.rejected} rejected, "
                    f"{s.undecodable} undecodable, {s.after_until} after --until; {s.rate:,.0f} events/s")  # fmt: skip
@@ -199,7 +201,7 @@ def projection_diff(
     from shared.replay import diff
 
     _, settings, _ = _wiring(service)
-    problems = asyncio.run(diff(settings.database_url, against))
+    problems = asyncio.run(diff(settings.dsn, against))
     for d in problems:
         typer.echo(f"{d.table}: {d.only_live} row(s) only live, {d.only_other} only in {against}")
         for example in d.examples:
@@ -220,7 +222,7 @@ def hr_token(
     from shared.db import connect
 
     async def run() -> str:
-        conn = await connect(load_settings().database_url)
+        conn = await connect(load_settings().dsn)
         try:
             return await issue_token(conn, tenant, name)
         finally:
@@ -253,7 +255,7 @@ def hr_import(
             yield from csv_rows(stream)
 
     async def run() -> Any:
-        pool = await create_pool(settings.database_url, max_size=2)
+        pool = await create_pool(settings.dsn, max_size=2)
         try:
             return await run_import(
                 pool, settings.topics, tenant or settings.tenant, rows, complete=complete, dry_run=dry_run,

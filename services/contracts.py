@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
-from services.notifications.app import SPEC as NOTIFICATIONS
-from services.pairing.app import SPEC as PAIRING
-from services.sessions.app import SPEC as SESSIONS
-from shared import contracts
+from shared import contracts, registry
 from shared.config import ServiceSettings
-from shared.events import directory, notifications, pairing, sessions
 from shared.runtime import ServiceHost, ServiceSpec
 from shared.topics import Topics
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "docs" / "contracts"
 #: What each service publishes: the pairing service also writes the employee directory's history.
-SOURCES = {
-    "pairing": [pairing.SOURCE, directory.SOURCE],
-    "sessions": [sessions.SOURCE],
-    "notifications": [notifications.SOURCE],
-}
-SPECS: list[ServiceSpec] = [PAIRING, SESSIONS, NOTIFICATIONS]
+SOURCES = {s.name: list(s.sources) for s in registry.SERVICES}
+SPECS: list[ServiceSpec] = [importlib.import_module(s.app).SPEC for s in registry.SERVICES]
 
 
 def service_asyncapi(spec: ServiceSpec) -> dict[str, Any]:

@@ -4,21 +4,19 @@ consumes). `tandem contracts write` rewrites them between their markers; a test 
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
 from services.contracts import SOURCES, SPECS
-from services.notifications.api.access import MATRIX as NOTIFICATIONS
-from services.pairing.api.access import MATRIX as PAIRING
-from services.sessions.api.access import MATRIX as SESSIONS
-from shared import access
+from shared import access, registry
 from shared.config import ServiceSettings
 from shared.topics import Topics
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 #: The service that serves the audit (GET /audit/{subject}): it reads the whole log.
 AUDIT_READER = "pairing"
-MATRICES = {"pairing": PAIRING, "sessions": SESSIONS, "notifications": NOTIFICATIONS}
+MATRICES = {s.name: importlib.import_module(f"{s.package}.api.access").MATRIX for s in registry.SERVICES}
 
 
 def access_table() -> str:

@@ -21,12 +21,10 @@ from typing import Any
 import asyncpg
 import httpx
 
-from shared.config import DEFAULT_PORTS
-from shared.db import ensure_database, with_database
+from shared import registry
+from shared.db import ensure_database, shown, with_database
 from shared.localstack import EmbeddedKafka, EmbeddedPostgres, free_port
 from shared.topics import Topics, ensure_topics
-
-SERVICES = ["pairing", "sessions", "notifications"]
 
 
 class MailCatcher:
@@ -100,11 +98,11 @@ class LocalSystem:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.env.get("DATABASE_URL"):
             self.database_url = self.env["DATABASE_URL"]
-            self.say(f"postgres   external  {self.database_url}")
+            self.say(f"postgres   external  {shown(self.database_url)}")
         else:
             self.postgres = EmbeddedPostgres(self.data_dir / "postgres", port=_pick(55432)).start()
             self.database_url = self.postgres.dsn
-            self.say(f"postgres   embedded  {self.database_url}   (data in {self.data_dir / 'postgres'})")
+            self.say(f"postgres   embedded  {shown(self.database_url)}   (data in {self.data_dir / 'postgres'})")
         if self.env.get("KAFKA_BOOTSTRAP_SERVERS"):
             self.kafka_bootstrap = self.env["KAFKA_BOOTSTRAP_SERVERS"]
             self.say(f"kafka      external  {self.kafka_bootstrap}")
@@ -128,8 +126,8 @@ class LocalSystem:
     async def prepare(self) -> None:
         topics = Topics(namespace=self.env.get("TANDEM_TOPIC_NAMESPACE", "tandem"))
         created = await ensure_topics(self.kafka_bootstrap, topics)
-        for service in SERVICES:
-            await ensure_database(self.database_url, f"tandem_{service}")
+        for service in registry.SERVICES:
+            await ensure_database(self.database_url, service.database)
         if self.kafka is not None and created:
             # A memory-only broker starts empty. Each service notices that the log it wrote and read is gone
             # (TANDEM_BROKER_LOSS=recover, set below) and republishes its kept outbox, in order.
@@ -138,22 +136,22 @@ class LocalSystem:
     def start_services(self) -> None:
         logs = self.data_dir / "logs"
         logs.mkdir(exist_ok=True)
-        for service in SERVICES:
-            port = _pick(DEFAULT_PORTS[service])
+        for service in registry.SERVICES:
+            port = _pick(service.port)
             env = dict(self.env)
             env.update(
                 {
                     "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
                     "DATABASE_URL": self.database_url,
                     "TANDEM_OIDC_ISSUER": self.issuer,
-                    f"{service.upper()}_HTTP_PORT": str(port),
+                    f"{service.prefix}HTTP_PORT": str(port),
                     "PYTHONUNBUFFERED": "1",
                 }
             )
             if self.mail is not None:
                 env.setdefault("NOTIFICATIONS_SMTP_HOST", "127.0.0.1")
                 env.setdefault("NOTIFICATIONS_SMTP_PORT", str(self.mail.port))
-            env.setdefault("NOTIFICATIONS_SESSIONS_URL", f"http://127.0.0.1:{DEFAULT_PORTS['sessions']}")
+            env.setdefault("NOTIFICATIONS_SESSIONS_URL", f"http://127.0.0.1:{registry.service('sessions').port}")
             if self.kafka is not None:  # the local broker keeps nothing: recover from its loss by ourselves
                 env.setdefault("TANDEM_BROKER_LOSS", "recover")
                 env.setdefault("TANDEM_CREATE_TOPICS", "true")
@@ -161,11 +159,11 @@ class LocalSystem:
                 env.setdefault("KAFKA_SESSION_TIMEOUT_MS", str(EmbeddedKafka.SESSION_TIMEOUT_MS))
                 env.setdefault("KAFKA_HEARTBEAT_INTERVAL_MS", str(EmbeddedKafka.HEARTBEAT_INTERVAL_MS))
                 env.setdefault("KAFKA_FETCH_MAX_WAIT_MS", str(EmbeddedKafka.FETCH_MAX_WAIT_MS))
-            log = open(logs / f"{service}.log", "ab")  # noqa: SIM115
-            self.children[service] = subprocess.Popen(
-                [sys.executable, "-m", f"services.{service}"], env=env, stdout=log, stderr=log
+            log = open(logs / f"{service.name}.log", "ab")  # noqa: SIM115
+            self.children[service.name] = subprocess.Popen(
+                [sys.executable, "-m", service.package], env=env, stdout=log, stderr=log
             )
-            self.urls[service] = f"http://127.0.0.1:{port}"
+            self.urls[service.name] = f"http://127.0.0.1:{port}"
         if self.idp is not None:  # the pages sign in and come back to wherever the services landed
             from dataclasses import replace
 
@@ -194,7 +192,7 @@ class LocalSystem:
         from services.pairing.api.integration import issue_token
 
         tenant = self.env.get("TANDEM_TENANT", "default")
-        conn = await asyncpg.connect(with_database(self.database_url, "tandem_pairing"))
+        conn = await asyncpg.connect(with_database(self.database_url, registry.service("pairing").database))
         try:
             self.hr_token = await issue_token(conn, tenant, "tandem up")
         finally:

@@ -21,7 +21,9 @@ from typing import Any
 
 import httpx
 import jwt
+from pydantic import field_validator
 
+from shared.environment import Environment
 from shared.errors import DomainError, Unauthorized
 
 #: Tandem's roles. hr: HR admin of one tenant; participant: a mentor or mentee (their own pairs, sessions,
@@ -68,24 +70,10 @@ class AuthSettings:
         return serves(self.tenants, tenant)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], tenants: frozenset[str]) -> AuthSettings | None:
+    def from_env(cls, env: Mapping[str, str] | None, tenants: frozenset[str]) -> AuthSettings | None:
         """From TANDEM_OIDC_* variables; None when TANDEM_OIDC_ISSUER is not set."""
-        issuer = env.get("TANDEM_OIDC_ISSUER", "").strip()
-        if not issuer:
-            return None
-        return cls(
-            issuer=issuer,
-            audience=env.get("TANDEM_OIDC_AUDIENCE", "tandem"),
-            algorithms=_list(env.get("TANDEM_OIDC_ALGORITHMS", "RS256")),
-            leeway_seconds=int(env.get("TANDEM_OIDC_LEEWAY_SECONDS", "30")),
-            roles_claim=env.get("TANDEM_OIDC_ROLES_CLAIM", "roles"),
-            tenant_claim=env.get("TANDEM_OIDC_TENANT_CLAIM", "tenant"),
-            employee_claim=env.get("TANDEM_OIDC_EMPLOYEE_CLAIM", "employee_id"),
-            role_map=_pairs(env.get("TANDEM_OIDC_ROLE_MAP", "")),
-            tenant_map=_pairs(env.get("TANDEM_OIDC_TENANT_MAP", "")),
-            tenants=tenants,
-            web_client_id=env.get("TANDEM_OIDC_WEB_CLIENT_ID", "tandem-web"),
-        )
+        environment: OidcEnvironment = OidcEnvironment.read(env)
+        return environment.settings(tenants)
 
     def __post_init__(self) -> None:
         bad = [a for a in self.algorithms if a not in DEFAULT_ALGORITHMS]
@@ -96,6 +84,48 @@ class AuthSettings:
         unknown = sorted(set(self.role_map.values()) - set(ROLES))
         if unknown:
             raise ValueError(f"TANDEM_OIDC_ROLE_MAP maps to unknown role(s) {unknown} (roles: {', '.join(ROLES)})")
+
+
+class OidcEnvironment(Environment):
+    """The TANDEM_OIDC_* variables."""
+
+    TANDEM_OIDC_ISSUER: str = ""
+    TANDEM_OIDC_AUDIENCE: str = "tandem"
+    TANDEM_OIDC_ALGORITHMS: str = "RS256"
+    TANDEM_OIDC_LEEWAY_SECONDS: int = 30
+    TANDEM_OIDC_ROLES_CLAIM: str = "roles"
+    TANDEM_OIDC_TENANT_CLAIM: str = "tenant"
+    TANDEM_OIDC_EMPLOYEE_CLAIM: str = "employee_id"
+    TANDEM_OIDC_ROLE_MAP: str = ""
+    TANDEM_OIDC_TENANT_MAP: str = ""
+    TANDEM_OIDC_WEB_CLIENT_ID: str = "tandem-web"
+
+    @field_validator("TANDEM_OIDC_ROLE_MAP", "TANDEM_OIDC_TENANT_MAP")
+    @classmethod
+    def _name_value_pairs(cls, value: str) -> str:
+        try:
+            _pairs(value)
+        except ValueError as exc:
+            raise ValueError(f"is not a list of name=value pairs ({exc})") from None
+        return value
+
+    def settings(self, tenants: frozenset[str]) -> AuthSettings | None:
+        issuer = self.TANDEM_OIDC_ISSUER.strip()
+        if not issuer:
+            return None
+        return AuthSettings(
+            issuer=issuer,
+            audience=self.TANDEM_OIDC_AUDIENCE,
+            algorithms=_list(self.TANDEM_OIDC_ALGORITHMS),
+            leeway_seconds=self.TANDEM_OIDC_LEEWAY_SECONDS,
+            roles_claim=self.TANDEM_OIDC_ROLES_CLAIM,
+            tenant_claim=self.TANDEM_OIDC_TENANT_CLAIM,
+            employee_claim=self.TANDEM_OIDC_EMPLOYEE_CLAIM,
+            role_map=_pairs(self.TANDEM_OIDC_ROLE_MAP),
+            tenant_map=_pairs(self.TANDEM_OIDC_TENANT_MAP),
+            tenants=tenants,
+            web_client_id=self.TANDEM_OIDC_WEB_CLIENT_ID,
+        )
 
 
 def serves(tenants: frozenset[str], tenant: str) -> bool:

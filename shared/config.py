@@ -16,28 +16,30 @@ their predecessor), TANDEM_READY_STALL_SECONDS, TANDEM_READY_RELAY_GRACE_SECONDS
 topics at start; off outside the local stack, where topics are declared to the cluster).
 Per service (prefix PAIRING_, SESSIONS_, NOTIFICATIONS_): DATABASE_URL, HTTP_HOST, HTTP_PORT.
 A bare DATABASE_URL names a server; each service then uses its own database `tandem_<service>` on it.
+
+The variables are read with pydantic-settings (shared/environment.py): a bad value is refused with its
+variable's name. Database URLs and passwords are SecretStr: printing settings shows no password.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from typing import Any
 
-from shared.auth import AuthSettings, serves
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf, SecretStr, field_validator, model_validator
+
+from shared.auth import AuthSettings, OidcEnvironment, serves
 from shared.brokerguard import BROKER_LOSS_MODES
 from shared.consumer import ConsumerPolicy
 from shared.db import with_database
-from shared.kafka_security import PLAINTEXT, KafkaSecurity
+from shared.environment import ConfigError, Environment, Variables
+from shared.kafka_security import PLAINTEXT, KafkaEnvironment, KafkaSecurity
+from shared.registry import database_of, default_port
 from shared.retry import Backoff, RetryPolicy
 from shared.topics import Topics
 
-DEFAULT_PORTS = {"pairing": 8001, "sessions": 8002, "notifications": 8003}
-
-
-class ConfigError(ValueError):
-    pass
+__all__ = ["ConfigError", "ServiceSettings"]
 
 
 def _bool(value: str) -> bool:
@@ -48,13 +50,126 @@ def _bool(value: str) -> bool:
     raise ConfigError(f"{value!r} is not a boolean (use true or false)")
 
 
-@dataclass(frozen=True)
-class ServiceSettings:
+def _flag(value: Any) -> Any:
+    """A variable's boolean, spelled as `_bool` takes it."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return _bool(value)
+    except ConfigError:
+        raise ValueError("is not a boolean (use true or false)") from None
+
+
+class CommonEnvironment(Environment):
+    """The variables every service reads (besides TANDEM_OIDC_* and Kafka security's)."""
+
+    KAFKA_BOOTSTRAP_SERVERS: str = "127.0.0.1:9092"
+    KAFKA_ENABLE_IDEMPOTENCE: bool = False
+    TANDEM_TOPIC_NAMESPACE: str = "tandem"
+    TANDEM_TOPIC_PARTITIONS: int = 6
+    TANDEM_TOPIC_REPLICATION_FACTOR: int = 1
+    TANDEM_TENANT: str = "default"
+    #: Comma-separated; unset: TANDEM_TENANT alone.
+    TANDEM_TENANTS: str | None = None
+    KAFKA_SESSION_TIMEOUT_MS: int = 10_000
+    KAFKA_HEARTBEAT_INTERVAL_MS: int = 3_000
+    KAFKA_FETCH_MAX_WAIT_MS: int = 20
+    KAFKA_LINGER_MS: int = 0
+    TANDEM_RETRY_INITIAL_SECONDS: float = 0.2
+    TANDEM_RETRY_MAX_DELAY_SECONDS: float = 10.0
+    TANDEM_RETRY_MAX_ATTEMPTS: int = 5
+    TANDEM_RETRY_MAX_SECONDS: float = 60.0
+    TANDEM_PARK_TIMEOUT_SECONDS: float = 3600.0
+    TANDEM_PARK_SWEEP_SECONDS: float = 5.0
+    TANDEM_READY_STALL_SECONDS: float = 30.0
+    TANDEM_READY_RELAY_GRACE_SECONDS: float = 10.0
+    TANDEM_BROKER_LOSS: str = "alert"
+    TANDEM_CREATE_TOPICS: bool = False
+    #: A server for all services (each uses its own database `tandem_<service>` on it).
+    DATABASE_URL: SecretStr | None = None
+
+    _flags = field_validator("KAFKA_ENABLE_IDEMPOTENCE", "TANDEM_CREATE_TOPICS", mode="before")(_flag)
+
+    @field_validator(
+        "TANDEM_RETRY_INITIAL_SECONDS", "TANDEM_RETRY_MAX_DELAY_SECONDS", "TANDEM_RETRY_MAX_SECONDS",
+        "TANDEM_PARK_TIMEOUT_SECONDS", "TANDEM_PARK_SWEEP_SECONDS", "TANDEM_READY_STALL_SECONDS",
+        "TANDEM_READY_RELAY_GRACE_SECONDS", mode="before",
+    )  # fmt: skip
+    @classmethod
+    def _seconds(cls, value: Any, info: Any) -> Any:
+        if value == "":
+            return cls.model_fields[info.field_name].default
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            raise ValueError("is not a number of seconds") from None
+        if seconds <= 0:
+            raise ValueError("must be more than 0 seconds")
+        return seconds
+
+    @field_validator("TANDEM_RETRY_MAX_ATTEMPTS", mode="before")
+    @classmethod
+    def _attempts(cls, value: Any) -> Any:
+        if not str(value).isdigit() or int(value) < 1:
+            raise ValueError("must be a whole number of at least 1")
+        return int(value)
+
+    @field_validator("TANDEM_BROKER_LOSS")
+    @classmethod
+    def _broker_loss(cls, value: str) -> str:
+        if value not in BROKER_LOSS_MODES:
+            raise ValueError(f"is not one of {', '.join(BROKER_LOSS_MODES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _backoff(self) -> CommonEnvironment:
+        initial, cap = self.TANDEM_RETRY_INITIAL_SECONDS, self.TANDEM_RETRY_MAX_DELAY_SECONDS
+        if cap < initial:
+            raise ValueError(
+                f"TANDEM_RETRY_MAX_DELAY_SECONDS ({cap}) is below TANDEM_RETRY_INITIAL_SECONDS ({initial})"
+            )
+        return self
+
+    def tenants(self) -> frozenset[str]:
+        listed = self.TANDEM_TENANT if self.TANDEM_TENANTS is None else self.TANDEM_TENANTS
+        return frozenset(t.strip() for t in listed.split(",") if t.strip())
+
+    def topics(self) -> Topics:
+        return Topics(
+            namespace=self.TANDEM_TOPIC_NAMESPACE,
+            partitions=self.TANDEM_TOPIC_PARTITIONS,
+            replication_factor=self.TANDEM_TOPIC_REPLICATION_FACTOR,
+        )
+
+    def consumer_policy(self) -> ConsumerPolicy:
+        backoff = Backoff(self.TANDEM_RETRY_INITIAL_SECONDS, self.TANDEM_RETRY_MAX_DELAY_SECONDS)
+        return ConsumerPolicy(
+            retry=RetryPolicy(backoff, self.TANDEM_RETRY_MAX_ATTEMPTS, self.TANDEM_RETRY_MAX_SECONDS),
+            park_timeout=self.TANDEM_PARK_TIMEOUT_SECONDS,
+            park_sweep_interval=self.TANDEM_PARK_SWEEP_SECONDS,
+        )
+
+
+class OwnEnvironment(Environment):
+    """A service's own variables, read with its prefix (PAIRING_, SESSIONS_, NOTIFICATIONS_)."""
+
+    DATABASE_URL: SecretStr | None = None
+    HTTP_HOST: str = "127.0.0.1"
+    #: Unset: the service's default port.
+    HTTP_PORT: int | None = None
+
+
+class ServiceSettings(BaseModel):
+    """What a service runs with. Built from the environment by `from_env`, or directly (tests, tools)."""
+
+    model_config = ConfigDict(frozen=True)
+
     service: str
-    database_url: str
+    #: The service's database; a SecretStr, as it may hold a password (`.get_secret_value()` to connect).
+    database_url: SecretStr
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_enable_idempotence: bool = False
-    topics: Topics = field(default_factory=Topics)
+    topics: InstanceOf[Topics] = Field(default_factory=Topics)
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     tenant: str = "default"
@@ -73,11 +188,11 @@ class ServiceSettings:
     #: The tenants this deployment serves ("*": any): tokens and consumed events of others are refused.
     tenants: frozenset[str] = frozenset({"default"})
     #: How callers are verified (TANDEM_OIDC_*); the HTTP API refuses to start without it.
-    auth: AuthSettings | None = None
+    auth: InstanceOf[AuthSettings] | None = None
     #: How the service authenticates to Kafka (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*).
-    kafka_security: KafkaSecurity = PLAINTEXT
+    kafka_security: InstanceOf[KafkaSecurity] = PLAINTEXT
     #: How consumers retry, when a failing record becomes a dead letter, how long an event may stay parked.
-    consumer_policy: ConsumerPolicy = field(default_factory=ConsumerPolicy)
+    consumer_policy: InstanceOf[ConsumerPolicy] = Field(default_factory=ConsumerPolicy)
     #: Readiness: not ready when the consumer made no progress for this long while events wait ...
     ready_stall_seconds: float = 30.0
     #: ... or when the relay has failed to publish for this long.
@@ -87,86 +202,67 @@ class ServiceSettings:
     #: Create missing declared topics at start (the local stack and tests); production declares them to the
     #: cluster (Strimzi KafkaTopic) and the services only check them.
     create_topics: bool = False
-    extra: Mapping[str, str] = field(default_factory=dict)
+    #: The service's own variables, prefix removed (their repr masks secret-looking ones).
+    extra: InstanceOf[Variables] = Field(default_factory=Variables)
+
+    @field_validator("extra", mode="before")
+    @classmethod
+    def _variables(cls, value: Any) -> Any:
+        return value if isinstance(value, Variables) else Variables(value)
+
+    @property
+    def dsn(self) -> str:
+        """The database URL, password included, to connect with; never to be logged."""
+        return self.database_url.get_secret_value()
 
     def serves(self, tenant: str) -> bool:
         return serves(self.tenants, tenant)
+
+    def replace(self, **changes: Any) -> ServiceSettings:
+        """A copy with `changes`, validated as a new instance is."""
+        return type(self).model_validate({**{name: getattr(self, name) for name in type(self).model_fields}, **changes})
 
     @classmethod
     def from_env(cls, service: str, env: Mapping[str, str] | None = None, **overrides: Any) -> ServiceSettings:
         env = os.environ if env is None else env
         prefix = service.upper() + "_"
-        database_url = env.get(prefix + "DATABASE_URL")
-        if not database_url and env.get("DATABASE_URL"):
-            database_url = with_database(env["DATABASE_URL"], f"tandem_{service}")
+        try:
+            own: OwnEnvironment = OwnEnvironment.read(env, prefix)
+            common: CommonEnvironment = CommonEnvironment.read(env)
+        except ValueError as exc:
+            raise ConfigError(f"bad configuration for {service}: {exc}") from None
+        database_url = own.DATABASE_URL.get_secret_value() if own.DATABASE_URL else ""
+        if not database_url and common.DATABASE_URL and common.DATABASE_URL.get_secret_value():
+            database_url = with_database(common.DATABASE_URL.get_secret_value(), database_of(service))
         if not database_url and "database_url" not in overrides:
             raise ConfigError(f"set {prefix}DATABASE_URL (or DATABASE_URL, a server for all services)")
-        tenant = env.get("TANDEM_TENANT", "default")
-        tenants = frozenset(t.strip() for t in env.get("TANDEM_TENANTS", tenant).split(",") if t.strip())
         try:
-            topics = Topics(
-                namespace=env.get("TANDEM_TOPIC_NAMESPACE", "tandem"),
-                partitions=int(env.get("TANDEM_TOPIC_PARTITIONS", "6")),
-                replication_factor=int(env.get("TANDEM_TOPIC_REPLICATION_FACTOR", "1")),
-            )
+            oidc: OidcEnvironment = OidcEnvironment.read(env)
+            kafka: KafkaEnvironment = KafkaEnvironment.read(env)
+            tenants = common.tenants()
             settings = cls(
                 service=service,
-                database_url=database_url or "",
-                kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-                kafka_enable_idempotence=_bool(env.get("KAFKA_ENABLE_IDEMPOTENCE", "false")),
-                topics=topics,
-                http_host=env.get(prefix + "HTTP_HOST", "127.0.0.1"),
-                http_port=int(env.get(prefix + "HTTP_PORT", str(DEFAULT_PORTS.get(service, 8000)))),
-                tenant=tenant,
-                kafka_session_timeout_ms=int(env.get("KAFKA_SESSION_TIMEOUT_MS", "10000")),
-                kafka_heartbeat_interval_ms=int(env.get("KAFKA_HEARTBEAT_INTERVAL_MS", "3000")),
-                kafka_fetch_max_wait_ms=int(env.get("KAFKA_FETCH_MAX_WAIT_MS", "20")),
-                kafka_linger_ms=int(env.get("KAFKA_LINGER_MS", "0")),
+                database_url=database_url,
+                kafka_bootstrap_servers=common.KAFKA_BOOTSTRAP_SERVERS,
+                kafka_enable_idempotence=common.KAFKA_ENABLE_IDEMPOTENCE,
+                topics=common.topics(),
+                http_host=own.HTTP_HOST,
+                http_port=own.HTTP_PORT if own.HTTP_PORT is not None else default_port(service),
+                tenant=common.TANDEM_TENANT,
+                kafka_session_timeout_ms=common.KAFKA_SESSION_TIMEOUT_MS,
+                kafka_heartbeat_interval_ms=common.KAFKA_HEARTBEAT_INTERVAL_MS,
+                kafka_fetch_max_wait_ms=common.KAFKA_FETCH_MAX_WAIT_MS,
+                kafka_linger_ms=common.KAFKA_LINGER_MS,
                 tenants=tenants,
-                auth=AuthSettings.from_env(env, tenants),
-                kafka_security=KafkaSecurity.from_env(env),
-                consumer_policy=_consumer_policy(env),
-                ready_stall_seconds=_seconds(env, "TANDEM_READY_STALL_SECONDS", 30.0),
-                ready_relay_grace_seconds=_seconds(env, "TANDEM_READY_RELAY_GRACE_SECONDS", 10.0),
-                broker_loss=_choice(env, "TANDEM_BROKER_LOSS", "alert", BROKER_LOSS_MODES),
-                create_topics=_bool(env.get("TANDEM_CREATE_TOPICS", "false")),
+                auth=oidc.settings(tenants),
+                kafka_security=kafka.security(),
+                consumer_policy=common.consumer_policy(),
+                ready_stall_seconds=common.TANDEM_READY_STALL_SECONDS,
+                ready_relay_grace_seconds=common.TANDEM_READY_RELAY_GRACE_SECONDS,
+                broker_loss=common.TANDEM_BROKER_LOSS,
+                create_topics=common.TANDEM_CREATE_TOPICS,
                 extra={k[len(prefix) :]: v for k, v in env.items() if k.startswith(prefix)},
             )
         except ValueError as exc:
-            raise ConfigError(f"bad configuration for {service}: {exc}") from exc
-        return replace(settings, **overrides) if overrides else settings
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None
-    if value <= 0:
-        raise ConfigError(f"{name}={raw!r} must be more than 0 seconds")
-    return value
-
-
-def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
-    value = env.get(name, default)
-    if value not in choices:
-        raise ConfigError(f"{name}={value!r} is not one of {', '.join(choices)}")
-    return value
-
-
-def _consumer_policy(env: Mapping[str, str]) -> ConsumerPolicy:
-    attempts = env.get("TANDEM_RETRY_MAX_ATTEMPTS", "5")
-    if not attempts.isdigit() or int(attempts) < 1:
-        raise ConfigError(f"TANDEM_RETRY_MAX_ATTEMPTS={attempts!r} must be a whole number of at least 1")
-    initial = _seconds(env, "TANDEM_RETRY_INITIAL_SECONDS", 0.2)
-    cap = _seconds(env, "TANDEM_RETRY_MAX_DELAY_SECONDS", 10.0)
-    if cap < initial:
-        raise ConfigError(f"TANDEM_RETRY_MAX_DELAY_SECONDS ({cap}) is below TANDEM_RETRY_INITIAL_SECONDS ({initial})")
-    return ConsumerPolicy(
-        retry=RetryPolicy(Backoff(initial, cap), int(attempts), _seconds(env, "TANDEM_RETRY_MAX_SECONDS", 60.0)),
-        park_timeout=_seconds(env, "TANDEM_PARK_TIMEOUT_SECONDS", 3600.0),
-        park_sweep_interval=_seconds(env, "TANDEM_PARK_SWEEP_SECONDS", 5.0),
-    )
+            raise ConfigError(f"bad configuration for {service}: {exc}") from None
+        return settings.replace(**overrides) if overrides else settings

@@ -213,6 +213,19 @@ def with_database(dsn: str, database: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
 
 
+def shown(dsn: str) -> str:
+    """The DSN as it may be printed: its password (in the user part or a `password=` parameter) masked."""
+    parts = urlsplit(dsn)
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, _, host = netloc.rpartition("@")
+        if ":" in user:
+            user = user.split(":", 1)[0] + ":***"
+        netloc = f"{user}@{host}"
+    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
 async def ensure_database(admin_dsn: str, database: str) -> str:
     """Create `database` on the server of `admin_dsn` if missing; returns its DSN."""
     if not _DBNAME.match(database):

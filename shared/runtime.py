@@ -25,7 +25,8 @@ from shared.db import ListenConnection, create_pool, ensure_database, migrate, w
 from shared.errors import Unauthorized
 from shared.health import Watchdog
 from shared.outbox import OutboxRelay
-from shared.topics import CONSUMERS, ensure_topics
+from shared.registry import CONSUMERS
+from shared.topics import ensure_topics
 from shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -112,15 +113,15 @@ class ServiceHost:
             )
         self.verifier = TokenVerifier(s.auth)
         if create_database:
-            dbname = s.database_url.rsplit("/", 1)[-1].split("?", 1)[0]
-            await ensure_database(with_database(s.database_url, "postgres"), dbname)
-        await migrate(s.database_url, self.spec.migrations, service=self.spec.name)
+            dbname = s.dsn.rsplit("/", 1)[-1].split("?", 1)[0]
+            await ensure_database(with_database(s.dsn, "postgres"), dbname)
+        await migrate(s.dsn, self.spec.migrations, service=self.spec.name)
         declared = s.topics.all_topics(CONSUMERS)
         if s.create_topics:
             await ensure_topics(s.kafka_bootstrap_servers, s.topics, declared, security=s.kafka_security)
-        self._pool = await create_pool(s.database_url, max_size=10)
+        self._pool = await create_pool(s.dsn, max_size=10)
         # A replay swapped a rebuilt projection in: drop connections whose cached statements name old tables.
-        self._listen = ListenConnection(s.database_url, "tandem_projection", self._projection_swapped)
+        self._listen = ListenConnection(s.dsn, "tandem_projection", self._projection_swapped)
         await self._listen.start()
         topics = self.spec.consumes(s)
         consuming = consume and bool(topics)
@@ -142,7 +143,7 @@ class ServiceHost:
             self.relay = OutboxRelay(
                 self._pool,
                 self._producer,
-                dsn=s.database_url,
+                dsn=s.dsn,
                 name=f"{s.topics.namespace}-{self.spec.name}-relay",
                 poll_interval=s.relay_poll_interval,
                 backoff=s.consumer_policy.retry.backoff,

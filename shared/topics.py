@@ -20,6 +20,7 @@ from aiokafka.protocol.metadata import MetadataRequest
 
 from shared.events import directory, hr, notifications, pairing, sessions
 from shared.kafka_security import PLAINTEXT, KafkaSecurity
+from shared.registry import CONSUMERS
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +91,6 @@ class Topics:
 
     def all_topics(self, consumers: list[str]) -> list[str]:
         return self.event_topics() + [self.dead_letter(c) for c in consumers]
-
-
-#: Every consumer group of the system; each has a dead-letter topic.
-CONSUMERS = ["pairing", "sessions", "notifications"]
 
 
 async def ensure_topics(

@@ -7,15 +7,16 @@ Tests isolate themselves with unique topic namespaces and unique databases, neve
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
-import httpx
 import pytest
 import uvicorn
 
+from shared import registry
 from shared.auth import AuthSettings
 from shared.config import ServiceSettings
 from shared.db import ensure_database
@@ -24,6 +25,8 @@ from shared.infra import Infra, provide
 from shared.localstack import free_port
 from shared.runtime import ServiceHost, ServiceSpec
 from shared.topics import CONSUMERS, Topics, ensure_topics
+from tests.health import answers, ready
+from tests.kafka_helpers import eventually
 
 logging.getLogger("aiokafka").setLevel(logging.ERROR)
 
@@ -138,17 +141,29 @@ async def serve(start_service: HostFactory) -> AsyncIterator[ServeFactory]:
         task = asyncio.create_task(server.serve())
         servers.append((server, task))
         url = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient() as client:
-            for _ in range(200):
-                try:
-                    if (await client.get(f"{url}/health/ready")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.05)
+        await answers(url)
         return Running(host, url)
 
     yield run
     for server, _ in servers:
         server.should_exit = True
     await asyncio.gather(*(task for _, task in servers))
+
+
+#: Every service of the system (shared.registry), as the tests start them.
+SPECS: list[ServiceSpec] = [importlib.import_module(s.app).SPEC for s in registry.SERVICES]
+ServeAllFactory = Callable[..., Awaitable[dict[str, Running]]]
+
+
+@pytest.fixture
+async def serve_all(serve: ServeFactory) -> ServeAllFactory:
+    """Start the whole system, each service with its HTTP server, and wait until all are ready. Keyword
+    arguments, by service name, are that service's overrides: `await serve_all(notifications={"extra": ...})`."""
+
+    async def run(**overrides: dict[str, object]) -> dict[str, Running]:
+        running = {spec.name: await serve(spec, **overrides.get(spec.name, {})) for spec in SPECS}
+        for service in running.values():
+            await eventually(lambda url=service.url: ready(url))
+        return running
+
+    return run

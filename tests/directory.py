@@ -54,3 +54,8 @@ async def enrol(
     """Provision, then enrol all of them in one bulk request (returns its response)."""
     await provision(client, url, host, bodies)
     return await client.post(f"{url}/programmes/{programme_id}/participants/bulk", json=[enrolment(b) for b in bodies])
+
+
+async def pair(client: httpx.AsyncClient, programme_id: str, mentor: str, mentee: str) -> httpx.Response:
+    """HR pairs two participants (by their participant ids) by hand."""
+    return await client.post("/pairs", json={"programme_id": programme_id, "mentor_id": mentor, "mentee_id": mentee})

@@ -9,13 +9,14 @@ from services.pairing.api import build_api
 from services.pairing.api.integration import integration_principal
 from services.pairing.config import SERVICE, load_settings
 from services.pairing.projection import build_handlers
+from shared import registry
 from shared.config import ServiceSettings
 from shared.runtime import ServiceHost, ServiceSpec, run
 
 SPEC = ServiceSpec(
     name=SERVICE,
     migrations=Path(__file__).parent / "migrations",
-    consumes=lambda s: [s.topics.hr_inbound],
+    consumes=registry.consumes(SERVICE),
     handlers=build_handlers,
     api=build_api,
     static_tokens=integration_principal,

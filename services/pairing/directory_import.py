@@ -20,7 +20,6 @@ A cell left empty keeps nothing: the file is the whole record. A column left out
 from __future__ import annotations
 
 import csv
-import io
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -277,8 +276,3 @@ async def _present(conn: Any, tenant: str, page: int = 5000) -> AsyncIterator[st
         if len(ids) < page:
             return
         after = ids[-1]
-
-
-def text_rows(text: str) -> Rows:
-    """Rows of a CSV held as text (tests, small uploads)."""
-    return lambda: csv_rows(io.StringIO(text))

@@ -80,15 +80,20 @@ async def create_programme(uow: UnitOfWork, cmd: CreateProgramme) -> programmes.
 
 
 async def launch_programme(uow: UnitOfWork, programme_id: str) -> programmes.Programme:
-    programme, event = (await repository.get_programme(uow.conn, uow.tenant, programme_id, for_update=True)).launch()
-    await repository.set_programme_state(uow.conn, uow.tenant, programme)
-    uow.emit(event)
-    await uow.commit()
-    return programme
+    return await _change_programme(uow, programme_id, programmes.Programme.launch)
 
 
 async def close_programme(uow: UnitOfWork, programme_id: str) -> programmes.Programme:
-    programme, event = (await repository.get_programme(uow.conn, uow.tenant, programme_id, for_update=True)).close()
+    return await _change_programme(uow, programme_id, programmes.Programme.close)
+
+
+async def _change_programme(
+    uow: UnitOfWork,
+    programme_id: str,
+    change: Callable[[programmes.Programme], tuple[programmes.Programme, EventPayload]],
+) -> programmes.Programme:
+    """Lock the programme, apply one state change, save it and its event in the unit of work."""
+    programme, event = change(await repository.get_programme(uow.conn, uow.tenant, programme_id, for_update=True))
     await repository.set_programme_state(uow.conn, uow.tenant, programme)
     uow.emit(event)
     await uow.commit()
@@ -522,8 +527,7 @@ async def create_pair(uow: UnitOfWork, cmd: CreatePair) -> pairs.Pair:
             code="hard_rule",
         )
     await _check_capacity(uow, mentor)
-    if await repository.live_pairs_of(uow.conn, tenant, mentee.participant_id, for_update=True):
-        raise Conflict(f"{mentee.display_name} already has a live pair", field="mentee_id", code="already_paired")
+    mentee.check_unpaired(await _live_pairs(uow, mentee))
     pair, event = pairs.create_pair(
         cmd.pair_id or new_id(), programme.programme_id, mentor.participant_id, mentee.participant_id,
         score=verdict.score, rationale=verdict.rationale, origin="manual", warnings=tuple(verdict.warnings),
@@ -559,15 +563,13 @@ async def _member(
     return p
 
 
+async def _live_pairs(uow: UnitOfWork, participant: participants.Participant) -> int:
+    """How many live pairs the participant is in (locked: the count holds until the commit)."""
+    return len(await repository.live_pairs_of(uow.conn, uow.tenant, participant.participant_id, for_update=True))
+
+
 async def _check_capacity(uow: UnitOfWork, mentor: participants.Participant) -> None:
-    live = await repository.live_pairs_of(uow.conn, uow.tenant, mentor.participant_id, for_update=True)
-    capacity = int(mentor.profile.get("capacity", 1))
-    if len(live) >= capacity:
-        raise Conflict(
-            f"{mentor.display_name} already mentors {len(live)} of {capacity} possible mentee(s)",
-            field="mentor_id",
-            code="capacity_exhausted",
-        )
+    mentor.check_capacity(await _live_pairs(uow, mentor))
 
 
 async def _change_pair(
@@ -720,9 +722,7 @@ async def accept_proposals(
         mentor = await _member(uow, proposal.mentor_id, programme.programme_id, "mentor", "proposal_ids")
         mentee = await _member(uow, proposal.mentee_id, programme.programme_id, "mentee", "proposal_ids")
         await _check_capacity(uow, mentor)
-        if await repository.live_pairs_of(uow.conn, tenant, mentee.participant_id, for_update=True):
-            raise Conflict(f"{mentee.display_name} was paired since this run", field="proposal_ids",
-                           code="already_paired")  # fmt: skip
+        mentee.check_unpaired(await _live_pairs(uow, mentee), "proposal_ids", since="this run")
         origin: pairs.Origin = "rematch" if run.kind == "rematch" else "match_run"
         pair_id = new_id()
         if programme.requires_consent:

@@ -35,7 +35,7 @@ def person(p: Participant) -> matching.Person:
         availability=tuple(
             (int(w["weekday"]), str(w["start"]), str(w["end"])) for w in profile.get("availability") or ()
         ),
-        capacity=int(profile.get("capacity", 1)) if p.role == "mentor" else 1,
+        capacity=p.capacity if p.role == "mentor" else 1,
         topics={str(k): int(v) for k, v in topics.items()},
         goal=str(profile.get("goal", "")),
     )

@@ -19,6 +19,37 @@ from services.pairing.domain.programmes import Programme
 from shared.db import Conn
 from shared.errors import NotFound
 
+
+class _Where:
+    """A WHERE clause of conditions added one by one, each with its numbered parameter."""
+
+    def __init__(self, *conditions: str, args: Iterable[Any] = ()) -> None:
+        self.conditions = list(conditions)
+        self.args = list(args)
+
+    def add(self, condition: str, value: Any = None) -> None:
+        """`condition` with `{n}` where the value goes (a value of None: a condition without one)."""
+        if value is not None:
+            self.args.append(value)
+        self.conditions.append(condition.format(n=len(self.args)))
+
+    def __str__(self) -> str:
+        return " AND ".join(self.conditions)
+
+
+async def _page(
+    conn: Conn, columns: str, table: str, where: _Where, order: str, limit: int, offset: int
+) -> tuple[list[Any], int]:
+    """One page of the rows of `table` that match, in `order`; and how many match in all."""
+    total = await conn.fetchval(f"SELECT count(*) FROM {table} WHERE {where}", *where.args)
+    n = len(where.args)
+    rows = await conn.fetch(
+        f"SELECT {columns} FROM {table} WHERE {where} ORDER BY {order} LIMIT ${n + 1} OFFSET ${n + 2}",
+        *where.args, limit, offset,
+    )  # fmt: skip
+    return list(rows), int(total)
+
+
 # --- programmes ------------------------------------------------------------------------------------
 
 _PROGRAMME = (
@@ -112,21 +143,13 @@ async def list_participants(
     conn: Conn, tenant: str, programme_id: str, *, role: str | None = None, status: str | None = "enrolled",
     limit: int = 10_000, offset: int = 0,
 ) -> tuple[list[Participant], int]:  # fmt: skip
-    where, args = ["tenant = $1", "programme_id = $2"], [tenant, programme_id]
+    where = _Where("tenant = $1", "programme_id = $2", args=[tenant, programme_id])
     if role:
-        args.append(role)
-        where.append(f"role = ${len(args)}")
+        where.add("role = ${n}", role)
     if status:
-        args.append(status)
-        where.append(f"status = ${len(args)}")
-    clause = " AND ".join(where)
-    total = await conn.fetchval(f"SELECT count(*) FROM participants WHERE {clause}", *args)
-    rows = await conn.fetch(
-        f"SELECT {_PARTICIPANT} FROM participants WHERE {clause} ORDER BY participant_id "
-        f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
-        *args, limit, offset,
-    )  # fmt: skip
-    return [_participant(r) for r in rows], int(total)
+        where.add("status = ${n}", status)
+    rows, total = await _page(conn, _PARTICIPANT, "participants", where, "participant_id", limit, offset)
+    return [_participant(r) for r in rows], total
 
 
 async def participant_ids_of_employee(conn: Conn, tenant: str, employee_id: str) -> set[str]:
@@ -259,21 +282,13 @@ async def list_employees(
     conn: Conn, tenant: str, *, status: str | None = None, manager_employee_id: str | None = None,
     limit: int = 100, offset: int = 0,
 ) -> tuple[list[Employee], int]:  # fmt: skip
-    where, args = ["tenant = $1"], [tenant]
+    where = _Where("tenant = $1", args=[tenant])
     if status:
-        args.append(status)
-        where.append(f"status = ${len(args)}")
+        where.add("status = ${n}", status)
     if manager_employee_id:
-        args.append(manager_employee_id)
-        where.append(f"manager_employee_id = ${len(args)}")
-    clause = " AND ".join(where)
-    total = await conn.fetchval(f"SELECT count(*) FROM employees WHERE {clause}", *args)
-    rows = await conn.fetch(
-        f"SELECT {_EMPLOYEE} FROM employees WHERE {clause} ORDER BY employee_id "
-        f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
-        *args, limit, offset,
-    )  # fmt: skip
-    return [_employee(r) for r in rows], int(total)
+        where.add("manager_employee_id = ${n}", manager_employee_id)
+    rows, total = await _page(conn, _EMPLOYEE, "employees", where, "employee_id", limit, offset)
+    return [_employee(r) for r in rows], total
 
 
 async def present_employee_ids(conn: Conn, tenant: str, *, after: str, limit: int) -> list[str]:
@@ -433,19 +448,6 @@ async def live_pairs_of(conn: Conn, tenant: str, participant_id: str, *, for_upd
     return [_pair(r) for r in rows]
 
 
-async def live_pairs_of_any(conn: Conn, tenant: str, participant_ids: Iterable[str]) -> list[Pair]:
-    """Every live pair one of these participants is in, locked for update."""
-    ids = list(set(participant_ids))
-    if not ids:
-        return []
-    rows = await conn.fetch(
-        f"SELECT {_PAIR} FROM pairs WHERE tenant = $1 AND {_LIVE} "
-        "AND (mentor_id = ANY($2::text[]) OR mentee_id = ANY($2::text[])) ORDER BY pair_id FOR UPDATE",
-        tenant, ids,
-    )  # fmt: skip
-    return [_pair(r) for r in rows]
-
-
 async def live_pairs_of_employees(conn: Conn, tenant: str, employee_ids: Iterable[str]) -> list[Pair]:
     """Every live pair in which one of these employees (through any enrolment) is mentor or mentee."""
     ids = list(set(employee_ids))
@@ -472,30 +474,19 @@ async def list_pairs(
     flagged: bool | None = None, limit: int, offset: int, among: set[str] | None = None,
 ) -> tuple[list[Pair], int]:  # fmt: skip
     """Pairs with filters; `among`: only pairs one of these participants is in (a participant's own)."""
-    where: list[str] = ["tenant = $1"]
-    args: list[Any] = [tenant]
+    where = _Where("tenant = $1", args=[tenant])
     if programme_id:
-        args.append(programme_id)
-        where.append(f"programme_id = ${len(args)}")
+        where.add("programme_id = ${n}", programme_id)
     if state:
-        args.append(state)
-        where.append(f"state = ${len(args)}")
+        where.add("state = ${n}", state)
     if participant_id:
-        args.append(participant_id)
-        where.append(f"(mentor_id = ${len(args)} OR mentee_id = ${len(args)})")
+        where.add("(mentor_id = ${n} OR mentee_id = ${n})", participant_id)
     if flagged is not None:
-        where.append("flag IS NOT NULL" if flagged else "flag IS NULL")
+        where.add("flag IS NOT NULL" if flagged else "flag IS NULL")
     if among is not None:
-        args.append(sorted(among))
-        where.append(f"(mentor_id = ANY(${len(args)}::text[]) OR mentee_id = ANY(${len(args)}::text[]))")
-    clause = " WHERE " + " AND ".join(where)
-    total = await conn.fetchval(f"SELECT count(*) FROM pairs{clause}", *args)
-    rows = await conn.fetch(
-        f"SELECT {_PAIR} FROM pairs{clause} ORDER BY created_at, pair_id "
-        f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
-        *args, limit, offset,
-    )  # fmt: skip
-    return [_pair(r) for r in rows], int(total)
+        where.add("(mentor_id = ANY(${n}::text[]) OR mentee_id = ANY(${n}::text[]))", sorted(among))
+    rows, total = await _page(conn, _PAIR, "pairs", where, "created_at, pair_id", limit, offset)
+    return [_pair(r) for r in rows], total
 
 
 async def waiting_for_partner(conn: Conn, tenant: str, programme_id: str) -> list[dict[str, Any]]:
@@ -695,17 +686,16 @@ async def scim_users(
 ) -> tuple[list[ScimRow], int]:
     """One page of the Users (not deleted) matching every (column, value) condition, by employee id; and how
     many match in all."""
-    where, args = ["e.tenant = $1", "e.scim_deleted_at IS NULL"], [tenant]
+    where = _Where("e.tenant = $1", "e.scim_deleted_at IS NULL", args=[tenant])
     for column, value in conditions:
-        args.append(value)
-        where.append(_SCIM_FILTERS[column].format(n=len(args)))
-    clause = " AND ".join(where)
-    total = int(await conn.fetchval(f"SELECT count(*) FROM employees e WHERE {clause}", *args))
+        where.add(_SCIM_FILTERS[column], value)
+    total = int(await conn.fetchval(f"SELECT count(*) FROM employees e WHERE {where}", *where.args))
     if limit <= 0 or offset >= total:
         return [], total
+    n = len(where.args)
     rows = await conn.fetch(
-        f"SELECT {_SCIM} WHERE {clause} ORDER BY e.employee_id LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
-        *args, limit, offset,
+        f"SELECT {_SCIM} WHERE {where} ORDER BY e.employee_id LIMIT ${n + 1} OFFSET ${n + 2}",
+        *where.args, limit, offset,
     )  # fmt: skip
     return [_scim_row(r) for r in rows], total
 

@@ -8,13 +8,14 @@ from pathlib import Path
 from services.sessions.api import build_api
 from services.sessions.config import SERVICE, load_settings
 from services.sessions.projection import build_handlers
+from shared import registry
 from shared.config import ServiceSettings
 from shared.runtime import ServiceHost, ServiceSpec, run
 
 SPEC = ServiceSpec(
     name=SERVICE,
     migrations=Path(__file__).parent / "migrations",
-    consumes=lambda s: [s.topics.pairing, s.topics.sessions],
+    consumes=registry.consumes(SERVICE),
     handlers=build_handlers,
     api=build_api,
 )

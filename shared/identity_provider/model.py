@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from shared.registry import SERVICES
+
 DEMO_PASSWORD = "tandem"
 DEFAULT_TENANT = "default"
-SERVICE_PORTS = (8001, 8002, 8003)  # pairing, sessions, notifications (shared.config.DEFAULT_PORTS)
+SERVICE_PORTS = tuple(s.port for s in SERVICES)
 
 AUTHORIZATION_CODE = "authorization_code"
 REFRESH_TOKEN = "refresh_token"

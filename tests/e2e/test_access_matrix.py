@@ -4,47 +4,21 @@ without a decision fails here. Ids in paths are ones nobody has, so allowed call
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from services.notifications.app import SPEC as NOTIFICATIONS
-from services.pairing.app import SPEC as PAIRING
-from services.sessions.app import SPEC as SESSIONS
 from shared.access import rule_for
 from shared.auth import ROLES
-from shared.localstack import free_port
 from tests import auth
-from tests.conftest import HostFactory
+from tests.conftest import ServeAllFactory
 
 
 @pytest.fixture
-async def running(start_service: HostFactory) -> AsyncIterator[dict[str, tuple[Any, str]]]:
-    out, servers, tasks = {}, [], []
-    for spec in (PAIRING, SESSIONS, NOTIFICATIONS):
-        host = await start_service(spec)
-        port = free_port()
-        server = host.http_server(port)
-        servers.append(server)
-        tasks.append(asyncio.create_task(server.serve()))
-        out[spec.name] = (host, f"http://127.0.0.1:{port}")
-    async with httpx.AsyncClient() as client:
-        for _, url in out.values():
-            for _ in range(200):
-                try:
-                    if (await client.get(f"{url}/health/live")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.05)
-    yield out
-    for server in servers:
-        server.should_exit = True
-    await asyncio.gather(*tasks)
+async def running(serve_all: ServeAllFactory) -> dict[str, tuple[Any, str]]:
+    return {name: (r.host, r.url) for name, r in (await serve_all()).items()}
 
 
 def operations(app: Any) -> list[tuple[str, str]]:

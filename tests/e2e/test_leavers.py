@@ -5,7 +5,7 @@ to a real SMTP server (aiosmtpd)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.message import Message
@@ -15,14 +15,9 @@ import httpx
 import icalendar
 import pytest
 
-from services.notifications.app import SPEC as NOTIFICATIONS
-from services.pairing.app import SPEC as PAIRING
-from services.sessions.app import SPEC as SESSIONS
 from shared.events import Envelope, EventPayload, encode, hr
-from shared.localstack import free_port
-from shared.runtime import ServiceHost
 from tests import auth, builders
-from tests.conftest import HostFactory
+from tests.conftest import Running, ServeAllFactory
 from tests.directory import employee, enrol
 from tests.integration.notifications.servers import SmtpServer
 from tests.integration.sessions.flows import agree
@@ -30,16 +25,10 @@ from tests.kafka_helpers import eventually, produce
 
 
 @dataclass
-class Service:
-    host: ServiceHost
-    url: str
-
-
-@dataclass
 class System:
-    pairing: Service
-    sessions: Service
-    notifications: Service
+    pairing: Running
+    sessions: Running
+    notifications: Running
     smtp: SmtpServer
 
     def mail(self, address: str) -> list[Message]:
@@ -71,33 +60,11 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
-async def system(start_service: HostFactory, smtp: SmtpServer) -> AsyncIterator[System]:
+async def system(serve_all: ServeAllFactory, smtp: SmtpServer) -> System:
     extra = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "DISPATCH_INTERVAL": "0.05",
              "SCAN_INTERVAL": "3600"}  # fmt: skip
-    running: list[Service] = []
-    tasks = []
-    servers = []
-    for spec in (PAIRING, SESSIONS, NOTIFICATIONS):
-        host = await start_service(spec, extra=extra) if spec is NOTIFICATIONS else await start_service(spec)
-        port = free_port()
-        server = host.http_server(port)
-        servers.append(server)
-        tasks.append(asyncio.create_task(server.serve()))
-        running.append(Service(host, f"http://127.0.0.1:{port}"))
-    async with auth.client() as client:
-        for service in running:
-            await eventually(lambda url=service.url: _ready(client, url))
-    yield System(*running, smtp=smtp)
-    for server in servers:
-        server.should_exit = True
-    await asyncio.gather(*tasks)
-
-
-async def _ready(client: httpx.AsyncClient, url: str) -> bool:
-    try:
-        return (await client.get(f"{url}/health/ready")).status_code == 200
-    except httpx.TransportError:
-        return False
+    running = await serve_all(notifications={"extra": extra})
+    return System(running["pairing"], running["sessions"], running["notifications"], smtp=smtp)
 
 
 async def paired(system: System, **programme: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:

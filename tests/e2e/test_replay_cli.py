@@ -30,7 +30,7 @@ async def test_replay_swaps_in_a_rebuilt_projection_and_diff_finds_nothing(serve
             break
         await asyncio.sleep(0.05)
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
-           "SESSIONS_DATABASE_URL": sessions.host.settings.database_url,
+           "SESSIONS_DATABASE_URL": sessions.host.settings.dsn,
            "TANDEM_TOPIC_NAMESPACE": sessions.host.topics.namespace}  # fmt: skip
 
     def tandem(*args: str) -> subprocess.CompletedProcess[str]:

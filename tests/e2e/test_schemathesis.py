@@ -11,18 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from services.notifications.app import SPEC as NOTIFICATIONS
-from services.pairing.app import SPEC as PAIRING
-from services.sessions.app import SPEC as SESSIONS
 from shared.runtime import ServiceSpec
 from tests import auth
-from tests.conftest import ServeFactory
+from tests.conftest import SPECS, ServeFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 ST = str(Path(sys.executable).with_name("st"))
 
 
-@pytest.mark.parametrize("spec", [PAIRING, SESSIONS, NOTIFICATIONS], ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 async def test_no_server_error_and_every_status_documented(serve: ServeFactory, spec: ServiceSpec) -> None:
     svc = await serve(spec)
     report = ROOT / "test-artifacts" / f"schemathesis-{spec.name}.xml"

@@ -2,50 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from services.notifications.app import SPEC as NOTIFICATIONS
-from services.pairing.app import SPEC as PAIRING
-from services.sessions.app import SPEC as SESSIONS
-from shared.localstack import free_port
 from shared.runtime import ServiceHost
 from tests import auth, builders
-from tests.conftest import HostFactory
+from tests.conftest import ServeAllFactory
 from tests.directory import enrol
 from tests.kafka_helpers import eventually
 
 
 @pytest.fixture
-async def system(start_service: HostFactory) -> AsyncIterator[dict[str, tuple[ServiceHost, str]]]:
-    running: dict[str, tuple[ServiceHost, str]] = {}
-    tasks = []
-    servers = []
-    for spec in (PAIRING, SESSIONS, NOTIFICATIONS):
-        host = await start_service(spec)
-        port = free_port()
-        server = host.http_server(port)
-        servers.append(server)
-        tasks.append(asyncio.create_task(server.serve()))
-        running[spec.name] = (host, f"http://127.0.0.1:{port}")
-    async with auth.client() as client:
-        for _, url in running.values():
-            await eventually(lambda url=url: _ready(client, url))
-    yield running
-    for server in servers:
-        server.should_exit = True
-    await asyncio.gather(*tasks)
-
-
-async def _ready(client: httpx.AsyncClient, url: str) -> bool:
-    try:
-        return (await client.get(f"{url}/health/ready")).status_code == 200
-    except httpx.TransportError:
-        return False
+async def system(serve_all: ServeAllFactory) -> dict[str, tuple[ServiceHost, str]]:
+    return {name: (r.host, r.url) for name, r in (await serve_all()).items()}
 
 
 async def test_a_pair_created_over_http_reaches_sessions_and_notifications(system: dict[str, Any]) -> None:

@@ -25,6 +25,7 @@ from shared.topics import Topics
 from tests import auth, builders
 from tests.conftest import ServeFactory
 from tests.directory import enrol
+from tests.health import not_ready_because, ready
 from tests.kafka_helpers import eventually
 
 
@@ -56,21 +57,6 @@ def on(kafka: EmbeddedKafka, **overrides: Any) -> dict[str, Any]:
         "ready_relay_grace_seconds": 2.0,
         **overrides,
     }
-
-
-async def readiness(url: str) -> tuple[int, list[str]]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        r = await client.get(f"{url}/health/ready")
-    return r.status_code, r.json().get("reasons", [])
-
-
-async def not_ready_because(url: str, words: str) -> Any:
-    status, reasons = await readiness(url)
-    return status == 503 and any(words in r for r in reasons) and reasons
-
-
-async def ready(url: str) -> bool:
-    return (await readiness(url))[0] == 200
 
 
 async def our_topics(kafka: EmbeddedKafka, topics: Topics) -> list[str]:

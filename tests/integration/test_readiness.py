@@ -5,32 +5,16 @@ comes back when fixed."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-import httpx
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.sessions.app import SPEC as SESSIONS
 from shared.infra import Infra
 from shared.topics import CONSUMERS, Topics, ensure_topics
 from tests.conftest import ServeFactory
+from tests.health import not_ready_because, ready
 from tests.integration import messaging
 from tests.kafka_helpers import eventually, produce
-
-
-async def reasons(url: str) -> tuple[int, list[str]]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        r = await client.get(f"{url}/health/ready")
-    return r.status_code, r.json().get("reasons", [])
-
-
-async def not_ready_because(url: str, *words: str) -> Any:
-    status, said = await reasons(url)
-    return status == 503 and all(any(w in r for r in said) for w in words) and said
-
-
-async def ready(url: str) -> bool:
-    return (await reasons(url))[0] == 200
 
 
 async def admin(infra: Infra) -> AIOKafkaAdminClient:

@@ -36,6 +36,27 @@ class Participant:
     def display_name(self) -> str:
         return str(self.profile["display_name"])
 
+    @property
+    def capacity(self) -> int:
+        """How many mentees a mentor takes at once (1 unless the enrolment says otherwise)."""
+        return int(self.profile.get("capacity", 1))
+
+    def check_capacity(self, live_pairs: int, field: str = "mentor_id") -> None:
+        """A mentor with `live_pairs` live pairs takes one more mentee only below their capacity."""
+        if live_pairs >= self.capacity:
+            raise Conflict(
+                f"{self.display_name} already mentors {live_pairs} of {self.capacity} possible mentee(s)",
+                field=field,
+                code="capacity_exhausted",
+            )
+
+    def check_unpaired(self, live_pairs: int, field: str = "mentee_id", *, since: str | None = None) -> None:
+        """A mentee is in one live pair at most: one with `live_pairs` live pairs cannot be paired again.
+        `since` names what they were paired after (a match run), for the message."""
+        if live_pairs:
+            message = f"was paired since {since}" if since else "already has a live pair"
+            raise Conflict(f"{self.display_name} {message}", field=field, code="already_paired")
+
     def update(self, changes: dict[str, Any]) -> tuple[Participant, ParticipantUpdated]:
         self._require_enrolled("update")
         from_directory = sorted(set(changes) & set(PROFILE_FIELDS))

@@ -71,7 +71,7 @@ class Rig:
         server, task = self.host.app.state.test_server
         server.should_exit = True
         await task
-        dsn = self.host.settings.database_url
+        dsn = self.host.settings.dsn
         await self.host.stop()
         return await self.run(dsn, **extra)
 

@@ -276,14 +276,14 @@ async def test_replay_rebuilds_recipients_pairs_and_flags_identically(rig: Rig, 
     assert await pool.fetchval("SELECT withdrawn FROM recipients WHERE tenant = 'globex' AND participant_id = $1",
                                twin.mentor) is False  # fmt: skip
     rebuild = Rebuild(
-        "notifications", dsn=host.settings.database_url, bootstrap=infra.kafka_bootstrap,
+        "notifications", dsn=host.settings.dsn, bootstrap=infra.kafka_bootstrap,
         topics=[host.topics.pairing, host.topics.sessions], handlers=build_handlers(),
         migrations=service_migrations("notifications", NOTIFICATIONS.migrations), schema="rebuilt",
     )  # fmt: skip
     await rebuild.prepare()
     await rebuild.run_to_end()
     await rebuild.close()
-    assert await diff(host.settings.database_url, "rebuilt") == []
+    assert await diff(host.settings.dsn, "rebuilt") == []
     assert await pool.fetchval("SELECT count(*) FROM rebuilt.flags") == 2
     assert await pool.fetchval("SELECT withdrawn_reason FROM rebuilt.recipients WHERE tenant = 'default' "
                                "AND participant_id = $1", second.mentor) == "left_company"  # fmt: skip

@@ -24,7 +24,7 @@ from shared.infra import Infra
 from shared.outbox import wait_published
 from tests import auth, builders
 from tests.conftest import Running, ServeFactory
-from tests.directory import token
+from tests.directory import pair, token
 from tests.kafka_helpers import eventually, produce, read_topic
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -82,10 +82,6 @@ async def enrol(client: httpx.AsyncClient, programme_id: str, rows: list[dict[st
     r = await client.post(f"/programmes/{programme_id}/participants/bulk", json=rows)
     assert r.status_code == 201, r.text
     return list(r.json())
-
-
-async def pair(client: httpx.AsyncClient, programme_id: str, mentor: str, mentee: str) -> httpx.Response:
-    return await client.post("/pairs", json={"programme_id": programme_id, "mentor_id": mentor, "mentee_id": mentee})
 
 
 def uid(prefix: str) -> str:
@@ -326,7 +322,7 @@ async def test_the_file_sync_dry_run_apply_complete_and_row_errors(serve: ServeF
     path.parent.mkdir(exist_ok=True)
     path.write_text(header + "".join(rows))
     env = {
-        **os.environ, "PAIRING_DATABASE_URL": svc.host.settings.database_url,
+        **os.environ, "PAIRING_DATABASE_URL": svc.host.settings.dsn,
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap, "TANDEM_TOPIC_NAMESPACE": svc.host.topics.namespace,
     }  # fmt: skip
     cli = [sys.executable, "-m", "services", "hr", "import", str(path), "--tenant", tenant]
@@ -493,7 +489,7 @@ async def test_a_file_sync_killed_half_way_converges_when_run_again(serve: Serve
         for k in range(n):
             f.write(f"C{k:05d},Person {k},c{k}@acme.example,Sales,8,{'C00000' if k else ''},de\n")
     env = {
-        **os.environ, "PAIRING_DATABASE_URL": svc.host.settings.database_url,
+        **os.environ, "PAIRING_DATABASE_URL": svc.host.settings.dsn,
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap, "TANDEM_TOPIC_NAMESPACE": svc.host.topics.namespace,
     }  # fmt: skip
     cli = [sys.executable, "-m", "services", "hr", "import", str(path), "--tenant", tenant]

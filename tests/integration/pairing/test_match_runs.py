@@ -10,7 +10,7 @@ from services.pairing.app import SPEC as PAIRING
 from shared.infra import Infra
 from tests import auth, builders
 from tests.conftest import Running, ServeFactory
-from tests.directory import enrol
+from tests.directory import enrol, pair
 from tests.kafka_helpers import read_topic
 
 
@@ -137,14 +137,7 @@ async def test_a_hand_made_pair_with_a_low_score_carries_a_warning(serve: ServeF
         mentor = builders.mentor(teach_topics={"ai-risk-policy": 1}, department="Finance", grade=13, availability=[])
         mentee = builders.mentee(availability=[])
         assert (await enrol(client, svc.url, svc.host, programme_id, [mentor, mentee])).status_code == 201
-        r = await client.post(
-            "/pairs",
-            json={
-                "programme_id": programme_id,
-                "mentor_id": mentor["participant_id"],
-                "mentee_id": mentee["participant_id"],
-            },
-        )
+        r = await pair(client, programme_id, mentor["participant_id"], mentee["participant_id"])
         assert r.status_code == 201, r.text
         assert r.json()["warnings"]
         assert "low compatibility score" in r.json()["warnings"][0]

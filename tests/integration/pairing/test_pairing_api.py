@@ -10,7 +10,7 @@ from services.pairing.app import SPEC as PAIRING
 from shared.infra import Infra
 from tests import auth, builders
 from tests.conftest import ServeFactory
-from tests.directory import enrol, enrolment, provision
+from tests.directory import enrol, enrolment, pair, provision
 from tests.kafka_helpers import read_topic
 
 
@@ -31,14 +31,7 @@ async def test_programme_enrolment_pairing_and_a_withdrawal_mid_programme(serve:
         assert (profile["display_name"], profile["department"]) == (mentor["display_name"], mentor["department"])
         pairs = []
         for m in (mentee, other_mentee):
-            r = await client.post(
-                "/pairs",
-                json={
-                    "programme_id": programme_id,
-                    "mentor_id": mentor["participant_id"],
-                    "mentee_id": m["participant_id"],
-                },
-            )
+            r = await pair(client, programme_id, mentor["participant_id"], m["participant_id"])
             assert r.status_code == 201, r.text
             pairs.append(r.json()["pair_id"])
         assert (await client.get(f"/programmes/{programme_id}")).json()["state"] == "running"
@@ -48,8 +41,8 @@ async def test_programme_enrolment_pairing_and_a_withdrawal_mid_programme(serve:
         assert r.status_code == 200, r.text
         assert sorted(p["pair_id"] for p in r.json()) == sorted(pairs)
         for pair_id in pairs:
-            pair = (await client.get(f"/pairs/{pair_id}")).json()
-            assert (pair["state"], pair["end_reason"]) == ("ended", "withdrawn")
+            ended = (await client.get(f"/pairs/{pair_id}")).json()
+            assert (ended["state"], ended["end_reason"]) == ("ended", "withdrawn")
         assert (await client.get(f"/participants/{mentor['participant_id']}")).json()["status"] == "withdrawn"
         listed = (await client.get("/pairs", params={"programme_id": programme_id, "state": "ended"})).json()
         assert listed["total"] == 2
@@ -64,6 +57,30 @@ async def test_programme_enrolment_pairing_and_a_withdrawal_mid_programme(serve:
     assert types.count("ParticipantWithdrew") == 1
     assert types.count("PairEnded") == 2
     assert types.count("ProgramLaunched") == 1
+
+
+async def test_a_full_mentor_and_a_paired_mentee_refuse_another_pair(serve: ServeFactory) -> None:
+    svc = await serve(PAIRING)
+    async with auth.client(base_url=svc.url) as client:
+        programme_id = await _programme(client, svc.url)
+        mentor, other_mentor, mentee, other_mentee = (
+            builders.mentor(), builders.mentor(), builders.mentee(), builders.mentee()
+        )  # fmt: skip
+        r = await enrol(client, svc.url, svc.host, programme_id, [mentor, other_mentor, mentee, other_mentee])
+        assert r.status_code == 201, r.text
+
+        async def pair_up(m: dict[str, Any], e: dict[str, Any]) -> httpx.Response:
+            return await pair(client, programme_id, m["participant_id"], e["participant_id"])
+
+        assert (await pair_up(mentor, mentee)).status_code == 201
+        full = await pair_up(mentor, other_mentee)
+        assert full.status_code == 409
+        assert full.json()["error"]["code"] == "capacity_exhausted"
+        assert "already mentors 1 of 1 possible mentee(s)" in full.json()["error"]["message"]
+        taken = await pair_up(other_mentor, mentee)
+        assert taken.status_code == 409
+        assert taken.json()["error"]["code"] == "already_paired"
+        assert taken.json()["error"]["message"] == f"{mentee['display_name']} already has a live pair"
 
 
 async def test_bulk_enrolment_is_all_or_nothing_and_names_row_and_field(serve: ServeFactory) -> None:
@@ -149,34 +166,13 @@ async def test_hard_rules_refuse_a_hand_made_pair(serve: ServeFactory) -> None:
         r = await enrol(client, svc.url, svc.host, programme_id, [boss, junior, french])
         assert r.status_code == 201, r.text
 
-        line = await client.post(
-            "/pairs",
-            json={
-                "programme_id": programme_id,
-                "mentor_id": junior["participant_id"],
-                "mentee_id": boss["participant_id"],
-            },
-        )
+        line = await pair(client, programme_id, junior["participant_id"], boss["participant_id"])
         assert line.status_code == 409
         assert "management level" in line.json()["error"]["message"]
-        lang = await client.post(
-            "/pairs",
-            json={
-                "programme_id": programme_id,
-                "mentor_id": junior["participant_id"],
-                "mentee_id": french["participant_id"],
-            },
-        )
+        lang = await pair(client, programme_id, junior["participant_id"], french["participant_id"])
         assert lang.status_code == 409
         assert "share no language" in lang.json()["error"]["message"]
-        role = await client.post(
-            "/pairs",
-            json={
-                "programme_id": programme_id,
-                "mentor_id": boss["participant_id"],
-                "mentee_id": french["participant_id"],
-            },
-        )
+        role = await pair(client, programme_id, boss["participant_id"], french["participant_id"])
         assert role.status_code == 422
         assert role.json()["error"]["field"] == "mentor_id"
         assert (await client.get("/pairs", params={"programme_id": programme_id})).json()["total"] == 0

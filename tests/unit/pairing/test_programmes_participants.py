@@ -71,6 +71,30 @@ def test_enrol_update_withdraw() -> None:
         withdrawn.update({"capacity": 1})
 
 
+def test_a_mentor_takes_mentees_up_to_their_capacity() -> None:
+    mentor = _enrol(capacity=2)
+    assert mentor.capacity == 2
+    mentor.check_capacity(0)
+    mentor.check_capacity(1)
+    with pytest.raises(Conflict, match=r"already mentors 2 of 2 possible mentee\(s\)") as full:
+        mentor.check_capacity(2)
+    assert (full.value.code, full.value.field) == ("capacity_exhausted", "mentor_id")
+    with pytest.raises(Conflict, match="already mentors 1 of 1") as one:
+        _enrol().check_capacity(1)  # capacity 1 unless the enrolment says otherwise
+    assert one.value.code == "capacity_exhausted"
+
+
+def test_a_mentee_is_in_one_live_pair_at_most() -> None:
+    mentee = _enrol(**builders.mentee())
+    mentee.check_unpaired(0)
+    with pytest.raises(Conflict, match=r"^Dr\. Ingrid Hoffmann already has a live pair$") as paired:
+        mentee.check_unpaired(1)
+    assert (paired.value.code, paired.value.field) == ("already_paired", "mentee_id")
+    with pytest.raises(Conflict, match="was paired since this run") as since:
+        mentee.check_unpaired(1, "proposal_ids", since="this run")
+    assert (since.value.code, since.value.field) == ("already_paired", "proposal_ids")
+
+
 def test_the_directory_owns_the_profile() -> None:
     p = _enrol()
     with pytest.raises(InvalidInput) as err:
