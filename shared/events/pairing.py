@@ -173,20 +173,12 @@ class PairCreated(_PairEvent):
     )
 
     def began(self, recorded_at: datetime) -> datetime:
-<<<<<<< ours
-        """When the pair began, its business time: `started_on` (at 09:00 UTC) when that is before it was
-        recorded (a programme moved in, pairs accepted after they had started), else when it was recorded."""
-        if self.started_on is None:
-            return recorded_at
-        return min(recorded_at, datetime.combine(self.started_on, time(9, 0), tzinfo=UTC))
-=======
         """When the pair began, given when it was recorded (its event's time): the day it says it started on
         (09:00 UTC; a programme moved in), when that is earlier, else its recording. A pair's quiet clock (at
         risk, nudged) starts here when it has held no session; every service that keeps one reads it from here."""
         if self.started_on is not None:
             return min(recorded_at, datetime.combine(self.started_on, time(9, 0), tzinfo=UTC))
         return recorded_at
->>>>>>> theirs
 
 
 class PairPaused(_PairEvent):
