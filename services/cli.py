@@ -156,7 +156,8 @@ def audit(
     answer every time it is asked."""
     import json
 
-    from services.pairing.audit import kinds
+    from services.pairing import audit as _pairing  # noqa: F401  (each service registers its kinds)
+    from services.sessions import audit as _sessions  # noqa: F401
     from shared import audit as a
     from shared.config import ServiceSettings
 
@@ -170,7 +171,7 @@ def audit(
     )
     events = a.for_reader(raw, tenant, confidential=False)  # confidential text is for HR, through the API
     if moment is not None:
-        state = a.state_as_of(events, subject, moment, kinds(tenant))
+        state = a.state_as_of(events, subject, moment, a.registered(tenant))
         text = json.dumps(state, indent=2, sort_keys=True, default=str) + "\n"
     else:
         rows = [e.row() for e in a.timeline(events, subject)]

@@ -3,8 +3,8 @@
 (by the directory's own `evolve`, so "who was X's manager on date Y" is answered from the log exactly as
 the directory applied it).
 
-The audit endpoint lives here and reads every topic, so `kinds` also gathers the other services' views
-of the same subjects (the sessions service's view of a pair: its agreement, goals, sessions, feedback).
+Each service answers `/audit/{subject}` with its own kinds; the sessions service's view of a pair (its
+agreement, goals, sessions, feedback) is its own, and `tandem audit` puts the registered views together.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from services.pairing.domain import directory, pairs
-from services.sessions import audit as _sessions_audit  # noqa: F401  (registers the sessions view)
 from shared import audit
 from shared.audit import Kind, Logged
 from shared.events import Envelope
@@ -185,5 +184,5 @@ audit.register("pairing", _kinds)
 
 
 def kinds(tenant: str | None = None) -> list[Kind]:
-    """Every kind of subject the audit knows: this service's and the other services' views of them."""
-    return audit.registered(tenant)
+    """The kinds of subject this service's audit folds (the other services answer for theirs)."""
+    return _kinds(tenant)

@@ -78,4 +78,9 @@ class MentorshipKind:
         return view(state)
 
 
-audit.register("sessions", lambda tenant: [MentorshipKind()])
+def kinds(tenant: str | None = None) -> list[audit.Kind]:
+    """The kinds of subject this service's audit folds."""
+    return [MentorshipKind()]
+
+
+audit.register("sessions", kinds)

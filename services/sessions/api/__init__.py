@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.sessions.api import dashboard, feedback, mentorship, outcomes, sessions
+from services.sessions.api import audit, dashboard, feedback, mentorship, outcomes, sessions
 from services.sessions.api.access import MATRIX
 from shared.http import create_app, document_errors
 from shared.runtime import ServiceHost
@@ -12,7 +12,7 @@ from shared.runtime import ServiceHost
 
 def build_api(host: ServiceHost) -> FastAPI:
     app = create_app("Tandem sessions", "Agreements, goals, sessions, feedback and programme outcomes for HR.", MATRIX)
-    for module in (mentorship, sessions, feedback, outcomes, dashboard):
+    for module in (mentorship, sessions, feedback, outcomes, audit, dashboard):
         app.include_router(module.router)
     document_errors(app)
     return app

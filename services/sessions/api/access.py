@@ -29,6 +29,7 @@ MATRIX: Matrix = {
         own=True,
         note="a confidential comment: only its author and HR (auditors get the rest); HR reading one is recorded",
     ),
+    ("GET", "/audit/{subject}"): allow("hr", "auditor", note="confidential text only for HR"),
     ("GET", "/programmes"): HR_AUDITOR,
     ("GET", "/programmes/{programme_id}/outcomes"): allow(
         "hr", "auditor", note="the people of at-risk pairs are named for HR only"

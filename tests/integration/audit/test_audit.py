@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from services.pairing.app import SPEC as PAIRING
+from services.sessions.app import SPEC as SESSIONS
 from shared import audit as a
 from shared.infra import Infra
 from shared.outbox import wait_published
 from tests import auth
 from tests.conftest import Running, ServeFactory
+from tests.integration.sessions.flows import agree
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -81,7 +83,41 @@ async def test_timeline_and_state_as_of_from_the_log(serve: ServeFactory, infra:
     as_of = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "services", "audit", pid, "--as-of", between.isoformat()], cwd=ROOT,
                            env=env, capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
-    assert json.loads(as_of.stdout)["state"] == "paused"
+    whole = json.loads(as_of.stdout)  # the CLI puts every service's view of the pair together
+    assert whole["state"] == "paused"
+    assert whole["agreement"] == []
+    assert whole["sessions"] == {}
+
+
+async def test_each_service_answers_the_audit_for_its_own_part_of_a_pair(serve: ServeFactory) -> None:
+    """The pairing service folds the pair's state and people by its domain; the sessions service its agreement,
+    goals, sessions and feedback by its own. Neither needs the other's code."""
+    pairing, sessions = await serve(PAIRING), await serve(SESSIONS)
+    async with auth.client(base_url=pairing.url) as client:
+        r = await client.post("/programmes", json={"name": "Audit parts", "starts_on": "2026-01-12",
+                                                   "ends_on": "2026-07-10", "focus_topics": ["ai-agents"],
+                                                   "launch": True})  # fmt: skip
+        _, [pair] = await _pair(pairing, r.json()["programme_id"])
+    pid = pair["pair_id"]
+    async with auth.client(base_url=sessions.url) as client:
+        for _ in range(200):  # until sessions has read the pair from the log
+            if (await client.get(f"/pairs/{pid}")).status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        await agree(client, pair)
+        await wait_published(sessions.host.pool)
+        now = datetime.now(UTC).isoformat()
+        part = (await client.get(f"/audit/{pid}", params={"as_of": now})).json()
+        assert part["kind"] == "pair"
+        assert part["agreement"] == ["mentee", "mentor"]
+        assert "state" not in part  # the pair's state is the pairing service's to say
+        assert (await client.get("/audit/nobody-known", params={"as_of": now})).status_code == 404
+    async with auth.client(base_url=pairing.url) as client:
+        own = (await client.get(f"/audit/{pid}", params={"as_of": datetime.now(UTC).isoformat()})).json()
+        assert own["state"] == "active"
+        assert "agreement" not in own
+    async with auth.client(base_url=sessions.url, role="participant") as client:
+        assert (await client.get(f"/audit/{pid}")).status_code == 403
 
 
 async def _pair(pairing: Running, programme_id: str) -> tuple[str, list[dict[str, str]]]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from services.pairing.audit import kinds
+from services.pairing import audit as _pairing_audit  # noqa: F401  (both views, as `tandem audit` has them)
+from services.sessions import audit as _sessions_audit  # noqa: F401
 from shared import audit as a
 from shared.events import Envelope
 from shared.events import pairing as p
@@ -60,14 +61,14 @@ def _seeded() -> list[a.Logged]:
 def test_a_pair_that_began_in_october_is_known_as_of_november_though_recorded_later() -> None:
     log = _seeded()
     november = datetime(2026, 11, 2, tzinfo=UTC)
-    state = a.state_as_of(log, "x", november, kinds())
+    state = a.state_as_of(log, "x", november, a.registered())
     assert (state["kind"], state["state"]) == ("pair", "active")
     assert state["created_at"] == "2026-10-05T09:00:00+00:00"  # when it began, not when it was recorded
     assert state["sessions"] == {"s1": {"starts_at": "2026-10-20T10:00:00+00:00", "status": "held", "minutes": 40}}
     assert state["sessions_held"] == 1
     assert state["agreement"] == []  # confirmed when recorded: after November 2nd
-    assert a.state_as_of(log, "x", datetime(2026, 10, 1, tzinfo=UTC), kinds())["kind"] == "unknown"
-    assert a.state_as_of(log, "x", None, kinds())["agreement"] == ["mentor"]
+    assert a.state_as_of(log, "x", datetime(2026, 10, 1, tzinfo=UTC), a.registered())["kind"] == "unknown"
+    assert a.state_as_of(log, "x", None, a.registered())["agreement"] == ["mentor"]
 
 
 def test_the_pair_view_merges_pairing_and_sessions_and_an_ended_pair_stays_ended() -> None:
@@ -78,10 +79,10 @@ def test_the_pair_view_merges_pairing_and_sessions_and_an_ended_pair_stays_ended
         Envelope.new(p.PairEnded(pair_id="x", programme_id="g", reason="completed"), time=t[2]),
         Envelope.new(p.PairPaused(pair_id="x", programme_id="g"), time=t[3]),  # never produced: changes nothing
     )
-    state = a.state_as_of(log, "x", None, kinds())
+    state = a.state_as_of(log, "x", None, a.registered())
     assert state["state"] == "ended"
     assert (state["end_reason"], state["ended_at"], state["extended_until"]) == ("completed", t[2].isoformat(),
                                                                                  "2026-09-01")  # fmt: skip
     assert (state["score"], state["sessions"], state["goals"], state["feedback"]) == (0.8, {}, {}, 0)
-    programme = a.state_as_of(log, "g", None, kinds())
+    programme = a.state_as_of(log, "g", None, a.registered())
     assert programme["kind"] == "unknown"  # no ProgramLaunched in this log

@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.pairing.audit import kinds
+from services.pairing import audit as _pairing_audit  # noqa: F401  (both views, as `tandem audit` has them)
 from services.sessions import audit as sessions_audit
 from services.sessions import rows
 from services.sessions.bulk import SessionsBulk
@@ -79,7 +79,7 @@ def test_aggregate_bulk_replay_and_audit_fold_every_history_alike(
         m = aggregate(each)
         log = a.for_reader([a.Logged(env, "topic", 0, i) for i, env in enumerate(interleaved(rnd, h, other))],
                            each.tenant, confidential=True)  # fmt: skip
-        audited = a.state_as_of(log, each.pair_id, None, kinds(each.tenant))
+        audited = a.state_as_of(log, each.pair_id, None, a.registered(each.tenant))
         assert audited["kind"] == "pair"
         assert audited["state"] == m.pair.state  # the pairing service's state machine agrees with the sessions'
         assert audited["created_at"] == (m.pair.created_at and m.pair.created_at.isoformat())

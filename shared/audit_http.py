@@ -1,0 +1,51 @@
+"""The `/audit/{subject}` answer every service gives from the log: a subject's timeline (JSON or CSV), or with
+`as_of` its state then as folded by the kinds of subject that service's domain knows. Mechanics only: the
+kinds, and the event that records the read, are the service's."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import Request, Response
+
+from shared import audit as a
+from shared.errors import InvalidInput, NotFound
+from shared.runtime import host_of
+
+SUMMARY = "Timeline of a subject from the event log; with as_of its state then, as this service knows it"
+
+
+async def answer(
+    request: Request,
+    subject: str,
+    *,
+    tenant: str,
+    hr: bool,
+    as_of: datetime | None,
+    format: Literal["json", "csv"],
+    kinds: Sequence[a.Kind],
+    record: Callable[[str], Awaitable[None]],
+) -> Any:
+    """The caller's tenant's events only; confidential text only for HR. `record(what)` keeps the read in the
+    log (the service's SensitiveDataAccessed) before anything is answered."""
+    if as_of is not None and as_of.tzinfo is None:
+        raise InvalidInput("as_of needs a time zone, e.g. 2026-03-01T12:00:00Z", field="as_of")
+    host = host_of(request.app)
+    raw = await a.read_log(
+        host.settings.kafka_bootstrap_servers, host.topics.event_topics(), security=host.settings.kafka_security
+    )
+    events = a.for_reader(raw, tenant, confidential=hr)
+    if not any(a.about(e.env, subject) for e in events):  # nothing about it in the caller's tenant
+        raise NotFound(f"nothing is known about {subject}", field="subject")
+    what = f"audit state as of {as_of.isoformat()}" if as_of is not None else f"audit timeline ({format})"
+    if hr and a.shows_confidential(events, subject):
+        what += ", confidential comments included"
+    await record(what)
+    if as_of is not None:
+        return a.state_as_of(events, subject, as_of, kinds)
+    rows = [e.row() for e in a.timeline(events, subject)]
+    if format == "csv":
+        return Response(a.to_csv(rows), media_type="text/csv; charset=utf-8")
+    return rows
