@@ -150,7 +150,8 @@ async def test_another_tenants_ids_answer_404_on_every_route_that_names_one(serv
         r = await hr.post(f"/pairs/{pair.pair_id}/goals", json={"topic": "ai-agents", "description": "Agents"})
         goal_id = r.json()["events"][0]["data"]["goal_id"]
         await eventually(lambda: _ok(hr, f"/sessions/{session_id}"))
-    ids = {"pair_id": pair.pair_id, "session_id": session_id, "goal_id": goal_id, "programme_id": programme_id}
+    ids = {"pair_id": pair.pair_id, "session_id": session_id, "goal_id": goal_id, "programme_id": programme_id,
+           "subject": pair.pair_id}  # fmt: skip
 
     routes = [
         (method.upper(), path)
