@@ -22,7 +22,7 @@ from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events.base import EventPayload
 from shared.events.common import PairEndReason
 from shared.events.directory import EmployeeChangeIgnored, EmployeeRenumbered, EmployeeUpdated, Origin
-from shared.events.pairing import MatchRunCompleted
+from shared.events.pairing import MatchRunCompleted, PairCreated, PairProposed
 from shared.events.pairing import Proposal as EventProposal
 from shared.events.pairing import Unmatched as EventUnmatched
 from shared.uow import UnitOfWork
@@ -69,7 +69,8 @@ async def create_programme(uow: UnitOfWork, cmd: CreateProgramme) -> programmes.
         hr_contact_email=cmd.hr_contact_email, min_group_size=cmd.min_group_size,
     )  # fmt: skip
     if cmd.launch:
-        programme, launched = programme.launch()
+        launched = programme.launch()
+        programme = programmes.evolve(programme, launched)
         uow.emit(launched)
     try:
         await repository.insert_programme(uow.conn, uow.tenant, programme)
@@ -90,10 +91,12 @@ async def close_programme(uow: UnitOfWork, programme_id: str) -> programmes.Prog
 async def _change_programme(
     uow: UnitOfWork,
     programme_id: str,
-    change: Callable[[programmes.Programme], tuple[programmes.Programme, EventPayload]],
+    decide: Callable[[programmes.Programme], programmes.ProgrammeEvent],
 ) -> programmes.Programme:
-    """Lock the programme, apply one state change, save it and its event in the unit of work."""
-    programme, event = change(await repository.get_programme(uow.conn, uow.tenant, programme_id, for_update=True))
+    """Lock the programme, decide one command's event, evolve the programme by it, save both."""
+    programme = await repository.get_programme(uow.conn, uow.tenant, programme_id, for_update=True)
+    event = decide(programme)
+    programme = programmes.evolve(programme, event)
     await repository.set_programme_state(uow.conn, uow.tenant, programme)
     uow.emit(event)
     await uow.commit()
@@ -510,7 +513,7 @@ async def create_pair(uow: UnitOfWork, cmd: CreatePair) -> pairs.Pair:
 
     tenant = uow.tenant
     programme = await repository.get_programme(uow.conn, tenant, cmd.programme_id, for_update=True)
-    programme = programme.begin_running()
+    programme.require_pairing()
     _check_started_on(cmd.started_on, programme)
     mentor = await _member(uow, cmd.mentor_id, programme.programme_id, "mentor", "mentor_id")
     mentee = await _member(uow, cmd.mentee_id, programme.programme_id, "mentee", "mentee_id")
@@ -541,6 +544,7 @@ async def create_pair(uow: UnitOfWork, cmd: CreatePair) -> pairs.Pair:
             field="mentee_id",
             code="duplicate_pair",
         ) from None
+    programme = programmes.evolve(programme, event)
     await repository.set_programme_state(uow.conn, tenant, programme)
     uow.emit(event)
     await uow.commit()
@@ -633,7 +637,8 @@ async def _match_run(
     runs are superseded by this one. The run records the directory revision and the reporting lines it read."""
     tenant, conn = uow.tenant, uow.conn
     now = datetime.now(UTC)
-    programme = (await repository.get_programme(conn, tenant, programme_id, for_update=True)).begin_matching()
+    programme = await repository.get_programme(conn, tenant, programme_id, for_update=True)
+    programme.require_matching()
     for stale in await repository.expired_proposals(conn, tenant, programme_id):
         lapsed = stale.expire(now)
         if lapsed is not None:
@@ -677,18 +682,17 @@ async def _match_run(
         created_at=now, proposals=proposals, directory_revision=revision, org_chart_hash=repository.chart_hash(chart),
     )  # fmt: skip
     await repository.insert_match_run(conn, tenant, run)
-    await repository.set_programme_state(conn, tenant, programme)
-    uow.emit(
-        MatchRunCompleted(
-            match_run_id=run_id, programme_id=programme_id, algorithm_version=result.algorithm_version,
-            objective=result.objective, policy=result.policy,
-            proposals=[EventProposal(proposal_id=p.proposal_id, mentor_id=p.mentor_id, mentee_id=p.mentee_id,
-                                     score=p.score, components=p.components, rationale=p.rationale, forced=p.forced)
-                       for p in proposals],
-            unmatched=[EventUnmatched(**vars(u)) for u in result.unmatched], total_score=result.total_score,
-            directory_revision=run.directory_revision, org_chart_hash=run.org_chart_hash,
-        )
+    completed = MatchRunCompleted(
+        match_run_id=run_id, programme_id=programme_id, algorithm_version=result.algorithm_version,
+        objective=result.objective, policy=result.policy,
+        proposals=[EventProposal(proposal_id=p.proposal_id, mentor_id=p.mentor_id, mentee_id=p.mentee_id,
+                                 score=p.score, components=p.components, rationale=p.rationale, forced=p.forced)
+                   for p in proposals],
+        unmatched=[EventUnmatched(**vars(u)) for u in result.unmatched], total_score=result.total_score,
+        directory_revision=run.directory_revision, org_chart_hash=run.org_chart_hash,
     )  # fmt: skip
+    await repository.set_programme_state(conn, tenant, programmes.evolve(programme, completed))
+    uow.emit(completed)
     return run
 
 
@@ -718,6 +722,7 @@ async def accept_proposals(
         )
     now = datetime.now(UTC)
     created = []
+    made: list[PairCreated | PairProposed] = []
     for proposal in chosen:
         mentor = await _member(uow, proposal.mentor_id, programme.programme_id, "mentor", "proposal_ids")
         mentee = await _member(uow, proposal.mentee_id, programme.programme_id, "mentee", "proposal_ids")
@@ -732,6 +737,7 @@ async def accept_proposals(
                 rationale=proposal.rationale, origin=origin, match_run_id=match_run_id,
             )  # fmt: skip
             uow.emit(event)
+            made.append(event)
         else:
             pair, created_event = pairs.create_pair(
                 pair_id, programme.programme_id, mentor.participant_id, mentee.participant_id,
@@ -739,10 +745,13 @@ async def accept_proposals(
                 started_on=started_on,
             )  # fmt: skip
             uow.emit(created_event)
+            made.append(created_event)
         await repository.insert_pair(uow.conn, tenant, pair)
         await repository.mark_proposal_accepted(uow.conn, tenant, proposal.proposal_id, pair_id)
         created.append(pair)
-    programme = programme.begin_running()
+    programme.require_pairing()
+    for made_event in made:
+        programme = programmes.evolve(programme, made_event)
     await repository.set_programme_state(uow.conn, tenant, programme)
     await uow.commit()
     return created

@@ -12,6 +12,7 @@ from services.pairing import csv_import
 from services.pairing.domain import participants, programmes
 from services.pairing.domain.pairs import propose_pair
 from shared.errors import Conflict, InvalidInput
+from shared.events.pairing import MatchRunCompleted, PairCreated
 from tests import builders
 from tests.directory import DIRECTORY_FIELDS, enrolment
 
@@ -23,12 +24,24 @@ def _programme() -> programmes.Programme:
 def test_programme_lifecycle() -> None:
     p = _programme()
     assert p.state == "draft"
-    launched, event = p.launch()
+    event = p.launch()
+    launched = programmes.evolve(p, event)
     assert (launched.state, event.programme_id, event.cadence_days) == ("enrolling", "g1", 14)
-    assert launched.begin_matching().state == "matching"
-    running = launched.begin_running()
-    assert running.begin_matching().state == "running"  # rematching keeps a running programme running
-    closed, _ = running.close()
+    run = MatchRunCompleted(
+        match_run_id="r1", programme_id="g1", algorithm_version="lsa-1", objective="max_total_score", policy={},
+        proposals=[], unmatched=[], total_score=0,
+    )  # fmt: skip
+    launched.require_matching()
+    assert programmes.evolve(launched, run).state == "matching"
+    launched.require_pairing()
+    running = programmes.evolve(launched, PairCreated(pair_id="p1", programme_id="g1", mentor_id="m1", mentee_id="e1"))
+    assert programmes.evolve(running, run).state == "running"  # rematching keeps a running programme running
+    closed = programmes.evolve(running, running.close())
+    assert closed.state == "closed"
+    with pytest.raises(Conflict):
+        closed.require_matching()
+    with pytest.raises(Conflict):
+        closed.require_pairing()
     with pytest.raises(Conflict):
         closed.require_enrolment_open()
     with pytest.raises(Conflict):
