@@ -142,7 +142,8 @@ async def enrol_participants(
             continue
         try:
             profile = directory.participant_profile(employee) if employee is not None else {}
-            participant, event = participants.enrol(data, profile)
+            event = participants.enrol(data, profile)
+            participant = participants.evolve(None, event)
         except ValidationError as exc:
             for d in invalid(exc).details:
                 fail(number, str(d["field"]), f"{d['field']}: {d['message']}")
@@ -182,9 +183,10 @@ async def enrol_participants(
 async def update_participant(uow: UnitOfWork, participant_id: str, changes: dict[str, Any]) -> participants.Participant:
     current = await repository.get_participant(uow.conn, uow.tenant, participant_id, for_update=True)
     try:
-        participant, event = current.update(changes)
+        event = current.update(changes)
     except ValidationError as exc:
         raise invalid(exc) from None
+    participant = participants.evolve(current, event)
     await repository.update_participant(uow.conn, uow.tenant, participant)
     uow.emit(event)
     await uow.commit()
@@ -204,7 +206,8 @@ async def withdraw_participant(
 async def _withdraw(
     uow: UnitOfWork, participant: participants.Participant, reason: participants.WithdrawReason
 ) -> tuple[participants.Participant, list[pairs.Pair]]:
-    participant, event = participant.withdraw(reason)
+    event = participant.withdraw(reason)
+    participant = participants.evolve(participant, event)
     await repository.update_participant(uow.conn, uow.tenant, participant)
     uow.emit(event)
     end_reason: PairEndReason = "left_company" if reason == "left_company" else "withdrawn"
@@ -336,8 +339,8 @@ async def _renumber(
         result.events.append(moved)
     await repository.save_employees(conn, tenant, reports)
     for enrolment in await repository.enrolments_of(conn, tenant, [change.employee_id]):
-        participant, updated = enrolment.renumbered(change.new_employee_id)
-        await repository.update_participant(conn, tenant, participant)
+        updated = enrolment.renumbered(change.new_employee_id)
+        await repository.update_participant(conn, tenant, participants.evolve(enrolment, updated))
         uow.emit(updated)
         result.participants_updated += 1
     await repository.set_directory_revision(conn, tenant, revision)
@@ -364,8 +367,8 @@ async def _directory_consequences(
             continue
         refreshed = enrolment.refresh(_directory_profile(employee))
         if refreshed is not None:
-            await repository.update_participant(conn, tenant, refreshed[0])
-            uow.emit(refreshed[1])
+            await repository.update_participant(conn, tenant, participants.evolve(enrolment, refreshed))
+            uow.emit(refreshed)
             result.participants_updated += 1
     away = {
         i for i, e in changed.items() if e.status == "on_leave" and getattr(before.get(i), "status", None) != "on_leave"

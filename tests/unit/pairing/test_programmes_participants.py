@@ -69,19 +69,45 @@ def test_programme_validation_names_the_field(kwargs: dict[str, Any], field: str
 
 def _enrol(**overrides: Any) -> participants.Participant:
     body = {**builders.mentor(), "programme_id": "g1", **overrides}
-    return participants.enrol(enrolment(body), {k: v for k, v in body.items() if k in DIRECTORY_FIELDS})[0]
+    event = participants.enrol(enrolment(body), {k: v for k, v in body.items() if k in DIRECTORY_FIELDS})
+    return participants.evolve(None, event)
 
 
 def test_enrol_update_withdraw() -> None:
     p = _enrol()
-    updated, event = p.update({"goal": "Teach prompt writing", "capacity": 2})
+    event = p.update({"goal": "Teach prompt writing", "capacity": 2})
+    updated = participants.evolve(p, event)
     assert updated.profile["goal"] == "Teach prompt writing"
     assert event.capacity == 2
     assert event.participant_id == p.participant_id
-    withdrawn, w = updated.withdraw("left_company")
+    w = updated.withdraw("left_company")
+    withdrawn = participants.evolve(updated, w)
     assert (withdrawn.status, w.reason) == ("withdrawn", "left_company")
     with pytest.raises(Conflict):
         withdrawn.update({"capacity": 1})
+
+
+def test_evolve_gives_the_participant_each_command_used_to_return() -> None:
+    """decide (a command method) then evolve: the state the (state, event) tuples used to carry."""
+    body = {**builders.mentor(), "programme_id": "g1"}
+    enrolled = participants.enrol(enrolment(body), {k: v for k, v in body.items() if k in DIRECTORY_FIELDS})
+    p = participants.evolve(None, enrolled)
+    assert p == participants.Participant(
+        enrolled.participant_id, "g1", enrolled.employee_id, "mentor", enrolled.model_dump(mode="json")
+    )
+    for updated in (
+        p.update({"goal": "Teach agents"}),
+        p.renumbered("E-new"),
+        p.refresh({"email": "new@acme.example"}),
+    ):
+        assert updated is not None
+        assert participants.evolve(p, updated) == participants.Participant(
+            p.participant_id, p.programme_id, updated.employee_id, p.role, updated.model_dump(mode="json")
+        )
+    assert participants.evolve(p, p.renumbered("E-new")).employee_id == "E-new"
+    assert participants.evolve(p, p.withdraw()) == participants.Participant(
+        p.participant_id, p.programme_id, p.employee_id, p.role, p.profile, "withdrawn"
+    )
 
 
 def test_a_mentor_takes_mentees_up_to_their_capacity() -> None:
@@ -120,7 +146,7 @@ def test_the_directory_owns_the_profile() -> None:
     assert err.value.field == "grade"
     refreshed = p.refresh({"email": "new@acme.example", "department": p.profile["department"]})
     assert refreshed is not None
-    assert refreshed[1].email == "new@acme.example"
+    assert refreshed.email == "new@acme.example"
     assert p.refresh({"department": p.profile["department"]}) is None  # nothing changed, no event
 
 
