@@ -19,7 +19,6 @@ from pydantic import ValidationError
 from services.pairing import matching_adapter, repository
 from services.pairing.domain import directory, pairs, participants, programmes
 from shared.errors import Conflict, InvalidInput, NotFound
-from shared.events.base import EventPayload
 from shared.events.common import PairEndReason
 from shared.events.directory import EmployeeChangeIgnored, EmployeeRenumbered, EmployeeUpdated, Origin
 from shared.events.pairing import MatchRunCompleted, PairCreated, PairProposed
@@ -215,12 +214,14 @@ async def _withdraw(
     ended = []
     for pair in await repository.live_pairs_of(uow.conn, uow.tenant, participant.participant_id, for_update=True):
         if pair.state == "proposed":
-            after, declined = pair.decline(participant.participant_id, reason=f"{participant.display_name} {why}")
+            declined = pair.decline(participant.participant_id, reason=f"{participant.display_name} {why}")
+            after = pairs.evolve_all(pair, [declined])
             await repository.update_pair(uow.conn, uow.tenant, after)
             uow.emit(declined)
             ended.append(after)
             continue
-        after, ended_event = pair.end(end_reason, note=f"{participant.display_name} {why}")
+        ended_event = pair.end(end_reason, note=f"{participant.display_name} {why}")
+        after = pairs.evolve_all(pair, [ended_event])
         await repository.update_pair(uow.conn, uow.tenant, after)
         uow.emit(ended_event)
         ended.append(after)
@@ -412,16 +413,15 @@ async def _leave_of_absence(uow: UnitOfWork, away: set[str], back: set[str], res
     for pair in live:
         mentor, mentee = people[pair.mentor_id], people[pair.mentee_id]
         gone = [p for p in (mentor, mentee) if p.employee_id in on_leave]
-        changes: Sequence[EventPayload]
         if gone:
-            after, changes = pair.pause_for_leave(" and ".join(p.display_name for p in gone))
-            result.paused += len(changes)
+            changes = pair.pause_for_leave(" and ".join(p.display_name for p in gone))
+            result.paused += len(pairs.published(changes))
         else:
-            after, changes = pair.resume_after_leave()
-            result.resumed += len(changes)
+            changes = pair.resume_after_leave()
+            result.resumed += len(pairs.published(changes))
         if changes:
-            await repository.update_pair(conn, tenant, after)
-            uow.emit(*changes)
+            await repository.update_pair(conn, tenant, pairs.evolve_all(pair, changes))
+            uow.emit(*pairs.published(changes))
 
 
 async def recheck_pairs(
@@ -455,17 +455,16 @@ async def recheck_pairs(
     for pair in live:
         programme = programme_of[pair.programme_id]
         conflict = matching_adapter.conflict(programme, people[pair.mentor_id], people[pair.mentee_id], chart)
-        changes: Sequence[EventPayload]
         if conflict is not None:
             flag = pairs.Flag(conflict.rule, conflict.detail, conflict.chain, since, revision, "left_running")
-            after, changes = pair.flag_conflict(flag, pause=programme.pauses_flagged_pairs)
+            changes = pair.flag_conflict(flag, pause=programme.pauses_flagged_pairs)
             result.flagged += 1 if changes else 0
         else:
-            after, changes = pair.clear_flag()
+            changes = pair.clear_flag()
             result.cleared += 1 if changes else 0
         if changes:
-            changed.append(after)
-            uow.emit(*changes)
+            changed.append(pairs.evolve_all(pair, changes))
+            uow.emit(*pairs.published(changes))
     await repository.update_pairs(conn, tenant, changed)
     return result
 
@@ -474,11 +473,11 @@ async def resolve_flag(
     uow: UnitOfWork, pair_id: str, decision: Literal["keep", "end"], reason: str, resolved_by: str
 ) -> tuple[pairs.Pair, repository.MatchRunRow | None]:
     """HR decides on a flagged pair: keep it (the override is recorded), or end it and propose new partners."""
-    pair, events = (await repository.get_pair(uow.conn, uow.tenant, pair_id, for_update=True)).resolve_flag(
-        decision, reason, resolved_by, datetime.now(UTC)
-    )
+    pair = await repository.get_pair(uow.conn, uow.tenant, pair_id, for_update=True)
+    changes = pair.resolve_flag(decision, reason, resolved_by, datetime.now(UTC))
+    pair = pairs.evolve_all(pair, changes)
     await repository.update_pair(uow.conn, uow.tenant, pair)
-    uow.emit(*events)
+    uow.emit(*pairs.published(changes))
     run = None
     if decision == "end":
         waiting = await _waiting_for_partner(uow, pair)
@@ -534,11 +533,12 @@ async def create_pair(uow: UnitOfWork, cmd: CreatePair) -> pairs.Pair:
         )
     await _check_capacity(uow, mentor)
     mentee.check_unpaired(await _live_pairs(uow, mentee))
-    pair, event = pairs.create_pair(
+    changes = pairs.create_pair(
         cmd.pair_id or new_id(), programme.programme_id, mentor.participant_id, mentee.participant_id,
         score=verdict.score, rationale=verdict.rationale, origin="manual", warnings=tuple(verdict.warnings),
         started_on=cmd.started_on,
     )  # fmt: skip
+    pair = pairs.evolve_all(None, changes)
     try:
         await repository.insert_pair(uow.conn, tenant, pair)
     except asyncpg.UniqueViolationError:
@@ -547,9 +547,11 @@ async def create_pair(uow: UnitOfWork, cmd: CreatePair) -> pairs.Pair:
             field="mentee_id",
             code="duplicate_pair",
         ) from None
-    programme = programmes.evolve(programme, event)
+    for event in pairs.published(changes):
+        if isinstance(event, PairCreated):
+            programme = programmes.evolve(programme, event)
     await repository.set_programme_state(uow.conn, tenant, programme)
-    uow.emit(event)
+    uow.emit(*pairs.published(changes))
     await uow.commit()
     return pair
 
@@ -580,41 +582,39 @@ async def _check_capacity(uow: UnitOfWork, mentor: participants.Participant) -> 
 
 
 async def _change_pair(
-    uow: UnitOfWork, pair_id: str, change: Callable[[pairs.Pair], tuple[pairs.Pair, Sequence[EventPayload]]]
+    uow: UnitOfWork, pair_id: str, decide: Callable[[pairs.Pair], Sequence[pairs.PairChange]]
 ) -> pairs.Pair:
-    """Lock the pair, apply one state change, save it and its events in the unit of work."""
-    pair, events = change(await repository.get_pair(uow.conn, uow.tenant, pair_id, for_update=True))
+    """Lock the pair, decide one command, evolve the pair by what it decided, save it and emit its events."""
+    pair = await repository.get_pair(uow.conn, uow.tenant, pair_id, for_update=True)
+    changes = decide(pair)
+    pair = pairs.evolve_all(pair, changes)
     await repository.update_pair(uow.conn, uow.tenant, pair)
-    uow.emit(*events)
+    uow.emit(*pairs.published(changes))
     await uow.commit()
     return pair
 
 
 async def pause_pair(uow: UnitOfWork, pair_id: str, reason: str = "") -> pairs.Pair:
-    return await _change_pair(uow, pair_id, lambda p: _one(p.pause(reason)))
+    return await _change_pair(uow, pair_id, lambda p: [p.pause(reason)])
 
 
 async def resume_pair(uow: UnitOfWork, pair_id: str) -> pairs.Pair:
-    return await _change_pair(uow, pair_id, lambda p: _one(p.resume()))
+    return await _change_pair(uow, pair_id, lambda p: [p.resume()])
 
 
 async def end_pair(uow: UnitOfWork, pair_id: str, reason: PairEndReason, note: str = "") -> pairs.Pair:
-    return await _change_pair(uow, pair_id, lambda p: _one(p.end(reason, note)))
+    return await _change_pair(uow, pair_id, lambda p: [p.end(reason, note)])
 
 
 async def extend_pair(uow: UnitOfWork, pair_id: str, until: date) -> pairs.Pair:
     pair = await repository.get_pair(uow.conn, uow.tenant, pair_id)
     ends_on = (await repository.get_programme(uow.conn, uow.tenant, pair.programme_id)).ends_on
-    return await _change_pair(uow, pair_id, lambda p: _one(p.extend(until, ends_on)))
+    return await _change_pair(uow, pair_id, lambda p: [p.extend(until, ends_on)])
 
 
 async def answer_proposal(uow: UnitOfWork, pair_id: str, participant_id: str, accept: bool) -> pairs.Pair:
     now = datetime.now(UTC)
     return await _change_pair(uow, pair_id, lambda p: p.consent(participant_id, accept, now))
-
-
-def _one(result: tuple[pairs.Pair, EventPayload]) -> tuple[pairs.Pair, Sequence[EventPayload]]:
-    return result[0], [result[1]]
 
 
 def consent_deadline(programme: programmes.Programme, now: datetime) -> datetime:
@@ -645,8 +645,8 @@ async def _match_run(
     for stale in await repository.expired_proposals(conn, tenant, programme_id):
         lapsed = stale.expire(now)
         if lapsed is not None:
-            await repository.update_pair(conn, tenant, lapsed[0])
-            uow.emit(lapsed[1])
+            await repository.update_pair(conn, tenant, pairs.evolve_all(stale, [lapsed]))
+            uow.emit(lapsed)
     load = await repository.live_load(conn, tenant, programme_id)
     enrolled, _ = await repository.list_participants(conn, tenant, programme_id)
     mentors = [p for p in enrolled if p.role == "mentor"]
@@ -734,21 +734,20 @@ async def accept_proposals(
         origin: pairs.Origin = "rematch" if run.kind == "rematch" else "match_run"
         pair_id = new_id()
         if programme.requires_consent:
-            pair, event = pairs.propose_pair(
+            changes = pairs.propose_pair(
                 pair_id, programme.programme_id, mentor.participant_id, mentee.participant_id,
                 consent_deadline=consent_deadline(programme, now), score=proposal.score,
                 rationale=proposal.rationale, origin=origin, match_run_id=match_run_id,
             )  # fmt: skip
-            uow.emit(event)
-            made.append(event)
         else:
-            pair, created_event = pairs.create_pair(
+            changes = pairs.create_pair(
                 pair_id, programme.programme_id, mentor.participant_id, mentee.participant_id,
                 score=proposal.score, rationale=proposal.rationale, origin=origin, match_run_id=match_run_id,
                 started_on=started_on,
             )  # fmt: skip
-            uow.emit(created_event)
-            made.append(created_event)
+        pair = pairs.evolve_all(None, changes)
+        uow.emit(*pairs.published(changes))
+        made.extend(e for e in pairs.published(changes) if isinstance(e, PairCreated | PairProposed))
         await repository.insert_pair(uow.conn, tenant, pair)
         await repository.mark_proposal_accepted(uow.conn, tenant, proposal.proposal_id, pair_id)
         created.append(pair)

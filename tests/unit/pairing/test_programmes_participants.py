@@ -10,9 +10,9 @@ from pydantic import ValidationError
 
 from services.pairing import csv_import
 from services.pairing.domain import participants, programmes
-from services.pairing.domain.pairs import propose_pair
+from services.pairing.domain.pairs import evolve_all, propose_pair, published
 from shared.errors import Conflict, InvalidInput
-from shared.events.pairing import MatchRunCompleted, PairCreated
+from shared.events.pairing import MatchRunCompleted, PairCreated, PairDeclined, PairProposed
 from tests import builders
 from tests.directory import DIRECTORY_FIELDS, enrolment
 
@@ -178,24 +178,32 @@ def test_a_bad_update_is_a_validation_error() -> None:
 
 def test_consent_both_must_accept_before_the_deadline() -> None:
     now = datetime(2026, 2, 1, tzinfo=UTC)
-    pair, proposed = propose_pair("p1", "g1", "m1", "e1", consent_deadline=now + timedelta(days=7))
-    assert pair.state == "proposed"
+    changes = propose_pair("p1", "g1", "m1", "e1", consent_deadline=now + timedelta(days=7), origin="rematch")
+    pair = evolve_all(None, changes)
+    [proposed] = published(changes)
+    assert (pair.state, pair.origin) == ("proposed", "rematch")  # the origin is kept, though not published
+    assert isinstance(proposed, PairProposed)
     assert proposed.consent_deadline == now + timedelta(days=7)
-    half, events = pair.consent("e1", True, now)  # the senior first
-    assert (half.state, events) == ("proposed", [])
-    both, events = half.consent("m1", True, now)
-    assert both.state == "active"
-    assert [type(e).__name__ for e in events] == ["PairCreated"]
-    declined, events = pair.consent("m1", False, now)
+    changes = pair.consent("e1", True, now)  # the senior first
+    half = evolve_all(pair, changes)
+    assert (half.state, half.mentee_consent, published(changes)) == ("proposed", True, [])
+    changes = half.consent("m1", True, now)
+    both = evolve_all(half, changes)
+    assert (both.state, both.mentor_consent, both.mentee_consent) == ("active", True, True)
+    [created] = published(changes)
+    assert isinstance(created, PairCreated)
+    assert created.origin == "rematch"
+    changes = pair.consent("m1", False, now)
+    declined = evolve_all(pair, changes)
     assert declined.state == "declined"
-    assert events[0].declined_by == "m1"
+    assert [e.declined_by for e in published(changes) if isinstance(e, PairDeclined)] == ["m1"]
     with pytest.raises(Conflict, match="deadline"):
         pair.consent("m1", True, now + timedelta(days=8))
     with pytest.raises(InvalidInput):
         pair.consent("stranger", True, now)
     expired = pair.expire(now + timedelta(days=8))
     assert expired is not None
-    assert expired[0].state == "declined"
+    assert evolve_all(pair, [expired]).state == "declined"
     assert pair.expire(now) is None
 
 
