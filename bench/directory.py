@@ -151,10 +151,10 @@ async def _pairs(pool: asyncpg.Pool, n_pairs: int, n: int) -> None:
     uow = UnitOfWork(pool, uow.topics, tenant=TENANT)
     async with uow:  # the pairs, written as create_pair writes them (one transaction, for a fast setup)
         for k, (m, e) in enumerate(zip(mentors, mentees, strict=True)):
-            pair, event = pairs.create_pair(f"bench-pair-{k}", programme.programme_id, m.participant_id,
-                                            e.participant_id)  # fmt: skip
-            await repository.insert_pair(uow.conn, TENANT, pair)
-            uow.emit(event)
+            changes = pairs.create_pair(f"bench-pair-{k}", programme.programme_id, m.participant_id,
+                                        e.participant_id)  # fmt: skip
+            await repository.insert_pair(uow.conn, TENANT, pairs.evolve_all(None, changes))
+            uow.emit(*pairs.published(changes))
         await repository.set_programme_state(uow.conn, TENANT, replace(programme, state="running"))
         await uow.commit()
 

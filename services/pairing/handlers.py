@@ -19,10 +19,9 @@ from pydantic import ValidationError
 from services.pairing import matching_adapter, repository
 from services.pairing.domain import directory, pairs, participants, programmes
 from shared.errors import Conflict, InvalidInput, NotFound
-from shared.events.base import EventPayload
 from shared.events.common import PairEndReason
 from shared.events.directory import EmployeeChangeIgnored, EmployeeRenumbered, EmployeeUpdated, Origin
-from shared.events.pairing import MatchRunCompleted
+from shared.events.pairing import MatchRunCompleted, PairCreated, PairProposed
 from shared.events.pairing import Proposal as EventProposal
 from shared.events.pairing import Unmatched as EventUnmatched
 from shared.uow import UnitOfWork
@@ -69,7 +68,8 @@ async def create_programme(uow: UnitOfWork, cmd: CreateProgramme) -> programmes.
         hr_contact_email=cmd.hr_contact_email, min_group_size=cmd.min_group_size,
     )  # fmt: skip
     if cmd.launch:
-        programme, launched = programme.launch()
+        launched = programme.launch()
+        programme = programmes.evolve(programme, launched)
         uow.emit(launched)
     try:
         await repository.insert_programme(uow.conn, uow.tenant, programme)
@@ -90,10 +90,12 @@ async def close_programme(uow: UnitOfWork, programme_id: str) -> programmes.Prog
 async def _change_programme(
     uow: UnitOfWork,
     programme_id: str,
-    change: Callable[[programmes.Programme], tuple[programmes.Programme, EventPayload]],
+    decide: Callable[[programmes.Programme], programmes.ProgrammeEvent],
 ) -> programmes.Programme:
-    """Lock the programme, apply one state change, save it and its event in the unit of work."""
-    programme, event = change(await repository.get_programme(uow.conn, uow.tenant, programme_id, for_update=True))
+    """Lock the programme, decide one command's event, evolve the programme by it, save both."""
+    programme = await repository.get_programme(uow.conn, uow.tenant, programme_id, for_update=True)
+    event = decide(programme)
+    programme = programmes.evolve(programme, event)
     await repository.set_programme_state(uow.conn, uow.tenant, programme)
     uow.emit(event)
     await uow.commit()
@@ -139,7 +141,8 @@ async def enrol_participants(
             continue
         try:
             profile = directory.participant_profile(employee) if employee is not None else {}
-            participant, event = participants.enrol(data, profile)
+            event = participants.enrol(data, profile)
+            participant = participants.evolve(None, event)
         except ValidationError as exc:
             for d in invalid(exc).details:
                 fail(number, str(d["field"]), f"{d['field']}: {d['message']}")
@@ -179,9 +182,10 @@ async def enrol_participants(
 async def update_participant(uow: UnitOfWork, participant_id: str, changes: dict[str, Any]) -> participants.Participant:
     current = await repository.get_participant(uow.conn, uow.tenant, participant_id, for_update=True)
     try:
-        participant, event = current.update(changes)
+        event = current.update(changes)
     except ValidationError as exc:
         raise invalid(exc) from None
+    participant = participants.evolve(current, event)
     await repository.update_participant(uow.conn, uow.tenant, participant)
     uow.emit(event)
     await uow.commit()
@@ -201,7 +205,8 @@ async def withdraw_participant(
 async def _withdraw(
     uow: UnitOfWork, participant: participants.Participant, reason: participants.WithdrawReason
 ) -> tuple[participants.Participant, list[pairs.Pair]]:
-    participant, event = participant.withdraw(reason)
+    event = participant.withdraw(reason)
+    participant = participants.evolve(participant, event)
     await repository.update_participant(uow.conn, uow.tenant, participant)
     uow.emit(event)
     end_reason: PairEndReason = "left_company" if reason == "left_company" else "withdrawn"
@@ -209,12 +214,14 @@ async def _withdraw(
     ended = []
     for pair in await repository.live_pairs_of(uow.conn, uow.tenant, participant.participant_id, for_update=True):
         if pair.state == "proposed":
-            after, declined = pair.decline(participant.participant_id, reason=f"{participant.display_name} {why}")
+            declined = pair.decline(participant.participant_id, reason=f"{participant.display_name} {why}")
+            after = pairs.evolve_all(pair, [declined])
             await repository.update_pair(uow.conn, uow.tenant, after)
             uow.emit(declined)
             ended.append(after)
             continue
-        after, ended_event = pair.end(end_reason, note=f"{participant.display_name} {why}")
+        ended_event = pair.end(end_reason, note=f"{participant.display_name} {why}")
+        after = pairs.evolve_all(pair, [ended_event])
         await repository.update_pair(uow.conn, uow.tenant, after)
         uow.emit(ended_event)
         ended.append(after)
@@ -333,8 +340,8 @@ async def _renumber(
         result.events.append(moved)
     await repository.save_employees(conn, tenant, reports)
     for enrolment in await repository.enrolments_of(conn, tenant, [change.employee_id]):
-        participant, updated = enrolment.renumbered(change.new_employee_id)
-        await repository.update_participant(conn, tenant, participant)
+        updated = enrolment.renumbered(change.new_employee_id)
+        await repository.update_participant(conn, tenant, participants.evolve(enrolment, updated))
         uow.emit(updated)
         result.participants_updated += 1
     await repository.set_directory_revision(conn, tenant, revision)
@@ -361,8 +368,8 @@ async def _directory_consequences(
             continue
         refreshed = enrolment.refresh(_directory_profile(employee))
         if refreshed is not None:
-            await repository.update_participant(conn, tenant, refreshed[0])
-            uow.emit(refreshed[1])
+            await repository.update_participant(conn, tenant, participants.evolve(enrolment, refreshed))
+            uow.emit(refreshed)
             result.participants_updated += 1
     away = {
         i for i, e in changed.items() if e.status == "on_leave" and getattr(before.get(i), "status", None) != "on_leave"
@@ -406,16 +413,15 @@ async def _leave_of_absence(uow: UnitOfWork, away: set[str], back: set[str], res
     for pair in live:
         mentor, mentee = people[pair.mentor_id], people[pair.mentee_id]
         gone = [p for p in (mentor, mentee) if p.employee_id in on_leave]
-        changes: Sequence[EventPayload]
         if gone:
-            after, changes = pair.pause_for_leave(" and ".join(p.display_name for p in gone))
-            result.paused += len(changes)
+            changes = pair.pause_for_leave(" and ".join(p.display_name for p in gone))
+            result.paused += len(pairs.published(changes))
         else:
-            after, changes = pair.resume_after_leave()
-            result.resumed += len(changes)
+            changes = pair.resume_after_leave()
+            result.resumed += len(pairs.published(changes))
         if changes:
-            await repository.update_pair(conn, tenant, after)
-            uow.emit(*changes)
+            await repository.update_pair(conn, tenant, pairs.evolve_all(pair, changes))
+            uow.emit(*pairs.published(changes))
 
 
 async def recheck_pairs(
@@ -449,17 +455,16 @@ async def recheck_pairs(
     for pair in live:
         programme = programme_of[pair.programme_id]
         conflict = matching_adapter.conflict(programme, people[pair.mentor_id], people[pair.mentee_id], chart)
-        changes: Sequence[EventPayload]
         if conflict is not None:
             flag = pairs.Flag(conflict.rule, conflict.detail, conflict.chain, since, revision, "left_running")
-            after, changes = pair.flag_conflict(flag, pause=programme.pauses_flagged_pairs)
+            changes = pair.flag_conflict(flag, pause=programme.pauses_flagged_pairs)
             result.flagged += 1 if changes else 0
         else:
-            after, changes = pair.clear_flag()
+            changes = pair.clear_flag()
             result.cleared += 1 if changes else 0
         if changes:
-            changed.append(after)
-            uow.emit(*changes)
+            changed.append(pairs.evolve_all(pair, changes))
+            uow.emit(*pairs.published(changes))
     await repository.update_pairs(conn, tenant, changed)
     return result
 
@@ -468,11 +473,11 @@ async def resolve_flag(
     uow: UnitOfWork, pair_id: str, decision: Literal["keep", "end"], reason: str, resolved_by: str
 ) -> tuple[pairs.Pair, repository.MatchRunRow | None]:
     """HR decides on a flagged pair: keep it (the override is recorded), or end it and propose new partners."""
-    pair, events = (await repository.get_pair(uow.conn, uow.tenant, pair_id, for_update=True)).resolve_flag(
-        decision, reason, resolved_by, datetime.now(UTC)
-    )
+    pair = await repository.get_pair(uow.conn, uow.tenant, pair_id, for_update=True)
+    changes = pair.resolve_flag(decision, reason, resolved_by, datetime.now(UTC))
+    pair = pairs.evolve_all(pair, changes)
     await repository.update_pair(uow.conn, uow.tenant, pair)
-    uow.emit(*events)
+    uow.emit(*pairs.published(changes))
     run = None
     if decision == "end":
         waiting = await _waiting_for_partner(uow, pair)
@@ -510,7 +515,7 @@ async def create_pair(uow: UnitOfWork, cmd: CreatePair) -> pairs.Pair:
 
     tenant = uow.tenant
     programme = await repository.get_programme(uow.conn, tenant, cmd.programme_id, for_update=True)
-    programme = programme.begin_running()
+    programme.require_pairing()
     _check_started_on(cmd.started_on, programme)
     mentor = await _member(uow, cmd.mentor_id, programme.programme_id, "mentor", "mentor_id")
     mentee = await _member(uow, cmd.mentee_id, programme.programme_id, "mentee", "mentee_id")
@@ -528,11 +533,12 @@ async def create_pair(uow: UnitOfWork, cmd: CreatePair) -> pairs.Pair:
         )
     await _check_capacity(uow, mentor)
     mentee.check_unpaired(await _live_pairs(uow, mentee))
-    pair, event = pairs.create_pair(
+    changes = pairs.create_pair(
         cmd.pair_id or new_id(), programme.programme_id, mentor.participant_id, mentee.participant_id,
         score=verdict.score, rationale=verdict.rationale, origin="manual", warnings=tuple(verdict.warnings),
         started_on=cmd.started_on,
     )  # fmt: skip
+    pair = pairs.evolve_all(None, changes)
     try:
         await repository.insert_pair(uow.conn, tenant, pair)
     except asyncpg.UniqueViolationError:
@@ -541,8 +547,11 @@ async def create_pair(uow: UnitOfWork, cmd: CreatePair) -> pairs.Pair:
             field="mentee_id",
             code="duplicate_pair",
         ) from None
+    for event in pairs.published(changes):
+        if isinstance(event, PairCreated):
+            programme = programmes.evolve(programme, event)
     await repository.set_programme_state(uow.conn, tenant, programme)
-    uow.emit(event)
+    uow.emit(*pairs.published(changes))
     await uow.commit()
     return pair
 
@@ -573,41 +582,39 @@ async def _check_capacity(uow: UnitOfWork, mentor: participants.Participant) -> 
 
 
 async def _change_pair(
-    uow: UnitOfWork, pair_id: str, change: Callable[[pairs.Pair], tuple[pairs.Pair, Sequence[EventPayload]]]
+    uow: UnitOfWork, pair_id: str, decide: Callable[[pairs.Pair], Sequence[pairs.PairChange]]
 ) -> pairs.Pair:
-    """Lock the pair, apply one state change, save it and its events in the unit of work."""
-    pair, events = change(await repository.get_pair(uow.conn, uow.tenant, pair_id, for_update=True))
+    """Lock the pair, decide one command, evolve the pair by what it decided, save it and emit its events."""
+    pair = await repository.get_pair(uow.conn, uow.tenant, pair_id, for_update=True)
+    changes = decide(pair)
+    pair = pairs.evolve_all(pair, changes)
     await repository.update_pair(uow.conn, uow.tenant, pair)
-    uow.emit(*events)
+    uow.emit(*pairs.published(changes))
     await uow.commit()
     return pair
 
 
 async def pause_pair(uow: UnitOfWork, pair_id: str, reason: str = "") -> pairs.Pair:
-    return await _change_pair(uow, pair_id, lambda p: _one(p.pause(reason)))
+    return await _change_pair(uow, pair_id, lambda p: [p.pause(reason)])
 
 
 async def resume_pair(uow: UnitOfWork, pair_id: str) -> pairs.Pair:
-    return await _change_pair(uow, pair_id, lambda p: _one(p.resume()))
+    return await _change_pair(uow, pair_id, lambda p: [p.resume()])
 
 
 async def end_pair(uow: UnitOfWork, pair_id: str, reason: PairEndReason, note: str = "") -> pairs.Pair:
-    return await _change_pair(uow, pair_id, lambda p: _one(p.end(reason, note)))
+    return await _change_pair(uow, pair_id, lambda p: [p.end(reason, note)])
 
 
 async def extend_pair(uow: UnitOfWork, pair_id: str, until: date) -> pairs.Pair:
     pair = await repository.get_pair(uow.conn, uow.tenant, pair_id)
     ends_on = (await repository.get_programme(uow.conn, uow.tenant, pair.programme_id)).ends_on
-    return await _change_pair(uow, pair_id, lambda p: _one(p.extend(until, ends_on)))
+    return await _change_pair(uow, pair_id, lambda p: [p.extend(until, ends_on)])
 
 
 async def answer_proposal(uow: UnitOfWork, pair_id: str, participant_id: str, accept: bool) -> pairs.Pair:
     now = datetime.now(UTC)
     return await _change_pair(uow, pair_id, lambda p: p.consent(participant_id, accept, now))
-
-
-def _one(result: tuple[pairs.Pair, EventPayload]) -> tuple[pairs.Pair, Sequence[EventPayload]]:
-    return result[0], [result[1]]
 
 
 def consent_deadline(programme: programmes.Programme, now: datetime) -> datetime:
@@ -633,12 +640,13 @@ async def _match_run(
     runs are superseded by this one. The run records the directory revision and the reporting lines it read."""
     tenant, conn = uow.tenant, uow.conn
     now = datetime.now(UTC)
-    programme = (await repository.get_programme(conn, tenant, programme_id, for_update=True)).begin_matching()
+    programme = await repository.get_programme(conn, tenant, programme_id, for_update=True)
+    programme.require_matching()
     for stale in await repository.expired_proposals(conn, tenant, programme_id):
         lapsed = stale.expire(now)
         if lapsed is not None:
-            await repository.update_pair(conn, tenant, lapsed[0])
-            uow.emit(lapsed[1])
+            await repository.update_pair(conn, tenant, pairs.evolve_all(stale, [lapsed]))
+            uow.emit(lapsed)
     load = await repository.live_load(conn, tenant, programme_id)
     enrolled, _ = await repository.list_participants(conn, tenant, programme_id)
     mentors = [p for p in enrolled if p.role == "mentor"]
@@ -677,18 +685,17 @@ async def _match_run(
         created_at=now, proposals=proposals, directory_revision=revision, org_chart_hash=repository.chart_hash(chart),
     )  # fmt: skip
     await repository.insert_match_run(conn, tenant, run)
-    await repository.set_programme_state(conn, tenant, programme)
-    uow.emit(
-        MatchRunCompleted(
-            match_run_id=run_id, programme_id=programme_id, algorithm_version=result.algorithm_version,
-            objective=result.objective, policy=result.policy,
-            proposals=[EventProposal(proposal_id=p.proposal_id, mentor_id=p.mentor_id, mentee_id=p.mentee_id,
-                                     score=p.score, components=p.components, rationale=p.rationale, forced=p.forced)
-                       for p in proposals],
-            unmatched=[EventUnmatched(**vars(u)) for u in result.unmatched], total_score=result.total_score,
-            directory_revision=run.directory_revision, org_chart_hash=run.org_chart_hash,
-        )
+    completed = MatchRunCompleted(
+        match_run_id=run_id, programme_id=programme_id, algorithm_version=result.algorithm_version,
+        objective=result.objective, policy=result.policy,
+        proposals=[EventProposal(proposal_id=p.proposal_id, mentor_id=p.mentor_id, mentee_id=p.mentee_id,
+                                 score=p.score, components=p.components, rationale=p.rationale, forced=p.forced)
+                   for p in proposals],
+        unmatched=[EventUnmatched(**vars(u)) for u in result.unmatched], total_score=result.total_score,
+        directory_revision=run.directory_revision, org_chart_hash=run.org_chart_hash,
     )  # fmt: skip
+    await repository.set_programme_state(conn, tenant, programmes.evolve(programme, completed))
+    uow.emit(completed)
     return run
 
 
@@ -718,6 +725,7 @@ async def accept_proposals(
         )
     now = datetime.now(UTC)
     created = []
+    made: list[PairCreated | PairProposed] = []
     for proposal in chosen:
         mentor = await _member(uow, proposal.mentor_id, programme.programme_id, "mentor", "proposal_ids")
         mentee = await _member(uow, proposal.mentee_id, programme.programme_id, "mentee", "proposal_ids")
@@ -726,23 +734,26 @@ async def accept_proposals(
         origin: pairs.Origin = "rematch" if run.kind == "rematch" else "match_run"
         pair_id = new_id()
         if programme.requires_consent:
-            pair, event = pairs.propose_pair(
+            changes = pairs.propose_pair(
                 pair_id, programme.programme_id, mentor.participant_id, mentee.participant_id,
                 consent_deadline=consent_deadline(programme, now), score=proposal.score,
                 rationale=proposal.rationale, origin=origin, match_run_id=match_run_id,
             )  # fmt: skip
-            uow.emit(event)
         else:
-            pair, created_event = pairs.create_pair(
+            changes = pairs.create_pair(
                 pair_id, programme.programme_id, mentor.participant_id, mentee.participant_id,
                 score=proposal.score, rationale=proposal.rationale, origin=origin, match_run_id=match_run_id,
                 started_on=started_on,
             )  # fmt: skip
-            uow.emit(created_event)
+        pair = pairs.evolve_all(None, changes)
+        uow.emit(*pairs.published(changes))
+        made.extend(e for e in pairs.published(changes) if isinstance(e, PairCreated | PairProposed))
         await repository.insert_pair(uow.conn, tenant, pair)
         await repository.mark_proposal_accepted(uow.conn, tenant, proposal.proposal_id, pair_id)
         created.append(pair)
-    programme = programme.begin_running()
+    programme.require_pairing()
+    for made_event in made:
+        programme = programmes.evolve(programme, made_event)
     await repository.set_programme_state(uow.conn, tenant, programme)
     await uow.commit()
     return created

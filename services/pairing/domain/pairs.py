@@ -1,7 +1,14 @@
-"""The pair aggregate and its state machine: proposed -> active <-> paused -> ended. Pure: no I/O."""
+"""The pair aggregate and its state machine: proposed -> active <-> paused -> ended. Pure: no I/O.
+
+Decide/evolve (see the README's "Domain style"): `create_pair`, `propose_pair` and the command methods of
+`Pair` check the rules and return what happens (an event, or a list of changes); the pair changes only
+through `evolve`. A few facts the write model keeps are published by no event (how a pair was made, one
+side's consent, why it paused, HR's override): they are notes, folded by the same `evolve` and never emitted.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal
@@ -101,9 +108,7 @@ class Pair:
             started_on=self.started_on,
         )
 
-    def consent(
-        self, participant_id: str, accept: bool, now: datetime
-    ) -> tuple[Pair, list[PairCreated | PairDeclined]]:
+    def consent(self, participant_id: str, accept: bool, now: datetime) -> list[PairChange]:
         """One side answers a proposal. Both accepting makes the pair; one decline frees both."""
         self._require("answer the proposal of", "proposed")
         if participant_id not in (self.mentor_id, self.mentee_id):
@@ -115,30 +120,23 @@ class Pair:
                 code="deadline_passed",
             )
         if not accept:
-            declined, event = self.decline(participant_id)
-            return declined, [event]
-        answered = (
-            replace(self, mentor_consent=True)
-            if participant_id == self.mentor_id
-            else replace(self, mentee_consent=True)
-        )
+            return [self.decline(participant_id)]
+        given = ConsentGiven(participant_id)
+        answered = evolve_all(self, [given])
         if answered.mentor_consent and answered.mentee_consent:
-            active = replace(answered, state="active")
-            return active, [active.created_event()]
-        return answered, []
+            return [given, answered.created_event()]
+        return [given]
 
-    def decline(self, by: str, reason: str = "") -> tuple[Pair, PairDeclined]:
+    def decline(self, by: str, reason: str = "") -> PairDeclined:
         """The proposal is off (declined, or one of them withdrew); both are free for the next run."""
         self._require("decline", "proposed")
-        return replace(self, state="declined"), PairDeclined(
-            pair_id=self.pair_id, programme_id=self.programme_id, declined_by=by, reason=reason
-        )
+        return PairDeclined(pair_id=self.pair_id, programme_id=self.programme_id, declined_by=by, reason=reason)
 
-    def expire(self, now: datetime) -> tuple[Pair, PairDeclined] | None:
+    def expire(self, now: datetime) -> PairDeclined | None:
         """A proposal nobody answered in time lapses, freeing both for the next run."""
         if self.state != "proposed" or self.consent_deadline is None or now <= self.consent_deadline:
             return None
-        return replace(self, state="declined"), PairDeclined(
+        return PairDeclined(
             pair_id=self.pair_id, programme_id=self.programme_id, declined_by="deadline", reason="no answer in time"
         )
 
@@ -150,13 +148,15 @@ class Pair:
                 code="illegal_transition",
             )
 
-    def pause(self, reason: str = "", cause: PauseCause = "manual") -> tuple[Pair, PairPaused]:
+    def pause(self, reason: str = "") -> PairPaused:
+        """A pause by hand (`evolve` records its cause as "manual")."""
         self._require("pause", "active")
-        return replace(self, state="paused", pause_cause=cause), PairPaused(
-            pair_id=self.pair_id, programme_id=self.programme_id, reason=reason
-        )
+        return PairPaused(pair_id=self.pair_id, programme_id=self.programme_id, reason=reason)
 
-    def resume(self) -> tuple[Pair, PairResumed]:
+    def _pause(self, reason: str, cause: PauseCause) -> list[PairChange]:
+        return [self.pause(reason), PauseCaused(cause)]
+
+    def resume(self) -> PairResumed:
         """HR or the pair resumes a pair paused by hand. A flag is resolved, a leave ends, not resumed."""
         self._require("resume", "paused")
         if self.pause_cause == "flag":
@@ -173,57 +173,48 @@ class Pair:
             )
         return self._resumed()
 
-    def _resumed(self) -> tuple[Pair, PairResumed]:
-        return replace(self, state="active", pause_cause=None), PairResumed(
-            pair_id=self.pair_id, programme_id=self.programme_id
-        )
+    def _resumed(self) -> PairResumed:
+        return PairResumed(pair_id=self.pair_id, programme_id=self.programme_id)
 
     # -- leave of absence ---------------------------------------------------------------------------
 
-    def pause_for_leave(self, who: str) -> tuple[Pair, list[PairPaused]]:
+    def pause_for_leave(self, who: str) -> list[PairChange]:
         """One of the two went on leave: an active pair pauses (a pair paused for another cause stays so)."""
         if self.state != "active":
-            return self, []
-        after, event = self.pause(f"{who} is on leave of absence", cause="leave")
-        return after, [event]
+            return []
+        return self._pause(f"{who} is on leave of absence", "leave")
 
-    def resume_after_leave(self) -> tuple[Pair, list[PairResumed]]:
+    def resume_after_leave(self) -> list[PairChange]:
         """Both are back: a pair paused for the leave resumes."""
         if self.state != "paused" or self.pause_cause != "leave":
-            return self, []
-        after, event = self._resumed()
-        return after, [event]
+            return []
+        return [self._resumed()]
 
     # -- reorganisations ----------------------------------------------------------------------------
 
-    def flag_conflict(self, flag: Flag, *, pause: bool) -> tuple[Pair, list[PairFlagged | PairPaused]]:
+    def flag_conflict(self, flag: Flag, *, pause: bool) -> list[PairChange]:
         """A directory change made this live pair break a hard rule. Nothing happens when the pair is already
         flagged for this conflict, or HR kept it despite this conflict; an active pair pauses if `pause`."""
         if not self.is_live or flag.same_conflict(self.flag) or flag.same_conflict(self.flag_override):
-            return self, []
+            return []
         action: Literal["paused", "left_running"] = "paused" if pause and self.state == "active" else "left_running"
         if self.state == "paused" and self.pause_cause == "flag":
             action = "paused"
-        flag = replace(flag, action=action)
-        flagged = replace(self, flag=flag)
         event = PairFlagged(
             pair_id=self.pair_id, programme_id=self.programme_id, rule=flag.rule, detail=flag.detail,
             chain=list(flag.chain), since=flag.since, directory_revision=flag.directory_revision, action=action,
         )  # fmt: skip
         if action == "paused" and self.state == "active":
-            paused, paused_event = flagged.pause(f"reorganisation: {flag.detail}", cause="flag")
-            return paused, [event, paused_event]
-        return flagged, [event]
+            return [event, *self._pause(f"reorganisation: {flag.detail}", "flag")]
+        return [event]
 
-    def clear_flag(self) -> tuple[Pair, list[PairFlagResolved | PairResumed]]:
+    def clear_flag(self) -> list[PairChange]:
         """A later directory change removed the conflict: the flag goes, a pair it paused resumes."""
         if self.flag is None:
-            return self, []
+            return []
         return self._unflag("cleared", "the conflict no longer exists", "directory", override=None)
 
-    def resolve_flag(
-        self, decision: Literal["keep", "end"], reason: str, by: str, now: datetime
-    ) -> tuple[Pair, list[PairFlagResolved | PairResumed | PairEnded | PairDeclined]]:
+    def resolve_flag(self, decision: Literal["keep", "end"], reason: str, by: str, now: datetime) -> list[PairChange]:
         """HR decides on a flagged pair: keep it (the reason, who and when are recorded, and the same
         conflict is not flagged again), or end it so that both can be rematched."""
         if self.flag is None:
@@ -235,48 +226,40 @@ class Pair:
                 "rule": self.flag.rule, "chain": list(self.flag.chain), "reason": reason.strip(), "by": by,
                 "at": now.isoformat(),
             }  # fmt: skip
-            after, events = self._unflag("keep", reason.strip(), by, override=override)
-            return after, list(events)
-        unflagged = replace(self, flag=None)
+            return self._unflag("keep", reason.strip(), by, override=override)
         resolved = PairFlagResolved(
             pair_id=self.pair_id, programme_id=self.programme_id, decision="end", reason=reason.strip(), resolved_by=by
         )
         if self.state == "proposed":
-            declined, declined_event = unflagged.decline(by, reason=f"reorganisation: {reason.strip()}")
-            return declined, [resolved, declined_event]
-        ended, ended_event = unflagged.end("rematched", note=f"reorganisation: {reason.strip()}")
-        return ended, [resolved, ended_event]
+            return [resolved, self.decline(by, reason=f"reorganisation: {reason.strip()}")]
+        return [resolved, self.end("rematched", note=f"reorganisation: {reason.strip()}")]
 
     def _unflag(
         self, decision: Literal["keep", "cleared"], reason: str, by: str, override: dict[str, Any] | None
-    ) -> tuple[Pair, list[PairFlagResolved | PairResumed]]:
-        after = replace(self, flag=None, flag_override=override or self.flag_override)
-        events: list[PairFlagResolved | PairResumed] = [
+    ) -> list[PairChange]:
+        changes: list[PairChange] = [
             PairFlagResolved(
                 pair_id=self.pair_id, programme_id=self.programme_id, decision=decision, reason=reason, resolved_by=by
             )
         ]
-        if after.state == "paused" and after.pause_cause == "flag":
-            after, resumed = after._resumed()
-            events.append(resumed)
-        return after, events
+        if override is not None:
+            changes.append(FlagKept(override))
+        if self.state == "paused" and self.pause_cause == "flag":
+            changes.append(self._resumed())
+        return changes
 
-    def extend(self, until: date, programme_ends_on: date) -> tuple[Pair, PairExtended]:
+    def extend(self, until: date, programme_ends_on: date) -> PairExtended:
         """Go on past the programme's end; ending it later as completed still counts as completed."""
         self._require("extend", "active", "paused")
         if until <= programme_ends_on:
             raise InvalidInput(
                 f"an extension runs past the programme's end ({programme_ends_on.isoformat()})", field="until"
             )
-        return replace(self, extended_until=until), PairExtended(
-            pair_id=self.pair_id, programme_id=self.programme_id, until=until
-        )
+        return PairExtended(pair_id=self.pair_id, programme_id=self.programme_id, until=until)
 
-    def end(self, reason: PairEndReason, note: str = "") -> tuple[Pair, PairEnded]:
+    def end(self, reason: PairEndReason, note: str = "") -> PairEnded:
         self._require("end", "active", "paused")
-        return replace(self, state="ended", end_reason=reason, pause_cause=None), PairEnded(
-            pair_id=self.pair_id, programme_id=self.programme_id, reason=reason, note=note
-        )
+        return PairEnded(pair_id=self.pair_id, programme_id=self.programme_id, reason=reason, note=note)
 
 
 def create_pair(
@@ -291,22 +274,16 @@ def create_pair(
     match_run_id: str | None = None,
     warnings: tuple[str, ...] = (),
     started_on: date | None = None,
-) -> tuple[Pair, PairCreated]:
+) -> list[PairChange]:
+    """A pair made at once (by hand, or from a match run without consent): its `PairCreated`, and the
+    warnings it was made with (`PairNoted`: kept with the pair, not published)."""
     if mentor_id == mentee_id:
         raise InvalidInput("a participant cannot mentor themselves", field="mentee_id")
-    pair = Pair(
-        pair_id=pair_id,
-        programme_id=programme_id,
-        mentor_id=mentor_id,
-        mentee_id=mentee_id,
-        score=score,
-        rationale=rationale,
-        origin=origin,
-        match_run_id=match_run_id,
-        warnings=warnings,
-        started_on=started_on,
-    )
-    return pair, pair.created_event()
+    created = PairCreated(
+        pair_id=pair_id, programme_id=programme_id, mentor_id=mentor_id, mentee_id=mentee_id, score=score,
+        rationale=rationale, origin=origin, match_run_id=match_run_id, started_on=started_on,
+    )  # fmt: skip
+    return [created, PairNoted(origin, warnings)]
 
 
 def propose_pair(
@@ -320,29 +297,55 @@ def propose_pair(
     rationale: str = "",
     origin: Origin = "match_run",
     match_run_id: str | None = None,
-) -> tuple[Pair, PairProposed]:
-    """A pair that waits for both people's consent (best practice: ask the senior first)."""
-    pair, _ = create_pair(
-        pair_id,
-        programme_id,
-        mentor_id,
-        mentee_id,
-        score=score,
-        rationale=rationale,
-        origin=origin,
-        match_run_id=match_run_id,
-    )
-    proposed = replace(pair, state="proposed", consent_deadline=consent_deadline)
-    return proposed, PairProposed(
-        pair_id=pair_id,
-        programme_id=programme_id,
-        mentor_id=mentor_id,
-        mentee_id=mentee_id,
-        score=score,
-        rationale=rationale,
-        consent_deadline=consent_deadline,
-        match_run_id=match_run_id,
-    )
+) -> list[PairChange]:
+    """A pair that waits for both people's consent (best practice: ask the senior first): its
+    `PairProposed`, and its origin (`PairNoted`: the proposal does not publish it)."""
+    if mentor_id == mentee_id:
+        raise InvalidInput("a participant cannot mentor themselves", field="mentee_id")
+    proposed = PairProposed(
+        pair_id=pair_id, programme_id=programme_id, mentor_id=mentor_id, mentee_id=mentee_id, score=score,
+        rationale=rationale, consent_deadline=consent_deadline, match_run_id=match_run_id,
+    )  # fmt: skip
+    return [proposed, PairNoted(origin, ())]
+
+
+# --------------------------------------------------------------------------------------------------
+# What the write model keeps of a pair and no published event carries. These are decided and folded like
+# the published events, saved with the pair, and never emitted (`published` leaves them out); a fold of
+# the published log alone (the audit) rebuilds everything but them.
+
+
+@dataclass(frozen=True)
+class PairNoted:
+    """How a pair was made: its origin (a proposal does not publish it) and the warnings it was made with."""
+
+    origin: Origin
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConsentGiven:
+    """One side accepted a proposal; the pair is made (`PairCreated`) when both have."""
+
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class PauseCaused:
+    """Why the pause just decided happened, when not by hand: a leave of absence or a reorganisation flag."""
+
+    cause: PauseCause
+
+
+@dataclass(frozen=True)
+class FlagKept:
+    """HR kept a flagged pair: the conflict, the reason, who and when. The same conflict is not flagged again."""
+
+    override: dict[str, Any]
+
+
+Note = PairNoted | ConsentGiven | PauseCaused | FlagKept
+_NOTES = (PairNoted, ConsentGiven, PauseCaused, FlagKept)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -352,14 +355,19 @@ PairEvent = (
     PairProposed | PairCreated | PairDeclined | PairPaused | PairResumed | PairEnded | PairExtended
     | PairFlagged | PairFlagResolved
 )  # fmt: skip
+#: What a command decides: published events, and the notes only the write model keeps.
+PairChange = PairEvent | Note
 #: The states a pair never leaves.
 FINAL: tuple[PairState, ...] = ("ended", "declined")
 
 
-def evolve(pair: Pair | None, event: PairEvent) -> Pair | None:
-    """The pair after one of its events (no checks: the event already happened). A pair is known from its
-    proposal or its creation; an event of an unknown pair changes nothing, nor does any event of an ended
-    or declined pair. What the events do not carry (a pause's cause, a flag's details) is not rebuilt."""
+def evolve(pair: Pair | None, event: PairChange) -> Pair | None:
+    """The pair after one of its events (no checks: the event already happened): the only place a pair's
+    state changes, for the write model and the audit alike. A pair is known from its proposal or its
+    creation; an event of an unknown pair changes nothing, nor does any event of an ended or declined pair
+    but the resolution of a flag it still carries.
+    What only the notes carry (how a pair was made, one side's consent, a pause's cause, HR's override) is
+    not rebuilt from the published events alone."""
     if isinstance(event, PairProposed):
         if pair is not None:
             return pair
@@ -369,22 +377,52 @@ def evolve(pair: Pair | None, event: PairEvent) -> Pair | None:
     if isinstance(event, PairCreated):
         if pair is not None and pair.state != "proposed":
             return pair
-        created = Pair(event.pair_id, event.programme_id, event.mentor_id, event.mentee_id, score=event.score,
-                       rationale=event.rationale, origin=event.origin, match_run_id=event.match_run_id,
-                       started_on=event.started_on)  # fmt: skip
         if pair is None:
-            return created
-        return replace(created, mentor_consent=True, mentee_consent=True, consent_deadline=pair.consent_deadline)
-    if pair is None or pair.state in FINAL:
+            return Pair(event.pair_id, event.programme_id, event.mentor_id, event.mentee_id, score=event.score,
+                        rationale=event.rationale, origin=event.origin, match_run_id=event.match_run_id,
+                        started_on=event.started_on)  # fmt: skip
+        return replace(pair, state="active", score=event.score, rationale=event.rationale, origin=event.origin,
+                       match_run_id=event.match_run_id, started_on=event.started_on, mentor_consent=True,
+                       mentee_consent=True)  # fmt: skip
+    if pair is None:
+        return None
+    if isinstance(event, PairFlagResolved):  # HR may resolve the flag a pair still carries after it ended
+        return replace(pair, flag=None)
+    if isinstance(event, FlagKept):
+        return replace(pair, flag_override=event.override)
+    if pair.state in FINAL:
         return pair
     if isinstance(event, PairDeclined):
         return replace(pair, state="declined")
     if isinstance(event, PairPaused):
-        return replace(pair, state="paused")
+        return replace(pair, state="paused", pause_cause="manual")
     if isinstance(event, PairResumed):
         return replace(pair, state="active", pause_cause=None)
     if isinstance(event, PairEnded):
         return replace(pair, state="ended", end_reason=event.reason, pause_cause=None)
     if isinstance(event, PairExtended):
         return replace(pair, extended_until=event.until)
+    if isinstance(event, PairFlagged):
+        flag = Flag(event.rule, event.detail, tuple(event.chain), event.since, event.directory_revision, event.action)
+        return replace(pair, flag=flag)
+    if isinstance(event, PairNoted):
+        return replace(pair, origin=event.origin, warnings=event.warnings)
+    if isinstance(event, ConsentGiven):
+        if event.participant_id == pair.mentor_id:
+            return replace(pair, mentor_consent=True)
+        return replace(pair, mentee_consent=True)
+    return replace(pair, pause_cause=event.cause)
+
+
+def evolve_all(pair: Pair | None, changes: Iterable[PairChange]) -> Pair:
+    """The pair after a command's changes, in order (a command always leaves a known pair)."""
+    for change in changes:
+        pair = evolve(pair, change)
+    if pair is None:
+        raise ValueError("no pair: its history starts with PairProposed or PairCreated")
     return pair
+
+
+def published(changes: Iterable[PairChange]) -> list[PairEvent]:
+    """The events to publish: the changes without the write model's notes."""
+    return [c for c in changes if not isinstance(c, _NOTES)]

@@ -1,5 +1,8 @@
 """Participants: enrol, update, withdraw. Pure: commands in, events out.
 
+Decide/evolve (see the README's "Domain style"): `enrol` and the command methods validate and return the
+event; a participant changes only through `evolve`.
+
 A participant is an employee of the directory enrolled in a programme. Their profile has two owners:
 the directory (name, e-mail, locale, department, grade, manager, location, time zone, languages) and the
 enrolment (role, topics, goal, capacity, availability). HR enrols by employee id; a directory change
@@ -8,7 +11,7 @@ reaches every live enrolment as ParticipantUpdated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,6 +20,7 @@ from shared.errors import Conflict, InvalidInput
 from shared.events.pairing import ParticipantEnrolled, ParticipantUpdated, ParticipantWithdrew
 
 ParticipantStatus = Literal["enrolled", "withdrawn"]
+ParticipantEvent = ParticipantEnrolled | ParticipantUpdated | ParticipantWithdrew
 WithdrawReason = Literal["withdrawn", "left_company", "by_hr"]
 
 #: Profile fields the enrolment owns: a participant (or HR) may change them; ids and role are fixed.
@@ -57,7 +61,7 @@ class Participant:
             message = f"was paired since {since}" if since else "already has a live pair"
             raise Conflict(f"{self.display_name} {message}", field=field, code="already_paired")
 
-    def update(self, changes: dict[str, Any]) -> tuple[Participant, ParticipantUpdated]:
+    def update(self, changes: dict[str, Any]) -> ParticipantUpdated:
         self._require_enrolled("update")
         from_directory = sorted(set(changes) & set(PROFILE_FIELDS))
         if from_directory:
@@ -71,31 +75,27 @@ class Participant:
             raise InvalidInput(f"{field} cannot be changed after enrolment", field=field)
         return self._updated(changes)
 
-    def refresh(self, directory_profile: dict[str, Any]) -> tuple[Participant, ParticipantUpdated] | None:
+    def refresh(self, directory_profile: dict[str, Any]) -> ParticipantUpdated | None:
         """The directory changed the person: take its fields over; None when nothing the profile holds changed."""
         changes = {k: v for k, v in directory_profile.items() if k in PROFILE_FIELDS and self.profile.get(k) != v}
         if not changes or self.status != "enrolled":
             return None
         return self._updated(changes)
 
-    def renumbered(self, employee_id: str) -> tuple[Participant, ParticipantUpdated]:
+    def renumbered(self, employee_id: str) -> ParticipantUpdated:
         """The directory gave the employee a new id: the enrolment follows."""
         self._require_enrolled("renumber")
         return self._updated({"employee_id": employee_id})
 
-    def _updated(self, changes: dict[str, Any]) -> tuple[Participant, ParticipantUpdated]:
+    def _updated(self, changes: dict[str, Any]) -> ParticipantUpdated:
         profile = {**self.profile, **changes}
         event = ParticipantUpdated.model_validate(profile)  # validates the whole new profile
         _check_profile(event)
-        return Participant(
-            self.participant_id, self.programme_id, event.employee_id, self.role, event.model_dump(mode="json")
-        ), event
+        return event
 
-    def withdraw(self, reason: WithdrawReason = "withdrawn") -> tuple[Participant, ParticipantWithdrew]:
+    def withdraw(self, reason: WithdrawReason = "withdrawn") -> ParticipantWithdrew:
         self._require_enrolled("withdraw")
-        return Participant(
-            self.participant_id, self.programme_id, self.employee_id, self.role, self.profile, "withdrawn"
-        ), ParticipantWithdrew(participant_id=self.participant_id, programme_id=self.programme_id, reason=reason)
+        return ParticipantWithdrew(participant_id=self.participant_id, programme_id=self.programme_id, reason=reason)
 
     def _require_enrolled(self, action: str) -> None:
         if self.status != "enrolled":
@@ -124,7 +124,7 @@ def _check_profile(profile: ParticipantEnrolled | ParticipantUpdated) -> None:
             )
 
 
-def enrol(enrolment: dict[str, Any], directory_profile: dict[str, Any]) -> tuple[Participant, ParticipantEnrolled]:
+def enrol(enrolment: dict[str, Any], directory_profile: dict[str, Any]) -> ParticipantEnrolled:
     """Enrol an employee: the enrolment's fields (carrying participant_id and programme_id) and the profile
     the directory holds. A directory field in the enrolment is refused: the directory owns it."""
     from_directory = sorted(set(enrolment) & set(PROFILE_FIELDS))
@@ -134,6 +134,16 @@ def enrol(enrolment: dict[str, Any], directory_profile: dict[str, Any]) -> tuple
         )
     event = ParticipantEnrolled.model_validate({**enrolment, **directory_profile})
     _check_profile(event)
+    return event
+
+
+def evolve(participant: Participant | None, event: ParticipantEvent) -> Participant:
+    """The participant after one of their events (no checks: the event already happened). The only place a
+    participant changes: an enrolment or an update carries the whole profile, a withdrawal only the status."""
+    if isinstance(event, ParticipantWithdrew):
+        if participant is None:
+            raise ValueError(f"participant {event.participant_id} withdrew before they enrolled")
+        return replace(participant, status="withdrawn")
     return Participant(
         event.participant_id, event.programme_id, event.employee_id, event.role, event.model_dump(mode="json")
-    ), event
+    )

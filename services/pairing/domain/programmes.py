@@ -1,4 +1,10 @@
-"""The programme (cohort) aggregate: draft -> enrolling -> matching -> running -> closed. Pure."""
+"""The programme (cohort) aggregate: draft -> enrolling -> matching -> running -> closed. Pure.
+
+Decide/evolve (see the README's "Domain style"): a command method checks the programme's state and
+returns the event it publishes; the state changes only through `evolve`. A match run (`MatchRunCompleted`)
+puts an enrolling programme into matching, its first pair (`PairCreated` or `PairProposed`) into running:
+`require_matching` and `require_pairing` are the checks made before those events are decided.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,10 @@ from datetime import date
 from typing import Any, Literal
 
 from shared.errors import Conflict, InvalidInput
-from shared.events.pairing import ProgramClosed, ProgramLaunched
+from shared.events.pairing import MatchRunCompleted, PairCreated, PairProposed, ProgramClosed, ProgramLaunched
 
 ProgrammeState = Literal["draft", "enrolling", "matching", "running", "closed"]
+ProgrammeEvent = ProgramLaunched | ProgramClosed | MatchRunCompleted | PairCreated | PairProposed
 Objective = Literal["max_total_score", "max_matched"]
 
 
@@ -53,9 +60,9 @@ class Programme:
                 code="illegal_transition",
             )
 
-    def launch(self) -> tuple[Programme, ProgramLaunched]:
+    def launch(self) -> ProgramLaunched:
         self._require("launch", "draft")
-        return replace(self, state="enrolling"), ProgramLaunched(
+        return ProgramLaunched(
             programme_id=self.programme_id,
             name=self.name,
             starts_on=self.starts_on,
@@ -71,17 +78,30 @@ class Programme:
     def require_enrolment_open(self) -> None:
         self._require("enrol participants in", "draft", "enrolling", "matching", "running")
 
-    def begin_matching(self) -> Programme:
+    def require_matching(self) -> None:
+        """A match run may start (its `MatchRunCompleted` then moves the programme on, by `evolve`)."""
         self._require("run matching for", "enrolling", "matching", "running")
-        return self if self.state == "running" else replace(self, state="matching")
 
-    def begin_running(self) -> Programme:
+    def require_pairing(self) -> None:
+        """Pairs may be made (their `PairCreated` or `PairProposed` then make it running, by `evolve`)."""
         self._require("accept pairs in", "enrolling", "matching", "running")
-        return replace(self, state="running")
 
-    def close(self) -> tuple[Programme, ProgramClosed]:
+    def close(self) -> ProgramClosed:
         self._require("close", "enrolling", "matching", "running")
-        return replace(self, state="closed"), ProgramClosed(programme_id=self.programme_id)
+        return ProgramClosed(programme_id=self.programme_id)
+
+
+def evolve(programme: Programme, event: ProgrammeEvent) -> Programme:
+    """The programme after one of its events (no checks: the event already happened). The only place a
+    programme's state changes. A draft is made by `new_programme`, not by an event: nothing is published
+    before the launch."""
+    if isinstance(event, ProgramLaunched):
+        return replace(programme, state="enrolling")
+    if isinstance(event, ProgramClosed):
+        return replace(programme, state="closed")
+    if isinstance(event, MatchRunCompleted):
+        return programme if programme.state == "running" else replace(programme, state="matching")
+    return replace(programme, state="running")
 
 
 def new_programme(

@@ -10,8 +10,9 @@ from pydantic import ValidationError
 
 from services.pairing import csv_import
 from services.pairing.domain import participants, programmes
-from services.pairing.domain.pairs import propose_pair
+from services.pairing.domain.pairs import evolve_all, propose_pair, published
 from shared.errors import Conflict, InvalidInput
+from shared.events.pairing import MatchRunCompleted, PairCreated, PairDeclined, PairProposed
 from tests import builders
 from tests.directory import DIRECTORY_FIELDS, enrolment
 
@@ -23,12 +24,24 @@ def _programme() -> programmes.Programme:
 def test_programme_lifecycle() -> None:
     p = _programme()
     assert p.state == "draft"
-    launched, event = p.launch()
+    event = p.launch()
+    launched = programmes.evolve(p, event)
     assert (launched.state, event.programme_id, event.cadence_days) == ("enrolling", "g1", 14)
-    assert launched.begin_matching().state == "matching"
-    running = launched.begin_running()
-    assert running.begin_matching().state == "running"  # rematching keeps a running programme running
-    closed, _ = running.close()
+    run = MatchRunCompleted(
+        match_run_id="r1", programme_id="g1", algorithm_version="lsa-1", objective="max_total_score", policy={},
+        proposals=[], unmatched=[], total_score=0,
+    )  # fmt: skip
+    launched.require_matching()
+    assert programmes.evolve(launched, run).state == "matching"
+    launched.require_pairing()
+    running = programmes.evolve(launched, PairCreated(pair_id="p1", programme_id="g1", mentor_id="m1", mentee_id="e1"))
+    assert programmes.evolve(running, run).state == "running"  # rematching keeps a running programme running
+    closed = programmes.evolve(running, running.close())
+    assert closed.state == "closed"
+    with pytest.raises(Conflict):
+        closed.require_matching()
+    with pytest.raises(Conflict):
+        closed.require_pairing()
     with pytest.raises(Conflict):
         closed.require_enrolment_open()
     with pytest.raises(Conflict):
@@ -56,19 +69,45 @@ def test_programme_validation_names_the_field(kwargs: dict[str, Any], field: str
 
 def _enrol(**overrides: Any) -> participants.Participant:
     body = {**builders.mentor(), "programme_id": "g1", **overrides}
-    return participants.enrol(enrolment(body), {k: v for k, v in body.items() if k in DIRECTORY_FIELDS})[0]
+    event = participants.enrol(enrolment(body), {k: v for k, v in body.items() if k in DIRECTORY_FIELDS})
+    return participants.evolve(None, event)
 
 
 def test_enrol_update_withdraw() -> None:
     p = _enrol()
-    updated, event = p.update({"goal": "Teach prompt writing", "capacity": 2})
+    event = p.update({"goal": "Teach prompt writing", "capacity": 2})
+    updated = participants.evolve(p, event)
     assert updated.profile["goal"] == "Teach prompt writing"
     assert event.capacity == 2
     assert event.participant_id == p.participant_id
-    withdrawn, w = updated.withdraw("left_company")
+    w = updated.withdraw("left_company")
+    withdrawn = participants.evolve(updated, w)
     assert (withdrawn.status, w.reason) == ("withdrawn", "left_company")
     with pytest.raises(Conflict):
         withdrawn.update({"capacity": 1})
+
+
+def test_evolve_gives_the_participant_each_command_used_to_return() -> None:
+    """decide (a command method) then evolve: the state the (state, event) tuples used to carry."""
+    body = {**builders.mentor(), "programme_id": "g1"}
+    enrolled = participants.enrol(enrolment(body), {k: v for k, v in body.items() if k in DIRECTORY_FIELDS})
+    p = participants.evolve(None, enrolled)
+    assert p == participants.Participant(
+        enrolled.participant_id, "g1", enrolled.employee_id, "mentor", enrolled.model_dump(mode="json")
+    )
+    for updated in (
+        p.update({"goal": "Teach agents"}),
+        p.renumbered("E-new"),
+        p.refresh({"email": "new@acme.example"}),
+    ):
+        assert updated is not None
+        assert participants.evolve(p, updated) == participants.Participant(
+            p.participant_id, p.programme_id, updated.employee_id, p.role, updated.model_dump(mode="json")
+        )
+    assert participants.evolve(p, p.renumbered("E-new")).employee_id == "E-new"
+    assert participants.evolve(p, p.withdraw()) == participants.Participant(
+        p.participant_id, p.programme_id, p.employee_id, p.role, p.profile, "withdrawn"
+    )
 
 
 def test_a_mentor_takes_mentees_up_to_their_capacity() -> None:
@@ -107,7 +146,7 @@ def test_the_directory_owns_the_profile() -> None:
     assert err.value.field == "grade"
     refreshed = p.refresh({"email": "new@acme.example", "department": p.profile["department"]})
     assert refreshed is not None
-    assert refreshed[1].email == "new@acme.example"
+    assert refreshed.email == "new@acme.example"
     assert p.refresh({"department": p.profile["department"]}) is None  # nothing changed, no event
 
 
@@ -139,24 +178,32 @@ def test_a_bad_update_is_a_validation_error() -> None:
 
 def test_consent_both_must_accept_before_the_deadline() -> None:
     now = datetime(2026, 2, 1, tzinfo=UTC)
-    pair, proposed = propose_pair("p1", "g1", "m1", "e1", consent_deadline=now + timedelta(days=7))
-    assert pair.state == "proposed"
+    changes = propose_pair("p1", "g1", "m1", "e1", consent_deadline=now + timedelta(days=7), origin="rematch")
+    pair = evolve_all(None, changes)
+    [proposed] = published(changes)
+    assert (pair.state, pair.origin) == ("proposed", "rematch")  # the origin is kept, though not published
+    assert isinstance(proposed, PairProposed)
     assert proposed.consent_deadline == now + timedelta(days=7)
-    half, events = pair.consent("e1", True, now)  # the senior first
-    assert (half.state, events) == ("proposed", [])
-    both, events = half.consent("m1", True, now)
-    assert both.state == "active"
-    assert [type(e).__name__ for e in events] == ["PairCreated"]
-    declined, events = pair.consent("m1", False, now)
+    changes = pair.consent("e1", True, now)  # the senior first
+    half = evolve_all(pair, changes)
+    assert (half.state, half.mentee_consent, published(changes)) == ("proposed", True, [])
+    changes = half.consent("m1", True, now)
+    both = evolve_all(half, changes)
+    assert (both.state, both.mentor_consent, both.mentee_consent) == ("active", True, True)
+    [created] = published(changes)
+    assert isinstance(created, PairCreated)
+    assert created.origin == "rematch"
+    changes = pair.consent("m1", False, now)
+    declined = evolve_all(pair, changes)
     assert declined.state == "declined"
-    assert events[0].declined_by == "m1"
+    assert [e.declined_by for e in published(changes) if isinstance(e, PairDeclined)] == ["m1"]
     with pytest.raises(Conflict, match="deadline"):
         pair.consent("m1", True, now + timedelta(days=8))
     with pytest.raises(InvalidInput):
         pair.consent("stranger", True, now)
     expired = pair.expire(now + timedelta(days=8))
     assert expired is not None
-    assert expired[0].state == "declined"
+    assert evolve_all(pair, [expired]).state == "declined"
     assert pair.expire(now) is None
 
 
