@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from services.sessions import pair_ended, rows
 from services.sessions import projection_repository as repo
+from services.sessions import rows
 from services.sessions.domain import model as m
 from services.sessions.domain import references as r
 from shared.consumer import Handlers
@@ -46,6 +46,7 @@ async def _evolve(
 
 
 def build_handlers(host: ServiceHost | None = None) -> Handlers:
+    """The read model's handlers (replayable); the service's whole table is handler_table.py."""
     h = Handlers()
 
     @h.on(p.ProgramLaunched, p.ProgramClosed)
@@ -72,9 +73,6 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
         await _evolve(conn, "pairs", (env.tenant, e.pair_id), rows.pair_of,
                       lambda pair: m.evolve_pair(pair, e, env.time), rows.pair_row)  # fmt: skip
         await repo.pair_change(conn, env.tenant, env.id, e.pair_id, env.time, PAIR_STATE[env.type])
-
-    # after pair_changed, so that the pair is ended when its sessions are called off
-    h.include(pair_ended.build_handlers(host))
 
     @h.on(s.AgreementConfirmed)
     async def agreement(conn: Conn, env: Envelope[Any]) -> None:
@@ -109,10 +107,4 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
         given = m.record(None, env.data, env.time, "feedback", env.id)
         await repo.insert(conn, "feedback", rows.feedback_row(env.tenant, given))
 
-    from services.sessions.bulk import SessionsBulk
-    from services.sessions.learning import build_learning_handlers
-
-    h.include(build_learning_handlers(host))
-
-    h.bulk = SessionsBulk
     return h
