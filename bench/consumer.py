@@ -17,7 +17,7 @@ from faststream.kafka import KafkaBroker
 
 from bench.common import namespace, produce_events, programme_events
 from services.sessions.app import SPEC as SESSIONS
-from services.sessions.projection import build_handlers
+from services.sessions.handler_table import build_handlers
 from shared.consumer import InboxConsumer
 from shared.db import create_pool, ensure_database, migrate
 from shared.infra import provide

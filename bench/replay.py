@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from bench.common import namespace, produce_events, programme_events
 from services.sessions.app import SPEC as SESSIONS
 from services.sessions.bulk import COLUMNS
-from services.sessions.projection import build_handlers
+from services.sessions.handler_table import build_handlers
 from shared.db import connect, ensure_database, migrate, service_migrations
 from shared.infra import provide
 from shared.replay import Rebuild

@@ -8,8 +8,8 @@ from pathlib import Path
 from services.notifications.api import build_api
 from services.notifications.config import SERVICE, load_settings
 from services.notifications.dispatch import run_dispatcher
-from services.notifications.projection import build_handlers
-from services.notifications.webhooks import run_webhook_worker, with_webhooks
+from services.notifications.handler_table import build_handlers
+from services.notifications.webhooks import run_webhook_worker
 from shared.config import ServiceSettings
 from shared.runtime import ServiceHost, ServiceSpec, run
 
@@ -17,7 +17,7 @@ SPEC = ServiceSpec(
     name=SERVICE,
     migrations=Path(__file__).parent / "migrations",
     consumes=lambda s: [s.topics.pairing, s.topics.sessions],
-    handlers=with_webhooks(build_handlers),
+    handlers=build_handlers,
     api=build_api,
     background=[run_dispatcher, run_webhook_worker],
 )

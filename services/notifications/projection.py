@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from services.notifications import projection_repository as projection_repo
 from services.notifications import repository as repo
 from services.notifications.domain import model
 from shared.consumer import Handlers, WaitFor
@@ -47,179 +48,60 @@ async def members(conn: Conn, tenant: str, pair_id: str) -> tuple[str, str]:
 def build_handlers(host: ServiceHost | None = None) -> Handlers:
     h = Handlers()
 
-    # --- projection (replayable) -----------------------------------------------------------------
+    # --- projection (replayable; the SQL is in projection_repository.py) -------------------------------
 
     @h.on(p.ProgramLaunched)
     async def programme(conn: Conn, env: Envelope[Any]) -> None:
-        e: p.ProgramLaunched = env.data
-        await conn.execute(
-            "INSERT INTO programmes (tenant, programme_id, name, cadence_days, hr_contact_email) "
-            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, programme_id) DO UPDATE SET name = EXCLUDED.name, "
-            "cadence_days = EXCLUDED.cadence_days, hr_contact_email = EXCLUDED.hr_contact_email",
-            env.tenant,
-            e.programme_id,
-            e.name,
-            e.cadence_days,
-            e.hr_contact_email,
-        )
+        await projection_repo.programme_launched(conn, env.tenant, env.data)
 
     @h.on(p.ProgramClosed)
     async def closed(conn: Conn, env: Envelope[Any]) -> None:
-        await conn.execute(
-            "UPDATE programmes SET closed = true WHERE tenant = $1 AND programme_id = $2",
-            env.tenant,
-            env.data.programme_id,
-        )
+        await projection_repo.programme_closed(conn, env.tenant, env.data.programme_id)
 
     @h.on(p.ParticipantEnrolled, p.ParticipantUpdated)
     async def recipient(conn: Conn, env: Envelope[Any]) -> None:
-        e: p.ParticipantProfile = env.data
-        await conn.execute(
-            "INSERT INTO recipients (tenant, participant_id, programme_id, role, display_name, email, locale, "
-            "timezone, employee_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant, participant_id) "
-            "DO UPDATE SET display_name = EXCLUDED.display_name, email = EXCLUDED.email, locale = EXCLUDED.locale, "
-            "timezone = EXCLUDED.timezone, employee_id = EXCLUDED.employee_id",
-            env.tenant,
-            e.participant_id,
-            e.programme_id,
-            e.role,
-            e.display_name,
-            str(e.email),
-            e.locale,
-            e.timezone,
-            e.employee_id,
-        )
+        await projection_repo.recipient(conn, env.tenant, env.data)
 
     @h.on(p.ParticipantWithdrew)
     async def withdrew(conn: Conn, env: Envelope[Any]) -> None:
-        await conn.execute(
-            "UPDATE recipients SET withdrawn = true, withdrawn_reason = $3 WHERE tenant = $1 AND participant_id = $2",
-            env.tenant,
-            env.data.participant_id,
-            env.data.reason,
-        )
+        await projection_repo.recipient_withdrew(conn, env.tenant, env.data.participant_id, env.data.reason)
 
     @h.on(p.PairCreated)
     async def pair(conn: Conn, env: Envelope[Any]) -> None:
-        e: p.PairCreated = env.data
-        await conn.execute(
-            "INSERT INTO pairs (tenant, pair_id, programme_id, mentor_id, mentee_id, state, rationale, created_at, "
-            "updated_at, active_since) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $7, $8) "
-            "ON CONFLICT (tenant, pair_id) DO NOTHING",
-            env.tenant,
-            e.pair_id,
-            e.programme_id,
-            e.mentor_id,
-            e.mentee_id,
-            e.rationale,
-            env.time,
-            e.began(env.time),
-        )
+        await projection_repo.pair_created(conn, env.tenant, env.data, env.time)
 
     @h.on(p.PairPaused, p.PairResumed, p.PairEnded)
     async def pair_state(conn: Conn, env: Envelope[Any]) -> None:
         state = {p.PairPaused.TYPE: "paused", p.PairResumed.TYPE: "active", p.PairEnded.TYPE: "ended"}[env.type]
-        # a pair resumed after a pause is active again from then on (its quiet clock starts no earlier)
-        await conn.execute(
-            "UPDATE pairs SET state = $3, updated_at = $4, "
-            "active_since = CASE WHEN $3 = 'active' AND state = 'paused' THEN $4 ELSE active_since END "
-            "WHERE tenant = $1 AND pair_id = $2",
-            env.tenant,
-            env.data.pair_id,
-            state,
-            env.time,
-        )
+        await projection_repo.pair_state(conn, env.tenant, env.data.pair_id, state, env.time)
 
     @h.on(p.PairEnded)
     async def pair_end(conn: Conn, env: Envelope[Any]) -> None:
-        await conn.execute(
-            "UPDATE pairs SET end_reason = $3, ended_by = $4 WHERE tenant = $1 AND pair_id = $2",
-            env.tenant,
-            env.data.pair_id,
-            env.data.reason,
-            env.id,
-        )
+        await projection_repo.pair_end(conn, env.tenant, env.data.pair_id, env.data.reason, env.id)
 
     @h.on(p.PairFlagged)
     async def flagged(conn: Conn, env: Envelope[Any]) -> None:
-        e: p.PairFlagged = env.data
-        await conn.execute(
-            "INSERT INTO flags (tenant, pair_id, programme_id, rule, detail, chain, since, directory_revision, action, "
-            "flagged_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (tenant, pair_id) DO UPDATE SET "
-            "rule = EXCLUDED.rule, detail = EXCLUDED.detail, chain = EXCLUDED.chain, since = EXCLUDED.since, "
-            "directory_revision = EXCLUDED.directory_revision, action = EXCLUDED.action, "
-            "flagged_at = EXCLUDED.flagged_at",
-            env.tenant,
-            e.pair_id,
-            e.programme_id,
-            e.rule,
-            e.detail,
-            e.chain,
-            e.since,
-            e.directory_revision,
-            e.action,
-            env.time,
-        )
+        await projection_repo.flag(conn, env.tenant, env.data, env.time)
 
     @h.on(p.PairFlagResolved)
     async def flag_resolved(conn: Conn, env: Envelope[Any]) -> None:
-        await conn.execute("DELETE FROM flags WHERE tenant = $1 AND pair_id = $2", env.tenant, env.data.pair_id)
+        await projection_repo.unflag(conn, env.tenant, env.data.pair_id)
 
     @h.on(s.SessionScheduled)
     async def session(conn: Conn, env: Envelope[Any]) -> None:
-        e: s.SessionScheduled = env.data
-        await conn.execute(
-            "INSERT INTO sessions (tenant, session_id, pair_id, programme_id, starts_at, duration_minutes, agenda, "
-            "sequence, status, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'scheduled', $9) "
-            "ON CONFLICT (tenant, session_id) DO NOTHING",
-            env.tenant,
-            e.session_id,
-            e.pair_id,
-            e.programme_id,
-            e.starts_at,
-            e.duration_minutes,
-            e.agenda,
-            e.sequence,
-            env.time,
-        )
+        await projection_repo.session_scheduled(conn, env.tenant, env.data, env.time)
 
     @h.on(s.SessionRescheduled)
     async def session_moved(conn: Conn, env: Envelope[Any]) -> None:
-        e: s.SessionRescheduled = env.data
-        await conn.execute(
-            "UPDATE sessions SET starts_at = $3, duration_minutes = $4, sequence = $5, updated_at = $6 "
-            "WHERE tenant = $1 AND session_id = $2",
-            env.tenant,
-            e.session_id,
-            e.starts_at,
-            e.duration_minutes,
-            e.sequence,
-            env.time,
-        )
+        await projection_repo.session_rescheduled(conn, env.tenant, env.data, env.time)
 
     @h.on(s.SessionCancelled)
     async def session_cancelled(conn: Conn, env: Envelope[Any]) -> None:
-        e: s.SessionCancelled = env.data
-        await conn.execute(
-            "UPDATE sessions SET status = 'cancelled', reason = $3, sequence = $4, updated_at = $5 "
-            "WHERE tenant = $1 AND session_id = $2",
-            env.tenant,
-            e.session_id,
-            e.reason,
-            e.sequence,
-            env.time,
-        )
+        await projection_repo.session_cancelled(conn, env.tenant, env.data, env.time)
 
     @h.on(s.SessionLogged)
     async def session_held(conn: Conn, env: Envelope[Any]) -> None:
-        e: s.SessionLogged = env.data
-        await conn.execute(
-            "UPDATE sessions SET status = 'held', held_at = $3, updated_at = $4 WHERE tenant = $1 AND session_id = $2",
-            env.tenant,
-            e.session_id,
-            e.held_at,
-            env.time,
-        )
+        await projection_repo.session_held(conn, env.tenant, env.data, env.time)
 
     # --- rules (side effects: plan notifications; never replayed) ---------------------------------
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from services.pairing.api import build_api
 from services.pairing.api.integration import integration_principal
 from services.pairing.config import SERVICE, load_settings
-from services.pairing.projection import build_handlers
+from services.pairing.handler_table import build_handlers
 from shared import registry
 from shared.config import ServiceSettings
 from shared.runtime import ServiceHost, ServiceSpec, run

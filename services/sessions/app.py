@@ -7,7 +7,7 @@ from pathlib import Path
 
 from services.sessions.api import build_api
 from services.sessions.config import SERVICE, load_settings
-from services.sessions.projection import build_handlers
+from services.sessions.handler_table import build_handlers
 from shared import registry
 from shared.config import ServiceSettings
 from shared.runtime import ServiceHost, ServiceSpec, run

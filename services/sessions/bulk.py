@@ -10,10 +10,10 @@ tenant and every key starts with it, as in the tables.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from services.sessions import projection_repository as repo
 from services.sessions import rows as r
 from services.sessions.domain import model as m
 from services.sessions.domain import references as ref
@@ -93,29 +93,8 @@ class SessionsBulk:
 
     async def flush(self, conn: Conn, schema: str) -> None:
         """Write everything folded so far into the rebuild schema (replacing what an earlier flush wrote)."""
-        async with conn.transaction():
-            for table, columns in COLUMNS.items():
-                await conn.execute(f'TRUNCATE "{schema}"."{table}"')
-                records = [tuple(row[c] for c in columns) for row in self.rows(table)]
-                if not records:
-                    continue
-                if table in JSONB:  # binary COPY has no jsonb encoder: copy text, then cast
-                    await conn.execute(f'CREATE TEMP TABLE bulk_{table} (LIKE "{schema}"."{table}") ON COMMIT DROP')
-                    for column in JSONB[table]:
-                        await conn.execute(f"ALTER TABLE bulk_{table} ALTER COLUMN {column} TYPE text")
-                    records = [
-                        tuple(json.dumps(v) if columns[i] in JSONB[table] else v for i, v in enumerate(record))
-                        for record in records
-                    ]
-                    await conn.copy_records_to_table(f"bulk_{table}", columns=list(columns), records=records)
-                    select = ", ".join(f"{c}::jsonb" if c in JSONB[table] else c for c in columns)
-                    await conn.execute(f'INSERT INTO "{schema}"."{table}" ({", ".join(columns)}) '
-                                       f"SELECT {select} FROM bulk_{table}")  # fmt: skip
-                    continue
-                await conn.copy_records_to_table(table, schema_name=schema, columns=list(columns), records=records)
+        await repo.replace_tables(conn, schema, ((table, self.rows(table)) for table in COLUMNS))
 
-
-JSONB = {"confidence": ("ratings",)}
 
 SESSION_TYPES = frozenset({s.SessionScheduled.TYPE, s.SessionRescheduled.TYPE, s.SessionCancelled.TYPE,
                            s.SessionLogged.TYPE})  # fmt: skip

@@ -1,7 +1,7 @@
 """When a pair ends, its sessions still to come are called off (a side effect: the live consumer runs it,
 replay never does; the SessionCancelled events it emits are replayed instead, from the sessions topic).
 
-Included by `projection.build_handlers` after the projection handler of PairEnded, so that the Mentorship
+Included by `handler_table.build_handlers` after the projection handler of PairEnded, so that the Mentorship
 it loads already sees the pair ended.
 """
 

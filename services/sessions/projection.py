@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from services.sessions import pair_ended, rows
+from services.sessions import projection_repository as repo
+from services.sessions import rows
 from services.sessions.domain import model as m
 from services.sessions.domain import references as r
 from shared.consumer import Handlers
@@ -25,9 +26,6 @@ from shared.runtime import ServiceHost
 
 PAIR_STATE = {p.PairPaused.TYPE: "paused", p.PairResumed.TYPE: "resumed", p.PairEnded.TYPE: "ended"}
 
-_SELECT = {table: rows.select_sql(table) for table in rows.KEYS}
-_UPSERT = {table: rows.upsert_sql(table) for table in rows.KEYS}
-_INSERT = {table: rows.insert_sql(table) for table in ("agreements", "confidence", "sessions", "feedback")}
 _E = TypeVar("_E")
 
 
@@ -40,14 +38,15 @@ async def _evolve(
     row: Callable[[str, _E], dict[str, Any]],
 ) -> None:
     """Read the entity under `key` (tenant first), evolve it by the domain's step, write it if it changed."""
-    found = await conn.fetchrow(_SELECT[table], *key)
+    found = await repo.find(conn, table, key)
     before = None if found is None else of(found)
     after = step(before)
     if after is not None and after != before:
-        await conn.execute(_UPSERT[table], *rows.values(table, row(key[0], after)))
+        await repo.upsert(conn, table, row(key[0], after))
 
 
 def build_handlers(host: ServiceHost | None = None) -> Handlers:
+    """The read model's handlers (replayable); the service's whole table is handler_table.py."""
     h = Handlers()
 
     @h.on(p.ProgramLaunched, p.ProgramClosed)
@@ -73,18 +72,12 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
         e: p.PairPaused | p.PairResumed | p.PairEnded = env.data
         await _evolve(conn, "pairs", (env.tenant, e.pair_id), rows.pair_of,
                       lambda pair: m.evolve_pair(pair, e, env.time), rows.pair_row)  # fmt: skip
-        await conn.execute(
-            "INSERT INTO pair_changes (tenant, event_id, pair_id, at, kind) VALUES ($1, $2, $3, $4, $5)",
-            env.tenant, env.id, e.pair_id, env.time, PAIR_STATE[env.type],
-        )  # fmt: skip
-
-    # after pair_changed, so that the pair is ended when its sessions are called off
-    h.include(pair_ended.build_handlers(host))
+        await repo.pair_change(conn, env.tenant, env.id, e.pair_id, env.time, PAIR_STATE[env.type])
 
     @h.on(s.AgreementConfirmed)
     async def agreement(conn: Conn, env: Envelope[Any]) -> None:
         agreed = m.record(None, env.data, env.time, "agreement", env.id)  # a second one breaks the table's key
-        await conn.execute(_INSERT["agreements"], *rows.values("agreements", rows.agreement_row(env.tenant, agreed)))
+        await repo.insert(conn, "agreements", rows.agreement_row(env.tenant, agreed))
 
     @h.on(s.GoalSet, s.GoalAchieved)
     async def goal(conn: Conn, env: Envelope[Any]) -> None:
@@ -95,13 +88,13 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
     @h.on(s.ConfidenceRated)
     async def confidence(conn: Conn, env: Envelope[Any]) -> None:
         rated = m.record(None, env.data, env.time, "confidence", env.id)
-        await conn.execute(_INSERT["confidence"], *rows.values("confidence", rows.confidence_row(env.tenant, rated)))
+        await repo.insert(conn, "confidence", rows.confidence_row(env.tenant, rated))
 
     @h.on(s.SessionScheduled)
     async def scheduled(conn: Conn, env: Envelope[Any]) -> None:
         session = m.evolve_session(None, env.data, env.time)  # a second one breaks the table's key
         assert session is not None
-        await conn.execute(_INSERT["sessions"], *rows.values("sessions", rows.session_row(env.tenant, session)))
+        await repo.insert(conn, "sessions", rows.session_row(env.tenant, session))
 
     @h.on(s.SessionRescheduled, s.SessionCancelled, s.SessionLogged)
     async def session_changed(conn: Conn, env: Envelope[Any]) -> None:
@@ -112,12 +105,6 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
     @h.on(s.FeedbackSubmitted)
     async def feedback(conn: Conn, env: Envelope[Any]) -> None:
         given = m.record(None, env.data, env.time, "feedback", env.id)
-        await conn.execute(_INSERT["feedback"], *rows.values("feedback", rows.feedback_row(env.tenant, given)))
+        await repo.insert(conn, "feedback", rows.feedback_row(env.tenant, given))
 
-    from services.sessions.bulk import SessionsBulk
-    from services.sessions.learning import build_learning_handlers
-
-    h.include(build_learning_handlers(host))
-
-    h.bulk = SessionsBulk
     return h

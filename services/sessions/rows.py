@@ -134,23 +134,5 @@ def feedback_row(tenant: str, given: Recorded[s.FeedbackSubmitted]) -> dict[str,
     return {"tenant": tenant, **{c: getattr(given.event, c) for c in FEEDBACK_FIELDS}, "submitted_at": given.at}
 
 
-def insert_sql(table: str) -> str:
-    columns = COLUMNS[table]
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(f'${i + 1}' for i in range(len(columns)))})"
-
-
-def upsert_sql(table: str) -> str:
-    key = KEYS[table]
-    rest = [c for c in COLUMNS[table] if c not in key]
-    return (f"{insert_sql(table)} ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
-            + ", ".join(f"{c} = EXCLUDED.{c}" for c in rest))  # fmt: skip
-
-
-def select_sql(table: str) -> str:
-    key = KEYS[table]
-    where = " AND ".join(f"{c} = ${i + 1}" for i, c in enumerate(key))
-    return f"SELECT {', '.join(COLUMNS[table])} FROM {table} WHERE {where}"
-
-
 def values(table: str, row: dict[str, Any]) -> list[Any]:
     return [row[c] for c in COLUMNS[table]]

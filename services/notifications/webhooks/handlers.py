@@ -7,7 +7,6 @@ CONFLICT DO NOTHING, so a redelivered event plans nothing new.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from services.notifications.domain import webhooks
@@ -33,14 +32,3 @@ def build_webhook_handlers(host: ServiceHost | None = None) -> Handlers:
 
     h.on(*(model_for(t) for t in sorted(webhooks.SUBSCRIBABLE)), side_effects=True)(plan)
     return h
-
-
-def with_webhooks(build: Callable[[ServiceHost], Handlers]) -> Callable[[ServiceHost], Handlers]:
-    """The service's handlers, then the webhook planner (it runs after the projection of the same event)."""
-
-    def handlers(host: ServiceHost) -> Handlers:
-        h = build(host)
-        h.include(build_webhook_handlers(host))
-        return h
-
-    return handlers

@@ -6,7 +6,7 @@ from typing import Any
 
 from bench.common import programme_events
 from services.sessions.app import SPEC as SESSIONS
-from services.sessions.projection import build_handlers
+from services.sessions.handler_table import build_handlers
 from shared.db import connect, migrate, service_migrations
 from shared.events import Envelope, encode
 from shared.events import pairing as p

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.sessions.app import SPEC as SESSIONS
-from services.sessions.projection import build_handlers
+from services.sessions.handler_table import build_handlers
 from shared.consumer import TRANSIENT
 from shared.db import connect, ensure_database, migrate, service_migrations
 from shared.infra import Infra
