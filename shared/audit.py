@@ -28,9 +28,18 @@ REDACTED = "[confidential]"
 
 #: Payload fields that name an aggregate or a person an event is about.
 ID_FIELDS = (
-    "pair_id", "programme_id", "participant_id", "mentor_id", "mentee_id", "recipient_id", "author_id",
-    "employee_id", "session_id", "goal_id", "match_run_id",
-)  # fmt: skip
+    "pair_id",
+    "programme_id",
+    "participant_id",
+    "mentor_id",
+    "mentee_id",
+    "recipient_id",
+    "author_id",
+    "employee_id",
+    "session_id",
+    "goal_id",
+    "match_run_id",
+)
 
 
 @dataclass(frozen=True)
@@ -57,10 +66,16 @@ class Entry:
 
     def row(self) -> dict[str, Any]:
         return {
-            "time": self.time.isoformat(), "type": self.type, "source": self.source, "event_id": self.event_id,
-            "correlation_id": self.correlation_id, "causation_id": self.causation_id or "", "where": self.where,
-            "summary": self.summary, "changes": self.changes,
-        }  # fmt: skip
+            "time": self.time.isoformat(),
+            "type": self.type,
+            "source": self.source,
+            "event_id": self.event_id,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id or "",
+            "where": self.where,
+            "summary": self.summary,
+            "changes": self.changes,
+        }
 
 
 def about(env: Envelope[Any], subject: str) -> bool:
@@ -120,10 +135,19 @@ def timeline(events: Iterable[Logged], subject: str) -> list[Entry]:
             if before is not None:
                 changes = {k: {"from": before.get(k), "to": v} for k, v in data.items() if before.get(k) != v}
             profiles[key] = data
-        entries.append(Entry(
-            e.env.time, e.env.type, e.env.source, e.env.id, e.env.correlationid, e.env.causationid,
-            f"{e.topic}/{e.partition}/{e.offset}", _short(data), changes,
-        ))  # fmt: skip
+        entries.append(
+            Entry(
+                e.env.time,
+                e.env.type,
+                e.env.source,
+                e.env.id,
+                e.env.correlationid,
+                e.env.causationid,
+                f"{e.topic}/{e.partition}/{e.offset}",
+                _short(data),
+                changes,
+            )
+        )
     return entries
 
 

@@ -257,8 +257,9 @@ class TokenVerifier:
                     except (httpx.HTTPError, RuntimeError, ValueError, KeyError) as exc:
                         raise ProviderUnavailable(f"the identity provider's keys are unavailable: {exc}") from exc
         if kid not in self._keys:
-            raise Unauthorized("the token is signed with a key the identity provider does not publish",
-                               field="authorization")  # fmt: skip
+            raise Unauthorized(
+                "the token is signed with a key the identity provider does not publish", field="authorization"
+            )
         return self._keys[kid]
 
     async def verify(self, token: str) -> Principal:
@@ -276,9 +277,14 @@ class TokenVerifier:
         key = await self.key(kid)
         try:
             claims = jwt.decode(
-                token, key=key, algorithms=[alg], audience=s.audience, issuer=s.issuer, leeway=s.leeway_seconds,
+                token,
+                key=key,
+                algorithms=[alg],
+                audience=s.audience,
+                issuer=s.issuer,
+                leeway=s.leeway_seconds,
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]},
-            )  # fmt: skip
+            )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("the token has expired", field="authorization") from None
         except jwt.ImmatureSignatureError:

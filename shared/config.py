@@ -91,10 +91,15 @@ class CommonEnvironment(Environment):
     _flags = field_validator("KAFKA_ENABLE_IDEMPOTENCE", "TANDEM_CREATE_TOPICS", mode="before")(_flag)
 
     @field_validator(
-        "TANDEM_RETRY_INITIAL_SECONDS", "TANDEM_RETRY_MAX_DELAY_SECONDS", "TANDEM_RETRY_MAX_SECONDS",
-        "TANDEM_PARK_TIMEOUT_SECONDS", "TANDEM_PARK_SWEEP_SECONDS", "TANDEM_READY_STALL_SECONDS",
-        "TANDEM_READY_RELAY_GRACE_SECONDS", mode="before",
-    )  # fmt: skip
+        "TANDEM_RETRY_INITIAL_SECONDS",
+        "TANDEM_RETRY_MAX_DELAY_SECONDS",
+        "TANDEM_RETRY_MAX_SECONDS",
+        "TANDEM_PARK_TIMEOUT_SECONDS",
+        "TANDEM_PARK_SWEEP_SECONDS",
+        "TANDEM_READY_STALL_SECONDS",
+        "TANDEM_READY_RELAY_GRACE_SECONDS",
+        mode="before",
+    )
     @classmethod
     def _seconds(cls, value: Any, info: Any) -> Any:
         if value == "":

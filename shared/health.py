@@ -98,6 +98,10 @@ class Watchdog:
             out["reasons"].append(f"watchdog: no check for {time.monotonic() - self.ticked_at:.0f} s")
         if host.guard is not None:
             g = host.guard.state
-            out["broker"] = {"lag": g.lag, "recoveries": g.recoveries, "last_recovery": g.last_recovery,
-                             "mode": host.guard.mode}  # fmt: skip
+            out["broker"] = {
+                "lag": g.lag,
+                "recoveries": g.recoveries,
+                "last_recovery": g.last_recovery,
+                "mode": host.guard.mode,
+            }
         return out

@@ -105,14 +105,25 @@ class Parking:
     ) -> None:
         now = datetime.now(UTC)
         await conn.execute(
-            "INSERT INTO parked (consumer, event_id, event_type, topic, partition, \"offset\", key, waiting_for, "
+            'INSERT INTO parked (consumer, event_id, event_type, topic, partition, "offset", key, waiting_for, '
             "reason, headers, value, record_time, next_attempt_at, deadline) "
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
             "ON CONFLICT (consumer, event_id) DO NOTHING",
-            self.consumer, env.id, env.type, record.topic, record.partition, record.offset, env.key, what,
-            reason[:2000], _headers(record), record.value or b"", record.timestamp or 0,
-            now + timedelta(seconds=self.backoff.delay(1)), now + timedelta(seconds=self.timeout),
-        )  # fmt: skip
+            self.consumer,
+            env.id,
+            env.type,
+            record.topic,
+            record.partition,
+            record.offset,
+            env.key,
+            what,
+            reason[:2000],
+            _headers(record),
+            record.value or b"",
+            record.timestamp or 0,
+            now + timedelta(seconds=self.backoff.delay(1)),
+            now + timedelta(seconds=self.timeout),
+        )
         await _outcome(conn, self.consumer, env.id, "parked")
         log.info("%s parked %s %s: %s", self.consumer, env.type, env.id, reason)
 
@@ -188,9 +199,14 @@ class Parking:
                 await conn.execute(
                     "UPDATE parked SET waiting_for = $5, reason = $6, attempts = attempts + 1, next_attempt_at = $7 "
                     "WHERE consumer = $1 AND topic = $2 AND key = $3 AND seq >= $4",
-                    self.consumer, topic, key, row["seq"], exc.what, str(exc)[:2000],
+                    self.consumer,
+                    topic,
+                    key,
+                    row["seq"],
+                    exc.what,
+                    str(exc)[:2000],
                     now + timedelta(seconds=self.backoff.delay(attempts)),
-                )  # fmt: skip
+                )
                 return
             except TRANSIENT:
                 raise
@@ -220,7 +236,15 @@ async def _outcome(conn: Conn, consumer: str, event_id: str, outcome: str) -> No
 def _record(row: Any) -> ConsumerRecord[Any, Any]:
     headers = [(name, base64.b64decode(value)) for name, value in row["headers"]]
     return ConsumerRecord(
-        topic=row["topic"], partition=row["partition"], offset=row["offset"], timestamp=row["record_time"],
-        timestamp_type=0, key=row["key"].encode(), value=row["value"], checksum=None, serialized_key_size=-1,
-        serialized_value_size=len(row["value"]), headers=headers,
-    )  # fmt: skip
+        topic=row["topic"],
+        partition=row["partition"],
+        offset=row["offset"],
+        timestamp=row["record_time"],
+        timestamp_type=0,
+        key=row["key"].encode(),
+        value=row["value"],
+        checksum=None,
+        serialized_key_size=-1,
+        serialized_value_size=len(row["value"]),
+        headers=headers,
+    )

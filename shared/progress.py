@@ -42,10 +42,14 @@ class EventProgress:
     def __enter__(self) -> EventProgress:
         if self.console.is_terminal:
             self._bar = Progress(
-                TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
                 TextColumn("{task.completed:>10,.0f} events  {task.fields[rate]:>9,.0f} events/s"),
-                TimeRemainingColumn(), console=self.console, transient=False,
-            )  # fmt: skip
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=False,
+            )
             self._bar.start()
             self._task = self._bar.add_task(self.description, total=None, rate=0.0)
         return self

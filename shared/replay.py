@@ -127,8 +127,9 @@ class LogReader:
         for tp in tps:
             self.consumer.seek(tp, start.get((tp.topic, tp.partition), 0))
         while todo:
-            batch = await self.consumer.getmany(*[TopicPartition(t, p) for t, p in todo], timeout_ms=500,
-                                                max_records=self.max_records)  # fmt: skip
+            batch = await self.consumer.getmany(
+                *[TopicPartition(t, p) for t, p in todo], timeout_ms=500, max_records=self.max_records
+            )
             out: list[ConsumerRecord[Any, Any]] = []
             for tp, records in batch.items():
                 key = (tp.topic, tp.partition)
@@ -333,8 +334,11 @@ class Rebuild:
                     await lock.execute("SELECT pg_advisory_xact_lock(hashtext($1))", PROJECTION_LOCK)
                     target = await self.live_positions(lock)
                     await self.catch_up(reader, target, sum(target.values()))
-                    mismatch = {tp: (self.positions.get(tp, 0), off) for tp, off in target.items()
-                                if self.positions.get(tp, 0) != off}  # fmt: skip
+                    mismatch = {
+                        tp: (self.positions.get(tp, 0), off)
+                        for tp, off in target.items()
+                        if self.positions.get(tp, 0) != off
+                    }
                     if mismatch:
                         raise PositionsDiverged(f"rebuild and live positions differ: {mismatch}")
                     old = f"projection_old_{datetime.now(UTC):%Y%m%d%H%M%S%f}"
@@ -344,8 +348,9 @@ class Rebuild:
                         "UPDATE public.projection_state SET generation = generation + 1, swapped_at = now(), "
                         "history = history || jsonb_build_array(jsonb_build_object('at', now(), 'old', $1::text, "
                         "'events', $2::bigint)) RETURNING generation",
-                        old, self.stats.applied,
-                    )  # fmt: skip
+                        old,
+                        self.stats.applied,
+                    )
                     await lock.execute("SELECT pg_notify('tandem_projection', $1)", str(generation))
                     if not keep_old:
                         await lock.execute(f'DROP SCHEMA "{old}" CASCADE')

@@ -126,10 +126,16 @@ class ServiceHost:
         topics = self.spec.consumes(s)
         consuming = consume and bool(topics)
         self.guard = BrokerGuard(
-            service=self.spec.name, bootstrap=s.kafka_bootstrap_servers, topics=s.topics, declared=declared,
-            consumer=self.spec.name if consuming else None, consumed=topics if consuming else [], pool=self._pool,
-            mode=s.broker_loss, security=s.kafka_security,
-        )  # fmt: skip
+            service=self.spec.name,
+            bootstrap=s.kafka_bootstrap_servers,
+            topics=s.topics,
+            declared=declared,
+            consumer=self.spec.name if consuming else None,
+            consumed=topics if consuming else [],
+            pool=self._pool,
+            mode=s.broker_loss,
+            security=s.kafka_security,
+        )
         self._producer = AIOKafkaProducer(
             bootstrap_servers=s.kafka_bootstrap_servers,
             client_id=f"tandem-{self.spec.name}",

@@ -35,10 +35,12 @@ class ProgramLaunched(_Pairing):
         default=None, description="A functional mailbox of the HR team (not a person's address)."
     )
     min_group_size: int = Field(
-        default=5, ge=3, le=100,
+        default=5,
+        ge=3,
+        le=100,
         description="Outcome figures are shown only for groups of at least this many answers (a caller may "
         "raise it, never lower it).",
-    )  # fmt: skip
+    )
 
 
 class ProgramClosed(_Pairing):

@@ -217,9 +217,15 @@ class LocalIdentityProvider:
     def _sign_in_flow(self, username: str, client_id: str, scope: str | None, nonce: str | None) -> _Flow:
         user, client = self._users[username], self._clients[client_id]
         return _code_flow(
-            self.issuer, client.client_id, self._client_auth(client), client.redirect_uris[0], user.username,
-            user.password, scope or client.scope, nonce,
-        )  # fmt: skip
+            self.issuer,
+            client.client_id,
+            self._client_auth(client),
+            client.redirect_uris[0],
+            user.username,
+            user.password,
+            scope or client.scope,
+            nonce,
+        )
 
     def _refresh_flow(self, refresh_token: str, client_id: str) -> _Flow:
         auth = self._client_auth(self._clients[client_id])
@@ -229,9 +235,15 @@ class LocalIdentityProvider:
 
 
 def _code_flow(
-    issuer: str, client_id: str, client_auth: dict[str, Any], redirect_uri: str, username: str, password: str,
-    scope: str, nonce: str | None,
-) -> _Flow:  # fmt: skip
+    issuer: str,
+    client_id: str,
+    client_auth: dict[str, Any],
+    redirect_uri: str,
+    username: str,
+    password: str,
+    scope: str,
+    nonce: str | None,
+) -> _Flow:
     """Authorization code with PKCE, as a browser does it: the sign-in page, the form, the code, the exchange."""
     verifier = secrets.token_urlsafe(48)
     state = secrets.token_urlsafe(16)
@@ -266,13 +278,19 @@ def _code_flow(
 
 
 def sign_in(
-    issuer: str, username: str, *, password: str = DEMO_PASSWORD, client_id: str = "tandem-web",
-    redirect_uri: str = "http://127.0.0.1:8001/auth/callback", scope: str = "openid profile email",
-) -> str:  # fmt: skip
+    issuer: str,
+    username: str,
+    *,
+    password: str = DEMO_PASSWORD,
+    client_id: str = "tandem-web",
+    redirect_uri: str = "http://127.0.0.1:8001/auth/callback",
+    scope: str = "openid profile email",
+) -> str:
     """An access token for a user of a provider running elsewhere (e.g. `tandem up`'s), through its sign-in
     page with a public client: what a person does in the browser, done over HTTP."""
-    flow = _code_flow(issuer, client_id, {"data": {"client_id": client_id}}, redirect_uri, username, password,
-                      scope, None)  # fmt: skip
+    flow = _code_flow(
+        issuer, client_id, {"data": {"client_id": client_id}}, redirect_uri, username, password, scope, None
+    )
     return str(_run(flow)["access_token"])
 
 
