@@ -22,8 +22,17 @@ from shared.events import pairing as p
 from shared.events.directory import DIRECTORY_EVENTS
 
 _TYPES = frozenset(m.TYPE for m in DIRECTORY_EVENTS)
-_PAIR_EVENTS = (p.PairProposed, p.PairCreated, p.PairDeclined, p.PairPaused, p.PairResumed, p.PairEnded,
-                p.PairExtended, p.PairFlagged, p.PairFlagResolved)  # fmt: skip
+_PAIR_EVENTS = (
+    p.PairProposed,
+    p.PairCreated,
+    p.PairDeclined,
+    p.PairPaused,
+    p.PairResumed,
+    p.PairEnded,
+    p.PairExtended,
+    p.PairFlagged,
+    p.PairFlagResolved,
+)
 
 
 def _when(env: Envelope[Any]) -> datetime | None:
@@ -93,9 +102,15 @@ class PairKind:
             pair = after
         if pair is None:
             return {}
-        out: dict[str, Any] = {"programme_id": pair.programme_id, "mentor_id": pair.mentor_id,
-                               "mentee_id": pair.mentee_id, "score": pair.score, "rationale": pair.rationale,
-                               "state": pair.state, "created_at": created_at and created_at.isoformat()}  # fmt: skip
+        out: dict[str, Any] = {
+            "programme_id": pair.programme_id,
+            "mentor_id": pair.mentor_id,
+            "mentee_id": pair.mentee_id,
+            "score": pair.score,
+            "rationale": pair.rationale,
+            "state": pair.state,
+            "created_at": created_at and created_at.isoformat(),
+        }
         if pair.extended_until is not None:
             out["extended_until"] = pair.extended_until.isoformat()
         if pair.state == "ended":
@@ -135,8 +150,9 @@ class ParticipantKind:
                 s.setdefault("status", "enrolled")
             elif isinstance(d, p.ParticipantWithdrew) and d.participant_id == subject:
                 s.update(status="withdrawn", withdrawal_reason=d.reason)
-        theirs = _pair_states(events, lambda d: isinstance(d, p.PairCreated | p.PairProposed)
-                              and subject in (d.mentor_id, d.mentee_id))  # fmt: skip
+        theirs = _pair_states(
+            events, lambda d: isinstance(d, p.PairCreated | p.PairProposed) and subject in (d.mentor_id, d.mentee_id)
+        )
         return {"pairs": dict(theirs), **s}
 
 
@@ -158,8 +174,14 @@ class ProgrammeKind:
             if getattr(d, "programme_id", None) != subject:
                 continue
             if isinstance(d, p.ProgramLaunched):
-                s.update(name=d.name, starts_on=d.starts_on.isoformat(), ends_on=d.ends_on.isoformat(),
-                         cadence_days=d.cadence_days, focus_topics=d.focus_topics, state="running")  # fmt: skip
+                s.update(
+                    name=d.name,
+                    starts_on=d.starts_on.isoformat(),
+                    ends_on=d.ends_on.isoformat(),
+                    cadence_days=d.cadence_days,
+                    focus_topics=d.focus_topics,
+                    state="running",
+                )
             elif isinstance(d, p.ProgramClosed):
                 s["state"] = "closed"
             elif isinstance(d, p.ParticipantEnrolled):
@@ -168,10 +190,13 @@ class ProgrammeKind:
                 roles.pop(d.participant_id, None)
             elif isinstance(d, p.MatchRunCompleted):
                 s["match_runs"] += 1
-        states = list(_pair_states(events, lambda d: isinstance(d, p.PairCreated) and d.programme_id == subject)
-                      .values())  # fmt: skip
-        s["participants"] = {"mentors": list(roles.values()).count("mentor"),
-                             "mentees": list(roles.values()).count("mentee")}  # fmt: skip
+        states = list(
+            _pair_states(events, lambda d: isinstance(d, p.PairCreated) and d.programme_id == subject).values()
+        )
+        s["participants"] = {
+            "mentors": list(roles.values()).count("mentor"),
+            "mentees": list(roles.values()).count("mentee"),
+        }
         s["pairs"] = {k: states.count(k) for k in ("active", "paused", "ended")}
         return s
 

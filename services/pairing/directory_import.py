@@ -38,9 +38,20 @@ from shared.uow import UnitOfWork
 
 REQUIRED = ("employee_id", "display_name", "email")
 COLUMNS = (
-    *REQUIRED, "user_name", "external_id", "department", "grade", "manager_employee_id", "location", "timezone",
-    "languages", "locale", "status", "hired_on", "left_on",
-)  # fmt: skip
+    *REQUIRED,
+    "user_name",
+    "external_id",
+    "department",
+    "grade",
+    "manager_employee_id",
+    "location",
+    "timezone",
+    "languages",
+    "locale",
+    "status",
+    "hired_on",
+    "left_on",
+)
 CHUNK = 1000
 MAX_ERRORS = 100
 MAX_SAMPLE = 100

@@ -63,10 +63,18 @@ class CreateProgramme:
 async def create_programme(uow: UnitOfWork, cmd: CreateProgramme) -> programmes.Programme:
     matching_adapter.policy(cmd.matching_policy)  # refuse a policy the engine cannot run, now
     programme = programmes.new_programme(
-        cmd.programme_id or new_id(), cmd.name, cmd.starts_on, cmd.ends_on, cmd.cadence_days, cmd.focus_topics,
-        matching_policy=cmd.matching_policy, requires_consent=cmd.requires_consent, consent_days=cmd.consent_days,
-        hr_contact_email=cmd.hr_contact_email, min_group_size=cmd.min_group_size,
-    )  # fmt: skip
+        cmd.programme_id or new_id(),
+        cmd.name,
+        cmd.starts_on,
+        cmd.ends_on,
+        cmd.cadence_days,
+        cmd.focus_topics,
+        matching_policy=cmd.matching_policy,
+        requires_consent=cmd.requires_consent,
+        consent_days=cmd.consent_days,
+        hr_contact_email=cmd.hr_contact_email,
+        min_group_size=cmd.min_group_size,
+    )
     if cmd.launch:
         launched = programme.launch()
         programme = programmes.evolve(programme, launched)
@@ -133,8 +141,12 @@ async def enrol_participants(
             fail(number, "employee_id", f"employee {employee_id} is not in the directory of this organisation")
             continue
         if employee_id in enrolled_already:
-            fail(number, "employee_id", f"employee {employee_id} is already enrolled in programme {programme_id}",
-                 code="already_enrolled")  # fmt: skip
+            fail(
+                number,
+                "employee_id",
+                f"employee {employee_id} is already enrolled in programme {programme_id}",
+                code="already_enrolled",
+            )
             continue
         if employee_id in seen:
             fail(number, "employee_id", f"employee {employee_id} appears twice")
@@ -277,9 +289,13 @@ async def apply_directory_changes(
     after: dict[str, directory.Employee | None] = dict(before)
     for employee_id, change in zip(ids, changes, strict=True):
         events = directory.decide(
-            after.get(employee_id), change, revision=revision, origin=origin, effective_at=effective_at,
+            after.get(employee_id),
+            change,
+            revision=revision,
+            origin=origin,
+            effective_at=effective_at,
             source_event_id=source_event_id,
-        )  # fmt: skip
+        )
         for event in events:
             if not isinstance(event, EmployeeChangeIgnored):
                 revision = event.revision
@@ -316,9 +332,13 @@ async def _renumber(
     if change.new_employee_id in found and change.new_employee_id != change.employee_id:
         raise Conflict(f"employee id {change.new_employee_id} is already taken", field="employee_id", code="uniqueness")
     events = directory.decide(
-        found.get(change.employee_id), change, revision=revision, origin=origin, effective_at=effective_at,
+        found.get(change.employee_id),
+        change,
+        revision=revision,
+        origin=origin,
+        effective_at=effective_at,
         source_event_id=source_event_id,
-    )  # fmt: skip
+    )
     renumbered = [e for e in events if isinstance(e, EmployeeRenumbered)]
     uow.emit(*events)
     result.events.extend(events)
@@ -330,9 +350,13 @@ async def _renumber(
     for report in await repository.direct_reports(conn, tenant, change.employee_id):
         revision += 1
         moved = EmployeeUpdated(
-            **{**report.record(), "manager_employee_id": change.new_employee_id}, changed=["manager_employee_id"],
-            revision=revision, origin=origin, effective_at=effective_at, source_event_id=source_event_id,
-        )  # fmt: skip
+            **{**report.record(), "manager_employee_id": change.new_employee_id},
+            changed=["manager_employee_id"],
+            revision=revision,
+            origin=origin,
+            effective_at=effective_at,
+            source_event_id=source_event_id,
+        )
         after = directory.evolve(report, moved)
         assert after is not None
         reports.append(after)
@@ -393,11 +417,16 @@ async def _directory_consequences(
 def _directory_profile(employee: directory.Employee) -> dict[str, Any]:
     """The directory's fields for a live enrolment; what the directory lacks keeps the enrolment's value."""
     profile = {
-        "display_name": employee.display_name, "email": employee.email,
-        "locale": directory.supported_locale(employee.locale), "department": employee.department,
-        "grade": employee.grade, "manager_employee_id": employee.manager_employee_id, "location": employee.location,
-        "timezone": employee.timezone, "languages": list(employee.languages),
-    }  # fmt: skip
+        "display_name": employee.display_name,
+        "email": employee.email,
+        "locale": directory.supported_locale(employee.locale),
+        "department": employee.department,
+        "grade": employee.grade,
+        "manager_employee_id": employee.manager_employee_id,
+        "location": employee.location,
+        "timezone": employee.timezone,
+        "languages": list(employee.languages),
+    }
     return {k: v for k, v in profile.items() if v not in (None, "", []) or k in ("manager_employee_id", "location")}
 
 
@@ -534,10 +563,16 @@ async def create_pair(uow: UnitOfWork, cmd: CreatePair) -> pairs.Pair:
     await _check_capacity(uow, mentor)
     mentee.check_unpaired(await _live_pairs(uow, mentee))
     changes = pairs.create_pair(
-        cmd.pair_id or new_id(), programme.programme_id, mentor.participant_id, mentee.participant_id,
-        score=verdict.score, rationale=verdict.rationale, origin="manual", warnings=tuple(verdict.warnings),
+        cmd.pair_id or new_id(),
+        programme.programme_id,
+        mentor.participant_id,
+        mentee.participant_id,
+        score=verdict.score,
+        rationale=verdict.rationale,
+        origin="manual",
+        warnings=tuple(verdict.warnings),
         started_on=cmd.started_on,
-    )  # fmt: skip
+    )
     pair = pairs.evolve_all(None, changes)
     try:
         await repository.insert_pair(uow.conn, tenant, pair)
@@ -658,42 +693,78 @@ async def _match_run(
         else:  # rematching a mentor: all free mentees may be proposed, only to this mentor
             mentors = [p for p in mentors if p.participant_id in wanted]
     if not mentors and not mentees:
-        raise Conflict(f"nobody in programme {programme_id} is waiting for a match", field="programme_id",
-                       code="nothing_to_match")  # fmt: skip
+        raise Conflict(
+            f"nobody in programme {programme_id} is waiting for a match", field="programme_id", code="nothing_to_match"
+        )
     revision = await repository.directory_revision(conn, tenant)
     chart = await repository.reporting_lines(
         conn, tenant, [p.employee_id for p in mentors + mentees], programme.reporting_line_levels
     )
     result = matching_adapter.run(
-        programme, mentors, mentees, chart,
-        used_capacity={p.participant_id: load.get(p.participant_id, 0) for p in mentors}, objective=objective,
-    )  # fmt: skip
+        programme,
+        mentors,
+        mentees,
+        chart,
+        used_capacity={p.participant_id: load.get(p.participant_id, 0) for p in mentors},
+        objective=objective,
+    )
     await repository.supersede_open_proposals(conn, tenant, programme_id)
     run_id = new_id()
     proposals = [
         repository.ProposalRow(
-            proposal_id=new_id(), match_run_id=run_id, programme_id=programme_id, mentor_id=p.mentor_id,
-            mentee_id=p.mentee_id, score=p.score, components=p.components, rationale=p.rationale, forced=p.forced,
-            status="open", pair_id=None,
+            proposal_id=new_id(),
+            match_run_id=run_id,
+            programme_id=programme_id,
+            mentor_id=p.mentor_id,
+            mentee_id=p.mentee_id,
+            score=p.score,
+            components=p.components,
+            rationale=p.rationale,
+            forced=p.forced,
+            status="open",
+            pair_id=None,
         )
         for p in result.proposals
-    ]  # fmt: skip
+    ]
     run = repository.MatchRunRow(
-        match_run_id=run_id, programme_id=programme_id, kind="full" if only is None else "rematch",
-        algorithm_version=result.algorithm_version, objective=result.objective, policy=result.policy,
-        unmatched=[vars(u) for u in result.unmatched], conflicts=result.conflicts, total_score=result.total_score,
-        created_at=now, proposals=proposals, directory_revision=revision, org_chart_hash=repository.chart_hash(chart),
-    )  # fmt: skip
+        match_run_id=run_id,
+        programme_id=programme_id,
+        kind="full" if only is None else "rematch",
+        algorithm_version=result.algorithm_version,
+        objective=result.objective,
+        policy=result.policy,
+        unmatched=[vars(u) for u in result.unmatched],
+        conflicts=result.conflicts,
+        total_score=result.total_score,
+        created_at=now,
+        proposals=proposals,
+        directory_revision=revision,
+        org_chart_hash=repository.chart_hash(chart),
+    )
     await repository.insert_match_run(conn, tenant, run)
     completed = MatchRunCompleted(
-        match_run_id=run_id, programme_id=programme_id, algorithm_version=result.algorithm_version,
-        objective=result.objective, policy=result.policy,
-        proposals=[EventProposal(proposal_id=p.proposal_id, mentor_id=p.mentor_id, mentee_id=p.mentee_id,
-                                 score=p.score, components=p.components, rationale=p.rationale, forced=p.forced)
-                   for p in proposals],
-        unmatched=[EventUnmatched(**vars(u)) for u in result.unmatched], total_score=result.total_score,
-        directory_revision=run.directory_revision, org_chart_hash=run.org_chart_hash,
-    )  # fmt: skip
+        match_run_id=run_id,
+        programme_id=programme_id,
+        algorithm_version=result.algorithm_version,
+        objective=result.objective,
+        policy=result.policy,
+        proposals=[
+            EventProposal(
+                proposal_id=p.proposal_id,
+                mentor_id=p.mentor_id,
+                mentee_id=p.mentee_id,
+                score=p.score,
+                components=p.components,
+                rationale=p.rationale,
+                forced=p.forced,
+            )
+            for p in proposals
+        ],
+        unmatched=[EventUnmatched(**vars(u)) for u in result.unmatched],
+        total_score=result.total_score,
+        directory_revision=run.directory_revision,
+        org_chart_hash=run.org_chart_hash,
+    )
     await repository.set_programme_state(conn, tenant, programmes.evolve(programme, completed))
     uow.emit(completed)
     return run
@@ -735,16 +806,28 @@ async def accept_proposals(
         pair_id = new_id()
         if programme.requires_consent:
             changes = pairs.propose_pair(
-                pair_id, programme.programme_id, mentor.participant_id, mentee.participant_id,
-                consent_deadline=consent_deadline(programme, now), score=proposal.score,
-                rationale=proposal.rationale, origin=origin, match_run_id=match_run_id,
-            )  # fmt: skip
+                pair_id,
+                programme.programme_id,
+                mentor.participant_id,
+                mentee.participant_id,
+                consent_deadline=consent_deadline(programme, now),
+                score=proposal.score,
+                rationale=proposal.rationale,
+                origin=origin,
+                match_run_id=match_run_id,
+            )
         else:
             changes = pairs.create_pair(
-                pair_id, programme.programme_id, mentor.participant_id, mentee.participant_id,
-                score=proposal.score, rationale=proposal.rationale, origin=origin, match_run_id=match_run_id,
+                pair_id,
+                programme.programme_id,
+                mentor.participant_id,
+                mentee.participant_id,
+                score=proposal.score,
+                rationale=proposal.rationale,
+                origin=origin,
+                match_run_id=match_run_id,
                 started_on=started_on,
-            )  # fmt: skip
+            )
         pair = pairs.evolve_all(None, changes)
         uow.emit(*pairs.published(changes))
         made.extend(e for e in pairs.published(changes) if isinstance(e, PairCreated | PairProposed))
@@ -763,12 +846,14 @@ async def rematch(uow: UnitOfWork, pair_id: str) -> repository.MatchRunRow:
     """After a pair ended, propose a new partner for whoever of the two is still enrolled."""
     pair = await repository.get_pair(uow.conn, uow.tenant, pair_id)
     if pair.state not in ("ended", "declined"):
-        raise Conflict(f"pair {pair_id} is {pair.state}: end it first (reason 'rematched')", field="pair_id",
-                       code="pair_live")  # fmt: skip
+        raise Conflict(
+            f"pair {pair_id} is {pair.state}: end it first (reason 'rematched')", field="pair_id", code="pair_live"
+        )
     remaining = await _waiting_for_partner(uow, pair)
     if not remaining:
-        raise Conflict(f"nobody from pair {pair_id} is waiting for a new partner", field="pair_id",
-                       code="nothing_to_match")  # fmt: skip
+        raise Conflict(
+            f"nobody from pair {pair_id} is waiting for a new partner", field="pair_id", code="nothing_to_match"
+        )
     # one run per remaining person would publish two events; the mentee (the senior) goes first
     return await start_match_run(uow, pair.programme_id, only=[remaining[0].participant_id])
 

@@ -45,8 +45,10 @@ async def _page(
     n = len(where.args)
     rows = await conn.fetch(
         f"SELECT {columns} FROM {table} WHERE {where} ORDER BY {order} LIMIT ${n + 1} OFFSET ${n + 2}",
-        *where.args, limit, offset,
-    )  # fmt: skip
+        *where.args,
+        limit,
+        offset,
+    )
     return list(rows), int(total)
 
 
@@ -78,16 +80,29 @@ async def insert_programme(conn: Conn, tenant: str, p: Programme) -> None:
     await conn.execute(
         f"INSERT INTO programmes ({_PROGRAMME}, tenant) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        p.programme_id, p.name, p.starts_on, p.ends_on, p.cadence_days, list(p.focus_topics), p.matching_policy,
-        p.requires_consent, p.consent_days, p.hr_contact_email, p.state, p.min_group_size, tenant,
-    )  # fmt: skip
+        p.programme_id,
+        p.name,
+        p.starts_on,
+        p.ends_on,
+        p.cadence_days,
+        list(p.focus_topics),
+        p.matching_policy,
+        p.requires_consent,
+        p.consent_days,
+        p.hr_contact_email,
+        p.state,
+        p.min_group_size,
+        tenant,
+    )
 
 
 async def set_programme_state(conn: Conn, tenant: str, p: Programme) -> None:
     await conn.execute(
         "UPDATE programmes SET state = $3, updated_at = now() WHERE tenant = $1 AND programme_id = $2",
-        tenant, p.programme_id, p.state,
-    )  # fmt: skip
+        tenant,
+        p.programme_id,
+        p.state,
+    )
 
 
 async def list_programmes(conn: Conn, tenant: str) -> list[Programme]:
@@ -100,8 +115,9 @@ async def list_programmes(conn: Conn, tenant: str) -> list[Programme]:
 async def programmes_by_id(conn: Conn, tenant: str, programme_ids: Iterable[str]) -> dict[str, Programme]:
     rows = await conn.fetch(
         f"SELECT {_PROGRAMME} FROM programmes WHERE tenant = $1 AND programme_id = ANY($2::text[])",
-        tenant, list(set(programme_ids)),
-    )  # fmt: skip
+        tenant,
+        list(set(programme_ids)),
+    )
     return {r["programme_id"]: _programme(r) for r in rows}
 
 
@@ -135,14 +151,24 @@ async def update_participant(conn: Conn, tenant: str, p: Participant) -> None:
     await conn.execute(
         "UPDATE participants SET profile = $3, status = $4, employee_id = $5, updated_at = now() "
         "WHERE tenant = $1 AND participant_id = $2",
-        tenant, p.participant_id, p.profile, p.status, p.employee_id,
-    )  # fmt: skip
+        tenant,
+        p.participant_id,
+        p.profile,
+        p.status,
+        p.employee_id,
+    )
 
 
 async def list_participants(
-    conn: Conn, tenant: str, programme_id: str, *, role: str | None = None, status: str | None = "enrolled",
-    limit: int = 10_000, offset: int = 0,
-) -> tuple[list[Participant], int]:  # fmt: skip
+    conn: Conn,
+    tenant: str,
+    programme_id: str,
+    *,
+    role: str | None = None,
+    status: str | None = "enrolled",
+    limit: int = 10_000,
+    offset: int = 0,
+) -> tuple[list[Participant], int]:
     where = _Where("tenant = $1", "programme_id = $2", args=[tenant, programme_id])
     if role:
         where.add("role = ${n}", role)
@@ -165,8 +191,10 @@ async def enrolled_employees(conn: Conn, tenant: str, programme_id: str, employe
     rows = await conn.fetch(
         "SELECT employee_id FROM participants WHERE tenant = $1 AND programme_id = $2 AND status = 'enrolled' "
         "AND employee_id = ANY($3::text[])",
-        tenant, programme_id, employee_ids,
-    )  # fmt: skip
+        tenant,
+        programme_id,
+        employee_ids,
+    )
     return {r["employee_id"] for r in rows}
 
 
@@ -175,16 +203,18 @@ async def enrolments_of(conn: Conn, tenant: str, employee_ids: Iterable[str]) ->
     rows = await conn.fetch(
         f"SELECT {_PARTICIPANT} FROM participants WHERE tenant = $1 AND status = 'enrolled' "
         "AND employee_id = ANY($2::text[]) ORDER BY participant_id FOR UPDATE",
-        tenant, list(set(employee_ids)),
-    )  # fmt: skip
+        tenant,
+        list(set(employee_ids)),
+    )
     return [_participant(r) for r in rows]
 
 
 async def participants_by_id(conn: Conn, tenant: str, participant_ids: Iterable[str]) -> dict[str, Participant]:
     rows = await conn.fetch(
         f"SELECT {_PARTICIPANT} FROM participants WHERE tenant = $1 AND participant_id = ANY($2::text[])",
-        tenant, list(set(participant_ids)),
-    )  # fmt: skip
+        tenant,
+        list(set(participant_ids)),
+    )
     return {r["participant_id"]: _participant(r) for r in rows}
 
 
@@ -219,8 +249,9 @@ async def set_directory_revision(conn: Conn, tenant: str, revision: int) -> None
 
 
 async def get_employee(conn: Conn, tenant: str, employee_id: str) -> Employee:
-    row = await conn.fetchrow(f"SELECT {_EMPLOYEE} FROM employees WHERE tenant = $1 AND employee_id = $2", tenant,
-                              employee_id)  # fmt: skip
+    row = await conn.fetchrow(
+        f"SELECT {_EMPLOYEE} FROM employees WHERE tenant = $1 AND employee_id = $2", tenant, employee_id
+    )
     if row is None:
         raise NotFound(f"employee {employee_id} is not in the directory", field="employee_id")
     return _employee(row)
@@ -232,8 +263,9 @@ async def employees_by_id(
     rows = await conn.fetch(
         f"SELECT {_EMPLOYEE} FROM employees WHERE tenant = $1 AND employee_id = ANY($2::text[])"
         + (" FOR UPDATE" if for_update else ""),
-        tenant, list(set(employee_ids)),
-    )  # fmt: skip
+        tenant,
+        list(set(employee_ids)),
+    )
     return {r["employee_id"]: _employee(r) for r in rows}
 
 
@@ -252,36 +284,59 @@ async def save_employees(conn: Conn, tenant: str, employees: list[Employee]) -> 
         "effective_at = EXCLUDED.effective_at, revision = EXCLUDED.revision, updated_at = now()",
         [
             (
-                e.employee_id, e.user_name, e.display_name, e.email, e.external_id, e.department, e.grade,
-                e.manager_employee_id, e.location, e.timezone, list(e.languages), e.locale, e.status, e.hired_on,
-                e.left_on, e.effective_at, e.revision, tenant,
+                e.employee_id,
+                e.user_name,
+                e.display_name,
+                e.email,
+                e.external_id,
+                e.department,
+                e.grade,
+                e.manager_employee_id,
+                e.location,
+                e.timezone,
+                list(e.languages),
+                e.locale,
+                e.status,
+                e.hired_on,
+                e.left_on,
+                e.effective_at,
+                e.revision,
+                tenant,
             )
             for e in employees
         ],
-    )  # fmt: skip
+    )
 
 
 async def renumber_employee(conn: Conn, tenant: str, old: str, new: str) -> None:
     """Move a record to its new id (its SCIM attributes with it)."""
     await conn.execute(
         "UPDATE employees SET employee_id = $3, updated_at = now() WHERE tenant = $1 AND employee_id = $2",
-        tenant, old, new,
-    )  # fmt: skip
+        tenant,
+        old,
+        new,
+    )
 
 
 async def direct_reports(conn: Conn, tenant: str, manager_employee_id: str) -> list[Employee]:
     rows = await conn.fetch(
         f"SELECT {_EMPLOYEE} FROM employees WHERE tenant = $1 AND manager_employee_id = $2 ORDER BY employee_id "
         "FOR UPDATE",
-        tenant, manager_employee_id,
-    )  # fmt: skip
+        tenant,
+        manager_employee_id,
+    )
     return [_employee(r) for r in rows]
 
 
 async def list_employees(
-    conn: Conn, tenant: str, *, status: str | None = None, manager_employee_id: str | None = None,
-    limit: int = 100, offset: int = 0,
-) -> tuple[list[Employee], int]:  # fmt: skip
+    conn: Conn,
+    tenant: str,
+    *,
+    status: str | None = None,
+    manager_employee_id: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[Employee], int]:
     where = _Where("tenant = $1", args=[tenant])
     if status:
         where.add("status = ${n}", status)
@@ -296,8 +351,10 @@ async def present_employee_ids(conn: Conn, tenant: str, *, after: str, limit: in
     rows = await conn.fetch(
         "SELECT employee_id FROM employees WHERE tenant = $1 AND status <> 'left' AND employee_id > $2 "
         "ORDER BY employee_id LIMIT $3",
-        tenant, after, limit,
-    )  # fmt: skip
+        tenant,
+        after,
+        limit,
+    )
     return [r["employee_id"] for r in rows]
 
 
@@ -327,8 +384,10 @@ async def reporting_lines(conn: Conn, tenant: str, employee_ids: Iterable[str], 
         "  SELECT e.employee_id, e.manager_employee_id, up.depth + 1 FROM up"
         "  JOIN employees e ON e.tenant = $1 AND e.employee_id = up.manager WHERE up.depth < $3"
         ") SELECT DISTINCT employee_id, manager FROM up WHERE manager IS NOT NULL",
-        tenant, ids, levels,
-    )  # fmt: skip
+        tenant,
+        ids,
+        levels,
+    )
     return {r["employee_id"]: r["manager"] for r in rows}
 
 
@@ -352,8 +411,10 @@ async def reports_within(conn: Conn, tenant: str, employee_ids: Iterable[str], l
         "  SELECT e.employee_id, down.depth + 1 FROM down"
         "  JOIN employees e ON e.tenant = $1 AND e.manager_employee_id = down.employee_id WHERE down.depth < $3"
         ") SELECT DISTINCT employee_id FROM down",
-        tenant, ids, levels,
-    )  # fmt: skip
+        tenant,
+        ids,
+        levels,
+    )
     return {r["employee_id"] for r in rows}
 
 
@@ -409,11 +470,27 @@ async def insert_pair(conn: Conn, tenant: str, pair: Pair) -> None:
     await conn.execute(
         f"INSERT INTO pairs ({_PAIR}, tenant) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
-        pair.pair_id, pair.programme_id, pair.mentor_id, pair.mentee_id, pair.state, pair.score, pair.rationale,
-        pair.origin, pair.match_run_id, pair.end_reason, pair.mentor_consent, pair.mentee_consent,
-        pair.consent_deadline, list(pair.warnings), pair.extended_until, pair.started_on, pair.pause_cause,
-        pair.flag.to_dict() if pair.flag else None, pair.flag_override, tenant,
-    )  # fmt: skip
+        pair.pair_id,
+        pair.programme_id,
+        pair.mentor_id,
+        pair.mentee_id,
+        pair.state,
+        pair.score,
+        pair.rationale,
+        pair.origin,
+        pair.match_run_id,
+        pair.end_reason,
+        pair.mentor_consent,
+        pair.mentee_consent,
+        pair.consent_deadline,
+        list(pair.warnings),
+        pair.extended_until,
+        pair.started_on,
+        pair.pause_cause,
+        pair.flag.to_dict() if pair.flag else None,
+        pair.flag_override,
+        tenant,
+    )
 
 
 _UPDATE_PAIR = (
@@ -424,9 +501,17 @@ _UPDATE_PAIR = (
 
 def _pair_args(tenant: str, pair: Pair) -> tuple[Any, ...]:
     return (
-        tenant, pair.pair_id, pair.state, pair.end_reason, pair.mentor_consent, pair.mentee_consent,
-        pair.extended_until, pair.pause_cause, pair.flag.to_dict() if pair.flag else None, pair.flag_override,
-    )  # fmt: skip
+        tenant,
+        pair.pair_id,
+        pair.state,
+        pair.end_reason,
+        pair.mentor_consent,
+        pair.mentee_consent,
+        pair.extended_until,
+        pair.pause_cause,
+        pair.flag.to_dict() if pair.flag else None,
+        pair.flag_override,
+    )
 
 
 async def update_pair(conn: Conn, tenant: str, pair: Pair) -> None:
@@ -443,8 +528,9 @@ async def live_pairs_of(conn: Conn, tenant: str, participant_id: str, *, for_upd
     rows = await conn.fetch(
         f"SELECT {_PAIR} FROM pairs WHERE tenant = $1 AND (mentor_id = $2 OR mentee_id = $2) AND {_LIVE} "
         "ORDER BY pair_id" + (" FOR UPDATE" if for_update else ""),
-        tenant, participant_id,
-    )  # fmt: skip
+        tenant,
+        participant_id,
+    )
     return [_pair(r) for r in rows]
 
 
@@ -457,8 +543,9 @@ async def live_pairs_of_employees(conn: Conn, tenant: str, employee_ids: Iterabl
         f"WITH who AS (SELECT participant_id FROM participants WHERE tenant = $1 AND employee_id = ANY($2::text[])) "
         f"SELECT {_PAIR} FROM pairs WHERE tenant = $1 AND {_LIVE} "
         "AND (mentor_id IN (SELECT * FROM who) OR mentee_id IN (SELECT * FROM who)) ORDER BY pair_id FOR UPDATE",
-        tenant, ids,
-    )  # fmt: skip
+        tenant,
+        ids,
+    )
     return [_pair(r) for r in rows]
 
 
@@ -470,9 +557,17 @@ async def live_pairs_in_tenant(conn: Conn, tenant: str) -> list[Pair]:
 
 
 async def list_pairs(
-    conn: Conn, tenant: str, *, programme_id: str | None, state: str | None, participant_id: str | None = None,
-    flagged: bool | None = None, limit: int, offset: int, among: set[str] | None = None,
-) -> tuple[list[Pair], int]:  # fmt: skip
+    conn: Conn,
+    tenant: str,
+    *,
+    programme_id: str | None,
+    state: str | None,
+    participant_id: str | None = None,
+    flagged: bool | None = None,
+    limit: int,
+    offset: int,
+    among: set[str] | None = None,
+) -> tuple[list[Pair], int]:
     """Pairs with filters; `among`: only pairs one of these participants is in (a participant's own)."""
     where = _Where("tenant = $1", args=[tenant])
     if programme_id:
@@ -503,8 +598,9 @@ async def waiting_for_partner(conn: Conn, tenant: str, programme_id: str) -> lis
               AND NOT EXISTS (SELECT 1 FROM pairs l WHERE l.tenant = p.tenant AND {_LIVE.replace("state", "l.state")}
                               AND p.participant_id IN (l.mentor_id, l.mentee_id))
             ORDER BY p.participant_id, x.updated_at DESC""",
-        tenant, programme_id,
-    )  # fmt: skip
+        tenant,
+        programme_id,
+    )
     return [dict(r) for r in rows]
 
 
@@ -512,8 +608,9 @@ async def expired_proposals(conn: Conn, tenant: str, programme_id: str) -> list[
     rows = await conn.fetch(
         f"SELECT {_PAIR} FROM pairs WHERE tenant = $1 AND programme_id = $2 AND state = 'proposed' "
         "AND consent_deadline < now() FOR UPDATE",
-        tenant, programme_id,
-    )  # fmt: skip
+        tenant,
+        programme_id,
+    )
     return [_pair(r) for r in rows]
 
 
@@ -557,26 +654,48 @@ async def insert_match_run(conn: Conn, tenant: str, run: MatchRunRow) -> None:
         "INSERT INTO match_runs (match_run_id, programme_id, kind, algorithm_version, objective, policy, unmatched, "
         "conflicts, total_score, created_at, directory_revision, org_chart_hash, tenant) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        run.match_run_id, run.programme_id, run.kind, run.algorithm_version, run.objective, run.policy,
-        run.unmatched, run.conflicts, run.total_score, run.created_at, run.directory_revision, run.org_chart_hash,
+        run.match_run_id,
+        run.programme_id,
+        run.kind,
+        run.algorithm_version,
+        run.objective,
+        run.policy,
+        run.unmatched,
+        run.conflicts,
+        run.total_score,
+        run.created_at,
+        run.directory_revision,
+        run.org_chart_hash,
         tenant,
-    )  # fmt: skip
+    )
     await conn.executemany(
         "INSERT INTO proposals (proposal_id, match_run_id, programme_id, mentor_id, mentee_id, score, components, "
         "rationale, forced, status, tenant) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         [
-            (p.proposal_id, p.match_run_id, p.programme_id, p.mentor_id, p.mentee_id, p.score, p.components,
-             p.rationale, p.forced, p.status, tenant)
+            (
+                p.proposal_id,
+                p.match_run_id,
+                p.programme_id,
+                p.mentor_id,
+                p.mentee_id,
+                p.score,
+                p.components,
+                p.rationale,
+                p.forced,
+                p.status,
+                tenant,
+            )
             for p in run.proposals
         ],
-    )  # fmt: skip
+    )
 
 
 async def supersede_open_proposals(conn: Conn, tenant: str, programme_id: str) -> int:
     result = await conn.execute(
         "UPDATE proposals SET status = 'superseded' WHERE tenant = $1 AND programme_id = $2 AND status = 'open'",
-        tenant, programme_id,
-    )  # fmt: skip
+        tenant,
+        programme_id,
+    )
     return int(result.split()[-1])
 
 
@@ -586,31 +705,36 @@ async def get_match_run(conn: Conn, tenant: str, match_run_id: str, *, for_updat
         "SELECT match_run_id, programme_id, kind, algorithm_version, objective, policy, unmatched, conflicts, "
         "total_score, created_at, directory_revision, org_chart_hash FROM match_runs "
         "WHERE tenant = $1 AND match_run_id = $2" + lock,
-        tenant, match_run_id,
-    )  # fmt: skip
+        tenant,
+        match_run_id,
+    )
     if row is None:
         raise NotFound(f"no match run {match_run_id}", field="match_run_id")
     proposals = await conn.fetch(
         "SELECT proposal_id, match_run_id, programme_id, mentor_id, mentee_id, score, components, rationale, forced, "
         "status, pair_id FROM proposals WHERE tenant = $1 AND match_run_id = $2 ORDER BY mentor_id, mentee_id" + lock,
-        tenant, match_run_id,
-    )  # fmt: skip
+        tenant,
+        match_run_id,
+    )
     return MatchRunRow(**dict(row), proposals=[ProposalRow(**dict(p)) for p in proposals])
 
 
 async def list_match_runs(conn: Conn, tenant: str, programme_id: str) -> list[str]:
     rows = await conn.fetch(
         "SELECT match_run_id FROM match_runs WHERE tenant = $1 AND programme_id = $2 ORDER BY created_at, match_run_id",
-        tenant, programme_id,
-    )  # fmt: skip
+        tenant,
+        programme_id,
+    )
     return [r["match_run_id"] for r in rows]
 
 
 async def mark_proposal_accepted(conn: Conn, tenant: str, proposal_id: str, pair_id: str) -> None:
     await conn.execute(
         "UPDATE proposals SET status = 'accepted', pair_id = $3 WHERE tenant = $1 AND proposal_id = $2",
-        tenant, proposal_id, pair_id,
-    )  # fmt: skip
+        tenant,
+        proposal_id,
+        pair_id,
+    )
 
 
 async def live_load(conn: Conn, tenant: str, programme_id: str) -> dict[str, int]:
@@ -619,8 +743,9 @@ async def live_load(conn: Conn, tenant: str, programme_id: str) -> dict[str, int
         "SELECT who, count(*) AS n FROM (SELECT mentor_id AS who FROM pairs WHERE tenant = $1 AND programme_id = $2 "
         f"AND {_LIVE} UNION ALL SELECT mentee_id FROM pairs WHERE tenant = $1 AND programme_id = $2 AND {_LIVE}) x "
         "GROUP BY who",
-        tenant, programme_id,
-    )  # fmt: skip
+        tenant,
+        programme_id,
+    )
     return {r["who"]: int(r["n"]) for r in rows}
 
 
@@ -664,10 +789,14 @@ _SCIM_FILTERS = {
 
 def _scim_row(row: Any) -> ScimRow:
     return ScimRow(
-        employee=_employee({c: row[c] for c in _SCIM_EMPLOYEE}), scim_id=row["scim_id"], scim=row["scim"] or {},
-        created=row["scim_created"], modified=row["scim_modified"], deleted=row["scim_deleted"],
+        employee=_employee({c: row[c] for c in _SCIM_EMPLOYEE}),
+        scim_id=row["scim_id"],
+        scim=row["scim"] or {},
+        created=row["scim_created"],
+        modified=row["scim_modified"],
+        deleted=row["scim_deleted"],
         manager_scim_id=row["manager_scim_id"],
-    )  # fmt: skip
+    )
 
 
 async def scim_user(
@@ -695,8 +824,10 @@ async def scim_users(
     n = len(where.args)
     rows = await conn.fetch(
         f"SELECT {_SCIM} WHERE {where} ORDER BY e.employee_id LIMIT ${n + 1} OFFSET ${n + 2}",
-        *where.args, limit, offset,
-    )  # fmt: skip
+        *where.args,
+        limit,
+        offset,
+    )
     return [_scim_row(r) for r in rows], total
 
 
@@ -707,8 +838,11 @@ async def scim_holders(
     rows = await conn.fetch(
         f"SELECT {_SCIM} WHERE e.tenant = $1 AND (e.employee_id = $2 OR lower(e.user_name) = lower($3) "
         "OR e.external_id = $4) ORDER BY e.employee_id",
-        tenant, employee_id, user_name, external_id,
-    )  # fmt: skip
+        tenant,
+        employee_id,
+        user_name,
+        external_id,
+    )
     return [_scim_row(r) for r in rows]
 
 
@@ -732,8 +866,10 @@ async def save_scim(
     row = await conn.fetchrow(
         f"UPDATE employees SET {', '.join(sets)} WHERE tenant = $1 AND employee_id = $2 "
         "RETURNING scim_id::text, COALESCE(scim_created_at, created_at), updated_at",
-        tenant, employee_id, user,
-    )  # fmt: skip
+        tenant,
+        employee_id,
+        user,
+    )
     if row is None:
         raise NotFound(f"employee {employee_id} is not in the directory", field="employee_id")
     return row[0], row[1], row[2]
@@ -743,5 +879,6 @@ async def delete_scim(conn: Conn, tenant: str, employee_id: str) -> None:
     """The SCIM resource is gone; the directory record stays."""
     await conn.execute(
         "UPDATE employees SET scim_deleted_at = now(), updated_at = now() WHERE tenant = $1 AND employee_id = $2",
-        tenant, employee_id,
-    )  # fmt: skip
+        tenant,
+        employee_id,
+    )

@@ -259,8 +259,9 @@ POLICY = ScimPolicy(
     unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
 )
 
-PROVIDER = ScimProvider(models=[User, EnterpriseUser, TandemUser], resource_types=[RESOURCE_TYPE], config=CONFIG,
-                        policy=POLICY)  # fmt: skip
+PROVIDER = ScimProvider(
+    models=[User, EnterpriseUser, TandemUser], resource_types=[RESOURCE_TYPE], config=CONFIG, policy=POLICY
+)
 
 
 def discovery(obj: Resource[Any], location: str) -> dict[str, Any]:
@@ -566,12 +567,16 @@ def document(
     with PROVIDER:
         whole: dict[str, Any] = user.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
     version = version_of(whole)
-    meta = {"resourceType": "User", "created": _instant(created), "lastModified": _instant(modified),
-            "location": location, "version": version}  # fmt: skip
+    meta = {
+        "resourceType": "User",
+        "created": _instant(created),
+        "lastModified": _instant(modified),
+        "location": location,
+        "version": version,
+    }
     if not attributes and not excluded_attributes:
         return {**whole, "meta": meta}, version
-    user.meta = Meta(resource_type="User", created=created, last_modified=modified, location=location,
-                     version=version)  # fmt: skip
+    user.meta = Meta(resource_type="User", created=created, last_modified=modified, location=location, version=version)
     try:
         selection: ResponseParameters[Any] = ResponseParameters(
             attributes=attributes or None, excluded_attributes=excluded_attributes or None

@@ -35,5 +35,13 @@ async def audit(
             uow.emit(SensitiveDataAccessed(subject_id=subject, what=what, by=caller.who, role=role))
             await uow.commit()
 
-    return await answer(request, subject, tenant=caller.tenant, hr=caller.has("hr"), as_of=as_of, format=format,
-                        kinds=kinds(caller.tenant), record=record)  # fmt: skip
+    return await answer(
+        request,
+        subject,
+        tenant=caller.tenant,
+        hr=caller.has("hr"),
+        as_of=as_of,
+        format=format,
+        kinds=kinds(caller.tenant),
+        record=record,
+    )

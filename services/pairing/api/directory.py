@@ -80,8 +80,9 @@ async def list_employees(
         conn, tenant, status=status, manager_employee_id=manager_employee_id, limit=limit, offset=offset
     )
     revision = await repository.directory_revision(conn, tenant)
-    return EmployeePage(items=[EmployeeOut.of(e) for e in items], total=total, limit=limit, offset=offset,
-                        revision=revision)  # fmt: skip
+    return EmployeePage(
+        items=[EmployeeOut.of(e) for e in items], total=total, limit=limit, offset=offset, revision=revision
+    )
 
 
 @router.get("/employees/{employee_id}", response_model=EmployeeOut)
@@ -174,9 +175,15 @@ async def import_file(
         else:
             raise InvalidInput("send text/csv or application/json (a list)", field="content-type")
         report = await directory_import.run_import(
-            host.pool, host.topics, tenant, rows, complete=complete, dry_run=dry_run, as_of=as_of,
+            host.pool,
+            host.topics,
+            tenant,
+            rows,
+            complete=complete,
+            dry_run=dry_run,
+            as_of=as_of,
             correlation_id=correlation_id(request),
-        )  # fmt: skip
+        )
     return ImportOut(**{k: v for k, v in vars(report).items() if k in ImportOut.model_fields})
 
 

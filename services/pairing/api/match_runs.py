@@ -59,9 +59,11 @@ class MatchRunOut(BaseModel):
 
 
 @router.post(
-    "/programmes/{programme_id}/match-runs", status_code=201, response_model=MatchRunOut,
+    "/programmes/{programme_id}/match-runs",
+    status_code=201,
+    response_model=MatchRunOut,
     summary="Run the optimal matching over everyone still free; publishes MatchRunCompleted",
-)  # fmt: skip
+)
 async def start(programme_id: PathId, body: MatchRunIn, uow: UoW) -> MatchRunOut:
     async with uow:
         return MatchRunOut.of(await handlers.start_match_run(uow, programme_id, objective=body.objective))
@@ -82,9 +84,10 @@ async def get_run(match_run_id: PathId, conn: Connection, tenant: Tenant) -> Mat
 
 
 @router.post(
-    "/match-runs/{match_run_id}/accept", response_model=list[PairOut],
+    "/match-runs/{match_run_id}/accept",
+    response_model=list[PairOut],
     summary="Accept all or some proposals: each becomes a pair (or awaits both people's consent)",
-)  # fmt: skip
+)
 async def accept(match_run_id: PathId, body: AcceptIn, uow: UoW) -> list[PairOut]:
     async with uow:
         accepted = await handlers.accept_proposals(uow, match_run_id, body.proposal_ids, started_on=body.started_on)
@@ -92,9 +95,11 @@ async def accept(match_run_id: PathId, body: AcceptIn, uow: UoW) -> list[PairOut
 
 
 @router.post(
-    "/pairs/{pair_id}/rematch", status_code=201, response_model=MatchRunOut,
+    "/pairs/{pair_id}/rematch",
+    status_code=201,
+    response_model=MatchRunOut,
     summary="After a pair ended, propose a new partner for whoever remains",
-)  # fmt: skip
+)
 async def rematch(pair_id: PathId, uow: UoW) -> MatchRunOut:
     async with uow:
         return MatchRunOut.of(await handlers.rematch(uow, pair_id))

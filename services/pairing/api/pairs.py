@@ -32,9 +32,11 @@ class FlagResolutionOut(BaseModel):
 
 
 @router.post(
-    "", status_code=201, response_model=PairOut,
+    "",
+    status_code=201,
+    response_model=PairOut,
     summary="Pair two participants by hand (same hard rules as matching; a low score adds a warning)",
-)  # fmt: skip
+)
 async def create_pair(body: PairIn, uow: UoW) -> PairOut:
     async with uow:
         pair = await handlers.create_pair(uow, handlers.CreatePair(**body.model_dump()))
@@ -54,9 +56,16 @@ async def list_pairs(
     offset: Offset = 0,
 ) -> PairPage:
     items, total = await repository.list_pairs(
-        conn, tenant, programme_id=programme_id, state=state, participant_id=participant_id, flagged=flagged,
-        limit=limit, offset=offset, among=own,
-    )  # fmt: skip
+        conn,
+        tenant,
+        programme_id=programme_id,
+        state=state,
+        participant_id=participant_id,
+        flagged=flagged,
+        limit=limit,
+        offset=offset,
+        among=own,
+    )
     return PairPage(items=[PairOut.of(p) for p in items], total=total, limit=limit, offset=offset)
 
 
@@ -87,9 +96,10 @@ async def resume_pair(pair_id: PathId, uow: UoW, own: Own) -> PairOut:
 
 
 @router.post(
-    "/{pair_id}/end", response_model=PairOut,
+    "/{pair_id}/end",
+    response_model=PairOut,
     summary="End a pair: completed (also early, or after an extension), rematched, withdrawn, left_company, by_hr",
-)  # fmt: skip
+)
 async def end_pair(pair_id: PathId, body: EndIn, uow: UoW) -> PairOut:
     async with uow:
         return PairOut.of(await handlers.end_pair(uow, pair_id, body.reason, body.note))

@@ -49,10 +49,12 @@ class ProgrammeIn(Strict):
     hr_contact_email: EmailStr | None = None
     launch: bool = Field(default=False, description="Launch at once (open enrolment, publish ProgramLaunched).")
     min_group_size: int = Field(
-        default=5, ge=3, le=100,
+        default=5,
+        ge=3,
+        le=100,
         description="Outcome figures are shown only for groups of at least this many answers; a reader may raise "
         "it, never lower it.",
-    )  # fmt: skip
+    )
 
 
 class ProgrammeOut(BaseModel):

@@ -148,11 +148,14 @@ def _document(
     params = request.query_params if params is None else params
     user = scim.represent(row.scim if user is None else user, row.employee, manager_scim_id=row.manager_scim_id)
     return scim.document(
-        user, scim_id=row.scim_id, created=row.created, modified=row.modified,
+        user,
+        scim_id=row.scim_id,
+        created=row.created,
+        modified=row.modified,
         location=f"{_base(request)}/Users/{row.scim_id}",
         attributes=_names(params.get("attributes"), "attributes"),
         excluded_attributes=_names(params.get("excludedAttributes"), "excludedAttributes"),
-    )  # fmt: skip
+    )
 
 
 def _user_response(row: ScimRow, request: Request, status: int = 200, *, user: Any = None) -> Response:
@@ -186,9 +189,12 @@ def _not_found(scim_id: str) -> ScimError:
 
 def _list(resources: list[dict[str, Any]], total: int, start: int) -> dict[str, Any]:
     return {
-        "schemas": [LIST_RESPONSE], "totalResults": total, "startIndex": start, "itemsPerPage": len(resources),
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "startIndex": start,
+        "itemsPerPage": len(resources),
         "Resources": resources,
-    }  # fmt: skip
+    }
 
 
 def _schemas(request: Request) -> dict[str, dict[str, Any]]:
@@ -306,8 +312,9 @@ async def _unique(uow: UnitOfWork, user: Any, employee_id: str, *, own: str | No
     User (`own` None): the deleted User of the same employee, who is then created again."""
     user_name = str(user.user_name).strip()
     external_id = scim.text_of(user.external_id)
-    holders = await repository.scim_holders(uow.conn, uow.tenant, employee_id=employee_id, user_name=user_name,
-                                            external_id=external_id)  # fmt: skip
+    holders = await repository.scim_holders(
+        uow.conn, uow.tenant, employee_id=employee_id, user_name=user_name, external_id=external_id
+    )
     again = None
     for holder in holders:
         who = holder.employee
@@ -351,9 +358,11 @@ async def _save(
     now stands."""
     manager_id, manager_scim_id = await _manager(uow, user)
     record = scim.employee_input(
-        user, employee_id=employee_id, manager_employee_id=manager_id,
+        user,
+        employee_id=employee_id,
+        manager_employee_id=manager_id,
         current=current.employee.status if current is not None else None,
-    )  # fmt: skip
+    )
     kept = scim.stored(user)
     try:
         changes: list[Any] = [Upsert(record)]
@@ -377,8 +386,15 @@ async def _save(
         row = await repository.scim_user(uow.conn, uow.tenant, employee_id=employee_id)
         assert row is not None
     else:
-        row = ScimRow(employee=employee, scim_id=scim_id, scim=kept, created=created, modified=modified,
-                      deleted=False, manager_scim_id=manager_scim_id)  # fmt: skip
+        row = ScimRow(
+            employee=employee,
+            scim_id=scim_id,
+            scim=kept,
+            created=created,
+            modified=modified,
+            deleted=False,
+            manager_scim_id=manager_scim_id,
+        )
     await uow.commit()
     return row
 
@@ -455,11 +471,13 @@ async def unknown(rest: str, request: Request) -> Response:
         {
             method
             for route in router.routes
-            if isinstance(route, APIRoute) and route.path.startswith(PREFIX) and route.endpoint is not unknown
+            if isinstance(route, APIRoute)
+            and route.path.startswith(PREFIX)
+            and route.endpoint is not unknown
             and route.matches(request.scope)[0] == Match.PARTIAL
             for method in route.methods or ()
         }
-    )  # fmt: skip
+    )
     if allowed:
         response = error_response(ScimError(405, f"{request.method} is not allowed here (use {', '.join(allowed)})"))
         response.headers["Allow"] = ", ".join(allowed)

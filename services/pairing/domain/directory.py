@@ -39,9 +39,16 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RULE_FIELDS = frozenset({"manager_employee_id", "languages"})
 #: The fields a participant's profile takes from the directory.
 PROFILE_FIELDS = (
-    "display_name", "email", "locale", "department", "grade", "manager_employee_id", "location", "timezone",
+    "display_name",
+    "email",
+    "locale",
+    "department",
+    "grade",
+    "manager_employee_id",
+    "location",
+    "timezone",
     "languages",
-)  # fmt: skip
+)
 
 
 # --- languages ---------------------------------------------------------------------------------------
@@ -222,10 +229,12 @@ def decide(
             return []
         return [
             EmployeeRenumbered(
-                **{**current.record(), "employee_id": change.new_employee_id}, previous_employee_id=employee_id,
-                revision=revision + 1, **meta,
+                **{**current.record(), "employee_id": change.new_employee_id},
+                previous_employee_id=employee_id,
+                revision=revision + 1,
+                **meta,
             )
-        ]  # fmt: skip
+        ]
     if isinstance(change, Leave):
         if current is None:
             raise NotFound(f"employee {employee_id} is not in the directory", field="employee_id")

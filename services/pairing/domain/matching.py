@@ -358,9 +358,11 @@ def rationale(m: Matrices, i: int, j: int) -> str:
     mentee, mentor = m.mentees[i], m.mentors[j]
     goals = sorted(mentee.topics, key=lambda t: (-mentee.topics[t], t))
     covered = [t for t in goals if t in mentor.topics]
-    first_name = mentee.display_name.split()[-1] if mentee.display_name.startswith(("Dr.", "Prof.")) else (
-        mentee.display_name.split()[0]
-    )  # fmt: skip
+    first_name = (
+        mentee.display_name.split()[-1]
+        if mentee.display_name.startswith(("Dr.", "Prof."))
+        else (mentee.display_name.split()[0])
+    )
     parts = []
     if goals:
         if covered:
@@ -542,9 +544,11 @@ def _idle_mentor(m: Matrices, j: int, free: int) -> Unmatched:
             return Unmatched(p.participant_id, "mentor", "no_shared_language", "no unpaired mentee shares a language")
         return Unmatched(p.participant_id, "mentor", "no_compatible_candidate", "no unpaired mentee is compatible")
     return Unmatched(
-        p.participant_id, "mentor", "no_mentee_needed",
+        p.participant_id,
+        "mentor",
+        "no_mentee_needed",
         f"{free} seat(s) free: every compatible mentee is better served by another mentor",
-    )  # fmt: skip
+    )
 
 
 def match(

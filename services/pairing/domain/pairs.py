@@ -55,17 +55,24 @@ class Flag:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "rule": self.rule, "detail": self.detail, "chain": list(self.chain), "since": self.since.isoformat(),
-            "directory_revision": self.directory_revision, "action": self.action,
-        }  # fmt: skip
+            "rule": self.rule,
+            "detail": self.detail,
+            "chain": list(self.chain),
+            "since": self.since.isoformat(),
+            "directory_revision": self.directory_revision,
+            "action": self.action,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Flag:
         return cls(
-            rule=data["rule"], detail=data["detail"], chain=tuple(data.get("chain") or ()),
-            since=datetime.fromisoformat(data["since"]), directory_revision=int(data["directory_revision"]),
+            rule=data["rule"],
+            detail=data["detail"],
+            chain=tuple(data.get("chain") or ()),
+            since=datetime.fromisoformat(data["since"]),
+            directory_revision=int(data["directory_revision"]),
             action=data["action"],
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True)
@@ -201,9 +208,15 @@ class Pair:
         if self.state == "paused" and self.pause_cause == "flag":
             action = "paused"
         event = PairFlagged(
-            pair_id=self.pair_id, programme_id=self.programme_id, rule=flag.rule, detail=flag.detail,
-            chain=list(flag.chain), since=flag.since, directory_revision=flag.directory_revision, action=action,
-        )  # fmt: skip
+            pair_id=self.pair_id,
+            programme_id=self.programme_id,
+            rule=flag.rule,
+            detail=flag.detail,
+            chain=list(flag.chain),
+            since=flag.since,
+            directory_revision=flag.directory_revision,
+            action=action,
+        )
         if action == "paused" and self.state == "active":
             return [event, *self._pause(f"reorganisation: {flag.detail}", "flag")]
         return [event]
@@ -223,9 +236,12 @@ class Pair:
             raise InvalidInput("say why (the reason is kept in the audit trail)", field="reason")
         if decision == "keep":
             override = {
-                "rule": self.flag.rule, "chain": list(self.flag.chain), "reason": reason.strip(), "by": by,
+                "rule": self.flag.rule,
+                "chain": list(self.flag.chain),
+                "reason": reason.strip(),
+                "by": by,
                 "at": now.isoformat(),
-            }  # fmt: skip
+            }
             return self._unflag("keep", reason.strip(), by, override=override)
         resolved = PairFlagResolved(
             pair_id=self.pair_id, programme_id=self.programme_id, decision="end", reason=reason.strip(), resolved_by=by
@@ -280,9 +296,16 @@ def create_pair(
     if mentor_id == mentee_id:
         raise InvalidInput("a participant cannot mentor themselves", field="mentee_id")
     created = PairCreated(
-        pair_id=pair_id, programme_id=programme_id, mentor_id=mentor_id, mentee_id=mentee_id, score=score,
-        rationale=rationale, origin=origin, match_run_id=match_run_id, started_on=started_on,
-    )  # fmt: skip
+        pair_id=pair_id,
+        programme_id=programme_id,
+        mentor_id=mentor_id,
+        mentee_id=mentee_id,
+        score=score,
+        rationale=rationale,
+        origin=origin,
+        match_run_id=match_run_id,
+        started_on=started_on,
+    )
     return [created, PairNoted(origin, warnings)]
 
 
@@ -303,9 +326,15 @@ def propose_pair(
     if mentor_id == mentee_id:
         raise InvalidInput("a participant cannot mentor themselves", field="mentee_id")
     proposed = PairProposed(
-        pair_id=pair_id, programme_id=programme_id, mentor_id=mentor_id, mentee_id=mentee_id, score=score,
-        rationale=rationale, consent_deadline=consent_deadline, match_run_id=match_run_id,
-    )  # fmt: skip
+        pair_id=pair_id,
+        programme_id=programme_id,
+        mentor_id=mentor_id,
+        mentee_id=mentee_id,
+        score=score,
+        rationale=rationale,
+        consent_deadline=consent_deadline,
+        match_run_id=match_run_id,
+    )
     return [proposed, PairNoted(origin, ())]
 
 
@@ -352,9 +381,16 @@ _NOTES = (PairNoted, ConsentGiven, PauseCaused, FlagKept)
 # How a pair's state evolves by its events: the state machine above, read back from what it published.
 
 PairEvent = (
-    PairProposed | PairCreated | PairDeclined | PairPaused | PairResumed | PairEnded | PairExtended
-    | PairFlagged | PairFlagResolved
-)  # fmt: skip
+    PairProposed
+    | PairCreated
+    | PairDeclined
+    | PairPaused
+    | PairResumed
+    | PairEnded
+    | PairExtended
+    | PairFlagged
+    | PairFlagResolved
+)
 #: What a command decides: published events, and the notes only the write model keeps.
 PairChange = PairEvent | Note
 #: The states a pair never leaves.
@@ -371,19 +407,44 @@ def evolve(pair: Pair | None, event: PairChange) -> Pair | None:
     if isinstance(event, PairProposed):
         if pair is not None:
             return pair
-        return Pair(event.pair_id, event.programme_id, event.mentor_id, event.mentee_id, state="proposed",
-                    score=event.score, rationale=event.rationale, origin="match_run", match_run_id=event.match_run_id,
-                    consent_deadline=event.consent_deadline)  # fmt: skip
+        return Pair(
+            event.pair_id,
+            event.programme_id,
+            event.mentor_id,
+            event.mentee_id,
+            state="proposed",
+            score=event.score,
+            rationale=event.rationale,
+            origin="match_run",
+            match_run_id=event.match_run_id,
+            consent_deadline=event.consent_deadline,
+        )
     if isinstance(event, PairCreated):
         if pair is not None and pair.state != "proposed":
             return pair
         if pair is None:
-            return Pair(event.pair_id, event.programme_id, event.mentor_id, event.mentee_id, score=event.score,
-                        rationale=event.rationale, origin=event.origin, match_run_id=event.match_run_id,
-                        started_on=event.started_on)  # fmt: skip
-        return replace(pair, state="active", score=event.score, rationale=event.rationale, origin=event.origin,
-                       match_run_id=event.match_run_id, started_on=event.started_on, mentor_consent=True,
-                       mentee_consent=True)  # fmt: skip
+            return Pair(
+                event.pair_id,
+                event.programme_id,
+                event.mentor_id,
+                event.mentee_id,
+                score=event.score,
+                rationale=event.rationale,
+                origin=event.origin,
+                match_run_id=event.match_run_id,
+                started_on=event.started_on,
+            )
+        return replace(
+            pair,
+            state="active",
+            score=event.score,
+            rationale=event.rationale,
+            origin=event.origin,
+            match_run_id=event.match_run_id,
+            started_on=event.started_on,
+            mentor_consent=True,
+            mentee_consent=True,
+        )
     if pair is None:
         return None
     if isinstance(event, PairFlagResolved):  # HR may resolve the flag a pair still carries after it ended
