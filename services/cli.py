@@ -120,11 +120,17 @@ def replay(
                 shown.update(stats.read, total, stats.rate)
 
             rebuild = Rebuild(
-                service, dsn=settings.dsn, bootstrap=settings.kafka_bootstrap_servers,
-                topics=spec.consumes(settings), handlers=handlers, batch_size=batch_size, until=as_of,
-                migrations=service_migrations(service, spec.migrations), progress=progress,
+                service,
+                dsn=settings.dsn,
+                bootstrap=settings.kafka_bootstrap_servers,
+                topics=spec.consumes(settings),
+                handlers=handlers,
+                batch_size=batch_size,
+                until=as_of,
+                migrations=service_migrations(service, spec.migrations),
+                progress=progress,
                 security=settings.kafka_security,
-            )  # fmt: skip
+            )
             await rebuild.prepare()
             try:
                 if until is not None or not swap:
@@ -137,8 +143,10 @@ def replay(
                 await rebuild.close()
         typer.echo(outcome)
         s = rebuild.stats
-        typer.echo(f"{s.read} read, {s.applied} applied, {s.duplicates} duplicates, {s.rejected} rejected, "
-                   f"{s.undecodable} undecodable, {s.after_until} after --until; {s.rate:,.0f} events/s")  # fmt: skip
+        typer.echo(
+            f"{s.read} read, {s.applied} applied, {s.duplicates} duplicates, {s.rejected} rejected, "
+            f"{s.undecodable} undecodable, {s.after_until} after --until; {s.rate:,.0f} events/s"
+        )
 
     asyncio.run(run())
 
@@ -183,8 +191,9 @@ def audit(
             lines = [f"{'time':<27} {'event':<34} {'caused by':<38} what"]
             for r in rows:
                 what = ", ".join(f"{k}={v}" for k, v in (r["changes"] or r["summary"]).items())
-                lines.append(f"{r['time'][:26]:<27} {r['type'].split('.')[-1]:<34} {(r['causation_id'] or '-'):<38} "
-                             f"{what[:160]}")  # fmt: skip
+                lines.append(
+                    f"{r['time'][:26]:<27} {r['type'].split('.')[-1]:<34} {(r['causation_id'] or '-'):<38} {what[:160]}"
+                )
             text = "\n".join(lines) + f"\n{len(rows)} event(s) about {subject}\n"
     if output is not None:
         output.write_text(text)
@@ -259,9 +268,14 @@ def hr_import(
         pool = await create_pool(settings.dsn, max_size=2)
         try:
             return await run_import(
-                pool, settings.topics, tenant or settings.tenant, rows, complete=complete, dry_run=dry_run,
+                pool,
+                settings.topics,
+                tenant or settings.tenant,
+                rows,
+                complete=complete,
+                dry_run=dry_run,
                 as_of=moment,
-            )  # fmt: skip
+            )
         finally:
             await pool.close()
 

@@ -24,8 +24,14 @@ import httpx
 DEMO_PROGRAMME = "demo-ai-2026"
 TOPICS = ["prompt-writing", "office-copilots", "data-analysis", "ai-agents", "ai-risk-policy"]
 DEPARTMENTS = ["Sales", "Finance", "Engineering", "Marketing", "Legal", "Operations", "HR", "Procurement"]
-ZONES = {"de": "Europe/Berlin", "fr": "Europe/Paris", "en": "Europe/London", "es": "Europe/Madrid",
-         "it": "Europe/Rome", "pl": "Europe/Warsaw"}  # fmt: skip
+ZONES = {
+    "de": "Europe/Berlin",
+    "fr": "Europe/Paris",
+    "en": "Europe/London",
+    "es": "Europe/Madrid",
+    "it": "Europe/Rome",
+    "pl": "Europe/Warsaw",
+}
 MENTORS = [
     ("Lena Yilmaz", "de"), ("Jonas Becker", "de"), ("Aisha Khan", "en"), ("Lucas Martin", "fr"),
     ("Sofia García", "es"), ("Marco Rossi", "it"), ("Zofia Nowak", "pl"), ("Emma Schulz", "de"),
@@ -50,34 +56,65 @@ def people(rnd: random.Random) -> list[dict[str, Any]]:
     out = []
     for k, (name, lang) in enumerate(MENTORS):
         topics = rnd.sample(TOPICS, rnd.randint(2, 3))
-        out.append({
-            "participant_id": f"mentor-{k + 1:02d}", "employee_id": f"E-2{k:03d}", "role": "mentor",
-            "display_name": name, "email": f"{_slug(name)}.{k}@acme.example", "locale": "de" if lang == "de" else "en",
-            "department": rnd.choice(DEPARTMENTS), "grade": rnd.randint(2, 6), "timezone": ZONES[lang],
-            "languages": sorted({lang, "en"}), "capacity": 2 if k < 4 else 1,
-            "availability": [{"weekday": rnd.randrange(5), "start": "09:00", "end": "12:00"},
-                             {"weekday": rnd.randrange(5), "start": "14:00", "end": "17:00"}],
-            "teach_topics": {t: rnd.randint(2, 3) for t in topics},
-        })  # fmt: skip
+        out.append(
+            {
+                "participant_id": f"mentor-{k + 1:02d}",
+                "employee_id": f"E-2{k:03d}",
+                "role": "mentor",
+                "display_name": name,
+                "email": f"{_slug(name)}.{k}@acme.example",
+                "locale": "de" if lang == "de" else "en",
+                "department": rnd.choice(DEPARTMENTS),
+                "grade": rnd.randint(2, 6),
+                "timezone": ZONES[lang],
+                "languages": sorted({lang, "en"}),
+                "capacity": 2 if k < 4 else 1,
+                "availability": [
+                    {"weekday": rnd.randrange(5), "start": "09:00", "end": "12:00"},
+                    {"weekday": rnd.randrange(5), "start": "14:00", "end": "17:00"},
+                ],
+                "teach_topics": {t: rnd.randint(2, 3) for t in topics},
+            }
+        )
     for k, (name, lang) in enumerate(MENTEES):
         topics = rnd.sample(TOPICS, rnd.randint(1, 3))
-        out.append({
-            "participant_id": f"mentee-{k + 1:02d}", "employee_id": f"E-1{k:03d}", "role": "mentee",
-            "display_name": name, "email": f"{_slug(name)}.{k}@acme.example", "locale": "de" if lang == "de" else "en",
-            "department": rnd.choice(DEPARTMENTS), "grade": rnd.randint(11, 16), "timezone": ZONES[lang],
-            "languages": sorted({lang, "en"}) if rnd.random() < 0.8 else [lang],
-            "availability": [{"weekday": rnd.randrange(5), "start": "08:00", "end": "12:00"},
-                             {"weekday": rnd.randrange(5), "start": "13:00", "end": "18:00"}],
-            "learn_topics": {t: rnd.randint(1, 3) for t in topics},
-            "goal": "Use AI for my own work, and judge what my teams do with it.",
-        })  # fmt: skip
+        out.append(
+            {
+                "participant_id": f"mentee-{k + 1:02d}",
+                "employee_id": f"E-1{k:03d}",
+                "role": "mentee",
+                "display_name": name,
+                "email": f"{_slug(name)}.{k}@acme.example",
+                "locale": "de" if lang == "de" else "en",
+                "department": rnd.choice(DEPARTMENTS),
+                "grade": rnd.randint(11, 16),
+                "timezone": ZONES[lang],
+                "languages": sorted({lang, "en"}) if rnd.random() < 0.8 else [lang],
+                "availability": [
+                    {"weekday": rnd.randrange(5), "start": "08:00", "end": "12:00"},
+                    {"weekday": rnd.randrange(5), "start": "13:00", "end": "18:00"},
+                ],
+                "learn_topics": {t: rnd.randint(1, 3) for t in topics},
+                "goal": "Use AI for my own work, and judge what my teams do with it.",
+            }
+        )
     return out
 
 
 DIRECTORY_COLUMNS = (
-    "employee_id", "display_name", "email", "department", "grade", "manager_employee_id", "location", "timezone",
-    "languages", "locale", "status", "hired_on",
-)  # fmt: skip
+    "employee_id",
+    "display_name",
+    "email",
+    "department",
+    "grade",
+    "manager_employee_id",
+    "location",
+    "timezone",
+    "languages",
+    "locale",
+    "status",
+    "hired_on",
+)
 PROFILE = ("display_name", "email", "locale", "department", "grade", "timezone", "languages")
 STAFF_NAMES = [
     "Paul", "Julia", "Felix", "Laura", "Max", "Hannah", "David", "Sarah", "Tim", "Nina", "Ben", "Lea", "Jan",
@@ -88,9 +125,15 @@ STAFF_SURNAMES = ["Weber", "Koch", "Richter", "Klein", "Wolf", "Neumann", "Schwa
 
 def _staff(employee_id: str, name: str, department: str, grade: int, manager: str | None) -> dict[str, Any]:
     return {
-        "employee_id": employee_id, "display_name": name, "department": department, "grade": grade,
-        "manager_employee_id": manager, "languages": ["de", "en"], "locale": "de", "timezone": "Europe/Berlin",
-    }  # fmt: skip
+        "employee_id": employee_id,
+        "display_name": name,
+        "department": department,
+        "grade": grade,
+        "manager_employee_id": manager,
+        "languages": ["de", "en"],
+        "locale": "de",
+        "timezone": "Europe/Berlin",
+    }
 
 
 def directory(participants: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -160,22 +203,39 @@ async def seed(urls: dict[str, str], *, tokens: Tokens, integration_token: str, 
             return f"programme {DEMO_PROGRAMME} already seeded"
         everyone = people(rnd)
         org = directory(everyone)
-        synced = await _ok(await pairing.post(
-            "/directory/imports", params={"complete": "true"}, content=directory_csv(org),
-            headers={"content-type": "text/csv", "authorization": f"Bearer {integration_token}"},
-        ))  # fmt: skip
-        await _ok(await pairing.post("/programmes", json={
-            "programme_id": DEMO_PROGRAMME, "name": "AI reverse mentoring 2026 · pilot", "starts_on": start.isoformat(),
-            "ends_on": (start + timedelta(weeks=26)).isoformat(), "cadence_days": 14, "focus_topics": TOPICS,
-            "hr_contact_email": "mentoring@acme.example", "launch": True,
-            "matching_policy": {"objective": "max_matched", "reporting_line_levels": 2},
-        }))  # fmt: skip
+        synced = await _ok(
+            await pairing.post(
+                "/directory/imports",
+                params={"complete": "true"},
+                content=directory_csv(org),
+                headers={"content-type": "text/csv", "authorization": f"Bearer {integration_token}"},
+            )
+        )
+        await _ok(
+            await pairing.post(
+                "/programmes",
+                json={
+                    "programme_id": DEMO_PROGRAMME,
+                    "name": "AI reverse mentoring 2026 · pilot",
+                    "starts_on": start.isoformat(),
+                    "ends_on": (start + timedelta(weeks=26)).isoformat(),
+                    "cadence_days": 14,
+                    "focus_topics": TOPICS,
+                    "hr_contact_email": "mentoring@acme.example",
+                    "launch": True,
+                    "matching_policy": {"objective": "max_matched", "reporting_line_levels": 2},
+                },
+            )
+        )
         enrolments = [{k: v for k, v in p.items() if k not in PROFILE} for p in everyone]
         await _ok(await pairing.post(f"/programmes/{DEMO_PROGRAMME}/participants/bulk", json=enrolments))
         run = await _ok(await pairing.post(f"/programmes/{DEMO_PROGRAMME}/match-runs", json={}))
-        pairs = await _ok(await pairing.post(
-            f"/match-runs/{run['match_run_id']}/accept", json={"started_on": (start + timedelta(days=7)).isoformat()}
-        ))  # fmt: skip
+        pairs = await _ok(
+            await pairing.post(
+                f"/match-runs/{run['match_run_id']}/accept",
+                json={"started_on": (start + timedelta(days=7)).isoformat()},
+            )
+        )
     learn = {p["participant_id"]: list(p.get("learn_topics", {})) for p in everyone}
     employee = {p["participant_id"]: p["employee_id"] for p in everyone}
 
@@ -190,26 +250,50 @@ async def seed(urls: dict[str, str], *, tokens: Tokens, integration_token: str, 
                 await asyncio.sleep(0.05)
         for n, pair in enumerate(pairs):
             await _pair_history(sessions, pair, n, start, today, learn[pair["mentee_id"]] or TOPICS[:1], rnd, as_person)
-    return (f"directory of {synced['hired']} employees; programme {DEMO_PROGRAMME}: {len(everyone)} participants, "
-            f"{len(pairs)} pairs, {len(run['unmatched'])} unmatched with reasons")  # fmt: skip
+    return (
+        f"directory of {synced['hired']} employees; programme {DEMO_PROGRAMME}: {len(everyone)} participants, "
+        f"{len(pairs)} pairs, {len(run['unmatched'])} unmatched with reasons"
+    )
 
 
 async def _pair_history(
-    api: httpx.AsyncClient, pair: dict[str, Any], n: int, start: date, today: date, topics: list[str],
-    rnd: random.Random, as_person: Callable[[str], dict[str, str]],
-) -> None:  # fmt: skip
+    api: httpx.AsyncClient,
+    pair: dict[str, Any],
+    n: int,
+    start: date,
+    today: date,
+    topics: list[str],
+    rnd: random.Random,
+    as_person: Callable[[str], dict[str, str]],
+) -> None:
     pid, mentor, mentee = pair["pair_id"], pair["mentor_id"], pair["mentee_id"]
     for who in (mentee, mentor):
-        await _ok(await api.post(f"/pairs/{pid}/agreement", json={
-            "participant_id": who, "meeting_rhythm": "every two weeks, 45 minutes", "confidentiality": True,
-            "learning_focus": ", ".join(t.replace("-", " ") for t in topics)}))  # fmt: skip
+        await _ok(
+            await api.post(
+                f"/pairs/{pid}/agreement",
+                json={
+                    "participant_id": who,
+                    "meeting_rhythm": "every two weeks, 45 minutes",
+                    "confidentiality": True,
+                    "learning_focus": ", ".join(t.replace("-", " ") for t in topics),
+                },
+            )
+        )
     goals = []
     for topic in topics[:2]:
-        r = await _ok(await api.post(f"/pairs/{pid}/goals", json={
-            "topic": topic, "description": f"Use {topic.replace('-', ' ')} in my weekly work"}))  # fmt: skip
+        r = await _ok(
+            await api.post(
+                f"/pairs/{pid}/goals",
+                json={"topic": topic, "description": f"Use {topic.replace('-', ' ')} in my weekly work"},
+            )
+        )
         goals.append(r["events"][0]["data"]["goal_id"])
-    await _ok(await api.post(f"/pairs/{pid}/confidence", json={
-        "participant_id": mentee, "phase": "start", "ratings": {t: rnd.randint(1, 2) for t in topics}}))  # fmt: skip
+    await _ok(
+        await api.post(
+            f"/pairs/{pid}/confidence",
+            json={"participant_id": mentee, "phase": "start", "ratings": {t: rnd.randint(1, 2) for t in topics}},
+        )
+    )
     at_risk = n % 7 == 3  # a few pairs stopped meeting after their first session
     meetings = 1 if at_risk else rnd.choice([3, 4])
     first = datetime.combine(start + timedelta(days=8 + rnd.randrange(4)), time(10, 0), tzinfo=UTC)
@@ -271,8 +355,12 @@ async def _pair_history(
     if not at_risk and meetings >= 2:
         for goal_id in goals[:1]:
             await _ok(await api.post(f"/pairs/{pid}/goals/{goal_id}/achieve"))
-        await _ok(await api.post(f"/pairs/{pid}/confidence", json={
-            "participant_id": mentee, "phase": "end", "ratings": {t: rnd.randint(3, 5) for t in topics}}))  # fmt: skip
+        await _ok(
+            await api.post(
+                f"/pairs/{pid}/confidence",
+                json={"participant_id": mentee, "phase": "end", "ratings": {t: rnd.randint(3, 5) for t in topics}},
+            )
+        )
     # the next session is on the calendar (and gets reminders)
     if not at_risk:
         upcoming = datetime.combine(today + timedelta(days=2 + n % 5), time(10, 0), tzinfo=UTC)

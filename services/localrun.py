@@ -266,11 +266,17 @@ def _local_provider(port: int) -> Any:
     demo = default_demo()
     known = {u.employee_id for u in demo.users if u.employee_id}
     people = [
-        DemoUser(_username(p["employee_id"]), p["display_name"], p["email"], ("participant",), "default",
-                 employee_id=p["employee_id"])
+        DemoUser(
+            _username(p["employee_id"]),
+            p["display_name"],
+            p["email"],
+            ("participant",),
+            "default",
+            employee_id=p["employee_id"],
+        )
         for p in demo_people()
         if p["employee_id"] not in known
-    ]  # fmt: skip
+    ]
     return LocalIdentityProvider([*demo.users, *people], demo.clients, port=port).start()
 
 

@@ -35,8 +35,9 @@ def when(env: Envelope[Any]) -> datetime | None:
 
 def history(events: Sequence[Logged], pair_id: str) -> list[tuple[m.SessionsEvent | m.PairLifeEvent, datetime]]:
     """The pair's events this service folds, with their times, in the order given."""
-    return [(e.env.data, e.env.time) for e in events
-            if isinstance(e.env.data, _FOLDED) and e.env.data.pair_id == pair_id]  # fmt: skip
+    return [
+        (e.env.data, e.env.time) for e in events if isinstance(e.env.data, _FOLDED) and e.env.data.pair_id == pair_id
+    ]
 
 
 def view(state: m.MentorshipState) -> dict[str, Any]:

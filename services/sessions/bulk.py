@@ -61,8 +61,13 @@ class SessionsBulk:
             if t in PAIR_STATE:
                 if (tenant, env.id) in changes:
                     raise Conflict(f"pair change {env.id} is already recorded")
-                changes[(tenant, env.id)] = {"tenant": tenant, "event_id": env.id, "pair_id": e.pair_id, "at": at,
-                                             "kind": PAIR_STATE[t]}  # fmt: skip
+                changes[(tenant, env.id)] = {
+                    "tenant": tenant,
+                    "event_id": env.id,
+                    "pair_id": e.pair_id,
+                    "at": at,
+                    "kind": PAIR_STATE[t],
+                }
             _put(self.pairs, (tenant, e.pair_id), m.evolve_pair(self.pairs.get((tenant, e.pair_id)), e, at))
         elif t == s.AgreementConfirmed.TYPE:
             key = (tenant, e.pair_id, e.role)
@@ -96,14 +101,20 @@ class SessionsBulk:
         await repo.replace_tables(conn, schema, ((table, self.rows(table)) for table in COLUMNS))
 
 
-SESSION_TYPES = frozenset({s.SessionScheduled.TYPE, s.SessionRescheduled.TYPE, s.SessionCancelled.TYPE,
-                           s.SessionLogged.TYPE})  # fmt: skip
+SESSION_TYPES = frozenset(
+    {s.SessionScheduled.TYPE, s.SessionRescheduled.TYPE, s.SessionCancelled.TYPE, s.SessionLogged.TYPE}
+)
 
 _ROW: dict[str, Callable[[str, Any], dict[str, Any]]] = {
-    "programmes": r.programme_row, "participants": r.participant_row, "pairs": r.pair_row,
-    "agreements": r.agreement_row, "goals": r.goal_row, "confidence": r.confidence_row, "sessions": r.session_row,
+    "programmes": r.programme_row,
+    "participants": r.participant_row,
+    "pairs": r.pair_row,
+    "agreements": r.agreement_row,
+    "goals": r.goal_row,
+    "confidence": r.confidence_row,
+    "sessions": r.session_row,
     "feedback": r.feedback_row,
-}  # fmt: skip
+}
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 
@@ -114,6 +125,14 @@ def _put(entities: dict[_K, _V], key: _K, entity: _V | None) -> None:
 
 
 HANDLED = frozenset(
-    {p.ProgramLaunched.TYPE, p.ProgramClosed.TYPE, p.ParticipantEnrolled.TYPE, p.ParticipantUpdated.TYPE,
-     p.ParticipantWithdrew.TYPE, p.PairCreated.TYPE, *PAIR_STATE, *(ev.TYPE for ev in s.SESSIONS_EVENTS)}
-)  # fmt: skip
+    {
+        p.ProgramLaunched.TYPE,
+        p.ProgramClosed.TYPE,
+        p.ParticipantEnrolled.TYPE,
+        p.ParticipantUpdated.TYPE,
+        p.ParticipantWithdrew.TYPE,
+        p.PairCreated.TYPE,
+        *PAIR_STATE,
+        *(ev.TYPE for ev in s.SESSIONS_EVENTS),
+    }
+)

@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 def build_learning_handlers(host: ServiceHost | None) -> Handlers:
     h = Handlers()
 
-    async def record(conn: Conn, trigger: Envelope[Any], participant_id: str, programme_id: str,
-                     outcome: learning.Outcome) -> None:  # fmt: skip
+    async def record(
+        conn: Conn, trigger: Envelope[Any], participant_id: str, programme_id: str, outcome: learning.Outcome
+    ) -> None:
         if host is None:
             raise RuntimeError("learning records are published by a running sessions service")
         facts = await repo.participation(conn, trigger.tenant, participant_id, programme_id)
@@ -44,9 +45,15 @@ def build_learning_handlers(host: ServiceHost | None) -> Handlers:
         payload = learning.learning_record(facts, outcome, trigger.time)
         eid = learning.event_id(payload.record_id)
         claimed = await repo.claim_record(
-            conn, record_id=payload.record_id, event_id=eid, participant_id=participant_id, programme_id=programme_id,
-            tenant=trigger.tenant, outcome=outcome, trigger_event_id=trigger.id,
-        )  # fmt: skip
+            conn,
+            record_id=payload.record_id,
+            event_id=eid,
+            participant_id=participant_id,
+            programme_id=programme_id,
+            tenant=trigger.tenant,
+            outcome=outcome,
+            trigger_event_id=trigger.id,
+        )
         if claimed:
             env = Envelope.new(payload, caused_by=trigger, event_id=eid, time=trigger.time)
             await outbox.append(conn, host.topics, [env])

@@ -15,33 +15,45 @@ async def participation(conn: Conn, tenant: str, participant_id: str, programme_
         "SELECT p.participant_id, p.employee_id, p.role, g.name FROM participants p "
         "JOIN programmes g ON g.tenant = p.tenant AND g.programme_id = p.programme_id "
         "WHERE p.tenant = $1 AND p.participant_id = $2 AND p.programme_id = $3",
-        tenant, participant_id, programme_id,
-    )  # fmt: skip
+        tenant,
+        participant_id,
+        programme_id,
+    )
     if person is None:
         return None
     pairs = await conn.fetch(
         "SELECT pair_id, created_at FROM pairs WHERE tenant = $1 AND programme_id = $2 "
         "AND $3 IN (mentor_id, mentee_id) ORDER BY pair_id",
-        tenant, programme_id, participant_id,
-    )  # fmt: skip
+        tenant,
+        programme_id,
+        participant_id,
+    )
     pair_ids = [r["pair_id"] for r in pairs]
     held = await conn.fetch(
         "SELECT minutes FROM sessions WHERE tenant = $1 AND pair_id = ANY($2::text[]) AND status = 'held' "
         "ORDER BY session_id",
-        tenant, pair_ids,
-    )  # fmt: skip
+        tenant,
+        pair_ids,
+    )
     goals = await conn.fetchrow(
         "SELECT count(*) AS set, count(achieved_at) AS achieved FROM goals WHERE tenant = $1 "
         "AND pair_id = ANY($2::text[])",
-        tenant, pair_ids,
-    )  # fmt: skip
+        tenant,
+        pair_ids,
+    )
     assert goals is not None  # an aggregate always yields a row
     return Participation(
-        tenant=tenant, participant_id=person["participant_id"], employee_id=person["employee_id"],
+        tenant=tenant,
+        participant_id=person["participant_id"],
+        employee_id=person["employee_id"],
         programme_id=programme_id,
-        programme_name=person["name"], role=person["role"], pair_starts=tuple(r["created_at"] for r in pairs),
-        held_minutes=tuple(r["minutes"] or 0 for r in held), goals_set=goals["set"], goals_achieved=goals["achieved"],
-    )  # fmt: skip
+        programme_name=person["name"],
+        role=person["role"],
+        pair_starts=tuple(r["created_at"] for r in pairs),
+        held_minutes=tuple(r["minutes"] or 0 for r in held),
+        goals_set=goals["set"],
+        goals_achieved=goals["achieved"],
+    )
 
 
 async def pair_members(conn: Conn, tenant: str, pair_id: str) -> tuple[str, str] | None:
@@ -56,8 +68,12 @@ async def other_live_pairs(conn: Conn, tenant: str, participant_id: str, program
     count: int = await conn.fetchval(
         "SELECT count(*) FROM pairs WHERE tenant = $1 AND programme_id = $2 AND $3 IN (mentor_id, mentee_id) "
         "AND pair_id <> $4 AND state = ANY($5::text[])",
-        tenant, programme_id, participant_id, pair_id, list(LIVE),
-    )  # fmt: skip
+        tenant,
+        programme_id,
+        participant_id,
+        pair_id,
+        list(LIVE),
+    )
     return count
 
 
@@ -67,8 +83,9 @@ async def enrolled_without_record(conn: Conn, tenant: str, programme_id: str) ->
         "SELECT participant_id FROM participants p WHERE tenant = $1 AND programme_id = $2 AND NOT withdrawn "
         "AND NOT EXISTS (SELECT 1 FROM public.learning_records r WHERE r.tenant = p.tenant "
         "AND r.participant_id = p.participant_id AND r.programme_id = p.programme_id) ORDER BY participant_id",
-        tenant, programme_id,
-    )  # fmt: skip
+        tenant,
+        programme_id,
+    )
     return [r["participant_id"] for r in rows]
 
 
@@ -89,6 +106,12 @@ async def claim_record(
     inserted = await conn.fetchval(
         "INSERT INTO public.learning_records (record_id, event_id, participant_id, programme_id, tenant, outcome, "
         "trigger_event_id) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING record_id",
-        record_id, event_id, participant_id, programme_id, tenant, outcome, trigger_event_id,
-    )  # fmt: skip
+        record_id,
+        event_id,
+        participant_id,
+        programme_id,
+        tenant,
+        outcome,
+        trigger_event_id,
+    )
     return inserted is not None

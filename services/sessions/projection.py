@@ -52,26 +52,50 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
     @h.on(p.ProgramLaunched, p.ProgramClosed)
     async def programme(conn: Conn, env: Envelope[Any]) -> None:
         e: p.ProgramLaunched | p.ProgramClosed = env.data
-        await _evolve(conn, "programmes", (env.tenant, e.programme_id), rows.programme_of,
-                      lambda programme: r.evolve_programme(programme, e), rows.programme_row)  # fmt: skip
+        await _evolve(
+            conn,
+            "programmes",
+            (env.tenant, e.programme_id),
+            rows.programme_of,
+            lambda programme: r.evolve_programme(programme, e),
+            rows.programme_row,
+        )
 
     @h.on(p.ParticipantEnrolled, p.ParticipantUpdated, p.ParticipantWithdrew)
     async def participant(conn: Conn, env: Envelope[Any]) -> None:
         e: p.ParticipantEnrolled | p.ParticipantUpdated | p.ParticipantWithdrew = env.data
-        await _evolve(conn, "participants", (env.tenant, e.participant_id), rows.participant_of,
-                      lambda participant: r.evolve_participant(participant, e), rows.participant_row)  # fmt: skip
+        await _evolve(
+            conn,
+            "participants",
+            (env.tenant, e.participant_id),
+            rows.participant_of,
+            lambda participant: r.evolve_participant(participant, e),
+            rows.participant_row,
+        )
 
     @h.on(p.PairCreated)
     async def pair_created(conn: Conn, env: Envelope[Any]) -> None:
         e: p.PairCreated = env.data
-        await _evolve(conn, "pairs", (env.tenant, e.pair_id), rows.pair_of,
-                      lambda pair: m.evolve_pair(pair, e, env.time), rows.pair_row)  # fmt: skip
+        await _evolve(
+            conn,
+            "pairs",
+            (env.tenant, e.pair_id),
+            rows.pair_of,
+            lambda pair: m.evolve_pair(pair, e, env.time),
+            rows.pair_row,
+        )
 
     @h.on(p.PairPaused, p.PairResumed, p.PairEnded)
     async def pair_changed(conn: Conn, env: Envelope[Any]) -> None:
         e: p.PairPaused | p.PairResumed | p.PairEnded = env.data
-        await _evolve(conn, "pairs", (env.tenant, e.pair_id), rows.pair_of,
-                      lambda pair: m.evolve_pair(pair, e, env.time), rows.pair_row)  # fmt: skip
+        await _evolve(
+            conn,
+            "pairs",
+            (env.tenant, e.pair_id),
+            rows.pair_of,
+            lambda pair: m.evolve_pair(pair, e, env.time),
+            rows.pair_row,
+        )
         await repo.pair_change(conn, env.tenant, env.id, e.pair_id, env.time, PAIR_STATE[env.type])
 
     @h.on(s.AgreementConfirmed)
@@ -82,8 +106,14 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
     @h.on(s.GoalSet, s.GoalAchieved)
     async def goal(conn: Conn, env: Envelope[Any]) -> None:
         e: s.GoalSet | s.GoalAchieved = env.data
-        await _evolve(conn, "goals", (env.tenant, e.goal_id), rows.goal_of,
-                      lambda goal: m.evolve_goal(goal, e, env.time), rows.goal_row)  # fmt: skip
+        await _evolve(
+            conn,
+            "goals",
+            (env.tenant, e.goal_id),
+            rows.goal_of,
+            lambda goal: m.evolve_goal(goal, e, env.time),
+            rows.goal_row,
+        )
 
     @h.on(s.ConfidenceRated)
     async def confidence(conn: Conn, env: Envelope[Any]) -> None:
@@ -99,8 +129,14 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
     @h.on(s.SessionRescheduled, s.SessionCancelled, s.SessionLogged)
     async def session_changed(conn: Conn, env: Envelope[Any]) -> None:
         e: s.SessionRescheduled | s.SessionCancelled | s.SessionLogged = env.data
-        await _evolve(conn, "sessions", (env.tenant, e.session_id), rows.session_of,
-                      lambda session: m.evolve_session(session, e, env.time), rows.session_row)  # fmt: skip
+        await _evolve(
+            conn,
+            "sessions",
+            (env.tenant, e.session_id),
+            rows.session_of,
+            lambda session: m.evolve_session(session, e, env.time),
+            rows.session_row,
+        )
 
     @h.on(s.FeedbackSubmitted)
     async def feedback(conn: Conn, env: Envelope[Any]) -> None:

@@ -21,8 +21,9 @@ def insert_sql(table: str) -> str:
 def upsert_sql(table: str) -> str:
     key = rows.KEYS[table]
     rest = [c for c in rows.COLUMNS[table] if c not in key]
-    return (f"{insert_sql(table)} ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
-            + ", ".join(f"{c} = EXCLUDED.{c}" for c in rest))  # fmt: skip
+    return f"{insert_sql(table)} ON CONFLICT ({', '.join(key)}) DO UPDATE SET " + ", ".join(
+        f"{c} = EXCLUDED.{c}" for c in rest
+    )
 
 
 def select_sql(table: str) -> str:
@@ -57,8 +58,12 @@ async def insert(conn: Conn, table: str, row: dict[str, Any]) -> None:
 async def pair_change(conn: Conn, tenant: str, event_id: str, pair_id: str, at: datetime, kind: str) -> None:
     await conn.execute(
         "INSERT INTO pair_changes (tenant, event_id, pair_id, at, kind) VALUES ($1, $2, $3, $4, $5)",
-        tenant, event_id, pair_id, at, kind,
-    )  # fmt: skip
+        tenant,
+        event_id,
+        pair_id,
+        at,
+        kind,
+    )
 
 
 # --- in bulk ------------------------------------------------------------------------------------------------
@@ -86,7 +91,8 @@ async def replace_tables(conn: Conn, schema: str, tables: Iterable[tuple[str, Se
                 ]
                 await conn.copy_records_to_table(f"bulk_{table}", columns=list(columns), records=records)
                 select = ", ".join(f"{c}::jsonb" if c in JSONB[table] else c for c in columns)
-                await conn.execute(f'INSERT INTO "{schema}"."{table}" ({", ".join(columns)}) '
-                                   f"SELECT {select} FROM bulk_{table}")  # fmt: skip
+                await conn.execute(
+                    f'INSERT INTO "{schema}"."{table}" ({", ".join(columns)}) SELECT {select} FROM bulk_{table}'
+                )
                 continue
             await conn.copy_records_to_table(table, schema_name=schema, columns=list(columns), records=records)

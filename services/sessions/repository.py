@@ -90,17 +90,20 @@ async def pair_detail(conn: Conn, tenant: str, pair_id: str) -> dict[str, Any]:
         raise no_pair(pair_id)
     agreement = await conn.fetch(
         "SELECT role, meeting_rhythm, confidentiality, confirmed_at FROM agreements WHERE tenant = $1 AND pair_id = $2",
-        tenant, pair_id,
-    )  # fmt: skip
+        tenant,
+        pair_id,
+    )
     goals = await conn.fetch(
         "SELECT goal_id, topic, description, set_at, achieved_at FROM goals WHERE tenant = $1 AND pair_id = $2 "
         "ORDER BY set_at, goal_id",
-        tenant, pair_id,
-    )  # fmt: skip
+        tenant,
+        pair_id,
+    )
     sessions = await conn.fetch(
         f"SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant = $1 AND pair_id = $2 ORDER BY starts_at, session_id",
-        tenant, pair_id,
-    )  # fmt: skip
+        tenant,
+        pair_id,
+    )
     return {
         **dict(pair),
         "agreement": {r["role"]: dict(r) for r in agreement},
@@ -147,8 +150,11 @@ async def feedback(conn: Conn, tenant: str, pair_id: str, *, limit: int, offset:
     rows = await conn.fetch(
         f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE tenant = $1 AND pair_id = $2 "
         "ORDER BY submitted_at, feedback_id LIMIT $3 OFFSET $4",
-        tenant, pair_id, limit, offset,
-    )  # fmt: skip
+        tenant,
+        pair_id,
+        limit,
+        offset,
+    )
     return [dict(r) for r in rows]
 
 
@@ -158,8 +164,10 @@ async def programmes(conn: Conn, tenant: str, *, limit: int, offset: int) -> lis
         "p.min_group_size, (SELECT count(*) FROM pairs x WHERE x.tenant = p.tenant "
         "AND x.programme_id = p.programme_id) AS pairs FROM programmes p WHERE p.tenant = $1 "
         "ORDER BY p.starts_on DESC, p.name, p.programme_id LIMIT $2 OFFSET $3",
-        tenant, limit, offset,
-    )  # fmt: skip
+        tenant,
+        limit,
+        offset,
+    )
     return [dict(r) for r in rows]
 
 
@@ -168,8 +176,9 @@ async def programme(conn: Conn, tenant: str, programme_id: str) -> dict[str, Any
     row = await conn.fetchrow(
         "SELECT programme_id, name, starts_on, ends_on, cadence_days, min_group_size FROM programmes "
         "WHERE tenant = $1 AND programme_id = $2",
-        tenant, programme_id,
-    )  # fmt: skip
+        tenant,
+        programme_id,
+    )
     if row is None:
         raise no_programme(programme_id)
     return dict(row)
@@ -188,8 +197,9 @@ async def programme_facts(conn: Conn, tenant: str, programme_id: str) -> Program
     for r in await conn.fetch(
         "SELECT c.pair_id, c.at, c.kind FROM pair_changes c JOIN pairs p ON p.tenant = c.tenant "
         "AND p.pair_id = c.pair_id WHERE c.tenant = $1 AND p.programme_id = $2 ORDER BY c.at, c.event_id",
-        tenant, programme_id,
-    ):  # fmt: skip
+        tenant,
+        programme_id,
+    ):
         kind = r["kind"]
         event = (
             PairEnded(pair_id=r["pair_id"], programme_id=programme_id, reason="completed")
@@ -260,14 +270,20 @@ async def programme_facts(conn: Conn, tenant: str, programme_id: str) -> Program
         )
     ]
     return ProgrammeFacts(
-        programme_id=programme_id, cadence_days=programme["cadence_days"], pairs=pairs, sessions=sessions,
-        goals=goals, feedback=feedback, confidence=confidence,
-    )  # fmt: skip
+        programme_id=programme_id,
+        cadence_days=programme["cadence_days"],
+        pairs=pairs,
+        sessions=sessions,
+        goals=goals,
+        feedback=feedback,
+        confidence=confidence,
+    )
 
 
 async def names(conn: Conn, tenant: str, ids: set[str]) -> dict[str, str]:
     rows = await conn.fetch(
         "SELECT participant_id, display_name FROM participants WHERE tenant = $1 AND participant_id = ANY($2::text[])",
-        tenant, list(ids),
-    )  # fmt: skip
+        tenant,
+        list(ids),
+    )
     return {r["participant_id"]: r["display_name"] for r in rows}

@@ -35,5 +35,13 @@ async def audit(
             uow.emit(SensitiveDataAccessed(subject_id=subject, what=what, by=who.principal.who, role=who.acting_role))
             await uow.commit()
 
-    return await answer(request, subject, tenant=who.tenant, hr="hr" in who.roles, as_of=as_of, format=format,
-                        kinds=kinds(who.tenant), record=record)  # fmt: skip
+    return await answer(
+        request,
+        subject,
+        tenant=who.tenant,
+        hr="hr" in who.roles,
+        as_of=as_of,
+        format=format,
+        kinds=kinds(who.tenant),
+        record=record,
+    )

@@ -34,7 +34,7 @@ MinGroup = Annotated[
         description="Below this many answers a share is not shown. Default and lowest allowed: the programme's "
         "floor (its min_group_size, 5 unless the programme says otherwise); a caller may raise it.",
     ),
-]  # fmt: skip
+]
 
 
 @router.get("/programmes", summary="Programmes known to the sessions service (for the dashboard's picker)")
@@ -53,8 +53,9 @@ async def _outcomes(
     return programme, compute_outcomes(facts, now=as_of or datetime.now(UTC), min_group_size=floor)
 
 
-async def _figures(conn: Conn, who: CallerReach, programme_id: str, as_of: datetime | None,
-                   min_group_size: int | None) -> dict[str, Any]:  # fmt: skip
+async def _figures(
+    conn: Conn, who: CallerReach, programme_id: str, as_of: datetime | None, min_group_size: int | None
+) -> dict[str, Any]:
     programme, result = await _outcomes(conn, who.tenant, programme_id, as_of, min_group_size)
     data = result.to_dict()
     if callers.sees_names(who.roles):
@@ -79,8 +80,12 @@ def _record_export(uow: UnitOfWork, who: CallerReach, programme_id: str, what: s
     uow.emit(SensitiveDataAccessed(subject_id=programme_id, what=what, by=who.principal.who, role=who.acting_role))
 
 
-@router.get("/programmes/{programme_id}/outcomes.csv", response_class=Response,
-            responses={200: {"content": {"text/csv": {}}}}, summary="Export the figures as CSV")  # fmt: skip
+@router.get(
+    "/programmes/{programme_id}/outcomes.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+    summary="Export the figures as CSV",
+)
 async def outcomes_csv(
     programme_id: PathId, who: Who, uow: UoW, as_of: AsOf = None, min_group_size: MinGroup = None
 ) -> Response:
@@ -101,8 +106,10 @@ async def outcomes_json(
         programme, result = await _outcomes(uow.conn, who.tenant, programme_id, as_of, min_group_size)
         _record_export(uow, who, programme_id, "outcomes.json")
         await uow.commit()
-    data = {"programme": {k: str(programme[k]) for k in ("programme_id", "name", "starts_on", "ends_on")},
-            **result.to_dict()}  # fmt: skip
+    data = {
+        "programme": {k: str(programme[k]) for k in ("programme_id", "name", "starts_on", "ends_on")},
+        **result.to_dict(),
+    }
     disposition = f'attachment; filename="tandem-{programme_id}-outcomes.json"'
     return Response(
         json.dumps(data, indent=2), media_type="application/json", headers={"Content-Disposition": disposition}

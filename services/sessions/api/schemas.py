@@ -94,8 +94,15 @@ class SessionOut(BaseModel):
     @classmethod
     def of(cls, s: Session) -> SessionOut:
         data = {k: getattr(s, k) for k in cls.model_fields if k != "ics_url"}
-        return cls(**{**data, "topics": list(s.topics), "tools": list(s.tools), "action_items": list(s.action_items),
-                      "ics_url": f"/sessions/{s.session_id}.ics"})  # fmt: skip
+        return cls(
+            **{
+                **data,
+                "topics": list(s.topics),
+                "tools": list(s.tools),
+                "action_items": list(s.action_items),
+                "ics_url": f"/sessions/{s.session_id}.ics",
+            }
+        )
 
 
 class EventsOut(BaseModel):

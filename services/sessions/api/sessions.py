@@ -42,26 +42,30 @@ async def reschedule(pair_id: PathId, session_id: PathId, body: RescheduleIn, wh
 async def cancel(pair_id: PathId, session_id: PathId, body: CancelIn, who: Who, uow: UoW) -> EventsOut:
     async with uow:
         await who.pair(uow.conn, pair_id)
-        return events_out(await handlers.execute(uow, c.CancelSession(pair_id=pair_id, session_id=session_id,
-                                                                       reason=body.reason)))  # fmt: skip
+        return events_out(
+            await handlers.execute(uow, c.CancelSession(pair_id=pair_id, session_id=session_id, reason=body.reason))
+        )
 
 
 @router.post(
-    "/pairs/{pair_id}/sessions/{session_id}/log", response_model=EventsOut,
+    "/pairs/{pair_id}/sessions/{session_id}/log",
+    response_model=EventsOut,
     summary="Log a session as held: when, minutes, AI topics and tools practised, action items",
-)  # fmt: skip
+)
 async def log_session(pair_id: PathId, session_id: PathId, body: LogIn, who: Who, uow: UoW) -> EventsOut:
     async with uow:
         await who.pair(uow.conn, pair_id)
-        return events_out(await handlers.execute(uow, c.LogSession(pair_id=pair_id, session_id=session_id,
-                                                                    **body.model_dump())))  # fmt: skip
+        return events_out(
+            await handlers.execute(uow, c.LogSession(pair_id=pair_id, session_id=session_id, **body.model_dump()))
+        )
 
 
 @router.get(
-    "/sessions/{session_id}.ics", response_class=Response,
+    "/sessions/{session_id}.ics",
+    response_class=Response,
     responses={200: {"content": {"text/calendar": {}}}},
     summary="The session as an iCalendar (RFC 5545) invitation; SEQUENCE grows, METHOD:CANCEL once cancelled",
-)  # fmt: skip
+)
 async def session_calendar(session_id: PathId, who: Who, conn: Connection) -> Response:
     row = await who.session(conn, session_id)
     session = repository.session_of(row)
@@ -76,9 +80,10 @@ async def session_calendar(session_id: PathId, who: Who, conn: Connection) -> Re
     )
     method = "CANCEL" if session.status == "cancelled" else "REQUEST"
     return Response(
-        body, media_type=f"text/calendar; charset=utf-8; method={method}",
+        body,
+        media_type=f"text/calendar; charset=utf-8; method={method}",
         headers={"Content-Disposition": f'attachment; filename="tandem-{session_id}.ics"'},
-    )  # fmt: skip
+    )
 
 
 # after the .ics route: "/sessions/{session_id}" would otherwise take "x.ics" as an id

@@ -50,9 +50,16 @@ def evolve_programme(programme: ProgrammeView | None, event: ProgrammeEvent) -> 
     """A launch (again) states the programme's name, dates, cadence, focus topics and group floor; whether
     it closed stays. Closing an unknown programme changes nothing."""
     if isinstance(event, ProgramLaunched):
-        return ProgrammeView(event.programme_id, event.name, event.starts_on, event.ends_on, event.cadence_days,
-                             tuple(event.focus_topics), programme is not None and programme.closed,
-                             event.min_group_size)  # fmt: skip
+        return ProgrammeView(
+            event.programme_id,
+            event.name,
+            event.starts_on,
+            event.ends_on,
+            event.cadence_days,
+            tuple(event.focus_topics),
+            programme is not None and programme.closed,
+            event.min_group_size,
+        )
     return None if programme is None else replace(programme, closed=True)
 
 
@@ -62,7 +69,15 @@ def evolve_participant(participant: ParticipantView | None, event: ParticipantEv
     if isinstance(event, ParticipantWithdrew):
         return None if participant is None else replace(participant, withdrawn=True)
     if participant is not None:
-        return replace(participant, display_name=event.display_name, email=str(event.email),
-                       employee_id=event.employee_id)  # fmt: skip
-    return ParticipantView(event.participant_id, event.programme_id, event.role, event.display_name, str(event.email),
-                           False, event.employee_id)  # fmt: skip
+        return replace(
+            participant, display_name=event.display_name, email=str(event.email), employee_id=event.employee_id
+        )
+    return ParticipantView(
+        event.participant_id,
+        event.programme_id,
+        event.role,
+        event.display_name,
+        str(event.email),
+        False,
+        event.employee_id,
+    )
