@@ -84,15 +84,38 @@ def write_export(path: Path, n: int) -> None:
     rnd = random.Random(5)
     with path.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["employee_id", "display_name", "email", "department", "grade", "manager_employee_id",
-                    "languages", "timezone", "locale", "location", "status"])  # fmt: skip
+        w.writerow(
+            [
+                "employee_id",
+                "display_name",
+                "email",
+                "department",
+                "grade",
+                "manager_employee_id",
+                "languages",
+                "timezone",
+                "locale",
+                "location",
+                "status",
+            ]
+        )
         for k in range(n):
             boss = manager_of(k)
-            w.writerow([
-                eid(k), f"Person {k}", f"p{k}@bench.example", DEPARTMENTS[k % len(DEPARTMENTS)],
-                max(1, 20 - 2 * level_of(k)), eid(boss) if boss is not None else "",
-                rnd.choice(["de; en", "en", "fr; en", "de"]), "Europe/Berlin", "de-DE", "Berlin", "active",
-            ])  # fmt: skip
+            w.writerow(
+                [
+                    eid(k),
+                    f"Person {k}",
+                    f"p{k}@bench.example",
+                    DEPARTMENTS[k % len(DEPARTMENTS)],
+                    max(1, 20 - 2 * level_of(k)),
+                    eid(boss) if boss is not None else "",
+                    rnd.choice(["de; en", "en", "fr; en", "de"]),
+                    "Europe/Berlin",
+                    "de-DE",
+                    "Berlin",
+                    "active",
+                ]
+            )
 
 
 def _sync(path: Path, env: dict[str, str]) -> tuple[float, float, str]:
@@ -101,8 +124,11 @@ def _sync(path: Path, env: dict[str, str]) -> tuple[float, float, str]:
         t = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-m", "services", "hr", "import", str(path), "--tenant", TENANT, "--complete"],
-            cwd=ROOT, env=env, stdout=out, stderr=err,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=err,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - t
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -116,9 +142,11 @@ def _sync(path: Path, env: dict[str, str]) -> tuple[float, float, str]:
 async def _copy_baseline(dsn: str, path: Path) -> float:
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute("CREATE TEMP TABLE raw_export (employee_id text, display_name text, email text, "
-                           "department text, grade text, manager text, languages text, timezone text, locale text, "
-                           "location text, status text)")  # fmt: skip
+        await conn.execute(
+            "CREATE TEMP TABLE raw_export (employee_id text, display_name text, email text, "
+            "department text, grade text, manager text, languages text, timezone text, locale text, "
+            "location text, status text)"
+        )
         t = time.perf_counter()
         await conn.copy_to_table("raw_export", source=path, format="csv", header=True)
         return time.perf_counter() - t
@@ -135,14 +163,22 @@ async def _pairs(pool: asyncpg.Pool, n_pairs: int, n: int) -> None:
     topics = ["prompt-writing"]
     uow = UnitOfWork(pool, namespace("dirpairs"), tenant=TENANT)
     async with uow:
-        programme = await handlers.create_programme(uow, handlers.CreateProgramme(
-            name="Bench", starts_on=datetime(2026, 1, 12).date(), ends_on=datetime(2026, 12, 31).date(),
-            cadence_days=14, focus_topics=topics, matching_policy={"reporting_line_levels": 2}, launch=True,
-        ))  # fmt: skip
-    rows = [{"employee_id": eid(k), "role": "mentor", "teach_topics": {"prompt-writing": 3}}
-            for k in juniors[:n_pairs]]  # fmt: skip
-    rows += [{"employee_id": eid(k), "role": "mentee", "learn_topics": {"prompt-writing": 3}}
-             for k in seniors[:n_pairs]]  # fmt: skip
+        programme = await handlers.create_programme(
+            uow,
+            handlers.CreateProgramme(
+                name="Bench",
+                starts_on=datetime(2026, 1, 12).date(),
+                ends_on=datetime(2026, 12, 31).date(),
+                cadence_days=14,
+                focus_topics=topics,
+                matching_policy={"reporting_line_levels": 2},
+                launch=True,
+            ),
+        )
+    rows = [{"employee_id": eid(k), "role": "mentor", "teach_topics": {"prompt-writing": 3}} for k in juniors[:n_pairs]]
+    rows += [
+        {"employee_id": eid(k), "role": "mentee", "learn_topics": {"prompt-writing": 3}} for k in seniors[:n_pairs]
+    ]
     uow = UnitOfWork(pool, uow.topics, tenant=TENANT)
     async with uow:
         enrolled = await handlers.enrol_participants(uow, programme.programme_id, rows)
@@ -151,8 +187,7 @@ async def _pairs(pool: asyncpg.Pool, n_pairs: int, n: int) -> None:
     uow = UnitOfWork(pool, uow.topics, tenant=TENANT)
     async with uow:  # the pairs, written as create_pair writes them (one transaction, for a fast setup)
         for k, (m, e) in enumerate(zip(mentors, mentees, strict=True)):
-            changes = pairs.create_pair(f"bench-pair-{k}", programme.programme_id, m.participant_id,
-                                        e.participant_id)  # fmt: skip
+            changes = pairs.create_pair(f"bench-pair-{k}", programme.programme_id, m.participant_id, e.participant_id)
             await repository.insert_pair(uow.conn, TENANT, pairs.evolve_all(None, changes))
             uow.emit(*pairs.published(changes))
         await repository.set_programme_state(uow.conn, TENANT, replace(programme, state="running"))
@@ -166,9 +201,11 @@ async def _recheck(pool: asyncpg.Pool, n: int, n_pairs: int) -> dict[str, Any]:
     mover = level_bounds(2)[0] + 3
     async with pool.acquire() as conn:
         current = await repository.get_employee(conn, TENANT, eid(mover))
-    change = directory.Upsert(directory.EmployeeInput.model_validate(
-        {**current.record(), "manager_employee_id": eid(2), "languages": list(current.languages)}
-    ))  # fmt: skip
+    change = directory.Upsert(
+        directory.EmployeeInput.model_validate(
+            {**current.record(), "manager_employee_id": eid(2), "languages": list(current.languages)}
+        )
+    )
     uow = UnitOfWork(pool, topics, tenant=TENANT)
     t = time.perf_counter()
     async with uow:
@@ -239,8 +276,12 @@ async def _run(infra: Infra, quick: bool) -> list[dict[str, Any]]:
     dbname = f"{ns.namespace}_pairing"
     dsn = await ensure_database(infra.postgres_dsn, dbname)
     await migrate(dsn, PAIRING.migrations, service="pairing")
-    env = {**os.environ, "PAIRING_DATABASE_URL": dsn, "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
-           "TANDEM_TOPIC_NAMESPACE": ns.namespace}  # fmt: skip
+    env = {
+        **os.environ,
+        "PAIRING_DATABASE_URL": dsn,
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
+        "TANDEM_TOPIC_NAMESPACE": ns.namespace,
+    }
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for size_rows in (small, n):
@@ -253,12 +294,17 @@ async def _run(infra: Infra, quick: bool) -> list[dict[str, Any]]:
             else:
                 elapsed, rss, said = await asyncio.to_thread(_sync, path, env)
             copy_s = await _copy_baseline(dsn, path)
-            rows.append({
-                "case": f"sync {size_rows:,} rows", "rows_per_s": round(size_rows / elapsed),
-                "seconds": round(elapsed, 1), "peak_rss_mib": round(rss),
-                "raw_copy_rows_per_s": round(size_rows / copy_s), "ratio_to_copy": round(copy_s / elapsed, 3),
-                "result": said[:80],
-            })  # fmt: skip
+            rows.append(
+                {
+                    "case": f"sync {size_rows:,} rows",
+                    "rows_per_s": round(size_rows / elapsed),
+                    "seconds": round(elapsed, 1),
+                    "peak_rss_mib": round(rss),
+                    "raw_copy_rows_per_s": round(size_rows / copy_s),
+                    "ratio_to_copy": round(copy_s / elapsed, 3),
+                    "result": said[:80],
+                }
+            )
     pool = await create_pool(dsn, max_size=4)
     try:
         rows.append(await _recheck(pool, n, n_pairs))

@@ -62,8 +62,19 @@ WARMUP = 40
 TENANT = "default"  # the bench's HR user's tenant
 OTHER_TENANT = "acme"
 TOKEN = "00000000-0000-4000-8000-00000000beef"  # the template pair's id, replaced by each copy's
-COLUMNS = ["event_id", "event_type", "topic", "key", "subject", "headers", "payload", "occurred_at", "created_at",
-           "published_at", "tenant"]  # fmt: skip
+COLUMNS = [
+    "event_id",
+    "event_type",
+    "topic",
+    "key",
+    "subject",
+    "headers",
+    "payload",
+    "occurred_at",
+    "created_at",
+    "published_at",
+    "tenant",
+]
 COHORT = 1_000  # pairs living at the same time: their events interleave in the outbox
 
 
@@ -74,35 +85,69 @@ def _life(rnd: random.Random) -> list[EventPayload]:
     common = {"pair_id": pair, "programme_id": prog}
     t0 = datetime(2026, 2, 2, 9, tzinfo=UTC)
     life: list[EventPayload] = [
-        s.AgreementConfirmed(**common, participant_id=who, role=role, meeting_rhythm="every two weeks, 45 minutes",
-                             confidentiality=True, learning_focus="Getting useful answers from assistants")
+        s.AgreementConfirmed(
+            **common,
+            participant_id=who,
+            role=role,
+            meeting_rhythm="every two weeks, 45 minutes",
+            confidentiality=True,
+            learning_focus="Getting useful answers from assistants",
+        )
         for who, role in ((mentee, "mentee"), (mentor, "mentor"))
-    ]  # fmt: skip
+    ]
     goal = "Draft the weekly board memo with an assistant and check it against the sources"
     life.append(s.GoalSet(**common, goal_id=f"{pair}-g1", topic=rnd.choice(TOPICS), description=goal))
     life.append(s.ConfidenceRated(**common, participant_id=mentee, phase="start", ratings={t: 2 for t in TOPICS[:3]}))
     for j in range(8):
         sid, start = f"{pair}-s{j}", t0 + timedelta(days=14 * j)
-        life.append(s.SessionScheduled(**common, session_id=sid, starts_at=start, duration_minutes=45,
-                                       agenda="Prompt patterns; what to check before sending"))  # fmt: skip
+        life.append(
+            s.SessionScheduled(
+                **common,
+                session_id=sid,
+                starts_at=start,
+                duration_minutes=45,
+                agenda="Prompt patterns; what to check before sending",
+            )
+        )
         if j % 4 == 3:
             start += timedelta(days=1)
             life.append(
                 s.SessionRescheduled(**common, session_id=sid, starts_at=start, duration_minutes=45, sequence=1)
             )
-        life.append(s.SessionLogged(**common, session_id=sid, held_at=start, minutes=45, topics=TOPICS[:2],
-                                    tools=["ChatGPT", "Copilot"], action_items=["Try the memo template"]))  # fmt: skip
+        life.append(
+            s.SessionLogged(
+                **common,
+                session_id=sid,
+                held_at=start,
+                minutes=45,
+                topics=TOPICS[:2],
+                tools=["ChatGPT", "Copilot"],
+                action_items=["Try the memo template"],
+            )
+        )
         for who, role in ((mentee, "mentee"), (mentor, "mentor")):
             extra: dict[str, Any] = (
                 {"productivity_gain": True, "minutes_saved_per_day": 30, "confidential_comment": "Helpful."}
                 if role == "mentee"
                 else {"team_productivity_gain": True, "career_benefit": True}
             )
-            life.append(s.FeedbackSubmitted(**common, feedback_id=f"{sid}-{role}", session_id=sid, author_id=who,
-                                            author_role=role, rating=rnd.randint(3, 5), **extra))  # fmt: skip
+            life.append(
+                s.FeedbackSubmitted(
+                    **common,
+                    feedback_id=f"{sid}-{role}",
+                    session_id=sid,
+                    author_id=who,
+                    author_role=role,
+                    rating=rnd.randint(3, 5),
+                    **extra,
+                )
+            )
         if j % 3 == 2:  # HR read the confidential comments: keyed by the pair, not part of its history
-            life.append(s.SensitiveDataAccessed(subject_id=pair, what="confidential comments",
-                                                by="hr (Hannah Reuter)", role="hr"))  # fmt: skip
+            life.append(
+                s.SensitiveDataAccessed(
+                    subject_id=pair, what="confidential comments", by="hr (Hannah Reuter)", role="hr"
+                )
+            )
     life.append(s.GoalAchieved(**common, goal_id=f"{pair}-g1"))
     life.append(s.ConfidenceRated(**common, participant_id=mentee, phase="end", ratings={t: 4 for t in TOPICS[:3]}))
     return life
@@ -126,17 +171,33 @@ def _rows(topics: Topics, n: int, seed: int) -> Iterator[tuple[Any, ...]]:
     now = datetime.now(UTC)
     made = 0
     while True:
-        cohort = [(str(uuid.UUID(int=rnd.getrandbits(128), version=4)), rnd.randint(1, 19),
-                   OTHER_TENANT if rnd.random() < 0.2 else TENANT) for _ in range(COHORT)]  # fmt: skip
+        cohort = [
+            (
+                str(uuid.UUID(int=rnd.getrandbits(128), version=4)),
+                rnd.randint(1, 19),
+                OTHER_TENANT if rnd.random() < 0.2 else TENANT,
+            )
+            for _ in range(COHORT)
+        ]
         for step in range(19):
             for pair, length, tenant in cohort:
                 if step >= length:
                     continue
                 eid, etype, topic, subject, headers, payload = templates[tenant][step]
                 new_id = str(uuid.UUID(int=rnd.getrandbits(128), version=4))
-                yield (new_id, etype, topic, pair, subject.replace(TOKEN, pair),
-                       headers.replace(eid, new_id).replace(TOKEN, pair), payload.replace(TOKEN, pair),
-                       now - timedelta(days=30) + timedelta(minutes=made), now, now, tenant)  # fmt: skip
+                yield (
+                    new_id,
+                    etype,
+                    topic,
+                    pair,
+                    subject.replace(TOKEN, pair),
+                    headers.replace(eid, new_id).replace(TOKEN, pair),
+                    payload.replace(TOKEN, pair),
+                    now - timedelta(days=30) + timedelta(minutes=made),
+                    now,
+                    now,
+                    tenant,
+                )
                 made += 1
                 if made >= n:
                     return
@@ -170,8 +231,10 @@ async def _explain(dsn: str, pair: str) -> tuple[str, float, list[str]]:
         await conn.fetch(HISTORY_QUERY, TENANT, pair, HISTORY_TYPES)  # warm, as the service's reads are
         times, lines = [], []
         for _ in range(5):
-            lines = [r[0] for r in await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {HISTORY_QUERY}", TENANT, pair,
-                                                    HISTORY_TYPES)]  # fmt: skip
+            lines = [
+                r[0]
+                for r in await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {HISTORY_QUERY}", TENANT, pair, HISTORY_TYPES)
+            ]
             times.append(next(float(x.split(":")[1].split()[0]) for x in lines if x.startswith("Execution Time")))
     finally:
         await conn.close()
@@ -203,9 +266,10 @@ async def _agree(sessions: str, sessions_dsn: str, pairs: list[str], hr: dict[st
     async with httpx.AsyncClient(base_url=sessions, headers=hr, timeout=30) as client:
         for row in people:
             for who in (row["mentee_id"], row["mentor_id"]):
-                r = await client.post(f"/pairs/{row['pair_id']}/agreement",
-                                      json={"participant_id": who, "meeting_rhythm": "every two weeks",
-                                            "confidentiality": True})  # fmt: skip
+                r = await client.post(
+                    f"/pairs/{row['pair_id']}/agreement",
+                    json={"participant_id": who, "meeting_rhythm": "every two weeks", "confidentiality": True},
+                )
                 r.raise_for_status()
 
 
@@ -253,8 +317,11 @@ async def _load(stacks: list[Stack], hr: dict[str, str], total: int) -> None:
     first = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
 
     async def command(stack: Stack, client: Client, i: int, due: float) -> None:
-        body = {"starts_at": (first + timedelta(hours=i)).isoformat(), "duration_minutes": 45,
-                "agenda": "Prompt patterns; what to check before sending"}  # fmt: skip
+        body = {
+            "starts_at": (first + timedelta(hours=i)).isoformat(),
+            "duration_minutes": 45,
+            "agenda": "Prompt patterns; what to check before sending",
+        }
         try:
             status, _ = await client.post(f"/pairs/{stack.pairs[i % len(stack.pairs)]}/sessions", body)
         except (OSError, HttpError):
@@ -279,8 +346,12 @@ async def _load(stacks: list[Stack], hr: dict[str, str], total: int) -> None:
 
 async def _row(infra: Infra, stack: Stack, total: int) -> dict[str, Any]:
     plan, lookup_ms, text = await _explain(stack.dsn, stack.pairs[0])  # the pair's history after its commands
-    print(f"    EXPLAIN (ANALYZE, BUFFERS) with {stack.size:,} events, pair {stack.pairs[0]}:", *text,
-          sep="\n      ", flush=True)  # fmt: skip
+    print(
+        f"    EXPLAIN (ANALYZE, BUFFERS) with {stack.size:,} events, pair {stack.pairs[0]}:",
+        *text,
+        sep="\n      ",
+        flush=True,
+    )
     rows, table_mib, index_mib = await _sizes(stack.dsn)
     return {
         "benchmark": "event store",

@@ -81,13 +81,19 @@ async def case(n_events: int) -> dict[str, Any]:
             total = sum(counts.values())
             for spec in (PAIRING, SESSIONS):
                 settings = ServiceSettings(
-                    service=spec.name, database_url=dsns[spec.name], kafka_bootstrap_servers=kafka.bootstrap,
-                    topics=topics, relay_poll_interval=0.2, create_topics=True, broker_loss="recover",
+                    service=spec.name,
+                    database_url=dsns[spec.name],
+                    kafka_bootstrap_servers=kafka.bootstrap,
+                    topics=topics,
+                    relay_poll_interval=0.2,
+                    create_topics=True,
+                    broker_loss="recover",
                     kafka_session_timeout_ms=EmbeddedKafka.SESSION_TIMEOUT_MS,
                     kafka_heartbeat_interval_ms=EmbeddedKafka.HEARTBEAT_INTERVAL_MS,
-                    kafka_fetch_max_wait_ms=EmbeddedKafka.FETCH_MAX_WAIT_MS, tenants=frozenset({"*"}),
+                    kafka_fetch_max_wait_ms=EmbeddedKafka.FETCH_MAX_WAIT_MS,
+                    tenants=frozenset({"*"}),
                     auth=AuthSettings(issuer="http://127.0.0.1:9/unused", tenants=frozenset({"*"})),
-                )  # fmt: skip
+                )
                 hosts.append(ServiceHost(spec, settings))
             sessions = hosts[1]
             started = time.perf_counter()

@@ -52,10 +52,26 @@ async def raw_copy_rate(dsn: str, rows: int) -> float:
         await conn.execute("CREATE TEMP TABLE copy_probe (LIKE projection.sessions INCLUDING DEFAULTS)")
         now = datetime.now(UTC)
         records = [
-            ("default", f"s{i}", f"p{i % 997}", "prog", now, 45, "", 0, "held", "", now, 45, ["ai-agents"], ["x"], [],
-             now)
+            (
+                "default",
+                f"s{i}",
+                f"p{i % 997}",
+                "prog",
+                now,
+                45,
+                "",
+                0,
+                "held",
+                "",
+                now,
+                45,
+                ["ai-agents"],
+                ["x"],
+                [],
+                now,
+            )
             for i in range(rows)
-        ]  # fmt: skip
+        ]
         started = time.perf_counter()
         await conn.copy_records_to_table("copy_probe", records=records, columns=list(COLUMNS["sessions"]))
         return rows / (time.perf_counter() - started)

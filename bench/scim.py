@@ -60,8 +60,13 @@ async def _start_pairing(infra: Infra, ns: str, issuer: str) -> tuple[subprocess
         "KAFKA_HEARTBEAT_INTERVAL_MS": str(infra.heartbeat_interval_ms),
         "KAFKA_FETCH_MAX_WAIT_MS": str(infra.fetch_max_wait_ms),
     }
-    proc = subprocess.Popen([sys.executable, "-m", "services.pairing"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.pairing"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient() as client:
         for _ in range(600):
@@ -101,11 +106,18 @@ def _row(i: int, run: str) -> dict[str, Any]:
     """The same person as a row of the HR file."""
     employee = f"F-{run}-{i:06d}"
     return {
-        "employee_id": employee, "display_name": f"Person {i:06d}", "email": f"{employee.lower()}@acme.example",
-        "external_id": f"ext-{employee}", "locale": "de-DE", "timezone": "Europe/Berlin", "location": "Berlin",
-        "department": f"D{i % 40}", "grade": i % 20, "languages": ["de", "en"],
+        "employee_id": employee,
+        "display_name": f"Person {i:06d}",
+        "email": f"{employee.lower()}@acme.example",
+        "external_id": f"ext-{employee}",
+        "locale": "de-DE",
+        "timezone": "Europe/Berlin",
+        "location": "Berlin",
+        "department": f"D{i % 40}",
+        "grade": i % 20,
+        "languages": ["de", "en"],
         "manager_employee_id": f"F-{run}-{i // 8:06d}" if i else None,
-    }  # fmt: skip
+    }
 
 
 async def _closed_loop(send: Callable[[int], Awaitable[int]], n: int, expect: int) -> tuple[float, list[float], int]:
