@@ -39,15 +39,29 @@ def token(role: str = "hr", *, tenant: str = DEFAULT_TENANT, employee_id: str | 
         if role == "integration":
             client_id = f"hr-platform-{tenant}"
             if client_id not in idp.clients:
-                idp.add_client(Client(client_id, secret=uuid.uuid4().hex, grant_types=(CLIENT_CREDENTIALS,),
-                                      roles=("integration",), tenant=tenant))  # fmt: skip
+                idp.add_client(
+                    Client(
+                        client_id,
+                        secret=uuid.uuid4().hex,
+                        grant_types=(CLIENT_CREDENTIALS,),
+                        roles=("integration",),
+                        tenant=tenant,
+                    )
+                )
             _tokens[key] = idp.client_credentials_token(client_id)
         else:
             username = f"{role}-{tenant}-{employee_id or 'staff'}"
             if username not in idp.users:
-                idp.add_user(DemoUser(username, name=f"Test {role} {employee_id or ''}".strip(),
-                                      email=f"{username}@tests.example", roles=(role,), tenant=tenant,
-                                      employee_id=employee_id))  # fmt: skip
+                idp.add_user(
+                    DemoUser(
+                        username,
+                        name=f"Test {role} {employee_id or ''}".strip(),
+                        email=f"{username}@tests.example",
+                        roles=(role,),
+                        tenant=tenant,
+                        employee_id=employee_id,
+                    )
+                )
             _tokens[key] = idp.user_token(username)
     return _tokens[key]
 

@@ -106,9 +106,10 @@ async def start_service(
             **overrides,
         }
         settings = ServiceSettings(
-            service=spec.name, database_url=database_url or await new_database(spec.name),
+            service=spec.name,
+            database_url=database_url or await new_database(spec.name),
             **options,  # type: ignore[arg-type]
-        )  # fmt: skip
+        )
         host = ServiceHost(spec, settings)
         await host.start()
         hosts.append(host)

@@ -13,9 +13,16 @@ from shared.runtime import ServiceHost
 
 #: What the directory owns of a participant's profile (the rest is the enrolment's).
 DIRECTORY_FIELDS = (
-    "display_name", "email", "locale", "department", "grade", "manager_employee_id", "location", "timezone",
+    "display_name",
+    "email",
+    "locale",
+    "department",
+    "grade",
+    "manager_employee_id",
+    "location",
+    "timezone",
     "languages",
-)  # fmt: skip
+)
 
 
 def employee(body: dict[str, Any]) -> dict[str, Any]:

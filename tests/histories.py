@@ -76,8 +76,7 @@ def _command(m: Mentorship, op: str, i: int, n: int, now: datetime, mentor: str,
     if op == "confirm":
         missing = [who for who, role in ((mentor, "mentor"), (mentee, "mentee")) if role not in m.agreement]
         who = missing[0] if missing and n % 5 else (mentor, mentee)[n % 2]  # now and then one confirms again
-        return ConfirmAgreement(pid, who, "every two weeks", confidentiality=n % 3 == 0,
-                                learning_focus=TOPICS[n % 3])  # fmt: skip
+        return ConfirmAgreement(pid, who, "every two weeks", confidentiality=n % 3 == 0, learning_focus=TOPICS[n % 3])
     if op == "goal":
         return SetGoal(pid, f"goal-{i}", TOPICS[n % 3], f"Goal {n}")
     if op == "achieve" and goals:
@@ -92,16 +91,30 @@ def _command(m: Mentorship, op: str, i: int, n: int, now: datetime, mentor: str,
             return RescheduleSession(pid, sid, now + timedelta(hours=n % 73 - 24), 45)
         if op == "cancel":
             return CancelSession(pid, sid, f"reason {n}")
-        return LogSession(pid, sid, max(m.sessions[sid].starts_at, now - timedelta(minutes=n % 30)), 40 + n % 20,
-                          [TOPICS[n % 3]], ["Copilot"], [f"action {n}"] if n % 2 else [])  # fmt: skip
+        return LogSession(
+            pid,
+            sid,
+            max(m.sessions[sid].starts_at, now - timedelta(minutes=n % 30)),
+            40 + n % 20,
+            [TOPICS[n % 3]],
+            ["Copilot"],
+            [f"action {n}"] if n % 2 else [],
+        )
     if op == "feedback":
         about = sessions[n % len(sessions)] if sessions and n % 3 else None
         author = (mentor, mentee)[n % 2]
         answers: dict[str, Any] = (
             {"team_productivity_gain": n % 2 == 0} if author == mentor else {"minutes_saved_per_day": n % 60}
         )
-        return SubmitFeedback(pid, f"feedback-{i}", author, 1 + n % 5, about, confidential_comment=f"c{n}" if n % 4 == 0
-                              else None, **answers)  # fmt: skip
+        return SubmitFeedback(
+            pid,
+            f"feedback-{i}",
+            author,
+            1 + n % 5,
+            about,
+            confidential_comment=f"c{n}" if n % 4 == 0 else None,
+            **answers,
+        )
     return None
 
 
@@ -110,13 +123,17 @@ def histories(draw: st.DrawFn, pair_id: str = "pair-1", tenant: str = "default")
     """One pair's history: its creation (begun before it was recorded, or not), then random steps."""
     mentor, mentee, programme = f"{pair_id}-mentor", f"{pair_id}-mentee", "programme-1"
     started_on = draw(st.one_of(st.none(), st.dates(date(2026, 1, 1), date(2026, 4, 1))))
-    created = p.PairCreated(pair_id=pair_id, programme_id=programme, mentor_id=mentor, mentee_id=mentee,
-                            started_on=started_on)  # fmt: skip
+    created = p.PairCreated(
+        pair_id=pair_id, programme_id=programme, mentor_id=mentor, mentee_id=mentee, started_on=started_on
+    )
     now = START
     envelopes: list[Envelope[Any]] = [Envelope.new(created, tenant=tenant, time=now)]
     m = Mentorship(PairView.from_created(created, now), focus_topics=TOPICS)
-    steps = draw(st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 1000), st.integers(0, 3 * 24 * 60)),
-                          min_size=10, max_size=60))  # fmt: skip
+    steps = draw(
+        st.lists(
+            st.tuples(st.sampled_from(OPS), st.integers(0, 1000), st.integers(0, 3 * 24 * 60)), min_size=10, max_size=60
+        )
+    )
     for i, (op, n, minutes) in enumerate(steps):
         now += timedelta(minutes=minutes, microseconds=1000)
         pairing: p.PairPaused | p.PairResumed | p.PairEnded | None = None
@@ -155,19 +172,35 @@ def references(draw: st.DrawFn, tenant: str = "default") -> list[Envelope[Any]]:
     for op, g, who, n in steps:
         programme = f"programme-{g}"
         if op == "launch":
-            events.append(p.ProgramLaunched(programme_id=programme, name=f"Programme {n}",
-                                            starts_on=date(2026, 1, 5), ends_on=date(2026, 7, 1 + n % 28),
-                                            cadence_days=1 + n % 30, focus_topics=list(TOPICS[: 1 + n % 3]),
-                                            min_group_size=3 + n % 7))  # fmt: skip
+            events.append(
+                p.ProgramLaunched(
+                    programme_id=programme,
+                    name=f"Programme {n}",
+                    starts_on=date(2026, 1, 5),
+                    ends_on=date(2026, 7, 1 + n % 28),
+                    cadence_days=1 + n % 30,
+                    focus_topics=list(TOPICS[: 1 + n % 3]),
+                    min_group_size=3 + n % 7,
+                )
+            )
         elif op == "close":
             events.append(p.ProgramClosed(programme_id=programme))
         elif op == "withdraw":
             events.append(p.ParticipantWithdrew(participant_id=f"participant-{who}", programme_id=programme))
         else:
             kind = p.ParticipantEnrolled if op == "enrol" else p.ParticipantUpdated
-            events.append(kind(participant_id=f"participant-{who}", programme_id=programme,
-                               employee_id=f"e-{who}-{n % 2}", role=("mentor", "mentee")[(who + g) % 2],
-                               display_name=f"Person {n}", email=f"person{n}@acme.example", department="Sales",
-                               grade=n % 30, languages=["en"]))  # fmt: skip
+            events.append(
+                kind(
+                    participant_id=f"participant-{who}",
+                    programme_id=programme,
+                    employee_id=f"e-{who}-{n % 2}",
+                    role=("mentor", "mentee")[(who + g) % 2],
+                    display_name=f"Person {n}",
+                    email=f"person{n}@acme.example",
+                    department="Sales",
+                    grade=n % 30,
+                    languages=["en"],
+                )
+            )
     start = START
     return [Envelope.new(e, tenant=tenant, time=start + timedelta(minutes=i)) for i, e in enumerate(events)]

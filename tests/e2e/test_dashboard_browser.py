@@ -26,9 +26,15 @@ from tests.integration.sessions.flows import agree, as_participant, programme_wi
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium() -> str:
@@ -62,8 +68,9 @@ async def test_hr_signs_in_and_the_dashboard_shows_the_apis_figures(
     idp.add_client(
         Client(client_id, redirect_uris=[f"{origin}/auth/callback"], post_logout_redirect_uris=[f"{origin}/"])
     )
-    hr = idp.add_user(DemoUser(f"hanna-{client_id}", "Hanna Schmidt", "hanna.schmidt@acme.example", ["hr"],
-                               auth.DEFAULT_TENANT))  # fmt: skip
+    hr = idp.add_user(
+        DemoUser(f"hanna-{client_id}", "Hanna Schmidt", "hanna.schmidt@acme.example", ["hr"], auth.DEFAULT_TENANT)
+    )
     pairing = await serve(PAIRING)
     sessions = await serve(SESSIONS, port=port, auth=replace(auth_settings(idp), web_client_id=client_id))
     assert sessions.url == origin
@@ -78,9 +85,17 @@ async def test_hr_signs_in_and_the_dashboard_shows_the_apis_figures(
                 f"/pairs/{pair['pair_id']}/sessions/{sid}/log",
                 json={"held_at": start.isoformat(), "minutes": 45, "topics": ["prompt-writing"]},
             )
-            r = await client.post(f"/pairs/{pair['pair_id']}/feedback", headers=as_participant(pair, pair["mentee_id"]),
-                                  json={"author_id": pair["mentee_id"], "session_id": sid, "rating": 5,
-                                        "productivity_gain": i != 0, "minutes_saved_per_day": 30 + 10 * i})  # fmt: skip
+            r = await client.post(
+                f"/pairs/{pair['pair_id']}/feedback",
+                headers=as_participant(pair, pair["mentee_id"]),
+                json={
+                    "author_id": pair["mentee_id"],
+                    "session_id": sid,
+                    "rating": 5,
+                    "productivity_gain": i != 0,
+                    "minutes_saved_per_day": 30 + 10 * i,
+                },
+            )
             assert r.status_code == 201, r.text
         for _ in range(200):
             api = (await client.get(f"/programmes/{programme_id}/outcomes")).json()

@@ -38,8 +38,9 @@ class System:
         """The HR platform publishes an event on the inbound topic, in the pairing service's tenant."""
         host = self.pairing.host
         record = encode(Envelope.new(payload, tenant=host.settings.tenant))
-        await produce(host.settings.kafka_bootstrap_servers, host.topics.hr_inbound,
-                      [(record.key, record.value, record.headers)])  # fmt: skip
+        await produce(
+            host.settings.kafka_bootstrap_servers, host.topics.hr_inbound, [(record.key, record.value, record.headers)]
+        )
 
     async def history(self, who: str) -> list[dict[str, Any]]:
         async with auth.client(base_url=self.notifications.url) as client:
@@ -61,8 +62,12 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest.fixture
 async def system(serve_all: ServeAllFactory, smtp: SmtpServer) -> System:
-    extra = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "DISPATCH_INTERVAL": "0.05",
-             "SCAN_INTERVAL": "3600"}  # fmt: skip
+    extra = {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "DISPATCH_INTERVAL": "0.05",
+        "SCAN_INTERVAL": "3600",
+    }
     running = await serve_all(notifications={"extra": extra})
     return System(running["pairing"], running["sessions"], running["notifications"], smtp=smtp)
 
@@ -82,10 +87,19 @@ async def paired(system: System, **programme: Any) -> tuple[dict[str, Any], dict
         for person in (mentor, mentee):
             async with httpx.AsyncClient(base_url=system.notifications.url, headers=auth.of(person)) as own:
                 body = {"locale": person["locale"], "quiet_start": None, "quiet_end": None}
-                await eventually(lambda own=own, person=person, body=body: _ok(
-                    own.put(f"/recipients/{person['participant_id']}/preferences", json=body)))  # fmt: skip
-        r = await client.post("/pairs", json={"programme_id": programme_id, "mentor_id": mentor["participant_id"],
-                                              "mentee_id": mentee["participant_id"]})  # fmt: skip
+                await eventually(
+                    lambda own=own, person=person, body=body: _ok(
+                        own.put(f"/recipients/{person['participant_id']}/preferences", json=body)
+                    )
+                )
+        r = await client.post(
+            "/pairs",
+            json={
+                "programme_id": programme_id,
+                "mentor_id": mentor["participant_id"],
+                "mentee_id": mentee["participant_id"],
+            },
+        )
         assert r.status_code == 201, r.text
         pair: dict[str, Any] = r.json()
     async with auth.client(base_url=system.sessions.url) as client:
@@ -103,8 +117,10 @@ async def test_a_mentor_who_leaves_the_company(system: System) -> None:
     session_ids = []
     async with auth.client(base_url=system.sessions.url) as client:
         for days in (3, 10):
-            r = await client.post(f"/pairs/{pid}/sessions", json={"starts_at": (now + timedelta(days=days)).isoformat(),
-                                                                  "agenda": "Agents"})  # fmt: skip
+            r = await client.post(
+                f"/pairs/{pid}/sessions",
+                json={"starts_at": (now + timedelta(days=days)).isoformat(), "agenda": "Agents"},
+            )
             assert r.status_code == 201, r.text
             session_ids.append(r.json()["events"][0]["data"]["session_id"])
     reminders = ["reminder_1h", "reminder_1h", "reminder_24h", "reminder_24h"]
@@ -122,8 +138,11 @@ async def test_a_mentor_who_leaves_the_company(system: System) -> None:
         assert withdrawn["status"] == "withdrawn"
 
     async with auth.client(base_url=system.sessions.url) as client:
-        view = await eventually(lambda: _json_if(client.get(f"/pairs/{pid}"), lambda v: all(
-            s["status"] == "cancelled" for s in v["sessions"])))  # fmt: skip
+        view = await eventually(
+            lambda: _json_if(
+                client.get(f"/pairs/{pid}"), lambda v: all(s["status"] == "cancelled" for s in v["sessions"])
+            )
+        )
     reason = "the pair ended: Lena Yilmaz left the company"
     assert sorted(s["session_id"] for s in view["sessions"]) == sorted(session_ids)
     assert [s["cancel_reason"] for s in view["sessions"]] == [reason, reason]
@@ -153,7 +172,11 @@ async def test_a_mentor_who_leaves_the_company(system: System) -> None:
     assert len(system.mail(mentor["email"])) == before  # the leaver got nothing after leaving
     assert await system.rules(mentor["participant_id"], "sent") == ["welcome"]
     assert await system.rules(mentee["participant_id"], "sent") == [
-        "partner_left", "session_cancelled", "session_cancelled", "welcome"]  # fmt: skip
+        "partner_left",
+        "session_cancelled",
+        "session_cancelled",
+        "welcome",
+    ]
 
     # HR's weekly digest: the mentee waits for a new partner
     await system.scan(datetime.now(UTC))

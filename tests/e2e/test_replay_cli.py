@@ -29,13 +29,23 @@ async def test_replay_swaps_in_a_rebuilt_projection_and_diff_finds_nothing(serve
         if await sessions.host.pool.fetchval("SELECT count(*) FROM projection.goals") == 2:
             break
         await asyncio.sleep(0.05)
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
-           "SESSIONS_DATABASE_URL": sessions.host.settings.dsn,
-           "TANDEM_TOPIC_NAMESPACE": sessions.host.topics.namespace}  # fmt: skip
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
+        "SESSIONS_DATABASE_URL": sessions.host.settings.dsn,
+        "TANDEM_TOPIC_NAMESPACE": sessions.host.topics.namespace,
+    }
 
     def tandem(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "services", *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=120, check=False)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "services", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     rebuilt = await asyncio.to_thread(tandem, "replay", "sessions", "--no-swap")
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr

@@ -50,8 +50,11 @@ def test_tandem_up_starts_everything_and_ctrl_c_stops_every_process(tmp_path: Pa
         [issuer] = re.findall(r"^sign-in\s+local\s+(http://\S+)", output, re.M)
         assert httpx.get(f"{urls['pairing']}/pairs").status_code == 401  # nothing without signing in
         token = sign_in(issuer, "hr")  # as a person does: the provider's sign-in page, then the code exchange
-        pairs = httpx.get(f"{urls['pairing']}/pairs", params={"programme_id": "demo-ai-2026"},
-                          headers={"authorization": f"Bearer {token}"}).json()  # fmt: skip
+        pairs = httpx.get(
+            f"{urls['pairing']}/pairs",
+            params={"programme_id": "demo-ai-2026"},
+            headers={"authorization": f"Bearer {token}"},
+        ).json()
         assert pairs["total"] > 0  # demo data was seeded through the API
         family = psutil.Process(proc.pid).children(recursive=True)
         assert len(family) >= 4  # three services, the broker, Postgres (run via a helper user)

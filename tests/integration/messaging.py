@@ -17,8 +17,9 @@ from shared.retry import Backoff, RetryPolicy
 
 MIGRATIONS = Path(__file__).parent / "counter_migrations"
 #: Retries that suit tests: quick back-off, few attempts, short parking.
-FAST = ConsumerPolicy(RetryPolicy(Backoff(0.05, 0.5), max_attempts=3, max_seconds=10), park_timeout=30,
-                      park_sweep_interval=0.5)  # fmt: skip
+FAST = ConsumerPolicy(
+    RetryPolicy(Backoff(0.05, 0.5), max_attempts=3, max_seconds=10), park_timeout=30, park_sweep_interval=0.5
+)
 
 
 async def prepare(dsn: str) -> None:

@@ -32,9 +32,17 @@ from tests.conftest import HostFactory, ServeFactory
 def _claims(idp: LocalIdentityProvider, **override: Any) -> dict[str, Any]:
     now = int(time.time())
     claims: dict[str, Any] = {
-        "iss": idp.issuer, "sub": "forger", "aud": idp.audience, "iat": now, "nbf": now, "exp": now + 300,
-        "jti": uuid.uuid4().hex, "roles": ["hr"], "tenant": "default", "client_id": "tandem-web",
-    }  # fmt: skip
+        "iss": idp.issuer,
+        "sub": "forger",
+        "aud": idp.audience,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+        "jti": uuid.uuid4().hex,
+        "roles": ["hr"],
+        "tenant": "default",
+        "client_id": "tandem-web",
+    }
     claims.update(override)
     return {k: v for k, v in claims.items() if v is not None}
 
@@ -141,14 +149,23 @@ async def test_a_tenant_this_deployment_does_not_serve_is_refused(start_service:
 
 
 def test_claims_are_read_where_each_provider_puts_them() -> None:
-    keycloak = AuthSettings(issuer="https://kc.example/realms/acme", roles_claim="realm_access.roles",
-                            tenant_claim="org", role_map={"tandem-hr": "hr"}, tenants=frozenset({"*"}))  # fmt: skip
-    p = principal_of({"sub": "u1", "realm_access": {"roles": ["tandem-hr", "offline_access"]}, "org": "acme"},
-                     keycloak)  # fmt: skip
+    keycloak = AuthSettings(
+        issuer="https://kc.example/realms/acme",
+        roles_claim="realm_access.roles",
+        tenant_claim="org",
+        role_map={"tandem-hr": "hr"},
+        tenants=frozenset({"*"}),
+    )
+    p = principal_of({"sub": "u1", "realm_access": {"roles": ["tandem-hr", "offline_access"]}, "org": "acme"}, keycloak)
     assert (p.roles, p.tenant) == (frozenset({"hr"}), "acme")  # unknown roles are dropped, mapped ones kept
-    entra = AuthSettings(issuer="https://login.microsoftonline.com/t/v2.0", tenant_claim="tid",
-                         tenant_map={"72f988bf-0000": "acme"}, role_map={"Tandem.Auditor": "auditor"},
-                         employee_claim="employeeid", tenants=frozenset({"acme"}))  # fmt: skip
+    entra = AuthSettings(
+        issuer="https://login.microsoftonline.com/t/v2.0",
+        tenant_claim="tid",
+        tenant_map={"72f988bf-0000": "acme"},
+        role_map={"Tandem.Auditor": "auditor"},
+        employee_claim="employeeid",
+        tenants=frozenset({"acme"}),
+    )
     p = principal_of({"sub": "u2", "roles": ["Tandem.Auditor"], "tid": "72f988bf-0000", "employeeid": "E-7"}, entra)
     assert (p.roles, p.tenant, p.employee_id) == (frozenset({"auditor"}), "acme", "E-7")
     okta = AuthSettings(issuer="https://acme.okta.com/oauth2/default", roles_claim="groups", tenants=frozenset({"*"}))

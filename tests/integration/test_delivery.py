@@ -42,11 +42,16 @@ class Rig:
 
     async def run(self, handlers: Handlers, *, topics: list[str] | None = None, **kw: Any) -> InboxConsumer:
         consumer = InboxConsumer(
-            self.group, pool=self.pool, topics=topics or [self.topics.pairing], handlers=handlers,
-            dead_letter_topic=self.dlq, producer=self.producer,
-            session_timeout_ms=self.infra.session_timeout_ms, heartbeat_interval_ms=self.infra.heartbeat_interval_ms,
+            self.group,
+            pool=self.pool,
+            topics=topics or [self.topics.pairing],
+            handlers=handlers,
+            dead_letter_topic=self.dlq,
+            producer=self.producer,
+            session_timeout_ms=self.infra.session_timeout_ms,
+            heartbeat_interval_ms=self.infra.heartbeat_interval_ms,
             **{"policy": messaging.FAST, **kw},
-        )  # fmt: skip
+        )
         broker = KafkaBroker(self.infra.kafka_bootstrap)
         consumer.subscribe(broker)
         await broker.start()
@@ -67,8 +72,16 @@ async def rig(infra: Infra, created_topics: Topics, new_database: Any) -> AsyncI
     pool = await create_pool(dsn)
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
     await producer.start()
-    rig = Rig(infra, created_topics, pool, producer, created_topics.dead_letter("counter"),
-              f"delivery-{uuid.uuid4().hex[:8]}", [], [])  # fmt: skip
+    rig = Rig(
+        infra,
+        created_topics,
+        pool,
+        producer,
+        created_topics.dead_letter("counter"),
+        f"delivery-{uuid.uuid4().hex[:8]}",
+        [],
+        [],
+    )
     yield rig
     for task in rig.tasks:
         task.cancel()
@@ -102,9 +115,12 @@ async def test_a_record_too_large_to_copy_is_dead_lettered_as_a_reference_and_th
     key = f"big-{uuid.uuid4().hex[:6]}"
     after = messaging.pair_created(key)
     huge = b'{"not": "an event", "pad": "' + b"x" * 2_000_000 + b'"}'
-    await produce(rig.infra.kafka_bootstrap, rig.topics.pairing,
-                  [(key.encode(), huge, [("content-type", b"application/json")]), message(after)],
-                  max_request_size=4_000_000)  # fmt: skip
+    await produce(
+        rig.infra.kafka_bootstrap,
+        rig.topics.pairing,
+        [(key.encode(), huge, [("content-type", b"application/json")]), message(after)],
+        max_request_size=4_000_000,
+    )
     consumer = await rig.run(messaging.counting_handlers())
     await eventually(lambda: messaging.counter(rig.pool, key))  # the event after it was applied
     [dead] = await rig.dead(expect=1)
@@ -117,8 +133,9 @@ async def test_a_record_too_large_to_copy_is_dead_lettered_as_a_reference_and_th
         rig.topics.pairing,
         dead.partition or reference["partition"],
     )
-    row = await rig.pool.fetchrow("SELECT kind, size, length(value) AS kept FROM dead_letters WHERE consumer = $1",
-                                  rig.group)  # fmt: skip
+    row = await rig.pool.fetchrow(
+        "SELECT kind, size, length(value) AS kept FROM dead_letters WHERE consumer = $1", rig.group
+    )
     assert row is not None
     assert row["kind"] == "undecodable"
     assert row["kept"] == len(huge)
@@ -147,8 +164,9 @@ async def test_a_record_that_keeps_failing_while_the_infrastructure_answers_is_d
     assert await messaging.counter(rig.pool, f"{key}-a") == 1
     assert await messaging.counter(rig.pool, f"{key}-b") == 1
     assert consumer.stats.isolated_batches >= 1
-    outcome = await rig.pool.fetchval("SELECT outcome FROM inbox WHERE consumer = $1 AND event_id = $2",
-                                      rig.group, bad.id)  # fmt: skip
+    outcome = await rig.pool.fetchval(
+        "SELECT outcome FROM inbox WHERE consumer = $1 AND event_id = $2", rig.group, bad.id
+    )
     assert outcome == "dead_lettered"
 
 
@@ -162,8 +180,9 @@ def parking_handlers() -> Handlers:
 
     @h.on(PairPaused, PairEnded, side_effects=True)
     async def changed(conn: Conn, env: Envelope[Any]) -> None:
-        if not await conn.fetchval("SELECT 1 FROM applied WHERE pair = $1 AND type LIKE '%PairCreated'",
-                                   env.data.pair_id):  # fmt: skip
+        if not await conn.fetchval(
+            "SELECT 1 FROM applied WHERE pair = $1 AND type LIKE '%PairCreated'", env.data.pair_id
+        ):
             raise WaitFor(env.data.pair_id, f"pair {env.data.pair_id} not known yet")
         await conn.execute("INSERT INTO applied (pair, type) VALUES ($1, $2)", env.data.pair_id, env.type)
 
@@ -175,22 +194,25 @@ async def test_an_event_ahead_of_its_predecessor_is_parked_without_blocking_and_
     paused = Envelope.new(PairPaused(pair_id=pair, programme_id="prog"))
     ended = Envelope.new(PairEnded(pair_id=pair, programme_id="prog", reason="completed"))
     # pairing topic: the pause and the end of a pair not known yet, then another pair
-    await produce(rig.infra.kafka_bootstrap, rig.topics.pairing,
-                  [message(paused), message(ended), message(messaging.pair_created(other))])  # fmt: skip
+    await produce(
+        rig.infra.kafka_bootstrap,
+        rig.topics.pairing,
+        [message(paused), message(ended), message(messaging.pair_created(other))],
+    )
     consumer = await rig.run(parking_handlers(), topics=[rig.topics.pairing, rig.topics.sessions])
     await eventually(lambda: applied(rig.pool, other))  # the partition was not blocked
     await eventually(lambda: _parked(rig.pool, rig.group, 2))
     assert await applied(rig.pool, pair) == []
     # the other topic brings what they were waiting for
-    await produce(rig.infra.kafka_bootstrap, rig.topics.sessions,
-                  [message(messaging.pair_created(pair))])  # fmt: skip
+    await produce(rig.infra.kafka_bootstrap, rig.topics.sessions, [message(messaging.pair_created(pair))])
     await eventually(lambda: _equals(applied(rig.pool, pair), ["PairCreated", "PairPaused", "PairEnded"]))
     assert await _parked(rig.pool, rig.group, 0)
     assert consumer.stats.parked == 2
     assert consumer.stats.unparked == 2
     assert consumer.stats.dead_lettered == 0
-    outcomes = await rig.pool.fetch("SELECT outcome FROM inbox WHERE consumer = $1 AND event_id = ANY($2::text[])",
-                                    rig.group, [paused.id, ended.id])  # fmt: skip
+    outcomes = await rig.pool.fetch(
+        "SELECT outcome FROM inbox WHERE consumer = $1 AND event_id = ANY($2::text[])", rig.group, [paused.id, ended.id]
+    )
     assert {r["outcome"] for r in outcomes} == {"applied"}
 
 

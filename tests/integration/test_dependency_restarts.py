@@ -103,8 +103,11 @@ async def test_in_recover_mode_the_local_stack_republishes_its_outbox_and_consum
         mentor, mentee = builders.mentor(), builders.mentee()
         r = await enrol(hr, pairing.url, pairing.host, programme["programme_id"], [mentor, mentee])
         assert r.status_code == 201, r.text
-        body = {"programme_id": programme["programme_id"], "mentor_id": mentor["participant_id"],
-                "mentee_id": mentee["participant_id"]}  # fmt: skip
+        body = {
+            "programme_id": programme["programme_id"],
+            "mentor_id": mentor["participant_id"],
+            "mentee_id": mentee["participant_id"],
+        }
         created = await hr.post(f"{pairing.url}/pairs", json=body)
         pair_id = created.json()["pair_id"]
         await eventually(lambda: _state(hr, sessions.url, pair_id, "active"))
@@ -116,8 +119,9 @@ async def test_in_recover_mode_the_local_stack_republishes_its_outbox_and_consum
 
         await eventually(lambda: ready(pairing.url), timeout=60)
         await eventually(lambda: ready(sessions.url), timeout=60)
-        assert await our_topics(own_kafka, created_topics) == sorted(created_topics.all_topics(
-            ["pairing", "sessions", "notifications"]))  # fmt: skip
+        assert await our_topics(own_kafka, created_topics) == sorted(
+            created_topics.all_topics(["pairing", "sessions", "notifications"])
+        )
         for svc in (pairing, sessions):
             assert svc.host.guard is not None
             assert svc.host.guard.state.recoveries >= 1

@@ -141,9 +141,14 @@ async def test_each_row_names_its_tenant_and_rows_from_before_the_column_take_it
         await conn.execute(
             "INSERT INTO outbox (event_id, event_type, topic, key, subject, headers, payload, occurred_at) "
             "VALUES ($1, $2, 't', $3, $4, $5, $6, $7)",
-            old.id, old.type, old.key, old.subject, [[n, v.decode()] for n, v in rec.headers], rec.value.decode(),
+            old.id,
+            old.type,
+            old.key,
+            old.subject,
+            [[n, v.decode()] for n, v in rec.headers],
+            rec.value.decode(),
             old.time,
-        )  # fmt: skip
+        )
         await conn.execute((SHARED_MIGRATIONS / "0003_outbox_tenant.sql").read_text())
         assert await conn.fetchval("SELECT tenant FROM outbox WHERE event_id = $1", old.id) == "acme"
 

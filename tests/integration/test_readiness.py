@@ -27,11 +27,17 @@ async def test_topics_that_differ_from_the_declared_ones_are_named(serve: ServeF
     topics = Topics(namespace=f"r_{uuid.uuid4().hex[:10]}", partitions=3)
     client = await admin(infra)
     try:  # someone created two of them by hand, wrongly: too few partitions, a week's retention
-        await client.create_topics([
-            NewTopic(topics.sessions, num_partitions=2, replication_factor=1, topic_configs=dict(topics.configs)),
-            NewTopic(topics.pairing, num_partitions=3, replication_factor=1,
-                     topic_configs={**topics.configs, "retention.ms": "604800000"}),
-        ])  # fmt: skip
+        await client.create_topics(
+            [
+                NewTopic(topics.sessions, num_partitions=2, replication_factor=1, topic_configs=dict(topics.configs)),
+                NewTopic(
+                    topics.pairing,
+                    num_partitions=3,
+                    replication_factor=1,
+                    topic_configs={**topics.configs, "retention.ms": "604800000"},
+                ),
+            ]
+        )
     finally:
         await client.close()
     rest = [t for t in topics.all_topics(CONSUMERS) if t not in (topics.sessions, topics.pairing)]
@@ -59,9 +65,13 @@ async def test_a_missing_dead_letter_topic_is_named_and_readiness_returns_when_i
     said = await eventually(lambda: not_ready_because(svc.url, f"topic {dlq} is missing", "relay: cannot publish"))
     assert all("partitions" not in r for r in said)  # only what is wrong is named
     async with svc.host.pool.acquire() as conn:  # the dead letter is kept whatever the broker does with it
-        kept = await eventually(lambda: conn.fetchval(
-            "SELECT count(*) FROM dead_letters WHERE consumer = $1 AND value = $2", svc.host.consumer.name,
-            b"{not json"))  # fmt: skip
+        kept = await eventually(
+            lambda: conn.fetchval(
+                "SELECT count(*) FROM dead_letters WHERE consumer = $1 AND value = $2",
+                svc.host.consumer.name,
+                b"{not json",
+            )
+        )
     assert kept == 1
     await ensure_topics(infra.kafka_bootstrap, topics, [dlq])  # fixed
     await eventually(lambda: ready(svc.url), timeout=60)

@@ -42,8 +42,10 @@ def projection() -> Handlers:
         state = "paused" if env.type == PairPaused.TYPE else "ended"
         done = await conn.execute(
             "UPDATE pairs SET state = $2, events = events + 1, updated_at = $3 WHERE pair_id = $1",
-            env.data.pair_id, state, env.time,
-        )  # fmt: skip
+            env.data.pair_id,
+            state,
+            env.time,
+        )
         if done == "UPDATE 0":
             raise LookupError(f"unknown pair {env.data.pair_id}")  # dead-lettered live, skipped in replay
 
@@ -78,11 +80,17 @@ async def _live(infra: Infra, topics: Topics, dsn: str) -> tuple[InboxConsumer, 
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
     await producer.start()
     consumer = InboxConsumer(
-        SERVICE, pool=pool, topics=[topics.pairing], handlers=projection(),
-        dead_letter_topic=topics.dead_letter(SERVICE), producer=producer, group_id=f"{topics.namespace}.{SERVICE}",
-        session_timeout_ms=infra.session_timeout_ms, heartbeat_interval_ms=infra.heartbeat_interval_ms,
+        SERVICE,
+        pool=pool,
+        topics=[topics.pairing],
+        handlers=projection(),
+        dead_letter_topic=topics.dead_letter(SERVICE),
+        producer=producer,
+        group_id=f"{topics.namespace}.{SERVICE}",
+        session_timeout_ms=infra.session_timeout_ms,
+        heartbeat_interval_ms=infra.heartbeat_interval_ms,
         policy=messaging.FAST,
-    )  # fmt: skip
+    )
     broker = KafkaBroker(infra.kafka_bootstrap)
     consumer.subscribe(broker)
     await broker.start()
@@ -102,9 +110,15 @@ def _processed(consumer: InboxConsumer, records: int) -> Callable[[], Awaitable[
 
 def _rebuild(infra: Infra, dsn: str, topics: Topics, **kw: Any) -> Rebuild:
     return Rebuild(
-        SERVICE, dsn=dsn, bootstrap=infra.kafka_bootstrap, topics=[topics.pairing], handlers=projection(),
-        migrations=service_migrations(SERVICE, MIGRATIONS), batch_size=50, **kw,
-    )  # fmt: skip
+        SERVICE,
+        dsn=dsn,
+        bootstrap=infra.kafka_bootstrap,
+        topics=[topics.pairing],
+        handlers=projection(),
+        migrations=service_migrations(SERVICE, MIGRATIONS),
+        batch_size=50,
+        **kw,
+    )
 
 
 async def test_replay_reproduces_the_live_projection_and_as_of_a_time(

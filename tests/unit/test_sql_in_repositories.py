@@ -20,8 +20,10 @@ ASYNCPG_CALLS = frozenset(
     {"fetch", "fetchrow", "fetchval", "execute", "executemany", "cursor", "prepare", "copy_from_query"}
 )
 #: a string that begins like a SQL statement (upper case, as every statement in this code base is written)
-SQL = re.compile(r"^\s*(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM|WITH \w+ AS|TRUNCATE|CREATE|ALTER TABLE|"
-                 r"COPY|LOCK TABLE|DROP)\b")  # fmt: skip
+SQL = re.compile(
+    r"^\s*(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM|WITH \w+ AS|TRUNCATE|CREATE|ALTER TABLE|"
+    r"COPY|LOCK TABLE|DROP)\b"
+)
 #: asyncpg's COPY calls name tables: any of them is SQL work
 COPY_CALLS = frozenset({"copy_records_to_table", "copy_to_table", "copy_from_table"})
 

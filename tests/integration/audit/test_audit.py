@@ -25,15 +25,23 @@ ROOT = Path(__file__).resolve().parents[3]
 async def test_timeline_and_state_as_of_from_the_log(serve: ServeFactory, infra: Infra) -> None:
     pairing = await serve(PAIRING)
     async with auth.client(base_url=pairing.url) as client:
-        r = await client.post("/programmes", json={"name": "Audit 2026", "starts_on": "2026-01-12",
-                                                   "ends_on": "2026-07-10", "focus_topics": ["ai-agents"],
-                                                   "launch": True})  # fmt: skip
+        r = await client.post(
+            "/programmes",
+            json={
+                "name": "Audit 2026",
+                "starts_on": "2026-01-12",
+                "ends_on": "2026-07-10",
+                "focus_topics": ["ai-agents"],
+                "launch": True,
+            },
+        )
         programme_id = r.json()["programme_id"]
     _, [pair] = await _pair(pairing, programme_id)
     pid = pair["pair_id"]
     async with auth.client(base_url=pairing.url) as client:
-        paused = await client.post(f"/pairs/{pid}/pause", json={"reason": "parental leave"},
-                                   headers={"X-Correlation-Id": "hr-request-42"})  # fmt: skip
+        paused = await client.post(
+            f"/pairs/{pid}/pause", json={"reason": "parental leave"}, headers={"X-Correlation-Id": "hr-request-42"}
+        )
         assert paused.status_code == 200
         await wait_published(pairing.host.pool)
         between = datetime.now(UTC)
@@ -42,8 +50,12 @@ async def test_timeline_and_state_as_of_from_the_log(serve: ServeFactory, infra:
         await wait_published(pairing.host.pool)
 
         timeline = (await client.get(f"/audit/{pid}")).json()
-        assert [e["type"].rsplit(".", 1)[1] for e in timeline] == ["MatchRunCompleted", "PairCreated", "PairPaused",
-                                                                    "PairEnded"]  # fmt: skip
+        assert [e["type"].rsplit(".", 1)[1] for e in timeline] == [
+            "MatchRunCompleted",
+            "PairCreated",
+            "PairPaused",
+            "PairEnded",
+        ]
         assert timeline[2]["correlation_id"] == "hr-request-42"
         assert timeline[2]["summary"]["reason"] == "parental leave"
         state = (await client.get(f"/audit/{pid}", params={"as_of": between.isoformat()})).json()
@@ -67,22 +79,46 @@ async def test_timeline_and_state_as_of_from_the_log(serve: ServeFactory, infra:
         assert programme["pairs"] == {"active": 0, "paused": 0, "ended": 1}
         assert programme["participants"] == {"mentors": 1, "mentees": 1}
 
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
-           "TANDEM_TOPIC_NAMESPACE": pairing.host.topics.namespace}  # fmt: skip
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
+        "TANDEM_TOPIC_NAMESPACE": pairing.host.topics.namespace,
+    }
     out = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "services", "audit", pid, "--format", "json"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+        subprocess.run,
+        [sys.executable, "-m", "services", "audit", pid, "--format", "json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     history = [e for e in json.loads(out.stdout) if e["type"] != "tandem.pairing.SensitiveDataAccessed"]
     assert [e["event_id"] for e in history] == [e["event_id"] for e in timeline]
     table = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "services", "audit", pid], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+        subprocess.run,
+        [sys.executable, "-m", "services", "audit", pid],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert "PairPaused" in table.stdout
     assert "PairEnded" in table.stdout
     assert "SensitiveDataAccessed" in table.stdout  # the API's reads are in the log
     as_of = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "services", "audit", pid, "--as-of", between.isoformat()], cwd=ROOT,
-                           env=env, capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+        subprocess.run,
+        [sys.executable, "-m", "services", "audit", pid, "--as-of", between.isoformat()],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     whole = json.loads(as_of.stdout)  # the CLI puts every service's view of the pair together
     assert whole["state"] == "paused"
     assert whole["agreement"] == []
@@ -94,9 +130,16 @@ async def test_each_service_answers_the_audit_for_its_own_part_of_a_pair(serve: 
     goals, sessions and feedback by its own. Neither needs the other's code."""
     pairing, sessions = await serve(PAIRING), await serve(SESSIONS)
     async with auth.client(base_url=pairing.url) as client:
-        r = await client.post("/programmes", json={"name": "Audit parts", "starts_on": "2026-01-12",
-                                                   "ends_on": "2026-07-10", "focus_topics": ["ai-agents"],
-                                                   "launch": True})  # fmt: skip
+        r = await client.post(
+            "/programmes",
+            json={
+                "name": "Audit parts",
+                "starts_on": "2026-01-12",
+                "ends_on": "2026-07-10",
+                "focus_topics": ["ai-agents"],
+                "launch": True,
+            },
+        )
         _, [pair] = await _pair(pairing, r.json()["programme_id"])
     pid = pair["pair_id"]
     async with auth.client(base_url=sessions.url) as client:
@@ -147,6 +190,5 @@ def test_the_fold_is_deterministic_and_ignores_later_events() -> None:
     assert a.state_as_of(duplicated, "x", t[2])["state"] == "paused"
     assert a.state_as_of(list(reversed(duplicated)), "x", t[2]) == a.state_as_of(duplicated, "x", t[2])
     assert a.state_as_of(logged, "x")["end_reason"] == "withdrawn"
-    assert [e.type.rsplit(".", 1)[1] for e in a.timeline(duplicated, "x")] == ["PairCreated", "PairPaused",
-                                                                                 "PairEnded"]  # fmt: skip
+    assert [e.type.rsplit(".", 1)[1] for e in a.timeline(duplicated, "x")] == ["PairCreated", "PairPaused", "PairEnded"]
     assert a.state_as_of(logged, "nobody")["kind"] == "unknown"

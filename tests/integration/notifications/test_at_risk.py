@@ -61,8 +61,14 @@ async def test_a_pair_that_began_weeks_ago_and_stopped_meeting_is_nudged_and_in_
     steady = Rig(rig.infra, rig.start, rig.smtp, rig.tenant)  # a second pair of the same programme
     steady.host, steady.url, steady.prog = rig.host, rig.url, rig.prog
     names = {steady.mentor: "Jonas Weber", steady.mentee: "Petra Schulz"}
-    await rig.emit(*rig.people(), *[x.model_copy(update={"display_name": names[x.participant_id]})
-                                    for x in steady.people()[1:] if isinstance(x, p.ParticipantEnrolled)])  # fmt: skip
+    await rig.emit(
+        *rig.people(),
+        *[
+            x.model_copy(update={"display_name": names[x.participant_id]})
+            for x in steady.people()[1:]
+            if isinstance(x, p.ParticipantEnrolled)
+        ],
+    )
     await rig.no_quiet_hours()
     await steady.no_quiet_hours()
 
@@ -74,10 +80,16 @@ async def test_a_pair_that_began_weeks_ago_and_stopped_meeting_is_nudged_and_in_
         for k, when in enumerate(held):
             sid = f"{r.pair}-s{k}"
             events += [
-                s.SessionScheduled(session_id=sid, pair_id=r.pair, programme_id=r.prog, starts_at=when,
-                                   duration_minutes=45, agenda="Hands-on"),
+                s.SessionScheduled(
+                    session_id=sid,
+                    pair_id=r.pair,
+                    programme_id=r.prog,
+                    starts_at=when,
+                    duration_minutes=45,
+                    agenda="Hands-on",
+                ),
                 s.SessionLogged(session_id=sid, pair_id=r.pair, programme_id=r.prog, held_at=when, minutes=45),
-            ]  # fmt: skip
+            ]
         return events
 
     first = datetime.combine(start + timedelta(days=9), time(10, 0), tzinfo=UTC)

@@ -92,8 +92,9 @@ async def test_a_chat_webhook_off_the_list_on_http_or_on_a_private_address_is_re
         before = (await me.get(f"/recipients/{rig.mentor}/preferences")).json()
         for url, words in cases:
             for channel in ("chat", "email"):  # a URL is checked whether or not the chat channel is chosen now
-                r = await me.put(f"/recipients/{rig.mentor}/preferences",
-                                 json={"channel": channel, "chat_webhook_url": url})  # fmt: skip
+                r = await me.put(
+                    f"/recipients/{rig.mentor}/preferences", json={"channel": channel, "chat_webhook_url": url}
+                )
                 assert r.status_code == 422, (url, r.text)
                 error = r.json()["error"]
                 assert error["field"] == "chat_webhook_url", (url, error)
@@ -105,8 +106,10 @@ async def test_a_chat_webhook_off_the_list_on_http_or_on_a_private_address_is_re
     # 127.0.0.1 when HR has not listed it: refused for that first
     await allow_hosts(rig, "hooks.chat.example")
     async with rig.person(rig.mentor) as me:
-        r = await me.put(f"/recipients/{rig.mentor}/preferences",
-                         json={"channel": "chat", "chat_webhook_url": "https://127.0.0.1/hook"})  # fmt: skip
+        r = await me.put(
+            f"/recipients/{rig.mentor}/preferences",
+            json={"channel": "chat", "chat_webhook_url": "https://127.0.0.1/hook"},
+        )
         assert r.status_code == 422
         assert "not on this organisation's list" in r.json()["error"]["message"]
 
@@ -124,8 +127,12 @@ async def test_only_hr_keeps_the_list_and_only_bare_host_names_go_on_it(rig: Rig
         too_many = await hr.put("/chat-webhook-hosts", json={"hosts": [f"h{i}.example" for i in range(101)]})
         assert too_many.status_code == 422
         assert (await hr.get("/chat-webhook-hosts")).json() == {"hosts": ["acme.webhook.office.com", "hooks.slack.com"]}
-    for role, kwargs in (("participant", {"employee_id": rig.employee_id(rig.mentor)}), ("integration", {}),
-                         ("auditor", {}), ("operator", {})):  # fmt: skip
+    for role, kwargs in (
+        ("participant", {"employee_id": rig.employee_id(rig.mentor)}),
+        ("integration", {}),
+        ("auditor", {}),
+        ("operator", {}),
+    ):
         async with auth.client(role, base_url=rig.url, **kwargs) as other:
             assert (await other.put("/chat-webhook-hosts", json={"hosts": ["evil.example"]})).status_code == 403
             assert (await other.get("/chat-webhook-hosts")).status_code == 403
@@ -168,10 +175,15 @@ async def test_a_host_taken_off_the_list_gets_nothing_more_at_once(rig: Rig, rec
 
     await allow_hosts(rig, "hooks.slack.com")  # HR takes 127.0.0.1 off the list
     await rig.emit(
-        s.SessionScheduled(pair_id=rig.pair, programme_id=rig.prog, session_id="s1", duration_minutes=30,
-                           starts_at=datetime.now(UTC) + timedelta(days=3)),
+        s.SessionScheduled(
+            pair_id=rig.pair,
+            programme_id=rig.prog,
+            session_id="s1",
+            duration_minutes=30,
+            starts_at=datetime.now(UTC) + timedelta(days=3),
+        ),
         s.SessionCancelled(pair_id=rig.pair, programme_id=rig.prog, session_id="s1", reason="ill", sequence=1),
-    )  # fmt: skip
+    )
     [cancelled] = await until(lambda: failed(rig, rig.mentor))
     assert cancelled["rule"] == "session_cancelled"
     assert "not on this organisation's list" in cancelled["last_error"]

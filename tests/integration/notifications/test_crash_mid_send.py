@@ -95,8 +95,13 @@ class Service:
 
     def spawn(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
         with open(self.log, "ab") as out:
-            return subprocess.Popen([sys.executable, "-m", "services.notifications"], cwd=ROOT, env=env, stdout=out,
-                                    stderr=subprocess.STDOUT)  # fmt: skip
+            return subprocess.Popen(
+                [sys.executable, "-m", "services.notifications"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
 
     def kill(self) -> None:
         """SIGKILL: no handler runs, nothing is flushed or marked."""
@@ -129,36 +134,70 @@ class Programme:
         return self.mentors + self.mentees
 
     def launched(self) -> list[EventPayload]:
-        common: dict[str, Any] = {"programme_id": self.prog, "department": "D", "grade": 5, "languages": ["en"],
-                                  "timezone": "Europe/Berlin", "locale": "en"}  # fmt: skip
+        common: dict[str, Any] = {
+            "programme_id": self.prog,
+            "department": "D",
+            "grade": 5,
+            "languages": ["en"],
+            "timezone": "Europe/Berlin",
+            "locale": "en",
+        }
         events: list[EventPayload] = [
-            p.ProgramLaunched(programme_id=self.prog, name="KI-Tandem 2026", starts_on=date(2026, 1, 1),
-                              ends_on=date(2026, 12, 31), cadence_days=14, focus_topics=["ai-agents"],
-                              hr_contact_email="hr@acme.example"),
-        ]  # fmt: skip
+            p.ProgramLaunched(
+                programme_id=self.prog,
+                name="KI-Tandem 2026",
+                starts_on=date(2026, 1, 1),
+                ends_on=date(2026, 12, 31),
+                cadence_days=14,
+                focus_topics=["ai-agents"],
+                hr_contact_email="hr@acme.example",
+            ),
+        ]
         for who in self.mentors:
-            events.append(p.ParticipantEnrolled(participant_id=who, employee_id=f"E{who}", role="mentor",
-                                                display_name=f"Mentor {who}", email=f"{who}@acme.example",
-                                                teach_topics={"ai-agents": 3}, **common))  # fmt: skip
+            events.append(
+                p.ParticipantEnrolled(
+                    participant_id=who,
+                    employee_id=f"E{who}",
+                    role="mentor",
+                    display_name=f"Mentor {who}",
+                    email=f"{who}@acme.example",
+                    teach_topics={"ai-agents": 3},
+                    **common,
+                )
+            )
         for who in self.mentees:
-            events.append(p.ParticipantEnrolled(participant_id=who, employee_id=f"E{who}", role="mentee",
-                                                display_name=f"Mentee {who}", email=f"{who}@acme.example",
-                                                learn_topics={"ai-agents": 3}, **common))  # fmt: skip
+            events.append(
+                p.ParticipantEnrolled(
+                    participant_id=who,
+                    employee_id=f"E{who}",
+                    role="mentee",
+                    display_name=f"Mentee {who}",
+                    email=f"{who}@acme.example",
+                    learn_topics={"ai-agents": 3},
+                    **common,
+                )
+            )
         return events
 
     def pairs(self) -> list[EventPayload]:
         return [
-            p.PairCreated(pair_id=f"pair-{uuid.uuid4().hex[:6]}", programme_id=self.prog, mentor_id=m, mentee_id=e,
-                          rationale="Covers 1 of 1 goal: AI agents")
+            p.PairCreated(
+                pair_id=f"pair-{uuid.uuid4().hex[:6]}",
+                programme_id=self.prog,
+                mentor_id=m,
+                mentee_id=e,
+                rationale="Covers 1 of 1 goal: AI agents",
+            )
             for m, e in zip(self.mentors, self.mentees, strict=True)
-        ]  # fmt: skip
+        ]
 
 
 async def emit(infra: Infra, topics: Topics, payloads: list[EventPayload]) -> None:
     for payload in payloads:
         record = encode(Envelope.new(payload, tenant=auth.DEFAULT_TENANT))
-        await produce(infra.kafka_bootstrap, topics.for_source(payload.SOURCE),
-                      [(record.key, record.value, record.headers)])  # fmt: skip
+        await produce(
+            infra.kafka_bootstrap, topics.for_source(payload.SOURCE), [(record.key, record.value, record.headers)]
+        )
 
 
 async def known_without_quiet_hours(service: Service, programme: Programme) -> None:
@@ -167,8 +206,9 @@ async def known_without_quiet_hours(service: Service, programme: Programme) -> N
         async with auth.client("participant", employee_id=f"E{who}", base_url=service.url) as c:
             for _ in range(400):
                 with contextlib.suppress(httpx.TransportError):
-                    r = await c.put(f"/recipients/{who}/preferences",
-                                    json={"locale": "en", "quiet_start": None, "quiet_end": None})  # fmt: skip
+                    r = await c.put(
+                        f"/recipients/{who}/preferences", json={"locale": "en", "quiet_start": None, "quiet_end": None}
+                    )
                     if r.status_code == 200:
                         break
                 await asyncio.sleep(0.05)
@@ -281,9 +321,14 @@ async def test_killed_between_send_and_mark_every_notification_goes_out_with_one
     ],
 )
 async def test_postgres_restarting_mid_batch_costs_at_most_a_copy_with_the_same_message_id(
-    infra: Infra, created_topics: Topics, smtp: SmtpServer, services: list[Service], tmp_path: Path, outage: float,
+    infra: Infra,
+    created_topics: Topics,
+    smtp: SmtpServer,
+    services: list[Service],
+    tmp_path: Path,
+    outage: float,
     claim: str,
-) -> None:  # fmt: skip
+) -> None:
     pg = EmbeddedPostgres(tmp_path / "pg", fast_unsafe=True).start()
     try:
         dsn = await ensure_database(pg.dsn, "tandem_notifications")

@@ -48,9 +48,18 @@ class Rig:
 
     async def run(self, database_url: str | None = None, **extra: str) -> ServiceHost:
         self.extra = {**self.extra, **extra}
-        host = await self.start(NOTIFICATIONS, database_url=database_url, extra={
-            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.smtp.port), "DISPATCH_INTERVAL": "0.05",
-            "SCAN_INTERVAL": "3600", "SESSIONS_URL": "http://sessions.example", **self.extra})  # fmt: skip
+        host = await self.start(
+            NOTIFICATIONS,
+            database_url=database_url,
+            extra={
+                "SMTP_HOST": "127.0.0.1",
+                "SMTP_PORT": str(self.smtp.port),
+                "DISPATCH_INTERVAL": "0.05",
+                "SCAN_INTERVAL": "3600",
+                "SESSIONS_URL": "http://sessions.example",
+                **self.extra,
+            },
+        )
         port = free_port()
         server = host.http_server(port)
         task = asyncio.create_task(server.serve())
@@ -102,8 +111,13 @@ class Rig:
         return auth.client("participant", tenant=self.tenant, employee_id=self.employee_id(who), base_url=self.url)
 
     def people(self) -> list[EventPayload]:
-        common: dict[str, Any] = {"programme_id": self.prog, "department": "D", "grade": 5, "languages": ["de", "en"],
-                                  "timezone": "Europe/Berlin"}  # fmt: skip
+        common: dict[str, Any] = {
+            "programme_id": self.prog,
+            "department": "D",
+            "grade": 5,
+            "languages": ["de", "en"],
+            "timezone": "Europe/Berlin",
+        }
         return [
             p.ProgramLaunched(
                 programme_id=self.prog,
@@ -137,17 +151,23 @@ class Rig:
         ]
 
     def created(self) -> p.PairCreated:
-        return p.PairCreated(pair_id=self.pair, programme_id=self.prog, mentor_id=self.mentor, mentee_id=self.mentee,
-                             rationale="Covers 1 of 1 goal: AI agents")  # fmt: skip
+        return p.PairCreated(
+            pair_id=self.pair,
+            programme_id=self.prog,
+            mentor_id=self.mentor,
+            mentee_id=self.mentee,
+            rationale="Covers 1 of 1 goal: AI agents",
+        )
 
     async def no_quiet_hours(self) -> None:
         """Each of the two turns quiet hours off themselves (once the service knows them)."""
         for who in (self.mentor, self.mentee):
             async with self.person(who) as c:
                 for _ in range(100):
-                    r = await c.put(f"/recipients/{who}/preferences",
-                                    json={"locale": "de" if who == self.mentee else "en", "quiet_start": None,
-                                          "quiet_end": None})  # fmt: skip
+                    r = await c.put(
+                        f"/recipients/{who}/preferences",
+                        json={"locale": "de" if who == self.mentee else "en", "quiet_start": None, "quiet_end": None},
+                    )
                     if r.status_code == 200:
                         break
                     await asyncio.sleep(0.05)
@@ -216,21 +236,35 @@ async def test_reminders_move_with_a_reschedule_carry_the_ics_and_vanish_on_canc
     await rig.emit(rig.created())
     await until(lambda: len(rig.smtp.mailbox.messages) >= 2)
     starts = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
-    await rig.emit(s.SessionScheduled(pair_id=rig.pair, programme_id=rig.prog, session_id="s1", starts_at=starts,
-                                      duration_minutes=45, agenda="Agents"))  # fmt: skip
+    await rig.emit(
+        s.SessionScheduled(
+            pair_id=rig.pair,
+            programme_id=rig.prog,
+            session_id="s1",
+            starts_at=starts,
+            duration_minutes=45,
+            agenda="Agents",
+        )
+    )
 
     async def reminders(status: str) -> list[dict[str, Any]]:
         return [n for n in await rig.history(rig.mentee) if n["rule"].startswith("reminder") and n["status"] == status]
 
     planned = await until(lambda: _n(reminders("planned"), 2))
     assert sorted(n["due_at"] for n in planned) == sorted(
-        [(starts - timedelta(hours=24)).isoformat().replace("+00:00", "Z"),
-         (starts - timedelta(hours=1)).isoformat().replace("+00:00", "Z")])  # fmt: skip
+        [
+            (starts - timedelta(hours=24)).isoformat().replace("+00:00", "Z"),
+            (starts - timedelta(hours=1)).isoformat().replace("+00:00", "Z"),
+        ]
+    )
 
     # moved to start in 1 h and 3 s: the 24 h reminder is gone, the 1 h one is due in 3 s
     soon = datetime.now(UTC) + timedelta(hours=1, seconds=3)
-    await rig.emit(s.SessionRescheduled(pair_id=rig.pair, programme_id=rig.prog, session_id="s1", starts_at=soon,
-                                        duration_minutes=45, sequence=1))  # fmt: skip
+    await rig.emit(
+        s.SessionRescheduled(
+            pair_id=rig.pair, programme_id=rig.prog, session_id="s1", starts_at=soon, duration_minutes=45, sequence=1
+        )
+    )
     await until(lambda: _n(reminders("cancelled"), 2))
     await until(lambda: [m for m in rig.smtp.mailbox.messages if "einer Stunde" in m["Subject"]])
     [mail] = [m for m in rig.smtp.mailbox.to(f"{rig.mentee}@acme.example") if "einer Stunde" in m["Subject"]]
@@ -241,18 +275,23 @@ async def test_reminders_move_with_a_reschedule_carry_the_ics_and_vanish_on_canc
     assert len([n for n in await rig.history(rig.mentee) if n["rule"] == "reminder_24h"]) == 1  # never re-planned
 
     later = datetime.now(UTC) + timedelta(days=5)
-    await rig.emit(s.SessionRescheduled(pair_id=rig.pair, programme_id=rig.prog, session_id="s1", starts_at=later,
-                                        duration_minutes=45, sequence=2))  # fmt: skip
+    await rig.emit(
+        s.SessionRescheduled(
+            pair_id=rig.pair, programme_id=rig.prog, session_id="s1", starts_at=later, duration_minutes=45, sequence=2
+        )
+    )
     await until(lambda: _n(reminders("planned"), 2))
-    await rig.emit(s.SessionCancelled(pair_id=rig.pair, programme_id=rig.prog, session_id="s1", reason="Board",
-                                      sequence=3))  # fmt: skip
+    await rig.emit(
+        s.SessionCancelled(pair_id=rig.pair, programme_id=rig.prog, session_id="s1", reason="Board", sequence=3)
+    )
 
     async def none_planned() -> bool:
         return not await reminders("planned")
 
     await until(none_planned)
-    cancel_mail = await until(lambda: [m for m in rig.smtp.mailbox.to(f"{rig.mentor}@acme.example")
-                                       if m["Subject"].startswith("Cancelled")])  # fmt: skip
+    cancel_mail = await until(
+        lambda: [m for m in rig.smtp.mailbox.to(f"{rig.mentor}@acme.example") if m["Subject"].startswith("Cancelled")]
+    )
     [ics] = [part for part in cancel_mail[0].walk() if part.get_content_type() == "text/calendar"]
     assert str(icalendar.Calendar.from_ical(ics.get_payload(decode=True))["METHOD"]) == "CANCEL"
 
@@ -263,14 +302,19 @@ async def test_nothing_is_sent_for_a_pair_after_it_ended_but_the_closing_survey(
     await rig.no_quiet_hours()
     await rig.emit(rig.created())
     soon = datetime.now(UTC) + timedelta(days=2)
-    await rig.emit(s.SessionScheduled(pair_id=rig.pair, programme_id=rig.prog, session_id="s9", starts_at=soon,
-                                      duration_minutes=45))  # fmt: skip
+    await rig.emit(
+        s.SessionScheduled(
+            pair_id=rig.pair, programme_id=rig.prog, session_id="s9", starts_at=soon, duration_minutes=45
+        )
+    )
     await until(lambda: len(rig.smtp.mailbox.messages) >= 2)
     await rig.emit(p.PairEnded(pair_id=rig.pair, programme_id=rig.prog, reason="completed"))
-    await until(lambda: len([m for m in rig.smtp.mailbox.messages if "ended" in m["Subject"]
-                             or "beendet" in m["Subject"]]) == 2)  # fmt: skip
-    await rig.emit(s.SessionLogged(pair_id=rig.pair, programme_id=rig.prog, session_id="s9",
-                                   held_at=datetime.now(UTC), minutes=30))  # fmt: skip
+    await until(
+        lambda: len([m for m in rig.smtp.mailbox.messages if "ended" in m["Subject"] or "beendet" in m["Subject"]]) == 2
+    )
+    await rig.emit(
+        s.SessionLogged(pair_id=rig.pair, programme_id=rig.prog, session_id="s9", held_at=datetime.now(UTC), minutes=30)
+    )
     await asyncio.sleep(1.0)
     rules = {n["rule"]: n["status"] for n in await rig.history(rig.mentor)}
     assert rules["reminder_24h"] == "cancelled"
@@ -301,8 +345,9 @@ async def test_quiet_hours_defer_and_a_refused_mailbox_fails_with_the_reason(rig
     assert deferred[0]["next_attempt_at"] > datetime.now(UTC).isoformat()  # after the quiet hours
     assert rig.smtp.mailbox.to(f"{rig.mentee}@acme.example") == []
     async with rig.person(rig.mentee) as c:  # she turns them off: what waited goes now, not tomorrow
-        r = await c.put(f"/recipients/{rig.mentee}/preferences",
-                        json={"locale": "de", "quiet_start": None, "quiet_end": None})  # fmt: skip
+        r = await c.put(
+            f"/recipients/{rig.mentee}/preferences", json={"locale": "de", "quiet_start": None, "quiet_end": None}
+        )
         assert r.status_code == 200, r.text
     await until(lambda: rig.smtp.mailbox.to(f"{rig.mentee}@acme.example"))
 
@@ -313,7 +358,9 @@ async def test_quiet_hours_defer_and_a_refused_mailbox_fails_with_the_reason(rig
     assert "550" in failed["last_error"]
     events = await read_topic(rig.infra.kafka_bootstrap, host.topics.notifications, expect=2)
     assert sorted(dict(e.headers)["ce_type"] for e in events) == [
-        b"tandem.notifications.NotificationFailed", b"tandem.notifications.NotificationSent"]  # fmt: skip
+        b"tandem.notifications.NotificationFailed",
+        b"tandem.notifications.NotificationSent",
+    ]
 
     rig.smtp.mailbox.refuse.clear()
     async with rig.hr() as c:
@@ -337,9 +384,10 @@ async def test_chat_webhook_gets_json_with_an_idempotency_key(rig: Rig) -> None:
             bad = await c.put(f"/recipients/{rig.mentor}/preferences", json={"channel": "chat"})
             assert bad.status_code == 422
             assert bad.json()["error"]["field"] == "chat_webhook_url"
-            r = await c.put(f"/recipients/{rig.mentor}/preferences",
-                            json={"channel": "chat", "chat_webhook_url": hook.url, "quiet_start": None,
-                                  "quiet_end": None})  # fmt: skip
+            r = await c.put(
+                f"/recipients/{rig.mentor}/preferences",
+                json={"channel": "chat", "chat_webhook_url": hook.url, "quiet_start": None, "quiet_end": None},
+            )
             assert r.status_code == 200, r.text
         await rig.emit(rig.created())
         await until(lambda: hook.received)

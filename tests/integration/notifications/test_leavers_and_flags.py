@@ -56,8 +56,9 @@ async def ready(rig: Rig) -> None:
     await rig.emit(*rig.people())
     await rig.no_quiet_hours()
     await rig.emit(rig.created())
-    await until(lambda: rig.smtp.mailbox.to(f"{rig.mentor}@acme.example") and rig.smtp.mailbox.to(
-        f"{rig.mentee}@acme.example"))  # fmt: skip
+    await until(
+        lambda: rig.smtp.mailbox.to(f"{rig.mentor}@acme.example") and rig.smtp.mailbox.to(f"{rig.mentee}@acme.example")
+    )
 
 
 def mail(rig: Rig, who: str) -> list[Message]:
@@ -79,8 +80,16 @@ async def test_the_end_of_a_pair_drops_its_reminders_and_nudges_but_sends_its_ca
     host = await rig.run()
     await ready(rig)
     starts = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
-    await rig.emit(s.SessionScheduled(pair_id=rig.pair, programme_id=rig.prog, session_id="s1", starts_at=starts,
-                                      duration_minutes=45, agenda="Agents"))  # fmt: skip
+    await rig.emit(
+        s.SessionScheduled(
+            pair_id=rig.pair,
+            programme_id=rig.prog,
+            session_id="s1",
+            starts_at=starts,
+            duration_minutes=45,
+            agenda="Agents",
+        )
+    )
     await until(lambda: _has(rules(rig, rig.mentee, "planned"), ["reminder_1h", "reminder_24h"]))
     await host.app.state.dispatcher.scan(datetime.now(UTC) + timedelta(days=30))  # planned, due in 30 days
     for who in (rig.mentor, rig.mentee):
@@ -90,11 +99,19 @@ async def test_the_end_of_a_pair_drops_its_reminders_and_nudges_but_sends_its_ca
     for who in (rig.mentor, rig.mentee):
         await until(lambda who=who: _has(rules(rig, who, "cancelled"), ["nudge", "reminder_1h", "reminder_24h"]))
     # the sessions service calls the session off for the ended pair: both still get the calendar cancellation
-    await rig.emit(s.SessionCancelled(pair_id=rig.pair, programme_id=rig.prog, session_id="s1", sequence=1,
-                                      reason="the pair ended: it completed the programme"))  # fmt: skip
+    await rig.emit(
+        s.SessionCancelled(
+            pair_id=rig.pair,
+            programme_id=rig.prog,
+            session_id="s1",
+            sequence=1,
+            reason="the pair ended: it completed the programme",
+        )
+    )
     for who in (rig.mentor, rig.mentee):
-        cancelled = await until(lambda who=who: [m for m in mail(rig, who) if "Cancelled" in m["Subject"]
-                                                 or "Abgesagt" in m["Subject"]])  # fmt: skip
+        cancelled = await until(
+            lambda who=who: [m for m in mail(rig, who) if "Cancelled" in m["Subject"] or "Abgesagt" in m["Subject"]]
+        )
         assert method(cancelled[0]) == "CANCEL"
         assert "the pair ended: it completed the programme" in _body(cancelled[0])
     await until(lambda: len(rig.smtp.mailbox.messages) == 6)  # 2 welcome, 2 closing surveys, 2 cancellations
@@ -132,13 +149,18 @@ async def test_a_leaver_gets_nothing_more_and_their_partner_one_partner_left(rig
     host = await rig.run()
     await ready(rig)
     starts = datetime.now(UTC) + timedelta(days=3)
-    await rig.emit(s.SessionScheduled(pair_id=rig.pair, programme_id=rig.prog, session_id="s1", starts_at=starts,
-                                      duration_minutes=45))  # fmt: skip
+    await rig.emit(
+        s.SessionScheduled(
+            pair_id=rig.pair, programme_id=rig.prog, session_id="s1", starts_at=starts, duration_minutes=45
+        )
+    )
     await until(lambda: _has(rules(rig, rig.mentor, "planned"), ["reminder_1h", "reminder_24h"]))
-    withdrew = Envelope.new(p.ParticipantWithdrew(participant_id=rig.mentor, programme_id=rig.prog,
-                                                  reason="left_company"))  # fmt: skip
-    ended = Envelope.new(p.PairEnded(pair_id=rig.pair, programme_id=rig.prog, reason="left_company",
-                                     note="Lena Yilmaz left the company"))  # fmt: skip
+    withdrew = Envelope.new(
+        p.ParticipantWithdrew(participant_id=rig.mentor, programme_id=rig.prog, reason="left_company")
+    )
+    ended = Envelope.new(
+        p.PairEnded(pair_id=rig.pair, programme_id=rig.prog, reason="left_company", note="Lena Yilmaz left the company")
+    )
     # they travel on different partitions (keyed by participant and by pair): either may be applied first
     applied = {
         withdrew.id: ("SELECT withdrawn_reason FROM recipients WHERE participant_id = $1", rig.mentor),
@@ -147,8 +169,15 @@ async def test_a_leaver_gets_nothing_more_and_their_partner_one_partner_left(rig
     for env in [withdrew, ended] if withdrawal_first else [ended, withdrew]:
         await rig.send([env])
         await until(lambda env=env: host.pool.fetchval(*applied[env.id]))
-    await rig.emit(s.SessionCancelled(pair_id=rig.pair, programme_id=rig.prog, session_id="s1", sequence=1,
-                                      reason="the pair ended: Lena Yilmaz left the company"))  # fmt: skip
+    await rig.emit(
+        s.SessionCancelled(
+            pair_id=rig.pair,
+            programme_id=rig.prog,
+            session_id="s1",
+            sequence=1,
+            reason="the pair ended: Lena Yilmaz left the company",
+        )
+    )
     await until(lambda: len(mail(rig, rig.mentee)) == 3)  # welcome, partner_left, the cancellation
     await rig.send([ended, withdrew])  # redelivered
     await asyncio.sleep(1.0)
@@ -183,12 +212,19 @@ async def test_the_digest_lists_flagged_pairs_until_resolved_and_partners_of_lea
     await leaver.emit(leaver.created())
     since = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     await rig.emit(
-        p.PairFlagged(pair_id=rig.pair, programme_id=rig.prog, rule="reporting_line",
-                      detail="Lena Yilmaz reports to Ingrid Hoffmann within 1 management level (the programme allows "
-                             "none within 2)", chain=[f"E{rig.mentor}", "E-boss", f"E{rig.mentee}"], since=since,
-                      directory_revision=7, action="paused"),
+        p.PairFlagged(
+            pair_id=rig.pair,
+            programme_id=rig.prog,
+            rule="reporting_line",
+            detail="Lena Yilmaz reports to Ingrid Hoffmann within 1 management level (the programme allows "
+            "none within 2)",
+            chain=[f"E{rig.mentor}", "E-boss", f"E{rig.mentee}"],
+            since=since,
+            directory_revision=7,
+            action="paused",
+        ),
         p.PairPaused(pair_id=rig.pair, programme_id=rig.prog, reason="reorganisation"),
-    )  # fmt: skip
+    )
     await leaver.emit(
         p.ParticipantWithdrew(participant_id=leaver.mentor, programme_id=rig.prog, reason="left_company"),
         p.PairEnded(pair_id=leaver.pair, programme_id=rig.prog, reason="left_company", note="Lena Yilmaz left"),
@@ -208,10 +244,15 @@ async def test_the_digest_lists_flagged_pairs_until_resolved_and_partners_of_lea
     assert f"- Ingrid Hoffmann (pair {leaver.pair}): Lena Yilmaz left the company on" in text
 
     await rig.emit(
-        p.PairFlagResolved(pair_id=rig.pair, programme_id=rig.prog, decision="keep", reason="different divisions",
-                           resolved_by="hr@acme.example"),
+        p.PairFlagResolved(
+            pair_id=rig.pair,
+            programme_id=rig.prog,
+            decision="keep",
+            reason="different divisions",
+            resolved_by="hr@acme.example",
+        ),
         p.PairResumed(pair_id=rig.pair, programme_id=rig.prog),
-    )  # fmt: skip
+    )
     rematched = another(rig)
     rematched.prog, rematched.mentee = rig.prog, leaver.mentee
     await rematched.emit(rematched.people()[1], rematched.created())  # the partner has a new pair
@@ -225,9 +266,17 @@ async def test_the_digest_lists_flagged_pairs_until_resolved_and_partners_of_lea
     assert len([n for n in await rig.history(f"hr:{rig.prog}") if n["rule"] == "hr_digest"]) == 1
 
     # flagged again, left running: next week's digest lists it once more, as running
-    await rig.emit(p.PairFlagged(pair_id=rig.pair, programme_id=rig.prog, rule="shared_language",
-                                 detail="Lena Yilmaz and Ingrid Hoffmann no longer share a language", since=since,
-                                 directory_revision=9, action="left_running"))  # fmt: skip
+    await rig.emit(
+        p.PairFlagged(
+            pair_id=rig.pair,
+            programme_id=rig.prog,
+            rule="shared_language",
+            detail="Lena Yilmaz and Ingrid Hoffmann no longer share a language",
+            since=since,
+            directory_revision=9,
+            action="left_running",
+        )
+    )
     async with host.pool.acquire() as conn:
         await until(lambda: conn.fetchval("SELECT count(*) FROM flags WHERE pair_id = $1", rig.pair))
         again = await _digest_now(dispatcher, conn, rig.prog)
@@ -244,58 +293,117 @@ async def test_replay_rebuilds_recipients_pairs_and_flags_identically(rig: Rig, 
     await second.emit(second.created())
     since = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     await rig.emit(
-        p.PairFlagged(pair_id=rig.pair, programme_id=rig.prog, rule="reporting_line", detail="d1", chain=["a", "b"],
-                      since=since, directory_revision=3, action="paused"),
-        p.PairFlagged(pair_id=rig.pair, programme_id=rig.prog, rule="shared_language", detail="d2", since=since,
-                      directory_revision=4, action="left_running"),
-    )  # fmt: skip
+        p.PairFlagged(
+            pair_id=rig.pair,
+            programme_id=rig.prog,
+            rule="reporting_line",
+            detail="d1",
+            chain=["a", "b"],
+            since=since,
+            directory_revision=3,
+            action="paused",
+        ),
+        p.PairFlagged(
+            pair_id=rig.pair,
+            programme_id=rig.prog,
+            rule="shared_language",
+            detail="d2",
+            since=since,
+            directory_revision=4,
+            action="left_running",
+        ),
+    )
     await second.emit(
-        p.PairFlagged(pair_id=second.pair, programme_id=second.prog, rule="shared_language", detail="d3", since=since,
-                      directory_revision=4, action="left_running"),
+        p.PairFlagged(
+            pair_id=second.pair,
+            programme_id=second.prog,
+            rule="shared_language",
+            detail="d3",
+            since=since,
+            directory_revision=4,
+            action="left_running",
+        ),
         p.PairFlagResolved(pair_id=second.pair, programme_id=second.prog, decision="cleared", resolved_by="directory"),
         p.ParticipantWithdrew(participant_id=second.mentor, programme_id=second.prog, reason="left_company"),
         p.PairEnded(pair_id=second.pair, programme_id=second.prog, reason="left_company", note="left"),
-    )  # fmt: skip
+    )
     # another tenant with the very same ids: its rows are its own, and the rebuild keeps them apart too
     twin = another(second, tenant="globex")
     twin.prog, twin.mentor, twin.mentee, twin.pair = second.prog, second.mentor, second.mentee, second.pair
     await twin.emit(*twin.people())
     await twin.emit(twin.created())
-    await twin.emit(p.PairFlagged(pair_id=twin.pair, programme_id=twin.prog, rule="reporting_line", detail="d4",
-                                  chain=["x"], since=since, directory_revision=1, action="paused"))  # fmt: skip
+    await twin.emit(
+        p.PairFlagged(
+            pair_id=twin.pair,
+            programme_id=twin.prog,
+            rule="reporting_line",
+            detail="d4",
+            chain=["x"],
+            since=since,
+            directory_revision=1,
+            action="paused",
+        )
+    )
     pool = host.pool
     await until(lambda: pool.fetchval("SELECT end_reason FROM pairs WHERE pair_id = $1", second.pair))
-    await until(lambda: pool.fetchval("SELECT withdrawn_reason FROM recipients WHERE participant_id = $1",
-                                      second.mentor))  # fmt: skip
-    await until(lambda: _equals(pool.fetchval("SELECT rule FROM flags WHERE pair_id = $1", rig.pair),
-                                "shared_language"))  # fmt: skip
+    await until(
+        lambda: pool.fetchval("SELECT withdrawn_reason FROM recipients WHERE participant_id = $1", second.mentor)
+    )
+    await until(
+        lambda: _equals(pool.fetchval("SELECT rule FROM flags WHERE pair_id = $1", rig.pair), "shared_language")
+    )
     await until(lambda: pool.fetchval("SELECT 1 FROM flags WHERE tenant = 'globex' AND pair_id = $1", twin.pair))
     assert await pool.fetchval("SELECT count(*) FROM flags WHERE tenant = 'default' AND pair_id = $1", second.pair) == 0
-    assert await pool.fetchval("SELECT state FROM pairs WHERE tenant = 'globex' AND pair_id = $1",
-                               twin.pair) == "active"  # fmt: skip
-    assert await pool.fetchval("SELECT withdrawn FROM recipients WHERE tenant = 'globex' AND participant_id = $1",
-                               twin.mentor) is False  # fmt: skip
+    assert (
+        await pool.fetchval("SELECT state FROM pairs WHERE tenant = 'globex' AND pair_id = $1", twin.pair) == "active"
+    )
+    assert (
+        await pool.fetchval(
+            "SELECT withdrawn FROM recipients WHERE tenant = 'globex' AND participant_id = $1", twin.mentor
+        )
+        is False
+    )
     rebuild = Rebuild(
-        "notifications", dsn=host.settings.dsn, bootstrap=infra.kafka_bootstrap,
-        topics=[host.topics.pairing, host.topics.sessions], handlers=build_handlers(),
-        migrations=service_migrations("notifications", NOTIFICATIONS.migrations), schema="rebuilt",
-    )  # fmt: skip
+        "notifications",
+        dsn=host.settings.dsn,
+        bootstrap=infra.kafka_bootstrap,
+        topics=[host.topics.pairing, host.topics.sessions],
+        handlers=build_handlers(),
+        migrations=service_migrations("notifications", NOTIFICATIONS.migrations),
+        schema="rebuilt",
+    )
     await rebuild.prepare()
     await rebuild.run_to_end()
     await rebuild.close()
     assert await diff(host.settings.dsn, "rebuilt") == []
     assert await pool.fetchval("SELECT count(*) FROM rebuilt.flags") == 2
-    assert await pool.fetchval("SELECT withdrawn_reason FROM rebuilt.recipients WHERE tenant = 'default' "
-                               "AND participant_id = $1", second.mentor) == "left_company"  # fmt: skip
-    assert await pool.fetchval("SELECT withdrawn_reason FROM rebuilt.recipients WHERE tenant = 'globex' "
-                               "AND participant_id = $1", twin.mentor) is None  # fmt: skip
+    assert (
+        await pool.fetchval(
+            "SELECT withdrawn_reason FROM rebuilt.recipients WHERE tenant = 'default' AND participant_id = $1",
+            second.mentor,
+        )
+        == "left_company"
+    )
+    assert (
+        await pool.fetchval(
+            "SELECT withdrawn_reason FROM rebuilt.recipients WHERE tenant = 'globex' AND participant_id = $1",
+            twin.mentor,
+        )
+        is None
+    )
     assert await pool.fetchval("SELECT count(*) FROM rebuilt.pairs WHERE pair_id = $1", twin.pair) == 2
 
 
 async def _digest_now(dispatcher: Any, conn: Any, programme_id: str) -> dict[str, Any]:
     """The digest's context as the dispatcher builds it when it sends one (rendered from the projection)."""
-    job = model.plan("hr_digest", "t", (f"hr:{programme_id}",), datetime.now(UTC), tenant=auth.DEFAULT_TENANT,
-                     programme_id=programme_id)[0]  # fmt: skip
+    job = model.plan(
+        "hr_digest",
+        "t",
+        (f"hr:{programme_id}",),
+        datetime.now(UTC),
+        tenant=auth.DEFAULT_TENANT,
+        programme_id=programme_id,
+    )[0]
     draft = await dispatcher.draft(conn, job, datetime.now(UTC))
     assert draft is not None
     return {k: draft.values[k] for k in ("at_risk", "flagged", "waiting")}

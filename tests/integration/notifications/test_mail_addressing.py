@@ -93,8 +93,13 @@ async def test_a_name_with_a_line_break_and_an_internationalised_address_go_out_
     rig = utf8_rig
     await rig.run(SMTP_FROM="Tandem <tandem@mentoring.acme.example>")
     partner = "lena@müller.example"  # an internationalised domain: IDNA on the wire, no SMTPUTF8 needed
-    await rig.emit(*people(rig, mentor={"display_name": "Lena\r\nBcc: spy@evil.example", "email": partner},
-                           mentee={"display_name": "Chloé\nMüller", "email": CHLOE}))  # fmt: skip
+    await rig.emit(
+        *people(
+            rig,
+            mentor={"display_name": "Lena\r\nBcc: spy@evil.example", "email": partner},
+            mentee={"display_name": "Chloé\nMüller", "email": CHLOE},
+        )
+    )
     await rig.no_quiet_hours()
     await rig.emit(rig.created())
     await until(lambda: len(rig.smtp.mailbox.received) >= 2)
@@ -143,8 +148,11 @@ async def test_without_smtputf8_the_notification_fails_with_the_reason_and_a_cor
     await rig.emit(p.ParticipantUpdated(**{**mentee.model_dump(), "email": "chloe.9@acme.example"}))
 
     async def address_corrected() -> bool:
-        return bool(await host.pool.fetchval("SELECT email = 'chloe.9@acme.example' FROM recipients "
-                                             "WHERE participant_id = $1", rig.mentee))  # fmt: skip
+        return bool(
+            await host.pool.fetchval(
+                "SELECT email = 'chloe.9@acme.example' FROM recipients WHERE participant_id = $1", rig.mentee
+            )
+        )
 
     await until(address_corrected)
     async with rig.hr() as c:
@@ -214,10 +222,20 @@ async def test_a_notification_whose_receipt_exists_is_marked_sent_without_a_seco
             "UPDATE notifications SET status = 'sending', claimed_by = 'gone', attempts = 1, message_id = $3, "
             "claimed_at = now() - interval '3 minutes', last_attempt_at = now() - interval '3 minutes', "
             "claimed_until = now() - interval '1 minute' WHERE tenant = $1 AND notification_id = $2",
-            rig.tenant, nid, message_id,
-        )  # fmt: skip
-        await repo.record_receipt(conn, rig.tenant, nid, attempt=1, channel="email", locale="en",
-                                  message_id=message_id, reply="250 Message accepted for delivery")  # fmt: skip
+            rig.tenant,
+            nid,
+            message_id,
+        )
+        await repo.record_receipt(
+            conn,
+            rig.tenant,
+            nid,
+            attempt=1,
+            channel="email",
+            locale="en",
+            message_id=message_id,
+            reply="250 Message accepted for delivery",
+        )
 
     sent = await notification(rig, rig.mentor, status="sent")
     assert sent["notification_id"] == str(nid)

@@ -147,8 +147,11 @@ async def test_another_tenants_events_never_plan_or_send_anything_to_our_people(
     other = twin(rig)
     await welcomed(other)  # the same ids in tenant B: B's own people are welcomed, at B's addresses
     starts = datetime.now(UTC) + timedelta(days=3)
-    await other.emit(s.SessionScheduled(pair_id=other.pair, programme_id=other.prog, session_id="s1",
-                                        starts_at=starts, duration_minutes=45))  # fmt: skip
+    await other.emit(
+        s.SessionScheduled(
+            pair_id=other.pair, programme_id=other.prog, session_id="s1", starts_at=starts, duration_minutes=45
+        )
+    )
     await until(lambda: _rules(other, other.mentee, "planned"))
     await other.emit(
         p.ParticipantWithdrew(participant_id=other.mentor, programme_id=other.prog, reason="left_company"),
@@ -167,9 +170,12 @@ async def test_another_tenants_events_never_plan_or_send_anything_to_our_people(
     assert await host.pool.fetchval("SELECT state FROM pairs WHERE tenant = $1 AND pair_id = $2", A, rig.pair) == (
         "active"
     )
-    assert await host.pool.fetchval(
-        "SELECT withdrawn FROM recipients WHERE tenant = $1 AND participant_id = $2", A, rig.mentor
-    ) is False  # fmt: skip
+    assert (
+        await host.pool.fetchval(
+            "SELECT withdrawn FROM recipients WHERE tenant = $1 AND participant_id = $2", A, rig.mentor
+        )
+        is False
+    )
     # tenant B's: its welcome, its partner_left, its digest (B's people only), at B's addresses
     assert len(rig.smtp.mailbox.to(other.email(other.mentor))) == 1
     assert len(rig.smtp.mailbox.to(other.email(other.mentee))) == 2
@@ -229,9 +235,15 @@ async def test_participants_reach_only_their_own_preferences_and_history_and_hr_
             bad = await hr.get(f"{hers}/notifications?{query}")
             assert bad.status_code == 422, query
             assert bad.json()["error"]["field"] in ("limit", "offset")
-        await rig.emit(s.SessionScheduled(pair_id=rig.pair, programme_id=rig.prog, session_id="s1",
-                                          starts_at=datetime.now(UTC) + timedelta(days=3),
-                                          duration_minutes=30))  # fmt: skip
+        await rig.emit(
+            s.SessionScheduled(
+                pair_id=rig.pair,
+                programme_id=rig.prog,
+                session_id="s1",
+                starts_at=datetime.now(UTC) + timedelta(days=3),
+                duration_minutes=30,
+            )
+        )
         await until(lambda: _rules(rig, rig.mentee, "planned"))
         everything = (await hr.get(f"{hers}/notifications")).json()
         assert len(everything) == 3  # welcome, reminder_24h, reminder_1h
@@ -249,13 +261,19 @@ async def acme_only(
     """The notifications service of a deployment that serves tenant A only (its tokens and its events)."""
     served = frozenset({A})
     settings = ServiceSettings(
-        service=NOTIFICATIONS.name, database_url=await new_database("notifications"),
-        kafka_bootstrap_servers=infra.kafka_bootstrap, kafka_enable_idempotence=infra.kafka_idempotence,
-        topics=created_topics, relay_poll_interval=0.2, kafka_session_timeout_ms=infra.session_timeout_ms,
-        kafka_heartbeat_interval_ms=infra.heartbeat_interval_ms, kafka_fetch_max_wait_ms=infra.fetch_max_wait_ms,
-        tenants=served, auth=dataclasses.replace(auth_settings(identity_provider), tenants=served),
+        service=NOTIFICATIONS.name,
+        database_url=await new_database("notifications"),
+        kafka_bootstrap_servers=infra.kafka_bootstrap,
+        kafka_enable_idempotence=infra.kafka_idempotence,
+        topics=created_topics,
+        relay_poll_interval=0.2,
+        kafka_session_timeout_ms=infra.session_timeout_ms,
+        kafka_heartbeat_interval_ms=infra.heartbeat_interval_ms,
+        kafka_fetch_max_wait_ms=infra.fetch_max_wait_ms,
+        tenants=served,
+        auth=dataclasses.replace(auth_settings(identity_provider), tenants=served),
         extra={"SCAN_INTERVAL": "3600"},
-    )  # fmt: skip
+    )
     host = ServiceHost(NOTIFICATIONS, settings)
     await host.start()
     yield host
@@ -269,24 +287,36 @@ async def test_an_event_of_a_tenant_not_served_goes_to_the_dead_letters_and_the_
     person = f"p-{uuid.uuid4().hex[:6]}"  # one participant id, one key, one partition: the order holds
 
     def enrolled(tenant: str, name: str) -> Envelope[Any]:
-        return Envelope.new(p.ParticipantEnrolled(
-            participant_id=person, programme_id="prog", employee_id="E1", role="mentor", display_name=name,
-            email=f"{name.lower()}@{tenant}.example", department="D", grade=3, languages=["en"],
-        ), tenant=tenant)  # fmt: skip
+        return Envelope.new(
+            p.ParticipantEnrolled(
+                participant_id=person,
+                programme_id="prog",
+                employee_id="E1",
+                role="mentor",
+                display_name=name,
+                email=f"{name.lower()}@{tenant}.example",
+                department="D",
+                grade=3,
+                languages=["en"],
+            ),
+            tenant=tenant,
+        )
 
     theirs, ours = enrolled(B, "Mallory"), enrolled(A, "Lena")
     topic = host.topics.pairing
     for env in (theirs, ours):
         record = encode(env)
         await produce(infra.kafka_bootstrap, topic, [(record.key, record.value, record.headers)])
-    await until(lambda: host.pool.fetchval("SELECT 1 FROM recipients WHERE tenant = $1 AND participant_id = $2",
-                                           A, person))  # fmt: skip
+    await until(
+        lambda: host.pool.fetchval("SELECT 1 FROM recipients WHERE tenant = $1 AND participant_id = $2", A, person)
+    )
     assert await host.pool.fetchval("SELECT count(*) FROM recipients WHERE participant_id = $1", person) == 1
     assert await host.pool.fetchval("SELECT display_name FROM recipients WHERE participant_id = $1", person) == "Lena"
     dead = [
-        r for r in await read_topic(infra.kafka_bootstrap, host.topics.dead_letter("notifications"), expect=1)
+        r
+        for r in await read_topic(infra.kafka_bootstrap, host.topics.dead_letter("notifications"), expect=1)
         if dict(r.headers)["ce_id"] == theirs.id.encode()
-    ]  # fmt: skip
+    ]
     assert len(dead) == 1
     headers = dict(dead[0].headers)
     assert (headers["dlq_kind"], headers["dlq_consumer"]) == (b"tenant", b"notifications")

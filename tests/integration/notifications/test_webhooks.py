@@ -36,9 +36,13 @@ from tests.kafka_helpers import eventually, produce, read_topic
 
 #: The development setting (http and loopback receivers) and short timings for tests.
 FAST = {
-    "WEBHOOK_ALLOW_INSECURE": "true", "WEBHOOK_INTERVAL": "0.05", "WEBHOOK_BACKOFF_BASE": "0.2",
-    "WEBHOOK_BACKOFF_CAP": "1", "WEBHOOK_TIMEOUT": "5", "WEBHOOK_LEASE": "6",
-}  # fmt: skip
+    "WEBHOOK_ALLOW_INSECURE": "true",
+    "WEBHOOK_INTERVAL": "0.05",
+    "WEBHOOK_BACKOFF_BASE": "0.2",
+    "WEBHOOK_BACKOFF_CAP": "1",
+    "WEBHOOK_TIMEOUT": "5",
+    "WEBHOOK_LEASE": "6",
+}
 
 Notifications = Callable[..., Awaitable[Running]]
 
@@ -55,8 +59,10 @@ async def notifications(start_service: HostFactory, smtp: SmtpServer) -> AsyncIt
     servers: list[tuple[Any, asyncio.Task[None]]] = []
 
     async def run(**extra: str) -> Running:
-        host = await start_service(NOTIFICATIONS, extra={
-            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "SCAN_INTERVAL": "3600", **extra})  # fmt: skip
+        host = await start_service(
+            NOTIFICATIONS,
+            extra={"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "SCAN_INTERVAL": "3600", **extra},
+        )
         port = free_port()
         server = host.http_server(port)
         servers.append((server, asyncio.create_task(server.serve())))
@@ -155,9 +161,14 @@ async def test_a_completion_reaches_the_hr_platform_once_signed_with_the_figures
     assert set(mentee) == set(LearningRecorded.model_fields)  # the record's facts, nothing else
     figures = ("outcome", "role", "sessions_held", "hours", "goals_set", "goals_achieved", "employee_id")
     assert {k: mentee[k] for k in figures} == {
-        "outcome": "completed", "role": "mentee", "sessions_held": 2, "hours": 1.5, "goals_set": 2,
-        "goals_achieved": 1, "employee_id": h.employee_ids[h.mentee_id],
-    }  # fmt: skip
+        "outcome": "completed",
+        "role": "mentee",
+        "sessions_held": 2,
+        "hours": 1.5,
+        "goals_set": 2,
+        "goals_achieved": 1,
+        "employee_id": h.employee_ids[h.mentee_id],
+    }
     assert events[h.mentor_id]["data"]["role"] == "mentor"
 
     # The trigger comes again (the pairing log redelivers it), and the programme closes (another trigger for the

@@ -27,9 +27,16 @@ async def test_participants_see_their_own_and_nothing_else(serve: ServeFactory) 
         assert (
             await enrol(hr, svc.url, svc.host, programme["programme_id"], [mentor, mentee, other])
         ).status_code == 201
-        pair = (await hr.post("/pairs", json={"programme_id": programme["programme_id"],
-                                              "mentor_id": mentor["participant_id"],
-                                              "mentee_id": mentee["participant_id"]})).json()  # fmt: skip
+        pair = (
+            await hr.post(
+                "/pairs",
+                json={
+                    "programme_id": programme["programme_id"],
+                    "mentor_id": mentor["participant_id"],
+                    "mentee_id": mentee["participant_id"],
+                },
+            )
+        ).json()
     async with auth.client(base_url=svc.url, headers={"authorization": ""}) as nobody:
         assert (await nobody.get(f"/participants/{mentee['participant_id']}")).status_code == 401
     async with auth.client("participant", employee_id=mentee["employee_id"], base_url=svc.url) as me:
@@ -55,9 +62,14 @@ async def test_the_confidential_comment_never_leaves_through_the_audit(serve: Se
     pair_id = f"pair-{builders.uid('c')}"
     secret = "My mentor keeps cancelling; please do not tell him"
     feedback = FeedbackSubmitted(
-        pair_id=pair_id, programme_id="prog-c", feedback_id=builders.uid("fb"), author_id="mentee-c",
-        author_role="mentee", rating=2, confidential_comment=secret,
-    )  # fmt: skip
+        pair_id=pair_id,
+        programme_id="prog-c",
+        feedback_id=builders.uid("fb"),
+        author_id="mentee-c",
+        author_role="mentee",
+        rating=2,
+        confidential_comment=secret,
+    )
     record = encode(Envelope.new(feedback, tenant="default", correlation_id='=HYPERLINK("http://evil")'))
     await produce(infra.kafka_bootstrap, svc.host.topics.sessions, [(record.key, record.value, record.headers)])
     async with auth.client("auditor", base_url=svc.url) as auditor:

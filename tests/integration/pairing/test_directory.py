@@ -33,25 +33,36 @@ ROOT = Path(__file__).resolve().parents[3]
 def person(employee_id: str, name: str, **kw: Any) -> dict[str, Any]:
     """A directory record as the HR platform sends it."""
     return {
-        "employee_id": employee_id, "display_name": name, "email": f"{employee_id.lower()}@acme.example",
-        "department": "Finance", "grade": 10, "languages": ["de", "en"], "timezone": "Europe/Berlin",
-        "locale": "de-DE", **kw,
-    }  # fmt: skip
+        "employee_id": employee_id,
+        "display_name": name,
+        "email": f"{employee_id.lower()}@acme.example",
+        "department": "Finance",
+        "grade": 10,
+        "languages": ["de", "en"],
+        "timezone": "Europe/Berlin",
+        "locale": "de-DE",
+        **kw,
+    }
 
 
 async def sync(svc: Running, records: list[dict[str, Any]], *, tenant: str | None = None, **params: Any) -> Any:
     async with auth.client(base_url=svc.url) as client:
         r = await client.post(
-            "/directory/imports", json=records, params=params,
+            "/directory/imports",
+            json=records,
+            params=params,
             headers={"authorization": f"Bearer {await token(svc.host, tenant)}"},
-        )  # fmt: skip
+        )
     assert r.status_code == 200, r.text
     return r.json()
 
 
 async def publish(svc: Running, infra: Infra, *events: Envelope[Any]) -> None:
-    await produce(infra.kafka_bootstrap, svc.host.topics.hr_inbound,
-                  [(e.key.encode(), encode(e).value, encode(e).headers) for e in events])  # fmt: skip
+    await produce(
+        infra.kafka_bootstrap,
+        svc.host.topics.hr_inbound,
+        [(e.key.encode(), encode(e).value, encode(e).headers) for e in events],
+    )
 
 
 def hr_event(payload: EventPayload, at: datetime | None = None, *, tenant: str = "default") -> Envelope[Any]:
@@ -94,8 +105,9 @@ async def test_the_reporting_line_walks_the_whole_org_chart_and_a_late_manager_f
     """The issue's case: E003 (manager E002, in no programme and not yet known) mentors E001 (E002's manager)."""
     svc = await serve(PAIRING)
     e1, e2, e3 = uid("E001"), uid("E002"), uid("E003")
-    await sync(svc, [person(e1, "Dr. Ingrid Hoffmann", grade=16), person(e3, "Lena Yilmaz", grade=4,
-                                                                        manager_employee_id=e2)])  # fmt: skip
+    await sync(
+        svc, [person(e1, "Dr. Ingrid Hoffmann", grade=16), person(e3, "Lena Yilmaz", grade=4, manager_employee_id=e2)]
+    )
     async with auth.client(base_url=svc.url) as client:
         pending = (await client.get("/directory/pending-managers")).json()
         assert [(p["employee_id"], p["manager_employee_id"]) for p in pending if p["employee_id"] == e3] == [(e3, e2)]
@@ -107,9 +119,16 @@ async def test_the_reporting_line_walks_the_whole_org_chart_and_a_late_manager_f
 
         # The HR platform hires E002 (E001's report, E003's manager): E003 now sits two levels below E001.
         hired = hr_event(
-            hr.EmployeeHired(employee_id=e2, display_name="Tom Berger", email=f"{e2}@acme.example",
-                             department="Finance", grade=12, manager_employee_id=e1, languages=["de"])
-        )  # fmt: skip
+            hr.EmployeeHired(
+                employee_id=e2,
+                display_name="Tom Berger",
+                email=f"{e2}@acme.example",
+                department="Finance",
+                grade=12,
+                manager_employee_id=e1,
+                languages=["de"],
+            )
+        )
         await publish(svc, infra, hired)
 
         async def flagged() -> dict[str, Any] | None:
@@ -152,15 +171,23 @@ async def test_hr_events_out_of_order_duplicated_or_invalid(serve: ServeFactory,
     svc = await serve(PAIRING)
     e = uid("E100")
     t0 = datetime.now(UTC) - timedelta(hours=3)
-    record = {"employee_id": e, "display_name": "Anna Kowalska", "email": f"{e}@acme.example", "department": "Legal",
-              "grade": 12, "languages": ["pl", "EN"]}  # fmt: skip
+    record = {
+        "employee_id": e,
+        "display_name": "Anna Kowalska",
+        "email": f"{e}@acme.example",
+        "department": "Legal",
+        "grade": 12,
+        "languages": ["pl", "EN"],
+    }
     hired = hr_event(hr.EmployeeHired(**record, manager_employee_id="M1"), t0)
     newer = hr_event(hr.EmployeeUpdated(**record, manager_employee_id="M2"), t0 + timedelta(hours=2))
     older = hr_event(hr.EmployeeUpdated(**record, manager_employee_id="M3"), t0 + timedelta(hours=1))
     bad_language = hr_event(hr.EmployeeUpdated(**{**record, "languages": ["Deutsch"]}), t0 + timedelta(hours=3))
     unknown_leaver = hr_event(hr.EmployeeLeft(employee_id=uid("E404"), left_on=t0.date()))
-    after_the_bad = hr_event(hr.EmployeeUpdated(**{**record, "department": "Tax"}, manager_employee_id="M2"),
-                             t0 + timedelta(hours=2, minutes=30))  # fmt: skip
+    after_the_bad = hr_event(
+        hr.EmployeeUpdated(**{**record, "department": "Tax"}, manager_employee_id="M2"),
+        t0 + timedelta(hours=2, minutes=30),
+    )
     await publish(svc, infra, hired, newer, older, newer, bad_language, unknown_leaver, after_the_bad)
 
     async with auth.client(base_url=svc.url) as client:
@@ -183,7 +210,7 @@ async def test_hr_events_out_of_order_duplicated_or_invalid(serve: ServeFactory,
         "EmployeeUpdated",
         "EmployeeChangeIgnored",
         "EmployeeUpdated",
-    ]  # fmt: skip  (the duplicate of `newer` changed nothing and recorded nothing)
+    ]  # (the duplicate of `newer` changed nothing and recorded nothing)
     assert mine[2].data.source_event_id == older.id
 
     dead = await read_topic(infra.kafka_bootstrap, svc.host.topics.dead_letter("pairing"), expect=2)
@@ -198,24 +225,36 @@ async def test_a_reorganisation_flags_pairs_and_hr_keeps_one_and_ends_the_other(
 ) -> None:
     svc = await serve(PAIRING)
     boss, mid, junior, boss2, mid2, junior2, spare = (uid(x) for x in ("B", "M", "J", "B2", "M2", "J2", "S"))
-    await sync(svc, [
-        person(boss, "Dr. Sabine Keller", grade=16), person(mid, "Max Wolf", grade=11),
-        person(junior, "Noah Fischer", grade=4, manager_employee_id=mid),
-        person(boss2, "Philippe Moreau", grade=16), person(mid2, "Clara Koch", grade=11),
-        person(junior2, "Mia Wagner", grade=4, manager_employee_id=mid2), person(spare, "Emma Schulz", grade=3),
-    ])  # fmt: skip
+    await sync(
+        svc,
+        [
+            person(boss, "Dr. Sabine Keller", grade=16),
+            person(mid, "Max Wolf", grade=11),
+            person(junior, "Noah Fischer", grade=4, manager_employee_id=mid),
+            person(boss2, "Philippe Moreau", grade=16),
+            person(mid2, "Clara Koch", grade=11),
+            person(junior2, "Mia Wagner", grade=4, manager_employee_id=mid2),
+            person(spare, "Emma Schulz", grade=3),
+        ],
+    )
     async with auth.client(base_url=svc.url) as client:
         pausing = await programme(client)
         running = await programme(client, flagged_pairs="keep_running")
         m1, e1 = await enrol(client, pausing, [mentor_enrolment(junior), mentee_enrolment(boss)])
-        m2, e2, m3 = await enrol(client, running, [mentor_enrolment(junior2), mentee_enrolment(boss2),
-                                                   mentor_enrolment(spare)])  # fmt: skip
+        m2, e2, m3 = await enrol(
+            client, running, [mentor_enrolment(junior2), mentee_enrolment(boss2), mentor_enrolment(spare)]
+        )
         kept_id = (await pair(client, pausing, m1["participant_id"], e1["participant_id"])).json()["pair_id"]
         ended_id = (await pair(client, running, m2["participant_id"], e2["participant_id"])).json()["pair_id"]
 
         # The reorganisation: both middle managers now report to the seniors their juniors mentor.
-        result = await sync(svc, [person(mid, "Max Wolf", grade=11, manager_employee_id=boss),
-                                  person(mid2, "Clara Koch", grade=11, manager_employee_id=boss2)])  # fmt: skip
+        result = await sync(
+            svc,
+            [
+                person(mid, "Max Wolf", grade=11, manager_employee_id=boss),
+                person(mid2, "Clara Koch", grade=11, manager_employee_id=boss2),
+            ],
+        )
         assert (result["updated"], result["flagged"]) == (2, 2)
         kept = (await client.get(f"/pairs/{kept_id}")).json()
         ended = (await client.get(f"/pairs/{ended_id}")).json()
@@ -246,8 +285,7 @@ async def test_a_reorganisation_flags_pairs_and_hr_keeps_one_and_ends_the_other(
         assert (r.json()["pair"]["state"], r.json()["pair"]["end_reason"]) == ("ended", "rematched")
         [proposal] = r.json()["rematch"]["proposals"]
         assert (proposal["mentee_id"], proposal["mentor_id"]) == (e2["participant_id"], m3["participant_id"])
-        again = await client.post(f"/pairs/{ended_id}/flag/resolve",
-                                  json={"decision": "keep", "reason": "x"})  # fmt: skip
+        again = await client.post(f"/pairs/{ended_id}/flag/resolve", json={"decision": "keep", "reason": "x"})
         assert again.status_code == 409
 
         # another reporting line is another conflict, flagged despite the override; undoing it clears the flag
@@ -259,8 +297,10 @@ async def test_a_reorganisation_flags_pairs_and_hr_keeps_one_and_ends_the_other(
         assert (cleared["state"], cleared["flag"], cleared["pause_cause"]) == ("active", None, None)
 
     await wait_published(svc.host.pool)
-    types = [decode(r.headers, r.value).type.rsplit(".", 1)[1]
-             for r in await read_topic(infra.kafka_bootstrap, svc.host.topics.pairing, expect=12)]  # fmt: skip
+    types = [
+        decode(r.headers, r.value).type.rsplit(".", 1)[1]
+        for r in await read_topic(infra.kafka_bootstrap, svc.host.topics.pairing, expect=12)
+    ]
     assert types.count("PairFlagged") == 3
     assert types.count("PairFlagResolved") == 3  # kept, ended, cleared
 
@@ -274,8 +314,11 @@ async def test_the_file_sync_dry_run_apply_complete_and_row_errors(serve: ServeF
     rows += [f"{i},Person {i},{i}@acme.example,Sales,8,{ids[0]},EN,active\n" for i in ids[1:]]
     upload = {"authorization": f"Bearer {await token(svc.host, tenant)}", "content-type": "text/csv"}
     async with auth.client(base_url=svc.url) as client:
-        dry = (await client.post("/directory/imports", content=header + "".join(rows), headers=upload,
-                                 params={"dry_run": "true"})).json()  # fmt: skip
+        dry = (
+            await client.post(
+                "/directory/imports", content=header + "".join(rows), headers=upload, params={"dry_run": "true"}
+            )
+        ).json()
         assert (dry["hired"], dry["dry_run"], dry["rows"]) == (4, True, 4)
         async with svc.host.pool.acquire() as conn:
             assert await repository.directory_revision(conn, tenant) == 0  # a dry run changes nothing
@@ -286,13 +329,22 @@ async def test_the_file_sync_dry_run_apply_complete_and_row_errors(serve: ServeF
 
         # a complete file without ids[3] and with ids[2] moved: one leaver (inferred), one update
         complete = [rows[0], rows[1], rows[2].replace(",Sales,", ",Legal,")]
-        preview = (await client.post("/directory/imports", content=header + "".join(complete), headers=upload,
-                                     params={"complete": "true", "dry_run": "true"})).json()  # fmt: skip
+        preview = (
+            await client.post(
+                "/directory/imports",
+                content=header + "".join(complete),
+                headers=upload,
+                params={"complete": "true", "dry_run": "true"},
+            )
+        ).json()
         assert (preview["updated"], preview["left"], preview["unchanged"]) == (1, 1, 2)
         partial = (await client.post("/directory/imports", content=header + "".join(complete), headers=upload)).json()
         assert partial["left"] == 0  # without complete=true, absence is not leaving
-        done = (await client.post("/directory/imports", content=header + "".join(complete), headers=upload,
-                                  params={"complete": "true"})).json()  # fmt: skip
+        done = (
+            await client.post(
+                "/directory/imports", content=header + "".join(complete), headers=upload, params={"complete": "true"}
+            )
+        ).json()
         assert (done["left"], done["updated"]) == (1, 0)
 
         # a bad row: 422 naming row and field, nothing applied
@@ -322,12 +374,15 @@ async def test_the_file_sync_dry_run_apply_complete_and_row_errors(serve: ServeF
     path.parent.mkdir(exist_ok=True)
     path.write_text(header + "".join(rows))
     env = {
-        **os.environ, "PAIRING_DATABASE_URL": svc.host.settings.dsn,
-        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap, "TANDEM_TOPIC_NAMESPACE": svc.host.topics.namespace,
-    }  # fmt: skip
+        **os.environ,
+        "PAIRING_DATABASE_URL": svc.host.settings.dsn,
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
+        "TANDEM_TOPIC_NAMESPACE": svc.host.topics.namespace,
+    }
     cli = [sys.executable, "-m", "services", "hr", "import", str(path), "--tenant", tenant]
-    dry_cli = await asyncio.to_thread(subprocess.run, [*cli, "--dry-run"], cwd=ROOT, env=env, capture_output=True,
-                                      text=True, timeout=60)  # fmt: skip
+    dry_cli = await asyncio.to_thread(
+        subprocess.run, [*cli, "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert dry_cli.returncode == 0, dry_cli.stderr
     assert "1 rehired" in dry_cli.stdout
     assert "dry run, nothing changed" in dry_cli.stdout
@@ -343,8 +398,13 @@ async def test_the_file_sync_dry_run_apply_complete_and_row_errors(serve: ServeF
 async def test_en_and_en_match_and_the_same_employee_id_in_two_tenants_is_two_people(serve: ServeFactory) -> None:
     svc = await serve(PAIRING)
     junior, senior = uid("E"), uid("E")
-    await sync(svc, [person(junior, "Ethan Clarke", grade=4, languages=["en"]),
-                     person(senior, "Margaret Hughes", grade=15, languages=["EN"])])  # fmt: skip
+    await sync(
+        svc,
+        [
+            person(junior, "Ethan Clarke", grade=4, languages=["en"]),
+            person(senior, "Margaret Hughes", grade=15, languages=["EN"]),
+        ],
+    )
     other = uid("globex")
     await sync(svc, [person(junior, "Someone Else", grade=9, languages=["fr"])], tenant=other)
     async with svc.host.pool.acquire() as conn:
@@ -372,8 +432,14 @@ async def test_leave_of_absence_pauses_return_resumes_leaving_ends_rehire_enrols
     svc = await serve(PAIRING)
     junior, senior = uid("E"), uid("E")
     await sync(svc, [person(junior, "Jonas Becker", grade=4), person(senior, "Stefan Braun", grade=15)])
-    record = {"employee_id": senior, "display_name": "Stefan Braun", "email": f"{senior}@acme.example",
-              "department": "Finance", "grade": 15, "languages": ["de"]}  # fmt: skip
+    record = {
+        "employee_id": senior,
+        "display_name": "Stefan Braun",
+        "email": f"{senior}@acme.example",
+        "department": "Finance",
+        "grade": 15,
+        "languages": ["de"],
+    }
     async with auth.client(base_url=svc.url) as client:
         programme_id = await programme(client)
         m, e = await enrol(client, programme_id, [mentor_enrolment(junior), mentee_enrolment(senior)])
@@ -401,8 +467,9 @@ async def test_leave_of_absence_pauses_return_resumes_leaving_ends_rehire_enrols
 
         await eventually(new_address)
 
-        await publish(svc, infra, hr_event(hr.EmployeeLeft(employee_id=senior, left_on=t.date()),
-                                           t + timedelta(seconds=3)))  # fmt: skip
+        await publish(
+            svc, infra, hr_event(hr.EmployeeLeft(employee_id=senior, left_on=t.date()), t + timedelta(seconds=3))
+        )
         ended = await eventually(lambda: pair_state("ended"))
         assert ended["end_reason"] == "left_company"
         [waiting] = (await client.get(f"/programmes/{programme_id}/waiting-for-partner")).json()
@@ -431,9 +498,15 @@ async def test_who_was_the_manager_on_a_date_and_a_match_run_can_be_replayed_fro
 ) -> None:
     svc = await serve(PAIRING)
     worker, first_boss, second_boss, senior = uid("W"), uid("B1"), uid("B2"), uid("S")
-    await sync(svc, [person(first_boss, "First Boss", grade=14), person(second_boss, "Second Boss", grade=14),
-                     person(worker, "Lucas Martin", grade=4, manager_employee_id=first_boss),
-                     person(senior, "Claire Dubois", grade=15)])  # fmt: skip
+    await sync(
+        svc,
+        [
+            person(first_boss, "First Boss", grade=14),
+            person(second_boss, "Second Boss", grade=14),
+            person(worker, "Lucas Martin", grade=4, manager_employee_id=first_boss),
+            person(senior, "Claire Dubois", grade=15),
+        ],
+    )
     await wait_published(svc.host.pool)
     await asyncio.sleep(0.05)
     between = datetime.now(UTC)
@@ -449,12 +522,21 @@ async def test_who_was_the_manager_on_a_date_and_a_match_run_can_be_replayed_fro
     assert (then["kind"], then["manager_employee_id"]) == ("employee", first_boss)
     assert now["manager_employee_id"] == second_boss
 
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
-           "TANDEM_TOPIC_NAMESPACE": svc.host.topics.namespace}  # fmt: skip
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
+        "TANDEM_TOPIC_NAMESPACE": svc.host.topics.namespace,
+    }
     out = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "services", "audit", worker, "--as-of", between.isoformat()], cwd=ROOT,
-        env=env, capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
+        subprocess.run,
+        [sys.executable, "-m", "services", "audit", worker, "--as-of", between.isoformat()],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert json.loads(out.stdout)["manager_employee_id"] == first_boss
 
     # The run recorded the directory revision it read: fold the directory topic up to it, take the same
@@ -489,9 +571,11 @@ async def test_a_file_sync_killed_half_way_converges_when_run_again(serve: Serve
         for k in range(n):
             f.write(f"C{k:05d},Person {k},c{k}@acme.example,Sales,8,{'C00000' if k else ''},de\n")
     env = {
-        **os.environ, "PAIRING_DATABASE_URL": svc.host.settings.dsn,
-        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap, "TANDEM_TOPIC_NAMESPACE": svc.host.topics.namespace,
-    }  # fmt: skip
+        **os.environ,
+        "PAIRING_DATABASE_URL": svc.host.settings.dsn,
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
+        "TANDEM_TOPIC_NAMESPACE": svc.host.topics.namespace,
+    }
     cli = [sys.executable, "-m", "services", "hr", "import", str(path), "--tenant", tenant]
     proc = await asyncio.create_subprocess_exec(*cli, cwd=ROOT, env=env)
     count = "SELECT count(*) FROM employees WHERE tenant = $1"

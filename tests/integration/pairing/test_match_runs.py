@@ -84,14 +84,16 @@ async def test_consent_first_then_decline_frees_both_for_the_next_run(serve: Ser
         )
         assert hr_answers.status_code == 403  # HR cannot consent for someone
         r = await client.post(
-            f"/pairs/{pair['pair_id']}/consent", json={"participant_id": mentee_id, "decision": "accept"},
+            f"/pairs/{pair['pair_id']}/consent",
+            json={"participant_id": mentee_id, "decision": "accept"},
             headers=as_person[mentee_id],
-        )  # fmt: skip
+        )
         assert r.json()["state"] == "proposed"
         r = await client.post(
-            f"/pairs/{pair['pair_id']}/consent", json={"participant_id": mentor_id, "decision": "decline"},
+            f"/pairs/{pair['pair_id']}/consent",
+            json={"participant_id": mentor_id, "decision": "decline"},
             headers=as_person[mentor_id],
-        )  # fmt: skip
+        )
         assert r.json()["state"] == "declined"
 
         rerun = (await client.post(f"/programmes/{programme_id}/match-runs", json={})).json()
@@ -99,14 +101,16 @@ async def test_consent_first_then_decline_frees_both_for_the_next_run(serve: Ser
         [pair2] = (await client.post(f"/match-runs/{rerun['match_run_id']}/accept", json={})).json()
         for who in (mentee_id, mentor_id):
             r = await client.post(
-                f"/pairs/{pair2['pair_id']}/consent", json={"participant_id": who, "decision": "accept"},
+                f"/pairs/{pair2['pair_id']}/consent",
+                json={"participant_id": who, "decision": "accept"},
                 headers=as_person[who],
-            )  # fmt: skip
+            )
         assert r.json()["state"] == "active"
         stranger = await client.post(
-            f"/pairs/{pair2['pair_id']}/consent", json={"participant_id": mentor_id, "decision": "accept"},
+            f"/pairs/{pair2['pair_id']}/consent",
+            json={"participant_id": mentor_id, "decision": "accept"},
             headers=as_person[mentor_id],
-        )  # fmt: skip
+        )
         assert stranger.status_code == 409  # no longer a proposal
 
 

@@ -64,8 +64,11 @@ async def test_a_full_mentor_and_a_paired_mentee_refuse_another_pair(serve: Serv
     async with auth.client(base_url=svc.url) as client:
         programme_id = await _programme(client, svc.url)
         mentor, other_mentor, mentee, other_mentee = (
-            builders.mentor(), builders.mentor(), builders.mentee(), builders.mentee()
-        )  # fmt: skip
+            builders.mentor(),
+            builders.mentor(),
+            builders.mentee(),
+            builders.mentee(),
+        )
         r = await enrol(client, svc.url, svc.host, programme_id, [mentor, other_mentor, mentee, other_mentee])
         assert r.status_code == 201, r.text
 

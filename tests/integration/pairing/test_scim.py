@@ -92,14 +92,29 @@ async def test_scim2_tester_checks_pass(serve: ServeFactory) -> None:
 
     results = await asyncio.to_thread(run)  # a synchronous client, and the server runs on this loop
     assert len(results) > 80
-    failed = [(r.status.name, r.title, _urn(r), r.reason) for r in results
-              if r.status not in (Status.SUCCESS, Status.COMPLIANT, Status.ACCEPTABLE)]  # fmt: skip
+    failed = [
+        (r.status.name, r.title, _urn(r), r.reason)
+        for r in results
+        if r.status not in (Status.SUCCESS, Status.COMPLIANT, Status.ACCEPTABLE)
+    ]
     assert not failed  # every check of scim2-tester passes
     titles = {r.title for r in results if r.status == Status.SUCCESS}
-    for title in ("service_provider_config_endpoint_methods", "query_all_schemas", "access_invalid_schema",
-                  "object_creation", "object_query", "object_query_without_id", "object_query_with_attributes",
-                  "object_list_with_attributes", "search_with_attributes", "object_deletion", "check_add_attribute",
-                  "check_remove_attribute", "check_replace_attribute", "random_url"):  # fmt: skip
+    for title in (
+        "service_provider_config_endpoint_methods",
+        "query_all_schemas",
+        "access_invalid_schema",
+        "object_creation",
+        "object_query",
+        "object_query_without_id",
+        "object_query_with_attributes",
+        "object_list_with_attributes",
+        "search_with_attributes",
+        "object_deletion",
+        "check_add_attribute",
+        "check_remove_attribute",
+        "check_replace_attribute",
+        "random_url",
+    ):
         assert title in titles, title
 
 
@@ -193,8 +208,9 @@ async def test_entra_style_provisioning(serve: ServeFactory, infra: Infra) -> No
         r = await scim.delete(f"/Users/{user['id']}")
         assert r.status_code == 204, r.text
         assert_error(await scim.get(f"/Users/{user['id']}"), 404)
-        assert_error(await scim.patch(f"/Users/{user['id']}", json=patch({"op": "Replace", "path": "title",
-                                                                          "value": "x"})), 404)  # fmt: skip
+        assert_error(
+            await scim.patch(f"/Users/{user['id']}", json=patch({"op": "Replace", "path": "title", "value": "x"})), 404
+        )
         found = (await scim.get("/Users", params={"filter": 'userName eq "Alice@Contoso.example"'})).json()
         assert found["totalResults"] == 0
         employee = (await api.get(f"/directory/employees/{alice['employee_id']}")).json()
@@ -279,8 +295,9 @@ async def test_errors_are_scim_errors_and_change_nothing(serve: ServeFactory) ->
         assert_error(await scim.patch(url, json=taken), 409, "uniqueness", "employeeNumber")
         self_managed = patch({"op": "add", "path": f"{ENTERPRISE}:manager", "value": {"value": user["id"]}})
         assert_error(await scim.patch(url, json=self_managed), 400, "invalidValue", "manager")
-        stale = await scim.patch(url, json=patch({"op": "replace", "path": "title", "value": "x"}),
-                                 headers={"if-match": 'W/"stale"'})  # fmt: skip
+        stale = await scim.patch(
+            url, json=patch({"op": "replace", "path": "title", "value": "x"}), headers={"if-match": 'W/"stale"'}
+        )
         assert_error(stale, 412)
         assert_error(await scim.get("/Users/not-a-uuid"), 404)
         assert_error(await scim.post("/ServiceProviderConfig", json={}), 405)
@@ -319,8 +336,9 @@ async def test_put_paging_and_records_from_other_sources(serve: ServeFactory) ->
         assert (page["totalResults"], page["startIndex"], page["itemsPerPage"]) == (5, 2, 2)
         assert all(set(u) == {"schemas", "id", "userName"} for u in page["Resources"])
         assert (await scim.get("/Users", params={"count": 10_000})).json()["itemsPerPage"] == 5
-        search = await scim.post("/.search", json={"filter": f'userName eq "{people[0]["email"]}"',
-                                                   "excludedAttributes": ["emails"]})  # fmt: skip
+        search = await scim.post(
+            "/.search", json={"filter": f'userName eq "{people[0]["email"]}"', "excludedAttributes": ["emails"]}
+        )
         assert search.status_code == 200, search.text
         assert "emails" not in search.json()["Resources"][0]
 
@@ -345,10 +363,13 @@ async def test_put_paging_and_records_from_other_sources(serve: ServeFactory) ->
         assert (served["userName"], served["displayName"]) == (filed["email"], filed["display_name"])
         assert served[TANDEM] == {"grade": str(filed["grade"]), "languages": ", ".join(filed["languages"])}
         # a manager the directory does not know yet is kept as given (pending)
-        r = await scim.patch(f"/Users/{served['id']}", json=patch(
-            {"op": "add", "path": f"{ENTERPRISE}:manager", "value": {"value": "E-not-yet"}},
-            {"op": "add", "path": "title", "value": "Designer"},
-        ))  # fmt: skip
+        r = await scim.patch(
+            f"/Users/{served['id']}",
+            json=patch(
+                {"op": "add", "path": f"{ENTERPRISE}:manager", "value": {"value": "E-not-yet"}},
+                {"op": "add", "path": "title", "value": "Designer"},
+            ),
+        )
         assert r.status_code == 200, r.text
         assert r.json()[TANDEM]["grade"] == str(filed["grade"])  # what SCIM did not touch stays
         pending = (await api.get("/directory/pending-managers")).json()
@@ -373,13 +394,20 @@ async def test_scim_deactivation_withdraws_an_enrolled_participant(serve: ServeF
         r = await api.post(f"/programmes/{programme_id}/participants/bulk", json=[enrolment(mentor), enrolment(mentee)])
         assert r.status_code == 201, r.text
         assert r.json()[0]["profile"]["department"] == mentor["department"]  # from SCIM, via the directory
-        r = await api.post("/pairs", json={"programme_id": programme_id, "mentor_id": mentor["participant_id"],
-                                           "mentee_id": mentee["participant_id"]})  # fmt: skip
+        r = await api.post(
+            "/pairs",
+            json={
+                "programme_id": programme_id,
+                "mentor_id": mentor["participant_id"],
+                "mentee_id": mentee["participant_id"],
+            },
+        )
         assert r.status_code == 201, r.text
         pair_id = r.json()["pair_id"]
 
-        r = await scim.patch(f"/Users/{users[mentor['employee_id']]}",
-                             json=patch({"op": "Replace", "path": "active", "value": "False"}))  # fmt: skip
+        r = await scim.patch(
+            f"/Users/{users[mentor['employee_id']]}", json=patch({"op": "Replace", "path": "active", "value": "False"})
+        )
         assert r.status_code == 200, r.text
 
         pair = (await api.get(f"/pairs/{pair_id}")).json()
@@ -408,9 +436,10 @@ async def test_a_new_employee_number_renumbers_the_employee_everywhere(serve: Se
         participant_id = r.json()["participant_id"]
 
         new_number = f"{boss['employee_id']}-M"
-        r = await scim.patch(f"/Users/{boss_id}", json=patch(
-            {"op": "Replace", "path": f"{ENTERPRISE}:employeeNumber", "value": new_number}
-        ))  # fmt: skip
+        r = await scim.patch(
+            f"/Users/{boss_id}",
+            json=patch({"op": "Replace", "path": f"{ENTERPRISE}:employeeNumber", "value": new_number}),
+        )
         assert r.status_code == 200, r.text
         assert r.json()[ENTERPRISE]["employeeNumber"] == new_number
         assert (await api.get(f"/directory/employees/{boss['employee_id']}")).status_code == 404

@@ -24,14 +24,15 @@ BODIES = {
     ("POST", "/pairs/{pair_id}/consent"): {"participant_id": "someone", "decision": "accept"},
     ("POST", "/pairs/{pair_id}/flag/resolve"): {"decision": "keep", "reason": "fine"},
     ("PUT", "/scim/v2/Users/{scim_id}"): {
-        "schemas": [f"{SCIM}:schemas:core:2.0:User"], "userName": "y@b.example",
+        "schemas": [f"{SCIM}:schemas:core:2.0:User"],
+        "userName": "y@b.example",
         "emails": [{"value": "y@b.example", "primary": True}],
     },
     ("PATCH", "/scim/v2/Users/{scim_id}"): {
         "schemas": [f"{SCIM}:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "replace", "path": "displayName", "value": "Taken Over"}],
     },
-}  # fmt: skip
+}
 
 
 async def test_another_tenants_ids_answer_404_on_every_route(serve: ServeFactory) -> None:
@@ -48,15 +49,25 @@ async def test_another_tenants_ids_answer_404_on_every_route(serve: ServeFactory
         assert r.status_code == 201, r.text
         run = (await hr_a.post(f"/programmes/{pid}/match-runs", json={})).json()
         [pair] = (await hr_a.post(f"/match-runs/{run['match_run_id']}/accept", json={})).json()
-        scim = await hr_platform_a.post("/scim/v2/Users", headers={"content-type": "application/scim+json"}, json={
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x@a.example",
-            "emails": [{"value": "x@a.example", "primary": True}]})  # fmt: skip
+        scim = await hr_platform_a.post(
+            "/scim/v2/Users",
+            headers={"content-type": "application/scim+json"},
+            json={
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "x@a.example",
+                "emails": [{"value": "x@a.example", "primary": True}],
+            },
+        )
         assert scim.status_code == 201, scim.text
         ids = {
-            "programme_id": pid, "participant_id": mentor["participant_id"], "pair_id": pair["pair_id"],
-            "match_run_id": run["match_run_id"], "employee_id": mentor["employee_id"], "subject": pair["pair_id"],
+            "programme_id": pid,
+            "participant_id": mentor["participant_id"],
+            "pair_id": pair["pair_id"],
+            "match_run_id": run["match_run_id"],
+            "employee_id": mentor["employee_id"],
+            "subject": pair["pair_id"],
             "scim_id": scim.json()["id"],
-        }  # fmt: skip
+        }
         before = await svc.host.pool.fetchval("SELECT count(*) FROM outbox")
 
         covered = 0
@@ -70,8 +81,9 @@ async def test_another_tenants_ids_answer_404_on_every_route(serve: ServeFactory
                 role = next(r for r in ("hr", "integration", "auditor", "participant") if r in rule.roles)
                 url = re.sub(r"\{([^}]+)\}", lambda m: ids[m.group(1)], path)
                 body = {"json": BODIES.get((method.upper(), path), {})} if method in ("post", "put", "patch") else {}
-                async with auth.client(role, tenant=B, base_url=svc.url,
-                                       employee_id="E-b" if role == "participant" else None) as b:  # fmt: skip
+                async with auth.client(
+                    role, tenant=B, base_url=svc.url, employee_id="E-b" if role == "participant" else None
+                ) as b:
                     r = await b.request(method.upper(), url, **body)
                 assert r.status_code in (404, 422), (
                     f"{method.upper()} {path} as {role} of {B}: {r.status_code} {r.text}"

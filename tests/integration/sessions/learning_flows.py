@@ -53,16 +53,23 @@ async def mentorship_with_history(pairing: Running, sessions: Running) -> Histor
             r = await client.post(f"/pairs/{pid}/sessions", json={"starts_at": at.isoformat(), "duration_minutes": 60})
             assert r.status_code == 201, r.text
             session_id = r.json()["events"][0]["data"]["session_id"]
-            r = await client.post(f"/pairs/{pid}/sessions/{session_id}/log",
-                                  json={"held_at": at.isoformat(), "minutes": minutes})  # fmt: skip
+            r = await client.post(
+                f"/pairs/{pid}/sessions/{session_id}/log", json={"held_at": at.isoformat(), "minutes": minutes}
+            )
             assert r.status_code == 200, r.text
         r = await client.post(
             f"/pairs/{pid}/feedback",
             headers=as_participant(pair, pair["mentee_id"]),
-            json={"author_id": pair["mentee_id"], "session_id": session_id, "rating": 5, "productivity_gain": True,
-                  "new_business_opportunity": True, "opportunity_text": OPPORTUNITY,
-                  "confidential_comment": CONFIDENTIAL},
-        )  # fmt: skip
+            json={
+                "author_id": pair["mentee_id"],
+                "session_id": session_id,
+                "rating": 5,
+                "productivity_gain": True,
+                "new_business_opportunity": True,
+                "opportunity_text": OPPORTUNITY,
+                "confidential_comment": CONFIDENTIAL,
+            },
+        )
         assert r.status_code == 201, r.text
         for _ in range(400):
             view = (await client.get(f"/pairs/{pid}")).json()

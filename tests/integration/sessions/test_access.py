@@ -62,9 +62,15 @@ def a_pair(pair_id: str | None = None, **ids: str) -> Pair:
 
 
 async def seed(
-    running: Running, tenant: str, programme_id: str, pairs: list[Pair], *, name: str = "AI tandem 2026",
-    began: datetime | None = None, **launch: Any,
-) -> None:  # fmt: skip
+    running: Running,
+    tenant: str,
+    programme_id: str,
+    pairs: list[Pair],
+    *,
+    name: str = "AI tandem 2026",
+    began: datetime | None = None,
+    **launch: Any,
+) -> None:
     """Pairing's events of one programme in one tenant, through the broker; returns once sessions shows them."""
     when = began or datetime.now(UTC) - timedelta(days=1)
 
@@ -72,18 +78,44 @@ async def seed(
         rec = encode(Envelope.new(payload, tenant=tenant, time=when))
         return rec.key, rec.value, rec.headers
 
-    events = [ev(p.ProgramLaunched(programme_id=programme_id, name=name, starts_on=date(2026, 1, 12),
-                                   ends_on=date(2026, 12, 31), cadence_days=14,
-                                   focus_topics=["prompt-writing", "ai-agents"], **launch))]  # fmt: skip
+    events = [
+        ev(
+            p.ProgramLaunched(
+                programme_id=programme_id,
+                name=name,
+                starts_on=date(2026, 1, 12),
+                ends_on=date(2026, 12, 31),
+                cadence_days=14,
+                focus_topics=["prompt-writing", "ai-agents"],
+                **launch,
+            )
+        )
+    ]
     for pair in pairs:
         for role, person in (("mentor", pair.mentor), ("mentee", pair.mentee)):
-            events.append(ev(p.ParticipantEnrolled(
-                participant_id=person.participant_id, programme_id=programme_id, employee_id=person.employee_id,
-                role=role, display_name=person.name, email=f"{person.participant_id}@{tenant}.example",
-                department="D", grade=3, languages=["en"], teach_topics={"ai-agents": 2} if role == "mentor" else {},
-                learn_topics={"ai-agents": 2} if role == "mentee" else {})))  # fmt: skip
-        created = p.PairCreated(pair_id=pair.pair_id, programme_id=programme_id,
-                                mentor_id=pair.mentor.participant_id, mentee_id=pair.mentee.participant_id)  # fmt: skip
+            events.append(
+                ev(
+                    p.ParticipantEnrolled(
+                        participant_id=person.participant_id,
+                        programme_id=programme_id,
+                        employee_id=person.employee_id,
+                        role=role,
+                        display_name=person.name,
+                        email=f"{person.participant_id}@{tenant}.example",
+                        department="D",
+                        grade=3,
+                        languages=["en"],
+                        teach_topics={"ai-agents": 2} if role == "mentor" else {},
+                        learn_topics={"ai-agents": 2} if role == "mentee" else {},
+                    )
+                )
+            )
+        created = p.PairCreated(
+            pair_id=pair.pair_id,
+            programme_id=programme_id,
+            mentor_id=pair.mentor.participant_id,
+            mentee_id=pair.mentee.participant_id,
+        )
         events.append(ev(created))
     host = running.host
     await produce(host.settings.kafka_bootstrap_servers, host.topics.pairing, events)
@@ -116,8 +148,9 @@ async def held_session(client: httpx.AsyncClient, pair: Pair) -> str:
     r = await client.post(f"/pairs/{pair.pair_id}/sessions", json={"starts_at": start.isoformat()})
     assert r.status_code == 201, r.text
     session_id: str = r.json()["events"][0]["data"]["session_id"]
-    r = await client.post(f"/pairs/{pair.pair_id}/sessions/{session_id}/log",
-                          json={"held_at": start.isoformat(), "minutes": 40})  # fmt: skip
+    r = await client.post(
+        f"/pairs/{pair.pair_id}/sessions/{session_id}/log", json={"held_at": start.isoformat(), "minutes": 40}
+    )
     assert r.status_code == 200, r.text
     return session_id
 
@@ -150,8 +183,13 @@ async def test_another_tenants_ids_answer_404_on_every_route_that_names_one(serv
         r = await hr.post(f"/pairs/{pair.pair_id}/goals", json={"topic": "ai-agents", "description": "Agents"})
         goal_id = r.json()["events"][0]["data"]["goal_id"]
         await eventually(lambda: _ok(hr, f"/sessions/{session_id}"))
-    ids = {"pair_id": pair.pair_id, "session_id": session_id, "goal_id": goal_id, "programme_id": programme_id,
-           "subject": pair.pair_id}  # fmt: skip
+    ids = {
+        "pair_id": pair.pair_id,
+        "session_id": session_id,
+        "goal_id": goal_id,
+        "programme_id": programme_id,
+        "subject": pair.pair_id,
+    }
 
     routes = [
         (method.upper(), path)
@@ -167,8 +205,9 @@ async def test_another_tenants_ids_answer_404_on_every_route_that_names_one(serv
             url = path.format(**ids)
             # Acme's own callers reach it (so the ids are real) ...
             if method == "GET":
-                own = await client.get(url, headers=auth.headers(sorted(rule.roles)[0], tenant=ACME,
-                                                                    employee_id=pair.mentee.employee_id))  # fmt: skip
+                own = await client.get(
+                    url, headers=auth.headers(sorted(rule.roles)[0], tenant=ACME, employee_id=pair.mentee.employee_id)
+                )
                 assert own.status_code == 200, (url, own.text)
             # ... and Globex's, in every role the route admits, find nothing: not even a participant whose
             # employee id is the same as the Acme mentee's.
@@ -190,8 +229,10 @@ async def test_the_same_ids_in_two_tenants_are_two_pairs_with_two_histories(serv
     globex = a_pair(pair_id, **same)
     await seed(sessions, ACME, programme_id, [acme], name="Acme tandem")
     await seed(sessions, GLOBEX, programme_id, [globex], name="Globex tandem")
-    async with auth.client(tenant=ACME, base_url=sessions.url) as acme_hr, \
-            auth.client(tenant=GLOBEX, base_url=sessions.url) as globex_hr:  # fmt: skip
+    async with (
+        auth.client(tenant=ACME, base_url=sessions.url) as acme_hr,
+        auth.client(tenant=GLOBEX, base_url=sessions.url) as globex_hr,
+    ):
         await agree(acme_hr, acme)
         session_id = await held_session(acme_hr, acme)
         # Globex's pair has its own history (loaded from the outbox by tenant): no agreement there yet
@@ -253,11 +294,15 @@ async def test_a_participant_reaches_only_their_own_pairs_and_acts_only_as_thems
         assert r.status_code == 403, r.text
         assert r.json()["error"]["field"] == "author_id"
         assert partner in r.json()["error"]["message"]
-        r = await hr.post(f"/pairs/{mine.pair_id}/confidence", headers=me,
-                          json={"participant_id": partner, "phase": "end", "ratings": {"ai-agents": 5}})  # fmt: skip
+        r = await hr.post(
+            f"/pairs/{mine.pair_id}/confidence",
+            headers=me,
+            json={"participant_id": partner, "phase": "end", "ratings": {"ai-agents": 5}},
+        )
         assert (r.status_code, r.json()["error"]["field"]) == (403, "participant_id")
-        r = await hr.post(f"/pairs/{mine.pair_id}/feedback", headers=me,
-                          json={"author_id": mine.mentee.participant_id, "rating": 5})  # fmt: skip
+        r = await hr.post(
+            f"/pairs/{mine.pair_id}/feedback", headers=me, json={"author_id": mine.mentee.participant_id, "rating": 5}
+        )
         assert r.status_code == 201, r.text
         # HR may not give feedback for anyone (the matrix: participants only)
         r = await hr.post(f"/pairs/{mine.pair_id}/feedback", json={"author_id": partner, "rating": 5})
@@ -288,9 +333,16 @@ async def test_a_confidential_comment_reaches_its_author_and_hr_and_hr_reading_i
     author, other_side = as_person(pair.mentee, ACME), as_person(pair.mentor, ACME)
     async with auth.client(tenant=ACME, base_url=sessions.url) as hr:
         await agree(hr, pair)
-        r = await hr.post(url, headers=author, json={
-            "author_id": pair.mentee.participant_id, "rating": 5, "productivity_gain": True,
-            "confidential_comment": secret})  # fmt: skip
+        r = await hr.post(
+            url,
+            headers=author,
+            json={
+                "author_id": pair.mentee.participant_id,
+                "rating": 5,
+                "productivity_gain": True,
+                "confidential_comment": secret,
+            },
+        )
         assert r.status_code == 201, r.text
 
         async def feedback(headers: dict[str, str]) -> list[dict[str, Any]]:
@@ -398,16 +450,27 @@ async def test_the_group_floor_csv_cells_and_at_risk_names(serve: ServeFactory) 
 async def test_an_event_of_a_tenant_not_served_goes_to_the_dead_letters_and_the_partition_flows_on(
     serve: ServeFactory, infra: Infra, identity_provider: LocalIdentityProvider
 ) -> None:
-    served = AuthSettings(issuer=identity_provider.issuer, audience=identity_provider.audience,
-                          tenants=frozenset({ACME}))  # fmt: skip
+    served = AuthSettings(
+        issuer=identity_provider.issuer, audience=identity_provider.audience, tenants=frozenset({ACME})
+    )
     sessions = await serve(SESSIONS, tenants=frozenset({ACME}), auth=served)
     topics = sessions.host.topics
     programme_id = uid("prog")  # one key: both events on one partition, the stranger's first
 
     def launch(tenant: str, name: str) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-        rec = encode(Envelope.new(p.ProgramLaunched(
-            programme_id=programme_id, name=name, starts_on=date(2026, 1, 12), ends_on=date(2026, 12, 31),
-            cadence_days=14, focus_topics=["ai-agents"]), tenant=tenant))  # fmt: skip
+        rec = encode(
+            Envelope.new(
+                p.ProgramLaunched(
+                    programme_id=programme_id,
+                    name=name,
+                    starts_on=date(2026, 1, 12),
+                    ends_on=date(2026, 12, 31),
+                    cadence_days=14,
+                    focus_topics=["ai-agents"],
+                ),
+                tenant=tenant,
+            )
+        )
         return rec.key, rec.value, rec.headers
 
     await produce(infra.kafka_bootstrap, topics.pairing, [launch(GLOBEX, "Not ours"), launch(ACME, "Ours")])

@@ -26,8 +26,13 @@ async def test_bulk_and_per_event_replay_give_identical_projections(
     events = list(programme_events(1500, seed=11))
     # another tenant with the very same ids (its own events, with their own ids): rows of its own, nothing clashes
     acme = [Envelope.new(e.data, tenant="acme", time=e.time) for e in events[:400]]
-    acme.append(Envelope.new(p.ProgramLaunched(**{**events[0].data.model_dump(), "min_group_size": 7}),
-                             tenant="acme", time=events[0].time))  # fmt: skip
+    acme.append(
+        Envelope.new(
+            p.ProgramLaunched(**{**events[0].data.model_dump(), "min_group_size": 7}),
+            tenant="acme",
+            time=events[0].time,
+        )
+    )
     events += acme
     # a duplicate delivery, an event the handlers reject (a second start rating), one for an unknown session
     events.append(events[40])

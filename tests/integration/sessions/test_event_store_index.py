@@ -55,8 +55,12 @@ async def test_a_pairs_history_is_read_through_the_tenant_key_index(
         await conn.execute(f"PREPARE history(text, text, text[]) AS {HISTORY_QUERY}")
         await conn.execute(f"SET plan_cache_mode = {plan_cache_mode}")
         # EXPLAIN EXECUTE takes no bound parameters: the server quotes the values into it
-        explain = await conn.fetchval("SELECT format('EXPLAIN (FORMAT JSON) EXECUTE history(%L, %L, %L)', $1::text, "
-                                      "$2::text, $3::text[])", "default", "pair-7", HISTORY_TYPES)  # fmt: skip
+        explain = await conn.fetchval(
+            "SELECT format('EXPLAIN (FORMAT JSON) EXECUTE history(%L, %L, %L)', $1::text, $2::text, $3::text[])",
+            "default",
+            "pair-7",
+            HISTORY_TYPES,
+        )
         raw = await conn.fetchval(explain)
         rows = await conn.fetch(HISTORY_QUERY, "default", "pair-7", HISTORY_TYPES)
     finally:

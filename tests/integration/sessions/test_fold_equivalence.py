@@ -32,8 +32,15 @@ async def projection(infra: Infra) -> AsyncIterator[asyncpg.Connection]:
     """A connection to a fresh sessions projection schema."""
     dsn = await ensure_database(infra.postgres_dsn, unique("fold"))
     await migrate(dsn, SESSIONS.migrations, service="sessions")
-    rebuild = Rebuild("sessions", dsn=dsn, bootstrap="unused:9092", topics=[], handlers=HANDLERS,
-                      migrations=service_migrations("sessions", SESSIONS.migrations), schema="fold")  # fmt: skip
+    rebuild = Rebuild(
+        "sessions",
+        dsn=dsn,
+        bootstrap="unused:9092",
+        topics=[],
+        handlers=HANDLERS,
+        migrations=service_migrations("sessions", SESSIONS.migrations),
+        schema="fold",
+    )
     await rebuild.prepare()
     conn = await connect(dsn, search_path='"fold", public')
     yield conn

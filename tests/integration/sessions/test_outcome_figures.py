@@ -30,28 +30,70 @@ def ev(payload: EventPayload, when: datetime) -> Envelope[Any]:
 
 def programme_events() -> tuple[list[Envelope[Any]], list[Envelope[Any]]]:
     pairing: list[Envelope[Any]] = [
-        ev(p.ProgramLaunched(programme_id=PROG, name="Figures 2026", starts_on=date(2026, 1, 12),
-                             ends_on=date(2026, 6, 30), cadence_days=14, focus_topics=["prompt-writing", "ai-agents"]),
-           at(-3)),
-    ]  # fmt: skip
+        ev(
+            p.ProgramLaunched(
+                programme_id=PROG,
+                name="Figures 2026",
+                starts_on=date(2026, 1, 12),
+                ends_on=date(2026, 6, 30),
+                cadence_days=14,
+                focus_topics=["prompt-writing", "ai-agents"],
+            ),
+            at(-3),
+        ),
+    ]
     for i in range(6):
         for role in ("mentor", "mentee"):
-            pairing.append(ev(p.ParticipantEnrolled(
-                participant_id=f"{role}{i}", programme_id=PROG, employee_id=f"E-{role}{i}", role=role,
-                display_name=f"{role.title()} {i}", email=f"{role}{i}@acme.example", department="D", grade=3,
-                languages=["en"], teach_topics={"ai-agents": 2} if role == "mentor" else {},
-                learn_topics={"ai-agents": 2} if role == "mentee" else {}), at(-2)))  # fmt: skip
-        pairing.append(ev(p.PairCreated(pair_id=f"pair{i}", programme_id=PROG, mentor_id=f"mentor{i}",
-                                        mentee_id=f"mentee{i}"), at(0)))  # fmt: skip
+            pairing.append(
+                ev(
+                    p.ParticipantEnrolled(
+                        participant_id=f"{role}{i}",
+                        programme_id=PROG,
+                        employee_id=f"E-{role}{i}",
+                        role=role,
+                        display_name=f"{role.title()} {i}",
+                        email=f"{role}{i}@acme.example",
+                        department="D",
+                        grade=3,
+                        languages=["en"],
+                        teach_topics={"ai-agents": 2} if role == "mentor" else {},
+                        learn_topics={"ai-agents": 2} if role == "mentee" else {},
+                    ),
+                    at(-2),
+                )
+            )
+        pairing.append(
+            ev(
+                p.PairCreated(pair_id=f"pair{i}", programme_id=PROG, mentor_id=f"mentor{i}", mentee_id=f"mentee{i}"),
+                at(0),
+            )
+        )
     sess: list[Envelope[Any]] = []
     # sessions held: pair0-3 in week W03 (day 1), pair0-1 again in W05 (day 15); pair4/pair5 never meet
     held = [(f"pair{i}", 1, 60) for i in range(4)] + [("pair0", 15, 45), ("pair1", 15, 30)]
     for k, (pair, day, minutes) in enumerate(held):
         sid = f"s{k}"
-        sess.append(ev(s.SessionScheduled(pair_id=pair, programme_id=PROG, session_id=sid, starts_at=at(day),
-                                          duration_minutes=60), at(day - 1)))  # fmt: skip
-        sess.append(ev(s.SessionLogged(pair_id=pair, programme_id=PROG, session_id=sid, held_at=at(day),
-                                       minutes=minutes, topics=["ai-agents"]), at(day + 0.1)))  # fmt: skip
+        sess.append(
+            ev(
+                s.SessionScheduled(
+                    pair_id=pair, programme_id=PROG, session_id=sid, starts_at=at(day), duration_minutes=60
+                ),
+                at(day - 1),
+            )
+        )
+        sess.append(
+            ev(
+                s.SessionLogged(
+                    pair_id=pair,
+                    programme_id=PROG,
+                    session_id=sid,
+                    held_at=at(day),
+                    minutes=minutes,
+                    topics=["ai-agents"],
+                ),
+                at(day + 0.1),
+            )
+        )
     # goals: two achieved on prompt-writing, one on ai-agents, one set but not achieved
     for g, (pair, topic, achieved) in enumerate(
         [
@@ -61,32 +103,80 @@ def programme_events() -> tuple[list[Envelope[Any]], list[Envelope[Any]]]:
             ("pair3", "ai-agents", False),
         ]
     ):
-        sess.append(ev(s.GoalSet(pair_id=pair, programme_id=PROG, goal_id=f"g{g}", topic=topic, description="d"),
-                       at(1)))  # fmt: skip
+        sess.append(
+            ev(s.GoalSet(pair_id=pair, programme_id=PROG, goal_id=f"g{g}", topic=topic, description="d"), at(1))
+        )
         if achieved:
             sess.append(ev(s.GoalAchieved(pair_id=pair, programme_id=PROG, goal_id=f"g{g}"), at(16)))
     # mentee feedback: productivity 4 yes / 1 no (5 people: shown, 80%); new business: only 4 answers (hidden);
     # minutes saved 30, 45, 60, 90, 20 -> median 45
     mentee_answers = [(True, 30, True), (True, 45, False), (True, 60, True), (False, 90, None), (True, 20, False)]
     for i, (gain, minutes, business) in enumerate(mentee_answers):
-        sess.append(ev(s.FeedbackSubmitted(
-            pair_id=f"pair{i}", programme_id=PROG, feedback_id=f"fe{i}", author_id=f"mentee{i}", author_role="mentee",
-            rating=4, productivity_gain=gain, minutes_saved_per_day=minutes, new_business_opportunity=business,
-            opportunity_text="A client tool" if business else None), at(2)))  # fmt: skip
+        sess.append(
+            ev(
+                s.FeedbackSubmitted(
+                    pair_id=f"pair{i}",
+                    programme_id=PROG,
+                    feedback_id=f"fe{i}",
+                    author_id=f"mentee{i}",
+                    author_role="mentee",
+                    rating=4,
+                    productivity_gain=gain,
+                    minutes_saved_per_day=minutes,
+                    new_business_opportunity=business,
+                    opportunity_text="A client tool" if business else None,
+                ),
+                at(2),
+            )
+        )
     # mentor feedback: team productivity 5 of 6 yes -> 83%; career: mentor0 first "no" then "yes" (latest counts)
     team = [True, True, True, False, True, True]
     career = [False, True, True, False, True, None]
     for i in range(6):
-        sess.append(ev(s.FeedbackSubmitted(
-            pair_id=f"pair{i}", programme_id=PROG, feedback_id=f"fm{i}", author_id=f"mentor{i}", author_role="mentor",
-            rating=5, team_productivity_gain=team[i], career_benefit=career[i]), at(2)))  # fmt: skip
-    sess.append(ev(s.FeedbackSubmitted(pair_id="pair0", programme_id=PROG, feedback_id="fm0b", author_id="mentor0",
-                                       author_role="mentor", rating=5, career_benefit=True), at(20)))  # fmt: skip
+        sess.append(
+            ev(
+                s.FeedbackSubmitted(
+                    pair_id=f"pair{i}",
+                    programme_id=PROG,
+                    feedback_id=f"fm{i}",
+                    author_id=f"mentor{i}",
+                    author_role="mentor",
+                    rating=5,
+                    team_productivity_gain=team[i],
+                    career_benefit=career[i],
+                ),
+                at(2),
+            )
+        )
+    sess.append(
+        ev(
+            s.FeedbackSubmitted(
+                pair_id="pair0",
+                programme_id=PROG,
+                feedback_id="fm0b",
+                author_id="mentor0",
+                author_role="mentor",
+                rating=5,
+                career_benefit=True,
+            ),
+            at(20),
+        )
+    )
     # confidence: only 3 mentees rated start and end -> below 5: not shown
     for i, (start, end) in enumerate([(2, 4), (1, 2), (3, 3)]):
         for phase, value, day in (("start", start, 1), ("end", end, 20)):
-            sess.append(ev(s.ConfidenceRated(pair_id=f"pair{i}", programme_id=PROG, participant_id=f"mentee{i}",
-                                             phase=phase, ratings={"ai-agents": value}), at(day)))  # fmt: skip
+            sess.append(
+                ev(
+                    s.ConfidenceRated(
+                        pair_id=f"pair{i}",
+                        programme_id=PROG,
+                        participant_id=f"mentee{i}",
+                        phase=phase,
+                        ratings={"ai-agents": value},
+                    ),
+                    at(day),
+                )
+            )
     return pairing, sess
 
 
@@ -107,8 +197,13 @@ async def test_every_figure_equals_the_hand_computed_value(serve: ServeFactory, 
         lower = await client.get(f"/programmes/{PROG}/outcomes", params={"as_of": as_of, "min_group_size": 3})
         larger = (await client.get(f"/programmes/{PROG}/outcomes", params={"as_of": as_of, "min_group_size": 6})).json()
 
-    assert data["totals"] == {"pairs": 6, "pairs_active": 6, "sessions_held": 6, "minutes": 4 * 60 + 45 + 30,
-                              "goals_achieved": 3}  # fmt: skip
+    assert data["totals"] == {
+        "pairs": 6,
+        "pairs_active": 6,
+        "sessions_held": 6,
+        "minutes": 4 * 60 + 45 + 30,
+        "goals_achieved": 3,
+    }
     fig = {f["key"]: f for f in data["figures"]}
     assert (fig["mentee_productivity_gain"]["value"], fig["mentee_productivity_gain"]["n"]) == (0.8, 5)
     assert fig["mentee_productivity_gain"]["reference"]["value"] == 0.77

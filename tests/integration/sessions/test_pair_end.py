@@ -26,8 +26,12 @@ async def test_the_sessions_of_an_ended_pair_that_were_still_to_come_are_cancell
     async with auth.client(base_url=sessions.url) as client:
         await agree(client, pair)
         ids = {}
-        for name, start in (("past", now - timedelta(hours=2)), ("next", now + timedelta(days=3)),
-                            ("later", now + timedelta(days=10)), ("off", now + timedelta(days=5))):  # fmt: skip
+        for name, start in (
+            ("past", now - timedelta(hours=2)),
+            ("next", now + timedelta(days=3)),
+            ("later", now + timedelta(days=10)),
+            ("off", now + timedelta(days=5)),
+        ):
             r = await client.post(f"/pairs/{pid}/sessions", json={"starts_at": start.isoformat(), "agenda": name})
             assert r.status_code == 201, r.text
             ids[name] = r.json()["events"][0]["data"]["session_id"]
@@ -65,9 +69,10 @@ async def test_the_sessions_of_an_ended_pair_that_were_still_to_come_are_cancell
     [end] = ended
     published = await read_topic(host.settings.kafka_bootstrap_servers, host.topics.sessions, expect=1, timeout=5)
     caused = [
-        e for e in (decode(r.headers, r.value) for r in published)
+        e
+        for e in (decode(r.headers, r.value) for r in published)
         if e.causationid == end.id and isinstance(e.data, SessionCancelled)
-    ]  # fmt: skip
+    ]
     assert sorted(e.data.session_id for e in caused) == sorted([ids["next"], ids["later"]])
 
     # redelivered: the same record again (the inbox drops it) ...
@@ -75,15 +80,17 @@ async def test_the_sessions_of_an_ended_pair_that_were_still_to_come_are_cancell
     consumer = host.consumer
     duplicates = consumer.stats.duplicates
     [record] = [r for r in records if decode(r.headers, r.value).id == end.id]
-    await produce(host.settings.kafka_bootstrap_servers, host.topics.pairing, [(record.key, record.value,
-                                                                               list(record.headers))])  # fmt: skip
+    await produce(
+        host.settings.kafka_bootstrap_servers, host.topics.pairing, [(record.key, record.value, list(record.headers))]
+    )
     await eventually(lambda: _true(consumer.stats.duplicates > duplicates))
     # ... and the side effect runs again on it past the inbox (as if its inbox row were lost): the aggregate
     # finds nothing left to cancel
     side_effects = [
-        f for f in consumer.handlers.for_type(PairEnded.TYPE)
+        f
+        for f in consumer.handlers.for_type(PairEnded.TYPE)
         if f in consumer.handlers.with_side_effects and f.__name__ == "call_off_sessions"
-    ]  # fmt: skip
+    ]
     assert len(side_effects) == 1
     async with host.pool.acquire() as conn, conn.transaction():
         await side_effects[0](conn, end)

@@ -49,8 +49,15 @@ def test_at_risk_and_days_quiet_are_the_sessions_services(case: str) -> None:
     recorded_days, started_on, changes, held = CASES[case]
     event = created(started_on)
     began = event.began(ago(recorded_days))
-    events = [(ago(d), p.PairPaused(pair_id="p1", programme_id="g") if kind == "paused" else
-               p.PairResumed(pair_id="p1", programme_id="g")) for kind, d in changes]  # fmt: skip
+    events = [
+        (
+            ago(d),
+            p.PairPaused(pair_id="p1", programme_id="g")
+            if kind == "paused"
+            else p.PairResumed(pair_id="p1", programme_id="g"),
+        )
+        for kind, d in changes
+    ]
     sessions = [HeldSession(f"s{i}", "p1", "g", ago(d), 45) for i, d in enumerate(held)]
     facts = ProgrammeFacts("g", CADENCE, pairs=[PairFact.from_events(event, began, events)], sessions=sessions)
     theirs = {a.pair_id: a for a in compute_outcomes(facts, now=NOW).at_risk}

@@ -20,9 +20,21 @@ def test_the_list_holds_normalised_host_names_once_each_sorted() -> None:
 
 @pytest.mark.parametrize(
     "host",
-    ["https://hooks.slack.com", "hooks.slack.com/services", "hooks.slack.com:443", "*.slack.com", "", " ", "a..b",
-     "user@hooks.slack.com", "1.2.3", "0x7f000001", "under_score.example", "x" * 64 + ".com"],
-)  # fmt: skip
+    [
+        "https://hooks.slack.com",
+        "hooks.slack.com/services",
+        "hooks.slack.com:443",
+        "*.slack.com",
+        "",
+        " ",
+        "a..b",
+        "user@hooks.slack.com",
+        "1.2.3",
+        "0x7f000001",
+        "under_score.example",
+        "x" * 64 + ".com",
+    ],
+)
 def test_anything_but_a_bare_host_is_refused_naming_hosts(host: str) -> None:
     with pytest.raises(InvalidInput, match="not a host name") as err:
         chat.check_hosts(["hooks.slack.com", host])

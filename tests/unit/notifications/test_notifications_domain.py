@@ -37,8 +37,10 @@ def test_the_same_ids_in_two_tenants_are_two_notifications() -> None:
     assert ours[0].notification_id != theirs[0].notification_id
     assert (ours[0].tenant, theirs[0].tenant) == ("acme", "globex")
     trigger = model.digest_trigger("prog", NOW)
-    digests = {model.plan("hr_digest", trigger, ("hr:prog",), NOW, tenant=t)[0].notification_id
-               for t in ("acme", "globex", "default")}  # fmt: skip
+    digests = {
+        model.plan("hr_digest", trigger, ("hr:prog",), NOW, tenant=t)[0].notification_id
+        for t in ("acme", "globex", "default")
+    }
     assert len(digests) == 3
 
 
@@ -93,8 +95,9 @@ def test_decisions_opt_out_quiet_hours_and_ended_pairs() -> None:
     quiet = model.Preferences()
     deferred = model.decide(job("feedback_request"), night, quiet, "UTC", pair_ended=False)
     assert (deferred.action, deferred.until) == ("defer", datetime(2026, 3, 3, 8, 0, tzinfo=UTC))
-    useless = model.decide(job("reminder_1h"), night, quiet, "UTC", pair_ended=False,
-                           session_starts_at=night + timedelta(hours=1))  # fmt: skip
+    useless = model.decide(
+        job("reminder_1h"), night, quiet, "UTC", pair_ended=False, session_starts_at=night + timedelta(hours=1)
+    )
     assert useless.action == "skip"
 
 
@@ -125,8 +128,9 @@ def test_the_end_of_a_pair_plans_a_closing_survey_or_the_word_to_the_partner_of_
     assert farewell("by_hr", {"mentee"}) == [("closing_survey", "mentor")]  # a leaver gets no survey either
     # the PairEnded and the withdrawal plan the same message for the partner, whichever comes second
     first = model.farewell("ended-1", "pair", "prog", members, "left_company", frozenset({"mentor"}), NOW, tenant=T)
-    second = model.farewell("ended-1", "pair", "prog", members, "left_company", frozenset({"mentor"}),
-                            NOW + timedelta(seconds=3), tenant=T)  # fmt: skip
+    second = model.farewell(
+        "ended-1", "pair", "prog", members, "left_company", frozenset({"mentor"}), NOW + timedelta(seconds=3), tenant=T
+    )
     assert [n.notification_id for n in first] == [n.notification_id for n in second]
 
 
@@ -152,25 +156,48 @@ def test_the_first_meeting_is_two_working_days_later_at_ten_in_the_mentees_zone(
 
 
 CONTEXT = {
-    "recipient_name": "Ingrid Hoffmann", "partner_name": "Lena Yilmaz", "role": "mentee",
-    "programme_name": "AI reverse mentoring 2026", "cadence_days": 14,
-    "first_meeting": "Tuesday, 10 March 2026, 10:00 (Europe/Berlin)", "rationale": "Covers 2 of 3 goals",
-    "session_time": "Wednesday, 11 March 2026, 10:00 (Europe/Berlin)", "duration_minutes": 45,
-    "agenda": "Prompts for board memos", "reason": "Board meeting", "feedback_url": "http://x/pairs/p/feedback",
-    "survey_url": "http://x/survey", "days_quiet": 31, "dashboard_url": "http://x/dashboard",
+    "recipient_name": "Ingrid Hoffmann",
+    "partner_name": "Lena Yilmaz",
+    "role": "mentee",
+    "programme_name": "AI reverse mentoring 2026",
+    "cadence_days": 14,
+    "first_meeting": "Tuesday, 10 March 2026, 10:00 (Europe/Berlin)",
+    "rationale": "Covers 2 of 3 goals",
+    "session_time": "Wednesday, 11 March 2026, 10:00 (Europe/Berlin)",
+    "duration_minutes": 45,
+    "agenda": "Prompts for board memos",
+    "reason": "Board meeting",
+    "feedback_url": "http://x/pairs/p/feedback",
+    "survey_url": "http://x/survey",
+    "days_quiet": 31,
+    "dashboard_url": "http://x/dashboard",
     "at_risk": [{"mentee_name": "Claire Dubois", "mentor_name": "Hugo Lefèvre", "days_quiet": 35}],
     "flagged": [
-        {"pair_id": "p7", "mentee_name": "Dr. Ingrid Hoffmann", "mentor_name": "Jonas Weber", "rule": "reporting_line",
-         "detail": "Jonas Weber reports to Dr. Ingrid Hoffmann within 2 management levels (the programme allows none "
-                   "within 2)", "chain": ["Jonas Weber", "E-1002", "Dr. Ingrid Hoffmann"], "since": "2 March 2026",
-         "paused": True},
-        {"pair_id": "p8", "mentee_name": "Anna Novak", "mentor_name": "Tom Berg", "rule": "shared_language",
-         "detail": "Tom Berg and Anna Novak no longer share a language", "chain": [], "since": "3 March 2026",
-         "paused": False},
+        {
+            "pair_id": "p7",
+            "mentee_name": "Dr. Ingrid Hoffmann",
+            "mentor_name": "Jonas Weber",
+            "rule": "reporting_line",
+            "detail": "Jonas Weber reports to Dr. Ingrid Hoffmann within 2 management levels "
+            "(the programme allows none within 2)",
+            "chain": ["Jonas Weber", "E-1002", "Dr. Ingrid Hoffmann"],
+            "since": "2 March 2026",
+            "paused": True,
+        },
+        {
+            "pair_id": "p8",
+            "mentee_name": "Anna Novak",
+            "mentor_name": "Tom Berg",
+            "rule": "shared_language",
+            "detail": "Tom Berg and Anna Novak no longer share a language",
+            "chain": [],
+            "since": "3 March 2026",
+            "paused": False,
+        },
     ],
     "waiting": [{"pair_id": "p9", "name": "Marc Keller", "partner_name": "Sofia Rossi", "ended_on": "4 March 2026"}],
     "hr_contact": "mentoring@acme.example",
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("locale", ["de", "en"])
@@ -197,8 +224,10 @@ def test_the_digest_lists_quiet_flagged_and_waiting_pairs_and_only_the_sections_
     assert "Jonas Weber reports to Dr. Ingrid Hoffmann within 2 management levels" in text
     assert "Jonas Weber → E-1002 → Dr. Ingrid Hoffmann" in text
     assert "2 March 2026" in text
-    words = {"de": ("pausiert", "läuft weiter", "Berichtslinie", "gemeinsame Sprache", "neues Tandem"),
-             "en": ("paused", "still running", "reporting line", "shared language", "new partner")}[locale]  # fmt: skip
+    words = {
+        "de": ("pausiert", "läuft weiter", "Berichtslinie", "gemeinsame Sprache", "neues Tandem"),
+        "en": ("paused", "still running", "reporting line", "shared language", "new partner"),
+    }[locale]
     for word in words:
         assert word in text, word
     only_flags = render("hr_digest", locale, {**CONTEXT, "at_risk": [], "waiting": []}).text

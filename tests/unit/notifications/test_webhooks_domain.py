@@ -109,10 +109,19 @@ def test_the_secret_is_standard_webhooks_format() -> None:
 
 def envelope() -> Envelope[LearningRecorded]:
     data = LearningRecorded(
-        record_id="r-1", participant_id="p-1", employee_id="E-1", programme_id="prog", programme_name="KI-Tandem",
-        role="mentee", outcome="completed", ended_on=datetime(2026, 7, 10).date(), sessions_held=4, hours=3.5,
-        goals_set=2, goals_achieved=1,
-    )  # fmt: skip
+        record_id="r-1",
+        participant_id="p-1",
+        employee_id="E-1",
+        programme_id="prog",
+        programme_name="KI-Tandem",
+        role="mentee",
+        outcome="completed",
+        ended_on=datetime(2026, 7, 10).date(),
+        sessions_held=4,
+        hours=3.5,
+        goals_set=2,
+        goals_achieved=1,
+    )
     return Envelope.new(data, tenant="acme", time=datetime(2026, 7, 10, 12, 0, tzinfo=UTC), causation_id="ev-0")
 
 
@@ -120,11 +129,19 @@ def test_the_cloudevent_is_structured_mode_with_our_extensions() -> None:
     env = envelope()
     event = json.loads(w.body(env))
     assert event == {
-        "specversion": "1.0", "id": env.id, "source": "/tandem/sessions", "type": LearningRecorded.TYPE,
-        "subject": "p-1", "time": "2026-07-10T12:00:00Z", "datacontenttype": "application/json", "tenant": "acme",
-        "schemaversion": 1, "correlationid": env.correlationid, "causationid": "ev-0",
+        "specversion": "1.0",
+        "id": env.id,
+        "source": "/tandem/sessions",
+        "type": LearningRecorded.TYPE,
+        "subject": "p-1",
+        "time": "2026-07-10T12:00:00Z",
+        "datacontenttype": "application/json",
+        "tenant": "acme",
+        "schemaversion": 1,
+        "correlationid": env.correlationid,
+        "causationid": "ev-0",
         "data": env.data.model_dump(mode="json"),
-    }  # fmt: skip
+    }
     assert w.body(env) == w.body(env)  # the same bytes on every attempt
 
 
@@ -172,8 +189,15 @@ def test_after_the_bound_a_delivery_is_dead() -> None:
 
 def test_only_2xx_succeeds_and_a_redirect_says_it_was_not_followed() -> None:
     assert [w.is_success(c) for c in (199, 200, 204, 299, 300, 302, 404, 500)] == [
-        False, True, True, True, False, False, False, False,
-    ]  # fmt: skip
+        False,
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
     assert "not followed" in w.describe_failure(302, None, {"location": "https://elsewhere.example/"})
     assert w.describe_failure(503, None) == "answered 503"
     assert w.describe_failure(None, "timed out") == "timed out"

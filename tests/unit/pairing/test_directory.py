@@ -29,9 +29,15 @@ T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
 
 def record(**kw: Any) -> EmployeeInput:
     data: dict[str, Any] = {
-        "employee_id": "E001", "display_name": "Ingrid Hoffmann", "email": "ingrid@acme.example",
-        "department": "Finance", "grade": 14, "languages": ["de"], "timezone": "Europe/Berlin", "locale": "de-DE",
-    }  # fmt: skip
+        "employee_id": "E001",
+        "display_name": "Ingrid Hoffmann",
+        "email": "ingrid@acme.example",
+        "department": "Finance",
+        "grade": 14,
+        "languages": ["de"],
+        "timezone": "Europe/Berlin",
+        "locale": "de-DE",
+    }
     data.update(kw)
     return EmployeeInput.model_validate(data)
 

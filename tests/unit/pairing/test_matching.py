@@ -26,20 +26,35 @@ from services.pairing.domain.matching import (
 
 def mentor(pid: str, **kw: object) -> Person:
     base = Person(
-        participant_id=pid, employee_id=f"E-{pid}", display_name=f"Mentor {pid}", role="mentor",
-        department="Marketing", grade=4, languages=frozenset({"de", "en"}), timezone="Europe/Berlin",
-        availability=((1, "09:00", "12:00"),), capacity=1, topics={"prompt-writing": 3, "ai-agents": 2},
-    )  # fmt: skip
+        participant_id=pid,
+        employee_id=f"E-{pid}",
+        display_name=f"Mentor {pid}",
+        role="mentor",
+        department="Marketing",
+        grade=4,
+        languages=frozenset({"de", "en"}),
+        timezone="Europe/Berlin",
+        availability=((1, "09:00", "12:00"),),
+        capacity=1,
+        topics={"prompt-writing": 3, "ai-agents": 2},
+    )
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
 def mentee(pid: str, **kw: object) -> Person:
     base = Person(
-        participant_id=pid, employee_id=f"E-{pid}", display_name="Ingrid Hoffmann", role="mentee",
-        department="Finance", grade=14, languages=frozenset({"de"}), timezone="Europe/Berlin",
-        availability=((1, "10:00", "11:30"),), capacity=1,
+        participant_id=pid,
+        employee_id=f"E-{pid}",
+        display_name="Ingrid Hoffmann",
+        role="mentee",
+        department="Finance",
+        grade=14,
+        languages=frozenset({"de"}),
+        timezone="Europe/Berlin",
+        availability=((1, "10:00", "11:30"),),
+        capacity=1,
         topics={"prompt-writing": 3, "data-analysis": 2, "office-copilots": 1, "ai-agents": 1},
-    )  # fmt: skip
+    )
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
@@ -100,13 +115,20 @@ def test_objectives_differ_most_matched_versus_highest_total() -> None:
     # m1 is excellent for e1; m2 (capacity 2) is mediocre for e1 and e2 but shares no language with e3 ...
     m1 = mentor("m1", topics={"prompt-writing": 3, "data-analysis": 3, "office-copilots": 3, "ai-agents": 3})
     e1 = mentee("e1")
-    e2 = mentee("e2", topics={"ai-risk-policy": 3}, department="Marketing", grade=5,
-                availability=((4, "18:00", "19:00"),))  # fmt: skip
+    e2 = mentee(
+        "e2", topics={"ai-risk-policy": 3}, department="Marketing", grade=5, availability=((4, "18:00", "19:00"),)
+    )
     policy_total = Policy(objective="max_total_score", min_score=0)
     policy_matched = Policy(objective="max_matched")
     # with one mentor seat and two mentees both objectives match one; add a second tiny seat case:
-    m2 = mentor("m2", topics={"ai-risk-policy": 1}, languages=frozenset({"de"}), department="Finance", grade=13,
-                availability=((5, "06:00", "07:00"),))  # fmt: skip
+    m2 = mentor(
+        "m2",
+        topics={"ai-risk-policy": 1},
+        languages=frozenset({"de"}),
+        department="Finance",
+        grade=13,
+        availability=((5, "06:00", "07:00"),),
+    )
     # min_score makes m2-e2 infeasible under "total"; "matched" keeps the threshold the same: both see same rules
     total = match([m1, m2], [e1, e2], policy_total, {})
     matched = match([m1, m2], [e1, e2], policy_matched, {})
@@ -134,8 +156,14 @@ def test_objective_difference_is_real() -> None:
     # m1 fits e1 perfectly; e2 only fits m1 (m2 speaks no common language with e2);
     # max_total_score -> m1-e1 (+ m2-e? none) ; max_matched -> m1-e2 and m2-e1.
     m1 = mentor("m1", topics={"prompt-writing": 3, "data-analysis": 3, "office-copilots": 3, "ai-agents": 3})
-    m2 = mentor("m2", topics={"ai-risk-policy": 1}, languages=frozenset({"en"}), department="Finance", grade=14,
-                availability=((6, "06:00", "06:30"),))  # fmt: skip
+    m2 = mentor(
+        "m2",
+        topics={"ai-risk-policy": 1},
+        languages=frozenset({"en"}),
+        department="Finance",
+        grade=14,
+        availability=((6, "06:00", "06:30"),),
+    )
     e1 = mentee("e1", languages=frozenset({"de", "en"}))
     e2 = mentee(
         "e2", topics={"ai-risk-policy": 1}, grade=5, department="Marketing", availability=((6, "20:00", "21:00"),)
@@ -171,8 +199,12 @@ def test_every_unmatched_participant_has_the_most_specific_reason() -> None:
     mentees = [mentee("e1", languages=frozenset({"es"})), mentee("e2", languages=frozenset({"en"}))]
     result = match(mentors, mentees, Policy(), chart)
     reasons = {u.participant_id: u.reason_code for u in result.unmatched}
-    assert reasons == {"e1": "no_shared_language", "e2": "reporting_line", "m1": "no_shared_language",
-                       "m2": "no_compatible_candidate"}  # fmt: skip
+    assert reasons == {
+        "e1": "no_shared_language",
+        "e2": "reporting_line",
+        "m1": "no_shared_language",
+        "m2": "no_compatible_candidate",
+    }
     assert all(u.reason for u in result.unmatched)
 
 
@@ -210,14 +242,20 @@ def populations(draw: st.DrawFn) -> tuple[list[Person], list[Person], dict[str, 
 
     def person(role: str, k: int) -> Person:
         return Person(
-            participant_id=f"{role}{k}", employee_id=f"E{role}{k}", display_name=f"P {k}", role=role,  # type: ignore[arg-type]
-            department=draw(st.sampled_from("ABC")), grade=draw(st.integers(1, 16)),
+            participant_id=f"{role}{k}",
+            employee_id=f"E{role}{k}",
+            display_name=f"P {k}",
+            role=role,  # type: ignore[arg-type]
+            department=draw(st.sampled_from("ABC")),
+            grade=draw(st.integers(1, 16)),
             languages=frozenset(draw(st.lists(st.sampled_from(LANGS), min_size=1, max_size=2))),
             timezone=draw(st.sampled_from(["UTC", "Europe/Berlin", "Asia/Tokyo"])),
             availability=((draw(st.integers(0, 4)), "09:00", draw(st.sampled_from(["10:00", "12:00"]))),),
             capacity=draw(st.integers(1, 3)) if role == "mentor" else 1,
-            topics={t: draw(st.integers(1, 3)) for t in draw(st.lists(st.sampled_from(TOPICS), min_size=1, max_size=3))},  # noqa: E501
-        )  # fmt: skip
+            topics={
+                t: draw(st.integers(1, 3)) for t in draw(st.lists(st.sampled_from(TOPICS), min_size=1, max_size=3))
+            },
+        )
 
     mentors = [person("mentor", k) for k in range(n_m)]
     mentees = [person("mentee", k) for k in range(n_e)]
@@ -229,9 +267,11 @@ def populations(draw: st.DrawFn) -> tuple[list[Person], list[Person], dict[str, 
         for _ in range(draw(st.integers(0, 3)))
     )
     policy = Policy(
-        reporting_line_levels=draw(st.integers(0, 3)), never_pair=never,
-        objective=draw(st.sampled_from(["max_total_score", "max_matched"])), min_score=draw(st.sampled_from([0, 30])),
-    )  # fmt: skip
+        reporting_line_levels=draw(st.integers(0, 3)),
+        never_pair=never,
+        objective=draw(st.sampled_from(["max_total_score", "max_matched"])),
+        min_score=draw(st.sampled_from([0, 30])),
+    )
     return mentors, mentees, chart, policy
 
 

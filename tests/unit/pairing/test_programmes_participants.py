@@ -28,9 +28,15 @@ def test_programme_lifecycle() -> None:
     launched = programmes.evolve(p, event)
     assert (launched.state, event.programme_id, event.cadence_days) == ("enrolling", "g1", 14)
     run = MatchRunCompleted(
-        match_run_id="r1", programme_id="g1", algorithm_version="lsa-1", objective="max_total_score", policy={},
-        proposals=[], unmatched=[], total_score=0,
-    )  # fmt: skip
+        match_run_id="r1",
+        programme_id="g1",
+        algorithm_version="lsa-1",
+        objective="max_total_score",
+        policy={},
+        proposals=[],
+        unmatched=[],
+        total_score=0,
+    )
     launched.require_matching()
     assert programmes.evolve(launched, run).state == "matching"
     launched.require_pairing()
@@ -58,9 +64,13 @@ def test_programme_lifecycle() -> None:
 )
 def test_programme_validation_names_the_field(kwargs: dict[str, Any], field: str) -> None:
     args: dict[str, Any] = {
-        "programme_id": "g1", "name": "n", "starts_on": date(2026, 1, 12), "ends_on": date(2026, 7, 10),
-        "cadence_days": 14, "focus_topics": ["ai-agents"],
-    }  # fmt: skip
+        "programme_id": "g1",
+        "name": "n",
+        "starts_on": date(2026, 1, 12),
+        "ends_on": date(2026, 7, 10),
+        "cadence_days": 14,
+        "focus_topics": ["ai-agents"],
+    }
     args.update(kwargs)
     with pytest.raises(InvalidInput) as err:
         programmes.new_programme(**args)

@@ -43,9 +43,11 @@ def user(payload: dict[str, Any], context: Context = Context.RESOURCE_CREATION_R
 def record(payload: dict[str, Any], status: str | None = None) -> EmployeeInput:
     u = user(payload)
     return scim.employee_input(
-        u, employee_id=scim.employee_id_of(u), manager_employee_id=scim.manager_of(u),
+        u,
+        employee_id=scim.employee_id_of(u),
+        manager_employee_id=scim.manager_of(u),
         current=status,  # type: ignore[arg-type]
-    )  # fmt: skip
+    )
 
 
 def employee_of(rec: EmployeeInput) -> Employee:
@@ -70,8 +72,12 @@ def test_fallbacks() -> None:
     bare = {"schemas": [scim.CORE], "userName": "x@acme.example", "emails": [{"value": "x@acme.example"}]}
     rec = record(bare)
     assert (rec.employee_id, rec.display_name, rec.timezone, rec.locale, rec.languages) == (
-        "x@acme.example", "x@acme.example", "UTC", "en", [],
-    )  # fmt: skip
+        "x@acme.example",
+        "x@acme.example",
+        "UTC",
+        "en",
+        [],
+    )
     assert record({**bare, "name": {"formatted": "Dr. X"}}).display_name == "Dr. X"
     assert record({**bare, "preferredLanguage": "de_CH"}).languages == ["de-CH"]
     first = {
@@ -130,8 +136,16 @@ def test_a_user_the_directory_agrees_with_is_served_as_provisioned() -> None:
 def test_the_directory_wins_where_it_changed() -> None:
     payload = body()
     kept = scim.stored(user(payload))
-    employee = replace(employee_of(record(payload)), department="Sales", location="Hamburg", languages=("fr",),
-                       status="left", manager_employee_id="E-7", email="lena.y@acme.example", grade=None)  # fmt: skip
+    employee = replace(
+        employee_of(record(payload)),
+        department="Sales",
+        location="Hamburg",
+        languages=("fr",),
+        status="left",
+        manager_employee_id="E-7",
+        email="lena.y@acme.example",
+        grade=None,
+    )
     served = scim.stored(scim.represent(kept, employee, manager_scim_id="0b0b0b0b-0000-4000-8000-000000000007"))
     assert served["active"] is False
     assert served["emails"][1] == {"value": "lena.y@acme.example", "type": "work", "primary": True}
@@ -141,16 +155,24 @@ def test_the_directory_wins_where_it_changed() -> None:
     assert served[scim.TANDEM] == {"languages": "fr"}
     assert served["phoneNumbers"] == payload["phoneNumbers"]  # what the directory has no field for stays
     # and the served User maps back onto the record it was made from
-    again = scim.employee_input(user(served, Context.RESOURCE_REPLACEMENT_REQUEST), employee_id="E-1",
-                                manager_employee_id="E-7", current="left")  # fmt: skip
+    again = scim.employee_input(
+        user(served, Context.RESOURCE_REPLACEMENT_REQUEST), employee_id="E-1", manager_employee_id="E-7", current="left"
+    )
     assert employee_of(again) == replace(employee, hired_on=None, left_on=None)
 
 
 def test_a_record_from_another_source_is_served_from_the_directory() -> None:
     employee = Employee(
-        employee_id="F-1", user_name="f@acme.example", display_name="Fay", email="f@acme.example",
-        department="Legal", grade=7, location="Bonn", languages=("de",), manager_employee_id="F-0",
-    )  # fmt: skip
+        employee_id="F-1",
+        user_name="f@acme.example",
+        display_name="Fay",
+        email="f@acme.example",
+        department="Legal",
+        grade=7,
+        location="Bonn",
+        languages=("de",),
+        manager_employee_id="F-0",
+    )
     served = scim.stored(scim.represent(None, employee, manager_scim_id=None))
     assert served["schemas"] == [scim.CORE, scim.ENTERPRISE, scim.TANDEM]
     assert served["userName"] == "f@acme.example"
@@ -167,15 +189,20 @@ def test_document_carries_meta_version_and_honours_attributes() -> None:
     u = scim.represent(scim.stored(user(payload)), employee_of(record(payload)), manager_scim_id=None)
     doc, version = scim.document(u, scim_id="3f1c", created=NOW, modified=NOW, location="https://t/scim/v2/Users/3f1c")
     assert doc["id"] == "3f1c"
-    assert doc["meta"] == {"resourceType": "User", "created": "2026-03-01T09:00:00Z",
-                           "lastModified": "2026-03-01T09:00:00Z", "location": "https://t/scim/v2/Users/3f1c",
-                           "version": version}  # fmt: skip
+    assert doc["meta"] == {
+        "resourceType": "User",
+        "created": "2026-03-01T09:00:00Z",
+        "lastModified": "2026-03-01T09:00:00Z",
+        "location": "https://t/scim/v2/Users/3f1c",
+        "version": version,
+    }
     assert version.startswith('W/"')
     few, same = scim.document(u, scim_id="3f1c", created=NOW, modified=NOW, location="l", attributes=["userName"])
     assert set(few) == {"schemas", "id", "userName"}
     assert same == version
-    fewer, _ = scim.document(u, scim_id="3f1c", created=NOW, modified=NOW, location="l",
-                             excluded_attributes=["emails", scim.TANDEM])  # fmt: skip
+    fewer, _ = scim.document(
+        u, scim_id="3f1c", created=NOW, modified=NOW, location="l", excluded_attributes=["emails", scim.TANDEM]
+    )
     assert "emails" not in fewer
     assert scim.TANDEM not in fewer
     with pytest.raises(scim.ScimError) as caught:
@@ -190,19 +217,30 @@ def test_document_carries_meta_version_and_honours_attributes() -> None:
         ('externalId eq "x" and emails.value eq "a@b"', [("external_id", "x"), ("email", "a@b")]),
         ('emails eq "a@b"', [("email", "a@b")]),
         (f'{scim.ENTERPRISE}:employeeNumber eq "E-1"', [("employee_id", "E-1")]),
-        ('USERNAME eq "x" and (id eq "y" and employeeNumber eq "z")',
-         [("user_name", "x"), ("scim_id", "y"), ("employee_id", "z")]),
+        (
+            'USERNAME eq "x" and (id eq "y" and employeeNumber eq "z")',
+            [("user_name", "x"), ("scim_id", "y"), ("employee_id", "z")],
+        ),
     ],
-)  # fmt: skip
+)
 def test_filters(text: str, conditions: list[tuple[str, str]]) -> None:
     assert scim.parse_filter(text) == conditions
 
 
 @pytest.mark.parametrize(
     "text",
-    ['userName sw "l"', 'userName eq "a" or userName eq "b"', 'not (userName eq "a")', "userName pr",
-     'title eq "x"', 'userName eq 3', 'emails[type eq "work"]', 'userName eq "x" and', '(userName eq "x"'],
-)  # fmt: skip
+    [
+        'userName sw "l"',
+        'userName eq "a" or userName eq "b"',
+        'not (userName eq "a")',
+        "userName pr",
+        'title eq "x"',
+        "userName eq 3",
+        'emails[type eq "work"]',
+        'userName eq "x" and',
+        '(userName eq "x"',
+    ],
+)
 def test_unsupported_filters_are_invalid_filter(text: str) -> None:
     with pytest.raises(scim.ScimError) as caught:
         scim.parse_filter(text)
@@ -223,21 +261,29 @@ def test_entra_manager_spellings() -> None:
 def test_entra_patch_applies() -> None:
     payload = body()
     u = scim.represent(scim.stored(user(payload)), employee_of(record(payload)), manager_scim_id=None)
-    op = scim.parse_patch({
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [
-            {"op": "Replace", "value": {"active": "False", "name.givenName": "Lene",
-                                        f"{scim.ENTERPRISE}:department": "Brand"}},
-            {"op": "Add", "path": 'phoneNumbers[type eq "mobile"].value', "value": "+49 170 1"},
-            {"op": "Remove", "path": "phoneNumbers", "value": [{"value": "+49 30 1234"}]},
-            {"op": "Replace", "path": f"{scim.ENTERPRISE}:manager", "value": "E-8"},
-        ],
-    })  # fmt: skip
+    op = scim.parse_patch(
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [
+                {
+                    "op": "Replace",
+                    "value": {"active": "False", "name.givenName": "Lene", f"{scim.ENTERPRISE}:department": "Brand"},
+                },
+                {"op": "Add", "path": 'phoneNumbers[type eq "mobile"].value', "value": "+49 170 1"},
+                {"op": "Remove", "path": "phoneNumbers", "value": [{"value": "+49 30 1234"}]},
+                {"op": "Replace", "path": f"{scim.ENTERPRISE}:manager", "value": "E-8"},
+            ],
+        }
+    )
     with scim.PROVIDER:
         op.patch(u)
     rec = scim.employee_input(u, employee_id="E-1", manager_employee_id=scim.manager_of(u), current="active")
-    assert (rec.status, rec.display_name, rec.department, rec.manager_employee_id) == ("left", "Lene Yilmaz", "Brand",
-                                                                                       "E-8")  # fmt: skip
+    assert (rec.status, rec.display_name, rec.department, rec.manager_employee_id) == (
+        "left",
+        "Lene Yilmaz",
+        "Brand",
+        "E-8",
+    )
     assert [p.value for p in u.phone_numbers] == ["+49 170 1"]
 
 
@@ -265,7 +311,9 @@ def test_advertised_values_are_accepted_as_they_are() -> None:
     assert employee_number.mutability == "readWrite"  # a new value renumbers the employee
     tandem = {a.name: a for a in schemas[scim.TANDEM].attributes or []}
     assert (tandem["grade"].type, tandem["languages"].type, tandem["languages"].multi_valued) == (
-        "string", "string", False,
-    )  # fmt: skip
+        "string",
+        "string",
+        False,
+    )
     emails = next(a for a in schemas[scim.CORE].attributes or [] if a.name == "emails")
     assert emails.required

@@ -81,8 +81,11 @@ def test_the_pair_view_merges_pairing_and_sessions_and_an_ended_pair_stays_ended
     )
     state = a.state_as_of(log, "x", None, a.registered())
     assert state["state"] == "ended"
-    assert (state["end_reason"], state["ended_at"], state["extended_until"]) == ("completed", t[2].isoformat(),
-                                                                                 "2026-09-01")  # fmt: skip
+    assert (state["end_reason"], state["ended_at"], state["extended_until"]) == (
+        "completed",
+        t[2].isoformat(),
+        "2026-09-01",
+    )
     assert (state["score"], state["sessions"], state["goals"], state["feedback"]) == (0.8, {}, {}, 0)
     programme = a.state_as_of(log, "g", None, a.registered())
     assert programme["kind"] == "unknown"  # no ProgramLaunched in this log

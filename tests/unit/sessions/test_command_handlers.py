@@ -64,11 +64,23 @@ async def test_another_tenants_pair_is_not_found() -> None:
 async def test_the_end_of_a_pair_calls_off_its_sessions_to_come() -> None:
     ended = PairEnded(pair_id="p1", programme_id="g1", reason="completed")
     store, uow = FakeMentorships(), FakeUnitOfWork(tenant=ACME)
-    agreement = [(AgreementConfirmed(pair_id="p1", programme_id="g1", participant_id=who, role=role,
-                                     meeting_rhythm="weekly", confidentiality=True), T0)
-                 for who, role in (("mentor", "mentor"), ("mentee", "mentee"))]  # fmt: skip
-    later = SessionScheduled(pair_id="p1", programme_id="g1", session_id="s1", starts_at=T0 + timedelta(days=9),
-                             duration_minutes=45)  # fmt: skip
+    agreement = [
+        (
+            AgreementConfirmed(
+                pair_id="p1",
+                programme_id="g1",
+                participant_id=who,
+                role=role,
+                meeting_rhythm="weekly",
+                confidentiality=True,
+            ),
+            T0,
+        )
+        for who, role in (("mentor", "mentor"), ("mentee", "mentee"))
+    ]
+    later = SessionScheduled(
+        pair_id="p1", programme_id="g1", session_id="s1", starts_at=T0 + timedelta(days=9), duration_minutes=45
+    )
     store.add(ACME, pair().apply(ended), *agreement, (later, T0))
 
     cancelled = await handlers.call_off_after_end(uow, ended, ended_at=T0 + timedelta(days=1), store=store)  # type: ignore[arg-type]

@@ -32,8 +32,9 @@ REFERENCE_TABLES = ("programmes", "participants")
 def aggregate(h: History) -> Mentorship:
     """The pair's aggregate as the write model loads it: from its pair and its events with their times."""
     created = h.envelopes[0]
-    return Mentorship.from_history(PairView.from_created(created.data, created.time),
-                                   [(e.data, e.time) for e in h.envelopes[1:]])  # fmt: skip
+    return Mentorship.from_history(
+        PairView.from_created(created.data, created.time), [(e.data, e.time) for e in h.envelopes[1:]]
+    )
 
 
 def normal(table: str, found: list[Any]) -> list[str]:
@@ -48,8 +49,11 @@ def normal(table: str, found: list[Any]) -> list[str]:
 def expected(h: History) -> dict[str, list[str]]:
     """The rows of the pair's state, from the aggregate (and its pair changes, from the log)."""
     m, t = aggregate(h), h.tenant
-    changes = [{"tenant": t, "event_id": e.id, "pair_id": e.data.pair_id, "at": e.time, "kind": PAIR_STATE[e.type]}
-               for e in h.envelopes if e.type in PAIR_STATE]  # fmt: skip
+    changes = [
+        {"tenant": t, "event_id": e.id, "pair_id": e.data.pair_id, "at": e.time, "kind": PAIR_STATE[e.type]}
+        for e in h.envelopes
+        if e.type in PAIR_STATE
+    ]
     return {
         "pairs": normal("pairs", [rows.pair_row(t, m.pair)]),
         "pair_changes": normal("pair_changes", changes),
@@ -77,8 +81,11 @@ def test_aggregate_bulk_replay_and_audit_fold_every_history_alike(
 
     for each in (h, other):
         m = aggregate(each)
-        log = a.for_reader([a.Logged(env, "topic", 0, i) for i, env in enumerate(interleaved(rnd, h, other))],
-                           each.tenant, confidential=True)  # fmt: skip
+        log = a.for_reader(
+            [a.Logged(env, "topic", 0, i) for i, env in enumerate(interleaved(rnd, h, other))],
+            each.tenant,
+            confidential=True,
+        )
         audited = a.state_as_of(log, each.pair_id, None, a.registered(each.tenant))
         assert audited["kind"] == "pair"
         assert audited["state"] == m.pair.state  # the pairing service's state machine agrees with the sessions'

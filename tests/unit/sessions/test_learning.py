@@ -12,12 +12,17 @@ from shared.events.pairing import PairEnded
 
 def participation(**overrides: object) -> learning.Participation:
     base: dict[str, object] = {
-        "tenant": "acme", "participant_id": "mentee-1", "employee_id": "E-1", "programme_id": "prog-1",
+        "tenant": "acme",
+        "participant_id": "mentee-1",
+        "employee_id": "E-1",
+        "programme_id": "prog-1",
         "programme_name": "KI-Tandem",
-        "role": "mentee", "pair_starts": (datetime(2026, 2, 3, 23, 30, tzinfo=UTC),
-                                          datetime(2026, 1, 12, 9, tzinfo=UTC)),
-        "held_minutes": (55, 35, 45), "goals_set": 3, "goals_achieved": 2,
-    }  # fmt: skip
+        "role": "mentee",
+        "pair_starts": (datetime(2026, 2, 3, 23, 30, tzinfo=UTC), datetime(2026, 1, 12, 9, tzinfo=UTC)),
+        "held_minutes": (55, 35, 45),
+        "goals_set": 3,
+        "goals_achieved": 2,
+    }
     base.update(overrides)
     return learning.Participation(**base)  # type: ignore[arg-type]
 
@@ -43,12 +48,20 @@ def test_the_record_takes_the_figures_and_no_more() -> None:
     ended = datetime(2026, 7, 10, 23, 30, tzinfo=timezone(timedelta(hours=-2)))  # 11 July in UTC
     record = learning.learning_record(participation(), "completed", ended)
     assert record.model_dump() == {
-        "record_id": learning.record_id("acme", "mentee-1", "prog-1"), "participant_id": "mentee-1",
+        "record_id": learning.record_id("acme", "mentee-1", "prog-1"),
+        "participant_id": "mentee-1",
         "employee_id": "E-1",
-        "programme_id": "prog-1", "programme_name": "KI-Tandem", "role": "mentee", "outcome": "completed",
-        "started_on": date(2026, 1, 12), "ended_on": date(2026, 7, 11), "sessions_held": 3, "hours": 2.3,
-        "goals_set": 3, "goals_achieved": 2,
-    }  # fmt: skip
+        "programme_id": "prog-1",
+        "programme_name": "KI-Tandem",
+        "role": "mentee",
+        "outcome": "completed",
+        "started_on": date(2026, 1, 12),
+        "ended_on": date(2026, 7, 11),
+        "sessions_held": 3,
+        "hours": 2.3,
+        "goals_set": 3,
+        "goals_achieved": 2,
+    }
 
 
 def test_someone_never_paired_has_no_start_and_nothing_held() -> None:

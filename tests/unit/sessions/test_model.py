@@ -370,9 +370,14 @@ def test_cancel_errors() -> None:
 def test_the_end_of_a_pair_cancels_its_sessions_still_to_come_once() -> None:
     m = agreed()
     ended_at = T0 + timedelta(days=1)
-    for sid, start in (("past", T0), ("held", T0 + timedelta(hours=2)), ("later", ended_at + timedelta(days=7)),
-                       ("soon", ended_at + timedelta(hours=1)), ("called-off", ended_at + timedelta(days=2)),
-                       ("at-the-end", ended_at)):  # fmt: skip
+    for sid, start in (
+        ("past", T0),
+        ("held", T0 + timedelta(hours=2)),
+        ("later", ended_at + timedelta(days=7)),
+        ("soon", ended_at + timedelta(hours=1)),
+        ("called-off", ended_at + timedelta(days=2)),
+        ("at-the-end", ended_at),
+    ):
         m.schedule_session(ScheduleSession(P, sid, start, 60))
     m.reschedule_session(RescheduleSession(P, "later", ended_at + timedelta(days=8), 60))
     m.log_session(LogSession(P, "held", T0 + timedelta(hours=2), 60), now=T0 + timedelta(hours=4))
@@ -385,8 +390,14 @@ def test_the_end_of_a_pair_cancels_its_sessions_still_to_come_once() -> None:
     assert [(e.session_id, e.sequence, e.reason) for e in events] == [("soon", 1, reason), ("later", 2, reason)]
     assert [e.session_id for e in m.events[-2:]] == ["soon", "later"]
     statuses = {sid: s.status for sid, s in m.sessions.items()}
-    assert statuses == {"past": "scheduled", "held": "held", "later": "cancelled", "soon": "cancelled",
-                        "called-off": "cancelled", "at-the-end": "scheduled"}  # fmt: skip
+    assert statuses == {
+        "past": "scheduled",
+        "held": "held",
+        "later": "cancelled",
+        "soon": "cancelled",
+        "called-off": "cancelled",
+        "at-the-end": "scheduled",
+    }
     assert m.sessions["called-off"].cancel_reason == "travel"
     assert m.cancel_after_end(ended_at, reason) == []  # asked again: nothing new
     rebuilt = Mentorship.from_history(m.pair, m.events)

@@ -23,25 +23,48 @@ def test_defaults_are_those_of_the_settings_themselves() -> None:
 
 def test_every_variable_is_read_by_its_name() -> None:
     env = {
-        "DATABASE_URL": "postgresql://u:pw@db:5432/postgres", "PAIRING_HTTP_HOST": "0.0.0.0",
+        "DATABASE_URL": "postgresql://u:pw@db:5432/postgres",
+        "PAIRING_HTTP_HOST": "0.0.0.0",
         "PAIRING_HTTP_PORT": "9001",
-        "KAFKA_BOOTSTRAP_SERVERS": "k:9093", "KAFKA_ENABLE_IDEMPOTENCE": "yes", "TANDEM_TOPIC_NAMESPACE": "t2",
-        "TANDEM_TOPIC_PARTITIONS": "3", "TANDEM_TOPIC_REPLICATION_FACTOR": "2", "TANDEM_TENANT": "acme",
-        "KAFKA_SESSION_TIMEOUT_MS": "6000", "KAFKA_HEARTBEAT_INTERVAL_MS": "2000", "KAFKA_FETCH_MAX_WAIT_MS": "50",
-        "KAFKA_LINGER_MS": "5", "TANDEM_RETRY_INITIAL_SECONDS": "0.5", "TANDEM_RETRY_MAX_DELAY_SECONDS": "20",
-        "TANDEM_RETRY_MAX_ATTEMPTS": "9", "TANDEM_RETRY_MAX_SECONDS": "120", "TANDEM_PARK_TIMEOUT_SECONDS": "60",
-        "TANDEM_PARK_SWEEP_SECONDS": "2", "TANDEM_READY_STALL_SECONDS": "40", "TANDEM_READY_RELAY_GRACE_SECONDS": "15",
-        "TANDEM_BROKER_LOSS": "recover", "TANDEM_CREATE_TOPICS": "on", "TANDEM_OIDC_ISSUER": " https://idp/ ",
-        "TANDEM_OIDC_AUDIENCE": "aud", "TANDEM_OIDC_ALGORITHMS": "RS256, ES256", "TANDEM_OIDC_LEEWAY_SECONDS": "5",
-        "TANDEM_OIDC_ROLES_CLAIM": "realm_access.roles", "TANDEM_OIDC_TENANT_CLAIM": "tid",
-        "TANDEM_OIDC_EMPLOYEE_CLAIM": "emp", "TANDEM_OIDC_ROLE_MAP": "Tandem.HR=hr", "TANDEM_OIDC_TENANT_MAP": "g=acme",
+        "KAFKA_BOOTSTRAP_SERVERS": "k:9093",
+        "KAFKA_ENABLE_IDEMPOTENCE": "yes",
+        "TANDEM_TOPIC_NAMESPACE": "t2",
+        "TANDEM_TOPIC_PARTITIONS": "3",
+        "TANDEM_TOPIC_REPLICATION_FACTOR": "2",
+        "TANDEM_TENANT": "acme",
+        "KAFKA_SESSION_TIMEOUT_MS": "6000",
+        "KAFKA_HEARTBEAT_INTERVAL_MS": "2000",
+        "KAFKA_FETCH_MAX_WAIT_MS": "50",
+        "KAFKA_LINGER_MS": "5",
+        "TANDEM_RETRY_INITIAL_SECONDS": "0.5",
+        "TANDEM_RETRY_MAX_DELAY_SECONDS": "20",
+        "TANDEM_RETRY_MAX_ATTEMPTS": "9",
+        "TANDEM_RETRY_MAX_SECONDS": "120",
+        "TANDEM_PARK_TIMEOUT_SECONDS": "60",
+        "TANDEM_PARK_SWEEP_SECONDS": "2",
+        "TANDEM_READY_STALL_SECONDS": "40",
+        "TANDEM_READY_RELAY_GRACE_SECONDS": "15",
+        "TANDEM_BROKER_LOSS": "recover",
+        "TANDEM_CREATE_TOPICS": "on",
+        "TANDEM_OIDC_ISSUER": " https://idp/ ",
+        "TANDEM_OIDC_AUDIENCE": "aud",
+        "TANDEM_OIDC_ALGORITHMS": "RS256, ES256",
+        "TANDEM_OIDC_LEEWAY_SECONDS": "5",
+        "TANDEM_OIDC_ROLES_CLAIM": "realm_access.roles",
+        "TANDEM_OIDC_TENANT_CLAIM": "tid",
+        "TANDEM_OIDC_EMPLOYEE_CLAIM": "emp",
+        "TANDEM_OIDC_ROLE_MAP": "Tandem.HR=hr",
+        "TANDEM_OIDC_TENANT_MAP": "g=acme",
         "TANDEM_OIDC_WEB_CLIENT_ID": "web",
-    }  # fmt: skip
+    }
     s = ServiceSettings.from_env("pairing", env)
     assert s.dsn == "postgresql://u:pw@db:5432/tandem_pairing"
     assert (s.http_host, s.http_port, s.kafka_bootstrap_servers, s.kafka_enable_idempotence) == (
-        "0.0.0.0", 9001, "k:9093", True
-    )  # fmt: skip
+        "0.0.0.0",
+        9001,
+        "k:9093",
+        True,
+    )
     assert (s.topics.namespace, s.topics.partitions, s.topics.replication_factor) == ("t2", 3, 2)
     assert (s.tenant, s.tenants) == ("acme", frozenset({"acme"}))
     assert (s.kafka_session_timeout_ms, s.kafka_heartbeat_interval_ms, s.kafka_fetch_max_wait_ms) == (6000, 2000, 50)
@@ -50,19 +73,30 @@ def test_every_variable_is_read_by_its_name() -> None:
     assert (retry.backoff.initial, retry.backoff.cap, retry.max_attempts, retry.max_seconds) == (0.5, 20.0, 9, 120.0)
     assert (s.consumer_policy.park_timeout, s.consumer_policy.park_sweep_interval) == (60.0, 2.0)
     assert (s.ready_stall_seconds, s.ready_relay_grace_seconds, s.broker_loss, s.create_topics) == (
-        40.0, 15.0, "recover", True
-    )  # fmt: skip
+        40.0,
+        15.0,
+        "recover",
+        True,
+    )
     auth = s.auth
     assert auth is not None
     assert (auth.issuer, auth.audience, auth.algorithms, auth.leeway_seconds) == (
-        "https://idp/", "aud", ("RS256", "ES256"), 5
-    )  # fmt: skip
+        "https://idp/",
+        "aud",
+        ("RS256", "ES256"),
+        5,
+    )
     assert (auth.roles_claim, auth.tenant_claim, auth.employee_claim, auth.web_client_id) == (
-        "realm_access.roles", "tid", "emp", "web"
-    )  # fmt: skip
+        "realm_access.roles",
+        "tid",
+        "emp",
+        "web",
+    )
     assert (dict(auth.role_map), dict(auth.tenant_map), auth.tenants) == (
-        {"Tandem.HR": "hr"}, {"g": "acme"}, frozenset({"acme"})
-    )  # fmt: skip
+        {"Tandem.HR": "hr"},
+        {"g": "acme"},
+        frozenset({"acme"}),
+    )
     assert dict(s.extra) == {"HTTP_HOST": "0.0.0.0", "HTTP_PORT": "9001"}
     tenants = ServiceSettings.from_env("pairing", {**env, "TANDEM_TENANTS": "a, b,,"}).tenants
     assert tenants == frozenset({"a", "b"})
@@ -105,9 +139,12 @@ def test_secrets_never_show_in_settings_printed_or_logged(caplog: pytest.LogCapt
     env = {
         "NOTIFICATIONS_DATABASE_URL": "postgresql://tandem:db-pa55word@db/n",
         "DATABASE_URL": "postgresql://admin:server-pa55word@db/postgres",
-        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "sasl-pa55word",
-        "NOTIFICATIONS_SMTP_PASSWORD": "smtp-pa55word", "NOTIFICATIONS_SMTP_HOST": "mail",
-    }  # fmt: skip
+        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "KAFKA_SASL_USERNAME": "u",
+        "KAFKA_SASL_PASSWORD": "sasl-pa55word",
+        "NOTIFICATIONS_SMTP_PASSWORD": "smtp-pa55word",
+        "NOTIFICATIONS_SMTP_HOST": "mail",
+    }
     s = ServiceSettings.from_env("notifications", env)
     with caplog.at_level(logging.INFO):
         logging.getLogger("test").info("settings %s / %r", s, s)
@@ -122,8 +159,12 @@ def test_secrets_never_show_in_settings_printed_or_logged(caplog: pytest.LogCapt
 
 
 def test_an_error_about_settings_shows_no_secret() -> None:
-    env = {"PAIRING_DATABASE_URL": "postgresql://u:db-pa55word@h/d", "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-           "KAFKA_SASL_PASSWORD": "sasl-pa55word", "TANDEM_TOPIC_PARTITIONS": "x"}  # fmt: skip
+    env = {
+        "PAIRING_DATABASE_URL": "postgresql://u:db-pa55word@h/d",
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_PASSWORD": "sasl-pa55word",
+        "TANDEM_TOPIC_PARTITIONS": "x",
+    }
     for broken in (env, {**env, "TANDEM_TOPIC_PARTITIONS": "6"}):
         with pytest.raises(ConfigError) as caught:
             ServiceSettings.from_env("pairing", broken)

@@ -31,8 +31,15 @@ async def test_the_poll_flattens_partitions_and_returns_empty_at_once() -> None:
 
 def test_the_inbox_subscriber_uses_it_in_place_of_faststreams_own() -> None:
     broker = KafkaBroker("127.0.0.1:9")
-    inbox = InboxConsumer("t", pool=None, topics=["a"], handlers=Handlers(), dead_letter_topic="dlt",  # type: ignore[arg-type]
-                          producer=None, max_records=321)  # type: ignore[arg-type]  # fmt: skip
+    inbox = InboxConsumer(
+        "t",
+        pool=None,
+        topics=["a"],
+        handlers=Handlers(),
+        dead_letter_topic="dlt",  # type: ignore[arg-type]
+        producer=None,
+        max_records=321,
+    )  # type: ignore[arg-type]
     inbox.subscribe(broker)
     [subscriber] = broker.subscribers
     # FastStream still has the hook we replace, and the instance now polls through ours

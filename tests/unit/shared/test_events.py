@@ -87,8 +87,14 @@ def test_each_upcaster_step_is_a_pure_function_of_its_input() -> None:
 
 
 def test_hr_employee_updated_v1_says_on_leave_v2_says_status() -> None:
-    v1 = {"employee_id": "E1", "display_name": "A", "email": "a@x.example", "department": "D", "grade": 3,
-          "on_leave": True}  # fmt: skip
+    v1 = {
+        "employee_id": "E1",
+        "display_name": "A",
+        "email": "a@x.example",
+        "department": "D",
+        "grade": 3,
+        "on_leave": True,
+    }
     assert upcast("tandem.hr.EmployeeUpdated", 1, dict(v1))["status"] == "on_leave"
     assert upcast("tandem.hr.EmployeeUpdated", 1, {**v1, "on_leave": False})["status"] == "active"
     assert "on_leave" not in upcast("tandem.hr.EmployeeUpdated", 1, dict(v1))

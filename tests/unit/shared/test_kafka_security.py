@@ -15,8 +15,26 @@ from shared.kafka_security import KafkaSecurity
 def _ca(tmp: Path) -> Path:
     """A self-signed CA certificate, as the cluster CA secret's ca.crt."""
     key, crt = tmp / "ca.key", tmp / "ca.crt"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(crt),
-                    "-days", "1", "-subj", "/CN=cluster-ca"], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(crt),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=cluster-ca",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return crt
 
 
@@ -30,10 +48,12 @@ def test_scram_over_tls_as_strimzi_issues_it(tmp_path: Path) -> None:
     secret = tmp_path / "password"
     secret.write_text("s3cr3t\n")
     env = {
-        "PAIRING_DATABASE_URL": "postgresql://x/y", "KAFKA_SECURITY_PROTOCOL": "sasl_ssl",
-        "KAFKA_SASL_USERNAME": "tandem-pairing", "KAFKA_SASL_PASSWORD_FILE": str(secret),
+        "PAIRING_DATABASE_URL": "postgresql://x/y",
+        "KAFKA_SECURITY_PROTOCOL": "sasl_ssl",
+        "KAFKA_SASL_USERNAME": "tandem-pairing",
+        "KAFKA_SASL_PASSWORD_FILE": str(secret),
         "KAFKA_SSL_CA_FILE": str(_ca(tmp_path)),
-    }  # fmt: skip
+    }
     security = ServiceSettings.from_env("pairing", env).kafka_security
     kwargs = security.aiokafka()
     assert (kwargs["security_protocol"], kwargs["sasl_mechanism"]) == ("SASL_SSL", "SCRAM-SHA-512")

@@ -14,10 +14,18 @@ def record(
     offset: int = 5, timestamp: int = 1000, value: bytes = b"{bad", **kw: object
 ) -> ConsumerRecord[bytes, bytes]:
     fields: dict[str, object] = {
-        "topic": "t.pairing.events", "partition": 1, "offset": offset, "timestamp": timestamp, "timestamp_type": 0,
-        "key": b"k", "value": value, "checksum": None, "serialized_key_size": 1,
-        "serialized_value_size": len(value), "headers": [("a", b"1")],
-    }  # fmt: skip
+        "topic": "t.pairing.events",
+        "partition": 1,
+        "offset": offset,
+        "timestamp": timestamp,
+        "timestamp_type": 0,
+        "key": b"k",
+        "value": value,
+        "checksum": None,
+        "serialized_key_size": 1,
+        "serialized_value_size": len(value),
+        "headers": [("a", b"1")],
+    }
     fields.update(kw)
     return ConsumerRecord(**fields)  # type: ignore[arg-type]
 
@@ -67,9 +75,13 @@ def test_a_dead_letter_without_event_id_is_known_by_its_place_and_content() -> N
 
 
 def test_delivery_settings_are_read_and_bad_ones_named() -> None:
-    env = {"PAIRING_DATABASE_URL": "postgresql://x/y", "TANDEM_RETRY_MAX_ATTEMPTS": "7",
-           "TANDEM_PARK_TIMEOUT_SECONDS": "90", "TANDEM_BROKER_LOSS": "recover",
-           "TANDEM_CREATE_TOPICS": "true"}  # fmt: skip
+    env = {
+        "PAIRING_DATABASE_URL": "postgresql://x/y",
+        "TANDEM_RETRY_MAX_ATTEMPTS": "7",
+        "TANDEM_PARK_TIMEOUT_SECONDS": "90",
+        "TANDEM_BROKER_LOSS": "recover",
+        "TANDEM_CREATE_TOPICS": "true",
+    }
     s = ServiceSettings.from_env("pairing", env)
     assert s.consumer_policy.retry.max_attempts == 7
     assert s.consumer_policy.park_timeout == 90.0
