@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import random
 import statistics
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -187,3 +188,14 @@ async def produce_events(bootstrap: str, topics: Topics, envs: Iterator[Envelope
     finally:
         await producer.stop()
     return n
+
+
+def command_line(doc: str | None, run: Callable[..., list[dict[str, Any]]], *, events: bool = False) -> None:
+    """A benchmark's command line: `--quick` (and `--events N` where it takes a size), then a row a line."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--quick", action="store_true")
+    if events:
+        parser.add_argument("--events", type=int)
+    args = parser.parse_args()
+    for row in run(args.quick, args.events) if events else run(args.quick):
+        print(row)

@@ -6,7 +6,6 @@ handlers) against a bare aiokafka consumer reading the same topic in the same ru
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import time
@@ -15,7 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from faststream.kafka import KafkaBroker
 
-from bench.common import namespace, produce_events, programme_events
+from bench.common import command_line, namespace, produce_events, programme_events
 from services.sessions.app import SPEC as SESSIONS
 from services.sessions.handler_table import build_handlers
 from shared.consumer import InboxConsumer
@@ -92,10 +91,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    for row in run(parser.parse_args().quick):
-        print(row)
+    command_line(__doc__, run)
 
 
 if __name__ == "__main__":

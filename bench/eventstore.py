@@ -27,7 +27,6 @@ the outbox and of its index.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import random
@@ -43,7 +42,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.common import TOPICS, namespace, summary_ms
+from bench.common import TOPICS, command_line, namespace, summary_ms
 from bench.http import Client, HttpError
 from bench.latency import setup_pairs, start_services
 from services.sessions.repository import HISTORY_QUERY, HISTORY_TYPES
@@ -405,10 +404,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    for row in run(parser.parse_args().quick):
-        print(row)
+    command_line(__doc__, run)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from the timestamps the two databases record.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import subprocess
@@ -28,7 +27,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from bench.common import namespace, summary_ms
+from bench.common import command_line, namespace, summary_ms
 from bench.http import Client, HttpError
 from shared.db import ensure_database
 from shared.identity_provider import LocalIdentityProvider
@@ -277,10 +276,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    for row in run(parser.parse_args().quick):
-        print(row)
+    command_line(__doc__, run)
 
 
 if __name__ == "__main__":

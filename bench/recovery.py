@@ -14,14 +14,13 @@ whole new log (every event a duplicate its inbox drops) and both services are re
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import namespace, programme_events
+from bench.common import command_line, namespace, programme_events
 from services.pairing.app import SPEC as PAIRING
 from services.sessions.app import SPEC as SESSIONS
 from shared import outbox
@@ -147,12 +146,7 @@ def run(quick: bool = False, events: int | None = None) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--events", type=int)
-    args = parser.parse_args()
-    for row in run(args.quick, args.events):
-        print(row)
+    command_line(__doc__, run, events=True)
 
 
 if __name__ == "__main__":

@@ -5,14 +5,13 @@ python -m bench.relay [--quick]
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from bench.common import namespace, programme_events
+from bench.common import command_line, namespace, programme_events
 from shared import outbox
 from shared.config import ServiceSettings
 from shared.db import create_pool, ensure_database, migrate
@@ -73,10 +72,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    for row in run(parser.parse_args().quick):
-        print(row)
+    command_line(__doc__, run)
 
 
 if __name__ == "__main__":

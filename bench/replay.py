@@ -6,7 +6,6 @@ reading the same topics with a bare consumer and of COPYing the same number of r
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 from datetime import UTC, datetime
@@ -14,7 +13,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench.common import namespace, produce_events, programme_events
+from bench.common import command_line, namespace, produce_events, programme_events
 from services.sessions.app import SPEC as SESSIONS
 from services.sessions.bulk import COLUMNS
 from services.sessions.handler_table import build_handlers
@@ -125,12 +124,7 @@ def run(quick: bool = False, events: int | None = None) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--events", type=int)
-    args = parser.parse_args()
-    for row in run(args.quick, args.events):
-        print(row)
+    command_line(__doc__, run, events=True)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ first and are not counted.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import subprocess
@@ -28,7 +27,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.common import namespace, summary_ms
+from bench.common import command_line, namespace, summary_ms
 from bench.http import Client, HttpError
 from shared.db import ensure_database
 from shared.identity_provider import LocalIdentityProvider
@@ -213,10 +212,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    for row in run(parser.parse_args().quick):
-        print(row)
+    command_line(__doc__, run)
 
 
 if __name__ == "__main__":
