@@ -5,34 +5,12 @@ meeting is neither. Over the real broker and Postgres, to a real SMTP server."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, time, timedelta
 from email.message import Message
 
-import pytest
-
 from shared.events import pairing as p
 from shared.events import sessions as s
-from shared.infra import Infra
-from tests.conftest import HostFactory
-from tests.integration.notifications.servers import SmtpServer
 from tests.integration.notifications.test_delivery import Rig, until
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def rig(infra: Infra, start_service: HostFactory, smtp: SmtpServer) -> AsyncIterator[Rig]:
-    r = Rig(infra, start_service, smtp)
-    yield r
-    if r.host is not None and hasattr(r.host.app.state, "test_server"):
-        server, task = r.host.app.state.test_server
-        server.should_exit = True
-        await task
 
 
 def _body(message: Message) -> str:

@@ -4,46 +4,17 @@ server, real local HTTP receivers and real tokens."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from shared.events import sessions as s
-from shared.infra import Infra
 from tests import auth
-from tests.conftest import HostFactory
 from tests.integration.notifications.receiver import Receiver
-from tests.integration.notifications.servers import SmtpServer
 from tests.integration.notifications.test_delivery import Rig, until
 from tests.kafka_helpers import read_topic
 
 #: The development setting: http receivers on 127.0.0.1 (the tests' own); everything else is as in production.
 DEVELOPMENT = {"WEBHOOK_ALLOW_INSECURE": "true"}
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def rig(infra: Infra, start_service: HostFactory, smtp: SmtpServer) -> AsyncIterator[Rig]:
-    r = Rig(infra, start_service, smtp)
-    yield r
-    if r.host is not None and hasattr(r.host.app.state, "test_server"):
-        server, task = r.host.app.state.test_server
-        server.should_exit = True
-        await task
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = await Receiver().start()
-    yield r
-    await r.stop()
 
 
 async def known(rig: Rig) -> None:

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -264,12 +264,6 @@ async def exactly_one_mail_each(dsn: str, smtp: SmtpServer, rows: list[Any]) -> 
     receipts = await query(dsn, "SELECT DISTINCT notification_id FROM notification_receipts")
     assert {r["notification_id"] for r in receipts} == {r["notification_id"] for r in rows}
     return copies
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
 
 
 @pytest.fixture

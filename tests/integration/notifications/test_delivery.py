@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import icalendar
-import pytest
 
 from services.notifications.app import SPEC as NOTIFICATIONS
 from shared.events import Envelope, EventPayload, encode
@@ -24,12 +22,6 @@ from tests import auth
 from tests.conftest import HostFactory
 from tests.integration.notifications.servers import SmtpServer, Webhook
 from tests.kafka_helpers import produce, read_topic
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
 
 
 class Rig:
@@ -182,16 +174,6 @@ class Rig:
             assert r.status_code == 200, r.text
             data: list[dict[str, Any]] = r.json()
             return data
-
-
-@pytest.fixture
-async def rig(infra: Infra, start_service: HostFactory, smtp: SmtpServer) -> AsyncIterator[Rig]:
-    r = Rig(infra, start_service, smtp)
-    yield r
-    if r.host is not None and hasattr(r.host.app.state, "test_server"):
-        server, task = r.host.app.state.test_server
-        server.should_exit = True
-        await task
 
 
 async def until(check: Any, timeout: float = 20.0) -> Any:

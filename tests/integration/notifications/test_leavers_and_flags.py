@@ -4,7 +4,6 @@ and Postgres, to a real SMTP server."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from typing import Any
@@ -22,25 +21,7 @@ from shared.events import sessions as s
 from shared.infra import Infra
 from shared.replay import Rebuild, diff
 from tests import auth
-from tests.conftest import HostFactory
-from tests.integration.notifications.servers import SmtpServer
 from tests.integration.notifications.test_delivery import Rig, until
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def rig(infra: Infra, start_service: HostFactory, smtp: SmtpServer) -> AsyncIterator[Rig]:
-    r = Rig(infra, start_service, smtp)
-    yield r
-    if r.host is not None and hasattr(r.host.app.state, "test_server"):
-        server, task = r.host.app.state.test_server
-        server.should_exit = True
-        await task
 
 
 def another(rig: Rig, tenant: str | None = None) -> Rig:

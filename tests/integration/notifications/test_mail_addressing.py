@@ -22,6 +22,7 @@ from shared.events import EventPayload
 from shared.events import pairing as p
 from shared.infra import Infra
 from tests.conftest import HostFactory
+from tests.integration.notifications.conftest import rigged
 from tests.integration.notifications.servers import SmtpServer
 from tests.integration.notifications.test_delivery import Rig, until
 
@@ -42,24 +43,15 @@ def ascii_smtp() -> Iterator[SmtpServer]:
         yield server
 
 
-async def _rig(infra: Infra, start: HostFactory, smtp: SmtpServer) -> AsyncIterator[Rig]:
-    rig = Rig(infra, start, smtp)
-    yield rig
-    if rig.host is not None and hasattr(rig.host.app.state, "test_server"):
-        server, task = rig.host.app.state.test_server
-        server.should_exit = True
-        await task
-
-
 @pytest.fixture
 async def utf8_rig(infra: Infra, start_service: HostFactory, utf8_smtp: SmtpServer) -> AsyncIterator[Rig]:
-    async for rig in _rig(infra, start_service, utf8_smtp):
+    async for rig in rigged(infra, start_service, utf8_smtp):
         yield rig
 
 
 @pytest.fixture
 async def ascii_rig(infra: Infra, start_service: HostFactory, ascii_smtp: SmtpServer) -> AsyncIterator[Rig]:
-    async for rig in _rig(infra, start_service, ascii_smtp):
+    async for rig in rigged(infra, start_service, ascii_smtp):
         yield rig
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from shared.runtime import ServiceHost
 from shared.topics import Topics
 from tests import auth
 from tests.conftest import HostFactory, auth_settings
+from tests.integration.notifications.conftest import rigged
 from tests.integration.notifications.receiver import Receiver
 from tests.integration.notifications.servers import SmtpServer
 from tests.integration.notifications.test_delivery import Rig, until
@@ -35,27 +36,10 @@ A, B = "acme", "globex"
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
 async def rig(infra: Infra, start_service: HostFactory, smtp: SmtpServer) -> AsyncIterator[Rig]:
     """Tenant A's programme and people (the service is started by the test)."""
-    r = Rig(infra, start_service, smtp, tenant=A)
-    yield r
-    if r.host is not None and hasattr(r.host.app.state, "test_server"):
-        server, task = r.host.app.state.test_server
-        server.should_exit = True
-        await task
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = await Receiver().start()
-    yield r
-    await r.stop()
+    async for r in rigged(infra, start_service, smtp, tenant=A):
+        yield r
 
 
 def twin(rig: Rig) -> Rig:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -48,12 +48,6 @@ Notifications = Callable[..., Awaitable[Running]]
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
 async def notifications(start_service: HostFactory, smtp: SmtpServer) -> AsyncIterator[Notifications]:
     """Start the notifications service with these settings and its HTTP API on a free port."""
     servers: list[tuple[Any, asyncio.Task[None]]] = []
@@ -80,13 +74,6 @@ async def notifications(start_service: HostFactory, smtp: SmtpServer) -> AsyncIt
     for server, _ in servers:
         server.should_exit = True
     await asyncio.gather(*(task for _, task in servers))
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = await Receiver().start()
-    yield r
-    await r.stop()
 
 
 async def subscribe(service: Running, url: str, *types: str, description: str = "HR platform") -> dict[str, Any]:
