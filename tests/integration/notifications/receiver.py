@@ -6,6 +6,8 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from tests.integration.notifications.servers import LocalHttp
+
 
 @dataclass
 class Received:
@@ -15,7 +17,7 @@ class Received:
 
 
 @dataclass
-class Receiver:
+class Receiver(LocalHttp):
     """HTTP/1.1 on 127.0.0.1. Each request takes the next status of `script`, then `status`; `location` is sent
     with 3xx answers; while `hold` is set, requests are read and recorded but never answered."""
 
@@ -24,17 +26,6 @@ class Receiver:
     location: str = ""
     hold: bool = False
     received: list[Received] = field(default_factory=list)
-    port: int = 0
-    server: asyncio.Server | None = None
-
-    async def start(self) -> Receiver:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/tandem"
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -56,8 +47,3 @@ class Receiver:
                 await writer.drain()
         finally:
             writer.close()
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()

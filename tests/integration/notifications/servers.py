@@ -9,7 +9,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, Self
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -87,15 +87,13 @@ class SmtpServer:
 
 
 @dataclass
-class Webhook:
-    """A tiny HTTP/1.1 server on 127.0.0.1 that records JSON posts; answers `status`."""
+class LocalHttp:
+    """An HTTP/1.1 server on 127.0.0.1 at a free port; a subclass answers each connection in `_handle`."""
 
-    status: int = 200
-    received: list[tuple[dict[str, str], Any]] = field(default_factory=list)
     port: int = 0
     server: asyncio.Server | None = None
 
-    async def start(self) -> Webhook:
+    async def start(self) -> Self:
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
@@ -103,6 +101,22 @@ class Webhook:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hooks/tandem"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+@dataclass
+class Webhook(LocalHttp):
+    """A tiny HTTP/1.1 server on 127.0.0.1 that records JSON posts; answers `status`."""
+
+    status: int = 200
+    received: list[tuple[dict[str, str], Any]] = field(default_factory=list)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -114,8 +128,3 @@ class Webhook:
         writer.write(f"HTTP/1.1 {self.status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode())
         await writer.drain()
         writer.close()
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
