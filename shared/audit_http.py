@@ -4,7 +4,7 @@ kinds, and the event that records the read, are the service's."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -12,7 +12,9 @@ from fastapi import Request, Response
 
 from shared import audit as a
 from shared.errors import InvalidInput, NotFound
+from shared.events import EventPayload
 from shared.runtime import host_of
+from shared.uow import UnitOfWork
 
 SUMMARY = "Timeline of a subject from the event log; with as_of its state then, as this service knows it"
 
@@ -26,10 +28,13 @@ async def answer(
     as_of: datetime | None,
     format: Literal["json", "csv"],
     kinds: Sequence[a.Kind],
-    record: Callable[[str], Awaitable[None]],
+    uow: UnitOfWork,
+    accessed: Callable[..., EventPayload],
+    by: str,
+    role: str,
 ) -> Any:
-    """The caller's tenant's events only; confidential text only for HR. `record(what)` keeps the read in the
-    log (the service's SensitiveDataAccessed) before anything is answered."""
+    """The caller's tenant's events only; confidential text only for HR. The read is kept in the log before
+    anything is answered: `accessed` (the service's SensitiveDataAccessed) with who (`by`, `role`) and what."""
     if as_of is not None and as_of.tzinfo is None:
         raise InvalidInput("as_of needs a time zone, e.g. 2026-03-01T12:00:00Z", field="as_of")
     host = host_of(request.app)
@@ -42,7 +47,9 @@ async def answer(
     what = f"audit state as of {as_of.isoformat()}" if as_of is not None else f"audit timeline ({format})"
     if hr and a.shows_confidential(events, subject):
         what += ", confidential comments included"
-    await record(what)
+    async with uow:
+        uow.emit(accessed(subject_id=subject, what=what, by=by, role=role))
+        await uow.commit()
     if as_of is not None:
         return a.state_as_of(events, subject, as_of, kinds)
     rows = [e.row() for e in a.timeline(events, subject)]

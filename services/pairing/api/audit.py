@@ -29,12 +29,6 @@ async def audit(
     """The caller's tenant's events only. A confidential comment shows to HR; to anyone else it reads
     "[confidential]". Every read is recorded in the log (SensitiveDataAccessed: who, what, when)."""
 
-    async def record(what: str) -> None:
-        async with uow:
-            role = ",".join(sorted(caller.roles))
-            uow.emit(SensitiveDataAccessed(subject_id=subject, what=what, by=caller.who, role=role))
-            await uow.commit()
-
     return await answer(
         request,
         subject,
@@ -43,5 +37,8 @@ async def audit(
         as_of=as_of,
         format=format,
         kinds=kinds(caller.tenant),
-        record=record,
+        uow=uow,
+        accessed=SensitiveDataAccessed,
+        by=caller.who,
+        role=",".join(sorted(caller.roles)),
     )

@@ -30,11 +30,6 @@ async def audit(
     """The caller's tenant's events only. A confidential comment shows to HR; to anyone else it reads
     "[confidential]". Every read is recorded in the log (SensitiveDataAccessed: who, what, when)."""
 
-    async def record(what: str) -> None:
-        async with uow:
-            uow.emit(SensitiveDataAccessed(subject_id=subject, what=what, by=who.principal.who, role=who.acting_role))
-            await uow.commit()
-
     return await answer(
         request,
         subject,
@@ -43,5 +38,8 @@ async def audit(
         as_of=as_of,
         format=format,
         kinds=kinds(who.tenant),
-        record=record,
+        uow=uow,
+        accessed=SensitiveDataAccessed,
+        by=who.principal.who,
+        role=who.acting_role,
     )
