@@ -41,15 +41,21 @@ async def _page(
     conn: Conn, columns: str, table: str, where: _Where, order: str, limit: int, offset: int
 ) -> tuple[list[Any], int]:
     """One page of the rows of `table` that match, in `order`; and how many match in all."""
-    total = await conn.fetchval(f"SELECT count(*) FROM {table} WHERE {where}", *where.args)
+    total = await _count(conn, table, where)
+    return await _rows(conn, f"SELECT {columns} FROM {table}", where, order, limit, offset), total
+
+
+async def _count(conn: Conn, table: str, where: _Where) -> int:
+    return int(await conn.fetchval(f"SELECT count(*) FROM {table} WHERE {where}", *where.args))
+
+
+async def _rows(conn: Conn, select: str, where: _Where, order: str, limit: int, offset: int) -> list[Any]:
+    """`select` (up to its FROM) of the rows that match, in `order`, from `offset` on, at most `limit`."""
     n = len(where.args)
     rows = await conn.fetch(
-        f"SELECT {columns} FROM {table} WHERE {where} ORDER BY {order} LIMIT ${n + 1} OFFSET ${n + 2}",
-        *where.args,
-        limit,
-        offset,
+        f"{select} WHERE {where} ORDER BY {order} LIMIT ${n + 1} OFFSET ${n + 2}", *where.args, limit, offset
     )
-    return list(rows), int(total)
+    return list(rows)
 
 
 # --- programmes ------------------------------------------------------------------------------------
@@ -818,16 +824,10 @@ async def scim_users(
     where = _Where("e.tenant = $1", "e.scim_deleted_at IS NULL", args=[tenant])
     for column, value in conditions:
         where.add(_SCIM_FILTERS[column], value)
-    total = int(await conn.fetchval(f"SELECT count(*) FROM employees e WHERE {where}", *where.args))
+    total = await _count(conn, "employees e", where)
     if limit <= 0 or offset >= total:
         return [], total
-    n = len(where.args)
-    rows = await conn.fetch(
-        f"SELECT {_SCIM} WHERE {where} ORDER BY e.employee_id LIMIT ${n + 1} OFFSET ${n + 2}",
-        *where.args,
-        limit,
-        offset,
-    )
+    rows = await _rows(conn, f"SELECT {_SCIM}", where, "e.employee_id", limit, offset)
     return [_scim_row(r) for r in rows], total
 
 
