@@ -272,6 +272,13 @@ def run(main: Coroutine[Any, Any, None]) -> None:
         runner.run(main)
 
 
+def serve_process(bootstrap: Callable[[], ServiceHost]) -> None:
+    """A service's process: log lines with their time and logger, then the host `bootstrap` builds, served
+    until SIGINT or SIGTERM."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    run(bootstrap().serve())
+
+
 class _Server(uvicorn.Server):
     """uvicorn that leaves signals to the host, which stops the relay and consumer after the server."""
 

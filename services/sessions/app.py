@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from services.sessions.api import build_api
@@ -10,7 +9,7 @@ from services.sessions.config import SERVICE, load_settings
 from services.sessions.handler_table import build_handlers
 from shared import registry
 from shared.config import ServiceSettings
-from shared.runtime import ServiceHost, ServiceSpec, run
+from shared.runtime import ServiceHost, ServiceSpec, serve_process
 
 SPEC = ServiceSpec(
     name=SERVICE,
@@ -26,5 +25,4 @@ def bootstrap(settings: ServiceSettings | None = None) -> ServiceHost:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    run(bootstrap().serve())
+    serve_process(bootstrap)
