@@ -9,20 +9,11 @@ from typing import Any
 import httpx
 
 from services.pairing.api.integration import issue_token
+from services.pairing.domain import directory
 from shared.runtime import ServiceHost
 
 #: What the directory owns of a participant's profile (the rest is the enrolment's).
-DIRECTORY_FIELDS = (
-    "display_name",
-    "email",
-    "locale",
-    "department",
-    "grade",
-    "manager_employee_id",
-    "location",
-    "timezone",
-    "languages",
-)
+DIRECTORY_FIELDS = directory.PROFILE_FIELDS
 
 
 def employee(body: dict[str, Any]) -> dict[str, Any]:
