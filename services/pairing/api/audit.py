@@ -4,41 +4,14 @@ service answers the same route for its part of a pair (agreement, goals, session
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
-
-from fastapi import APIRouter, Query, Request
-
-from services.pairing.api.deps import Caller, PathId, UoW
+from services.pairing.api.deps import Caller
 from services.pairing.audit import kinds
-from shared.audit_http import SUMMARY, answer
+from shared.audit_route import Reader, audit_router
 from shared.events.pairing import SensitiveDataAccessed
 
-router = APIRouter(tags=["audit"])
+
+async def reader(caller: Caller) -> Reader:
+    return Reader(caller.tenant, caller.has("hr"), caller.who, ",".join(sorted(caller.roles)))
 
 
-@router.get("/audit/{subject}", summary=SUMMARY, responses={200: {"content": {"application/json": {}, "text/csv": {}}}})
-async def audit(
-    subject: PathId,
-    request: Request,
-    caller: Caller,
-    uow: UoW,
-    as_of: Annotated[datetime | None, Query(description="ISO 8601 with a time zone")] = None,
-    format: Annotated[Literal["json", "csv"], Query()] = "json",
-) -> Any:
-    """The caller's tenant's events only. A confidential comment shows to HR; to anyone else it reads
-    "[confidential]". Every read is recorded in the log (SensitiveDataAccessed: who, what, when)."""
-
-    return await answer(
-        request,
-        subject,
-        tenant=caller.tenant,
-        hr=caller.has("hr"),
-        as_of=as_of,
-        format=format,
-        kinds=kinds(caller.tenant),
-        uow=uow,
-        accessed=SensitiveDataAccessed,
-        by=caller.who,
-        role=",".join(sorted(caller.roles)),
-    )
+router = audit_router(reader, SensitiveDataAccessed, kinds)
