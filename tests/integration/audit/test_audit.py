@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 from services.pairing.app import SPEC as PAIRING
 from services.sessions.app import SPEC as SESSIONS
@@ -16,10 +12,9 @@ from shared import audit as a
 from shared.infra import Infra
 from shared.outbox import wait_published
 from tests import auth
+from tests.cli import cli_env, tandem
 from tests.conftest import Running, ServeFactory
 from tests.integration.sessions.flows import agree
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 async def test_timeline_and_state_as_of_from_the_log(serve: ServeFactory, infra: Infra) -> None:
@@ -79,46 +74,15 @@ async def test_timeline_and_state_as_of_from_the_log(serve: ServeFactory, infra:
         assert programme["pairs"] == {"active": 0, "paused": 0, "ended": 1}
         assert programme["participants"] == {"mentors": 1, "mentees": 1}
 
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
-        "TANDEM_TOPIC_NAMESPACE": pairing.host.topics.namespace,
-    }
-    out = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "services", "audit", pid, "--format", "json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    env = cli_env(infra.kafka_bootstrap, pairing.host)
+    out = await tandem("audit", pid, "--format", "json", env=env, check=True)
     history = [e for e in json.loads(out.stdout) if e["type"] != "tandem.pairing.SensitiveDataAccessed"]
     assert [e["event_id"] for e in history] == [e["event_id"] for e in timeline]
-    table = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "services", "audit", pid],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    table = await tandem("audit", pid, env=env, check=True)
     assert "PairPaused" in table.stdout
     assert "PairEnded" in table.stdout
     assert "SensitiveDataAccessed" in table.stdout  # the API's reads are in the log
-    as_of = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "services", "audit", pid, "--as-of", between.isoformat()],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    as_of = await tandem("audit", pid, "--as-of", between.isoformat(), env=env, check=True)
     whole = json.loads(as_of.stdout)  # the CLI puts every service's view of the pair together
     assert whole["state"] == "paused"
     assert whole["agreement"] == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -23,6 +22,7 @@ from shared.events.directory import DIRECTORY_EVENTS
 from shared.infra import Infra
 from shared.outbox import wait_published
 from tests import auth, builders
+from tests.cli import cli_env, tandem
 from tests.conftest import Running, ServeFactory
 from tests.directory import pair, token
 from tests.kafka_helpers import eventually, produce, read_topic
@@ -373,24 +373,17 @@ async def test_the_file_sync_dry_run_apply_complete_and_row_errors(serve: ServeF
     path = ROOT / "test-artifacts" / f"{tenant}.csv"
     path.parent.mkdir(exist_ok=True)
     path.write_text(header + "".join(rows))
-    env = {
-        **os.environ,
-        "PAIRING_DATABASE_URL": svc.host.settings.dsn,
-        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
-        "TANDEM_TOPIC_NAMESPACE": svc.host.topics.namespace,
-    }
-    cli = [sys.executable, "-m", "services", "hr", "import", str(path), "--tenant", tenant]
-    dry_cli = await asyncio.to_thread(
-        subprocess.run, [*cli, "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    env = cli_env(infra.kafka_bootstrap, svc.host, PAIRING_DATABASE_URL=svc.host.settings.dsn)
+    cli = ["hr", "import", str(path), "--tenant", tenant]
+    dry_cli = await tandem(*cli, "--dry-run", env=env)
     assert dry_cli.returncode == 0, dry_cli.stderr
     assert "1 rehired" in dry_cli.stdout
     assert "dry run, nothing changed" in dry_cli.stdout
-    real = await asyncio.to_thread(subprocess.run, cli, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    real = await tandem(*cli, env=env)
     assert real.returncode == 0, real.stderr
     assert "1 rehired" in real.stdout
     path.write_text(header + rows[0].replace(",de; en,", ",Deutsch,"))
-    bad = await asyncio.to_thread(subprocess.run, cli, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    bad = await tandem(*cli, env=env)
     assert bad.returncode == 2
     assert "row 1: languages" in bad.stderr
 
@@ -522,21 +515,8 @@ async def test_who_was_the_manager_on_a_date_and_a_match_run_can_be_replayed_fro
     assert (then["kind"], then["manager_employee_id"]) == ("employee", first_boss)
     assert now["manager_employee_id"] == second_boss
 
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
-        "TANDEM_TOPIC_NAMESPACE": svc.host.topics.namespace,
-    }
-    out = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "services", "audit", worker, "--as-of", between.isoformat()],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    env = cli_env(infra.kafka_bootstrap, svc.host)
+    out = await tandem("audit", worker, "--as-of", between.isoformat(), env=env, check=True)
     assert json.loads(out.stdout)["manager_employee_id"] == first_boss
 
     # The run recorded the directory revision it read: fold the directory topic up to it, take the same
@@ -570,12 +550,7 @@ async def test_a_file_sync_killed_half_way_converges_when_run_again(serve: Serve
         f.write("employee_id,display_name,email,department,grade,manager_employee_id,languages\n")
         for k in range(n):
             f.write(f"C{k:05d},Person {k},c{k}@acme.example,Sales,8,{'C00000' if k else ''},de\n")
-    env = {
-        **os.environ,
-        "PAIRING_DATABASE_URL": svc.host.settings.dsn,
-        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
-        "TANDEM_TOPIC_NAMESPACE": svc.host.topics.namespace,
-    }
+    env = cli_env(infra.kafka_bootstrap, svc.host, PAIRING_DATABASE_URL=svc.host.settings.dsn)
     cli = [sys.executable, "-m", "services", "hr", "import", str(path), "--tenant", tenant]
     proc = await asyncio.create_subprocess_exec(*cli, cwd=ROOT, env=env)
     count = "SELECT count(*) FROM employees WHERE tenant = $1"
