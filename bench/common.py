@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 import statistics
 import uuid
@@ -10,6 +11,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import httpx
 from aiokafka import AIOKafkaProducer
 
 from shared.events import Envelope, encode
@@ -199,3 +201,16 @@ def command_line(doc: str | None, run: Callable[..., list[dict[str, Any]]], *, e
     args = parser.parse_args()
     for row in run(args.quick, args.events) if events else run(args.quick):
         print(row)
+
+
+async def wait_ready(*urls: str) -> None:
+    """Wait for each service to answer /health/ready with 200 (a minute at most each; then go on regardless)."""
+    async with httpx.AsyncClient() as client:
+        for url in urls:
+            for _ in range(600):
+                try:
+                    if (await client.get(f"{url}/health/ready")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)

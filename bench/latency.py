@@ -27,7 +27,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from bench.common import command_line, namespace, summary_ms
+from bench.common import command_line, namespace, summary_ms, wait_ready
 from bench.http import Client, HttpError
 from shared.db import ensure_database
 from shared.identity_provider import LocalIdentityProvider
@@ -66,15 +66,7 @@ async def start_services(infra: Infra, ns: str, issuer: str) -> tuple[list[subpr
             )
         )
         urls[service] = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient() as client:
-        for url in urls.values():
-            for _ in range(600):
-                try:
-                    if (await client.get(f"{url}/health/ready")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
+    await wait_ready(*urls.values())
     return procs, urls["pairing"], urls["sessions"]
 
 

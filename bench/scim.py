@@ -27,7 +27,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.common import command_line, namespace, summary_ms
+from bench.common import command_line, namespace, summary_ms, wait_ready
 from bench.http import Client, HttpError
 from shared.db import ensure_database
 from shared.identity_provider import LocalIdentityProvider
@@ -67,14 +67,7 @@ async def _start_pairing(infra: Infra, ns: str, issuer: str) -> tuple[subprocess
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient() as client:
-        for _ in range(600):
-            try:
-                if (await client.get(f"{url}/health/ready")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
+    await wait_ready(url)
     return proc, url, dsn
 
 
