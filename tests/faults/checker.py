@@ -1,0 +1,424 @@
+"""After healing: what the databases, the broker and the SMTP sink say, against what the load and the faults did.
+
+The producers' outboxes are the truth of what happened (a state change and its events commit together). Every
+accepted command (2xx) must be there; a command without an answer or with a 5xx counts once if it is there
+anyway. Then every event must have reached every consumer of its topic exactly once and each projection must
+agree with the producer; every notification those events plan must have reached the SMTP sink with exactly one
+Message-ID; each consumer's dead-letter topic must hold exactly the poison injected into its topics; and nothing
+may be left behind (unpublished outbox rows, consumer groups short of a topic's end, mails stuck in `sending`).
+
+Each problem is a Finding in one of three categories: lost, duplicated, stalled.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from services.notifications.domain.model import notification_id
+from tests.faults.faults import MARKER, Injector
+from tests.faults.load import Ledger
+from tests.faults.system import TENANT, System
+
+LOST, DUPLICATED, STALLED = "lost", "duplicated", "stalled"
+CATEGORIES = (LOST, DUPLICATED, STALLED)
+CONSUMES = {"pairing": ("hr_inbound",), "sessions": ("pairing", "sessions"), "notifications": ("pairing", "sessions")}
+SESSION_TYPES = {
+    "tandem.sessions.SessionScheduled": "schedule",
+    "tandem.sessions.SessionRescheduled": "reschedule",
+    "tandem.sessions.SessionCancelled": "cancel",
+    "tandem.sessions.SessionLogged": "log",
+    "tandem.sessions.FeedbackSubmitted": "feedback",
+}
+Conns = dict[str, asyncpg.Connection]
+PAIR_TYPES = {"tandem.pairing.PairPaused": "pause", "tandem.pairing.PairResumed": "resume"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    category: str  # lost | duplicated | stalled
+    what: str
+    detail: str
+
+
+@dataclass
+class Verdict:
+    findings: list[Finding] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, category: str, what: str, detail: str) -> None:
+        self.findings.append(Finding(category, what, detail))
+
+    @property
+    def counts(self) -> dict[str, int]:
+        c = Counter(f.category for f in self.findings)
+        return {k: c.get(k, 0) for k in CATEGORIES}
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+    def summary(self, limit: int = 6) -> list[str]:
+        """One line per kind of finding: how many, and the first few."""
+        groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for f in self.findings:
+            groups[(f.category, f.what)].append(f.detail)
+        out = []
+        for (category, what), details in sorted(groups.items()):
+            more = f" (+{len(details) - limit} more)" if len(details) > limit else ""
+            out.append(f"{category} {what} x{len(details)}: " + "; ".join(details[:limit]) + more)
+        return out
+
+
+@dataclass
+class Event:
+    event_id: str
+    type: str
+    topic: str
+    key: str
+    position: int
+    data: dict[str, Any]
+    published: bool
+
+
+Outbox = dict[str, list[Event]]
+
+
+class Checker:
+    def __init__(self, system: System, ledger: Ledger, injector: Injector) -> None:
+        self.system = system
+        self.ledger = ledger
+        self.injector = injector
+
+    async def check(self) -> Verdict:
+        v = Verdict()
+        conns = {s: await asyncpg.connect(self.system.dsn(s)) for s in ("pairing", "sessions", "notifications")}
+        try:
+            outbox = {s: await _outbox(c) for s, c in conns.items()}
+            self._commands(v, outbox["pairing"], outbox["sessions"])
+            await self._consumers(v, conns, outbox)
+            await self._projections(v, conns, outbox)
+            await self._notifications(v, conns["notifications"], outbox)
+            await self._dead_letters(v, conns)
+            await self._stalls(v, conns, outbox)
+        finally:
+            for c in conns.values():
+                await c.close()
+        return v
+
+    # --- 1. every accepted command is in its producer's outbox, and nothing else is ----------------------------
+
+    def _commands(self, v: Verdict, pairing: list[Event], sessions: list[Event]) -> None:
+        commands = self.ledger.commands
+        v.facts.update(commands=len(commands), accepted=sum(c.accepted for c in commands),
+                       unknown=sum(c.unknown for c in commands),
+                       rejected=sum(not c.accepted and not c.unknown for c in commands))  # fmt: skip
+        visible = 0
+        for pair_id in self.ledger.pairs:
+            for etype, kind in PAIR_TYPES.items():
+                n_out = sum(1 for e in pairing if e.type == etype and e.data.get("pair_id") == pair_id)
+                mine = [c for c in self.ledger.of_pair(pair_id) if c.kind == kind]
+                n_acc = sum(c.accepted for c in mine)
+                n_unk = sum(c.unknown for c in mine)
+                if n_out < n_acc:
+                    v.add(LOST, "command", f"{n_acc - n_out} accepted {kind} of pair {pair_id} not in pairing's outbox")
+                if n_out > n_acc + n_unk:
+                    v.add(DUPLICATED, "command", f"pair {pair_id}: {n_out} {kind} events for {n_acc} accepted and "
+                                                 f"{n_unk} unanswered commands")  # fmt: skip
+                visible += max(0, min(n_out - n_acc, n_unk))
+        by_key: Counter[tuple[str, ...]] = Counter(_session_key(e.type, e.data) for e in sessions
+                                                   if e.type in SESSION_TYPES)  # fmt: skip
+        claimed: Counter[tuple[str, ...]] = Counter()
+        for c in commands:
+            if c.kind in PAIR_TYPES.values():
+                continue
+            if c.accepted:
+                for ev in c.events:
+                    key = _session_key(_full_type(ev["type"]), ev["data"])
+                    claimed[key] += 1
+                    if by_key[key] == 0:
+                        v.add(LOST, "command", f"accepted {c.describe()}: its event is not in sessions' outbox")
+                    elif by_key[key] > 1:
+                        v.add(DUPLICATED, "command", f"{c.describe()}: {by_key[key]} events {key}")
+        for c in commands:
+            if c.kind in PAIR_TYPES.values() or not c.unknown:
+                continue
+            candidates = [k for k in by_key if k[1] == (c.feedback_id if c.kind == "feedback" else c.session_id)
+                          and SESSION_TYPES[k[0]] == c.kind and by_key[k] > claimed[k]]  # fmt: skip
+            if candidates:
+                claimed[candidates[0]] += 1
+                visible += 1
+        for key, n in by_key.items():
+            if n > claimed[key]:
+                v.add(DUPLICATED, "command", f"sessions' outbox has {key} that no command asked for")
+        v.facts["visible_anyway"] = visible
+
+    # --- 2. every event reached every consumer of its topic, once, and was applied ----------------------------------
+
+    async def _consumers(self, v: Verdict, conns: Conns, outbox: Outbox) -> None:
+        topics = self.system.topics
+        events = [e for s in ("pairing", "sessions") for e in outbox[s]]
+        v.facts["events"] = len(events)
+        for consumer in ("sessions", "notifications"):
+            inbox = {r["event_id"]: r["outcome"] for r in await conns[consumer].fetch(
+                "SELECT event_id, outcome FROM inbox WHERE consumer = $1", consumer)}  # fmt: skip
+            reads = {getattr(topics, t) for t in CONSUMES[consumer]}
+            for e in events:
+                if e.topic not in reads or not e.published:
+                    continue  # an unpublished row is reported once, as stalled
+                outcome = inbox.get(e.event_id)
+                if outcome is None:
+                    v.add(LOST, f"event->{consumer}", f"{_short(e)} never reached {consumer}")
+                elif outcome == "dead_lettered":
+                    v.add(LOST, f"event->{consumer}", f"{_short(e)} was dead-lettered by {consumer}")
+
+    # --- 3. each projection agrees with its producer ----------------------------------------------------------------
+
+    async def _projections(self, v: Verdict, conns: Conns, outbox: Outbox) -> None:
+        truth = {r["pair_id"]: r["state"] for r in await conns["pairing"].fetch(
+            "SELECT pair_id, state FROM pairs WHERE tenant = $1 AND pair_id = ANY($2::text[])", TENANT,
+            list(self.ledger.pairs))}  # fmt: skip
+        for consumer in ("sessions", "notifications"):
+            seen = {r["pair_id"]: r["state"] for r in await conns[consumer].fetch(
+                "SELECT pair_id, state FROM projection.pairs WHERE tenant = $1", TENANT)}  # fmt: skip
+            for pair_id, state in truth.items():
+                if seen.get(pair_id) != state:
+                    v.add(LOST, f"state->{consumer}", f"pair {pair_id} is {state} in pairing, "
+                                                      f"{seen.get(pair_id)} in {consumer}")  # fmt: skip
+        sessions = _fold_sessions(outbox["sessions"])
+        for consumer in ("sessions", "notifications"):
+            rows = {
+                r["session_id"]: r
+                for r in await conns[consumer].fetch(
+                    "SELECT session_id, status, sequence, starts_at FROM projection.sessions WHERE tenant = $1", TENANT
+                )
+            }
+            for sid, want in sessions.items():
+                row = rows.get(sid)
+                got = None if row is None else (row["status"], row["sequence"], row["starts_at"])
+                if got != want:
+                    v.add(LOST, f"state->{consumer}", f"session {sid}: {want} in the outbox, {got} in {consumer}")
+        feedback = {e.data["feedback_id"] for e in outbox["sessions"] if e.type == "tandem.sessions.FeedbackSubmitted"}
+        have = Counter(r["feedback_id"] for r in await conns["sessions"].fetch(
+            "SELECT feedback_id FROM projection.feedback WHERE tenant = $1", TENANT))  # fmt: skip
+        for fid in sorted(feedback):
+            if have[fid] != 1:
+                v.add(LOST if have[fid] == 0 else DUPLICATED, "state->sessions", f"feedback {fid}: {have[fid]} rows")
+
+    # --- 4. notifications: planned, sent, and received exactly once --------------------------------------------------
+
+    async def _notifications(self, v: Verdict, conn: asyncpg.Connection, outbox: dict[str, list[Event]]) -> None:
+        members = {p.pair_id: (p.mentor.participant_id, p.mentee.participant_id) for p in self.ledger.pairs.values()}
+        rule_of = {"tandem.pairing.PairCreated": "welcome", "tandem.sessions.SessionCancelled": "session_cancelled",
+                   "tandem.sessions.SessionLogged": "feedback_request"}  # fmt: skip
+        applied = {r["event_id"] for r in await conn.fetch(
+            "SELECT event_id FROM inbox WHERE consumer = 'notifications' AND outcome = 'applied'")}  # fmt: skip
+        expected: dict[str, str] = {}
+        for e in (*outbox["pairing"], *outbox["sessions"]):
+            rule = rule_of.get(e.type)
+            pair = members.get(e.data.get("pair_id", ""))
+            if rule is None or pair is None or e.event_id not in applied:
+                continue  # an event notifications never applied is reported once, under consumers
+            for recipient in pair:
+                expected[str(notification_id(rule, e.event_id, recipient, tenant=TENANT))] = f"{rule} to {recipient}"
+        rows = {str(r["notification_id"]): r for r in await conn.fetch(
+            "SELECT notification_id, status, next_attempt_at, due_at, attempts, last_error FROM notifications "
+            "WHERE tenant = $1", TENANT)}  # fmt: skip
+        mails: dict[str, set[str]] = defaultdict(set)
+        deliveries: Counter[str] = Counter()
+        for m in self.system.sink.mails:
+            mails[m.notification_id].add(m.message_id)
+            deliveries[m.notification_id] += 1
+        now = datetime.now(UTC)
+        for nid, what in expected.items():
+            row = rows.get(nid)
+            if row is None:
+                v.add(LOST, "notification", f"{what} ({nid}) was never planned")
+            elif row["status"] in ("sending", "planned"):
+                pass  # reported below with every other notification left behind
+            elif row["status"] != "sent":
+                v.add(LOST, "notification", f"{what} ({nid}) is {row['status']}: {row['last_error']}")
+            elif not mails.get(nid):
+                v.add(LOST, "mail", f"{what} ({nid}) is sent but no mail reached the sink")
+        for nid, ids in mails.items():
+            if len(ids) > 1:
+                v.add(DUPLICATED, "mail", f"{expected.get(nid, nid)} ({nid}): {len(ids)} mails with distinct "
+                                          f"Message-IDs")  # fmt: skip
+            if nid not in rows:
+                v.add(DUPLICATED, "mail", f"a mail for notification {nid!r} that nobody planned")
+        for nid, r in rows.items():
+            due = r["due_at"] <= now and r["next_attempt_at"] <= now
+            if r["status"] == "sending" or (r["status"] == "planned" and (due or nid in expected)):
+                v.add(STALLED, "notification", f"{expected.get(nid, nid)} is {r['status']} (attempts {r['attempts']}, "
+                                               f"next {r['next_attempt_at']:%H:%M:%S}, {r['last_error']})")  # fmt: skip
+        v.facts.update(
+            notifications_expected=len(expected),
+            mails=len(self.system.sink.mails),
+            mails_redelivered_same_id=sum(deliveries.values()) - sum(len(i) for i in mails.values()),
+        )
+
+    # --- 5. each dead-letter topic holds exactly the injected poison ------------------------------------------------
+
+    async def _dead_letters(self, v: Verdict, conns: Conns) -> None:
+        since = self.system.broker_starts[-1]
+        v.facts["poison"] = len(self.injector.poison)
+        for consumer, reads in CONSUMES.items():
+            topics = {getattr(self.system.topics, t) for t in reads}
+            wanted = {p.marker: p for p in self.injector.poison if p.topic in topics and p.at >= since}
+            got: Counter[str] = Counter()
+            strays: list[str] = []
+            for headers in await read_topic(self.system.bootstrap, self.system.topics.dead_letter(consumer)):
+                marker = headers.get(MARKER)
+                if marker is None:
+                    strays.append(headers.get("ce_type", "?") + " " + headers.get("ce_id", "?"))
+                else:
+                    got[marker] += 1
+            for marker, poison in wanted.items():
+                if got[marker] == 0:
+                    fate = await _fate(conns.get(consumer), consumer, marker)
+                    v.add(LOST, f"dlq.{consumer}", f"{poison.kind} into {poison.topic} ({marker}) is not in the "
+                                                   f"dead-letter topic: {fate}")  # fmt: skip
+                elif got[marker] > 1:
+                    v.add(DUPLICATED, f"dlq.{consumer}", f"{poison.kind} ({marker}) dead-lettered {got[marker]} times")
+            v.facts[f"dlq_{consumer}"] = sum(got.values()) + len(strays)
+            if strays:
+                v.facts[f"dlq_{consumer}_not_poison"] = strays[:10]
+
+    # --- 6. nothing left behind ---------------------------------------------------------------------------------------
+
+    async def _stalls(self, v: Verdict, conns: Conns, outbox: Outbox) -> None:
+        for service, events in outbox.items():
+            pending = [e for e in events if not e.published]
+            if pending:
+                v.add(STALLED, "outbox", f"{service}: {len(pending)} rows unpublished (oldest {_short(pending[0])})")
+        for service, proc in self.system.services.items():
+            if not proc.running:
+                v.add(STALLED, "service", f"{service} is not running (exit code {proc.proc and proc.proc.returncode})")
+        lag = await consumer_lag(self.system, conns)
+        for (consumer, topic, partition), (position, end) in sorted(lag.items()):
+            if position != end:
+                v.add(STALLED, "consumer", f"{consumer} at {position} of {end} on {topic}/{partition}")
+
+
+# --- helpers ---------------------------------------------------------------------------------------------------------
+
+
+async def _outbox(conn: asyncpg.Connection) -> list[Event]:
+    rows = await conn.fetch("SELECT event_id, event_type, topic, key, position, payload, published_at IS NOT NULL "
+                            "AS published FROM outbox ORDER BY position")  # fmt: skip
+    return [Event(r["event_id"], r["event_type"], r["topic"], r["key"], r["position"], json.loads(r["payload"]),
+                  r["published"]) for r in rows]  # fmt: skip
+
+
+def _full_type(t: str) -> str:
+    return t if t.startswith("tandem.") else f"tandem.sessions.{t}"
+
+
+def _session_key(etype: str, data: dict[str, Any]) -> tuple[str, ...]:
+    if etype == "tandem.sessions.FeedbackSubmitted":
+        return (etype, str(data["feedback_id"]))
+    if etype == "tandem.sessions.SessionLogged":
+        return (etype, str(data["session_id"]))
+    return (etype, str(data["session_id"]), str(data.get("sequence", "")))
+
+
+def _fold_sessions(events: list[Event]) -> dict[str, tuple[str, int, datetime]]:
+    """Each session's (status, sequence, starts_at) after its events, in outbox order."""
+    out: dict[str, tuple[str, int, datetime]] = {}
+    for e in events:
+        d = e.data
+        moved = e.type == "tandem.sessions.SessionRescheduled" and d["session_id"] in out
+        if e.type == "tandem.sessions.SessionScheduled" or moved:
+            out[d["session_id"]] = ("scheduled", d["sequence"], _time(d["starts_at"]))
+        elif e.type == "tandem.sessions.SessionCancelled" and d["session_id"] in out:
+            _, _, starts = out[d["session_id"]]
+            out[d["session_id"]] = ("cancelled", d["sequence"], starts)
+        elif e.type == "tandem.sessions.SessionLogged" and d["session_id"] in out:
+            _, seq, starts = out[d["session_id"]]
+            out[d["session_id"]] = ("held", seq, starts)
+    return out
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _short(e: Event) -> str:
+    return f"{e.type.rsplit('.', 1)[-1]} {e.event_id[:8]} ({e.data.get('pair_id') or e.key})"
+
+
+async def _fate(conn: asyncpg.Connection | None, consumer: str, marker: str) -> str:
+    """What the consumer did with a poison record it did not dead-letter (from its inbox), if it knows."""
+    import uuid
+
+    if conn is None:
+        return "?"
+    event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, marker))
+    row = await conn.fetchrow("SELECT outcome, topic, partition, \"offset\" FROM inbox WHERE consumer = $1 AND "
+                              "event_id = $2", consumer, event_id)  # fmt: skip
+    if row is None:
+        return "not in the inbox either (never consumed, or blocked before it)"
+    return f"the inbox says {row['outcome']} ({row['topic']}/{row['partition']}@{row['offset']})"
+
+
+async def read_topic(bootstrap: str, topic: str, timeout: float = 10.0) -> list[dict[str, str]]:
+    """The headers (as text) of every record of a topic, from the start to its end now (none if it does not exist)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                max_partition_fetch_bytes=8 << 20, fetch_max_bytes=16 << 20)  # fmt: skip
+    await consumer.start()
+    out: list[dict[str, str]] = []
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        if not parts:
+            return out
+        consumer.assign(parts)
+        ends = await consumer.end_offsets(parts)
+        await consumer.seek_to_beginning(*parts)
+        deadline = time.monotonic() + timeout
+        while [tp for tp in parts if await consumer.position(tp) < ends[tp]] and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                out += [
+                    {k: bytes(v or b"").decode(errors="replace") for k, v in r.headers or ()}
+                    for r in records
+                    if r.offset < ends[TopicPartition(r.topic, r.partition)]
+                ]
+    finally:
+        await consumer.stop()
+    return out
+
+
+async def end_offsets(bootstrap: str, topics: list[str]) -> dict[tuple[str, int], int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or [])]
+        ends = await consumer.end_offsets(parts) if parts else {}
+        return {(tp.topic, tp.partition): off for tp, off in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+async def consumer_lag(system: System, conns: Conns) -> dict[tuple[str, str, int], tuple[int, int]]:
+    """For each consumer group and partition of what it reads: (committed offset, end offset). The committed offset
+    is the group's at the broker (OffsetFetch through a consumer of that group that never joins it; 0 when none)."""
+    out: dict[tuple[str, str, int], tuple[int, int]] = {}
+    for consumer, reads in CONSUMES.items():
+        topics = [getattr(system.topics, t) for t in reads]
+        ends = await end_offsets(system.bootstrap, topics)
+        group = AIOKafkaConsumer(bootstrap_servers=system.bootstrap, group_id=f"{system.topics.namespace}.{consumer}",
+                                 enable_auto_commit=False)  # fmt: skip
+        await group.start()
+        try:
+            for (topic, partition), end in ends.items():
+                committed = await group.committed(TopicPartition(topic, partition))
+                out[(consumer, topic, partition)] = (committed if committed is not None and committed >= 0 else 0, end)
+        finally:
+            await group.stop()
+    return out
