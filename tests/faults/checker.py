@@ -13,14 +13,13 @@ Each problem is a Finding in one of three categories: lost, duplicated, stalled.
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from services.notifications.domain.model import notification_id
 from tests.faults.faults import MARKER, Injector
@@ -102,12 +101,13 @@ class Checker:
         conns = {s: await asyncpg.connect(self.system.dsn(s)) for s in ("pairing", "sessions", "notifications")}
         try:
             outbox = {s: await _outbox(c) for s, c in conns.items()}
+            log = await Log.read(self.system)
             self._commands(v, outbox["pairing"], outbox["sessions"])
-            await self._consumers(v, conns, outbox)
-            await self._projections(v, conns, outbox)
+            self._stalls(v, outbox, log)
+            await self._consumers(v, conns, outbox, log)
+            await self._projections(v, conns, outbox, log)
             await self._notifications(v, conns["notifications"], outbox)
             await self._dead_letters(v, conns)
-            await self._stalls(v, conns, outbox)
         finally:
             for c in conns.values():
                 await c.close()
@@ -162,30 +162,41 @@ class Checker:
 
     # --- 2. every event reached every consumer of its topic, once, and was applied ----------------------------------
 
-    async def _consumers(self, v: Verdict, conns: Conns, outbox: Outbox) -> None:
-        topics = self.system.topics
+    async def _consumers(self, v: Verdict, conns: Conns, outbox: Outbox, log: Log) -> None:
+        """An event a consumer has not applied is stalled while the consumer is short of its place in the log (the
+        lag is reported once per partition, under stalls), and lost when the consumer is past it, when it was
+        dead-lettered, or when it is not in the log at all (published to a broker that lost it)."""
         events = [e for s in ("pairing", "sessions") for e in outbox[s]]
         v.facts["events"] = len(events)
         for consumer in ("sessions", "notifications"):
             inbox = {r["event_id"]: r["outcome"] for r in await conns[consumer].fetch(
                 "SELECT event_id, outcome FROM inbox WHERE consumer = $1", consumer)}  # fmt: skip
-            reads = {getattr(topics, t) for t in CONSUMES[consumer]}
+            reads = {getattr(self.system.topics, t) for t in CONSUMES[consumer]}
             for e in events:
                 if e.topic not in reads or not e.published:
                     continue  # an unpublished row is reported once, as stalled
                 outcome = inbox.get(e.event_id)
-                if outcome is None:
-                    v.add(LOST, f"event->{consumer}", f"{_short(e)} never reached {consumer}")
-                elif outcome == "dead_lettered":
+                where = log.where.get(e.event_id)
+                if outcome == "dead_lettered":
                     v.add(LOST, f"event->{consumer}", f"{_short(e)} was dead-lettered by {consumer}")
+                elif outcome is not None:
+                    continue
+                elif where is None:
+                    v.add(LOST, f"event->{consumer}", f"{_short(e)} is published but not in the log, and {consumer} "
+                                                      "never applied it")  # fmt: skip
+                elif where[1] < log.committed.get((consumer, e.topic, where[0]), 0):
+                    v.add(LOST, f"event->{consumer}", f"{_short(e)} at {e.topic}/{where[0]}@{where[1]}: {consumer} "
+                                                      "moved past it without applying it")  # fmt: skip
 
     # --- 3. each projection agrees with its producer ----------------------------------------------------------------
 
-    async def _projections(self, v: Verdict, conns: Conns, outbox: Outbox) -> None:
+    async def _projections(self, v: Verdict, conns: Conns, outbox: Outbox, log: Log) -> None:
+        """Compared only for a consumer that has reached the end of everything it reads (else: stalled)."""
         truth = {r["pair_id"]: r["state"] for r in await conns["pairing"].fetch(
             "SELECT pair_id, state FROM pairs WHERE tenant = $1 AND pair_id = ANY($2::text[])", TENANT,
             list(self.ledger.pairs))}  # fmt: skip
-        for consumer in ("sessions", "notifications"):
+        caught_up = [c for c in ("sessions", "notifications") if not log.behind(c)]
+        for consumer in caught_up:
             seen = {r["pair_id"]: r["state"] for r in await conns[consumer].fetch(
                 "SELECT pair_id, state FROM projection.pairs WHERE tenant = $1", TENANT)}  # fmt: skip
             for pair_id, state in truth.items():
@@ -193,7 +204,7 @@ class Checker:
                     v.add(LOST, f"state->{consumer}", f"pair {pair_id} is {state} in pairing, "
                                                       f"{seen.get(pair_id)} in {consumer}")  # fmt: skip
         sessions = _fold_sessions(outbox["sessions"])
-        for consumer in ("sessions", "notifications"):
+        for consumer in caught_up:
             rows = {
                 r["session_id"]: r
                 for r in await conns[consumer].fetch(
@@ -206,6 +217,8 @@ class Checker:
                 if got != want:
                     v.add(LOST, f"state->{consumer}", f"session {sid}: {want} in the outbox, {got} in {consumer}")
         feedback = {e.data["feedback_id"] for e in outbox["sessions"] if e.type == "tandem.sessions.FeedbackSubmitted"}
+        if "sessions" not in caught_up:
+            return
         have = Counter(r["feedback_id"] for r in await conns["sessions"].fetch(
             "SELECT feedback_id FROM projection.feedback WHERE tenant = $1", TENANT))  # fmt: skip
         for fid in sorted(feedback):
@@ -274,7 +287,8 @@ class Checker:
             wanted = {p.marker: p for p in self.injector.poison if p.topic in topics and p.at >= since}
             got: Counter[str] = Counter()
             strays: list[str] = []
-            for headers in await read_topic(self.system.bootstrap, self.system.topics.dead_letter(consumer)):
+            records = await read_topic(self.system.bootstrap, self.system.topics.dead_letter(consumer))
+            for headers in (_text(r.headers) for part in records.values() for r in part):
                 marker = headers.get(MARKER)
                 if marker is None:
                     strays.append(headers.get("ce_type", "?") + " " + headers.get("ce_id", "?"))
@@ -293,7 +307,7 @@ class Checker:
 
     # --- 6. nothing left behind ---------------------------------------------------------------------------------------
 
-    async def _stalls(self, v: Verdict, conns: Conns, outbox: Outbox) -> None:
+    def _stalls(self, v: Verdict, outbox: Outbox, log: Log) -> None:
         for service, events in outbox.items():
             pending = [e for e in events if not e.published]
             if pending:
@@ -301,10 +315,54 @@ class Checker:
         for service, proc in self.system.services.items():
             if not proc.running:
                 v.add(STALLED, "service", f"{service} is not running (exit code {proc.proc and proc.proc.returncode})")
-        lag = await consumer_lag(self.system, conns)
-        for (consumer, topic, partition), (position, end) in sorted(lag.items()):
+        for (consumer, topic, partition), (position, end) in sorted(log.positions().items()):
             if position != end:
                 v.add(STALLED, "consumer", f"{consumer} at {position} of {end} on {topic}/{partition}")
+
+
+@dataclass
+class Log:
+    """What the broker holds now: where each event is, the true end of each partition, and each consumer group's
+    committed offsets (from the group coordinator; 0 where the group has none)."""
+
+    where: dict[str, tuple[int, int]] = field(default_factory=dict)  # event id -> (partition, offset)
+    ends: dict[tuple[str, int], int] = field(default_factory=dict)
+    committed: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    reads: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    async def read(cls, system: System) -> Log:
+        log = cls(reads={c: [getattr(system.topics, t) for t in ts] for c, ts in CONSUMES.items()})
+        for topic in {t for ts in log.reads.values() for t in ts}:
+            for partition, records in (await read_topic(system.bootstrap, topic)).items():
+                log.ends[(topic, partition)] = max(r.offset for r in records) + 1 if records else 0
+                for r in records:
+                    event_id = _text(r.headers).get("ce_id")
+                    if event_id is not None:
+                        log.where.setdefault(event_id, (partition, r.offset))
+        for consumer, topics in log.reads.items():
+            group = AIOKafkaConsumer(bootstrap_servers=system.bootstrap, enable_auto_commit=False,
+                                     group_id=f"{system.topics.namespace}.{consumer}")  # fmt: skip
+            await group.start()
+            try:
+                for topic, partition in [k for k in log.ends if k[0] in topics]:
+                    offset = await group.committed(TopicPartition(topic, partition))
+                    log.committed[(consumer, topic, partition)] = offset if offset is not None and offset >= 0 else 0
+            finally:
+                await group.stop()
+        return log
+
+    def positions(self) -> dict[tuple[str, str, int], tuple[int, int]]:
+        """(committed offset, end) of every consumer on every partition it reads."""
+        return {
+            (c, t, p): (self.committed.get((c, t, p), 0), end)
+            for c, topics in self.reads.items()
+            for (t, p), end in self.ends.items()
+            if t in topics
+        }
+
+    def behind(self, consumer: str) -> bool:
+        return any(pos != end for (c, _, _), (pos, end) in self.positions().items() if c == consumer)
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------------
@@ -315,6 +373,10 @@ async def _outbox(conn: asyncpg.Connection) -> list[Event]:
                             "AS published FROM outbox ORDER BY position")  # fmt: skip
     return [Event(r["event_id"], r["event_type"], r["topic"], r["key"], r["position"], json.loads(r["payload"]),
                   r["published"]) for r in rows]  # fmt: skip
+
+
+def _text(headers: Any) -> dict[str, str]:
+    return {k: bytes(v or b"").decode(errors="replace") for k, v in headers or ()}
 
 
 def _full_type(t: str) -> str:
@@ -368,57 +430,23 @@ async def _fate(conn: asyncpg.Connection | None, consumer: str, marker: str) -> 
     return f"the inbox says {row['outcome']} ({row['topic']}/{row['partition']}@{row['offset']})"
 
 
-async def read_topic(bootstrap: str, topic: str, timeout: float = 10.0) -> list[dict[str, str]]:
-    """The headers (as text) of every record of a topic, from the start to its end now (none if it does not exist)."""
+async def read_topic(bootstrap: str, topic: str, idle_ms: int = 700) -> dict[int, list[ConsumerRecord[Any, Any]]]:
+    """Every record of a topic, by partition, from the start until nothing more comes (none if there is no such
+    topic). Read to the end rather than to the broker's end offsets: Tansu answers ListOffsets (latest) with the
+    base offset of the partition's last batch + 1, short of the end whenever that batch held several records."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 max_partition_fetch_bytes=8 << 20, fetch_max_bytes=16 << 20)  # fmt: skip
     await consumer.start()
-    out: list[dict[str, str]] = []
+    out: dict[int, list[ConsumerRecord[Any, Any]]] = {}
     try:
         parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
         if not parts:
             return out
         consumer.assign(parts)
-        ends = await consumer.end_offsets(parts)
         await consumer.seek_to_beginning(*parts)
-        deadline = time.monotonic() + timeout
-        while [tp for tp in parts if await consumer.position(tp) < ends[tp]] and time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                out += [
-                    {k: bytes(v or b"").decode(errors="replace") for k, v in r.headers or ()}
-                    for r in records
-                    if r.offset < ends[TopicPartition(r.topic, r.partition)]
-                ]
+        while batch := await consumer.getmany(timeout_ms=idle_ms):
+            for tp, records in batch.items():
+                out.setdefault(tp.partition, []).extend(records)
     finally:
         await consumer.stop()
-    return out
-
-
-async def end_offsets(bootstrap: str, topics: list[str]) -> dict[tuple[str, int], int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        parts = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or [])]
-        ends = await consumer.end_offsets(parts) if parts else {}
-        return {(tp.topic, tp.partition): off for tp, off in ends.items()}
-    finally:
-        await consumer.stop()
-
-
-async def consumer_lag(system: System, conns: Conns) -> dict[tuple[str, str, int], tuple[int, int]]:
-    """For each consumer group and partition of what it reads: (committed offset, end offset). The committed offset
-    is the group's at the broker (OffsetFetch through a consumer of that group that never joins it; 0 when none)."""
-    out: dict[tuple[str, str, int], tuple[int, int]] = {}
-    for consumer, reads in CONSUMES.items():
-        topics = [getattr(system.topics, t) for t in reads]
-        ends = await end_offsets(system.bootstrap, topics)
-        group = AIOKafkaConsumer(bootstrap_servers=system.bootstrap, group_id=f"{system.topics.namespace}.{consumer}",
-                                 enable_auto_commit=False)  # fmt: skip
-        await group.start()
-        try:
-            for (topic, partition), end in ends.items():
-                committed = await group.committed(TopicPartition(topic, partition))
-                out[(consumer, topic, partition)] = (committed if committed is not None and committed >= 0 else 0, end)
-        finally:
-            await group.stop()
     return out

@@ -57,6 +57,7 @@ class RunResult:
             "converge_seconds": round(self.converge_seconds, 1), "seconds": round(self.seconds, 1),
             "faults": [f.describe() for f in self.faults], "counts": self.verdict.counts,
             "findings": self.verdict.summary(), "facts": self.verdict.facts, "exits": self.exits,
+            "all_findings": [f"{f.category} {f.what}: {f.detail}" for f in self.verdict.findings[:300]],
             "folder": self.folder,
         }  # fmt: skip
 
