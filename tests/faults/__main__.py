@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.faults.faults import KINDS
 from tests.faults.report import write_report
-from tests.faults.run import Config, suite
+from tests.faults.run import Config, RunResult, suite
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,13 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m tests.faults " + " ".join(argv if argv is not None else sys.argv[1:])
     print(f"fault suite: {args.runs} run(s) from seed {seed}; {command}", flush=True)
     started = time.time()
-    results = asyncio.run(suite(args.runs, seed, config, say=lambda s: print(s, flush=True)))
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    with args.results.open("a") as out:
-        for r in results:
-            out.write(json.dumps(r.as_dict(), default=str) + "\n")
+
+    def record(results: list[RunResult]) -> None:  # after every run: an interrupted suite still leaves its report
+        with args.results.open("a") as out:
+            out.write(json.dumps(results[-1].as_dict(), default=str) + "\n")
+        if str(args.report) != "-":
+            write_report(args.report, results, config, seed=seed, command=command, started=started)
+
+    results = asyncio.run(suite(args.runs, seed, config, say=lambda s: print(s, flush=True), after=record))
     if str(args.report) != "-":
-        write_report(args.report, results, config, seed=seed, command=command, started=started)
         print(f"report: {args.report}")
     failed = sum(r.failed for r in results)
     print(f"{len(results) - failed} passed, {failed} failed")

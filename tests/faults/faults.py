@@ -10,6 +10,7 @@ marker (header `x-fault-marker`, also its key) so the checker can find it in the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import signal
@@ -20,6 +21,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from shared.events import Envelope, encode
 from shared.events.hr import EmployeeLeft
@@ -188,12 +190,20 @@ class Injector:
                 return f"nothing read from {tp}"
             r = records[-1]
         finally:
-            await consumer.stop()
+            await stop(consumer)
         producer = await self.producer()
         await (await producer.send(topic, value=r.value, key=r.key, headers=list(r.headers or ())))
         event_id = dict(r.headers or ()).get("ce_id", b"?").decode(errors="replace")
         self.duplicates.append(event_id)
         return f"event {event_id} ({topic}/{tp.partition}@{r.offset}) produced again"
+
+
+async def stop(consumer: AIOKafkaConsumer) -> None:
+    """Stop a consumer; aiokafka's stop can raise the CancelledError of a task of its own (seen after the broker
+    lost its topics), which must not end the harness."""
+    task = asyncio.ensure_future(consumer.stop())
+    with contextlib.suppress(asyncio.CancelledError, KafkaError):
+        await asyncio.shield(task)
 
 
 def poison_record(kind: str, topic_key: str, marker: str) -> tuple[bytes, list[tuple[str, bytes]]]:

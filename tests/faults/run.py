@@ -116,6 +116,12 @@ async def heal(system: System, result: RunResult) -> None:
     """Faults stop: no latency, no outage; every process that is down is started again (a service that ended by
     itself is noted first)."""
     system.heal_proxies()
+    if not system.broker_running:
+        result.exits.append("the broker was down at heal (its restart had failed); started")
+        system.start_broker()
+    if not await system.postgres_running():
+        result.exits.append("Postgres was down at heal (its restart had failed); started")
+        await system.start_postgres()
     for name, proc in system.services.items():
         if not proc.running:
             code = proc.proc.returncode if proc.proc is not None else None
@@ -126,8 +132,15 @@ async def heal(system: System, result: RunResult) -> None:
         result.exits.append(f"{name} not ready 60 s after heal")
 
 
-async def suite(runs: int, seed: int, config: Config, say: Callable[[str], None] = print) -> list[RunResult]:
-    results = []
+async def suite(
+    runs: int,
+    seed: int,
+    config: Config,
+    say: Callable[[str], None] = print,
+    after: Callable[[list[RunResult]], None] | None = None,
+) -> list[RunResult]:
+    """Run `runs` runs with seeds seed, seed + 1, ...; `after` sees the results so far after each run."""
+    results: list[RunResult] = []
     for k in range(runs):
         result = await one_run(seed + k, config, say)
         status = "FAIL" if result.failed else "ok"
@@ -140,4 +153,6 @@ async def suite(runs: int, seed: int, config: Config, say: Callable[[str], None]
         for line in result.exits:
             say(f"    {line}")
         results.append(result)
+        if after is not None:
+            after(results)
     return results

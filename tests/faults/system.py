@@ -280,10 +280,29 @@ class System:
         self.kafka.stop()
 
     def start_broker(self) -> None:
-        """Start Tansu again on the same port: empty (memory storage), no topics."""
-        assert self.kafka is not None
-        self.kafka.start()
+        """Start Tansu again, empty (memory storage: no topics, no records, no offsets). On a new port: Tansu does
+        not bind with SO_REUSEADDR, so its old port is refused while connections linger in TIME_WAIT. The services
+        do not see the change: their proxies now forward there (and rewrite what the broker advertises)."""
+        self.kafka = EmbeddedKafka(port=free_port(), log_file=self.workdir / "tansu.log").start()
         self.broker_starts.append(time.time())
+        assert self._proxy_loop is not None
+        for (_, target), proxy in self.proxies.items():
+            if target == "kafka":
+                self._proxy_loop.soon(setattr, proxy, "upstream_port", self.kafka.port)
+
+    @property
+    def broker_running(self) -> bool:
+        proc = self.kafka._proc if self.kafka is not None else None
+        return proc is not None and proc.poll() is None
+
+    async def postgres_running(self) -> bool:
+        assert self.postgres is not None
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", self.postgres.port)
+        except OSError:
+            return False
+        writer.close()
+        return True
 
     def set_latency(self, service: str, target: str, seconds: float) -> None:
         assert self._proxy_loop is not None
