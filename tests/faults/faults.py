@@ -117,15 +117,17 @@ class Injector:
             code = await s.restart_service(service, signal.SIGKILL if sig == "kill9" else signal.SIGTERM, p["down"])
             return f"exit code {code}, restarted"
         if kind == "postgres-restart":
-            await s.stop_postgres()
-            await asyncio.sleep(p["down"])
-            await s.start_postgres()
+            async with s.locks["postgres"]:
+                await s.stop_postgres()
+                await asyncio.sleep(p["down"])
+                await s.start_postgres()
             return "stopped and started"
         if kind == "broker-restart":
-            await self._close_producer()
-            s.stop_broker()
-            await asyncio.sleep(p["down"])
-            s.start_broker()
+            async with s.locks["broker"]:
+                await self._close_producer()
+                s.stop_broker()
+                await asyncio.sleep(p["down"])
+                s.start_broker()
             return "stopped and started empty (memory storage: no topics, no records, no offsets)"
         if kind.startswith("latency"):
             _, service, target = kind.split(":")

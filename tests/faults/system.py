@@ -108,6 +108,9 @@ class ServiceProcess:
     log: Path
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    #: Held by each fault on this service (stop, wait, start), so that two faults on it never overlap.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -118,11 +121,15 @@ class ServiceProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def start(self) -> None:
+        """Start the service, unless it is running."""
+        if self.running:
+            return
         with self.log.open("ab") as out:
             out.write(f"\n===== start {self.starts + 1} at {time.strftime('%H:%M:%S')} =====\n".encode())
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", f"services.{self.name}"], cwd=ROOT, env=self.env, stdout=out, stderr=out
             )
+        self.started.append(self.proc)
         self.starts += 1
 
     async def signal(self, sig: signal.Signals, wait: float = 20.0) -> int | None:
@@ -151,6 +158,10 @@ class System:
     proxies: dict[tuple[str, str], TcpProxy] = field(default_factory=dict)
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     broker_starts: list[float] = field(default_factory=list)
+    #: Held by a fault that stops and starts Postgres or the broker, so that two such faults never overlap.
+    locks: dict[str, asyncio.Lock] = field(
+        default_factory=lambda: {"postgres": asyncio.Lock(), "broker": asyncio.Lock()}
+    )
     _proxy_loop: ProxyLoop | None = None
 
     # --- where things are ------------------------------------------------------------------------------
@@ -246,6 +257,10 @@ class System:
     async def stop(self) -> None:
         for proc in self.services.values():
             await proc.signal(signal.SIGTERM, wait=10)
+            for leftover in proc.started:  # none expected: every start but the last was waited for
+                if leftover.poll() is None:
+                    leftover.kill()
+                    leftover.wait()
         if self._proxy_loop is not None:
             for proxy in self.proxies.values():
                 self._proxy_loop.call(proxy.stop())
@@ -262,9 +277,11 @@ class System:
     # --- what faults do -----------------------------------------------------------------------------------
 
     async def restart_service(self, service: str, sig: signal.Signals, down: float) -> int | None:
-        code = await self.services[service].signal(sig)
-        await asyncio.sleep(down)
-        self.services[service].start()
+        proc = self.services[service]
+        async with proc.lock:
+            code = await proc.signal(sig)
+            await asyncio.sleep(down)
+            proc.start()
         return code
 
     async def stop_postgres(self) -> None:
