@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -13,6 +14,10 @@ from pathlib import Path
 from tests.faults.faults import KINDS
 from tests.faults.report import write_report
 from tests.faults.run import Config, RunResult, suite
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the folders of passing runs too")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    signal.signal(signal.SIGTERM, _interrupt)  # a stopped suite still takes every process of its run down
     seed = args.seed if args.seed is not None else int(time.time()) % 100_000
     kinds = tuple(k for k in KINDS if not args.kinds or k.startswith(tuple(args.kinds.split(","))))
     config = Config(faults=args.faults, seconds=args.seconds, rate=args.rate, pairs=args.pairs,
