@@ -22,6 +22,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from services.notifications.domain.model import notification_id
+from shared.localstack import EmbeddedKafka
 from tests.faults.faults import MARKER, Injector, stop
 from tests.faults.load import Ledger
 from tests.faults.system import TENANT, System
@@ -432,12 +433,13 @@ async def _fate(conn: asyncpg.Connection | None, consumer: str, marker: str) -> 
     return f"the inbox says {row['outcome']} ({row['topic']}/{row['partition']}@{row['offset']})"
 
 
-async def read_topic(bootstrap: str, topic: str, idle_ms: int = 700) -> dict[int, list[ConsumerRecord[Any, Any]]]:
+async def read_topic(bootstrap: str, topic: str, idle_ms: int = 300) -> dict[int, list[ConsumerRecord[Any, Any]]]:
     """Every record of a topic, by partition, from the start until nothing more comes (none if there is no such
     topic). Read to the end rather than to the broker's end offsets: Tansu answers ListOffsets (latest) with the
     base offset of the partition's last batch + 1, short of the end whenever that batch held several records."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                max_partition_fetch_bytes=8 << 20, fetch_max_bytes=16 << 20)  # fmt: skip
+                                max_partition_fetch_bytes=8 << 20, fetch_max_bytes=16 << 20,
+                                fetch_max_wait_ms=EmbeddedKafka.FETCH_MAX_WAIT_MS)  # fmt: skip
     await consumer.start()
     out: dict[int, list[ConsumerRecord[Any, Any]]] = {}
     try:
