@@ -83,8 +83,8 @@ async def one_run(seed: int, config: Config, say: Callable[[str], None] = print)
             + "; ".join(f.describe() for f in faults))  # fmt: skip
         begin = time.monotonic()
         await asyncio.gather(load.run(config.seconds, config.rate), injector.play(faults, begin))
+        healed = time.monotonic()  # time to converge counts from here: the faults have stopped
         await heal(system, result)
-        healed = time.monotonic()
         checker = Checker(system, load.ledger, injector)
         while True:  # converged: when the check that found nothing began (a check itself takes a few seconds)
             began = time.monotonic()
