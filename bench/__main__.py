@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import consumer, directory, latency, matching, relay, replay, scim
+from bench import consumer, directory, eventstore, latency, matching, recovery, relay, replay, scim
 
 #: name -> run(quick) -> rows. Adding a benchmark is one line here.
 BENCHMARKS: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
@@ -26,6 +26,8 @@ BENCHMARKS: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
     "consumer": consumer.run,
     "directory": directory.run,
     "scim": scim.run,
+    "recovery": recovery.run,
+    "eventstore": eventstore.run,
 }
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PAIRS = 60
 
 
-async def _start_services(infra: Infra, ns: str, issuer: str) -> tuple[list[subprocess.Popen[bytes]], str, str]:
+async def start_services(infra: Infra, ns: str, issuer: str) -> tuple[list[subprocess.Popen[bytes]], str, str]:
     procs, urls = [], {}
     for service in ("pairing", "sessions"):
         port = free_port()
@@ -79,7 +79,7 @@ async def _start_services(infra: Infra, ns: str, issuer: str) -> tuple[list[subp
     return procs, urls["pairing"], urls["sessions"]
 
 
-async def _setup_pairs(pairing: str, pairing_dsn: str, n: int, hr: dict[str, str]) -> tuple[str, list[str]]:
+async def setup_pairs(pairing: str, pairing_dsn: str, n: int, hr: dict[str, str]) -> tuple[str, list[str]]:
     from services.pairing.api.integration import issue_token
     from tests import builders
     from tests.directory import employee, enrolment
@@ -116,11 +116,11 @@ async def _e2e(infra: Infra, rate: int, seconds: float) -> dict[str, Any]:
     await ensure_topics(infra.kafka_bootstrap, topics)
     idp = LocalIdentityProvider().start()  # the services verify real tokens, as in production
     hr = {"authorization": f"Bearer {idp.user_token('hr')}"}
-    procs, pairing, _ = await _start_services(infra, topics.namespace, idp.issuer)
+    procs, pairing, _ = await start_services(infra, topics.namespace, idp.issuer)
     base = infra.postgres_dsn.rsplit("/", 1)[0]
     n_pairs = max(60, rate)  # each pair gets one command a second: its commands never overtake each other
     try:
-        programme, pairs = await _setup_pairs(pairing, f"{base}/{topics.namespace}_pairing", n_pairs, hr)
+        programme, pairs = await setup_pairs(pairing, f"{base}/{topics.namespace}_pairing", n_pairs, hr)
         watch = await asyncpg.connect(f"{base}/{topics.namespace}_sessions")
         query = "SELECT count(*) FROM projection.pairs WHERE programme_id = $1"
         while await watch.fetchval(query, programme) < n_pairs:

@@ -50,7 +50,8 @@ class MailCatcher:
                 (folder / name).write_bytes(envelope.original_content or b"")
                 return "250 Message accepted for delivery"
 
-        self.controller = Controller(Save(), hostname="127.0.0.1", port=self.port)
+        # SMTPUTF8: the demo has people whose address is not ASCII (chloé.9@acme.example)
+        self.controller = Controller(Save(), hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=True)
         self.controller.start()
         return self
 
@@ -130,18 +131,9 @@ class LocalSystem:
         for service in SERVICES:
             await ensure_database(self.database_url, f"tandem_{service}")
         if self.kafka is not None and created:
-            # A memory-only broker starts empty: republish each service's kept outbox so that the log,
-            # and every projection built from it, is whole again. Consumers are idempotent by event id.
-            for service in SERVICES:
-                conn = await asyncpg.connect(with_database(self.database_url, f"tandem_{service}"))
-                try:
-                    if await conn.fetchval("SELECT to_regclass('outbox') IS NOT NULL"):
-                        n = await conn.execute("UPDATE outbox SET published_at = NULL WHERE published_at IS NOT NULL")
-                        count = int(n.split()[-1])
-                        if count:
-                            self.say(f"           {service}: republishing {count} kept event(s) to the fresh broker")
-                finally:
-                    await conn.close()
+            # A memory-only broker starts empty. Each service notices that the log it wrote and read is gone
+            # (TANDEM_BROKER_LOSS=recover, set below) and republishes its kept outbox, in order.
+            self.say("           a fresh broker: each service republishes the events it kept")
 
     def start_services(self) -> None:
         logs = self.data_dir / "logs"
@@ -162,6 +154,9 @@ class LocalSystem:
                 env.setdefault("NOTIFICATIONS_SMTP_HOST", "127.0.0.1")
                 env.setdefault("NOTIFICATIONS_SMTP_PORT", str(self.mail.port))
             env.setdefault("NOTIFICATIONS_SESSIONS_URL", f"http://127.0.0.1:{DEFAULT_PORTS['sessions']}")
+            if self.kafka is not None:  # the local broker keeps nothing: recover from its loss by ourselves
+                env.setdefault("TANDEM_BROKER_LOSS", "recover")
+                env.setdefault("TANDEM_CREATE_TOPICS", "true")
             if self.kafka is not None:  # the client settings that suit Tansu (see EmbeddedKafka)
                 env.setdefault("KAFKA_SESSION_TIMEOUT_MS", str(EmbeddedKafka.SESSION_TIMEOUT_MS))
                 env.setdefault("KAFKA_HEARTBEAT_INTERVAL_MS", str(EmbeddedKafka.HEARTBEAT_INTERVAL_MS))

@@ -5,71 +5,58 @@ For every batch of records a consumer:
    decoded or validated is a *dead letter*;
 2. in ONE Postgres transaction, for each decoded event: records (consumer, event id) in the inbox (a
    duplicate stops here and changes nothing), runs the handler inside a savepoint (a handler that
-   rejects the event turns it into a dead letter and changes nothing), records the tracking position
-   (topic, partition, next offset), and publishes the dead letters to the consumer's dead-letter topic
-   (before the commit, so that none is lost if the commit fails);
+   rejects the event turns it into a dead letter and changes nothing; one that raises `WaitFor` has the
+   event *parked* until what it refers to arrives, see shared.parking), records the tracking position
+   (topic, partition, next offset), keeps the dead letters in the `dead_letters` table and publishes them
+   to the consumer's dead-letter topic (before the commit, so that none is lost if the commit fails);
 3. only after that commit, commits the Kafka offsets (FastStream AckPolicy.MANUAL: never ack-first).
 
-Transient failures (database or broker unreachable, serialization conflicts) roll the transaction back
-and seek the partition back to the batch, so the same records come again after a back-off: retried, not
-dead-lettered. A crash between the database commit and the offset commit redelivers the batch; the inbox
-turns every redelivered event into a no-op.
+A failed batch is rolled back, the partition is sought back, and the batch comes again after a capped,
+jittered back-off (shared.retry). While the database or the broker does not answer, that goes on without
+end (and readiness says so). When both answer and the batch still fails after a bounded number of
+attempts or time, the consumer takes the batch apart and applies its records one by one; a record that
+keeps failing on its own becomes a dead letter of kind `failed`, with the error, and the stream flows on.
+A crash between the database commit and the offset commit redelivers the batch; the inbox turns every
+redelivered event into a no-op.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, ConsumerRecord
-from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 
 from shared.db import Conn
+from shared.deadletters import DeadLetter, DeadLetters, fingerprint
 from shared.events import Envelope, EventPayload, UndecodableEvent, decode
+from shared.failures import SYSTEMIC, TRANSIENT, ProjectionSwapped, TransientError
+from shared.parking import Drained, Parking, WaitFor, provided_by
+from shared.retry import Backoff, RetryPolicy, Streak
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Conn, Envelope[Any]], Awaitable[None]]
 P = TypeVar("P", bound=EventPayload)
 
-
-class TransientError(Exception):
-    """Raise from a handler to have the batch retried later instead of dead-lettered."""
-
-
-class ProjectionSwapped(TransientError):
-    """A rebuilt projection was swapped in since the last batch: retry on fresh connections."""
+__all__ = ["TRANSIENT", "DeadLetter", "Handlers", "InboxConsumer", "ProjectionSwapped", "TransientError", "WaitFor"]
 
 
 #: Consumers take this lock shared for each batch; `tandem replay` takes it exclusively to swap.
 PROJECTION_LOCK = "tandem-projection"
-
-
-TRANSIENT: tuple[type[BaseException], ...] = (
-    TransientError,
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.SerializationError,
-    asyncpg.exceptions.DeadlockDetectedError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    KafkaError,
-)
 
 
 class Handlers:
@@ -115,28 +102,37 @@ class ConsumerStats:
     ignored: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+    parked: int = 0
+    unparked: int = 0
     retries: int = 0
     batches: int = 0
+    isolated_batches: int = 0
+    commit_errors: int = 0
     last_error: str = ""
-
-
-@dataclass
-class DeadLetter:
-    record: ConsumerRecord[Any, Any]
-    kind: str  # "undecodable" | "rejected" | "tenant" (a tenant this deployment does not serve)
-    error: str
 
 
 @dataclass
 class BatchResult:
     applied: list[Envelope[Any]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
+    parked: int = 0
+    unparked: int = 0
     duplicates: int = 0
     ignored: int = 0
 
 
 class _Rejected(Exception):
-    """A handler rejected an event in the fast pass: redo the batch with a savepoint per event."""
+    """A handler rejected an event (or asked to wait) in the fast pass: redo the batch with a savepoint per
+    event."""
+
+
+@dataclass(frozen=True)
+class ConsumerPolicy:
+    """How a consumer retries, and how long an event may stay parked."""
+
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(Backoff(0.2, 10.0)))
+    park_timeout: float = 3600.0
+    park_sweep_interval: float = 5.0
 
 
 class InboxConsumer:
@@ -150,7 +146,7 @@ class InboxConsumer:
         dead_letter_topic: str,
         producer: AIOKafkaProducer,
         max_records: int = 500,
-        retry_backoff: float = 0.5,
+        policy: ConsumerPolicy = ConsumerPolicy(),
         after_commit: Callable[[Sequence[ConsumerRecord[Any, Any]]], Awaitable[None]] | None = None,
         group_id: str | None = None,
         session_timeout_ms: int = 10_000,
@@ -169,19 +165,27 @@ class InboxConsumer:
         self.topics = list(topics)
         self.handlers = handlers
         self.dead_letter_topic = dead_letter_topic
+        self.dead_letters = DeadLetters(name, dead_letter_topic, producer)
         self.producer = producer
         self.max_records = max_records
-        self.retry_backoff = retry_backoff
+        self.policy = policy
+        self.parking = Parking(name, timeout=policy.park_timeout, backoff=policy.retry.backoff)
         self.after_commit = after_commit
         self.stats = ConsumerStats()
+        #: The run of failures of the batch at hand (readiness reports it).
+        self.streak = Streak()
         self.generation: int | None = None
+        self.subscriber: Any = None
+        self._commit_error_logged = 0.0
+
+    # --- one batch --------------------------------------------------------------------------------
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> BatchResult:
-        """Apply a batch in one transaction. Raises a TRANSIENT error when it must be retried.
+        """Apply a batch in one transaction. Raises when it must be retried (nothing is committed then).
 
-        Handlers first run without a savepoint each (rejections are rare); when one rejects an event, the
-        whole transaction is rolled back and the batch is applied again with one savepoint per event, so
-        that only the rejected event is dead-lettered.
+        Handlers first run without a savepoint each (rejections are rare); when one rejects an event or asks
+        to wait, the whole transaction is rolled back and the batch is applied again with one savepoint per
+        event, so that only that event is dead-lettered or parked.
         """
         try:
             result = await self._process(records, careful=False)
@@ -191,8 +195,27 @@ class InboxConsumer:
         self.stats.ignored += result.ignored
         self.stats.duplicates += result.duplicates
         self.stats.dead_lettered += len(result.dead)
+        self.stats.parked += result.parked
+        self.stats.unparked += result.unparked
         self.stats.batches += 1
         return result
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Conn]:
+        """A consumer's transaction: under the shared projection lock, on the live projection generation."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext($1))", PROJECTION_LOCK)
+            generation = await conn.fetchval("SELECT generation FROM public.projection_state")
+            if self.generation is not None and generation != self.generation:
+                self.generation = generation
+                await self.pool.expire_connections()  # their cached statements name the old tables
+                raise ProjectionSwapped(f"projection generation {generation} swapped in; retrying")
+            self.generation = generation
+            yield conn
+
+    async def apply(self, conn: Conn, env: Envelope[Any]) -> None:
+        for handler in self.handlers.for_type(env.type):
+            await handler(conn, env)
 
     async def _process(self, records: Sequence[ConsumerRecord[Any, Any]], *, careful: bool) -> BatchResult:
         result = BatchResult()
@@ -204,44 +227,46 @@ class InboxConsumer:
                 result.dead.append(DeadLetter(record, "undecodable", str(exc)))
                 continue
             if not self.serves(env.tenant):
-                result.dead.append(DeadLetter(record, "tenant", f"tenant {env.tenant!r} is not served by {self.name}"))
+                why = f"tenant {env.tenant!r} is not served by {self.name}"
+                result.dead.append(DeadLetter(record, "tenant", why, env.id, env.type))
                 continue
             decoded.append((record, env))
-        positions: dict[tuple[str, int], int] = {}
-        for record in records:
-            tp = (record.topic, record.partition)
-            positions[tp] = max(positions.get(tp, 0), record.offset + 1)
+        positions = _positions(records)
 
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext($1))", PROJECTION_LOCK)
-            generation = await conn.fetchval("SELECT generation FROM public.projection_state")
-            if self.generation is not None and generation != self.generation:
-                self.generation = generation
-                await self.pool.expire_connections()  # their cached statements name the old tables
-                raise ProjectionSwapped(f"projection generation {generation} swapped in; retrying")
-            self.generation = generation
+        async with self.transaction() as conn:
             # One statement records the whole batch in the inbox; what it did not insert was seen before.
-            # Undecodable records have no event id: their position stands in for it, so that a redelivered
-            # batch does not dead-letter them twice.
-            inbox = [(_where(d.record), "?", d.record, "dead_lettered") for d in result.dead] + [
+            # A dead letter without an event id goes by its fingerprint (place in the log and content), so
+            # that a redelivered batch does not dead-letter it twice.
+            inbox = [(d.fingerprint, d.event_type or "?", d.record, "dead_lettered") for d in result.dead] + [
                 (env.id, env.type, r, "applied" if self.handlers.for_type(env.type) else "ignored")
                 for r, env in decoded
             ]
             fresh = await self._record_all(conn, inbox)
-            result.dead = [d for d in result.dead if _where(d.record) in fresh]
+            result.dead = [d for d in result.dead if d.fingerprint in fresh]
+            any_parked = await self.parking.any(conn)
+            blocked = (
+                await self.parking.blocked(conn, {(r.topic, env.key) for r, env in decoded if env.id in fresh})
+                if any_parked
+                else set()
+            )
             for record, env in decoded:
                 if env.id not in fresh:
                     result.duplicates += 1
                     continue
                 fresh.discard(env.id)  # a second copy in the same batch is a duplicate too
-                handlers = self.handlers.for_type(env.type)
-                if not handlers:
+                if not self.handlers.for_type(env.type):
                     result.ignored += 1
+                    continue
+                queue = (record.topic, env.key)
+                if queue in blocked:  # an earlier event of this topic and key is parked: keep the order
+                    if not careful:
+                        raise _Rejected
+                    await self.parking.park(conn, record, env, env.key, f"behind a parked event of {env.key}")
+                    result.parked += 1
                     continue
                 if not careful:
                     try:
-                        for handler in handlers:
-                            await handler(conn, env)
+                        await self.apply(conn, env)
                     except TRANSIENT:
                         raise
                     except Exception as exc:
@@ -250,13 +275,17 @@ class InboxConsumer:
                     continue
                 try:
                     async with conn.transaction():
-                        for handler in handlers:
-                            await handler(conn, env)
+                        await self.apply(conn, env)
                 except TRANSIENT:
                     raise
+                except WaitFor as exc:  # it refers to something not here yet: park it, go on
+                    await self.parking.park(conn, record, env, exc.what, str(exc))
+                    blocked.add(queue)
+                    result.parked += 1
+                    continue
                 except Exception as exc:  # the handler rejected this event: dead letter, change nothing
                     log.warning("%s rejected %s %s: %s", self.name, env.type, env.id, exc)
-                    result.dead.append(DeadLetter(record, "rejected", f"{type(exc).__name__}: {exc}"))
+                    result.dead.append(DeadLetter(record, "rejected", f"{type(exc).__name__}: {exc}", env.id, env.type))
                     await conn.execute(
                         "UPDATE inbox SET outcome = 'dead_lettered' WHERE consumer = $1 AND event_id = $2",
                         self.name,
@@ -264,15 +293,25 @@ class InboxConsumer:
                     )
                     continue
                 result.applied.append(env)
-            await conn.executemany(
-                "INSERT INTO consumer_positions (consumer, topic, partition, next_offset) "
-                "VALUES ($1, $2, $3, $4) ON CONFLICT (consumer, topic, partition) DO UPDATE "
-                "SET next_offset = GREATEST(consumer_positions.next_offset, EXCLUDED.next_offset), "
-                "updated_at = clock_timestamp()",
-                [(self.name, t, p, o) for (t, p), o in positions.items()],
-            )
-            await self._publish_dead_letters(result.dead)
+            if any_parked or result.parked:  # what was applied may be what parked events wait for
+                woken = await self.parking.wake(conn, provided_by(result.applied), self.apply)
+                result.unparked += len(woken.applied)
+                result.applied += woken.applied
+                result.dead += woken.dead
+            await self._advance(conn, positions)
+            await self.dead_letters.store(conn, result.dead)
+            await self.dead_letters.publish(result.dead)
         return result
+
+    async def _advance(self, conn: Conn, positions: dict[tuple[str, int], tuple[int, str | None]]) -> None:
+        """Record where each partition stands (the next offset, and the id of the event before it)."""
+        await conn.executemany(
+            "INSERT INTO consumer_positions (consumer, topic, partition, next_offset, last_event_id) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (consumer, topic, partition) DO UPDATE "
+            "SET next_offset = EXCLUDED.next_offset, last_event_id = EXCLUDED.last_event_id, "
+            "updated_at = clock_timestamp() WHERE EXCLUDED.next_offset > consumer_positions.next_offset",
+            [(self.name, t, p, o, e) for (t, p), (o, e) in positions.items()],
+        )
 
     async def _record_all(self, conn: Conn, rows: list[tuple[str, str, ConsumerRecord[Any, Any], str]]) -> set[str]:
         if not rows:
@@ -291,40 +330,149 @@ class InboxConsumer:
         )
         return {r["event_id"] for r in inserted}
 
-    async def _publish_dead_letters(self, dead: list[DeadLetter]) -> None:
-        futures = []
-        for d in dead:
-            r = d.record
-            headers = [
-                *(r.headers or ()),
-                ("dlq_error", d.error.encode()[:4000]),
-                ("dlq_kind", d.kind.encode()),
-                ("dlq_consumer", self.name.encode()),
-                ("dlq_topic", r.topic.encode()),
-                ("dlq_partition", str(r.partition).encode()),
-                ("dlq_offset", str(r.offset).encode()),
-                ("dlq_time", datetime.now(UTC).isoformat().encode()),
-            ]
-            futures.append(await self.producer.send(self.dead_letter_topic, value=r.value, key=r.key, headers=headers))
-        if futures:
-            await asyncio.gather(*futures)
+    # --- parked events ------------------------------------------------------------------------------
+
+    async def sweep_parked(self) -> Drained:
+        """Try the parked queues that are due (back-off passed, or deadline passed) once."""
+        async with self.transaction() as conn:
+            out = Drained()
+            for topic, key in await self.parking.due_queues(conn):
+                await self.parking.drain(conn, topic, key, self.apply, out)
+            if out.applied:
+                more = await self.parking.wake(conn, out.provides(), self.apply)
+                out.applied += more.applied
+                out.dead += more.dead
+            await self.dead_letters.store(conn, out.dead)
+            await self.dead_letters.publish(out.dead)
+        self.stats.unparked += len(out.applied)
+        self.stats.dead_lettered += len(out.dead)
+        return out
+
+    async def run_sweeper(self) -> None:
+        """Sweep parked events every `park_sweep_interval` seconds until cancelled."""
+        failures = 0
+        while True:
+            try:
+                await self.sweep_parked()
+                failures = 0
+                await asyncio.sleep(self.policy.park_sweep_interval)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                log.warning("%s: sweeping parked events failed: %s", self.name, exc)
+                await asyncio.sleep(self.policy.retry.backoff.delay(failures))
+
+    # --- failures -------------------------------------------------------------------------------------
+
+    async def infrastructure_down(self, failure: BaseException | None = None) -> str | None:
+        """Why the database or the broker cannot be used now (or the failure is the environment's, not the
+        event's: see SYSTEMIC), or None when both answer."""
+        if isinstance(failure, SYSTEMIC):
+            return f"the database refuses every event alike: {type(failure).__name__}: {failure}"
+        try:
+            await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 3)
+        except Exception as exc:
+            return f"database: {type(exc).__name__}: {exc}"
+        try:
+            partitions = await asyncio.wait_for(self.producer.partitions_for(self.dead_letter_topic), 5)
+        except Exception as exc:
+            return f"broker: {type(exc).__name__}: {exc}"
+        if not partitions:
+            return f"broker: the dead-letter topic {self.dead_letter_topic} does not exist"
+        return None
+
+    async def _isolate(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Apply the records of a batch that keeps failing one by one; one that fails on its own while the
+        infrastructure answers becomes a dead letter. Raises when the infrastructure goes away meanwhile."""
+        self.stats.isolated_batches += 1
+        for record in records:
+            streak = Streak()
+            while True:
+                try:
+                    await self.process([record])
+                    break
+                except Exception as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+                    attempts = streak.fail(_where(record), error)
+                    down = await self.infrastructure_down(exc)
+                    if down is not None:
+                        raise TransientError(down) from exc
+                    assert streak.since is not None
+                    if self.policy.retry.exhausted(attempts, streak.since):
+                        await self._dead_letter_alone(record, f"{error} (failed {attempts} times on its own while "
+                                                              "the database and the broker answered)")  # fmt: skip
+                        break
+                    await asyncio.sleep(self.policy.retry.backoff.delay(attempts))
+
+    async def _dead_letter_alone(self, record: ConsumerRecord[Any, Any], error: str) -> None:
+        event_id = event_type = None
+        with contextlib.suppress(UndecodableEvent):
+            env = decode(record.headers, record.value)
+            if len(env.id) <= 200:
+                event_id, event_type = env.id, env.type
+        dead = DeadLetter(record, "failed", error, event_id, event_type)
+        log.error("%s: dead-lettering %s: %s", self.name, _where(record), error)
+        async with self.transaction() as conn:
+            await conn.execute(
+                'INSERT INTO inbox (consumer, event_id, event_type, topic, partition, "offset", outcome) '
+                "VALUES ($1, $2, $3, $4, $5, $6, 'dead_lettered') ON CONFLICT (consumer, event_id) "
+                "DO UPDATE SET outcome = 'dead_lettered'",
+                self.name, dead.fingerprint, event_type or "?", record.topic, record.partition, record.offset,
+            )  # fmt: skip
+            await self._advance(conn, _positions([record]))
+            await self.dead_letters.store(conn, [dead])
+            await self.dead_letters.publish([dead])
+        self.stats.dead_lettered += 1
+
+    # --- the FastStream side --------------------------------------------------------------------------
 
     async def handle_batch(self, msg: Any) -> None:
-        """The FastStream side: process, then ack (commit offsets) or nack (seek back) and back off."""
+        """Process, then ack (commit offsets) or nack (seek back) and back off."""
         records: tuple[ConsumerRecord[Any, Any], ...] = msg.raw_message
         try:
             await self.process(records)
-        except Exception as exc:  # transient or unexpected: nothing was committed; retry the batch
-            self.stats.retries += 1
-            self.stats.last_error = f"{type(exc).__name__}: {exc}"
-            level = logging.WARNING if isinstance(exc, TRANSIENT) else logging.ERROR
-            log.log(level, "%s: batch failed, will retry: %s", self.name, exc, exc_info=level == logging.ERROR)
-            await msg.nack()
-            await asyncio.sleep(self.retry_backoff)
-            return
+        except Exception as exc:  # nothing was committed
+            if not await self._after_failure(records, exc):
+                await msg.nack()
+                await asyncio.sleep(self.policy.retry.backoff.delay(self.streak.attempts))
+                return
+        self.streak.clear()
         if self.after_commit is not None:
             await self.after_commit(records)
-        await msg.ack()
+        try:
+            await msg.ack()
+        except Exception as exc:  # the database has it all; a redelivery is a no-op
+            self.stats.commit_errors += 1
+            if time.monotonic() - self._commit_error_logged > 30:
+                self._commit_error_logged = time.monotonic()
+                log.warning("%s: committing offsets failed (%s); the inbox absorbs the redelivery", self.name, exc)
+
+    async def _after_failure(self, records: Sequence[ConsumerRecord[Any, Any]], exc: Exception) -> bool:
+        """Deal with a failed batch. True when it was settled after all (taken apart and applied)."""
+        error = f"{type(exc).__name__}: {exc}"
+        attempts = self.streak.fail(_where(records[0]) if records else "", error)
+        self.stats.retries += 1
+        self.stats.last_error = error
+        if isinstance(exc, ProjectionSwapped):
+            return False
+        down = await self.infrastructure_down(exc)
+        if attempts == 1 or attempts & (attempts - 1) == 0:  # log the 1st, 2nd, 4th, 8th... attempt
+            expected = isinstance(exc, TRANSIENT)
+            log.log(logging.WARNING if expected else logging.ERROR, "%s: batch failed (attempt %d%s): %s",
+                    self.name, attempts, f"; {down}" if down else "", error,
+                    exc_info=not expected)  # fmt: skip
+        assert self.streak.since is not None
+        if down is not None or not self.policy.retry.exhausted(attempts, self.streak.since):
+            return False
+        log.warning("%s: batch at %s failed %d times with the database and broker up: applying it record by record",
+                    self.name, self.streak.subject, attempts)  # fmt: skip
+        try:
+            await self._isolate(records)
+        except Exception as again:
+            self.stats.last_error = f"{type(again).__name__}: {again}"
+            return False
+        return True
 
     def subscribe(self, broker: KafkaBroker | KafkaRouter) -> None:
         async def on_batch(msg: KafkaMessage) -> None:
@@ -349,6 +497,13 @@ class InboxConsumer:
         )
         subscriber(on_batch)
         subscriber.get_msg = functools.partial(get_batch_without_idle_sleep, subscriber)  # type: ignore[method-assign]
+        self.subscriber = subscriber
+
+    async def restart(self) -> None:
+        """Leave the consumer group and join it afresh (after the broker lost its log and its groups)."""
+        if self.subscriber is not None:
+            await self.subscriber.stop()
+            await self.subscriber.start()
 
 
 #: How long one poll waits when the log is idle. aiokafka's getmany returns as soon as records arrive, so
@@ -364,8 +519,31 @@ async def get_batch_without_idle_sleep(subscriber: Any, consumer: Any) -> tuple[
     return tuple(chain.from_iterable(batch.values()))
 
 
+def _positions(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[tuple[str, int], tuple[int, str | None]]:
+    """Per partition: the offset after the last record, and that record's event id (its ce_id header)."""
+    out: dict[tuple[str, int], tuple[int, str | None]] = {}
+    for record in records:
+        tp = (record.topic, record.partition)
+        if record.offset + 1 > out.get(tp, (0, None))[0]:
+            out[tp] = (record.offset + 1, event_id_of(record))
+    return out
+
+
+def event_id_of(record: ConsumerRecord[Any, Any]) -> str | None:
+    for name, value in record.headers or ():
+        if name == "ce_id":
+            try:
+                return value.decode()[:200] if value else None
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
 def _where(record: ConsumerRecord[Any, Any]) -> str:
     return f"{record.topic}/{record.partition}/{record.offset}"
+
+
+__all__ += ["fingerprint"]
 
 
 def _utf8(value: bytes | None) -> bool:

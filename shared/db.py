@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+
+from shared.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,65 @@ async def connect(dsn: str, *, search_path: str = SEARCH_PATH) -> asyncpg.Connec
     conn: asyncpg.Connection = await asyncpg.connect(dsn, server_settings={"search_path": search_path})
     await _init_connection(conn)
     return conn
+
+
+class ListenConnection:
+    """A connection that LISTENs on a channel and comes back after the database does (a restart, a failover,
+    a cut connection). A notification sent while it was away is lost, so `callback` is also called each time
+    it reconnects: whoever listens must treat a call as "look again", never as a message."""
+
+    def __init__(
+        self, dsn: str, channel: str, callback: Callable[[Any, int, str, object], None], *, check_every: float = 1.0
+    ) -> None:
+        self.dsn = dsn
+        self.channel = channel
+        self.callback = callback
+        self.check_every = check_every
+        self.reconnects = 0
+        self._conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed()
+
+    async def start(self) -> None:
+        await self._open()
+        self._task = asyncio.create_task(self._watch(), name=f"listen-{self.channel}")
+
+    async def _open(self) -> None:
+        conn = await connect(self.dsn)
+        await conn.add_listener(self.channel, self.callback)
+        self._conn = conn
+
+    async def _watch(self) -> None:
+        backoff, failures = Backoff(0.2, 5.0), 0
+        while True:
+            await asyncio.sleep(self.check_every if not failures else backoff.delay(failures))
+            if self.connected:
+                continue
+            try:
+                await self._open()
+            except Exception as exc:
+                failures += 1
+                if failures == 1:
+                    log.warning("LISTEN %s: reconnecting after %s", self.channel, exc)
+                continue
+            failures = 0
+            self.reconnects += 1
+            log.info("LISTEN %s: reconnected", self.channel)
+            self.callback(None, 0, self.channel, "")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._conn.close(), 2)
+            self._conn = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ dependency on the routers (see `authenticated`).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -21,9 +22,12 @@ from shared.access import Matrix, authorise, principal, rule_for
 from shared.auth import Principal
 from shared.db import Conn
 from shared.errors import DomainError
+from shared.failures import DATABASE_UNAVAILABLE
 from shared.uow import UnitOfWork
 
 CORRELATION_HEADER = "X-Correlation-Id"
+#: What a 503 asks the caller to wait before trying again (seconds).
+RETRY_AFTER_SECONDS = 2
 #: Ids a client may choose or name: letters and digits first, then also . _ : @ + - (no "/", which would make
 #: them unreachable in a path, no spaces, nothing a spreadsheet would run).
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,99}$"
@@ -86,28 +90,47 @@ def create_app(title: str, description: str, access: Matrix, version: str = "1.0
         error = {"code": code, "field": None, "message": str(exc.detail)}
         return JSONResponse({"error": error}, status_code=exc.status_code, headers=exc.headers)
 
+    async def unavailable(_: Request, exc: Exception) -> JSONResponse:
+        """The database is away (restarting, failing over): nothing was done; the caller may try again."""
+        message = f"the database is unavailable ({type(exc).__name__}); nothing was changed, try again"
+        error = {"code": "unavailable", "field": None, "message": message}
+        return JSONResponse({"error": error}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+    for failure in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(failure, unavailable)
+
     app.add_middleware(CorrelationMiddleware)
 
     @app.get("/health/live", tags=["health"], summary="Liveness probe")
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/health/ready", tags=["health"], summary="Readiness probe: database, relay and consumer")
+    @app.get(
+        "/health/ready",
+        tags=["health"],
+        summary="Readiness probe: database, broker, topics, consumer progress and relay; reasons when not ready",
+    )
     async def ready(request: Request) -> JSONResponse:
         host = request.app.state.host
         checks: dict[str, Any] = {"started": host.started}
+        reasons: list[str] = [] if host.started else ["not started"]
         try:
-            checks["database"] = await host.pool.fetchval("SELECT 1") == 1
+            checks["database"] = await asyncio.wait_for(host.pool.fetchval("SELECT 1"), 3) == 1
         except Exception as exc:
             checks["database"] = False
             checks["database_error"] = str(exc)
+            reasons.append(f"database unavailable: {type(exc).__name__}: {exc}".rstrip(": "))
+        watchdog = host.watchdog.snapshot()
+        reasons += [r for r in watchdog.pop("reasons") if not r.startswith("database")]  # pinged just now instead
+        checks |= watchdog
         if host.relay is not None:
-            checks["relay_leader"] = host.relay.stats.is_leader
-            checks["outbox_published"] = host.relay.stats.published
+            checks["relay"] = {**vars(host.relay.stats), "failing_for_s": round(host.relay.streak.failing_for, 1)}
         if host.consumer is not None:
-            checks["consumer"] = vars(host.consumer.stats)
-        ok = bool(checks["started"] and checks["database"])
-        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+            consumer = host.consumer
+            checks["consumer"] = {**vars(consumer.stats), "failing_for_s": round(consumer.streak.failing_for, 1)}
+        ok = not reasons
+        body = {"status": "ok" if ok else "unavailable", "reasons": reasons, "checks": checks}
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     return app
 

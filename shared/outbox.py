@@ -27,8 +27,10 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from shared.brokerguard import BrokerGuard, BrokerMismatch
 from shared.db import Conn, connect
 from shared.events import Envelope, encode
+from shared.retry import Backoff, Streak
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -68,10 +70,17 @@ class RelayStats:
     batches: int = 0
     errors: int = 0
     is_leader: bool = False
+    last_error: str = ""
+    reconnects: int = 0
 
 
 class OutboxRelay:
-    """Publishes unpublished outbox rows, oldest first, and marks them published."""
+    """Publishes unpublished outbox rows, oldest first, and marks them published.
+
+    It survives what the world does to it: a database restart (its lock and LISTEN connections are opened
+    again, leadership is taken again), a broker that does not answer (capped, jittered back-off; readiness
+    reports how long it has failed), and a broker that is not the one it wrote to (the guard, when given,
+    is asked before each publish; see shared.brokerguard)."""
 
     def __init__(
         self,
@@ -82,7 +91,8 @@ class OutboxRelay:
         name: str,
         batch_size: int = 500,
         poll_interval: float = 1.0,
-        retry_backoff: float = 0.5,
+        backoff: Backoff | None = None,
+        guard: BrokerGuard | None = None,
     ) -> None:
         self.pool = pool
         self.producer = producer
@@ -90,16 +100,21 @@ class OutboxRelay:
         self.name = name
         self.batch_size = batch_size
         self.poll_interval = poll_interval
-        self.retry_backoff = retry_backoff
+        self.backoff = backoff or Backoff(0.2, 10.0)
+        self.guard = guard
         self.stats = RelayStats()
+        #: The run of failed passes (readiness: "the relay cannot publish").
+        self.streak = Streak()
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
 
     async def publish_pending(self) -> int:
         """One pass: publish up to `batch_size` unpublished rows. Returns how many were published."""
+        if self.guard is not None:
+            await self.guard.ensure_publishable()
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                "SELECT position, topic, key, headers, payload FROM outbox "
+                "SELECT position, event_id, topic, key, headers, payload FROM outbox "
                 "WHERE published_at IS NULL ORDER BY position LIMIT $1 FOR UPDATE SKIP LOCKED",
                 self.batch_size,
             )
@@ -113,10 +128,21 @@ class OutboxRelay:
                         row["topic"], value=row["payload"].encode(), key=row["key"].encode(), headers=headers
                     )
                 )
-            await asyncio.gather(*futures)
+            written: dict[tuple[str, int], tuple[int, str]] = {}
+            for row, meta in zip(rows, await asyncio.gather(*futures), strict=True):
+                tp = (meta.topic, meta.partition)
+                if meta.offset > written.get(tp, (-1, ""))[0]:
+                    written[tp] = (meta.offset, row["event_id"])
             await conn.execute(
                 "UPDATE outbox SET published_at = clock_timestamp() WHERE position = ANY($1::bigint[])",
                 [row["position"] for row in rows],
+            )
+            await conn.executemany(
+                "INSERT INTO producer_positions (topic, partition, last_offset, event_id) VALUES ($1, $2, $3, $4) "
+                "ON CONFLICT (topic, partition) DO UPDATE SET last_offset = EXCLUDED.last_offset, "
+                "event_id = EXCLUDED.event_id, updated_at = clock_timestamp() "
+                "WHERE EXCLUDED.last_offset > producer_positions.last_offset",
+                [(t, p, o, e) for (t, p), (o, e) in written.items()],
             )
         self.stats.published += len(rows)
         self.stats.batches += 1
@@ -131,18 +157,39 @@ class OutboxRelay:
     def wake(self) -> None:
         self._wake.set()
 
+    def _connection_lost(self, *_: object) -> None:
+        self.stats.is_leader = False  # the advisory lock went with the connection
+        self._wake.set()
+
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
 
     async def run(self) -> None:
-        """Wait for leadership, then publish on NOTIFY and on a poll interval until stopped."""
+        """Until stopped: take leadership, then publish on NOTIFY and on a poll interval. A lost database
+        connection (a restart) ends the term; the relay then connects again and takes leadership again."""
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                await self._lead()
+                failures = 0
+            except Exception as exc:  # the lock or LISTEN connection went away: connect again
+                failures += 1
+                self.stats.reconnects += 1
+                self.streak.fail("connection", f"{type(exc).__name__}: {exc}")
+                if failures == 1 or failures & (failures - 1) == 0:
+                    log.warning("outbox relay %s lost its database connection (%s); reconnecting", self.name, exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=self.backoff.delay(failures))
+
+    async def _lead(self) -> None:
         lock_conn = await connect(self.dsn)
         listen_conn: asyncpg.Connection | None = None
         try:
             while not self._stopping.is_set():
                 if await lock_conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self.name):
                     break
+                self.streak.clear()  # a standby has nothing to publish
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), timeout=2.0)
             if self._stopping.is_set():
@@ -151,22 +198,35 @@ class OutboxRelay:
             log.info("outbox relay %s is the active publisher", self.name)
             listen_conn = await connect(self.dsn)
             await listen_conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+            for held in (lock_conn, listen_conn):  # a lost connection ends the term at once, not at the next poll
+                held.add_termination_listener(self._connection_lost)
+            self._wake.set()  # rows may have come while we were away
             while not self._stopping.is_set():
+                if lock_conn.is_closed() or listen_conn.is_closed():
+                    raise ConnectionError("the lock or LISTEN connection was closed")
                 self._wake.clear()
                 try:
                     await self.drain()
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, Exception) as exc:
+                    self.streak.clear()
+                except Exception as exc:
                     self.stats.errors += 1
-                    log.warning("outbox relay %s: %s; retrying", self.name, exc)
-                    await asyncio.sleep(self.retry_backoff)
+                    attempts = self.streak.fail("publish", f"{type(exc).__name__}: {exc}")
+                    self.stats.last_error = self.streak.error
+                    if self.guard is not None and not isinstance(exc, BrokerMismatch):
+                        self.guard.suspect()
+                    if attempts == 1 or attempts & (attempts - 1) == 0:
+                        log.warning("outbox relay %s: %s (attempt %d); retrying", self.name, exc, attempts)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), timeout=self.backoff.delay(attempts))
                     continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
         finally:
             self.stats.is_leader = False
-            if listen_conn is not None:
-                await listen_conn.close()
-            await lock_conn.close()
+            for conn in (listen_conn, lock_conn):
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(conn.close(), 2)
 
 
 def _headers(value: Any) -> list[tuple[str, str]]:

@@ -18,10 +18,12 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from shared.auth import Principal, TokenVerifier
+from shared.brokerguard import BrokerGuard
 from shared.config import ConfigError, ServiceSettings
 from shared.consumer import Handlers, InboxConsumer
-from shared.db import connect, create_pool, ensure_database, migrate, with_database
+from shared.db import ListenConnection, create_pool, ensure_database, migrate, with_database
 from shared.errors import Unauthorized
+from shared.health import Watchdog
 from shared.outbox import OutboxRelay
 from shared.topics import CONSUMERS, ensure_topics
 from shared.uow import UnitOfWork
@@ -53,8 +55,10 @@ class ServiceHost:
         self.topics = settings.topics
         self._pool: asyncpg.Pool | None = None
         self._producer: AIOKafkaProducer | None = None
-        self._listen: asyncpg.Connection | None = None
+        self._listen: ListenConnection | None = None
         self.relay: OutboxRelay | None = None
+        self.guard: BrokerGuard | None = None
+        self.watchdog = Watchdog(self)
         self.consumer: InboxConsumer | None = None
         self.broker: KafkaBroker | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -111,13 +115,20 @@ class ServiceHost:
             dbname = s.database_url.rsplit("/", 1)[-1].split("?", 1)[0]
             await ensure_database(with_database(s.database_url, "postgres"), dbname)
         await migrate(s.database_url, self.spec.migrations, service=self.spec.name)
-        await ensure_topics(
-            s.kafka_bootstrap_servers, s.topics, s.topics.all_topics(CONSUMERS), security=s.kafka_security
-        )
+        declared = s.topics.all_topics(CONSUMERS)
+        if s.create_topics:
+            await ensure_topics(s.kafka_bootstrap_servers, s.topics, declared, security=s.kafka_security)
         self._pool = await create_pool(s.database_url, max_size=10)
         # A replay swapped a rebuilt projection in: drop connections whose cached statements name old tables.
-        self._listen = await connect(s.database_url)
-        await self._listen.add_listener("tandem_projection", self._projection_swapped)
+        self._listen = ListenConnection(s.database_url, "tandem_projection", self._projection_swapped)
+        await self._listen.start()
+        topics = self.spec.consumes(s)
+        consuming = consume and bool(topics)
+        self.guard = BrokerGuard(
+            service=self.spec.name, bootstrap=s.kafka_bootstrap_servers, topics=s.topics, declared=declared,
+            consumer=self.spec.name if consuming else None, consumed=topics if consuming else [], pool=self._pool,
+            mode=s.broker_loss, security=s.kafka_security,
+        )  # fmt: skip
         self._producer = AIOKafkaProducer(
             bootstrap_servers=s.kafka_bootstrap_servers,
             client_id=f"tandem-{self.spec.name}",
@@ -134,10 +145,11 @@ class ServiceHost:
                 dsn=s.database_url,
                 name=f"{s.topics.namespace}-{self.spec.name}-relay",
                 poll_interval=s.relay_poll_interval,
+                backoff=s.consumer_policy.retry.backoff,
+                guard=self.guard,
             )
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay"))
-        topics = self.spec.consumes(s)
-        if consume and topics:
+        if consuming:
             self.consumer = InboxConsumer(
                 self.spec.name,
                 pool=self._pool,
@@ -146,6 +158,7 @@ class ServiceHost:
                 dead_letter_topic=s.topics.dead_letter(self.spec.name),
                 producer=self._producer,
                 max_records=s.consumer_max_records,
+                policy=s.consumer_policy,
                 group_id=f"{s.topics.namespace}.{self.spec.name}",
                 session_timeout_ms=s.kafka_session_timeout_ms,
                 heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
@@ -154,6 +167,7 @@ class ServiceHost:
             )
             self.broker = KafkaBroker(
                 s.kafka_bootstrap_servers,
+                allow_auto_create_topics=False,
                 security=s.kafka_security.faststream(),
                 client_id=f"tandem-{self.spec.name}-consumer",
                 logger=logging.getLogger(f"tandem.{self.spec.name}.broker"),
@@ -161,10 +175,29 @@ class ServiceHost:
             )
             self.consumer.subscribe(self.broker)
             await self.broker.start()
+            self._tasks.append(asyncio.create_task(self.consumer.run_sweeper(), name=f"{self.spec.name}-parked"))
+        self._wire_recovery()
+        self._tasks.append(asyncio.create_task(self.watchdog.run(), name=f"{self.spec.name}-watchdog"))
         for job in self.spec.background:
             self._tasks.append(asyncio.create_task(job(self), name=f"{self.spec.name}-{job.__name__}"))
         self.started = True
         log.info("%s started", self.spec.name)
+
+    def _wire_recovery(self) -> None:
+        """What a broker recovery does besides resetting the database (see shared.brokerguard)."""
+        guard, consumer, relay = self.guard, self.consumer, self.relay
+        if guard is None:
+            return
+        if consumer is not None and consumer.subscriber is not None:
+            guard.before_reset.append(consumer.subscriber.stop)
+            guard.after_reset.append(consumer.subscriber.start)
+            guard.after_reset.append(lambda: consumer.dead_letters.republish(self.pool))
+        if relay is not None:
+
+            async def wake() -> None:
+                relay.wake()
+
+            guard.after_reset.append(wake)
 
     def _projection_swapped(self, *_: object) -> None:
         if self._pool is not None:
@@ -172,8 +205,7 @@ class ServiceHost:
 
     async def stop(self) -> None:
         if self._listen is not None:
-            with contextlib.suppress(Exception):
-                await self._listen.close()
+            await self._listen.close()
             self._listen = None
         if self.relay is not None:
             self.relay.stop()
@@ -185,6 +217,8 @@ class ServiceHost:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self.guard is not None:
+            await self.guard.close()
         if self._producer is not None:
             await self._producer.stop()
         if self._pool is not None:

@@ -11,13 +11,31 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+import aiokafka.admin.client
+import aiokafka.client
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.protocol.metadata import MetadataRequest
 
 from shared.events import directory, hr, notifications, pairing, sessions
 from shared.kafka_security import PLAINTEXT, KafkaSecurity
 
 log = logging.getLogger(__name__)
+
+
+class _NoAutoCreate(MetadataRequest):  # type: ignore[misc]
+    """aiokafka asks for metadata with `allow_auto_topic_creation` on, so a broker with auto-creation
+    enabled (Kafka's default, and Tansu) creates any topic a producer or consumer merely names, with the
+    broker's partitions and retention, not ours: after a broker restart that lost its log, the first send
+    recreated our topics with 4 partitions instead of 6. Tandem creates its topics itself, as declared."""
+
+    def __init__(self, topics: list[str] | None = None, allow_auto_topic_creation: bool | None = None) -> None:
+        super().__init__(topics, bool(allow_auto_topic_creation))
+
+
+aiokafka.client.MetadataRequest = _NoAutoCreate
+aiokafka.admin.client.MetadataRequest = _NoAutoCreate
 
 UNLIMITED_RETENTION = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
 
@@ -113,3 +131,30 @@ async def ensure_topics(
         return missing
     finally:
         await admin.close()
+
+
+async def describe(admin: AIOKafkaAdminClient, topics: Topics, names: list[str]) -> tuple[dict[str, int], list[str]]:
+    """The partition count of each named topic (0: missing), and how they differ from the declared ones
+    (missing, partition count, settings such as retention)."""
+    problems: list[str] = []
+    counts: dict[str, int] = {}
+    for described in await admin.describe_topics(names):
+        name = described["topic"]
+        counts[name] = 0 if described["error_code"] == 3 else len(described["partitions"])  # 3: unknown topic
+        if not counts[name]:
+            problems.append(f"topic {name} is missing")
+        elif counts[name] != topics.partitions:
+            problems.append(f"topic {name} has {counts[name]} partitions, declared {topics.partitions}")
+    present = [n for n in names if counts.get(n)]
+    if present and topics.configs:
+        resources = [ConfigResource(ConfigResourceType.TOPIC, n) for n in present]
+        for response in await admin.describe_configs(resources):
+            for resource in response.resources:
+                error_code, _, _, name, entries = resource[:5]
+                if error_code:
+                    continue
+                actual = {entry[0]: entry[1] for entry in entries}
+                for key, want in topics.configs.items():
+                    if actual.get(key) != want:
+                        problems.append(f"topic {name} has {key}={actual.get(key)}, declared {want}")
+    return counts, problems

@@ -78,6 +78,19 @@ class UnitOfWork:
         self.events.extend(envs)
         return envs
 
+    def emit_as(self, event_id: str, payload: EventPayload) -> Envelope[Any]:
+        """One event with the id given: a deterministic id for an event that must exist once, whoever emits it and
+        however often (the outbox's event ids are unique, consumers drop what they have seen)."""
+        env = Envelope.new(
+            payload,
+            tenant=self.tenant,
+            correlation_id=self.correlation_id,
+            causation_id=self.causation_id,
+            event_id=event_id,
+        )
+        self.events.append(env)
+        return env
+
     async def commit(self) -> None:
         await outbox.append(self.conn, self.topics, self.events)
         self.events = []

@@ -23,7 +23,7 @@ from shared.identity_provider import LocalIdentityProvider
 from shared.infra import Infra, provide
 from shared.localstack import free_port
 from shared.runtime import ServiceHost, ServiceSpec
-from shared.topics import Topics, ensure_topics
+from shared.topics import CONSUMERS, Topics, ensure_topics
 
 logging.getLogger("aiokafka").setLevel(logging.ERROR)
 
@@ -69,7 +69,9 @@ async def new_database(infra: Infra) -> Callable[[str], Awaitable[str]]:
 
 @pytest.fixture
 async def created_topics(infra: Infra, topics: Topics) -> Topics:
-    await ensure_topics(infra.kafka_bootstrap, topics)
+    """The system's topics, plus the dead-letter topics of the tests' own consumers (no topic is
+    ever auto-created: shared.topics)."""
+    await ensure_topics(infra.kafka_bootstrap, topics, topics.all_topics([*CONSUMERS, "counter", "replaytest"]))
     return topics
 
 

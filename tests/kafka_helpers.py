@@ -41,9 +41,13 @@ async def read_topic(
 
 
 async def produce(
-    bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]]
+    bootstrap: str,
+    topic: str,
+    messages: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]],
+    *,
+    max_request_size: int = 1048576,
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=max_request_size)
     await producer.start()
     try:
         for key, value, headers in messages:

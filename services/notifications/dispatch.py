@@ -3,7 +3,22 @@ and sends them, records NotificationSent / NotificationFailed through the outbox
 nudges for quiet pairs and the weekly at-risk digest for HR.
 
 Every notification is sent within its tenant: what it says comes from that tenant's projection rows only, its
-chat webhook must be on that tenant's list of hosts, and its NotificationSent/Failed carry that tenant."""
+chat webhook must be on that tenant's list of hosts, and its NotificationSent/Failed carry that tenant.
+
+One mail per notification, as the recipient sees it (domain/delivery.py has the rules, repository.py the SQL):
+
+1. claim it with a lease; a claim that finds a receipt completes it without sending (it went out before);
+2. gather its data, render it and address it. Anything wrong there (a template error, an address that cannot
+   take mail) fails it with the reason, resendable once the data is fixed; nothing stays `sending`;
+3. record the attempt and commit it, with the notification's Message-ID (kept from the first attempt on);
+4. send it, with that Message-ID (a chat message with it as Idempotency-Key);
+5. once the server took it (SMTP 250, a 2xx), write the receipt, then mark it `sent` and put NotificationSent (its
+   id derived from the notification's) in the outbox. Both writes are retried for as long as the lease lasts, so
+   a database that restarts meanwhile costs no second mail.
+
+A process that dies between 4 and 5 leaves no receipt: the send cannot be shown, and the next claim (once the
+lease lapsed) sends it again with the same Message-ID, which the receiving side de-duplicates by.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +26,14 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import socket
 import uuid
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -28,22 +46,26 @@ from services.notifications.channels import (
 )
 from services.notifications.channels.chat import WebhookChannel, check_before_send
 from services.notifications.channels.email import SmtpChannel, SmtpSettings
-from services.notifications.domain import model
-from services.notifications.domain.rendering import day, render, when
+from services.notifications.domain import delivery, mail, model
+from services.notifications.domain.rendering import TEMPLATES, Templates, day, when
+from services.notifications.domain.webhooks import RetryPolicy
 from services.notifications.webhooks.config import WebhookSettings
 from services.sessions.domain.calendar import CalendarPerson, session_ics
 from services.sessions.domain.model import Session
 from shared.auth import ANY_TENANT
+from shared.config import ConfigError
 from shared.events.notifications import NotificationFailed, NotificationSent
 from shared.runtime import ServiceHost
 
 log = logging.getLogger(__name__)
-CLAIM_FOR = timedelta(minutes=2)
 #: preferences, time zone, (address, name), template context, attachments, session start
 Context = tuple[
     model.Preferences, str, tuple[str, str], dict[str, Any], tuple[tuple[str, str, bytes], ...], datetime | None
 ]
 HR = model.HR
+#: What a database that is down or restarting raises: the batch stops, claims lapse, nothing is failed for it.
+DATABASE_DOWN = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -53,19 +75,51 @@ class DispatchSettings:
     interval: float = 1.0
     scan_interval: float = 60.0
     batch: int = 20
+    #: How long a claim reserves a notification for its sender; renewed when its attempt is recorded. A claim
+    #: that lapses (its sender died or lost its database) is taken again after it, and counts as an attempt.
+    claim: timedelta = timedelta(minutes=2)
+    #: One send's time budget on either channel (SMTP per step, the chat webhook in all); shorter than the claim.
+    send_timeout: float = 15.0
+    retry: RetryPolicy = field(default_factory=lambda: delivery.DEFAULT_RETRY)
+    #: A folder of templates laid out as the service's own (templates/<locale>/<rule>.txt.j2).
+    templates: Path = TEMPLATES
 
     @classmethod
     def from_extra(cls, extra: Any) -> DispatchSettings:
         e = dict(extra)
-        return cls(
-            smtp=SmtpSettings(
-                host=e.get("SMTP_HOST", "127.0.0.1"), port=int(e.get("SMTP_PORT", "1025")),
-                starttls=e.get("SMTP_STARTTLS", "false").lower() == "true", username=e.get("SMTP_USERNAME") or None,
-                password=e.get("SMTP_PASSWORD") or None, sender=e.get("SMTP_FROM", "Tandem <tandem@localhost>"),
-            ),
-            sessions_url=e.get("SESSIONS_URL", "http://127.0.0.1:8002"),
-            interval=float(e.get("DISPATCH_INTERVAL", "1.0")), scan_interval=float(e.get("SCAN_INTERVAL", "60")),
-        )  # fmt: skip
+        default = delivery.DEFAULT_RETRY
+        try:
+            timeout = float(e.get("SEND_TIMEOUT", "15"))
+            settings = cls(
+                smtp=SmtpSettings(
+                    host=e.get("SMTP_HOST", "127.0.0.1"), port=int(e.get("SMTP_PORT", "1025")),
+                    starttls=e.get("SMTP_STARTTLS", "false").lower() == "true",
+                    username=e.get("SMTP_USERNAME") or None, password=e.get("SMTP_PASSWORD") or None,
+                    sender=e.get("SMTP_FROM", "Tandem <tandem@localhost>"), timeout=timeout,
+                ),
+                sessions_url=e.get("SESSIONS_URL", "http://127.0.0.1:8002"),
+                interval=float(e.get("DISPATCH_INTERVAL", "1.0")), scan_interval=float(e.get("SCAN_INTERVAL", "60")),
+                batch=int(e.get("DISPATCH_BATCH", "20")),
+                claim=timedelta(seconds=float(e.get("CLAIM_SECONDS", "120"))),
+                send_timeout=timeout,
+                retry=RetryPolicy(
+                    max_attempts=int(e.get("RETRY_MAX_ATTEMPTS", str(default.max_attempts))),
+                    base=timedelta(seconds=float(e.get("RETRY_BASE", str(default.base.total_seconds())))),
+                    factor=float(e.get("RETRY_FACTOR", str(default.factor))),
+                    cap=timedelta(seconds=float(e.get("RETRY_CAP", str(default.cap.total_seconds())))),
+                ),
+                templates=Path(e["TEMPLATES"]) if e.get("TEMPLATES") else TEMPLATES,
+            )  # fmt: skip
+            mail.sender(settings.smtp.sender)
+        except ValueError as exc:  # AddressError too: a sender that is no address
+            raise ConfigError(f"bad notifications setting (NOTIFICATIONS_*): {exc}") from exc
+        if settings.claim.total_seconds() <= settings.send_timeout:
+            raise ConfigError("NOTIFICATIONS_CLAIM_SECONDS must be longer than NOTIFICATIONS_SEND_TIMEOUT")
+        if settings.batch < 1 or settings.interval <= 0:
+            raise ConfigError("NOTIFICATIONS_DISPATCH_BATCH must be at least 1, the interval positive")
+        if not (settings.templates / "en").is_dir():
+            raise ConfigError(f"NOTIFICATIONS_TEMPLATES: {settings.templates} has no en/ folder of templates")
+        return settings
 
 
 class Dispatcher:
@@ -74,8 +128,11 @@ class Dispatcher:
         self.settings = settings
         self.channels: dict[str, Channel] = channels or {
             "email": SmtpChannel(settings.smtp),
-            "chat": WebhookChannel(),
+            "chat": WebhookChannel(timeout=settings.send_timeout),
         }
+        #: Message-IDs are `<notification id@the sender's domain>`
+        self.sender = mail.sender(settings.smtp.sender)
+        self.templates = Templates(settings.templates)
         #: Development only (NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE): chat webhooks on http and private addresses.
         self.allow_insecure = WebhookSettings.from_extra(host.settings.extra).allow_insecure
         #: The tenants whose notifications this deployment sends (None: any).
@@ -95,26 +152,21 @@ class Dispatcher:
                     last_scan = loop.time()
                 while await self.dispatch_due():
                     pass
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except DATABASE_DOWN as exc:
                 log.warning("notification dispatch: %s; retrying", exc)
             await asyncio.sleep(self.settings.interval)
 
     async def claim(self) -> list[Any]:
-        return list(await self.host.pool.fetch(
-            "UPDATE notifications SET status = 'sending', claimed_by = $1, claimed_until = now() + $2::interval, "
-            "updated_at = now() WHERE (tenant, notification_id) IN (SELECT tenant, notification_id FROM notifications "
-            "WHERE ((status = 'planned' AND next_attempt_at <= now()) "
-            "OR (status = 'sending' AND claimed_until < now())) AND ($4::text[] IS NULL OR tenant = ANY($4::text[])) "
-            "ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING *",
-            self.worker, CLAIM_FOR, self.settings.batch, self.tenants,
-        ))  # fmt: skip
+        return await repo.claim(self.host.pool, self.worker, self.settings.claim, self.settings.batch, self.tenants)
 
     async def dispatch_due(self) -> int:
         jobs = await self.claim()
         for job in jobs:
             try:
                 await self.deliver(job)
-            except Exception:  # one broken job must not stop the others; its claim lapses and it is retried
+            except DATABASE_DOWN:
+                raise  # the rest of the batch would fail alike: their claims lapse and they are taken again
+            except Exception:  # a bug: the claim lapses, is counted as an attempt, and the bound applies
                 log.exception("notification %s failed unexpectedly", job["notification_id"])
         return len(jobs)
 
@@ -125,42 +177,98 @@ class Dispatcher:
         planned = model.Planned(job["notification_id"], job["rule"], job["recipient_id"], job["due_at"],
                                 job["trigger"], job["pair_id"], job["programme_id"], job["session_id"],
                                 tenant=job["tenant"])  # fmt: skip
-        async with self.host.pool.acquire() as conn:
-            ctx = await self.context(conn, planned)
+        found = delivery.resume(
+            delivery.Claimed(job["attempts"], lapsed=job["lapsed"], attempt_recorded=job["attempt_recorded"],
+                             delivered=job["delivered"]),
+            self.settings.retry,
+        )  # fmt: skip
+        if found.action == "complete":  # a server took it before; only the bookkeeping was left undone
+            await self.complete(job, planned)
+            return
+        if found.action == "give_up":
+            await self.fail(job, found.reason, job["channel"] or "email", attempts=found.attempts)
+            return
+        attempts = found.attempts
+        try:
+            async with self.host.pool.acquire() as conn:
+                ctx = await self.context(conn, planned)
+        except DATABASE_DOWN:
+            raise
+        except Exception as exc:  # data the message cannot be made of (an unknown time zone, ...): say so
+            await self.fail(job, f"could not gather the message's data: {type(exc).__name__}: {exc}", "email",
+                            attempts=attempts + 1)  # fmt: skip
+            return
         if ctx is None:
-            await self.retry(job, "recipient not known yet", now)
+            await self.retry(job, "recipient not known yet", now, attempts=attempts + 1)
             return
         prefs, timezone, address_name, context, attachments, session_start = ctx
         decision = model.decide(planned, now, prefs, timezone, pair_ended=context.pop("_pair_ended"),
                                 session_starts_at=session_start, recipient_left=context.pop("_recipient_left"),
                                 pair_paused=context.pop("_pair_paused"))  # fmt: skip
         if decision.action in ("cancel", "skip"):
-            await self.finish(job, "cancelled" if decision.action == "cancel" else "skipped", note=decision.reason)
+            await self.finish(job, "cancelled" if decision.action == "cancel" else "skipped", decision.reason,
+                              attempts=attempts)  # fmt: skip
             return
         if decision.action == "defer":
             assert decision.until is not None
-            await self.host.pool.execute(
-                "UPDATE notifications SET status = 'planned', next_attempt_at = $3, note = $4, claimed_by = NULL, "
-                "updated_at = now() WHERE tenant = $1 AND notification_id = $2 AND claimed_by = $5",
-                job["tenant"], job["notification_id"], decision.until, decision.reason, self.worker,
-            )  # fmt: skip
+            async with self.host.pool.acquire() as conn:
+                await repo.plan_again(conn, job["tenant"], job["notification_id"], self.worker, job["claimed_at"],
+                                      attempts=attempts, at=decision.until, note=decision.reason)  # fmt: skip
             return
-        message = render(planned.rule, prefs.locale, context)
         channel = prefs.channel if prefs.channel == "email" or prefs.chat_webhook_url else "email"
         address = prefs.chat_webhook_url if channel == "chat" else address_name[0]
-        out = Outgoing(str(job["notification_id"]), address or "", address_name[1], message.subject, message.text,
-                       attachments if channel == "email" else ())  # fmt: skip
+        message_id = job["message_id"] or mail.message_id(job["notification_id"], self.sender.domain)
+        try:  # everything that can be wrong with the message itself, before any attempt
+            message = self.templates.render(planned.rule, prefs.locale, context)
+            out = Outgoing(str(job["notification_id"]), message_id, address or "", address_name[1], message.subject,
+                           message.text, attachments if channel == "email" else ())  # fmt: skip
+            prepared = self.channels[channel].prepare(out)
+        except Exception as exc:  # RenderError, PermanentDeliveryError (address, headers), anything alike
+            await self.fail(job, str(exc) if str(exc) else type(exc).__name__, channel, attempts=attempts + 1)
+            return
+        attempt = attempts + 1
+        async with self.host.pool.acquire() as conn:
+            if not await repo.record_attempt(conn, job["tenant"], job["notification_id"], self.worker,
+                                             job["claimed_at"], attempts=attempt, message_id=message_id,
+                                             channel=channel, lease=self.settings.claim):  # fmt: skip
+                log.info("notification %s: claim lapsed before sending", planned.notification_id)
+                return
+        deadline = asyncio.get_running_loop().time() + self.settings.claim.total_seconds()
         try:
             if channel == "chat":  # the URL passes the rules now, not only when it was saved
                 await self.check_chat_target(planned.tenant, out.to_address)
-            await self.channels[channel].send(out)
+            reply = await self.channels[channel].send(prepared)
         except TransientDeliveryError as exc:
-            await self.retry(job, str(exc), now, channel=channel)
+            await self.retry(job, str(exc), now, channel=channel, attempts=attempt)
             return
         except PermanentDeliveryError as exc:
-            await self.fail(job, str(exc), channel)
+            await self.fail(job, str(exc), channel, attempts=attempt)
             return
-        await self.succeed(job, planned, channel, prefs.locale)
+        # taken by the server: the receipt first (from now on the send is shown), then the bookkeeping
+        await self.persist(lambda: self.write_receipt(job, attempt, channel, prefs.locale, message_id, reply),
+                           deadline)  # fmt: skip
+        await self.persist(lambda: self.succeed(job, planned, channel, prefs.locale, attempt), deadline)
+
+    async def write_receipt(self, job: Any, attempt: int, channel: str, locale: str, message_id: str,
+                            reply: str) -> None:  # fmt: skip
+        async with self.host.pool.acquire() as conn:
+            await repo.record_receipt(conn, job["tenant"], job["notification_id"], attempt=attempt, channel=channel,
+                                      locale=locale, message_id=message_id, reply=reply)  # fmt: skip
+
+    async def persist(self, write: Callable[[], Awaitable[T]], deadline: float) -> T:
+        """`write` once it succeeds, tried again while the database is down until `deadline` (the lease's end: then
+        another claim may take the notification, and without the receipt it will send it again)."""
+        loop = asyncio.get_running_loop()
+        pause = 0.1
+        while True:
+            try:
+                return await write()
+            except DATABASE_DOWN as exc:
+                if loop.time() + pause >= deadline:
+                    raise
+                log.warning("notification outcome not recorded yet (%s); trying again", exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
 
     async def check_chat_target(self, tenant: str, url: str) -> None:
         """The chat webhook URL is https, its host on the tenant's list (as it is now) and public right now; else
@@ -256,57 +364,54 @@ class Dispatcher:
 
     # --- outcomes --------------------------------------------------------------------------------
 
-    async def succeed(self, job: Any, planned: model.Planned, channel: str, locale: str) -> None:
+    async def succeed(self, job: Any, planned: model.Planned, channel: str, locale: str, attempts: int) -> None:
+        """`sent` and NotificationSent, once: the event's id is the notification's, and only the call that moves
+        it from `sending` to `sent` emits it."""
         async with self.host.uow(causation_id=job["trigger"], tenant=job["tenant"]) as uow:
-            done = await uow.conn.execute(
-                "UPDATE notifications SET status = 'sent', sent_at = now(), channel = $3, attempts = attempts + 1, "
-                "last_error = NULL, updated_at = now() WHERE tenant = $1 AND notification_id = $2 "
-                "AND status = 'sending'",
-                job["tenant"], job["notification_id"], channel,
-            )  # fmt: skip
-            if done == "UPDATE 1":
-                uow.emit(NotificationSent(
+            if await repo.mark_sent(uow.conn, job["tenant"], job["notification_id"], channel, attempts):
+                uow.emit_as(delivery.sent_event_id(job["tenant"], job["notification_id"]), NotificationSent(
                     notification_id=str(job["notification_id"]), rule=planned.rule, recipient_id=planned.recipient_id,
                     channel=channel, programme_id=planned.programme_id, pair_id=planned.pair_id,
-                    triggering_event_id=planned.trigger, attempts=job["attempts"] + 1, template=planned.rule,
-                    locale=locale,
+                    triggering_event_id=planned.trigger, attempts=attempts, template=planned.rule, locale=locale,
                 ))  # fmt: skip
             await uow.commit()
         self.sent += 1
 
-    async def retry(self, job: Any, reason: str, now: datetime, channel: str | None = None) -> None:
-        attempts = job["attempts"] + 1
-        next_at = model.next_attempt(attempts, now)
+    async def complete(self, job: Any, planned: model.Planned) -> None:
+        """A notification whose receipt exists but that was never marked sent (its sender stopped in between)."""
+        async with self.host.pool.acquire() as conn:
+            receipt = await repo.last_receipt(conn, job["tenant"], job["notification_id"])
+        log.info("notification %s was delivered before (%s); marking it sent", planned.notification_id,
+                 receipt["reply"])  # fmt: skip
+        await self.succeed(job, planned, receipt["channel"], receipt["locale"], receipt["attempt"])
+
+    async def retry(self, job: Any, reason: str, now: datetime, channel: str | None = None, *, attempts: int) -> None:
+        next_at = delivery.next_attempt(self.settings.retry, attempts, now, random.random())
         if next_at is None:
             await self.fail(job, reason, channel or "email", attempts=attempts)
             return
-        await self.host.pool.execute(
-            "UPDATE notifications SET status = 'planned', attempts = $3, next_attempt_at = $4, last_error = $5, "
-            "claimed_by = NULL, updated_at = now() WHERE tenant = $1 AND notification_id = $2",
-            job["tenant"], job["notification_id"], attempts, next_at, reason,
-        )  # fmt: skip
+        async with self.host.pool.acquire() as conn:
+            await repo.plan_again(conn, job["tenant"], job["notification_id"], self.worker, job["claimed_at"],
+                                  attempts=attempts, at=next_at, error=reason)  # fmt: skip
 
-    async def fail(self, job: Any, reason: str, channel: str, attempts: int | None = None) -> None:
-        attempts = attempts or job["attempts"] + 1
+    async def fail(self, job: Any, reason: str, channel: str, *, attempts: int) -> None:
+        """`failed` with the reason, visible in the history; HR can resend it (it is rendered again from the data
+        as it is then)."""
+        log.info("notification %s failed: %s", job["notification_id"], reason)
         async with self.host.uow(causation_id=job["trigger"], tenant=job["tenant"]) as uow:
-            await uow.conn.execute(
-                "UPDATE notifications SET status = 'failed', attempts = $3, last_error = $4, channel = $5, "
-                "updated_at = now() WHERE tenant = $1 AND notification_id = $2",
-                job["tenant"], job["notification_id"], attempts, reason, channel,
-            )  # fmt: skip
-            uow.emit(NotificationFailed(
-                notification_id=str(job["notification_id"]), rule=job["rule"], recipient_id=job["recipient_id"],
-                channel=channel, programme_id=job["programme_id"], pair_id=job["pair_id"],
-                triggering_event_id=job["trigger"], attempts=attempts, reason=reason[:2000],
-            ))  # fmt: skip
+            if await repo.mark_failed(uow.conn, job["tenant"], job["notification_id"], self.worker, job["claimed_at"],
+                                      attempts=attempts, reason=reason, channel=channel):  # fmt: skip
+                uow.emit(NotificationFailed(
+                    notification_id=str(job["notification_id"]), rule=job["rule"], recipient_id=job["recipient_id"],
+                    channel=channel, programme_id=job["programme_id"], pair_id=job["pair_id"],
+                    triggering_event_id=job["trigger"], attempts=attempts, reason=reason[:2000],
+                ))  # fmt: skip
             await uow.commit()
 
-    async def finish(self, job: Any, status: str, note: str) -> None:
-        await self.host.pool.execute(
-            "UPDATE notifications SET status = $3, note = $4, updated_at = now() WHERE tenant = $1 "
-            "AND notification_id = $2",
-            job["tenant"], job["notification_id"], status, note,
-        )  # fmt: skip
+    async def finish(self, job: Any, status: str, note: str, *, attempts: int) -> None:
+        async with self.host.pool.acquire() as conn:
+            await repo.settle(conn, job["tenant"], job["notification_id"], self.worker, job["claimed_at"],
+                              status=status, attempts=attempts, note=note)  # fmt: skip
 
     # --- time-based rules ------------------------------------------------------------------------
 

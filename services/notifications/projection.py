@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.notifications.domain import model
-from shared.consumer import Handlers, TransientError
+from shared.consumer import Handlers, WaitFor
 from shared.db import Conn
 from shared.events import Envelope
 from shared.events import pairing as p
@@ -81,8 +81,8 @@ async def leavers(conn: Conn, tenant: str, ids: set[str]) -> frozenset[str]:
 async def members(conn: Conn, tenant: str, pair_id: str) -> tuple[str, str]:
     row = await conn.fetchrow("SELECT mentor_id, mentee_id FROM pairs WHERE tenant = $1 AND pair_id = $2",
                               tenant, pair_id)  # fmt: skip
-    if row is None:  # the pair's PairCreated (other topic) is not applied yet: retry the batch shortly
-        raise TransientError(f"pair {pair_id} not known yet")
+    if row is None:  # the pair's PairCreated (other topic) is not applied yet: park the event until it is
+        raise WaitFor(pair_id, f"pair {pair_id} not known yet")
     return row["mentor_id"], row["mentee_id"]
 
 

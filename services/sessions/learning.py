@@ -19,7 +19,7 @@ from typing import Any
 from services.sessions import learning_repository as repo
 from services.sessions.domain import learning
 from shared import outbox
-from shared.consumer import Handlers, TransientError
+from shared.consumer import Handlers, WaitFor
 from shared.db import Conn
 from shared.events import Envelope
 from shared.events import pairing as p
@@ -36,8 +36,8 @@ def build_learning_handlers(host: ServiceHost | None) -> Handlers:
         if host is None:
             raise RuntimeError("learning records are published by a running sessions service")
         facts = await repo.participation(conn, trigger.tenant, participant_id, programme_id)
-        if facts is None:  # the enrolment (another partition) is not applied yet: retry the batch shortly
-            raise TransientError(f"participant {participant_id} of programme {programme_id} not known yet")
+        if facts is None:  # the enrolment (another partition) is not applied yet: park the event until it is
+            raise WaitFor(participant_id, f"participant {participant_id} of programme {programme_id} not known yet")
         if facts.employee_id is None:
             log.error("no learning record for %s: employee id unknown (replay the sessions projection)", participant_id)
             return

@@ -32,6 +32,13 @@ from shared.events.pairing import PairEnded, PairPaused, PairResumed
 #: someone read its confidential comments, are not part of its history).
 HISTORY_TYPES = [event.TYPE for event in get_args(SessionsEvent)]
 
+#: A pair's history, oldest first: the event-store lookup (index outbox_tenant_key: tenant, key, position).
+#: Parameters: tenant, pair id, HISTORY_TYPES.
+HISTORY_QUERY = (
+    "SELECT headers, payload FROM outbox WHERE tenant = $1 AND key = $2 AND event_type = ANY($3::text[]) "
+    "ORDER BY position"
+)
+
 #: What a pair's, a session's and a feedback's answers show (never the tenant column).
 PAIR_COLUMNS = "pair_id, programme_id, mentor_id, mentee_id, state, created_at, updated_at"
 SESSION_COLUMNS = (
@@ -78,11 +85,7 @@ async def load_mentorship(conn: Conn, tenant: str, pair_id: str) -> Mentorship:
     focus = await conn.fetchval(
         "SELECT focus_topics FROM programmes WHERE tenant = $1 AND programme_id = $2", tenant, pair.programme_id
     )
-    rows = await conn.fetch(
-        "SELECT headers, payload FROM outbox WHERE tenant = $1 AND key = $2 AND event_type = ANY($3::text[]) "
-        "ORDER BY position",
-        tenant, pair_id, HISTORY_TYPES,
-    )  # fmt: skip
+    rows = await conn.fetch(HISTORY_QUERY, tenant, pair_id, HISTORY_TYPES)
     history = [
         decode([(name, value.encode()) for name, value in r["headers"]], r["payload"].encode()).data for r in rows
     ]

@@ -9,12 +9,16 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from shared.consumer import Handlers, InboxConsumer
+from shared.consumer import ConsumerPolicy, Handlers, InboxConsumer
 from shared.db import Conn, migrate
 from shared.events import Envelope, encode
 from shared.events.pairing import PairCreated
+from shared.retry import Backoff, RetryPolicy
 
 MIGRATIONS = Path(__file__).parent / "counter_migrations"
+#: Retries that suit tests: quick back-off, few attempts, short parking.
+FAST = ConsumerPolicy(RetryPolicy(Backoff(0.05, 0.5), max_attempts=3, max_seconds=10), park_timeout=30,
+                      park_sweep_interval=0.5)  # fmt: skip
 
 
 async def prepare(dsn: str) -> None:
@@ -63,6 +67,5 @@ def make_consumer(
         handlers=handlers,
         dead_letter_topic=dlq,
         producer=producer,
-        retry_backoff=0.1,
-        **kw,
+        **{"policy": FAST, **kw},
     )

@@ -20,6 +20,7 @@ from shared.events.pairing import PairCreated, PairEnded, PairPaused, Participan
 from shared.infra import Infra
 from shared.replay import Rebuild, diff
 from shared.topics import Topics
+from tests.integration import messaging
 from tests.kafka_helpers import eventually, produce
 
 MIGRATIONS = Path(__file__).parent / "replay_migrations"
@@ -80,7 +81,7 @@ async def _live(infra: Infra, topics: Topics, dsn: str) -> tuple[InboxConsumer, 
         SERVICE, pool=pool, topics=[topics.pairing], handlers=projection(),
         dead_letter_topic=topics.dead_letter(SERVICE), producer=producer, group_id=f"{topics.namespace}.{SERVICE}",
         session_timeout_ms=infra.session_timeout_ms, heartbeat_interval_ms=infra.heartbeat_interval_ms,
-        retry_backoff=0.05,
+        policy=messaging.FAST,
     )  # fmt: skip
     broker = KafkaBroker(infra.kafka_bootstrap)
     consumer.subscribe(broker)

@@ -59,8 +59,13 @@ class NotificationOut(BaseModel):
     due_at: datetime
     next_attempt_at: datetime
     attempts: int
-    last_error: str | None
+    last_error: str | None = Field(description="Why the last attempt failed, or why the notification failed.")
     note: str | None
+    message_id: str | None = Field(
+        description="The Message-ID of its mail (a chat message's Idempotency-Key without the angle brackets): the "
+        "same on every attempt and resend; set at the first attempt."
+    )
+    last_attempt_at: datetime | None
     sent_at: datetime | None
     created_at: datetime
 
@@ -121,7 +126,7 @@ async def history(
 
 
 @router.post("/notifications/{notification_id}/resend", response_model=NotificationOut,
-             summary="HR sends a failed notification again")  # fmt: skip
+             summary="HR sends a failed notification again, rendered from the data as it is now")  # fmt: skip
 async def resend(notification_id: uuid.UUID, conn: Connection, caller: Caller) -> NotificationOut:
     row = await repo.resend(conn, caller.tenant, notification_id)
     if row is not None:

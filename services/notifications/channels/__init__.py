@@ -1,10 +1,14 @@
-"""Delivery channels: e-mail over SMTP and a chat webhook. Both raise TransientDeliveryError (try again
-later) or PermanentDeliveryError (do not retry)."""
+"""Delivery channels: e-mail over SMTP and a chat webhook.
+
+A message is first prepared (`prepare`: addressed and built, with everything checked that can be checked without
+sending), then sent (`send`: the server's reply once it took the message). Both raise PermanentDeliveryError (the
+notification fails with the reason: nothing would change on another try) or, `send` only, TransientDeliveryError
+(try again later)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class DeliveryError(Exception):
@@ -22,6 +26,8 @@ class PermanentDeliveryError(DeliveryError):
 @dataclass(frozen=True)
 class Outgoing:
     notification_id: str
+    #: `<notification id@sender's domain>`: the same on every attempt (a chat message's Idempotency-Key too)
+    message_id: str
     to_address: str  # an e-mail address or a webhook URL
     to_name: str
     subject: str
@@ -30,4 +36,6 @@ class Outgoing:
 
 
 class Channel(Protocol):
-    async def send(self, message: Outgoing) -> None: ...
+    def prepare(self, message: Outgoing) -> Any: ...
+
+    async def send(self, prepared: Any) -> str: ...

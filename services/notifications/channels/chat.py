@@ -1,4 +1,5 @@
-"""A chat webhook (Slack- or Teams-style JSON over HTTPS) with the notification id as idempotency key.
+"""A chat webhook (Slack- or Teams-style JSON over HTTPS) with the notification's Message-ID (without its angle
+brackets: `<id>@<sender's domain>`) as Idempotency-Key, the same on every attempt, as the mail would carry.
 
 Where it may point is bounded (domain/chat.py): https, a host on the tenant's list, public addresses only;
 checked when a person saves the URL and again before every message. Redirects are never followed: a 3xx
@@ -8,10 +9,13 @@ answer fails the notification, naming where it pointed.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
 from services.notifications.channels import Outgoing, PermanentDeliveryError, TransientDeliveryError
+from services.notifications.domain import mail
 from services.notifications.domain.chat import FIELD, check_chat_url
 from services.notifications.domain.webhooks import Target, check_addresses, describe_failure
 from services.notifications.webhooks.network import check_resolved, resolve
@@ -41,23 +45,35 @@ async def check_before_send(url: str, allowed: Collection[str], *, allow_insecur
         raise PermanentDeliveryError(f"chat webhook refused: {exc.message}") from exc
 
 
+@dataclass(frozen=True)
+class ChatPost:
+    url: str
+    payload: dict[str, Any]
+    idempotency_key: str
+
+
 class WebhookChannel:
     def __init__(self, timeout: float = 10.0) -> None:
         self.timeout = timeout
 
-    async def send(self, message: Outgoing) -> None:
+    def prepare(self, message: Outgoing) -> ChatPost:
+        subject = mail.single_line(message.subject)
         payload = {
-            "text": f"*{message.subject}*\n{message.text}",
+            "text": f"*{subject}*\n{message.text}",
             "blocks": [
-                {"type": "header", "text": {"type": "plain_text", "text": message.subject[:150]}},
+                {"type": "header", "text": {"type": "plain_text", "text": subject[:150]}},
                 {"type": "section", "text": {"type": "mrkdwn", "text": message.text[:2900]}},
             ],
         }
+        return ChatPost(message.to_address, payload, mail.idempotency_key(message.message_id))
+
+    async def send(self, prepared: ChatPost) -> str:
+        """Post the message; the receiver's answer once it took it (2xx)."""
         try:
             # no redirects; no proxies from the environment: the address rules apply to the receiver itself
             async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, trust_env=False) as client:
                 r = await client.post(
-                    message.to_address, json=payload, headers={"Idempotency-Key": message.notification_id}
+                    prepared.url, json=prepared.payload, headers={"Idempotency-Key": prepared.idempotency_key}
                 )
         except httpx.HTTPError as exc:
             raise TransientDeliveryError(f"webhook unreachable: {exc}") from exc
@@ -70,3 +86,4 @@ class WebhookChannel:
             raise TransientDeliveryError(f"webhook answered {r.status_code}")
         if r.status_code >= 400:
             raise PermanentDeliveryError(f"webhook refused: {r.status_code} {r.text[:200]}")
+        return f"HTTP {r.status_code}"

@@ -1,5 +1,8 @@
 """The notifications domain: which message goes to whom and when, exactly once. Pure: no I/O.
 
+Retries, back-off and what a lapsed claim means: domain/delivery.py; addresses, headers and Message-IDs:
+domain/mail.py.
+
 A notification is identified by (tenant, rule, trigger, recipient): the same triggering event (or, for
 time-based rules, the same period) always yields the same id, so a redelivered event or a restart can
 never plan or send a message twice; the same ids in two tenants are two notifications.
@@ -33,9 +36,6 @@ MANDATORY: frozenset[str] = frozenset({"welcome", "session_cancelled", "partner_
 AFTER_END: frozenset[str] = frozenset({"closing_survey", "partner_left", "session_cancelled", "hr_digest"})
 #: What a paused pair is not sent: it is not expected to meet.
 NOT_WHILE_PAUSED: frozenset[str] = frozenset({"nudge"})
-#: Retry schedule after a transient failure; after the last, the notification has failed.
-BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
-MAX_ATTEMPTS = len(BACKOFF) + 1
 
 
 def tenant_namespace(tenant: str) -> uuid.UUID:
@@ -186,13 +186,6 @@ def decide(
             return Decision("skip", reason="quiet hours last until after the session starts")
         return Decision("defer", until=quiet_until, reason="quiet hours")
     return Decision("send")
-
-
-def next_attempt(attempts: int, now: datetime) -> datetime | None:
-    """After `attempts` failed tries, when to try again; None when the notification has failed for good."""
-    if attempts >= MAX_ATTEMPTS:
-        return None
-    return now + BACKOFF[min(attempts, len(BACKOFF)) - 1]
 
 
 def nudge_trigger(pair_id: str, quiet_since: datetime, now: datetime, cadence_days: int) -> str | None:

@@ -1,4 +1,11 @@
-"""Rendering notifications from Jinja2 templates (German and English), never with a missing field."""
+"""Rendering notifications from Jinja2 templates (German and English), never with a missing field.
+
+A template's first line is the subject (`Subject: ...`), the rest the body. The subject line is rendered apart,
+every value in it made single-line (domain/mail.py), so a name with a line break cannot cut the subject or spill
+into the body. Any error while rendering (a value the template names but the context lacks, a syntax error, a
+template missing) is a RenderError naming the template: the notification fails with it and can be resent once the
+template or the data is fixed. The templates come from `templates/` beside the service, or from another folder of
+the same layout (NOTIFICATIONS_TEMPLATES); a changed file is read again on the next render."""
 
 from __future__ import annotations
 
@@ -7,8 +14,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
+from services.notifications.domain.mail import single_line
 from services.notifications.domain.model import Message
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -21,14 +29,66 @@ _MONTHS_DE = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "Aug
               "November", "Dezember"]  # fmt: skip
 _DAYS_DE = ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"]
 
-_env = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    undefined=StrictUndefined,
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=False,
-)
+SUBJECT = "Subject: "
+
+
+class RenderError(ValueError):
+    """A notification that cannot be rendered, with the reason (the template and what went wrong)."""
+
+
+def _single_line(value: Any) -> Any:
+    return single_line(value) if isinstance(value, str) else value
+
+
+class Templates:
+    """The templates of a folder laid out as `templates/<locale>/<rule>.txt.j2`."""
+
+    def __init__(self, root: Path = TEMPLATES) -> None:
+        self.root = root
+        self.env = Environment(
+            loader=FileSystemLoader(root),
+            undefined=StrictUndefined,
+            autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+            auto_reload=True,
+        )
+        #: the subject line's values are made single-line (str values; numbers and lists as they are)
+        self.subject_env = self.env.overlay(finalize=_single_line)
+        self._cache: dict[str, tuple[str, tuple[Template, Template]]] = {}
+
+    def render(self, rule: str, locale: str, context: dict[str, Any]) -> Message:
+        """Subject and body of a rule's template; English when the locale is missing. RenderError otherwise."""
+        if rule not in RULES:
+            raise RenderError(f"no template for rule {rule!r}")
+        lang = locale if locale in LOCALES else "en"
+        name = f"{lang}/{rule}.txt.j2"
+        try:
+            subject_template, body_template = self._compiled(name)
+            subject = subject_template.render(**context)
+            body = body_template.render(**context)
+        except RenderError:
+            raise
+        except Exception as exc:  # a template error, or a value a filter cannot take: the reason, named
+            raise RenderError(f"template {name}: {type(exc).__name__}: {exc}") from exc
+        return Message(subject=single_line(subject), text=body.strip() + "\n")
+
+    def _compiled(self, name: str) -> tuple[Template, Template]:
+        """The subject line and the body of a template, compiled (again when the file changed)."""
+        assert self.env.loader is not None
+        source, _, _ = self.env.loader.get_source(self.env, name)
+        if (found := self._cache.get(name)) is not None and found[0] == source:
+            return found[1]
+        first, _, rest = source.lstrip().partition("\n")
+        if not first.startswith(SUBJECT):
+            raise RenderError(f"template {name}: its first line must start with {SUBJECT!r}")
+        pair = (self.subject_env.from_string(first.removeprefix(SUBJECT)), self.env.from_string(rest))
+        self._cache[name] = (source, pair)
+        return pair
+
+
+_default = Templates()
 
 
 def when(value: datetime, locale: str, timezone: str) -> str:
@@ -49,12 +109,5 @@ def day(value: datetime, locale: str, timezone: str = "UTC") -> str:
 
 
 def render(rule: str, locale: str, context: dict[str, Any]) -> Message:
-    """Subject (first line, 'Subject: ...') and body of a rule's template; English when the locale is missing."""
-    if rule not in RULES:
-        raise ValueError(f"no template for rule {rule!r}")
-    lang = locale if locale in LOCALES else "en"
-    text = _env.get_template(f"{lang}/{rule}.txt.j2").render(**context).strip()
-    first, _, body = text.partition("\n")
-    if not first.startswith("Subject: "):
-        raise ValueError(f"template {lang}/{rule} must start with 'Subject: '")
-    return Message(subject=first.removeprefix("Subject: ").strip(), text=body.strip() + "\n")
+    """A rule's message from the service's own templates (see Templates.render)."""
+    return _default.render(rule, locale, context)

@@ -185,25 +185,30 @@ def is_success(status_code: int) -> bool:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Capped exponential back-off with jitter, and a bound on attempts."""
+    """Capped exponential back-off with jitter, and a bound on attempts (outbound webhooks, and the notifications'
+    own deliveries with another factor: see domain/delivery.py)."""
 
     max_attempts: int = 8
     base: timedelta = timedelta(seconds=60)
     cap: timedelta = timedelta(hours=6)
+    #: How much longer each wait is than the one before (before the cap).
+    factor: float = 2.0
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         if self.base <= timedelta(0) or self.cap < self.base:
             raise ValueError("back-off base must be positive and no larger than the cap")
+        if self.factor < 1.0:
+            raise ValueError("the back-off factor must be at least 1")
 
     def delay(self, attempts: int, jitter: float) -> timedelta:
-        """Wait after the `attempts`-th failed attempt: min(cap, base * 2^(attempts-1)), then scaled into
+        """Wait after the `attempts`-th failed attempt: min(cap, base * factor^(attempts-1)), then scaled into
         [50 %, 100 %] by `jitter` in [0, 1) so that receivers coming back are not hit by every retry at once."""
         if not 0.0 <= jitter < 1.0:
             raise ValueError("jitter must be in [0, 1)")
-        exp: timedelta = self.base * (2 ** min(max(attempts - 1, 0), 32))
-        capped: timedelta = min(self.cap, exp)
+        exp = self.base.total_seconds() * self.factor ** min(max(attempts - 1, 0), 64)
+        capped = timedelta(seconds=min(self.cap.total_seconds(), exp))
         return capped * (0.5 + jitter / 2)
 
     def after_failure(self, attempts: int, now: datetime, jitter: float) -> tuple[Status, datetime | None]:

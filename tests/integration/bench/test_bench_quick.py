@@ -16,14 +16,17 @@ def test_the_benchmark_command_runs_them_all_and_writes_the_results(tmp_path: Pa
                          capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     text = out.read_text()
-    for section in ("## matching", "## replay", "## latency", "## relay", "## consumer", "## directory", "## scim"):
+    for section in ("## matching", "## replay", "## latency", "## relay", "## consumer", "## directory", "## scim",
+                    "## eventstore"):  # fmt: skip
         assert section in text
     for ratio in ("ratio_score_optimal_over_greedy", "ratio_replay_over_min_raw", "ratio_p99_e2e_over_bare",
                   "ratio_relay_over_bare", "ratio_live_over_bare", "ratio_scim_over_health_live",
                   "ratio_scim_over_file_import", "ratio_to_copy", "ratio_recheck_all_to_select",
-                  "goal_at_most_1_5"):  # fmt: skip
+                  "goal_at_most_1_5", "ratio_p99_large_over_small"):  # fmt: skip
         assert ratio in text
     assert "| 100/100 | 0 |" in text, "the latency run lost commands or events"  # observed, http_errors
     assert "| 300/300 | 0 |" in text, "the SCIM run lost Users"  # created, http_errors
+    assert "| 250/250 | 0 |" in text, "the event-store run lost commands"  # commands, http_errors
+    assert "Index Scan using outbox_tenant_key" in text, "the event-store lookup did not use its index"
     assert "machine:" in text
     assert "with `python -m bench --quick` (reduced sizes)" in text

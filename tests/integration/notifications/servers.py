@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import email
+import email.policy
 import json
+import threading
 from dataclasses import dataclass, field
-from email.message import Message
+from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -15,10 +17,26 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from shared.localstack import free_port
 
 
+@dataclass(frozen=True)
+class Received:
+    """One message as the server took it: the envelope (MAIL FROM, RCPT TOs, whether SMTPUTF8 was asked for)."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    smtputf8: bool
+    message: EmailMessage
+
+
 @dataclass
 class Mailbox:
-    messages: list[Message] = field(default_factory=list)
+    messages: list[EmailMessage] = field(default_factory=list)
+    received: list[Received] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
+    #: set whenever a message's data has arrived (before the server answers it)
+    arrived: threading.Event = field(default_factory=threading.Event)
+    #: while holding, the answer to a message's data waits until `let_go()`: the sender cannot know it was taken
+    holding: bool = False
+    _released: threading.Event = field(default_factory=threading.Event)
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any) -> str:
         if address in self.refuse:
@@ -27,24 +45,44 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.messages.append(email.message_from_bytes(envelope.original_content or b""))
+        message = email.message_from_bytes(envelope.original_content or b"", policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        self.received.append(Received(str(envelope.mail_from), tuple(envelope.rcpt_tos), envelope.smtp_utf8, message))
+        held = self.holding
+        self.arrived.set()
+        if held:
+            await asyncio.get_running_loop().run_in_executor(None, self._released.wait, 120)
         return "250 Message accepted for delivery"
 
-    def to(self, address: str) -> list[Message]:
+    def hold(self) -> None:
+        """Answer no message's data until `let_go()`; `arrived` is cleared to signal the next one."""
+        self._released.clear()
+        self.arrived.clear()
+        self.holding = True
+
+    def let_go(self) -> None:
+        self.holding = False
+        self._released.set()
+
+    def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if address in m["To"]]
 
 
 class SmtpServer:
-    def __init__(self) -> None:
+    """aiosmtpd on 127.0.0.1; `smtputf8`: whether it offers SMTPUTF8 (RFC 6531) in its answer to EHLO."""
+
+    def __init__(self, *, smtputf8: bool = False) -> None:
         self.mailbox = Mailbox()
         self.port = free_port()
-        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=smtputf8)
 
     def __enter__(self) -> SmtpServer:
         self.controller.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.mailbox.let_go()
         self.controller.stop()
 
 

@@ -343,7 +343,9 @@ async def test_chat_webhook_gets_json_with_an_idempotency_key(rig: Rig) -> None:
         assert body["blocks"][0]["type"] == "header"
         history = await until(lambda: _sent(rig, rig.mentor))
         assert history[0]["channel"] == "chat"
-        assert headers["idempotency-key"] == history[0]["notification_id"]
+        # the notification's Message-ID without its angle brackets: the same on every attempt
+        assert history[0]["message_id"] == f"<{history[0]['notification_id']}@localhost>"
+        assert headers["idempotency-key"] == f"{history[0]['notification_id']}@localhost"
     finally:
         await hook.stop()
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import uuid
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from time import time as time_now
 
 import pytest
 
 from services.notifications.domain import model
-from services.notifications.domain.rendering import RULES, day, render, when
+from services.notifications.domain.rendering import RULES, TEMPLATES, RenderError, Templates, day, render, when
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
 
@@ -132,13 +136,6 @@ def test_every_rule_has_its_templates() -> None:
     assert set(model.RULES) >= model.MANDATORY
 
 
-def test_retries_back_off_then_fail() -> None:
-    assert model.next_attempt(1, NOW) == NOW + timedelta(minutes=1)
-    assert model.next_attempt(2, NOW) == NOW + timedelta(minutes=5)
-    assert model.next_attempt(model.MAX_ATTEMPTS - 1, NOW) == NOW + model.BACKOFF[-1]
-    assert model.next_attempt(model.MAX_ATTEMPTS, NOW) is None
-
-
 def test_nudges_once_per_period_of_silence() -> None:
     since = NOW - timedelta(days=20)
     assert model.nudge_trigger("p", since, NOW, 14) is None  # 20 days < 28
@@ -240,10 +237,35 @@ def test_dates_in_the_digest_read_as_each_language_writes_them() -> None:
 
 
 def test_a_missing_field_is_an_error_not_an_empty_placeholder() -> None:
-    from jinja2 import UndefinedError
-
-    with pytest.raises(UndefinedError):
+    with pytest.raises(RenderError, match=r"template en/welcome.txt.j2: UndefinedError: 'partner_name' is undefined"):
         render("welcome", "en", {k: v for k, v in CONTEXT.items() if k != "partner_name"})
+    with pytest.raises(RenderError, match="no template for rule 'birthday'"):
+        render("birthday", "en", CONTEXT)
+
+
+def test_a_name_with_a_line_break_cannot_cut_the_subject() -> None:
+    message = render("welcome", "en", {**CONTEXT, "partner_name": "Chloé\r\nBcc: x@evil.example\n Müller"})
+    assert message.subject.endswith("you are paired with Chloé Bcc: x@evil.example Müller")
+    assert "\n" not in message.subject
+    assert "\r" not in message.subject
+    assert message.text.startswith("Hello ")  # the body is the body, nothing of the subject spilled into it
+
+
+def test_templates_from_another_folder_are_read_again_when_they_change(tmp_path: Path) -> None:
+    shutil.copytree(TEMPLATES, tmp_path / "t")
+    templates = Templates(tmp_path / "t")
+    welcome = tmp_path / "t" / "en" / "welcome.txt.j2"
+    good = welcome.read_text()
+    welcome.write_text(good.replace("{{ rationale }}", "{{ rationale_text }}"))
+    with pytest.raises(RenderError, match="'rationale_text' is undefined"):
+        templates.render("welcome", "en", CONTEXT)
+    welcome.write_text("Hello {{ recipient_name }}\n")
+    os.utime(welcome, (time_now() + 5, time_now() + 5))  # a newer file, whatever the clock's resolution
+    with pytest.raises(RenderError, match="first line must start with 'Subject: '"):
+        templates.render("welcome", "en", CONTEXT)
+    welcome.write_text(good)
+    os.utime(welcome, (time_now() + 10, time_now() + 10))
+    assert templates.render("welcome", "en", CONTEXT) == render("welcome", "en", CONTEXT)
 
 
 def test_german_is_german_and_english_is_english() -> None:
