@@ -4,14 +4,17 @@ The producers' outboxes are the truth of what happened (a state change and its e
 accepted command (2xx) must be there; a command without an answer or with a 5xx counts once if it is there
 anyway. Then every event must have reached every consumer of its topic exactly once and each projection must
 agree with the producer; every notification those events plan must have reached the SMTP sink with exactly one
-Message-ID; each consumer's dead-letter topic must hold exactly the poison injected into its topics; and nothing
-may be left behind (unpublished outbox rows, consumer groups short of a topic's end, mails stuck in `sending`).
+Message-ID; each consumer's dead-letter topic must hold, once each and of the right kind, exactly the injected poison
+that consumer must dead-letter (`expected_dead_letter` states the rule), and the poison it must apply is applied;
+and nothing may be left behind (unpublished outbox rows, consumer groups short of a topic's end, events still
+parked, mails stuck in `sending`).
 
 Each problem is a Finding in one of three categories: lost, duplicated, stalled.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -23,7 +26,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from services.notifications.domain.model import notification_id
 from shared.localstack import EmbeddedKafka
-from tests.faults.faults import MARKER, Injector, stop
+from tests.faults.faults import MARKER, Injector, Poison, stop
 from tests.faults.load import Ledger
 from tests.faults.system import TENANT, System
 
@@ -165,8 +168,8 @@ class Checker:
 
     async def _consumers(self, v: Verdict, conns: Conns, outbox: Outbox, log: Log) -> None:
         """An event a consumer has not applied is stalled while the consumer is short of its place in the log (the
-        lag is reported once per partition, under stalls), and lost when the consumer is past it, when it was
-        dead-lettered, or when it is not in the log at all (published to a broker that lost it)."""
+        lag is reported once per partition, under stalls) or while it is parked, and lost when the consumer is past
+        it, when it was dead-lettered, or when it is not in the log at all (published to a broker that lost it)."""
         events = [e for s in ("pairing", "sessions") for e in outbox[s]]
         v.facts["events"] = len(events)
         for consumer in ("sessions", "notifications"):
@@ -180,6 +183,8 @@ class Checker:
                 where = log.where.get(e.event_id)
                 if outcome == "dead_lettered":
                     v.add(LOST, f"event->{consumer}", f"{_short(e)} was dead-lettered by {consumer}")
+                elif outcome == "parked":  # waits for something that must come: not applied yet
+                    v.add(STALLED, f"event->{consumer}", f"{_short(e)} is parked by {consumer}")
                 elif outcome is not None:
                     continue
                 elif where is None:
@@ -280,33 +285,79 @@ class Checker:
             mails_redelivered_same_id=sum(deliveries.values()) - sum(len(i) for i in mails.values()),
         )
 
-    # --- 5. each dead-letter topic holds exactly the injected poison ------------------------------------------------
+    # --- 5. each dead-letter topic holds exactly the injected poison it must, as it must ------------------------
 
     async def _dead_letters(self, v: Verdict, conns: Conns) -> None:
+        """Each consumer's dead-letter topic against `expected_dead_letter`: a poison record it must dead-letter is
+        there exactly once, of the expected kind (an oversized one as a reference); one it must apply is applied
+        (inbox) and not there; nothing else is there (a real event in a dead-letter topic is a lost event).
+
+        A poison record injected before the broker last lost its log is expected only if the consumer had
+        dead-lettered it by then (its `dead_letters` table keeps it, and recovery republishes it): otherwise it went
+        with the log before anyone read it."""
         since = self.system.broker_starts[-1]
         v.facts["poison"] = len(self.injector.poison)
+        key_of = {getattr(self.system.topics, t): t for t in ("pairing", "sessions", "hr_inbound")}
         for consumer, reads in CONSUMES.items():
+            conn = conns[consumer]
             topics = {getattr(self.system.topics, t) for t in reads}
-            wanted = {p.marker: p for p in self.injector.poison if p.topic in topics and p.at >= since}
-            got: Counter[str] = Counter()
+            kept = {bytes(r["key"] or b"").decode(errors="replace"): r["kind"] for r in await conn.fetch(
+                "SELECT key, kind FROM dead_letters WHERE consumer = $1", consumer)}  # fmt: skip
+            got: dict[str, list[DeadRecord]] = defaultdict(list)
             strays: list[str] = []
             records = await read_topic(self.system.bootstrap, self.system.topics.dead_letter(consumer))
-            for headers in (_text(r.headers) for part in records.values() for r in part):
-                marker = headers.get(MARKER)
-                if marker is None:
-                    strays.append(headers.get("ce_type", "?") + " " + headers.get("ce_id", "?"))
+            for r in (r for part in records.values() for r in part):
+                dead = DeadRecord.of(r)
+                if dead.marker is None:
+                    strays.append(f"{dead.kind} {dead.ce_type} {dead.ce_id} ({dead.error[:120]})")
                 else:
-                    got[marker] += 1
-            for marker, poison in wanted.items():
-                if got[marker] == 0:
-                    fate = await _fate(conns.get(consumer), consumer, marker)
-                    v.add(LOST, f"dlq.{consumer}", f"{poison.kind} into {poison.topic} ({marker}) is not in the "
-                                                   f"dead-letter topic: {fate}")  # fmt: skip
-                elif got[marker] > 1:
-                    v.add(DUPLICATED, f"dlq.{consumer}", f"{poison.kind} ({marker}) dead-lettered {got[marker]} times")
-            v.facts[f"dlq_{consumer}"] = sum(got.values()) + len(strays)
-            if strays:
-                v.facts[f"dlq_{consumer}_not_poison"] = strays[:10]
+                    got[dead.marker].append(dead)
+            for poison in (p for p in self.injector.poison if p.topic in topics):
+                want = expected_dead_letter(consumer, poison.kind, key_of[poison.topic])
+                mine = got.pop(poison.marker, [])
+                if want is None:
+                    await self._applied_poison(v, conn, consumer, poison, mine, since)
+                    continue
+                if not mine:
+                    if poison.at < since and poison.marker not in kept:
+                        continue  # went with the broker's log before this consumer read it
+                    fate = await _fate(conn, consumer, poison.marker)
+                    category = STALLED if fate.startswith("parked") else LOST
+                    v.add(category, f"dlq.{consumer}", f"{poison.kind} into {poison.topic} ({poison.marker}) is not "
+                                                       f"in the dead-letter topic: {fate}")  # fmt: skip
+                    continue
+                if len(mine) > 1:
+                    v.add(DUPLICATED, f"dlq.{consumer}", f"{poison.kind} ({poison.marker}) dead-lettered {len(mine)} "
+                                                         "times")  # fmt: skip
+                dead = mine[0]
+                if dead.kind != want:
+                    v.add(LOST, f"dlq.{consumer}", f"{poison.kind} ({poison.marker}) dead-lettered as {dead.kind!r}, "
+                                                   f"expected {want!r}: {dead.error[:200]}")  # fmt: skip
+                if poison.kind == "2mb-record" and not dead.reference:
+                    v.add(LOST, f"dlq.{consumer}", f"{poison.kind} ({poison.marker}) dead-lettered without "
+                                                   "dlq_reference: true")  # fmt: skip
+            for marker, extra in got.items():  # dead letters of poison injected into another consumer's topics
+                strays.append(f"{extra[0].kind} poison {marker}")
+            for stray in strays:
+                v.add(LOST, f"dlq.{consumer}", f"a dead letter that is no injected poison: {stray}")
+            v.facts[f"dlq_{consumer}"] = sum(len(part) for part in records.values())
+
+    async def _applied_poison(self, v: Verdict, conn: asyncpg.Connection, consumer: str, poison: Poison,
+                              dead: list[DeadRecord], since: float) -> None:  # fmt: skip
+        """A poison record the consumer must apply (a no-op, or a row of its own projection), not dead-letter."""
+        if dead:
+            what = f"{poison.kind} into {poison.topic} ({poison.marker})"
+            v.add(LOST, f"dlq.{consumer}", f"{what} was dead-lettered ({dead[0].kind}: {dead[0].error[:200]}); "
+                                           f"{consumer} must apply it")  # fmt: skip
+            return
+        fate = await _fate(conn, consumer, poison.marker)
+        if fate.startswith(("applied", "ignored")):
+            return
+        if fate.startswith("not in the inbox") and poison.at < since:
+            return  # went with the broker's log before this consumer read it
+        category = LOST if fate.startswith("dead_lettered") else STALLED
+        v.add(category, f"poison->{consumer}", f"{poison.kind} into {poison.topic} ({poison.marker}) must be "
+                                               f"applied by {consumer}: {fate}")  # fmt: skip
 
     # --- 6. nothing left behind ---------------------------------------------------------------------------------------
 
@@ -321,6 +372,67 @@ class Checker:
         for (consumer, topic, partition), (position, end) in sorted(log.positions().items()):
             if position != end:
                 v.add(STALLED, "consumer", f"{consumer} at {position} of {end} on {topic}/{partition}")
+
+
+#: Poison that no consumer can decode: every consumer of its topic dead-letters it as `undecodable`.
+UNDECODABLE = ("bad-json", "no-cloudevents-headers", "unknown-type", "2mb-record", "bad-header-bytes")
+#: `unknown-pair` poison is a well-formed event about an entity nobody knows (faults._unknown_entity). Each
+#: consumer of its topic does what its handlers do with it (read from services/*/projection.py and learning.py):
+#: - pairing, hr_inbound (EmployeeLeft of an unknown employee): the directory refuses a leave for someone it does
+#:   not have (NotFound; the EmployeeHired would have come first on the same key): dead letter `rejected`.
+#: - sessions, pairing (PairPaused of an unknown pair): the projection's UPDATE matches no row and a pause is
+#:   noted; nothing waits (PairCreated shares the pair's partition, so it can't still be coming): applied.
+#: - sessions, sessions (SessionScheduled of an unknown pair): sessions' own topic; its projection takes it as a
+#:   fact in any order (a projection handler must not wait): applied.
+#: - notifications, pairing (PairPaused): cancels nothing, updates no pair; no rule needs the members: applied.
+#: - notifications, sessions (SessionScheduled): the reminder rule needs the pair's members, from a PairCreated
+#:   on another topic that may still come: parked, and after TANDEM_PARK_TIMEOUT_SECONDS dead letter `unresolved`.
+UNKNOWN_ENTITY: dict[tuple[str, str], str | None] = {
+    ("pairing", "hr_inbound"): "rejected",
+    ("sessions", "pairing"): None,
+    ("sessions", "sessions"): None,
+    ("notifications", "pairing"): None,
+    ("notifications", "sessions"): "unresolved",
+}
+
+
+def expected_dead_letter(consumer: str, poison_kind: str, topic_key: str) -> str | None:
+    """The kind of dead letter `consumer` must make of a poison record of this kind in this topic (pairing,
+    sessions, hr_inbound); None: it must apply it (no dead letter). Exactly once either way."""
+    if poison_kind in UNDECODABLE:
+        return "undecodable"
+    if poison_kind == "unknown-pair":
+        return UNKNOWN_ENTITY[(consumer, topic_key)]
+    raise ValueError(f"no rule for poison {poison_kind}")
+
+
+@dataclass(frozen=True)
+class DeadRecord:
+    """A record of a dead-letter topic: the poison marker it carries (a header, or for a reference the original
+    headers inside it, or the key), its kind, and whether it is a reference to a record too large to copy."""
+
+    marker: str | None
+    kind: str
+    error: str
+    reference: bool
+    ce_type: str
+    ce_id: str
+
+    @classmethod
+    def of(cls, record: ConsumerRecord[Any, Any]) -> DeadRecord:
+        headers = _text(record.headers)
+        reference = headers.get("dlq_reference") == "true"
+        marker = headers.get(MARKER)
+        original = headers
+        if reference:
+            try:
+                body = json.loads(record.value)
+                original = {k: base64.b64decode(v or "").decode(errors="replace") for k, v in body["headers"]}
+            except (ValueError, KeyError, TypeError):
+                original = {}
+            marker = marker or original.get(MARKER)
+        return cls(marker, headers.get("dlq_kind", "?"), headers.get("dlq_error", ""), reference,
+                   original.get("ce_type", "?"), original.get("ce_id", "?"))  # fmt: skip
 
 
 @dataclass
@@ -419,18 +531,24 @@ def _short(e: Event) -> str:
     return f"{e.type.rsplit('.', 1)[-1]} {e.event_id[:8]} ({e.data.get('pair_id') or e.key})"
 
 
-async def _fate(conn: asyncpg.Connection | None, consumer: str, marker: str) -> str:
-    """What the consumer did with a poison record it did not dead-letter (from its inbox), if it knows."""
+async def _fate(conn: asyncpg.Connection, consumer: str, marker: str) -> str:
+    """What the consumer did with a poison record, from its inbox (event id: uuid5 of the marker; an undecodable
+    record is in the inbox under its fingerprint and is not found here): the outcome first."""
     import uuid
 
-    if conn is None:
-        return "?"
     event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, marker))
     row = await conn.fetchrow("SELECT outcome, topic, partition, \"offset\" FROM inbox WHERE consumer = $1 AND "
                               "event_id = $2", consumer, event_id)  # fmt: skip
     if row is None:
-        return "not in the inbox either (never consumed, or blocked before it)"
-    return f"the inbox says {row['outcome']} ({row['topic']}/{row['partition']}@{row['offset']})"
+        return "not in the inbox (never consumed, or blocked before it)"
+    where = f"{row['topic']}/{row['partition']}@{row['offset']}"
+    if row["outcome"] == "parked":
+        parked = await conn.fetchrow("SELECT waiting_for, parked_at, deadline, attempts FROM parked WHERE consumer = "
+                                     "$1 AND event_id = $2", consumer, event_id)  # fmt: skip
+        if parked is not None:
+            return (f"parked ({where}) waiting for {parked['waiting_for']} since {parked['parked_at']:%H:%M:%S}, "
+                    f"deadline {parked['deadline']:%H:%M:%S}, {parked['attempts']} attempts")  # fmt: skip
+    return f"{row['outcome']} according to the inbox ({where})"
 
 
 async def read_topic(bootstrap: str, topic: str, idle_ms: int = 300) -> dict[int, list[ConsumerRecord[Any, Any]]]:

@@ -37,6 +37,14 @@ ROOT = Path(__file__).resolve().parents[2]
 TENANT = "default"
 INTEGRATION_CLIENT = "faults-hr-platform"
 T = TypeVar("T")
+#: Delivery settings of the services under test (shared/config.py); the checker waits at least PARK_TIMEOUT.
+PARK_AND_RETRY = {
+    "TANDEM_PARK_TIMEOUT_SECONDS": "10",
+    "TANDEM_PARK_SWEEP_SECONDS": "2",
+    "TANDEM_RETRY_MAX_ATTEMPTS": "5",
+    "TANDEM_RETRY_MAX_SECONDS": "20",
+    "TANDEM_RETRY_MAX_DELAY_SECONDS": "2",
+}
 
 
 @dataclass(frozen=True)
@@ -229,6 +237,13 @@ class System:
                 "NOTIFICATIONS_SMTP_HOST": "127.0.0.1",
                 "NOTIFICATIONS_SMTP_PORT": str(self.sink.port),
                 "PYTHONUNBUFFERED": "1",
+                # as the local stack runs them: the broker keeps nothing, so recover from its loss (shared.brokerguard)
+                "TANDEM_BROKER_LOSS": "recover",
+                "TANDEM_CREATE_TOPICS": "true",
+                # short enough for poison to settle within a run: an event about an unknown pair waits PARK_TIMEOUT
+                # (swept every PARK_SWEEP) before it is dead-lettered `unresolved`; a batch that keeps failing while
+                # the database and broker answer is taken apart after RETRY_MAX_ATTEMPTS or RETRY_MAX_SECONDS
+                **PARK_AND_RETRY,
             }
         )
         return env
