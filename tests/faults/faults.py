@@ -125,7 +125,7 @@ class Injector:
         if kind == "broker-restart":
             async with s.locks["broker"]:
                 await self._close_producer()
-                s.stop_broker()
+                await asyncio.to_thread(s.stop_broker)  # Tansu may take its 5 s to end: not on the loop
                 await asyncio.sleep(p["down"])
                 s.start_broker()
             return "stopped and started empty (memory storage: no topics, no records, no offsets)"
@@ -139,10 +139,12 @@ class Injector:
             _, service, target = kind.split(":")
             s.cut(service, target, p["outage"])
             return "connections cut"
-        if kind.startswith("poison"):
-            return await self.inject_poison(kind.split(":", 1)[1], p["topic"])
+        if kind.startswith("poison"):  # into a running broker: one being restarted is waited for
+            async with s.locks["broker"]:
+                return await self.inject_poison(kind.split(":", 1)[1], p["topic"])
         if kind == "duplicate":
-            return await self.duplicate(p["topic"])
+            async with s.locks["broker"]:
+                return await self.duplicate(p["topic"])
         raise ValueError(f"unknown fault kind {kind}")
 
     async def close(self) -> None:
