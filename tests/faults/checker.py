@@ -107,7 +107,9 @@ class Checker:
             outbox = {s: await _outbox(c) for s, c in conns.items()}
             log = await Log.read(self.system)
             self._commands(v, outbox["pairing"], outbox["sessions"])
-            self._stalls(v, outbox, log)
+            count = "SELECT count(*) FROM parked WHERE consumer = $1"
+            parked = {c: int(await conns[c].fetchval(count, c)) for c in CONSUMES}
+            self._stalls(v, outbox, log, parked)
             await self._consumers(v, conns, outbox, log)
             await self._projections(v, conns, outbox, log)
             await self._notifications(v, conns["notifications"], outbox)
@@ -319,9 +321,9 @@ class Checker:
                     await self._applied_poison(v, conn, consumer, poison, mine, since)
                     continue
                 if not mine:
-                    if poison.at < since and poison.marker not in kept:
-                        continue  # went with the broker's log before this consumer read it
                     fate = await _fate(conn, consumer, poison.marker)
+                    if poison.at < since and poison.marker not in kept and fate.startswith("not in the inbox"):
+                        continue  # went with the broker's log before this consumer read it
                     category = STALLED if fate.startswith("parked") else LOST
                     v.add(category, f"dlq.{consumer}", f"{poison.kind} into {poison.topic} ({poison.marker}) is not "
                                                        f"in the dead-letter topic: {fate}")  # fmt: skip
@@ -361,7 +363,7 @@ class Checker:
 
     # --- 6. nothing left behind ---------------------------------------------------------------------------------------
 
-    def _stalls(self, v: Verdict, outbox: Outbox, log: Log) -> None:
+    def _stalls(self, v: Verdict, outbox: Outbox, log: Log, parked: dict[str, int]) -> None:
         for service, events in outbox.items():
             pending = [e for e in events if not e.published]
             if pending:
@@ -369,6 +371,9 @@ class Checker:
         for service, proc in self.system.services.items():
             if not proc.running:
                 v.add(STALLED, "service", f"{service} is not running (exit code {proc.proc and proc.proc.returncode})")
+        for consumer, n in sorted(parked.items()):
+            if n:
+                v.add(STALLED, "parked", f"{consumer}: {n} events still parked")
         for (consumer, topic, partition), (position, end) in sorted(log.positions().items()):
             if position != end:
                 v.add(STALLED, "consumer", f"{consumer} at {position} of {end} on {topic}/{partition}")

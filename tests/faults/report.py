@@ -83,10 +83,11 @@ def render(results: list[RunResult], config: Config, *, seed: int, command: str,
         + f" | {len(converged)} | {percentile(converged, 0.5):.1f} s | {percentile(converged, 0.99):.1f} s |",
         "",
         "The goal is 0 / 0 / 0 over at least 100 runs. Lost: an accepted command (or an event, a notification, an "
-        "injected poison record) missing where it must be; duplicated: something there more than once (a notification "
-        "with two Message-IDs, poison dead-lettered twice, an effect nobody asked for); stalled: left behind after the "
-        "timeout (unpublished outbox rows, a consumer group short of a topic's end, a notification planned or "
-        "sending).",
+        "injected poison record) missing where it must be, a real event dead-lettered, poison dead-lettered as the "
+        "wrong kind or by a consumer that must apply it (the rule: `expected_dead_letter` in tests/faults/checker.py); "
+        "duplicated: something there more than once (a notification with two Message-IDs, poison dead-lettered twice, "
+        "an effect nobody asked for); stalled: left behind after the timeout (unpublished outbox rows, a consumer "
+        "group short of a topic's end, events still parked, a notification planned or sending).",
         "",
         "## Faults by kind",
         "",

@@ -37,13 +37,18 @@ ROOT = Path(__file__).resolve().parents[2]
 TENANT = "default"
 INTEGRATION_CLIENT = "faults-hr-platform"
 T = TypeVar("T")
-#: Delivery settings of the services under test (shared/config.py); the checker waits at least PARK_TIMEOUT.
-PARK_AND_RETRY = {
+#: Delivery settings of the services under test (shared/config.py, services/notifications/dispatch.py), short
+#: enough that what they bound settles well within a run's convergence timeout: an event about an unknown pair
+#: waits PARK_TIMEOUT (swept every PARK_SWEEP) before it is dead-lettered `unresolved`; a batch that keeps failing
+#: while the database and broker answer is taken apart after RETRY_MAX_ATTEMPTS or RETRY_MAX_SECONDS; a mail
+#: claimed by a notifications process killed with -9 is taken again once its CLAIM_SECONDS lapsed.
+DELIVERY_SETTINGS = {
     "TANDEM_PARK_TIMEOUT_SECONDS": "10",
     "TANDEM_PARK_SWEEP_SECONDS": "2",
     "TANDEM_RETRY_MAX_ATTEMPTS": "5",
     "TANDEM_RETRY_MAX_SECONDS": "20",
     "TANDEM_RETRY_MAX_DELAY_SECONDS": "2",
+    "NOTIFICATIONS_CLAIM_SECONDS": "20",
 }
 
 
@@ -240,10 +245,7 @@ class System:
                 # as the local stack runs them: the broker keeps nothing, so recover from its loss (shared.brokerguard)
                 "TANDEM_BROKER_LOSS": "recover",
                 "TANDEM_CREATE_TOPICS": "true",
-                # short enough for poison to settle within a run: an event about an unknown pair waits PARK_TIMEOUT
-                # (swept every PARK_SWEEP) before it is dead-lettered `unresolved`; a batch that keeps failing while
-                # the database and broker answer is taken apart after RETRY_MAX_ATTEMPTS or RETRY_MAX_SECONDS
-                **PARK_AND_RETRY,
+                **DELIVERY_SETTINGS,
             }
         )
         return env
