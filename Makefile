@@ -34,7 +34,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 
 typecheck: $(INSTALLED)
-	$(BIN)/mypy --strict shared services/pairing/domain services/sessions/domain services/notifications/domain services/notifications/webhooks
+	$(BIN)/mypy --strict shared services/pairing/domain services/sessions/domain services/notifications/domain services/notifications/webhooks tests/faults
 
 contracts: $(INSTALLED)
 	$(BIN)/tandem contracts write

@@ -2,7 +2,8 @@
 
 Each one is written twice, in the consumer's transaction: to the service's own `dead_letters` table (so
 that it survives a broker that lost its log) and to the consumer's dead-letter topic, with the reason in
-headers (`dlq_kind`, `dlq_error`, where it came from). A record too large to copy to the topic (the
+headers (`dlq_kind`, `dlq_error`, where it came from, `dlq_fingerprint`: who it is, so that a recovery does not copy it
+twice). A record too large to copy to the topic (the
 producer's request limit, or the topic's) goes there as a *reference*: a small JSON value naming its
 topic, partition, offset, size and headers, flagged `dlq_reference: true`; the table keeps the bytes up to
 `KEEP_BYTES`.
@@ -25,10 +26,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 
 from shared.db import Conn
+from shared.kafka_security import PLAINTEXT, KafkaSecurity
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +132,7 @@ class DeadLetters:
         futures = []
         for d in dead:
             r = d.record
-            meta = self._meta(d.kind, d.error, r.topic, r.partition, r.offset)
+            meta = self._meta(d.kind, d.error, r.topic, r.partition, r.offset, d.fingerprint)
             if d.kept_size is not None or d.size + 1024 > self.max_copy_bytes:
                 futures.append(await self._send_reference(d, meta))
                 continue
@@ -138,7 +140,7 @@ class DeadLetters:
         results = await asyncio.gather(*futures, return_exceptions=True)
         for d, result in zip(dead, results, strict=True):
             if isinstance(result, MessageSizeTooLargeError | RecordTooLargeError):  # the topic's own limit
-                await (await self._send_reference(d, self._meta(d.kind, d.error, *_where(d.record))))
+                await (await self._send_reference(d, self._meta(d.kind, d.error, *_where(d.record), d.fingerprint)))
             elif isinstance(result, BaseException):
                 raise result
 
@@ -172,8 +174,11 @@ class DeadLetters:
         )  # fmt: skip
         return future
 
-    def _meta(self, kind: str, error: str, topic: str, partition: int, offset: int) -> list[tuple[str, bytes]]:
+    def _meta(
+        self, kind: str, error: str, topic: str, partition: int, offset: int, fingerprint: str
+    ) -> list[tuple[str, bytes]]:
         return [
+            ("dlq_fingerprint", fingerprint.encode()),
             ("dlq_error", error.encode()[:4000]),
             ("dlq_kind", kind.encode()),
             ("dlq_consumer", self.consumer.encode()),
@@ -183,17 +188,46 @@ class DeadLetters:
             ("dlq_time", datetime.now(UTC).isoformat().encode()),
         ]
 
-    async def republish(self, pool: asyncpg.Pool) -> int:
-        """Copy every kept dead letter to the dead-letter topic again (a new, empty broker)."""
+    async def republish(
+        self, pool: asyncpg.Pool, *, bootstrap: str | None = None, security: KafkaSecurity = PLAINTEXT
+    ) -> int:
+        """Copy every kept dead letter to the dead-letter topic again (a new, empty broker), but those the topic
+        holds already (by `dlq_fingerprint`, when `bootstrap` is given to read it): a consumer or a sweep may have
+        dead-lettered into the new broker before its loss was noticed. The table is read before the topic, so a
+        dead letter kept meanwhile is either in the topic by then (published before its commit) or not read."""
         rows = await pool.fetch(
             'SELECT kind, error, topic, partition, "offset", record_time, key, headers, value, size, event_id, '
             "event_type FROM dead_letters WHERE consumer = $1 ORDER BY id",
             self.consumer,
         )
-        dead = [_from_row(row) for row in rows]
+        present = await self.fingerprints(bootstrap, security) if bootstrap and rows else set()
+        dead = [d for d in map(_from_row, rows) if d.fingerprint not in present]
         for start in range(0, len(dead), 500):
             await self.publish(dead[start : start + 500])
         return len(dead)
+
+    async def fingerprints(self, bootstrap: str, security: KafkaSecurity = PLAINTEXT, idle_ms: int = 500) -> set[str]:
+        """The `dlq_fingerprint` of every record in the dead-letter topic (read to its end: until nothing more
+        comes, since some brokers report a low end offset)."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, request_timeout_ms=10_000,
+            max_partition_fetch_bytes=1 << 20, **security.aiokafka(),
+        )  # fmt: skip
+        await consumer.start()
+        out: set[str] = set()
+        try:
+            parts = [TopicPartition(self.topic, p) for p in sorted(consumer.partitions_for_topic(self.topic) or [])]
+            if not parts:
+                return out
+            consumer.assign(parts)
+            await consumer.seek_to_beginning(*parts)
+            while batch := await consumer.getmany(timeout_ms=idle_ms):
+                for records in batch.values():
+                    for r in records:
+                        out.update(v.decode(errors="replace") for k, v in r.headers or () if k == "dlq_fingerprint")
+        finally:
+            await consumer.stop()
+        return out
 
 
 def _from_row(row: Any) -> DeadLetter:

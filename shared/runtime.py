@@ -192,13 +192,17 @@ class ServiceHost:
 
     def _wire_recovery(self) -> None:
         """What a broker recovery does besides resetting the database (see shared.brokerguard)."""
-        guard, consumer, relay = self.guard, self.consumer, self.relay
+        guard, consumer, relay, s = self.guard, self.consumer, self.relay, self.settings
         if guard is None:
             return
         if consumer is not None and consumer.subscriber is not None:
             guard.before_reset.append(consumer.subscriber.stop)
             guard.after_reset.append(consumer.subscriber.start)
-            guard.after_reset.append(lambda: consumer.dead_letters.republish(self.pool))
+            guard.after_reset.append(
+                lambda: consumer.dead_letters.republish(
+                    self.pool, bootstrap=s.kafka_bootstrap_servers, security=s.kafka_security
+                )
+            )
         if relay is not None:
 
             async def wake() -> None:

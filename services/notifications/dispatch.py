@@ -143,16 +143,32 @@ class Dispatcher:
     async def run(self) -> None:
         last_scan = 0.0
         loop = asyncio.get_running_loop()
-        while True:
-            try:
-                if loop.time() - last_scan >= self.settings.scan_interval:
-                    await self.scan(datetime.now(UTC))
-                    last_scan = loop.time()
-                while await self.dispatch_due():
-                    pass
-            except DATABASE_DOWN as exc:
-                log.warning("notification dispatch: %s; retrying", exc)
-            await asyncio.sleep(self.settings.interval)
+        try:
+            while True:
+                try:
+                    if loop.time() - last_scan >= self.settings.scan_interval:
+                        await self.scan(datetime.now(UTC))
+                        last_scan = loop.time()
+                    while await self.dispatch_due():
+                        pass
+                except DATABASE_DOWN as exc:
+                    log.warning("notification dispatch: %s; retrying", exc)
+                await asyncio.sleep(self.settings.interval)
+        except asyncio.CancelledError:  # the service stops
+            await self.release()
+            raise
+
+    async def release(self) -> None:
+        """On a graceful stop: hand back the claims not acted on (the rest of a batch), so that another worker sends
+        them now rather than after the lease (NOTIFICATIONS_CLAIM_SECONDS). After a crash the lease still lapses."""
+        try:
+            async with self.host.pool.acquire() as conn:
+                n = await asyncio.wait_for(repo.release_unattempted(conn, self.worker), 5)
+        except Exception as exc:  # the database is away: the claims lapse as after a crash
+            log.warning("notification dispatch: claims not handed back on stopping (%s); they lapse", exc)
+            return
+        if n:
+            log.info("notification dispatch: %d claimed notifications handed back on stopping", n)
 
     async def claim(self) -> list[Any]:
         return await repo.claim(self.host.pool, self.worker, self.settings.claim, self.settings.batch, self.tenants)

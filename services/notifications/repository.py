@@ -475,6 +475,18 @@ async def claim(conn: Conn, worker: str, lease: timedelta, batch: int, tenants: 
     return list(rows)
 
 
+async def release_unattempted(conn: Conn, worker: str) -> int:
+    """Hand back this worker's claims on which no attempt was recorded (nothing of them can have been sent, since the
+    attempt is committed before the send): planned again, due as they were. A claim with an attempt is left to lapse:
+    its mail may have gone out, and only the next claim's receipt check can tell."""
+    result: str = await conn.execute(
+        "UPDATE notifications SET status = 'planned', claimed_by = NULL, claimed_until = NULL, updated_at = now() "
+        "WHERE claimed_by = $1 AND status = 'sending' AND (last_attempt_at IS NULL OR last_attempt_at < claimed_at)",
+        worker,
+    )
+    return int(result.rsplit(" ", 1)[-1])
+
+
 async def record_attempt(
     conn: Conn,
     tenant: str,

@@ -13,11 +13,12 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from faststream.kafka import KafkaBroker
 
 from shared.consumer import ConsumerPolicy, Handlers, InboxConsumer, TransientError, WaitFor
 from shared.db import Conn, create_pool
+from shared.deadletters import DeadLetter
 from shared.events import Envelope, encode
 from shared.events.pairing import PairCreated, PairEnded, PairPaused
 from shared.infra import Infra
@@ -141,6 +142,38 @@ async def test_a_record_too_large_to_copy_is_dead_lettered_as_a_reference_and_th
     assert row["kept"] == len(huge)
     assert consumer.stats.dead_lettered == 1
     assert consumer.stats.retries == 0  # no retry loop: it was never treated as transient
+
+
+async def test_a_broker_recovery_copies_only_the_dead_letters_the_new_broker_lacks(rig: Rig) -> None:
+    """A broker that lost its log is noticed a little late: meanwhile a consumer may dead-letter into the new one.
+    Republishing the kept dead letters then copies only those the topic lacks (by `dlq_fingerprint`)."""
+    key = f"dup-{uuid.uuid4().hex[:6]}"
+    await produce(rig.infra.kafka_bootstrap, rig.topics.pairing, [(key.encode(), b"{oops", [])])
+    consumer = await rig.run(messaging.counting_handlers())
+    await eventually(lambda: rig.pool.fetchval("SELECT count(*) FROM dead_letters WHERE consumer = $1", rig.group))
+    [first] = await _mine(rig, key, 1)
+    lost = ConsumerRecord(topic=rig.topics.pairing, partition=0, offset=10**9, timestamp=1, timestamp_type=0,
+                          key=f"{key}-lost".encode(), value=b"{gone", checksum=None, serialized_key_size=-1,
+                          serialized_value_size=5, headers=[])  # fmt: skip
+    async with rig.pool.acquire() as conn:  # kept, but its copy went with the lost broker
+        await consumer.dead_letters.store(conn, [DeadLetter(lost, "undecodable", "bad JSON")])
+    assert await consumer.dead_letters.republish(rig.pool, bootstrap=rig.infra.kafka_bootstrap) == 1
+    records = await _mine(rig, key, 2)
+    assert sorted(r.key for r in records) == sorted([key.encode(), f"{key}-lost".encode()])
+    assert dict(first.headers)["dlq_fingerprint"].startswith(b"record:")
+    assert await consumer.dead_letters.republish(rig.pool, bootstrap=rig.infra.kafka_bootstrap) == 0
+    assert len(await _mine(rig, key, 2)) == 2
+
+
+async def _mine(rig: Rig, key: str, expect: int) -> list[Any]:
+    """This test's dead letters (the topic is shared: by key), once `expect` of them are there."""
+    records: list[Any] = []
+    for _ in range(50):
+        records = [r for r in await rig.dead(expect=1) if r.key and r.key.startswith(key.encode())]
+        if len(records) >= expect:
+            break
+        await asyncio.sleep(0.2)
+    return records
 
 
 async def test_a_record_that_keeps_failing_while_the_infrastructure_answers_is_dead_lettered(rig: Rig) -> None:

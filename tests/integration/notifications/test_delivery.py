@@ -412,3 +412,26 @@ async def test_a_quiet_pair_is_nudged_once_per_period_and_hr_gets_a_weekly_diges
     await dispatcher.scan(later + timedelta(days=30))  # a new period and a new week
     assert len([n for n in await rig.history(rig.mentee) if n["rule"] == "nudge"]) == 2
     assert len([n for n in await rig.history(f"hr:{rig.prog}") if n["rule"] == "hr_digest"]) == 2
+
+
+async def test_a_graceful_stop_hands_back_the_claims_it_did_not_act_on(rig: Rig) -> None:
+    """A stopping service releases what it claimed but never attempted (nothing of it can have gone out): the next
+    worker takes it at once, not after the lease. A claim with an attempt recorded is left to lapse."""
+    host = await rig.run()
+    worker = host.app.state.dispatcher.worker
+    untouched, attempted = uuid.uuid4(), uuid.uuid4()
+    async with host.pool.acquire() as conn:  # claimed by the running worker (not due again for an hour)
+        await conn.executemany(
+            "INSERT INTO notifications (tenant, notification_id, rule, recipient_id, trigger, due_at, next_attempt_at, "
+            "status, claimed_by, claimed_at, claimed_until, last_attempt_at) VALUES ($1, $2, 'welcome', 'nobody', 't', "
+            "now(), now() + interval '1 hour', 'sending', $3, now(), now() + interval '2 minutes', "
+            "CASE WHEN $4 THEN clock_timestamp() END)",
+            [(rig.tenant, untouched, worker, False), (rig.tenant, attempted, worker, True)],
+        )
+    await rig.restart()
+    assert rig.host is not None
+    rows = {r["notification_id"]: r for r in await rig.host.pool.fetch(
+        "SELECT notification_id, status, claimed_by FROM notifications WHERE notification_id = ANY($1::uuid[])",
+        [untouched, attempted])}  # fmt: skip
+    assert (rows[untouched]["status"], rows[untouched]["claimed_by"]) == ("planned", None)
+    assert (rows[attempted]["status"], rows[attempted]["claimed_by"]) == ("sending", worker)
