@@ -244,11 +244,12 @@ class InboxConsumer:
             fresh = await self._record_all(conn, inbox)
             result.dead = [d for d in result.dead if d.fingerprint in fresh]
             any_parked = await self.parking.any(conn)
-            blocked = (
-                await self.parking.blocked(conn, {(r.topic, env.key) for r, env in decoded if env.id in fresh})
+            heads = (
+                await self.parking.heads(conn, {(r.topic, env.key) for r, env in decoded if env.id in fresh})
                 if any_parked
-                else set()
+                else {}
             )
+            blocked = set(heads)
             for record, env in decoded:
                 if env.id not in fresh:
                     result.duplicates += 1
@@ -258,7 +259,8 @@ class InboxConsumer:
                     result.ignored += 1
                     continue
                 queue = (record.topic, env.key)
-                if queue in blocked:  # an earlier event of this topic and key is parked: keep the order
+                predecessor = env.subject != env.key and heads.get(queue) == env.subject
+                if queue in blocked and not predecessor:  # an earlier event of this key is parked: keep the order
                     if not careful:
                         raise _Rejected
                     await self.parking.park(conn, record, env, env.key, f"behind a parked event of {env.key}")

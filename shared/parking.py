@@ -6,7 +6,10 @@ meets such an event raises `WaitFor(what)`, naming the id it waits for. The cons
 event in the `parked` table, with its effects rolled back, and moves on: the partition is not blocked.
 
 - Order is kept per topic and key: while an event is parked, later events of the same topic and key are
-  parked behind it (they may depend on it), and a queue is always re-applied from its head.
+  parked behind it (they may depend on it), and a queue is always re-applied from its head. One exception:
+  a later event of the queue that *is* what the head waits for (its subject, an entity within the key, e.g.
+  the `SessionScheduled` of a `SessionRescheduled` that came first in a log rebuilt after a broker loss)
+  is its predecessor: it is applied at once, and then the queue.
 - A parked queue is re-applied when an event whose key or subject is what its head waits for is applied
   (in the same transaction), and by a periodic sweep with back-off (in case what it waited for came in
   another shape).
@@ -99,6 +102,20 @@ class Parking:
             [k for _, k in queues],
         )
         return {(r["topic"], r["key"]) for r in rows}
+
+    async def heads(self, conn: Conn, queues: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """What the head of each of these queues waits for."""
+        if not queues:
+            return {}
+        rows = await conn.fetch(
+            "SELECT DISTINCT ON (p.topic, p.key) p.topic, p.key, p.waiting_for FROM parked p "
+            "JOIN unnest($2::text[], $3::text[]) AS q(topic, key) ON p.topic = q.topic AND p.key = q.key "
+            "WHERE p.consumer = $1 ORDER BY p.topic, p.key, p.seq",
+            self.consumer,
+            [t for t, _ in queues],
+            [k for _, k in queues],
+        )
+        return {(r["topic"], r["key"]): r["waiting_for"] for r in rows}
 
     async def park(
         self, conn: Conn, record: ConsumerRecord[Any, Any], env: Envelope[Any], what: str, reason: str

@@ -91,17 +91,23 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
     async def session(conn: Conn, env: Envelope[Any]) -> None:
         await projection_repo.session_scheduled(conn, env.tenant, env.data, env.time)
 
+    # A session's later events come after its SessionScheduled on the same topic and key; only a log rebuilt
+    # after a broker loss can hold one first. Then it waits for its session (shared/parking.py applies the
+    # SessionScheduled as its predecessor when it comes), instead of changing nothing and planning reminders.
     @h.on(s.SessionRescheduled)
     async def session_moved(conn: Conn, env: Envelope[Any]) -> None:
-        await projection_repo.session_rescheduled(conn, env.tenant, env.data, env.time)
+        if not await projection_repo.session_rescheduled(conn, env.tenant, env.data, env.time):
+            raise WaitFor(env.data.session_id, f"session {env.data.session_id} not known yet")
 
     @h.on(s.SessionCancelled)
     async def session_cancelled(conn: Conn, env: Envelope[Any]) -> None:
-        await projection_repo.session_cancelled(conn, env.tenant, env.data, env.time)
+        if not await projection_repo.session_cancelled(conn, env.tenant, env.data, env.time):
+            raise WaitFor(env.data.session_id, f"session {env.data.session_id} not known yet")
 
     @h.on(s.SessionLogged)
     async def session_held(conn: Conn, env: Envelope[Any]) -> None:
-        await projection_repo.session_held(conn, env.tenant, env.data, env.time)
+        if not await projection_repo.session_held(conn, env.tenant, env.data, env.time):
+            raise WaitFor(env.data.session_id, f"session {env.data.session_id} not known yet")
 
     # --- rules (side effects: plan notifications; never replayed) ---------------------------------
 

@@ -145,8 +145,9 @@ async def session_scheduled(conn: Conn, tenant: str, e: s.SessionScheduled, at: 
     )
 
 
-async def session_rescheduled(conn: Conn, tenant: str, e: s.SessionRescheduled, at: datetime) -> None:
-    await conn.execute(
+async def session_rescheduled(conn: Conn, tenant: str, e: s.SessionRescheduled, at: datetime) -> bool:
+    """False when the session is not known (yet)."""
+    done = await conn.execute(
         "UPDATE sessions SET starts_at = $3, duration_minutes = $4, sequence = $5, updated_at = $6 "
         "WHERE tenant = $1 AND session_id = $2",
         tenant,
@@ -156,10 +157,12 @@ async def session_rescheduled(conn: Conn, tenant: str, e: s.SessionRescheduled, 
         e.sequence,
         at,
     )
+    return bool(done != "UPDATE 0")
 
 
-async def session_cancelled(conn: Conn, tenant: str, e: s.SessionCancelled, at: datetime) -> None:
-    await conn.execute(
+async def session_cancelled(conn: Conn, tenant: str, e: s.SessionCancelled, at: datetime) -> bool:
+    """False when the session is not known (yet)."""
+    done = await conn.execute(
         "UPDATE sessions SET status = 'cancelled', reason = $3, sequence = $4, updated_at = $5 "
         "WHERE tenant = $1 AND session_id = $2",
         tenant,
@@ -168,13 +171,16 @@ async def session_cancelled(conn: Conn, tenant: str, e: s.SessionCancelled, at: 
         e.sequence,
         at,
     )
+    return bool(done != "UPDATE 0")
 
 
-async def session_held(conn: Conn, tenant: str, e: s.SessionLogged, at: datetime) -> None:
-    await conn.execute(
+async def session_held(conn: Conn, tenant: str, e: s.SessionLogged, at: datetime) -> bool:
+    """False when the session is not known (yet)."""
+    done = await conn.execute(
         "UPDATE sessions SET status = 'held', held_at = $3, updated_at = $4 WHERE tenant = $1 AND session_id = $2",
         tenant,
         e.session_id,
         e.held_at,
         at,
     )
+    return bool(done != "UPDATE 0")

@@ -435,3 +435,40 @@ async def test_a_graceful_stop_hands_back_the_claims_it_did_not_act_on(rig: Rig)
         [untouched, attempted])}  # fmt: skip
     assert (rows[untouched]["status"], rows[untouched]["claimed_by"]) == ("planned", None)
     assert (rows[attempted]["status"], rows[attempted]["claimed_by"]) == ("sending", worker)
+
+
+async def test_a_reschedule_that_comes_before_its_schedule_waits_for_it_and_the_session_ends_where_it_moved(
+    rig: Rig,
+) -> None:
+    """A log rebuilt after a broker loss can hold a session's SessionRescheduled before its SessionScheduled
+    (fault suite, seed 1043). The reschedule waits for its session; the schedule, its predecessor, is applied
+    as it comes, then the reschedule: reminders only for the time it moved to, no mail for the old one."""
+    host = await rig.run()
+    await rig.emit(*rig.people())
+    await rig.no_quiet_hours()
+    await rig.emit(rig.created())
+    old = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    new = (datetime.now(UTC) + timedelta(days=4)).replace(microsecond=0)
+    moved = s.SessionRescheduled(pair_id=rig.pair, programme_id=rig.prog, session_id="s-early", starts_at=new,
+                                 duration_minutes=45, sequence=1)  # fmt: skip
+    scheduled = s.SessionScheduled(pair_id=rig.pair, programme_id=rig.prog, session_id="s-early", starts_at=old,
+                                   duration_minutes=45, agenda="Agents")  # fmt: skip
+    await rig.emit(moved)
+    assert host.consumer is not None
+    await until(lambda: host.consumer.stats.parked >= 1)  # type: ignore[union-attr]
+    await rig.emit(scheduled)
+    await until(lambda: host.consumer.stats.unparked >= 1)  # type: ignore[union-attr]
+    async with host.pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT starts_at, sequence, status FROM sessions WHERE session_id = 's-early'")
+        assert (row["starts_at"], row["sequence"], row["status"]) == (new, 1, "scheduled")
+        assert await conn.fetchval("SELECT count(*) FROM parked") == 0
+
+    async def reminders() -> list[dict[str, Any]]:
+        return [
+            n for n in await rig.history(rig.mentee) if n["rule"].startswith("reminder") and n["status"] == "planned"
+        ]
+
+    planned = await until(lambda: _n(reminders(), 2))
+    assert sorted(n["due_at"] for n in planned) == sorted(
+        [(new - timedelta(hours=h)).isoformat().replace("+00:00", "Z") for h in (24, 1)]
+    )
