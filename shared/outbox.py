@@ -93,8 +93,11 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         backoff: Backoff | None = None,
         guard: BrokerGuard | None = None,
+        publish_timeout: float = 30.0,
     ) -> None:
         self.pool = pool
+        #: How long one pass may wait for the broker's acknowledgements before it counts as failed.
+        self.publish_timeout = publish_timeout
         self.producer = producer
         self.dsn = dsn
         self.name = name
@@ -120,16 +123,26 @@ class OutboxRelay:
             )
             if not rows:
                 return 0
-            futures = []
-            for row in rows:
-                headers = [(name, value.encode()) for name, value in _headers(row["headers"])]
-                futures.append(
-                    await self.producer.send(
-                        row["topic"], value=row["payload"].encode(), key=row["key"].encode(), headers=headers
+
+            async def send_all() -> list[Any]:
+                futures = []
+                for row in rows:
+                    headers = [(name, value.encode()) for name, value in _headers(row["headers"])]
+                    futures.append(
+                        await self.producer.send(
+                            row["topic"], value=row["payload"].encode(), key=row["key"].encode(), headers=headers
+                        )
                     )
-                )
+                return list(await asyncio.gather(*futures))
+
+            try:  # a send the broker never answers is a failure like any other (readiness says so), not a hang
+                acks = await asyncio.wait_for(send_all(), timeout=self.publish_timeout)
+            except TimeoutError:
+                raise TimeoutError(
+                    f"the broker did not acknowledge {len(rows)} events within {self.publish_timeout:.0f} s"
+                ) from None
             written: dict[tuple[str, int], tuple[int, str]] = {}
-            for row, meta in zip(rows, await asyncio.gather(*futures), strict=True):
+            for row, meta in zip(rows, acks, strict=True):
                 tp = (meta.topic, meta.partition)
                 if meta.offset > written.get(tp, (-1, ""))[0]:
                     written[tp] = (meta.offset, row["event_id"])

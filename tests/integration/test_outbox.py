@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaProducer
 from cloudevents.v1.kafka import KafkaMessage, from_binary
 
@@ -166,3 +167,45 @@ async def test_each_row_names_its_tenant_and_rows_from_before_the_column_take_it
         assert "outbox_tenant_key" in plan
     finally:
         await conn.close()
+
+
+async def test_a_publish_the_broker_never_acknowledges_fails_in_time_and_the_next_pass_publishes(
+    infra: Infra, created_topics: Topics, new_database: Any
+) -> None:
+    """Fault suite, seed 1018: after a broker restart a relay waited for acknowledgements with no limit of its
+    own and published nothing for a minute, saying nothing. A pass now fails after `publish_timeout` (the
+    relay's back-off and readiness take it from there) and the rows stay unpublished for the next pass."""
+    from tests.faults.proxy import KafkaProxy
+
+    host, port = infra.kafka_bootstrap.rsplit(":", 1)
+    proxy = await KafkaProxy("relay", int(port), upstream_host=host).start()
+    dsn = await new_database("outbox")
+    await messaging.prepare(dsn)
+    pool = await create_pool(dsn)
+    producer = AIOKafkaProducer(bootstrap_servers=f"127.0.0.1:{proxy.port}", acks="all")
+    await producer.start()
+    try:
+        relay = OutboxRelay(pool, producer, dsn=dsn, name="t", publish_timeout=1.0)
+        env = messaging.pair_created()
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.append(conn, created_topics, [env])
+        proxy.latency = 5.0  # the broker holds every answer
+        with pytest.raises(TimeoutError, match="did not acknowledge 1 events within 1 s"):
+            await relay.publish_pending()
+        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 1
+        proxy.heal()
+
+        async def published() -> int:
+            try:
+                return await relay.publish_pending()
+            except TimeoutError:  # answers already held back still arrive late
+                return 0
+
+        await eventually(published, timeout=30)
+        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+        records = await read_topic(infra.kafka_bootstrap, created_topics.pairing, expect=1)
+        assert {dict(r.headers)["ce_id"].decode() for r in records} == {env.id}  # a late copy is a duplicate
+    finally:
+        await producer.stop()
+        await pool.close()
+        await proxy.stop()
