@@ -185,8 +185,12 @@ async def test_a_template_error_fails_the_notification_with_the_reason_and_it_ca
         assert r.status_code == 200, r.text
     [mail] = await until(lambda: rig.smtp.mailbox.to(rig.email(rig.mentor)))
     assert mail["Subject"] == "Welcome to KI-Tandem 2026: you are paired with Ingrid Hoffmann"
-    types = [row["event_type"] for row in await outbox(rig, failed["notification_id"])]
-    assert types == [FAILED, FAILED, SENT]
+
+    async def recorded() -> list[str]:  # the mail is at the server a moment before `sent` commits
+        types = [row["event_type"] for row in await outbox(rig, failed["notification_id"])]
+        return types if len(types) == 3 else []
+
+    assert await until(recorded) == [FAILED, FAILED, SENT]
 
 
 async def _status(rig: Rig, who: str, status: str) -> bool:
