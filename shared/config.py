@@ -11,7 +11,8 @@ KAFKA_FETCH_MAX_WAIT_MS, KAFKA_LINGER_MS; KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*,
 Delivery: TANDEM_RETRY_INITIAL_SECONDS, TANDEM_RETRY_MAX_DELAY_SECONDS (capped, jittered back-off),
 TANDEM_RETRY_MAX_ATTEMPTS, TANDEM_RETRY_MAX_SECONDS (when a record that keeps failing while the database and
 broker answer becomes a dead letter), TANDEM_PARK_TIMEOUT_SECONDS, TANDEM_PARK_SWEEP_SECONDS (events waiting for
-their predecessor), TANDEM_READY_STALL_SECONDS, TANDEM_READY_RELAY_GRACE_SECONDS (readiness), TANDEM_BROKER_LOSS
+their predecessor), TANDEM_READY_STALL_SECONDS, TANDEM_READY_RELAY_GRACE_SECONDS (readiness),
+TANDEM_PUBLISH_TIMEOUT_SECONDS (how long a relay pass waits for the broker's acknowledgements), TANDEM_BROKER_LOSS
 (alert | recover: what to do about a broker that lost its log), TANDEM_CREATE_TOPICS (create missing declared
 topics at start; off outside the local stack, where topics are declared to the cluster).
 Per service (prefix PAIRING_, SESSIONS_, NOTIFICATIONS_): DATABASE_URL, HTTP_HOST, HTTP_PORT.
@@ -83,6 +84,7 @@ class CommonEnvironment(Environment):
     TANDEM_PARK_SWEEP_SECONDS: float = 5.0
     TANDEM_READY_STALL_SECONDS: float = 30.0
     TANDEM_READY_RELAY_GRACE_SECONDS: float = 10.0
+    TANDEM_PUBLISH_TIMEOUT_SECONDS: float = 30.0
     TANDEM_BROKER_LOSS: str = "alert"
     TANDEM_CREATE_TOPICS: bool = False
     #: A server for all services (each uses its own database `tandem_<service>` on it).
@@ -98,6 +100,7 @@ class CommonEnvironment(Environment):
         "TANDEM_PARK_SWEEP_SECONDS",
         "TANDEM_READY_STALL_SECONDS",
         "TANDEM_READY_RELAY_GRACE_SECONDS",
+        "TANDEM_PUBLISH_TIMEOUT_SECONDS",
         mode="before",
     )
     @classmethod
@@ -202,6 +205,8 @@ class ServiceSettings(BaseModel):
     ready_stall_seconds: float = 30.0
     #: ... or when the relay has failed to publish for this long.
     ready_relay_grace_seconds: float = 10.0
+    #: How long a relay pass waits for the broker's acknowledgements before it counts as failed.
+    publish_timeout_seconds: float = 30.0
     #: A broker that lost its log: "alert" (not ready, publish nothing; production) or "recover" (local stack).
     broker_loss: str = "alert"
     #: Create missing declared topics at start (the local stack and tests); production declares them to the
@@ -264,6 +269,7 @@ class ServiceSettings(BaseModel):
                 consumer_policy=common.consumer_policy(),
                 ready_stall_seconds=common.TANDEM_READY_STALL_SECONDS,
                 ready_relay_grace_seconds=common.TANDEM_READY_RELAY_GRACE_SECONDS,
+                publish_timeout_seconds=common.TANDEM_PUBLISH_TIMEOUT_SECONDS,
                 broker_loss=common.TANDEM_BROKER_LOSS,
                 create_topics=common.TANDEM_CREATE_TOPICS,
                 extra={k[len(prefix) :]: v for k, v in env.items() if k.startswith(prefix)},

@@ -283,6 +283,7 @@ class InboxConsumer:
                 except WaitFor as exc:  # it refers to something not here yet: park it, go on
                     await self.parking.park(conn, record, env, exc.what, str(exc))
                     blocked.add(queue)
+                    heads.setdefault(queue, exc.what)  # its predecessor may come later in this very batch
                     result.parked += 1
                     continue
                 except Exception as exc:  # the handler rejected this event: dead letter, change nothing

@@ -154,6 +154,7 @@ class ServiceHost:
                 poll_interval=s.relay_poll_interval,
                 backoff=s.consumer_policy.retry.backoff,
                 guard=self.guard,
+                publish_timeout=s.publish_timeout_seconds,
             )
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay"))
         if consuming:

@@ -41,7 +41,8 @@ T = TypeVar("T")
 #: enough that what they bound settles well within a run's convergence timeout: an event about an unknown pair
 #: waits PARK_TIMEOUT (swept every PARK_SWEEP) before it is dead-lettered `unresolved`; a batch that keeps failing
 #: while the database and broker answer is taken apart after RETRY_MAX_ATTEMPTS or RETRY_MAX_SECONDS; a mail
-#: claimed by a notifications process killed with -9 is taken again once its CLAIM_SECONDS lapsed.
+#: claimed by a notifications process killed with -9 is taken again once its CLAIM_SECONDS lapsed; a relay pass
+#: the broker never answers fails after PUBLISH_TIMEOUT (well within the park timeout).
 DELIVERY_SETTINGS = {
     "TANDEM_PARK_TIMEOUT_SECONDS": "10",
     "TANDEM_PARK_SWEEP_SECONDS": "2",
@@ -49,6 +50,7 @@ DELIVERY_SETTINGS = {
     "TANDEM_RETRY_MAX_SECONDS": "20",
     "TANDEM_RETRY_MAX_DELAY_SECONDS": "2",
     "NOTIFICATIONS_CLAIM_SECONDS": "20",
+    "TANDEM_PUBLISH_TIMEOUT_SECONDS": "5",
 }
 
 

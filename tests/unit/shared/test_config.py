@@ -44,6 +44,7 @@ def test_every_variable_is_read_by_its_name() -> None:
         "TANDEM_PARK_SWEEP_SECONDS": "2",
         "TANDEM_READY_STALL_SECONDS": "40",
         "TANDEM_READY_RELAY_GRACE_SECONDS": "15",
+        "TANDEM_PUBLISH_TIMEOUT_SECONDS": "7",
         "TANDEM_BROKER_LOSS": "recover",
         "TANDEM_CREATE_TOPICS": "on",
         "TANDEM_OIDC_ISSUER": " https://idp/ ",
@@ -72,6 +73,7 @@ def test_every_variable_is_read_by_its_name() -> None:
     retry = s.consumer_policy.retry
     assert (retry.backoff.initial, retry.backoff.cap, retry.max_attempts, retry.max_seconds) == (0.5, 20.0, 9, 120.0)
     assert (s.consumer_policy.park_timeout, s.consumer_policy.park_sweep_interval) == (60.0, 2.0)
+    assert s.publish_timeout_seconds == 7.0
     assert (s.ready_stall_seconds, s.ready_relay_grace_seconds, s.broker_loss, s.create_topics) == (
         40.0,
         15.0,
