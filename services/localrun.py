@@ -159,6 +159,7 @@ class LocalSystem:
                 env.setdefault("KAFKA_SESSION_TIMEOUT_MS", str(EmbeddedKafka.SESSION_TIMEOUT_MS))
                 env.setdefault("KAFKA_HEARTBEAT_INTERVAL_MS", str(EmbeddedKafka.HEARTBEAT_INTERVAL_MS))
                 env.setdefault("KAFKA_FETCH_MAX_WAIT_MS", str(EmbeddedKafka.FETCH_MAX_WAIT_MS))
+            env["TANDEM_PARENT_PID"] = str(os.getpid())  # the service stops when this process dies, however
             log = open(logs / f"{service.name}.log", "ab")  # noqa: SIM115
             self.children[service.name] = subprocess.Popen(
                 [sys.executable, "-m", service.package], env=env, stdout=log, stderr=log

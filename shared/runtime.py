@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -281,7 +283,22 @@ def serve_process(bootstrap: Callable[[], ServiceHost]) -> None:
     """A service's process: log lines with their time and logger, then the host `bootstrap` builds, served
     until SIGINT or SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    follow_parent()
     run(bootstrap().serve())
+
+
+def follow_parent() -> None:
+    """Started by the local stack (TANDEM_PARENT_PID set): stop (SIGTERM, a graceful stop) when it dies, even by
+    kill -9, instead of living on with the ports and claims of a stack that is gone (Linux: PR_SET_PDEATHSIG)."""
+    expected = os.environ.get("TANDEM_PARENT_PID")
+    if not expected or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    if str(os.getppid()) != expected:  # it died before we asked
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class _Server(uvicorn.Server):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from services.notifications.api import build_api
@@ -11,7 +10,7 @@ from services.notifications.dispatch import run_dispatcher
 from services.notifications.handler_table import build_handlers
 from services.notifications.webhooks import run_webhook_worker
 from shared.config import ServiceSettings
-from shared.runtime import ServiceHost, ServiceSpec, run
+from shared.runtime import ServiceHost, ServiceSpec, serve_process
 
 SPEC = ServiceSpec(
     name=SERVICE,
@@ -28,5 +27,4 @@ def bootstrap(settings: ServiceSettings | None = None) -> ServiceHost:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    run(bootstrap().serve())
+    serve_process(bootstrap)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -75,3 +76,48 @@ def test_tandem_up_starts_everything_and_ctrl_c_stops_every_process(tmp_path: Pa
     assert not [
         pid for pid in postgres_pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     ]
+
+
+@pytest.mark.slow
+def test_the_services_stop_when_tandem_up_is_killed_outright(tmp_path: Path) -> None:
+    """kill -9 of `tandem up` (a crash, an OOM kill): its services stop by themselves (a graceful stop) rather
+    than live on with its ports and claims; a second `tandem up` then starts where it is told to."""
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services", "up", "--data-dir", str(tmp_path / "tandem"), "--no-demo"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    output = ""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and "Press Ctrl-C" not in output:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        output += line
+    try:
+        assert "Press Ctrl-C" in output, output
+        services = [
+            p
+            for p in psutil.Process(proc.pid).children(recursive=True)
+            if "services." in " ".join(p.cmdline()) and "-m" in p.cmdline()
+        ]
+        assert len(services) == 3, output
+        family = psutil.Process(proc.pid).children(recursive=True)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    try:
+        _, alive = psutil.wait_procs(services, timeout=30)
+        assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], alive
+    finally:  # what a crash leaves of the infrastructure (the broker, Postgres) is the test's to clear
+        for p in [
+            *family,
+            *(p for p in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or [])),
+        ]:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
