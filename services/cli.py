@@ -302,12 +302,13 @@ def hr_import(
 
 @contracts_app.command("write")
 def contracts_write() -> None:
-    """Regenerate docs/contracts from the code."""
-    from services import docs
+    """Regenerate docs/contracts, the README's generated tables and the Strimzi topics and users from the code."""
+    from services import docs, manifests
     from services.contracts import CONTRACTS_DIR, expected
     from shared.contracts import write
 
     changed = write(CONTRACTS_DIR, expected())
+    changed += manifests.write()
     if docs.write():
         changed.append("README.md (access matrix, Kafka ACLs)")
     typer.echo("\n".join(changed) if changed else "contracts up to date")
@@ -316,11 +317,11 @@ def contracts_write() -> None:
 @contracts_app.command("check")
 def contracts_check() -> None:
     """Fail when docs/contracts differs from the code."""
-    from services import docs
+    from services import docs, manifests
     from services.contracts import CONTRACTS_DIR, expected
     from shared.contracts import diff
 
-    problems = diff(CONTRACTS_DIR, expected())
+    problems = diff(CONTRACTS_DIR, expected()) + manifests.differences()
     if docs.render(docs.README.read_text()) != docs.README.read_text():
         problems.append("differs: README.md's generated tables (access matrix, Kafka ACLs)")
     for p in problems:

@@ -8,14 +8,10 @@ import importlib
 import re
 from pathlib import Path
 
-from services.contracts import SOURCES, SPECS
+from services.manifests import principals
 from shared import access, registry
-from shared.config import ServiceSettings
-from shared.topics import Topics
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-#: The service that serves the audit (GET /audit/{subject}): it reads the whole log.
-AUDIT_READER = "pairing"
 MATRICES = {s.name: importlib.import_module(f"{s.package}.api.access").MATRIX for s in registry.SERVICES}
 
 
@@ -27,27 +23,24 @@ def access_table() -> str:
 
 
 def acl_table() -> str:
-    """Per service principal: Write on the topics of what it publishes (and its dead-letter topic), Read on
-    what it consumes and on its consumer group. Names with the default namespace `tandem`."""
-    topics = Topics()
+    """The KafkaUser principals and their ACLs (services/manifests.py derives them from what each service
+    publishes and consumes; deploy/components/strimzi/users.yaml is generated from the same). Names with the
+    default namespace `tandem`."""
     lines = [
         "| principal (KafkaUser) | Write (Describe) | Read (Describe) | consumer group (Read) |",
         "|---|---|---|---|",
     ]
-    for spec in SPECS:
-        settings = ServiceSettings(service=spec.name, database_url="postgresql://unused/unused", topics=topics)
-        writes = [topics.for_source(s) for s in SOURCES[spec.name]]
-        reads = spec.consumes(settings)
-        if spec.name == AUDIT_READER:  # GET /audit reads every event topic (by assignment, no group)
-            reads = list(dict.fromkeys([*reads, *topics.event_topics()]))
-        if reads:
-            writes.append(topics.dead_letter(spec.name))
-        group = f"{topics.namespace}.{spec.name}" if reads else "-"
+    for p in principals():
+        name = f"`{p.name}`" if p.name.removeprefix("tandem-") in registry.NAMES else f"`{p.name}` ({p.note})"
         lines.append(
-            f"| `tandem-{spec.name}` | {', '.join(f'`{t}`' for t in writes)} | "
-            f"{', '.join(f'`{t}`' for t in reads) or '-'} | {f'`{group}`' if reads else group} |"
+            f"| {name} | {', '.join(f'`{t}`' for t in p.write) or '-'} | {', '.join(f'`{t}`' for t in p.read) or '-'} "
+            f"| {f'`{p.group}`' if p.group else '- (reads by assignment)' if p.read else '-'} |"
         )
-    lines.append("| `tandem-operator` (replay, audit, topic check) | - | every event topic | - (reads by assignment) |")
+    lines.append("")
+    lines.append(
+        "Each service and the operator also have Describe and DescribeConfigs on every declared topic: the broker "
+        "guard (and `tandem topics check`) compare them with the declared ones. Nobody may create topics."
+    )
     return "\n".join(lines)
 
 

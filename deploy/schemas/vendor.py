@@ -30,7 +30,6 @@ SOURCES: dict[str, tuple[str, dict[str, str], str]] = {
         "v1.30.0",
         {
             "Cluster": "config/crd/bases/postgresql.cnpg.io_clusters.yaml",
-            "Database": "config/crd/bases/postgresql.cnpg.io_databases.yaml",
             "Pooler": "config/crd/bases/postgresql.cnpg.io_poolers.yaml",
         },
         "v1",
