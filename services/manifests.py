@@ -125,6 +125,7 @@ def _metadata(name: str, component: str) -> dict[str, Any]:
             "strimzi.io/cluster": KAFKA_CLUSTER,
             "app.kubernetes.io/part-of": "tandem",
             "app.kubernetes.io/component": component,
+            "tandem.dev/stage": "platform",
         },
     }
 
