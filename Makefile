@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: up test pytest lint typecheck contracts bench install browser clean
+.PHONY: up test pytest lint typecheck contracts bench install browser tools clean
 
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,16 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 	  || echo "could not install chromium: the browser test will fail and say so"
 
-pytest: $(INSTALLED) browser
+# checkov (tests/deploy/test_checkov.py) in its own environment: its pinned dependencies conflict with ours.
+TOOLS := .venv-tools
+$(TOOLS)/.installed:
+	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check 'checkov>=3.2,<4'
+	@touch $@
+
+tools: $(TOOLS)/.installed
+
+pytest: $(INSTALLED) browser tools
 	$(BIN)/python -m pytest
 
 lint: $(INSTALLED)
@@ -40,4 +49,4 @@ contracts: $(INSTALLED)
 	$(BIN)/tandem contracts write
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

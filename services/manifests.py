@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from shared import registry
 from shared.topics import Topics
 
@@ -167,6 +165,8 @@ def kafka_users(topics: Topics | None = None) -> list[dict[str, Any]]:
 
 
 def _yaml(documents: list[dict[str, Any]]) -> str:
+    import yaml  # a dev dependency: only `tandem contracts write/check` writes these files
+
     return HEADER + "".join("---\n" + yaml.safe_dump(d, sort_keys=False, width=120) for d in documents)
 
 
