@@ -52,6 +52,8 @@ class Sample:
 
     leaders: list[int]
     assigned: dict[int, set[tuple[str, int]]]
+    #: Rows the replicas' relays found already in the log when they took over (sent by a killed leader).
+    reconciled: int = 0
 
 
 @dataclass
@@ -75,6 +77,7 @@ class Cluster:
             checks = (body or {}).get("checks", {})
             if checks.get("relay", {}).get("is_leader"):
                 sample.leaders.append(i)
+            sample.reconciled += int(checks.get("relay", {}).get("reconciled", 0))
             if body is not None:
                 assigned = checks.get("consumer", {}).get("assigned", {})
                 sample.assigned[i] = {(t, n) for t, ns in assigned.items() for n in ns}
@@ -336,7 +339,8 @@ async def test_three_replicas_share_the_partitions_and_one_relay_publishes_acros
         assert len(first.assigned) == len(after.assigned) == REPLICAS
         print(
             f"\n[scale-out] {len(produced)} upstream events, {commands} commands ({driver.resent} answers lost to the "
-            f"kill), {len(cluster.samples)} looks, leaders in turn: {_runs(leaders)}"
+            f"kill), {len(cluster.samples)} looks, leaders in turn: {_runs(leaders)}, rows a new leader found sent "
+            f"already: {max(s.reconciled for s in cluster.samples)}"
         )
     finally:
         if sampler is not None:
