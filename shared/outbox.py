@@ -285,30 +285,29 @@ class OutboxRelay:
             )
         }
         tps = [TopicPartition(t, n) for t in sorted(wanted) for n in sorted(await self.producer.partitions_for(t))]
+        log.info("outbox relay %s takes over %d unpublished events; reading the tail of %d partitions for those a "
+                 "previous leader sent", self.name, len(pending), len(tps))  # fmt: skip
         consumer = self.tail()
         await consumer.start()
         found: dict[str, tuple[str, int, int]] = {}
         try:
+            # Where the tail can begin: after the last offset recorded, and no more than one pass back from the end.
+            # The end offsets only bound it from below: Tansu's can lag behind its log, so the read goes on until
+            # the end offsets are reached and a poll finds nothing more (nobody writes meanwhile: we lead now).
             ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
-            starts = {tp: max(known.get((tp.topic, tp.partition), -1) + 1, ends[tp] - self.batch_size, 0) for tp in tps}
-            todo = {tp: ends[tp] for tp in tps if starts[tp] < ends[tp]}
-            if not todo:
-                return 0
-            consumer.assign(list(todo))
-            for tp in todo:
-                consumer.seek(tp, starts[tp])
-            while todo:
-                batch = await consumer.getmany(timeout_ms=200)
+            consumer.assign(tps)
+            for tp in tps:
+                known_next = known.get((tp.topic, tp.partition), -1) + 1
+                consumer.seek(tp, max(known_next, ends[tp] - self.batch_size, 0))
+            while True:
+                batch = await consumer.getmany(timeout_ms=300)
                 for tp, records in batch.items():
                     for record in records:
-                        if record.offset >= ends[tp]:
-                            continue
                         event_id = next((v.decode(errors="replace") for k, v in record.headers if k == "ce_id"), None)
                         if event_id in wanted[tp.topic]:
                             found[event_id] = (tp.topic, tp.partition, record.offset)
-                for tp in list(todo):
-                    if await consumer.position(tp) >= todo[tp]:
-                        del todo[tp]
+                if not batch and all([await consumer.position(tp) >= ends[tp] for tp in tps]):
+                    break
         finally:
             await consumer.stop()
         if not found:
