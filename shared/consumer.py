@@ -502,6 +502,17 @@ class InboxConsumer:
         subscriber.get_msg = functools.partial(get_batch_without_idle_sleep, subscriber)  # type: ignore[method-assign]
         self.subscriber = subscriber
 
+    def assignment(self) -> dict[str, list[int]]:
+        """The partitions the group gave this member, by topic (empty while it joins or is stopped): with
+        several replicas each owns a share, and readiness shows which (operators, and the scale-out test)."""
+        consumer = getattr(self.subscriber, "consumer", None)
+        if consumer is None:
+            return {}
+        out: dict[str, list[int]] = {}
+        for tp in consumer.assignment():
+            out.setdefault(tp.topic, []).append(tp.partition)
+        return {topic: sorted(partitions) for topic, partitions in sorted(out.items())}
+
     async def restart(self) -> None:
         """Leave the consumer group and join it afresh (after the broker lost its log and its groups)."""
         if self.subscriber is not None:

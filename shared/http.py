@@ -127,7 +127,11 @@ def create_app(title: str, description: str, access: Matrix, version: str = "1.0
             checks["relay"] = {**vars(host.relay.stats), "failing_for_s": round(host.relay.streak.failing_for, 1)}
         if host.consumer is not None:
             consumer = host.consumer
-            checks["consumer"] = {**vars(consumer.stats), "failing_for_s": round(consumer.streak.failing_for, 1)}
+            checks["consumer"] = {
+                **vars(consumer.stats),
+                "failing_for_s": round(consumer.streak.failing_for, 1),
+                "assigned": consumer.assignment(),
+            }
         ok = not reasons
         body = {"status": "ok" if ok else "unavailable", "reasons": reasons, "checks": checks}
         return JSONResponse(body, status_code=200 if ok else 503)

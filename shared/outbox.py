@@ -9,8 +9,12 @@ next pass. Published rows are kept: they are the service's durable event history
 
 Several replicas may run the relay: one holds a Postgres advisory lock and publishes, the others wait
 as hot standbys. That keeps per-aggregate order (one publisher, rows in commit-safe position order).
-Should a relay die between sending and marking, the next one sends those rows again; consumers are
-idempotent by event id, so a duplicate on Kafka is harmless.
+Should a relay die between the broker's acknowledgement and its commit (kill -9 of the active replica),
+its rows are still unpublished though the broker has them. The next leader first reads the tail of each
+partition it writes (after the last offset recorded in `producer_positions`, at most one pass long: the
+dead leader was the only writer) and marks those it finds there published, instead of sending them
+again (`reconcile`). Where that cannot be done (the broker does not answer in time), the rows are sent
+again; consumers are idempotent by event id, so a duplicate on Kafka is still harmless.
 """
 
 from __future__ import annotations
@@ -20,12 +24,12 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared.brokerguard import BrokerGuard, BrokerMismatch
 from shared.db import Conn, connect
@@ -72,6 +76,8 @@ class RelayStats:
     is_leader: bool = False
     last_error: str = ""
     reconnects: int = 0
+    #: Rows a dead leader had sent (the broker has them) but not marked, marked on takeover, not sent again.
+    reconciled: int = 0
 
 
 class OutboxRelay:
@@ -94,8 +100,11 @@ class OutboxRelay:
         backoff: Backoff | None = None,
         guard: BrokerGuard | None = None,
         publish_timeout: float = 30.0,
+        tail: Callable[[], AIOKafkaConsumer] | None = None,
     ) -> None:
         self.pool = pool
+        #: Makes a consumer (no group) to read the partitions' tail on takeover; None: no reconciliation.
+        self.tail = tail
         #: How long one pass may wait for the broker's acknowledgements before it counts as failed.
         self.publish_timeout = publish_timeout
         self.producer = producer
@@ -209,6 +218,7 @@ class OutboxRelay:
                 return
             self.stats.is_leader = True
             log.info("outbox relay %s is the active publisher", self.name)
+            await self._reconcile_on_takeover()
             listen_conn = await connect(self.dsn)
             await listen_conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
             for held in (lock_conn, listen_conn):  # a lost connection ends the term at once, not at the next poll
@@ -240,6 +250,88 @@ class OutboxRelay:
                 if conn is not None:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(conn.close(), 2)
+
+    async def _reconcile_on_takeover(self) -> None:
+        if self.tail is None:
+            return
+        try:
+            found = await asyncio.wait_for(self.reconcile(), timeout=self.publish_timeout)
+        except Exception as exc:  # the rows are sent again instead: a duplicate, which consumers absorb
+            log.warning("outbox relay %s could not read the log's tail on takeover (%s: %s); unpublished rows "
+                        "are sent again", self.name, type(exc).__name__, exc)  # fmt: skip
+            return
+        if found:
+            log.warning("outbox relay %s: %d events the previous leader had sent but not marked are in the log; "
+                        "marked published, not sent again", self.name, found)  # fmt: skip
+
+    async def reconcile(self) -> int:
+        """Mark published the unpublished rows the broker already has: a leader that died between the broker's
+        acknowledgement and its commit left them so. Only the tail of each partition can hold them (after the
+        last offset recorded, and within the last `batch_size` records: the dead leader was its only writer and
+        sent at most one pass). Returns how many were marked."""
+        if self.tail is None:
+            return 0
+        pending = await self.pool.fetch("SELECT event_id, topic FROM outbox WHERE published_at IS NULL")
+        if not pending:
+            return 0
+        wanted: dict[str, set[str]] = {}
+        for row in pending:
+            wanted.setdefault(row["topic"], set()).add(row["event_id"])
+        known = {
+            (r["topic"], r["partition"]): int(r["last_offset"])
+            for r in await self.pool.fetch(
+                "SELECT topic, partition, last_offset FROM producer_positions WHERE topic = ANY($1::text[])",
+                list(wanted),
+            )
+        }
+        tps = [TopicPartition(t, n) for t in sorted(wanted) for n in sorted(await self.producer.partitions_for(t))]
+        log.info("outbox relay %s takes over %d unpublished events; reading the tail of %d partitions for those a "
+                 "previous leader sent", self.name, len(pending), len(tps))  # fmt: skip
+        consumer = self.tail()
+        await consumer.start()
+        found: dict[str, tuple[str, int, int]] = {}
+        try:
+            # Where the tail can begin: after the last offset recorded, and no more than one pass back from the end.
+            # The end offsets only bound it from below: Tansu's can lag behind its log, so the read goes on until
+            # the end offsets are reached and a poll finds nothing more (nobody writes meanwhile: we lead now).
+            ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
+            consumer.assign(tps)
+            for tp in tps:
+                known_next = known.get((tp.topic, tp.partition), -1) + 1
+                consumer.seek(tp, max(known_next, ends[tp] - self.batch_size, 0))
+            while True:
+                batch = await consumer.getmany(timeout_ms=300)
+                for tp, records in batch.items():
+                    for record in records:
+                        event_id = next((v.decode(errors="replace") for k, v in record.headers if k == "ce_id"), None)
+                        if event_id in wanted[tp.topic]:
+                            found[event_id] = (tp.topic, tp.partition, record.offset)
+                if not batch and all([await consumer.position(tp) >= ends[tp] for tp in tps]):
+                    break
+        finally:
+            await consumer.stop()
+        if not found:
+            return 0
+        written: dict[tuple[str, int], tuple[int, str]] = {}
+        for event_id, (topic, partition, offset) in found.items():
+            if offset > written.get((topic, partition), (-1, ""))[0]:
+                written[(topic, partition)] = (offset, event_id)
+        async with self.pool.acquire() as conn, conn.transaction():
+            marked = await conn.fetch(
+                "UPDATE outbox SET published_at = clock_timestamp() "
+                "WHERE event_id = ANY($1::text[]) AND published_at IS NULL RETURNING event_id",
+                list(found),
+            )
+            await conn.executemany(
+                "INSERT INTO producer_positions (topic, partition, last_offset, event_id) VALUES ($1, $2, $3, $4) "
+                "ON CONFLICT (topic, partition) DO UPDATE SET last_offset = EXCLUDED.last_offset, "
+                "event_id = EXCLUDED.event_id, updated_at = clock_timestamp() "
+                "WHERE EXCLUDED.last_offset > producer_positions.last_offset",
+                [(t, p, o, e) for (t, p), (o, e) in written.items()],
+            )
+        self.stats.reconciled += len(marked)
+        self.stats.published += len(marked)
+        return len(marked)
 
 
 def _headers(value: Any) -> list[tuple[str, str]]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 import uvicorn
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
@@ -157,6 +157,12 @@ class ServiceHost:
                 backoff=s.consumer_policy.retry.backoff,
                 guard=self.guard,
                 publish_timeout=s.publish_timeout_seconds,
+                tail=lambda: AIOKafkaConsumer(
+                    bootstrap_servers=s.kafka_bootstrap_servers,
+                    client_id=f"tandem-{self.spec.name}-relay-tail",
+                    enable_auto_commit=False,
+                    **s.kafka_security.aiokafka(),
+                ),
             )
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay"))
         if consuming:

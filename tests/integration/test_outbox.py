@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cloudevents.v1.kafka import KafkaMessage, from_binary
 
 from shared import outbox
@@ -209,3 +209,48 @@ async def test_a_publish_the_broker_never_acknowledges_fails_in_time_and_the_nex
         await producer.stop()
         await pool.close()
         await proxy.stop()
+
+
+async def test_a_leader_killed_between_the_brokers_ack_and_its_commit_is_not_published_twice(
+    infra: Infra, created_topics: Topics, new_database: Any
+) -> None:
+    """kill -9 of the active replica after the broker acknowledged a pass and before its commit: its rows are
+    still unpublished though the broker has them. The next leader finds them in the partitions' tail and marks
+    them, rather than sending them a second time; what the broker does not have it sends."""
+    dsn, pool, producer = await _setup(infra, new_database)
+
+    def tail() -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap, enable_auto_commit=False)
+
+    earlier = [messaging.pair_created(f"pair-{i}") for i in range(4)]
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.append(conn, created_topics, earlier)
+    assert await OutboxRelay(pool, producer, dsn=dsn, name="killed").drain() == 4  # positions are recorded
+    in_flight = [messaging.pair_created(f"pair-{i}") for i in range(6)]
+    never_sent = messaging.pair_created("pair-1")
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.append(conn, created_topics, [*in_flight, never_sent])
+    for env in in_flight:  # what the dead leader's last pass had sent, and the broker acknowledged
+        rec = encode(env)
+        await producer.send_and_wait(created_topics.pairing, key=rec.key, value=rec.value, headers=rec.headers)
+
+    relay = OutboxRelay(pool, producer, dsn=dsn, name="killed", poll_interval=0.1, tail=tail)
+    task = asyncio.create_task(relay.run())
+    try:
+        await outbox.wait_published(pool, timeout=20)
+    finally:
+        relay.stop()
+        await task
+    sent = [*earlier, *in_flight, never_sent]
+    records = await read_topic(infra.kafka_bootstrap, created_topics.pairing, expect=len(sent))
+    assert Counter(dict(r.headers)["ce_id"].decode() for r in records) == Counter(e.id for e in sent)  # each once
+    assert relay.stats.reconciled == len(in_flight)
+    assert relay.stats.published == len(in_flight) + 1
+    positions = {
+        r["partition"]: r["last_offset"]
+        for r in await pool.fetch("SELECT partition, last_offset FROM producer_positions WHERE topic = $1",
+                                  created_topics.pairing)
+    }  # fmt: skip
+    assert positions == {r.partition: max(o.offset for o in records if o.partition == r.partition) for r in records}
+    await producer.stop()
+    await pool.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.sessions.app import SPEC as SESSIONS
@@ -93,3 +94,23 @@ async def test_a_consumer_whose_batch_keeps_failing_is_not_ready_and_says_why_un
     await svc.host.pool.execute("ALTER TABLE inbox_elsewhere RENAME TO inbox")  # fixed
     await eventually(lambda: ready(svc.url), timeout=60)
     assert await svc.host.pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", env.id) == 1
+
+
+async def test_readiness_shows_the_partitions_the_consumer_group_gave_this_replica(
+    serve: ServeFactory, created_topics: Topics
+) -> None:
+    """Alone in its group, a replica owns every partition of the topics it consumes (with several, each its
+    share: tests/e2e/test_scale_out.py)."""
+    topics = created_topics
+    svc = await serve(SESSIONS)
+
+    async def assigned() -> dict[str, list[int]]:
+        async with httpx.AsyncClient(timeout=10) as client:
+            found: dict[str, list[int]] = (await client.get(f"{svc.url}/health/ready")).json()["checks"]["consumer"][
+                "assigned"
+            ]
+        return found
+
+    every = list(range(topics.partitions))
+    got = await eventually(assigned)
+    assert got == {topics.pairing: every, topics.sessions: every}
