@@ -271,7 +271,10 @@ class OutboxRelay:
         sent at most one pass). Returns how many were marked."""
         if self.tail is None:
             return 0
-        pending = await self.pool.fetch("SELECT event_id, topic FROM outbox WHERE published_at IS NULL")
+        # the dead leader's last pass was the oldest `batch_size` unpublished rows, as `publish_once` takes them
+        pending = await self.pool.fetch(
+            "SELECT event_id, topic FROM outbox WHERE published_at IS NULL ORDER BY position LIMIT $1", self.batch_size
+        )
         if not pending:
             return 0
         wanted: dict[str, set[str]] = {}
