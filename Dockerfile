@@ -58,7 +58,8 @@ ENV PATH=/opt/tandem/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 
-RUN python -m compileall -q -j 0 --invalidation-mode unchecked-hash /usr/local/lib/python3.11 \
+RUN python -m compileall -q -j 0 --invalidation-mode unchecked-hash -x '/(tests?|idle_test)/' \
+        /usr/local/lib/python3.11 \
     && groupadd --system --gid 65532 tandem \
     && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin tandem

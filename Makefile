@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: up test pytest lint typecheck contracts bench install lock browser clean
+.PHONY: up test pytest lint typecheck contracts bench install lock browser bubblewrap clean
 
 # Installs exactly the locked versions (requirements/*.lock, hashed: pip refuses anything else), then the project
 # itself without dependencies. The locks target CPython 3.11 on linux x86_64 (the CI machine and the image).
@@ -43,7 +43,13 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 	  || echo "could not install chromium: the browser test will fail and say so"
 
-pytest: $(INSTALLED) browser
+# The container-entrypoint test (tests/integration/test_container_entrypoint.py) runs the installed image's
+# `tandem` as uid 65532 on a read-only root filesystem: bubblewrap makes that sandbox (Debian's package).
+bubblewrap:
+	@command -v bwrap >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null) \
+	  || echo "could not install bubblewrap: the container-entrypoint test will be skipped and say so"
+
+pytest: $(INSTALLED) browser bubblewrap
 	$(BIN)/python -m pytest
 
 lint: $(INSTALLED)
