@@ -139,9 +139,17 @@ def _image(sandbox: Sandbox) -> Image:
     probe = sandbox.run(["/bin/sh", "-c", "id -u"], {"PATH": "/usr/bin:/bin"}, Path("/"))
     if probe.returncode != 0 or probe.stdout.strip() != str(UID):
         pytest.skip(f"bubblewrap cannot make the sandbox here: {probe.stderr.strip() or probe.stdout.strip()}")
-    # An interpreter uid 65532 can run (the image's is /usr/local/bin/python, readable by all).
-    version = "import sys; print('%d.%d' % sys.version_info[:2])"
-    usable = [p for p in _interpreters() if sandbox.run([p, "-c", version], {}, Path("/")).stdout.strip() == "3.11"]
+    # An interpreter uid 65532 can run whole (the image's is /usr/local/bin/python, readable by all): one that
+    # finds its own installation in the sandbox as outside. (One under /root, say, starts but falls back to
+    # another installation's standard library.)
+    probe_code = "import sys, asyncio, ssl; assert sys.version_info[:2] == (3, 11); print(sys.version, sys.base_prefix)"
+
+    def whole(python: str) -> bool:
+        outside = subprocess.run([python, "-c", probe_code], env={}, capture_output=True, text=True, check=False)
+        inside = sandbox.run([python, "-c", probe_code], {}, Path("/"))
+        return outside.returncode == inside.returncode == 0 and outside.stdout == inside.stdout
+
+    usable = [p for p in _interpreters() if whole(p)]
     if not usable:
         pytest.skip(f"no Python 3.11 that uid {UID} may run among {_interpreters()}")
     return Image(_install_as_the_image_does(usable[0], sandbox.visible), sandbox)
