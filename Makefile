@@ -6,15 +6,33 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: up test pytest lint typecheck contracts bench install browser tools clean
+.PHONY: up test pytest lint typecheck contracts bench install lock browser bubblewrap tools clean
 
-$(INSTALLED): pyproject.toml
+# Installs exactly the locked versions (requirements/*.lock, hashed: pip refuses anything else), then the project
+# itself without dependencies. The locks target CPython 3.11 on linux x86_64 (the CI machine and the image).
+LOCKS := requirements/build.lock requirements/runtime.lock requirements/dev.lock
+PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
+
+$(INSTALLED): pyproject.toml $(LOCKS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PIP) install --require-hashes -r requirements/build.lock
+	$(PIP) install --require-hashes -r requirements/dev.lock
+	$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $@
 
 install: $(INSTALLED)
+
+# Regenerates every lock from pyproject.toml (and requirements/build.in) with uv, against PyPI, for the target
+# above; the dev lock is held to the runtime lock's versions. Run it after changing a dependency and commit the
+# locks (tests/unit/test_locks.py fails until then).
+LOCK := $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	--python-platform x86_64-unknown-linux-gnu --index-url https://pypi.org/simple --custom-compile-command 'make lock'
+
+lock: $(INSTALLED)
+	$(LOCK) requirements/build.in -o requirements/build.lock
+	$(LOCK) pyproject.toml -o requirements/runtime.lock
+	$(LOCK) pyproject.toml --extra dev --constraint requirements/runtime.lock -o requirements/dev.lock
+	$(LOCK) requirements/tools.in -o requirements/tools.lock
 
 up: $(INSTALLED)
 	$(BIN)/tandem up
@@ -27,15 +45,22 @@ browser:
 	  || echo "could not install chromium: the browser test will fail and say so"
 
 # checkov (tests/deploy/test_checkov.py) in its own environment: its pinned dependencies conflict with ours.
+# Locked and hashed like the rest (requirements/tools.lock, from requirements/tools.in by `make lock`).
 TOOLS := .venv-tools
-$(TOOLS)/.installed:
+$(TOOLS)/.installed: requirements/tools.lock
 	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check 'checkov>=3.2,<4'
+	$(TOOLS)/bin/python -m pip --quiet --disable-pip-version-check install --require-hashes -r requirements/tools.lock
 	@touch $@
 
 tools: $(TOOLS)/.installed
 
-pytest: $(INSTALLED) browser tools
+# The container-entrypoint test (tests/integration/test_container_entrypoint.py) runs the installed image's
+# `tandem` as uid 65532 on a read-only root filesystem: bubblewrap makes that sandbox (Debian's package).
+bubblewrap:
+	@command -v bwrap >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null) \
+	  || echo "could not install bubblewrap: the container-entrypoint test will be skipped and say so"
+
+pytest: $(INSTALLED) browser bubblewrap tools
 	$(BIN)/python -m pytest
 
 lint: $(INSTALLED)

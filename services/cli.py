@@ -47,7 +47,13 @@ def up(
 @app.command()
 def serve(service: Annotated[str, typer.Argument(callback=_service)]) -> None:
     """Run one service (API, outbox relay, consumer) from environment configuration."""
-    importlib.import_module(registry.service(service).app).main()
+    from shared.environment import ConfigError
+
+    try:
+        importlib.import_module(registry.service(service).app).main()
+    except ConfigError as exc:  # a missing or bad variable: its name, not a traceback
+        typer.echo(f"tandem serve {service}: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
