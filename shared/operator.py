@@ -23,7 +23,6 @@ from typing import Any
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.db import connect, shown
 from shared.kafka_security import PLAINTEXT, KafkaSecurity
@@ -310,28 +309,25 @@ async def database_figures(status: ServiceStatus, dsn: str) -> None:
 async def consumer_lag(
     bootstrap: str, group: str, topics: list[str], *, security: KafkaSecurity = PLAINTEXT
 ) -> dict[str, int]:
-    """Per topic, how many records the consumer group has not committed yet (end offsets minus committed
-    offsets, summed over partitions; a partition without a commit counts from its start)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="tandem-status", **security.aiokafka())
+    """Per topic, how many records the consumer group has not committed yet (end offsets minus the group's
+    committed offsets, summed over partitions; a partition without a commit counts from its start). Reads the
+    commits as a client of the group that joins nothing (it subscribes to no topic), so the group is undisturbed."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, client_id="tandem-status", group_id=None, enable_auto_commit=False,
-        **security.aiokafka(),
+        bootstrap_servers=bootstrap, client_id="tandem-status", group_id=group, enable_auto_commit=False,
+        request_timeout_ms=15_000, **security.aiokafka(),
     )  # fmt: skip
     try:
-        await asyncio.wait_for(admin.start(), 15)
         await asyncio.wait_for(consumer.start(), 15)
-        committed = await admin.list_consumer_group_offsets(group)
+        await consumer.topics()  # metadata of every topic, so that their partitions are known
         partitions = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or set())]
         ends = await consumer.end_offsets(partitions) if partitions else {}
         begins = await consumer.beginning_offsets(partitions) if partitions else {}
         lag = {t: 0 for t in topics}
         for tp in partitions:
-            at = committed.get(tp)
-            position = at.offset if at is not None and at.offset >= 0 else begins.get(tp, 0)
+            committed = await consumer.committed(tp)
+            position = committed if committed is not None and committed >= 0 else begins.get(tp, 0)
             lag[tp.topic] += max(0, ends.get(tp, 0) - position)
         return lag
     finally:
-        with contextlib.suppress(Exception):
-            await admin.close()
         with contextlib.suppress(Exception):
             await consumer.stop()
