@@ -54,13 +54,19 @@ def serve(service: Annotated[str, typer.Argument(callback=_service)]) -> None:
 @app.command()
 def migrate(service: Annotated[str, typer.Argument(help="a service, or 'all'")] = "all") -> None:
     """Apply database migrations (they also run at service start)."""
+    import asyncpg
+
     from shared.db import migrate as run
+    from shared.production import missing_database_message
 
     names = registry.NAMES if service == "all" else (_service(service),)
     for name in names:
         module = importlib.import_module(registry.service(name).app)
         settings = importlib.import_module(registry.service(name).config).load_settings()
-        applied = asyncio.run(run(settings.dsn, module.SPEC.migrations, service=name))
+        try:
+            applied = asyncio.run(run(settings.dsn, module.SPEC.migrations, service=name))
+        except asyncpg.InvalidCatalogNameError:
+            raise _Failed(missing_database_message(name, settings.dsn)) from None
         typer.echo(f"{name}: {', '.join(applied) if applied else 'up to date'}")
 
 
@@ -593,6 +599,8 @@ class _Failed(Exception):
 
 
 def main() -> None:
+    import asyncpg
+
     from shared.environment import ConfigError
     from shared.operator import OperatorError
 
@@ -605,6 +613,9 @@ def main() -> None:
         raise SystemExit(2) from None
     except (KafkaError, OSError, TimeoutError) as exc:  # a dependency that does not answer
         typer.echo(f"tandem: {type(exc).__name__}: {exc}".rstrip(": "), err=True)
+        raise SystemExit(2) from None
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:  # what the database refused, and why
+        typer.echo(f"tandem: database: {type(exc).__name__}: {exc}".rstrip(": "), err=True)
         raise SystemExit(2) from None
 
 

@@ -19,7 +19,7 @@ from shared.localstack import free_port
 from shared.registry import CONSUMERS
 from shared.topics import Topics, ensure_topics
 from tests import auth
-from tests.cli import ROOT
+from tests.cli import ROOT, tandem
 from tests.conftest import HostFactory, unique
 
 
@@ -181,3 +181,18 @@ def wait_for_line(env: dict[str, str], words: str) -> tuple[list[str], bool]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+async def test_the_migrate_job_names_a_missing_database_and_migrates_an_existing_one(infra: Infra) -> None:
+    name = unique("prod_job")
+    env = {**os.environ, "SESSIONS_DATABASE_URL": with_database(infra.postgres_dsn, name)}
+    missing = await tandem("migrate", "sessions", env=env)
+    assert missing.returncode == 2
+    assert f"database {name} does not exist on" in one_line(missing.stderr)
+    assert not await database_exists(infra, name)
+    await ensure_database(infra.postgres_dsn, name)
+    done = await tandem("migrate", "sessions", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "shared/0005_dead_letter_redrive" in done.stdout
+    again = await tandem("migrate", "sessions", env=env)
+    assert again.stdout.strip() == "sessions: up to date"
