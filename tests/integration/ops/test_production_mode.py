@@ -13,7 +13,7 @@ import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.sessions.app import SPEC
-from shared.db import ensure_database, migrate, with_database
+from shared.db import ensure_database, migrate, migration_problems, with_database
 from shared.infra import Infra
 from shared.localstack import free_port
 from shared.registry import CONSUMERS
@@ -196,3 +196,20 @@ async def test_the_migrate_job_names_a_missing_database_and_migrates_an_existing
     assert "shared/0005_dead_letter_redrive" in done.stdout
     again = await tandem("migrate", "sessions", env=env)
     assert again.stdout.strip() == "sessions: up to date"
+
+
+async def test_a_migration_applied_by_a_newer_release_is_named(infra: Infra) -> None:
+    dsn = await ensure_database(infra.postgres_dsn, unique("prod_newer"))
+    await migrate(dsn, SPEC.migrations, service="sessions")
+    assert await migration_problems(dsn, SPEC.migrations, service="sessions") == []
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            "INSERT INTO schema_migrations (namespace, version, name, checksum) "
+            "VALUES ('sessions', '0099', '0099_from_the_future', 'x')"
+        )
+    finally:
+        await conn.close()
+    assert await migration_problems(dsn, SPEC.migrations, service="sessions") == [
+        "sessions/0099_from_the_future is applied but unknown to this code (a newer release's?)"
+    ]
