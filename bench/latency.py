@@ -49,7 +49,6 @@ async def start_services(infra: Infra, ns: str, issuer: str) -> tuple[list[subpr
             "DATABASE_URL": infra.postgres_dsn,
             "TANDEM_OIDC_ISSUER": issuer,
             "TANDEM_TOPIC_NAMESPACE": ns,
-            "TANDEM_CREATE_DATABASE": "true",
             f"{service.upper()}_HTTP_PORT": str(port),
             f"{service.upper()}_DATABASE_URL": f"{infra.postgres_dsn.rsplit('/', 1)[0]}/{ns}_{service}",
             "KAFKA_SESSION_TIMEOUT_MS": str(infra.session_timeout_ms),
