@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from aiokafka.errors import KafkaError
 
 from shared import registry
 
@@ -59,27 +60,69 @@ def serve(service: Annotated[str, typer.Argument(callback=_service)]) -> None:
 @app.command()
 def migrate(service: Annotated[str, typer.Argument(help="a service, or 'all'")] = "all") -> None:
     """Apply database migrations (they also run at service start)."""
+    import asyncpg
+
     from shared.db import migrate as run
+    from shared.production import missing_database_message
 
     names = registry.NAMES if service == "all" else (_service(service),)
     for name in names:
         module = importlib.import_module(registry.service(name).app)
         settings = importlib.import_module(registry.service(name).config).load_settings()
-        applied = asyncio.run(run(settings.dsn, module.SPEC.migrations, service=name))
+        try:
+            applied = asyncio.run(run(settings.dsn, module.SPEC.migrations, service=name))
+        except asyncpg.InvalidCatalogNameError:
+            raise _Failed(missing_database_message(name, settings.dsn)) from None
         typer.echo(f"{name}: {', '.join(applied) if applied else 'up to date'}")
 
 
-@app.command()
-def topics() -> None:
-    """Create the topics (idempotent), from KAFKA_BOOTSTRAP_SERVERS and TANDEM_TOPIC_* settings."""
+topics_app = typer.Typer(help="The declared topics: create them, or check the broker has them as declared.")
+app.add_typer(topics_app, name="topics", invoke_without_command=True)
+
+
+def _topic_settings() -> Any:
     from shared.config import ServiceSettings
+
+    return ServiceSettings.from_env("pairing", database_url="unused")
+
+
+@topics_app.callback()
+def topics(ctx: typer.Context) -> None:
+    """Bare `tandem topics`: as `tandem topics create`."""
+    if ctx.invoked_subcommand is None:
+        topics_create()
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create the missing declared topics (idempotent), from KAFKA_BOOTSTRAP_SERVERS and TANDEM_TOPIC_* settings."""
     from shared.topics import ensure_topics
 
-    settings = ServiceSettings.from_env("pairing", database_url="unused")
+    settings = _topic_settings()
     created = asyncio.run(
         ensure_topics(settings.kafka_bootstrap_servers, settings.topics, security=settings.kafka_security)
     )
     typer.echo(f"created: {', '.join(created) if created else 'nothing, all exist'}")
+
+
+@topics_app.command("check")
+def topics_check() -> None:
+    """Exit 0 when every declared topic exists with its declared partitions and settings (retention); else
+    exit 1, listing each difference. Changes nothing."""
+    from shared.topics import check_topics
+
+    settings = _topic_settings()
+    try:
+        problems = asyncio.run(
+            check_topics(settings.kafka_bootstrap_servers, settings.topics, security=settings.kafka_security)
+        )
+    except (KafkaError, OSError, TimeoutError) as exc:
+        raise _Failed(f"broker {settings.kafka_bootstrap_servers} does not answer: {type(exc).__name__}") from None
+    for problem in problems:
+        typer.echo(problem)
+    if not problems:
+        typer.echo(f"all {len(settings.topics.all_topics(registry.CONSUMERS))} declared topics as declared")
+    raise typer.Exit(1 if problems else 0)
 
 
 def _aware(value: str, option: str) -> datetime:
@@ -335,9 +378,252 @@ def contracts_check() -> None:
     raise typer.Exit(1 if problems else 0)
 
 
+dlq_app = typer.Typer(help="Dead letters (in each consuming service's database): list, show, redrive after a fix.")
+app.add_typer(dlq_app, name="dlq")
+
+
+def _consumer(name: str | None) -> str | None:
+    if name is None:
+        return None
+    name = _service(name)
+    if name not in registry.CONSUMERS:
+        raise typer.BadParameter(f"{name} consumes nothing, so it has no dead letters", param_hint="--service")
+    return name
+
+
+def _dsn(service: str) -> str:
+    """A service's database, from <SERVICE>_DATABASE_URL or DATABASE_URL (as `tandem migrate` reads it)."""
+    from shared.config import ServiceSettings
+
+    settings: Any = ServiceSettings.from_env(service)
+    return str(settings.dsn)
+
+
+def _dlq_services(service: str | None) -> list[tuple[str, str]]:
+    """(service, database URL) of the consuming services asked for: the one named, else each one configured."""
+    from shared.environment import ConfigError
+
+    if service is not None:
+        return [(service, _dsn(service))]
+    found, skipped = [], []
+    for name in registry.CONSUMERS:
+        try:
+            found.append((name, _dsn(name)))
+        except ConfigError:
+            skipped.append(name)
+    if not found:
+        raise _Failed(
+            "no service database configured: set DATABASE_URL (a server for all services) or "
+            + ", ".join(f"{registry.service(n).prefix}DATABASE_URL" for n in registry.CONSUMERS)
+        )
+    for name in skipped:
+        typer.echo(f"({name}: skipped, {registry.service(name).prefix}DATABASE_URL is not set)", err=True)
+    return found
+
+
+def _when(value: Any) -> str:
+    return value.isoformat(timespec="seconds") if value is not None else "-"
+
+
+@dlq_app.command("list")
+def dlq_list(
+    service: Annotated[str | None, typer.Option(help="Only this service's dead letters.")] = None,
+    status: Annotated[str | None, typer.Option(help="dead (waiting for an operator) or redriven.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many per service, newest first.")] = 50,
+) -> None:
+    """The dead letters: id, service, topic/partition/offset, event type, status, reason, when."""
+    from shared.operator import STATUSES, list_dead_letters
+
+    if status is not None and status not in STATUSES:
+        raise typer.BadParameter(f"choose {' or '.join(STATUSES)}", param_hint="--status")
+    rows = []
+    for name, dsn in _dlq_services(_consumer(service)):
+        rows += [(name, r) for r in asyncio.run(list_dead_letters(dsn, status=status, limit=limit))]
+    typer.echo(
+        f"{'id':<18} {'where (topic/partition/offset)':<44} {'event type':<38} {'status':<9} {'when':<26} reason"
+    )
+    for name, r in rows:
+        where = f"{r['topic']}/{r['partition']}/{r['offset']}"
+        reason = f"{r['kind']}: {r['error']}".replace("\n", " ")
+        typer.echo(
+            f"{name + '/' + str(r['id']):<18} {where:<44} {(r['event_type'] or '-'):<38} {r['status']:<9} "
+            f"{_when(r['dead_at']):<26} {reason[:200]}"
+        )
+    typer.echo(f"{len(rows)} dead letter(s)")
+
+
+def _resolve(text: str, service: str | None) -> tuple[str, int]:
+    from shared.operator import find_dead_letter, parse_id
+
+    named, number = parse_id(text, service)
+    if named is not None:
+        return _consumer(named) or named, number
+    holders = [name for name, dsn in _dlq_services(None) if asyncio.run(find_dead_letter(dsn, number)) is not None]
+    if len(holders) == 1:
+        return holders[0], number
+    if not holders:
+        raise _Failed(f"no dead letter {number} in any configured service's database (`tandem dlq list` shows them)")
+    raise _Failed(f"dead letter {number} is ambiguous: {', '.join(f'{h}/{number}' for h in holders)}; give one of them")
+
+
+@dlq_app.command("show")
+def dlq_show(
+    dead_letter: Annotated[str, typer.Argument(help="An id as `tandem dlq list` shows it (service/number).")],
+    service: Annotated[str | None, typer.Option(help="The service whose dead letter it is.")] = None,
+) -> None:
+    """The full record of one dead letter: headers, payload (or where to fetch it), reason, history."""
+    import json
+
+    from shared.operator import find_dead_letter, presented
+
+    name, number = _resolve(dead_letter, _consumer(service))
+    row = asyncio.run(find_dead_letter(_dsn(name), number))
+    if row is None:
+        raise _Failed(f"no dead letter {name}/{number} (`tandem dlq list` shows them)")
+    typer.echo(json.dumps({"id": f"{name}/{number}", **presented(row)}, indent=2, default=str))
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    dead_letters: Annotated[list[str] | None, typer.Argument(help="Ids as `tandem dlq list` shows them.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every dead letter still waiting (status dead).")] = False,
+    service: Annotated[str | None, typer.Option(help="The service whose dead letters they are.")] = None,
+    by: Annotated[str | None, typer.Option(help="Who redrives (recorded); default: the login name.")] = None,
+) -> None:
+    """Re-publish dead letters to their original topic after the cause was fixed, so that the consumer takes
+    them again. Idempotent: the consumer applies each event once, however often it is redriven."""
+    import getpass
+    from collections import defaultdict
+
+    from shared.config import ServiceSettings
+    from shared.operator import dead_letter_ids, redrive
+
+    if bool(dead_letters) == all_:
+        raise typer.BadParameter("give dead letter ids, or --all (not both)")
+    who = by or getpass.getuser()
+    wanted: dict[str, list[int]] = defaultdict(list)
+    if all_:
+        for name, dsn in _dlq_services(_consumer(service)):
+            wanted[name] += asyncio.run(dead_letter_ids(dsn))
+    else:
+        for text in dead_letters or []:
+            name, number = _resolve(text, _consumer(service))
+            wanted[name].append(number)
+    total = 0
+    for name, ids in wanted.items():
+        if not ids:
+            continue
+        settings = ServiceSettings.from_env(name)
+        for done in asyncio.run(
+            redrive(
+                settings.dsn,
+                name,
+                ids,
+                bootstrap=settings.kafka_bootstrap_servers,
+                by=who,
+                security=settings.kafka_security,
+            )
+        ):
+            note = "" if done.reopened else " (the consumer had not kept it as dead-lettered: a copy it may ignore)"
+            again = " again" if done.again else ""
+            typer.echo(f"{name}/{done.id}: redriven{again} to {done.topic}/{done.partition}/{done.offset}{note}")
+            total += 1
+    typer.echo(f"{total} dead letter(s) redriven by {who}")
+
+
+def _maybe_service(name: str | None) -> str | None:
+    return None if name is None else _service(name)
+
+
+@app.command()
+def status(
+    service: Annotated[
+        str | None, typer.Option(help="Only this service.", callback=lambda v: v and _service(v))
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+) -> None:
+    """Per service: readiness (its /health/ready, reasons), outbox backlog and oldest age, consumer lag per
+    topic, dead letters by status. Exit 1 when a service is not ready. Service URLs: <SERVICE>_URL, default
+    http://127.0.0.1:<its port>."""
+    import json
+    import os
+
+    from shared.config import ServiceSettings
+    from shared.environment import ConfigError
+    from shared.operator import ServiceStatus, consumer_lag, database_figures, readiness
+
+    names = [service] if service else list(registry.NAMES)
+    common = _topic_settings()
+
+    async def look(name: str) -> ServiceStatus:
+        of = registry.service(name)
+        url = os.environ.get(f"{of.prefix}URL") or f"http://127.0.0.1:{of.port}"
+        st = ServiceStatus(name, url)
+        st.ready, st.reasons = await readiness(url)
+        try:
+            dsn = ServiceSettings.from_env(name).dsn
+        except ConfigError:
+            st.problems.append(f"database not configured: set {of.prefix}DATABASE_URL or DATABASE_URL")
+        else:
+            await database_figures(st, dsn)
+        consumed = of.consumed_topics(common.topics)
+        if consumed:
+            group = f"{common.topics.namespace}.{name}"
+            try:
+                st.lag = await asyncio.wait_for(
+                    consumer_lag(common.kafka_bootstrap_servers, group, consumed, security=common.kafka_security), 45
+                )
+            except (KafkaError, OSError, TimeoutError) as exc:
+                st.problems.append(f"broker {common.kafka_bootstrap_servers} does not answer: {type(exc).__name__}")
+        return st
+
+    async def look_all() -> list[ServiceStatus]:
+        return list(await asyncio.gather(*(look(n) for n in names)))
+
+    found = asyncio.run(look_all())
+    if as_json:
+        typer.echo(json.dumps([st.as_json() for st in found], indent=2))
+    else:
+        typer.echo(f"{'service':<15} {'ready':<6} {'outbox (backlog, oldest)':<26} {'consumer lag':<14} dead letters")
+        for st in found:
+            outbox = "-" if st.outbox_backlog is None else f"{st.outbox_backlog}"
+            if st.outbox_oldest_seconds is not None:
+                outbox += f", {st.outbox_oldest_seconds:.0f} s"
+            lag = str(sum(st.lag.values())) if st.lag else "-"
+            dead = ", ".join(f"{n} {s}" for s, n in st.dead_letters.items()) or "-"
+            typer.echo(f"{st.service:<15} {'yes' if st.ready else 'NO':<6} {outbox:<26} {lag:<14} {dead}")
+            for topic, n in st.lag.items():
+                typer.echo(f"    lag {topic}: {n}")
+            for reason in st.reasons:
+                typer.echo(f"    not ready: {reason}")
+            for problem in st.problems:
+                typer.echo(f"    {problem}")
+    raise typer.Exit(0 if all(st.ready for st in found) else 1)
+
+
+class _Failed(Exception):
+    """A command that cannot do what it was asked: one line on stderr, exit 2."""
+
+
 def main() -> None:
+    import asyncpg
+
+    from shared.environment import ConfigError
+    from shared.operator import OperatorError
+
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    app()
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # an unreachable broker is said once, below
+    try:
+        app()
+    except (_Failed, ConfigError, OperatorError) as exc:
+        typer.echo(f"tandem: {exc}", err=True)
+        raise SystemExit(2) from None
+    except (KafkaError, OSError, TimeoutError) as exc:  # a dependency that does not answer
+        typer.echo(f"tandem: {type(exc).__name__}: {exc}".rstrip(": "), err=True)
+        raise SystemExit(2) from None
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:  # what the database refused, and why
+        typer.echo(f"tandem: database: {type(exc).__name__}: {exc}".rstrip(": "), err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

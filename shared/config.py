@@ -15,6 +15,12 @@ their predecessor), TANDEM_READY_STALL_SECONDS, TANDEM_READY_RELAY_GRACE_SECONDS
 TANDEM_PUBLISH_TIMEOUT_SECONDS (how long a relay pass waits for the broker's acknowledgements), TANDEM_BROKER_LOSS
 (alert | recover: what to do about a broker that lost its log), TANDEM_CREATE_TOPICS (create missing declared
 topics at start; off outside the local stack, where topics are declared to the cluster).
+Production mode: TANDEM_CREATE_DATABASE (default false: a missing database stops the service; the local stack and
+tests turn it on, production creates databases with the cluster, e.g. a CloudNativePG Database resource),
+TANDEM_MIGRATE_AT_START (default true: apply migrations at start; production turns it off and runs `tandem migrate`
+as a Job before the Deployments roll, with DDL rights the services do not need, and a service whose schema is not
+at the code's latest migration stops). With TANDEM_CREATE_TOPICS off, a service whose declared topics are missing
+or differ stops (a broker that does not answer is waited for). Each stop is one line naming what is missing.
 Per service (prefix PAIRING_, SESSIONS_, NOTIFICATIONS_): DATABASE_URL, HTTP_HOST, HTTP_PORT.
 A bare DATABASE_URL names a server; each service then uses its own database `tandem_<service>` on it.
 
@@ -87,10 +93,18 @@ class CommonEnvironment(Environment):
     TANDEM_PUBLISH_TIMEOUT_SECONDS: float = 30.0
     TANDEM_BROKER_LOSS: str = "alert"
     TANDEM_CREATE_TOPICS: bool = False
+    TANDEM_CREATE_DATABASE: bool = False
+    TANDEM_MIGRATE_AT_START: bool = True
     #: A server for all services (each uses its own database `tandem_<service>` on it).
     DATABASE_URL: SecretStr | None = None
 
-    _flags = field_validator("KAFKA_ENABLE_IDEMPOTENCE", "TANDEM_CREATE_TOPICS", mode="before")(_flag)
+    _flags = field_validator(
+        "KAFKA_ENABLE_IDEMPOTENCE",
+        "TANDEM_CREATE_TOPICS",
+        "TANDEM_CREATE_DATABASE",
+        "TANDEM_MIGRATE_AT_START",
+        mode="before",
+    )(_flag)
 
     @field_validator(
         "TANDEM_RETRY_INITIAL_SECONDS",
@@ -212,6 +226,12 @@ class ServiceSettings(BaseModel):
     #: Create missing declared topics at start (the local stack and tests); production declares them to the
     #: cluster (Strimzi KafkaTopic) and the services only check them.
     create_topics: bool = False
+    #: Create the service's database at start when missing (the local stack and tests); production creates it
+    #: with the cluster, and a service whose database is missing stops with a message saying so.
+    create_database: bool = False
+    #: Apply migrations at start; off in production, where a `tandem migrate` Job runs before the rollout and a
+    #: service whose schema is behind (or ahead of) its code stops.
+    migrate_at_start: bool = True
     #: The service's own variables, prefix removed (their repr masks secret-looking ones).
     extra: InstanceOf[Variables] = Field(default_factory=Variables)
 
@@ -272,6 +292,8 @@ class ServiceSettings(BaseModel):
                 publish_timeout_seconds=common.TANDEM_PUBLISH_TIMEOUT_SECONDS,
                 broker_loss=common.TANDEM_BROKER_LOSS,
                 create_topics=common.TANDEM_CREATE_TOPICS,
+                create_database=common.TANDEM_CREATE_DATABASE,
+                migrate_at_start=common.TANDEM_MIGRATE_AT_START,
                 extra={k[len(prefix) :]: v for k, v in env.items() if k.startswith(prefix)},
             )
         except ValueError as exc:

@@ -207,6 +207,59 @@ async def migrate(dsn: str, folder: Path, *, service: str) -> list[str]:
     return applied_now
 
 
+async def migration_problems(dsn: str, folder: Path, *, service: str) -> list[str]:
+    """How the schema differs from the code's migrations (without changing anything): each migration not
+    applied yet, applied with other content than the code's, or applied but unknown to the code. Empty: the
+    schema is at the code's latest migration."""
+    migrations = service_migrations(service, folder)
+    conn = await connect(dsn)
+    try:
+        if await conn.fetchval("SELECT to_regclass('public.schema_migrations')") is None:
+            return [f"{m.namespace}/{m.name} is not applied" for m in migrations]
+        done = {
+            (r["namespace"], r["version"]): (r["name"], r["checksum"])
+            for r in await conn.fetch("SELECT namespace, version, name, checksum FROM public.schema_migrations")
+        }
+    finally:
+        await conn.close()
+    problems: list[str] = []
+    known: set[tuple[str, str]] = set()
+    for m in migrations:
+        known.add((m.namespace, m.version))
+        applied = done.get((m.namespace, m.version))
+        if applied is None:
+            problems.append(f"{m.namespace}/{m.name} is not applied")
+        elif applied[1] != m.checksum:
+            problems.append(f"{m.namespace}/{m.name} was applied with other content (changed after it was applied)")
+    namespaces = {m.namespace for m in migrations}
+    for (namespace, version), (name, _checksum) in sorted(done.items()):
+        if namespace in namespaces and (namespace, version) not in known:
+            problems.append(f"{namespace}/{name} is applied but unknown to this code (a newer release's?)")
+    return problems
+
+
+async def database_missing(dsn: str) -> bool:
+    """Whether the database `dsn` names does not exist (the server answers that it does not). Other
+    failures (server unreachable, password refused) are raised."""
+    try:
+        conn = await asyncpg.connect(dsn)
+    except asyncpg.InvalidCatalogNameError:
+        return True
+    await conn.close()
+    return False
+
+
+def database_name(dsn: str) -> str:
+    return urlsplit(dsn).path.lstrip("/") or "postgres"
+
+
+def server_of(dsn: str) -> str:
+    """host:port of a DSN's server, as it may be printed."""
+    parts = urlsplit(dsn)
+    host = parts.hostname or "localhost"
+    return f"{host}:{parts.port or 5432}"
+
+
 def with_database(dsn: str, database: str) -> str:
     """The same server DSN pointing at another database."""
     parts = urlsplit(dsn)

@@ -98,14 +98,21 @@ class DeadLetters:
 
     async def store(self, conn: Conn, dead: Sequence[DeadLetter]) -> None:
         """Keep them in the service's database (inside the caller's transaction); a record seen before is
-        not kept twice."""
+        not kept twice, but a redriven one that failed again is dead again."""
         if not dead:
             return
         await conn.executemany(
             "INSERT INTO dead_letters (consumer, fingerprint, event_id, event_type, kind, error, topic, partition, "
             '"offset", record_time, key, headers, value, size) '
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
-            "ON CONFLICT (consumer, fingerprint) DO NOTHING",
+            # A redriven record that fails again is a dead letter again (its new place in the log, its new
+            # error); any other record seen before is not kept twice.
+            "ON CONFLICT (consumer, fingerprint) DO UPDATE SET status = 'dead', kind = EXCLUDED.kind, "
+            'error = EXCLUDED.error, topic = EXCLUDED.topic, partition = EXCLUDED.partition, "offset" = '
+            'EXCLUDED."offset", dead_at = clock_timestamp(), history = dead_letters.history || jsonb_build_array('
+            "jsonb_build_object('at', clock_timestamp(), 'what', 'dead again', 'kind', EXCLUDED.kind, "
+            "'error', EXCLUDED.error, 'partition', EXCLUDED.partition, 'offset', EXCLUDED.\"offset\")) "
+            "WHERE dead_letters.status = 'redriven'",
             [
                 (
                     self.consumer,

@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
@@ -23,12 +24,22 @@ from shared.auth import Principal, TokenVerifier
 from shared.brokerguard import BrokerGuard
 from shared.config import ConfigError, ServiceSettings
 from shared.consumer import Handlers, InboxConsumer
-from shared.db import ListenConnection, create_pool, ensure_database, migrate, with_database
+from shared.db import (
+    ListenConnection,
+    create_pool,
+    database_missing,
+    database_name,
+    ensure_database,
+    migrate,
+    migration_problems,
+    with_database,
+)
 from shared.errors import Unauthorized
 from shared.health import Watchdog
 from shared.outbox import OutboxRelay
+from shared.production import StartRefused, missing_database_message, topics_message, unmigrated_message
 from shared.registry import CONSUMERS
-from shared.topics import ensure_topics
+from shared.topics import check_topics, ensure_topics
 from shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -106,21 +117,16 @@ class ServiceHost:
             causation_id=causation_id,
         )
 
-    async def start(self, *, create_database: bool = True, relay: bool = True, consume: bool = True) -> None:
+    async def start(self, *, create_database: bool | None = None, relay: bool = True, consume: bool = True) -> None:
         s = self.settings
         if s.auth is None:
             raise ConfigError(
                 f"{self.spec.name}: TANDEM_OIDC_ISSUER is not set, so the API could not verify who calls it. "
                 "Point it at your OpenID Connect provider (tandem up runs a local one)."
             )
-        self.verifier = TokenVerifier(s.auth)
-        if create_database:
-            dbname = s.dsn.rsplit("/", 1)[-1].split("?", 1)[0]
-            await ensure_database(with_database(s.dsn, "postgres"), dbname)
-        await migrate(s.dsn, self.spec.migrations, service=self.spec.name)
         declared = s.topics.all_topics(CONSUMERS)
-        if s.create_topics:
-            await ensure_topics(s.kafka_bootstrap_servers, s.topics, declared, security=s.kafka_security)
+        await self.prepare(create_database=s.create_database if create_database is None else create_database)
+        self.verifier = TokenVerifier(s.auth)
         self._pool = await create_pool(s.dsn, max_size=10)
         # A replay swapped a rebuilt projection in: drop connections whose cached statements name old tables.
         self._listen = ListenConnection(s.dsn, "tandem_projection", self._projection_swapped)
@@ -199,6 +205,44 @@ class ServiceHost:
         self.started = True
         log.info("%s started", self.spec.name)
 
+    async def prepare(self, *, create_database: bool) -> None:
+        """Database, schema and topics, before anything runs: each created where the settings allow it, else
+        checked; a missing one stops the service (StartRefused) having created nothing."""
+        s, name = self.settings, self.spec.name
+        if create_database:
+            await ensure_database(with_database(s.dsn, "postgres"), database_name(s.dsn))
+        elif await database_missing(s.dsn):
+            raise StartRefused(missing_database_message(name, s.dsn))
+        if s.migrate_at_start:
+            await migrate(s.dsn, self.spec.migrations, service=name)
+        else:
+            problems = await migration_problems(s.dsn, self.spec.migrations, service=name)
+            if problems:
+                raise StartRefused(unmigrated_message(name, database_name(s.dsn), problems))
+        declared = s.topics.all_topics(CONSUMERS)
+        if s.create_topics:
+            await ensure_topics(s.kafka_bootstrap_servers, s.topics, declared, security=s.kafka_security)
+            return
+        problems = await self._topic_problems(declared)
+        if problems:
+            raise StartRefused(topics_message(name, s.kafka_bootstrap_servers, problems))
+
+    async def _topic_problems(self, declared: list[str]) -> list[str]:
+        """The declared topics' differences, once the broker answers (waited for with back-off, logged)."""
+        s = self.settings
+        backoff, failures = s.consumer_policy.retry.backoff, 0
+        while True:
+            try:
+                return await check_topics(s.kafka_bootstrap_servers, s.topics, declared, security=s.kafka_security)
+            except (KafkaError, OSError, TimeoutError) as exc:
+                failures += 1
+                delay = backoff.delay(failures)
+                log.warning(
+                    "%s: broker %s does not answer (%s); checking the topics again in %.1f s",
+                    self.spec.name, s.kafka_bootstrap_servers, type(exc).__name__, delay,
+                )  # fmt: skip
+                await asyncio.sleep(delay)
+
     def _wire_recovery(self) -> None:
         """What a broker recovery does besides resetting the database (see shared.brokerguard)."""
         guard, consumer, relay, s = self.guard, self.consumer, self.relay, self.settings
@@ -262,7 +306,12 @@ class ServiceHost:
 
     async def serve(self) -> None:
         """Start, serve HTTP until SIGINT/SIGTERM, stop."""
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.stop()
+            raise
         server = self.http_server()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -290,7 +339,11 @@ def serve_process(bootstrap: Callable[[], ServiceHost]) -> None:
     until SIGINT or SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     follow_parent()
-    run(bootstrap().serve())
+    try:
+        run(bootstrap().serve())
+    except ConfigError as exc:  # a setting, or what production mode found missing: one line, no traceback
+        print(f"tandem: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
 
 
 def follow_parent() -> None:

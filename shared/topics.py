@@ -8,6 +8,7 @@ name so that several systems (or test runs) can share one cluster without seeing
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -155,3 +156,27 @@ async def describe(admin: AIOKafkaAdminClient, topics: Topics, names: list[str])
                     if actual.get(key) != want:
                         problems.append(f"topic {name} has {key}={actual.get(key)}, declared {want}")
     return counts, problems
+
+
+async def check_topics(
+    bootstrap: str,
+    topics: Topics,
+    names: list[str] | None = None,
+    *,
+    security: KafkaSecurity = PLAINTEXT,
+    timeout: float = 20.0,
+) -> list[str]:
+    """How the broker's topics differ from the declared ones (missing, partitions, retention); empty: as
+    declared. Changes nothing. Raises when the broker does not answer (KafkaConnectionError, TimeoutError)."""
+    names = names if names is not None else topics.all_topics(CONSUMERS)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="tandem-check", request_timeout_ms=int(timeout * 1000),
+        **security.aiokafka(),
+    )  # fmt: skip
+    try:
+        await asyncio.wait_for(admin.start(), timeout)
+        _, problems = await asyncio.wait_for(describe(admin, topics, names), timeout)
+        return problems
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()

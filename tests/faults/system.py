@@ -247,6 +247,7 @@ class System:
                 # as the local stack runs them: the broker keeps nothing, so recover from its loss (shared.brokerguard)
                 "TANDEM_BROKER_LOSS": "recover",
                 "TANDEM_CREATE_TOPICS": "true",
+                "TANDEM_CREATE_DATABASE": "true",
                 **DELIVERY_SETTINGS,
             }
         )

@@ -43,7 +43,9 @@ async def test_topics_that_differ_from_the_declared_ones_are_named(serve: ServeF
         await client.close()
     rest = [t for t in topics.all_topics(CONSUMERS) if t not in (topics.sessions, topics.pairing)]
     await ensure_topics(infra.kafka_bootstrap, topics, rest)
-    svc = await serve(SESSIONS, topics=topics, ready_stall_seconds=2.0)
+    # Creating missing topics (the local stack's way), the service starts and its readiness names the differences;
+    # with TANDEM_CREATE_TOPICS off it would not start at all (tests/integration/ops/test_production_mode.py).
+    svc = await serve(SESSIONS, topics=topics, ready_stall_seconds=2.0, create_topics=True)
     said = await eventually(lambda: not_ready_because(svc.url, "partitions", "retention.ms"))
     assert f"topic {topics.sessions} has 2 partitions, declared 3" in said
     assert f"topic {topics.pairing} has retention.ms=604800000, declared -1" in said
