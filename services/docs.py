@@ -39,7 +39,9 @@ def acl_table() -> str:
     lines.append("")
     lines.append(
         "Each service and the operator also have Describe and DescribeConfigs on every declared topic: the broker "
-        "guard (and `tandem topics check`) compare them with the declared ones. Nobody may create topics."
+        "guard (and `tandem topics check`) compare them with the declared ones. Nobody may create topics. The "
+        "operator may Describe every consumer group (`tandem status` reads their committed offsets), and writes only "
+        "to put a dead letter back where it came from (`tandem dlq redrive`)."
     )
     return "\n".join(lines)
 

@@ -8,8 +8,10 @@ Principals:
   consumes, on its own topics (the broker guard reads back the last record it wrote) and, for the audit reader,
   on every event topic; Read on its consumer group; Describe and DescribeConfigs on every declared topic (the
   broker guard compares them with the declared ones). No Create: production declares topics to the cluster.
-- `tandem-operator` (replay, audit, topic check): Read, Describe and DescribeConfigs on every declared topic;
-  reads by assignment, so no group.
+- `tandem-operator` (replay, audit, topic check, `tandem dlq redrive`, `tandem status`): Read, Describe and
+  DescribeConfigs on every declared topic (it reads by assignment, so no group of its own); Write on every topic a
+  service consumes (a redrive re-publishes a dead letter to the topic it came from); Describe on every service's
+  consumer group (`tandem status` reads the groups' committed offsets to show their lag).
 - `tandem-hr-integration` (the HR platform's producer): Write on the HR inbound topic.
 """
 
@@ -43,6 +45,8 @@ class Principal:
     #: Describe and DescribeConfigs (every declared topic for the services and the operator).
     describe: tuple[str, ...]
     group: str | None
+    #: Consumer groups it may only Describe (read committed offsets of): the operator's `tandem status`.
+    describe_groups: tuple[str, ...] = ()
 
 
 def _unique(*names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -72,11 +76,12 @@ def principals(topics: Topics | None = None) -> list[Principal]:
     result.append(
         Principal(
             name="tandem-operator",
-            note="replay, audit, topic check",
-            write=(),
+            note="replay, audit, topic check, dlq redrive, status",
+            write=_unique(*(s.consumed_topics(topics) for s in registry.SERVICES)),
             read=tuple(declared),
             describe=tuple(declared),
             group=None,
+            describe_groups=tuple(f"{topics.namespace}.{s.name}" for s in registry.SERVICES if s.consumes),
         )
     )
     result.append(
@@ -113,6 +118,10 @@ def acls(principal: Principal) -> list[dict[str, Any]]:
         rules.append(
             {"resource": {"type": "group", "name": principal.group, "patternType": "literal"}, "operations": ["Read"]}
         )
+    rules += [
+        {"resource": {"type": "group", "name": group, "patternType": "literal"}, "operations": ["Describe"]}
+        for group in principal.describe_groups
+    ]
     return rules
 
 
