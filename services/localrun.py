@@ -148,6 +148,7 @@ class LocalSystem:
                     "PYTHONUNBUFFERED": "1",
                 }
             )
+            env.setdefault("TANDEM_LOG_FORMAT", "text")  # a person reads these logs (production: json)
             if self.mail is not None:
                 env.setdefault("NOTIFICATIONS_SMTP_HOST", "127.0.0.1")
                 env.setdefault("NOTIFICATIONS_SMTP_PORT", str(self.mail.port))

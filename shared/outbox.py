@@ -26,11 +26,13 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from opentelemetry.trace import SpanKind
 
 from shared.brokerguard import BrokerGuard, BrokerMismatch
 from shared.db import Conn, connect
 from shared.events import Envelope, encode
 from shared.retry import Backoff, Streak
+from shared.telemetry import context_from_headers, current_trace_headers, log_context, tracer
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -39,10 +41,16 @@ NOTIFY_CHANNEL = "tandem_outbox"
 
 
 async def append(conn: Conn, topics: Topics, events: Iterable[Envelope[Any]]) -> None:
-    """Write events to the outbox inside the caller's transaction (each row names its envelope's tenant)."""
+    """Write events to the outbox inside the caller's transaction (each row names its envelope's tenant).
+
+    Each row keeps the trace context current now (the span of the unit of work that writes it) as the
+    CloudEvents distributed-tracing extension (`ce_traceparent`, `ce_tracestate`): the relay publishes it and
+    the consumer continues the trace from it."""
     records = []
+    trace_headers = [(name, value.encode()) for name, value in current_trace_headers()]
     for env in events:
         rec = encode(env)
+        rec_headers = [*rec.headers, *trace_headers]
         records.append(
             (
                 env.id,
@@ -50,7 +58,7 @@ async def append(conn: Conn, topics: Topics, events: Iterable[Envelope[Any]]) ->
                 topics.for_source(env.source),
                 env.key,
                 env.subject,
-                [[name, value.decode()] for name, value in rec.headers],
+                [[name, value.decode()] for name, value in rec_headers],
                 rec.value.decode(),
                 env.time,
                 env.tenant,
@@ -94,8 +102,11 @@ class OutboxRelay:
         backoff: Backoff | None = None,
         guard: BrokerGuard | None = None,
         publish_timeout: float = 30.0,
+        service: str | None = None,
     ) -> None:
         self.pool = pool
+        #: The service it publishes for (log lines and spans say so).
+        self.service = service
         #: How long one pass may wait for the broker's acknowledgements before it counts as failed.
         self.publish_timeout = publish_timeout
         self.producer = producer
@@ -127,12 +138,9 @@ class OutboxRelay:
             async def send_all() -> list[Any]:
                 futures = []
                 for row in rows:
-                    headers = [(name, value.encode()) for name, value in _headers(row["headers"])]
-                    futures.append(
-                        await self.producer.send(
-                            row["topic"], value=row["payload"].encode(), key=row["key"].encode(), headers=headers
-                        )
-                    )
+                    pairs = _headers(row["headers"])
+                    headers = [(name, value.encode()) for name, value in pairs]
+                    futures.append(await self._send(row, headers, dict(pairs)))
                 return list(await asyncio.gather(*futures))
 
             try:  # a send the broker never answers is a failure like any other (readiness says so), not a hang
@@ -160,6 +168,32 @@ class OutboxRelay:
         self.stats.published += len(rows)
         self.stats.batches += 1
         return len(rows)
+
+    async def _send(self, row: Any, headers: list[tuple[str, bytes]], named: dict[str, str]) -> Any:
+        """Hand one row to the producer, in a producer span under the trace its row keeps, with its event's
+        log context."""
+        with (
+            log_context(
+                service=self.service,
+                correlation_id=named.get("ce_correlationid"),
+                causation_id=named.get("ce_id"),
+                tenant=named.get("ce_tenant"),
+            ),
+            tracer().start_as_current_span(
+                f"{row['topic']} publish",
+                context=context_from_headers(named),
+                kind=SpanKind.PRODUCER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "publish",
+                    "messaging.destination.name": row["topic"],
+                    "messaging.message.id": row["event_id"],
+                },
+            ),
+        ):
+            return await self.producer.send(
+                row["topic"], value=row["payload"].encode(), key=row["key"].encode(), headers=headers
+            )
 
     async def drain(self) -> int:
         total = 0

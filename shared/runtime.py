@@ -26,8 +26,10 @@ from shared.consumer import Handlers, InboxConsumer
 from shared.db import ListenConnection, create_pool, ensure_database, migrate, with_database
 from shared.errors import Unauthorized
 from shared.health import Watchdog
+from shared.metrics import Metrics, ServiceMetrics
 from shared.outbox import OutboxRelay
 from shared.registry import CONSUMERS
+from shared.telemetry import configure_logging, configure_tracing, log_context, shutdown_tracing
 from shared.topics import ensure_topics
 from shared.uow import UnitOfWork
 
@@ -47,6 +49,8 @@ class ServiceSpec:
     #: Callers that present something other than a JWT (the pairing service's integration tokens for SCIM
     #: clients that can only send a static secret): token -> principal, or None when it is not one.
     static_tokens: Callable[[ServiceHost, str], Awaitable[Principal | None]] | None = None
+    #: The service's own metrics (shared.metrics): registers histograms and database gauges on the host's.
+    metrics: ServiceMetrics | None = None
 
 
 class ServiceHost:
@@ -62,6 +66,11 @@ class ServiceHost:
         self.relay: OutboxRelay | None = None
         self.guard: BrokerGuard | None = None
         self.watchdog = Watchdog(self)
+        #: This host's Prometheus metrics (its own registry: several hosts may share a process).
+        self.metrics = Metrics(spec.name)
+        if spec.metrics is not None:
+            spec.metrics(self.metrics)
+        self.metrics.attach(self)
         self.consumer: InboxConsumer | None = None
         self.broker: KafkaBroker | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -114,6 +123,12 @@ class ServiceHost:
                 "Point it at your OpenID Connect provider (tandem up runs a local one)."
             )
         self.verifier = TokenVerifier(s.auth)
+        configure_tracing(self.spec.name, endpoint=s.otlp_endpoint, sample_ratio=s.trace_sample_ratio)
+        with log_context(service=self.spec.name):  # the tasks started here keep it
+            await self._start(create_database=create_database, relay=relay, consume=consume)
+
+    async def _start(self, *, create_database: bool, relay: bool, consume: bool) -> None:
+        s = self.settings
         if create_database:
             dbname = s.dsn.rsplit("/", 1)[-1].split("?", 1)[0]
             await ensure_database(with_database(s.dsn, "postgres"), dbname)
@@ -157,6 +172,7 @@ class ServiceHost:
                 backoff=s.consumer_policy.retry.backoff,
                 guard=self.guard,
                 publish_timeout=s.publish_timeout_seconds,
+                service=self.spec.name,
             )
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay"))
         if consuming:
@@ -174,6 +190,7 @@ class ServiceHost:
                 heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
                 fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
                 serves=s.serves,
+                metrics=self.metrics,
             )
             self.broker = KafkaBroker(
                 s.kafka_bootstrap_servers,
@@ -280,11 +297,17 @@ def run(main: Coroutine[Any, Any, None]) -> None:
 
 
 def serve_process(bootstrap: Callable[[], ServiceHost]) -> None:
-    """A service's process: log lines with their time and logger, then the host `bootstrap` builds, served
-    until SIGINT or SIGTERM."""
+    """A service's process: the host `bootstrap` builds, its log lines as its settings say (TANDEM_LOG_FORMAT,
+    TANDEM_LOG_LEVEL: shared.telemetry), served until SIGINT or SIGTERM; then the spans still buffered are
+    exported."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    host = bootstrap()
+    configure_logging(host.spec.name, host.settings.log_format, host.settings.log_level)
     follow_parent()
-    run(bootstrap().serve())
+    try:
+        run(host.serve())
+    finally:
+        shutdown_tracing()
 
 
 def follow_parent() -> None:

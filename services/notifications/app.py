@@ -10,6 +10,7 @@ from services.notifications.dispatch import run_dispatcher
 from services.notifications.handler_table import build_handlers
 from services.notifications.webhooks import run_webhook_worker
 from shared.config import ServiceSettings
+from shared.metrics import Metrics
 from shared.runtime import ServiceHost, ServiceSpec, serve_process
 
 SPEC = ServiceSpec(
@@ -19,7 +20,22 @@ SPEC = ServiceSpec(
     handlers=build_handlers,
     api=build_api,
     background=[run_dispatcher, run_webhook_worker],
+    metrics=lambda metrics: register_metrics(metrics),
 )
+
+#: Every state a notification may be in (the CHECK of notifications.status): each is shown, 0 when none.
+NOTIFICATION_STATES = ("planned", "sending", "sent", "failed", "cancelled", "skipped")
+
+
+def register_metrics(metrics: Metrics) -> None:
+    """The notifications service's own metrics: its notifications by state (an index-only count: 0006)."""
+    metrics.db_gauge(
+        "tandem_notifications",
+        "Notifications by state.",
+        "state",
+        "SELECT status, count(*) FROM notifications GROUP BY status",
+        known=NOTIFICATION_STATES,
+    )
 
 
 def bootstrap(settings: ServiceSettings | None = None) -> ServiceHost:
