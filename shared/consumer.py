@@ -243,6 +243,7 @@ class InboxConsumer:
         ):
             for handler in self.handlers.for_type(env.type):
                 await handler(conn, env)
+            log.debug("%s applied %s %s", self.name, env.type, env.id)
 
     async def _process(self, records: Sequence[ConsumerRecord[Any, Any]], *, careful: bool) -> BatchResult:
         result = BatchResult()

@@ -8,6 +8,7 @@ dependency on the routers (see `authenticated`).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -32,6 +33,8 @@ from shared.telemetry import CORRELATION_ID, TENANT, context_from_headers, log_c
 from shared.uow import UnitOfWork
 
 CORRELATION_HEADER = "X-Correlation-Id"
+#: One line per request at DEBUG (TANDEM_LOG_LEVEL=DEBUG), with the request's log context.
+access_log = logging.getLogger("tandem.http")
 #: What a 503 asks the caller to wait before trying again (seconds).
 RETRY_AFTER_SECONDS = 2
 #: Ids a client may choose or name: letters and digits first, then also . _ : @ + - (no "/", which would make
@@ -205,8 +208,10 @@ class CorrelationMiddleware:
                     span.set_attribute("http.response.status_code", status)
                     if status >= 500:
                         span.set_status(Status(StatusCode.ERROR))
+                    elapsed = time.perf_counter() - started
                     if metrics is not None:
-                        metrics.observe_http(method, route, status, time.perf_counter() - started)
+                        metrics.observe_http(method, route, status, elapsed)
+                    access_log.debug("%s %s %d %.1f ms", method, scope.get("path", ""), status, elapsed * 1000)
         finally:
             CURRENT_METRICS.reset(tokens[2])
             TENANT.reset(tokens[1])
