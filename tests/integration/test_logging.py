@@ -81,7 +81,8 @@ async def test_request_and_event_log_lines_carry_correlation_tenant_and_trace(
         return [
             x
             for x in lines.lines
-            if x["logger"] == "shared.consumer" and x["message"].startswith("sessions applied tandem.pairing.PairCreated")
+            if x["logger"] == "shared.consumer"
+            and x["message"].startswith("sessions applied tandem.pairing.PairCreated")
         ]
 
     [event] = await eventually(applied)

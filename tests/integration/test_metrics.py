@@ -35,9 +35,7 @@ async def scrape(url: str) -> Samples:
 def find(samples: Samples, name: str, **labels: str) -> dict[tuple[tuple[str, str], ...], float]:
     """The samples of `name` whose labels include `labels`."""
     return {
-        key: value
-        for (n, key), value in samples.items()
-        if n == name and all((k, v) in key for k, v in labels.items())
+        key: value for (n, key), value in samples.items() if n == name and all((k, v) in key for k, v in labels.items())
     }
 
 
