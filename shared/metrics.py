@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -31,6 +31,8 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from shared.db import Conn
 
 if TYPE_CHECKING:
     from shared.runtime import ServiceHost
@@ -50,12 +52,12 @@ CURRENT: ContextVar[Metrics | None] = ContextVar("tandem_metrics", default=None)
 
 @dataclass
 class DbGauge:
-    """A gauge read from the service's database: `query` returns rows of (label value, number)."""
+    """A gauge read from the service's database: `read` answers a number per label value."""
 
     name: str
     documentation: str
     label: str
-    query: str
+    read: Callable[[Conn], Awaitable[Mapping[str, float]]]
     #: Label values always shown (0 when the query has no row for them).
     known: tuple[str, ...] = ()
     values: dict[str, float] = field(default_factory=dict)
@@ -114,10 +116,17 @@ class Metrics:
         finally:
             self.observe(name, time.perf_counter() - started)
 
-    def db_gauge(self, name: str, documentation: str, label: str, query: str, known: Iterable[str] = ()) -> None:
-        """Register a gauge read from the service's database every `refresh_interval` seconds at most; `query`
-        returns (label value, number) rows."""
-        self.db_gauges.append(DbGauge(name, documentation, label, query, tuple(known)))
+    def db_gauge(
+        self,
+        name: str,
+        documentation: str,
+        label: str,
+        read: Callable[[Conn], Awaitable[Mapping[str, float]]],
+        known: Iterable[str] = (),
+    ) -> None:
+        """Register a gauge read from the service's database every `refresh_interval` seconds at most: `read`
+        (a repository function) answers a number per value of `label`."""
+        self.db_gauges.append(DbGauge(name, documentation, label, read, tuple(known)))
 
     # --- from the database, every few seconds ----------------------------------------------------------
 
@@ -149,8 +158,8 @@ class Metrics:
             )
             self.dead_letters = {str(k): float(v) for k, v in await conn.fetch(query)}
             for gauge in self.db_gauges:
-                rows = await conn.fetch(gauge.query)
-                gauge.values = {**dict.fromkeys(gauge.known, 0.0), **{str(r[0]): float(r[1]) for r in rows}}
+                found = await gauge.read(conn)
+                gauge.values = {**dict.fromkeys(gauge.known, 0.0), **{str(k): float(v) for k, v in found.items()}}
         self.refreshed_at = time.monotonic()
         return True
 

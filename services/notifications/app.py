@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.notifications import repository
 from services.notifications.api import build_api
 from services.notifications.config import SERVICE, load_settings
 from services.notifications.dispatch import run_dispatcher
@@ -12,16 +13,6 @@ from services.notifications.webhooks import run_webhook_worker
 from shared.config import ServiceSettings
 from shared.metrics import Metrics
 from shared.runtime import ServiceHost, ServiceSpec, serve_process
-
-SPEC = ServiceSpec(
-    name=SERVICE,
-    migrations=Path(__file__).parent / "migrations",
-    consumes=lambda s: [s.topics.pairing, s.topics.sessions],
-    handlers=build_handlers,
-    api=build_api,
-    background=[run_dispatcher, run_webhook_worker],
-    metrics=lambda metrics: register_metrics(metrics),
-)
 
 #: Every state a notification may be in (the CHECK of notifications.status): each is shown, 0 when none.
 NOTIFICATION_STATES = ("planned", "sending", "sent", "failed", "cancelled", "skipped")
@@ -33,9 +24,20 @@ def register_metrics(metrics: Metrics) -> None:
         "tandem_notifications",
         "Notifications by state.",
         "state",
-        "SELECT status, count(*) FROM notifications GROUP BY status",
+        repository.count_by_state,
         known=NOTIFICATION_STATES,
     )
+
+
+SPEC = ServiceSpec(
+    name=SERVICE,
+    migrations=Path(__file__).parent / "migrations",
+    consumes=lambda s: [s.topics.pairing, s.topics.sessions],
+    handlers=build_handlers,
+    api=build_api,
+    background=[run_dispatcher, run_webhook_worker],
+    metrics=register_metrics,
+)
 
 
 def bootstrap(settings: ServiceSettings | None = None) -> ServiceHost:

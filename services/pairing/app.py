@@ -14,16 +14,6 @@ from shared.config import ServiceSettings
 from shared.metrics import Metrics
 from shared.runtime import ServiceHost, ServiceSpec, serve_process
 
-SPEC = ServiceSpec(
-    name=SERVICE,
-    migrations=Path(__file__).parent / "migrations",
-    consumes=registry.consumes(SERVICE),
-    handlers=build_handlers,
-    api=build_api,
-    static_tokens=integration_principal,
-    metrics=lambda metrics: register_metrics(metrics),
-)
-
 
 def register_metrics(metrics: Metrics) -> None:
     """The pairing service's own metrics: how long match runs take (the optimiser may take seconds)."""
@@ -32,6 +22,17 @@ def register_metrics(metrics: Metrics) -> None:
         "Time a match run takes, from reading who waits to the run recorded.",
         buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0),
     )
+
+
+SPEC = ServiceSpec(
+    name=SERVICE,
+    migrations=Path(__file__).parent / "migrations",
+    consumes=registry.consumes(SERVICE),
+    handlers=build_handlers,
+    api=build_api,
+    static_tokens=integration_principal,
+    metrics=register_metrics,
+)
 
 
 def bootstrap(settings: ServiceSettings | None = None) -> ServiceHost:
