@@ -266,6 +266,7 @@ class ServiceHost:
             host=self.settings.http_host,
             port=self.settings.http_port if port is None else port,
             log_level="warning",
+            log_config=None,  # uvicorn's lines go through the process's handler (JSON or text), not its own
             lifespan="off",
             http="auto",  # httptools where installed
         )
