@@ -27,6 +27,7 @@ from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
@@ -214,6 +215,21 @@ def context_from_headers(headers: Mapping[str, str]) -> Context | None:
     if not trace.get_current_span(context).get_span_context().is_valid:
         return None
     return context
+
+
+@contextlib.contextmanager
+def continuing(headers: Any) -> Iterator[None]:
+    """Make the trace context a Kafka record carries (ce_traceparent) current for the block (a parked event
+    applied later continues its trace)."""
+    parent = context_from_headers(record_headers(headers))
+    if parent is None:
+        yield
+        return
+    token = otel_context.attach(parent)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 def record_headers(headers: Any) -> dict[str, str]:
