@@ -32,7 +32,7 @@ from shared.brokerguard import BrokerGuard, BrokerMismatch
 from shared.db import Conn, connect
 from shared.events import Envelope, encode
 from shared.retry import Backoff, Streak
-from shared.telemetry import context_from_headers, current_trace_headers, log_context, tracer
+from shared.telemetry import current_trace_headers, log_context, tracer
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -137,18 +137,32 @@ class OutboxRelay:
 
             async def send_all() -> list[Any]:
                 futures = []
-                for row in rows:
-                    pairs = _headers(row["headers"])
-                    headers = [(name, value.encode()) for name, value in pairs]
-                    futures.append(await self._send(row, headers, dict(pairs)))
+                for row in rows:  # each row's headers carry the trace it was written in (ce_traceparent)
+                    headers = [(name, value.encode()) for name, value in _headers(row["headers"])]
+                    futures.append(
+                        await self.producer.send(
+                            row["topic"], value=row["payload"].encode(), key=row["key"].encode(), headers=headers
+                        )
+                    )
                 return list(await asyncio.gather(*futures))
 
-            try:  # a send the broker never answers is a failure like any other (readiness says so), not a hang
-                acks = await asyncio.wait_for(send_all(), timeout=self.publish_timeout)
-            except TimeoutError:
-                raise TimeoutError(
-                    f"the broker did not acknowledge {len(rows)} events within {self.publish_timeout:.0f} s"
-                ) from None
+            # One span per pass, not per row: a span per event would cost the relay a good part of its throughput;
+            # each event's own trace goes on in its consumer, from the traceparent its row kept.
+            with tracer().start_as_current_span(
+                "outbox publish",
+                kind=SpanKind.PRODUCER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.batch.message_count": len(rows),
+                    "tandem.service": self.service or "",
+                },
+            ):
+                try:  # a send the broker never answers is a failure like any other (readiness says so), not a hang
+                    acks = await asyncio.wait_for(send_all(), timeout=self.publish_timeout)
+                except TimeoutError:
+                    raise TimeoutError(
+                        f"the broker did not acknowledge {len(rows)} events within {self.publish_timeout:.0f} s"
+                    ) from None
             written: dict[tuple[str, int], tuple[int, str]] = {}
             for row, meta in zip(rows, acks, strict=True):
                 tp = (meta.topic, meta.partition)
@@ -168,32 +182,6 @@ class OutboxRelay:
         self.stats.published += len(rows)
         self.stats.batches += 1
         return len(rows)
-
-    async def _send(self, row: Any, headers: list[tuple[str, bytes]], named: dict[str, str]) -> Any:
-        """Hand one row to the producer, in a producer span under the trace its row keeps, with its event's
-        log context."""
-        with (
-            log_context(
-                service=self.service,
-                correlation_id=named.get("ce_correlationid"),
-                causation_id=named.get("ce_id"),
-                tenant=named.get("ce_tenant"),
-            ),
-            tracer().start_as_current_span(
-                f"{row['topic']} publish",
-                context=context_from_headers(named),
-                kind=SpanKind.PRODUCER,
-                attributes={
-                    "messaging.system": "kafka",
-                    "messaging.operation.type": "publish",
-                    "messaging.destination.name": row["topic"],
-                    "messaging.message.id": row["event_id"],
-                },
-            ),
-        ):
-            return await self.producer.send(
-                row["topic"], value=row["payload"].encode(), key=row["key"].encode(), headers=headers
-            )
 
     async def drain(self) -> int:
         total = 0
@@ -215,6 +203,13 @@ class OutboxRelay:
     async def run(self) -> None:
         """Until stopped: take leadership, then publish on NOTIFY and on a poll interval. A lost database
         connection (a restart) ends the term; the relay then connects again and takes leadership again."""
+        if self.service is None:
+            await self._run()
+            return
+        with log_context(service=self.service):  # its log lines name the service
+            await self._run()
+
+    async def _run(self) -> None:
         failures = 0
         while not self._stopping.is_set():
             try:
