@@ -11,7 +11,8 @@ Every series carries the label `service`:
 - `tandem_relay_published_total`, `tandem_relay_errors_total`: the relay's own counts;
 - `tandem_consumer_lag{topic,partition}`: records not applied yet, per consumed partition, as the broker
   guard last saw them (shared.brokerguard, every few seconds);
-- `tandem_dead_letters{status}`: rows of the dead_letters table by status;
+- `tandem_dead_letters{status}`: rows of the dead_letters table by its `status` column (a table without one,
+  from before the operator tools, counts every row as `dead`);
 - `tandem_ready`: 1 when the watchdog finds the service ready, else 0;
 - what the service registers itself (ServiceSpec.metrics): a histogram (`histogram`) or a gauge read from
   its database (`db_gauge`), e.g. `tandem_notifications{state}`, `tandem_match_run_duration_seconds`.
