@@ -149,6 +149,7 @@ class LocalSystem:
                 }
             )
             env.setdefault("TANDEM_CREATE_DATABASE", "true")  # the local stack makes its own databases
+            env.setdefault("TANDEM_LOG_FORMAT", "text")  # a person reads these logs (production: json)
             if self.mail is not None:
                 env.setdefault("NOTIFICATIONS_SMTP_HOST", "127.0.0.1")
                 env.setdefault("NOTIFICATIONS_SMTP_PORT", str(self.mail.port))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from shared.auth import ROLES, Forbidden, Principal, bearer
+from shared.telemetry import TENANT
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ Matrix = Mapping[tuple[str, str], Rule]
 SHARED: dict[tuple[str, str], Rule] = {
     ("GET", "/health/live"): PUBLIC,
     ("GET", "/health/ready"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,
 }
 
 
@@ -74,6 +76,7 @@ async def authorise(request: Request) -> None:
         needed = " or ".join(sorted(rule.roles))
         raise Forbidden(f"{request.method} {path} needs the role {needed}", field="authorization")
     request.state.principal = principal
+    TENANT.set(principal.tenant)  # the request's log lines name it (reset by the HTTP edge after the request)
 
 
 def principal(request: Request) -> Principal:

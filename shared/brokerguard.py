@@ -57,6 +57,8 @@ class GuardState:
     lag: int | None = None
     #: sum of our next offsets over the consumed partitions: it moves when the consumer makes progress
     progress: int | None = None
+    #: lag per consumed partition, (topic, partition) -> records not applied yet
+    partition_lag: dict[tuple[str, int], int] = field(default_factory=dict)
     recoveries: int = 0
     last_recovery: str = ""
 
@@ -192,7 +194,11 @@ class BrokerGuard:
         if state.lost:
             state.problems.append("the broker lost its log: " + "; ".join(state.lost[:5]))
         consumed_tps = [tp for tp in ends if tp.topic in self.consumed]
-        state.lag = sum(max(0, ends[tp] - positions.get((tp.topic, tp.partition), 0)) for tp in consumed_tps)
+        state.partition_lag = {
+            (tp.topic, tp.partition): max(0, ends[tp] - positions.get((tp.topic, tp.partition), 0))
+            for tp in consumed_tps
+        }
+        state.lag = sum(state.partition_lag.values())
         state.progress = sum(positions.get((tp.topic, tp.partition), 0) for tp in consumed_tps)
 
     async def ensure_publishable(self) -> None:

@@ -21,6 +21,12 @@ TANDEM_MIGRATE_AT_START (default true: apply migrations at start; production tur
 as a Job before the Deployments roll, with DDL rights the services do not need, and a service whose schema is not
 at the code's latest migration stops). With TANDEM_CREATE_TOPICS off, a service whose declared topics are missing
 or differ stops (a broker that does not answer is waited for). Each stop is one line naming what is missing.
+Observability: TANDEM_LOG_FORMAT (json, the default: one JSON object a line with time, level, logger, message,
+service, correlation_id, causation_id, tenant, trace_id, span_id and exception; or text, for people: `tandem up`
+sets it), TANDEM_LOG_LEVEL (DEBUG, INFO (default), WARNING, ERROR or CRITICAL), TANDEM_OTLP_ENDPOINT (an OTLP/HTTP
+collector, e.g. http://otel-collector:4318, to which traces are sent at /v1/traces; unset: spans are still made and
+propagated, in the events' traceparent, but not exported), TANDEM_TRACE_SAMPLE_RATIO (the share of new traces
+sampled, 0 to 1, default 1; a trace begun elsewhere follows its parent's decision).
 Per service (prefix PAIRING_, SESSIONS_, NOTIFICATIONS_): DATABASE_URL, HTTP_HOST, HTTP_PORT.
 A bare DATABASE_URL names a server; each service then uses its own database `tandem_<service>` on it.
 
@@ -47,6 +53,9 @@ from shared.retry import Backoff, RetryPolicy
 from shared.topics import Topics
 
 __all__ = ["ConfigError", "ServiceSettings"]
+
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _bool(value: str) -> bool:
@@ -95,6 +104,11 @@ class CommonEnvironment(Environment):
     TANDEM_CREATE_TOPICS: bool = False
     TANDEM_CREATE_DATABASE: bool = False
     TANDEM_MIGRATE_AT_START: bool = True
+    TANDEM_LOG_FORMAT: str = "json"
+    TANDEM_LOG_LEVEL: str = "INFO"
+    #: Unset or empty: traces are not exported.
+    TANDEM_OTLP_ENDPOINT: str | None = None
+    TANDEM_TRACE_SAMPLE_RATIO: float = 1.0
     #: A server for all services (each uses its own database `tandem_<service>` on it).
     DATABASE_URL: SecretStr | None = None
 
@@ -142,6 +156,42 @@ class CommonEnvironment(Environment):
         if value not in BROKER_LOSS_MODES:
             raise ValueError(f"is not one of {', '.join(BROKER_LOSS_MODES)}")
         return value
+
+    @field_validator("TANDEM_LOG_FORMAT")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value not in LOG_FORMATS:
+            raise ValueError(f"is not one of {', '.join(LOG_FORMATS)}")
+        return value
+
+    @field_validator("TANDEM_LOG_LEVEL")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"is not one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+    @field_validator("TANDEM_OTLP_ENDPOINT")
+    @classmethod
+    def _otlp_endpoint(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")) or len(value) < 10:
+            raise ValueError("is not an http:// or https:// URL of an OTLP/HTTP collector")
+        return value
+
+    @field_validator("TANDEM_TRACE_SAMPLE_RATIO", mode="before")
+    @classmethod
+    def _ratio(cls, value: Any) -> Any:
+        if value == "":
+            return 1.0
+        try:
+            ratio = float(value)
+        except (TypeError, ValueError):
+            raise ValueError("is not a number between 0 and 1") from None
+        if not 0.0 <= ratio <= 1.0:
+            raise ValueError("must be between 0 and 1")
+        return ratio
 
     @model_validator(mode="after")
     def _backoff(self) -> CommonEnvironment:
@@ -232,6 +282,13 @@ class ServiceSettings(BaseModel):
     #: Apply migrations at start; off in production, where a `tandem migrate` Job runs before the rollout and a
     #: service whose schema is behind (or ahead of) its code stops.
     migrate_at_start: bool = True
+    #: Log lines: "json" (one object a line) or "text" (for people; the local stack).
+    log_format: str = "json"
+    log_level: str = "INFO"
+    #: An OTLP/HTTP collector for traces (None: spans are made and propagated, not exported).
+    otlp_endpoint: str | None = None
+    #: The share of new traces sampled (0..1).
+    trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
     #: The service's own variables, prefix removed (their repr masks secret-looking ones).
     extra: InstanceOf[Variables] = Field(default_factory=Variables)
 
@@ -294,6 +351,10 @@ class ServiceSettings(BaseModel):
                 create_topics=common.TANDEM_CREATE_TOPICS,
                 create_database=common.TANDEM_CREATE_DATABASE,
                 migrate_at_start=common.TANDEM_MIGRATE_AT_START,
+                log_format=common.TANDEM_LOG_FORMAT,
+                log_level=common.TANDEM_LOG_LEVEL,
+                otlp_endpoint=common.TANDEM_OTLP_ENDPOINT,
+                trace_sample_ratio=common.TANDEM_TRACE_SAMPLE_RATIO,
                 extra={k[len(prefix) :]: v for k, v in env.items() if k.startswith(prefix)},
             )
         except ValueError as exc:

@@ -39,13 +39,16 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
+from opentelemetry.trace import SpanKind
 
 from shared.db import Conn
 from shared.deadletters import DeadLetter, DeadLetters, fingerprint
 from shared.events import Envelope, EventPayload, UndecodableEvent, decode
 from shared.failures import SYSTEMIC, TRANSIENT, ProjectionSwapped, TransientError
+from shared.metrics import CURRENT, Metrics
 from shared.parking import Drained, Parking, WaitFor, provided_by
 from shared.retry import Backoff, RetryPolicy, Streak
+from shared.telemetry import context_from_headers, log_context, record_headers, tracer
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +156,13 @@ class InboxConsumer:
         heartbeat_interval_ms: int = 3_000,
         fetch_max_wait_ms: int = 20,
         serves: Callable[[str], bool] = lambda tenant: True,
+        metrics: Metrics | None = None,
     ) -> None:
         self.name = name
+        #: The service's metrics, current while handlers run (shared.metrics.timed).
+        self.metrics = metrics
+        #: The trace headers (ce_traceparent, ce_tracestate) of the events of the batch at hand, by event id.
+        self._trace: dict[str, dict[str, str]] = {}
         #: Which tenants' events this consumer applies; any other tenant's event is a dead letter.
         self.serves = serves
         self.group_id = group_id or name
@@ -214,18 +222,42 @@ class InboxConsumer:
             yield conn
 
     async def apply(self, conn: Conn, env: Envelope[Any]) -> None:
-        for handler in self.handlers.for_type(env.type):
-            await handler(conn, env)
+        """Run the event's handlers in a consumer span continuing the trace the event carries (its traceparent),
+        with the event's log context (its correlation id, its id as the causation id, its tenant)."""
+        headers = self._trace.get(env.id, {})
+        with (
+            log_context(correlation_id=env.correlationid, causation_id=env.id, tenant=env.tenant),
+            tracer().start_as_current_span(
+                f"{env.type} process",
+                context=context_from_headers(headers),
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "process",
+                    "messaging.consumer.group.name": self.group_id,
+                    "messaging.message.id": env.id,
+                    "cloudevents.event_type": env.type,
+                    "cloudevents.event_subject": env.subject,
+                },
+            ),
+        ):
+            for handler in self.handlers.for_type(env.type):
+                await handler(conn, env)
+            log.debug("%s applied %s %s", self.name, env.type, env.id)
 
     async def _process(self, records: Sequence[ConsumerRecord[Any, Any]], *, careful: bool) -> BatchResult:
         result = BatchResult()
         decoded: list[tuple[ConsumerRecord[Any, Any], Envelope[Any]]] = []
+        self._trace = {}
         for record in records:
             try:
                 env = decode(record.headers, record.value)
             except UndecodableEvent as exc:
                 result.dead.append(DeadLetter(record, "undecodable", str(exc)))
                 continue
+            traced = record_headers(record.headers)
+            if traced:
+                self._trace[env.id] = traced
             if not self.serves(env.tenant):
                 why = f"tenant {env.tenant!r} is not served by {self.name}"
                 result.dead.append(DeadLetter(record, "tenant", why, env.id, env.type))
@@ -433,6 +465,8 @@ class InboxConsumer:
     async def handle_batch(self, msg: Any) -> None:
         """Process, then ack (commit offsets) or nack (seek back) and back off."""
         records: tuple[ConsumerRecord[Any, Any], ...] = msg.raw_message
+        if self.metrics is not None:
+            CURRENT.set(self.metrics)  # this task's: handlers observe their service's histograms
         try:
             await self.process(records)
         except Exception as exc:  # nothing was committed

@@ -38,6 +38,13 @@ CE_HEADERS = {
         "ce_schemaversion": {"type": "string", "pattern": "^[0-9]+$"},
         "ce_correlationid": {"type": "string"},
         "ce_causationid": {"type": "string"},
+        "ce_traceparent": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+            "description": "CloudEvents distributed-tracing extension: the W3C traceparent of the span that wrote "
+            "the event (its consumer's span continues that trace).",
+        },
+        "ce_tracestate": {"type": "string", "description": "W3C tracestate that goes with ce_traceparent, if any."},
         "content-type": {"const": "application/json"},
     },
 }

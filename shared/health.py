@@ -40,6 +40,7 @@ class Watchdog:
         self.ticked_at = 0.0
         self.database_error = ""
         self.reasons: list[str] = ["starting"]
+        self._metrics_error_logged = 0.0
 
     async def run(self) -> None:
         while True:
@@ -90,6 +91,19 @@ class Watchdog:
             reasons.append(f"relay: cannot publish for {st.failing_for:.0f} s: {st.error}")
         self.reasons = reasons
         self.ticked_at = now
+        if not self.database_error:
+            await self._refresh_metrics()
+
+    async def _refresh_metrics(self) -> None:
+        """The database gauges of /metrics (at most every few seconds); a failure is logged, never a reason."""
+        try:
+            await asyncio.wait_for(self.host.metrics.refresh(self.host.pool), 10)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if time.monotonic() - self._metrics_error_logged > 60:
+                self._metrics_error_logged = time.monotonic()
+                log.warning("reading the metrics from the database failed: %s: %s", type(exc).__name__, exc)
 
     def snapshot(self) -> dict[str, Any]:
         host = self.host

@@ -8,13 +8,16 @@ dependency on the routers (see `authenticated`).
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,9 +26,15 @@ from shared.auth import Principal
 from shared.db import Conn
 from shared.errors import DomainError
 from shared.failures import DATABASE_UNAVAILABLE
+from shared.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from shared.metrics import CURRENT as CURRENT_METRICS
+from shared.metrics import UNMATCHED
+from shared.telemetry import CORRELATION_ID, TENANT, context_from_headers, log_context, tracer
 from shared.uow import UnitOfWork
 
 CORRELATION_HEADER = "X-Correlation-Id"
+#: One line per request at DEBUG (TANDEM_LOG_LEVEL=DEBUG), with the request's log context.
+access_log = logging.getLogger("tandem.http")
 #: What a 503 asks the caller to wait before trying again (seconds).
 RETRY_AFTER_SECONDS = 2
 #: Ids a client may choose or name: letters and digits first, then also . _ : @ + - (no "/", which would make
@@ -101,6 +110,11 @@ def create_app(title: str, description: str, access: Matrix, version: str = "1.0
 
     app.add_middleware(CorrelationMiddleware)
 
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """The service's metrics in the Prometheus text format (shared.metrics); public, like the probes."""
+        return Response(request.app.state.host.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
     @app.get("/health/live", tags=["health"], summary="Liveness probe")
     async def live() -> dict[str, str]:
         return {"status": "ok"}
@@ -141,7 +155,10 @@ def create_app(title: str, description: str, access: Matrix, version: str = "1.0
 
 class CorrelationMiddleware:
     """Gives every request a correlation id (the caller's `X-Correlation-Id`, else a new one), kept in
-    `request.state` for the unit of work and echoed on the response.
+    `request.state` for the unit of work and echoed on the response; and observes it: a server span (named
+    after the route template, continuing the caller's W3C `traceparent` if any), the log context
+    (correlation id; the tenant once the caller is known, shared.access) and the HTTP metrics
+    (shared.metrics: route template, or "unmatched").
 
     Plain ASGI rather than `@app.middleware("http")`: Starlette's BaseHTTPMiddleware runs each request in
     an extra task group with memory streams, which cost a fifth of the pairing service's CPU under load.
@@ -158,13 +175,51 @@ class CorrelationMiddleware:
         raw = next((value for name, value in scope["headers"] if name == header), b"")
         cid = raw.decode("latin-1") or str(uuid.uuid4())
         scope.setdefault("state", {})["correlation_id"] = cid
+        host = getattr(scope["app"].state, "host", None) if "app" in scope else None
+        metrics = host.metrics if host is not None else None
+        method = scope["method"]
+        status = 500
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 message["headers"] = [*message.get("headers", []), (header, cid.encode("latin-1"))]
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        caller = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name in (b"traceparent", b"tracestate")
+        }
+        started = time.perf_counter()
+        tokens = (CORRELATION_ID.set(cid), TENANT.set(None), CURRENT_METRICS.set(metrics))
+        try:
+            with (
+                log_context(service=host.spec.name if host is not None else None),
+                tracer().start_as_current_span(
+                    method, context=context_from_headers(caller), kind=SpanKind.SERVER, attributes={
+                        "http.request.method": method, "url.path": scope.get("path", ""), "tandem.correlation_id": cid,
+                    },
+                ) as span,
+            ):  # fmt: skip
+                try:
+                    await self.app(scope, receive, send_with_id)
+                finally:
+                    route = getattr(scope.get("route"), "path", None) or UNMATCHED
+                    span.update_name(f"{method} {route}")
+                    span.set_attribute("http.route", route)
+                    span.set_attribute("http.response.status_code", status)
+                    if status >= 500:
+                        span.set_status(Status(StatusCode.ERROR))
+                    elapsed = time.perf_counter() - started
+                    if metrics is not None:
+                        metrics.observe_http(method, route, status, elapsed)
+                    access_log.debug("%s %s %d %.1f ms", method, scope.get("path", ""), status, elapsed * 1000)
+        finally:
+            CURRENT_METRICS.reset(tokens[2])
+            TENANT.reset(tokens[1])
+            CORRELATION_ID.reset(tokens[0])
 
 
 def correlation_id(request: Request) -> str:

@@ -30,11 +30,13 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from opentelemetry.trace import SpanKind
 
 from shared.brokerguard import BrokerGuard, BrokerMismatch
 from shared.db import Conn, connect
 from shared.events import Envelope, encode
 from shared.retry import Backoff, Streak
+from shared.telemetry import current_trace_headers, log_context, tracer
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -43,10 +45,16 @@ NOTIFY_CHANNEL = "tandem_outbox"
 
 
 async def append(conn: Conn, topics: Topics, events: Iterable[Envelope[Any]]) -> None:
-    """Write events to the outbox inside the caller's transaction (each row names its envelope's tenant)."""
+    """Write events to the outbox inside the caller's transaction (each row names its envelope's tenant).
+
+    Each row keeps the trace context current now (the span of the unit of work that writes it) as the
+    CloudEvents distributed-tracing extension (`ce_traceparent`, `ce_tracestate`): the relay publishes it and
+    the consumer continues the trace from it."""
     records = []
+    trace_headers = [(name, value.encode()) for name, value in current_trace_headers()]
     for env in events:
         rec = encode(env)
+        rec_headers = [*rec.headers, *trace_headers]
         records.append(
             (
                 env.id,
@@ -54,7 +62,7 @@ async def append(conn: Conn, topics: Topics, events: Iterable[Envelope[Any]]) ->
                 topics.for_source(env.source),
                 env.key,
                 env.subject,
-                [[name, value.decode()] for name, value in rec.headers],
+                [[name, value.decode()] for name, value in rec_headers],
                 rec.value.decode(),
                 env.time,
                 env.tenant,
@@ -101,10 +109,13 @@ class OutboxRelay:
         guard: BrokerGuard | None = None,
         publish_timeout: float = 30.0,
         tail: Callable[[], AIOKafkaConsumer] | None = None,
+        service: str | None = None,
     ) -> None:
         self.pool = pool
         #: Makes a consumer (no group) to read the partitions' tail on takeover; None: no reconciliation.
         self.tail = tail
+        #: The service it publishes for (log lines and spans say so).
+        self.service = service
         #: How long one pass may wait for the broker's acknowledgements before it counts as failed.
         self.publish_timeout = publish_timeout
         self.producer = producer
@@ -135,7 +146,7 @@ class OutboxRelay:
 
             async def send_all() -> list[Any]:
                 futures = []
-                for row in rows:
+                for row in rows:  # each row's headers carry the trace it was written in (ce_traceparent)
                     headers = [(name, value.encode()) for name, value in _headers(row["headers"])]
                     futures.append(
                         await self.producer.send(
@@ -144,12 +155,23 @@ class OutboxRelay:
                     )
                 return list(await asyncio.gather(*futures))
 
-            try:  # a send the broker never answers is a failure like any other (readiness says so), not a hang
-                acks = await asyncio.wait_for(send_all(), timeout=self.publish_timeout)
-            except TimeoutError:
-                raise TimeoutError(
-                    f"the broker did not acknowledge {len(rows)} events within {self.publish_timeout:.0f} s"
-                ) from None
+            # One span per pass, not per row: a span per event would cost the relay a good part of its throughput;
+            # each event's own trace goes on in its consumer, from the traceparent its row kept.
+            with tracer().start_as_current_span(
+                "outbox publish",
+                kind=SpanKind.PRODUCER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.batch.message_count": len(rows),
+                    "tandem.service": self.service or "",
+                },
+            ):
+                try:  # a send the broker never answers is a failure like any other (readiness says so), not a hang
+                    acks = await asyncio.wait_for(send_all(), timeout=self.publish_timeout)
+                except TimeoutError:
+                    raise TimeoutError(
+                        f"the broker did not acknowledge {len(rows)} events within {self.publish_timeout:.0f} s"
+                    ) from None
             written: dict[tuple[str, int], tuple[int, str]] = {}
             for row, meta in zip(rows, acks, strict=True):
                 tp = (meta.topic, meta.partition)
@@ -190,6 +212,13 @@ class OutboxRelay:
     async def run(self) -> None:
         """Until stopped: take leadership, then publish on NOTIFY and on a poll interval. A lost database
         connection (a restart) ends the term; the relay then connects again and takes leadership again."""
+        if self.service is None:
+            await self._run()
+            return
+        with log_context(service=self.service):  # its log lines name the service
+            await self._run()
+
+    async def _run(self) -> None:
         failures = 0
         while not self._stopping.is_set():
             try:

@@ -36,6 +36,7 @@ from shared.deadletters import DeadLetter
 from shared.events import Envelope, UndecodableEvent, decode
 from shared.failures import TRANSIENT
 from shared.retry import Backoff
+from shared.telemetry import continuing
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,8 @@ class Parking:
                 continue
             try:
                 async with conn.transaction():
-                    await apply(conn, env)
+                    with continuing(record.headers):  # its trace goes on where it was parked
+                        await apply(conn, env)
             except WaitFor as exc:
                 if row["deadline"] <= now:
                     waited = (now - row["parked_at"]).total_seconds()

@@ -36,9 +36,11 @@ from shared.db import (
 )
 from shared.errors import Unauthorized
 from shared.health import Watchdog
+from shared.metrics import Metrics, ServiceMetrics
 from shared.outbox import OutboxRelay
 from shared.production import StartRefused, missing_database_message, topics_message, unmigrated_message
 from shared.registry import CONSUMERS
+from shared.telemetry import configure_logging, configure_tracing, log_context, shutdown_tracing
 from shared.topics import check_topics, ensure_topics
 from shared.uow import UnitOfWork
 
@@ -58,6 +60,8 @@ class ServiceSpec:
     #: Callers that present something other than a JWT (the pairing service's integration tokens for SCIM
     #: clients that can only send a static secret): token -> principal, or None when it is not one.
     static_tokens: Callable[[ServiceHost, str], Awaitable[Principal | None]] | None = None
+    #: The service's own metrics (shared.metrics): registers histograms and database gauges on the host's.
+    metrics: ServiceMetrics | None = None
 
 
 class ServiceHost:
@@ -73,6 +77,11 @@ class ServiceHost:
         self.relay: OutboxRelay | None = None
         self.guard: BrokerGuard | None = None
         self.watchdog = Watchdog(self)
+        #: This host's Prometheus metrics (its own registry: several hosts may share a process).
+        self.metrics = Metrics(spec.name)
+        if spec.metrics is not None:
+            spec.metrics(self.metrics)
+        self.metrics.attach(self)
         self.consumer: InboxConsumer | None = None
         self.broker: KafkaBroker | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -124,6 +133,12 @@ class ServiceHost:
                 f"{self.spec.name}: TANDEM_OIDC_ISSUER is not set, so the API could not verify who calls it. "
                 "Point it at your OpenID Connect provider (tandem up runs a local one)."
             )
+        configure_tracing(self.spec.name, endpoint=s.otlp_endpoint, sample_ratio=s.trace_sample_ratio)
+        with log_context(service=self.spec.name):  # the tasks started here keep it
+            await self._start(create_database=create_database, relay=relay, consume=consume)
+
+    async def _start(self, *, create_database: bool | None, relay: bool, consume: bool) -> None:
+        s = self.settings
         declared = s.topics.all_topics(CONSUMERS)
         await self.prepare(create_database=s.create_database if create_database is None else create_database)
         self.verifier = TokenVerifier(s.auth)
@@ -169,6 +184,7 @@ class ServiceHost:
                     enable_auto_commit=False,
                     **s.kafka_security.aiokafka(),
                 ),
+                service=self.spec.name,
             )
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay"))
         if consuming:
@@ -186,6 +202,7 @@ class ServiceHost:
                 heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
                 fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
                 serves=s.serves,
+                metrics=self.metrics,
             )
             self.broker = KafkaBroker(
                 s.kafka_bootstrap_servers,
@@ -299,6 +316,7 @@ class ServiceHost:
             host=self.settings.http_host,
             port=self.settings.http_port if port is None else port,
             log_level="warning",
+            log_config=None,  # uvicorn's lines go through the process's handler (JSON or text), not its own
             lifespan="off",
             http="auto",  # httptools where installed
         )
@@ -335,15 +353,20 @@ def run(main: Coroutine[Any, Any, None]) -> None:
 
 
 def serve_process(bootstrap: Callable[[], ServiceHost]) -> None:
-    """A service's process: log lines with their time and logger, then the host `bootstrap` builds, served
-    until SIGINT or SIGTERM."""
+    """A service's process: the host `bootstrap` builds, its log lines as its settings say (TANDEM_LOG_FORMAT,
+    TANDEM_LOG_LEVEL: shared.telemetry), served until SIGINT or SIGTERM; then the spans still buffered are
+    exported."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    follow_parent()
     try:
-        run(bootstrap().serve())
+        host = bootstrap()
+        configure_logging(host.spec.name, host.settings.log_format, host.settings.log_level)
+        follow_parent()
+        run(host.serve())
     except ConfigError as exc:  # a setting, or what production mode found missing: one line, no traceback
         print(f"tandem: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
+    finally:
+        shutdown_tracing()
 
 
 def follow_parent() -> None:

@@ -10,6 +10,7 @@ from asyncpg.transaction import Transaction
 
 from shared import outbox
 from shared.events import Envelope, EventPayload
+from shared.telemetry import tracer
 from shared.topics import Topics
 
 
@@ -92,13 +93,19 @@ class UnitOfWork:
         return env
 
     async def commit(self) -> None:
-        await outbox.append(self.conn, self.topics, self.events)
-        self.events = []
-        if self._joined:
-            return
-        assert self._tx is not None
-        await self._tx.commit()
-        self._tx = None
+        """Write the events to the outbox and commit (a joined unit: leave the commit to the owner), in a span
+        whose trace context the outbox rows keep (shared.outbox.append)."""
+        types = sorted({e.type for e in self.events})
+        with tracer().start_as_current_span(
+            "unit of work commit", attributes={"tandem.events": len(self.events), "tandem.event_types": types}
+        ):
+            await outbox.append(self.conn, self.topics, self.events)
+            self.events = []
+            if self._joined:
+                return
+            assert self._tx is not None
+            await self._tx.commit()
+            self._tx = None
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

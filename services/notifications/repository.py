@@ -643,3 +643,9 @@ async def settle(
         attempts,
         note,
     )
+
+
+async def count_by_state(conn: Conn) -> dict[str, int]:
+    """How many notifications are in each state, every tenant's (the metrics; the status index answers it)."""
+    rows = await conn.fetch("SELECT status, count(*) AS n FROM notifications GROUP BY status")
+    return {r["status"]: r["n"] for r in rows}

@@ -25,19 +25,6 @@ from shared.runtime import ServiceHost
 from shared.topics import Topics
 from tests.deploy.rendering import OVERLAYS, environment, named, of_kind, pod_spec, render, workloads
 
-#: Settings other branches of issue 14 add (the coordinator merges them, then deletes this allowlist): the
-#: database creation and migration switches, logging and tracing.
-PENDING_SETTINGS = {
-    "TANDEM_CREATE_DATABASE",
-    "TANDEM_MIGRATE_AT_START",
-    "TANDEM_LOG_FORMAT",
-    "TANDEM_LOG_LEVEL",
-    "TANDEM_OTLP_ENDPOINT",
-    "TANDEM_TRACE_SAMPLE_RATIO",
-}
-#: Routes and commands other branches add (same): /metrics, `tandem topics check`.
-PENDING_ROUTES = {"/metrics"}
-PENDING_COMMANDS = {("topics", "check")}
 #: Variables in the manifests that are not Tandem settings: libpq's password variable, which asyncpg reads
 #: (the URL carries no password), and the audit CronJob's argument, expanded by Kubernetes into its args.
 NOT_SETTINGS = {"PGPASSWORD", "AUDIT_AGAINST"}
@@ -107,7 +94,7 @@ def settings_of(docs: tuple[dict[str, Any], ...], doc: dict[str, Any], service: 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_variable_is_a_setting_the_code_reads(overlay: str) -> None:
-    known = known_settings() | PENDING_SETTINGS
+    known = known_settings()
     docs = render(overlay)
     unknown = {
         f"ConfigMap {cm['metadata']['name']}: {name}"
@@ -195,8 +182,6 @@ def _command(path: list[str]) -> tuple[Any, list[str]]:
 def test_commands_exist_in_the_cli(overlay: str) -> None:
     for w in workloads(render(overlay)):
         args = container(w)["args"]
-        if tuple(args[:2]) in PENDING_COMMANDS:
-            continue
         command, rest = _command(args)
         assert not _is_group(command), f"{w['metadata']['name']}: {args} names no command"
         options = {o for p in command.params for o in getattr(p, "opts", [])}
@@ -242,7 +227,7 @@ def test_ports_and_probe_paths_exist_in_the_code(overlay: str) -> None:
     (monitor,) = of_kind(docs, "PodMonitor")
     for endpoint in monitor["spec"]["podMetricsEndpoints"]:
         assert endpoint["port"] == "http"
-        assert endpoint["path"] in PENDING_ROUTES or all(endpoint["path"] in _routes(n) for n in registry.NAMES)
+        assert all(endpoint["path"] in _routes(n) for n in registry.NAMES)
     for rule in of_kind(docs, "Ingress")[0]["spec"]["rules"]:
         for path in rule["http"]["paths"]:
             target = named(docs, "Service", path["backend"]["service"]["name"])
@@ -304,9 +289,8 @@ def test_acls_follow_what_each_service_publishes_and_consumes(overlay: str) -> N
     assert {name for (kind, name), ops in operator.items() if "Write" in ops} == redriven
     assert {name for (kind, name) in operator if kind == "topic"} == set(declared)
     groups = {f"{topics.namespace}.{s.name}" for s in registry.SERVICES if s.consumes}
-    assert {name: ops for (kind, name), ops in operator.items() if kind == "group"} == dict.fromkeys(
-        groups, {"Describe"}
-    ), "the operator only describes the groups (tandem status), it does not join them"
+    described = {name: ops for (kind, name), ops in operator.items() if kind == "group"}
+    assert described == {g: {"Describe"} for g in groups}, "the operator only describes the groups, it joins none"
     assert _granted(docs, "tandem-hr-integration") == {("topic", topics.hr_inbound): {"Write", "Describe"}}
     # and exactly what the code derives (services/manifests.py), which also writes the README's table
     for p in manifests.principals():

@@ -46,8 +46,15 @@ def test_tandem_up_starts_everything_and_ctrl_c_stops_every_process(tmp_path: Pa
         assert "Press Ctrl-C" in output, output
         urls = dict(re.findall(r"^\s+(pairing|sessions|notifications)\s+(http://\S+)", output, re.M))
         assert set(urls) == {"pairing", "sessions", "notifications"}, output
-        for url in urls.values():
+        for name, url in urls.items():
             assert httpx.get(f"{url}/health/ready", timeout=5).status_code == 200
+            metrics = httpx.get(f"{url}/metrics", timeout=5)  # public, like the probes
+            assert metrics.status_code == 200
+            assert f'tandem_ready{{service="{name}"}} 1.0' in metrics.text
+            # tandem up asks its services for lines a person reads (TANDEM_LOG_FORMAT=text), not JSON
+            log = (tmp_path / "tandem" / "logs" / f"{name}.log").read_text()
+            assert f"shared.runtime {name} started [service={name}]" in log, log
+            assert not [line for line in log.splitlines() if line.startswith("{")], log
         [issuer] = re.findall(r"^sign-in\s+local\s+(http://\S+)", output, re.M)
         assert httpx.get(f"{urls['pairing']}/pairs").status_code == 401  # nothing without signing in
         token = sign_in(issuer, "hr")  # as a person does: the provider's sign-in page, then the code exchange

@@ -295,3 +295,37 @@ async def test_a_failure_of_the_environment_is_retried_until_it_is_fixed_and_dea
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_parked_event_continues_its_trace_when_it_is_applied_later(rig: Rig) -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind
+
+    from shared import telemetry
+
+    spans = InMemorySpanExporter()
+    telemetry.provider().add_span_processor(SimpleSpanProcessor(spans))
+    try:
+        pair = f"p-{uuid.uuid4().hex[:6]}"
+        trace_id, span_id = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+        paused = Envelope.new(PairPaused(pair_id=pair, programme_id="prog"))
+        key, value, headers = message(paused)
+        traced = [*headers, ("ce_traceparent", f"00-{trace_id}-{span_id}-01".encode())]
+        await produce(rig.infra.kafka_bootstrap, rig.topics.pairing, [(key, value, traced)])
+        await rig.run(parking_handlers(), topics=[rig.topics.pairing, rig.topics.sessions])
+        await eventually(lambda: _parked(rig.pool, rig.group, 1))
+        await produce(rig.infra.kafka_bootstrap, rig.topics.sessions, [message(messaging.pair_created(pair))])
+        await eventually(lambda: _equals(applied(rig.pool, pair), ["PairCreated", "PairPaused"]))
+
+        # it was tried (and parked), then applied once its pair came: every try is a span of the trace it came with
+        tries = [
+            s
+            for s in spans.get_finished_spans()
+            if s.kind == SpanKind.CONSUMER and s.attributes and s.attributes["messaging.message.id"] == paused.id
+        ]
+        assert {format(s.context.trace_id, "032x") for s in tries} == {trace_id}
+        assert {format(s.parent.span_id, "016x") for s in tries if s.parent} == {span_id}
+        assert len(tries) >= 2
+    finally:
+        spans.shutdown()
