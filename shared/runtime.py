@@ -141,6 +141,7 @@ class ServiceHost:
         s = self.settings
         declared = s.topics.all_topics(CONSUMERS)
         await self.prepare(create_database=s.create_database if create_database is None else create_database)
+        assert s.auth is not None  # start() refused to go on without it
         self.verifier = TokenVerifier(s.auth)
         self._pool = await create_pool(s.dsn, max_size=10)
         # A replay swapped a rebuilt projection in: drop connections whose cached statements name old tables.
