@@ -27,7 +27,9 @@ sets it), TANDEM_LOG_LEVEL (DEBUG, INFO (default), WARNING, ERROR or CRITICAL), 
 collector, e.g. http://otel-collector:4318, to which traces are sent at /v1/traces; unset: spans are still made and
 propagated, in the events' traceparent, but not exported), TANDEM_TRACE_SAMPLE_RATIO (the share of new traces
 sampled, 0 to 1, default 1; a trace begun elsewhere follows its parent's decision).
-Per service (prefix PAIRING_, SESSIONS_, NOTIFICATIONS_): DATABASE_URL, HTTP_HOST, HTTP_PORT.
+Per service (prefix PAIRING_, SESSIONS_, NOTIFICATIONS_): DATABASE_URL, HTTP_HOST, HTTP_PORT, METRICS_PORT (unset:
+GET /metrics on the API's port; set, as in a cluster: only on this port, so that an ingress to the API cannot expose
+it).
 A bare DATABASE_URL names a server; each service then uses its own database `tandem_<service>` on it.
 
 The variables are read with pydantic-settings (shared/environment.py): a bad value is refused with its
@@ -229,6 +231,8 @@ class OwnEnvironment(Environment):
     HTTP_HOST: str = "127.0.0.1"
     #: Unset: the service's default port.
     HTTP_PORT: int | None = None
+    #: Unset: /metrics on the API's port. Set: /metrics only on this port (not reachable through the API's ingress).
+    METRICS_PORT: int | None = None
 
 
 class ServiceSettings(BaseModel):
@@ -244,6 +248,8 @@ class ServiceSettings(BaseModel):
     topics: InstanceOf[Topics] = Field(default_factory=Topics)
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    #: Serve /metrics on this port only (None: on the API's port, beside the API).
+    metrics_port: int | None = None
     tenant: str = "default"
     relay_poll_interval: float = 1.0
     consumer_max_records: int = 500
@@ -335,6 +341,7 @@ class ServiceSettings(BaseModel):
                 topics=common.topics(),
                 http_host=own.HTTP_HOST,
                 http_port=own.HTTP_PORT if own.HTTP_PORT is not None else default_port(service),
+                metrics_port=own.METRICS_PORT,
                 tenant=common.TANDEM_TENANT,
                 kafka_session_timeout_ms=common.KAFKA_SESSION_TIMEOUT_MS,
                 kafka_heartbeat_interval_ms=common.KAFKA_HEARTBEAT_INTERVAL_MS,

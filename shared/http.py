@@ -112,8 +112,12 @@ def create_app(title: str, description: str, access: Matrix, version: str = "1.0
 
     @app.get("/metrics", tags=["health"], summary="Prometheus metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
-        """The service's metrics in the Prometheus text format (shared.metrics); public, like the probes."""
-        return Response(request.app.state.host.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+        """The service's metrics in the Prometheus text format (shared.metrics); public, like the probes. With a
+        metrics port set (<SERVICE>_METRICS_PORT, as in a cluster) they are served there only: not found here."""
+        host = request.app.state.host
+        if host.settings.metrics_port is not None:
+            raise StarletteHTTPException(404, f"metrics are served on port {host.settings.metrics_port}")
+        return Response(host.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
     @app.get("/health/live", tags=["health"], summary="Liveness probe")
     async def live() -> dict[str, str]:

@@ -17,7 +17,7 @@ import asyncpg
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from faststream.kafka import KafkaBroker
 
 from shared.auth import Principal, TokenVerifier
@@ -36,6 +36,7 @@ from shared.db import (
 )
 from shared.errors import Unauthorized
 from shared.health import Watchdog
+from shared.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from shared.metrics import Metrics, ServiceMetrics
 from shared.outbox import OutboxRelay
 from shared.production import StartRefused, missing_database_message, topics_message, unmigrated_message
@@ -323,20 +324,46 @@ class ServiceHost:
         )
         return _Server(config)
 
+    def metrics_server(self, port: int | None = None) -> uvicorn.Server | None:
+        """The uvicorn server for GET /metrics alone, on the metrics port (`port`, else <SERVICE>_METRICS_PORT);
+        None when no metrics port is set (then the API's server answers /metrics)."""
+        port = self.settings.metrics_port if port is None else port
+        if port is None:
+            return None
+        metrics = self.metrics
+        app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+        @app.get("/metrics")
+        async def scrape() -> Response:
+            return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
+        config = uvicorn.Config(
+            app, host=self.settings.http_host, port=port, log_level="warning", log_config=None, lifespan="off"
+        )
+        return _Server(config)
+
     async def serve(self) -> None:
-        """Start, serve HTTP until SIGINT/SIGTERM, stop."""
+        """Start, serve HTTP (the API, and /metrics on its own port when one is set) until SIGINT/SIGTERM, stop."""
         try:
             await self.start()
         except BaseException:
             with contextlib.suppress(Exception):
                 await self.stop()
             raise
-        server = self.http_server()
+        servers = [self.http_server()]
+        metrics = self.metrics_server()
+        if metrics is not None:
+            servers.append(metrics)
+
+        def stop_serving() -> None:
+            for server in servers:
+                server.should_exit = True
+
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+            loop.add_signal_handler(sig, stop_serving)
         try:
-            await server.serve()
+            await asyncio.gather(*(server.serve() for server in servers))
         finally:
             await self.stop()
 

@@ -212,8 +212,12 @@ def test_ports_and_probe_paths_exist_in_the_code(overlay: str) -> None:
         name = service_of(d)
         c = container(d)
         routes = _routes(name)
-        (port,) = c["ports"]
-        assert (port["name"], port["containerPort"]) == ("http", registry.service(name).port)
+        ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+        own = OwnEnvironment.read(environment(docs, c), registry.service(name).prefix)
+        assert ports == {"http": registry.service(name).port, "metrics": own.METRICS_PORT}, (
+            "the API's port, and /metrics on a port of its own (set, so that the ingress cannot reach it)"
+        )
+        assert ports["http"] == own.HTTP_PORT
         probes = {p: c[p]["httpGet"] for p in ("startupProbe", "readinessProbe", "livenessProbe")}
         assert probes["livenessProbe"]["path"] == "/health/live"
         assert probes["readinessProbe"]["path"] == probes["startupProbe"]["path"] == "/health/ready"
@@ -226,8 +230,8 @@ def test_ports_and_probe_paths_exist_in_the_code(overlay: str) -> None:
         assert service["spec"]["selector"].items() <= d["spec"]["template"]["metadata"]["labels"].items()
     (monitor,) = of_kind(docs, "PodMonitor")
     for endpoint in monitor["spec"]["podMetricsEndpoints"]:
-        assert endpoint["port"] == "http"
-        assert all(endpoint["path"] in _routes(n) for n in registry.NAMES)
+        assert endpoint["port"] == "metrics"
+        assert endpoint["path"] == "/metrics"  # what ServiceHost.metrics_server serves
     for rule in of_kind(docs, "Ingress")[0]["spec"]["rules"]:
         for path in rule["http"]["paths"]:
             target = named(docs, "Service", path["backend"]["service"]["name"])

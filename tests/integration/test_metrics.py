@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -9,11 +10,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.notifications.app import SPEC as NOTIFICATIONS
 from services.pairing.app import SPEC as PAIRING
+from services.sessions.app import SPEC as SESSIONS
 from shared.infra import Infra
+from shared.localstack import free_port
 from tests import auth, builders
 from tests.conftest import ServeFactory
 from tests.directory import enrol, pair
-from tests.health import ready
+from tests.health import answers, ready
 from tests.kafka_helpers import eventually, produce
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -126,3 +129,26 @@ async def test_metrics_is_public_and_not_in_the_openapi_document(serve: ServeFac
         assert "tandem_http_requests_total" in r.text
         schema: dict[str, Any] = (await client.get("/openapi.json")).json()
     assert "/metrics" not in schema["paths"]
+
+
+async def test_with_a_metrics_port_metrics_are_served_there_only(serve: ServeFactory) -> None:
+    """In a cluster (<SERVICE>_METRICS_PORT set) the API's port, which the ingress exposes, has no /metrics; the
+    metrics port, which only the monitoring namespace may reach, has them."""
+    metrics_port = free_port()
+    sessions = await serve(SESSIONS, metrics_port=metrics_port)
+    server = sessions.host.metrics_server()
+    assert server is not None
+    task = asyncio.create_task(server.serve())
+    try:
+        assert await answers(f"http://127.0.0.1:{metrics_port}", "/metrics")
+        async with httpx.AsyncClient() as client:
+            on_api = await client.get(f"{sessions.url}/metrics")
+            assert on_api.status_code == 404, on_api.text
+            assert f"port {metrics_port}" in on_api.json()["error"]["message"]
+            scraped = await client.get(f"http://127.0.0.1:{metrics_port}/metrics")
+            assert scraped.status_code == 200
+            assert "tandem_ready" in scraped.text
+            assert (await client.get(f"http://127.0.0.1:{metrics_port}/programmes")).status_code == 404
+    finally:
+        server.should_exit = True
+        await task
