@@ -143,6 +143,26 @@ def _wiring(service: str) -> tuple[Any, Any, Any]:
     return spec, settings, spec.handlers(ServiceHost(spec, settings))
 
 
+def _rebuild(service: str, *, batch_size: int, until: datetime | None, progress: Any) -> Any:
+    """A projection rebuild of SERVICE from the Kafka log (shared.replay.Rebuild), as its settings say."""
+    from shared.db import service_migrations
+    from shared.replay import Rebuild
+
+    spec, settings, handlers = _wiring(service)
+    return Rebuild(
+        service,
+        dsn=settings.dsn,
+        bootstrap=settings.kafka_bootstrap_servers,
+        topics=spec.consumes(settings),
+        handlers=handlers,
+        batch_size=batch_size,
+        until=until,
+        migrations=service_migrations(service, spec.migrations),
+        progress=progress,
+        security=settings.kafka_security,
+    )
+
+
 @app.command()
 def replay(
     service: Annotated[str, typer.Argument(callback=_service)],
@@ -155,11 +175,9 @@ def replay(
 ) -> None:
     """Rebuild SERVICE's projection from the Kafka log into a fresh schema while the live one keeps
     serving; then swap it in atomically (or, with --until, keep it beside the live one)."""
-    from shared.db import service_migrations
     from shared.progress import EventProgress
-    from shared.replay import Rebuild, ReplayStats
+    from shared.replay import ReplayStats
 
-    spec, settings, handlers = _wiring(service)
     as_of = _aware(until, "--until") if until is not None else None
 
     async def run() -> None:
@@ -168,18 +186,7 @@ def replay(
             def progress(stats: ReplayStats, total: int) -> None:
                 shown.update(stats.read, total, stats.rate)
 
-            rebuild = Rebuild(
-                service,
-                dsn=settings.dsn,
-                bootstrap=settings.kafka_bootstrap_servers,
-                topics=spec.consumes(settings),
-                handlers=handlers,
-                batch_size=batch_size,
-                until=as_of,
-                migrations=service_migrations(service, spec.migrations),
-                progress=progress,
-                security=settings.kafka_security,
-            )
+            rebuild = _rebuild(service, batch_size=batch_size, until=as_of, progress=progress)
             await rebuild.prepare()
             try:
                 if until is not None or not swap:
@@ -267,6 +274,40 @@ def projection_diff(
             typer.echo(f"  {example}")
     if not problems:
         typer.echo("no differences")
+    raise typer.Exit(1 if problems else 0)
+
+
+@projection_app.command("verify")
+def projection_verify(
+    service: Annotated[str, typer.Argument(callback=_service)],
+    batch_size: Annotated[int, typer.Option(min=1)] = 5000,
+) -> None:
+    """Audit the live projection: rebuild it from the Kafka log beside the live one, hold the live consumer where
+    both stand, compare row by row, drop the rebuild. Exit 1 on differences (the audit CronJob runs this)."""
+    from shared.progress import EventProgress
+    from shared.replay import ReplayStats
+
+    async def run() -> list[Any]:
+        with EventProgress(f"verify {service}") as shown:
+
+            def progress(stats: ReplayStats, total: int) -> None:
+                shown.update(stats.read, total, stats.rate)
+
+            rebuild = _rebuild(service, batch_size=batch_size, until=None, progress=progress)
+            await rebuild.prepare()
+            try:
+                await rebuild.run_to_end()
+                found: list[Any] = await rebuild.rebuild_and_verify()
+            finally:
+                await rebuild.close()
+        return found
+
+    problems = asyncio.run(run())
+    for d in problems:
+        typer.echo(f"{d.table}: {d.only_live} row(s) only live, {d.only_other} only in the rebuild")
+        for example in d.examples:
+            typer.echo(f"  {example}")
+    typer.echo("the live projection is what the log says" if not problems else f"{len(problems)} table(s) differ")
     raise typer.Exit(1 if problems else 0)
 
 

@@ -27,7 +27,7 @@ from tests.deploy.rendering import OVERLAYS, environment, named, of_kind, pod_sp
 
 #: Variables in the manifests that are not Tandem settings: libpq's password variable, which asyncpg reads
 #: (the URL carries no password), and the audit CronJob's argument, expanded by Kubernetes into its args.
-NOT_SETTINGS = {"PGPASSWORD", "AUDIT_AGAINST"}
+NOT_SETTINGS = {"PGPASSWORD"}
 #: The metrics the alerts may use (named in issue 14; the metrics branch defines them).
 METRICS = {
     "tandem_http_requests_total",

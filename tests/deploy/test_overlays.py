@@ -94,6 +94,8 @@ def test_every_resource_has_its_stage(overlay: str) -> None:
         stage = d["metadata"].get("labels", {}).get("tandem.dev/stage")
         want = expected.get(d["kind"], "platform")
         assert stage in (want if isinstance(want, set) else {want}), f"{d['kind']} {d['metadata']['name']}: {stage}"
-    suspended = [w for w in workloads(render(overlay)) if w["metadata"]["labels"]["tandem.dev/stage"] == "operations"]
-    assert suspended
-    assert all(w["spec"]["suspend"] is True for w in suspended)
+    operations = {
+        w["kind"]: w for w in workloads(render(overlay)) if w["metadata"]["labels"]["tandem.dev/stage"] == "operations"
+    }
+    assert operations["Job"]["spec"]["suspend"] is True, "the replay Job is a template: it runs when an operator says"
+    assert operations["CronJob"]["spec"]["suspend"] is False, "the audit runs every night"

@@ -55,6 +55,20 @@ async def test_replay_swaps_in_a_rebuilt_projection_and_diff_finds_nothing(serve
     assert same.returncode == 0, same.stdout
     assert "no differences" in same.stdout
 
+    # the audit (the CronJob's command): rebuilt beside the live one, compared, dropped
+    schemas = "SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'projection_%'"
+    before = await sessions.host.pool.fetchval(schemas)
+    verified = await asyncio.to_thread(tandem, "projection", "verify", "sessions")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "the live projection is what the log says" in verified.stdout
+    assert await sessions.host.pool.fetchval(schemas) == before, "the audit left its rebuild behind"
+    await sessions.host.pool.execute("UPDATE projection.goals SET description = 'changed by hand' WHERE true")
+    tampered = await asyncio.to_thread(tandem, "projection", "verify", "sessions")
+    assert tampered.returncode == 1, tampered.stdout + tampered.stderr
+    assert "goals: 2 row(s) only live, 2 only in the rebuild" in tampered.stdout
+    assert "changed by hand" in tampered.stdout
+    assert await sessions.host.pool.fetchval(schemas) == before
+
     swapped = await asyncio.to_thread(tandem, "replay", "sessions")
     assert swapped.returncode == 0, swapped.stdout + swapped.stderr
     assert "swapped in" in swapped.stdout
