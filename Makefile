@@ -41,7 +41,8 @@ test: lint typecheck pytest
 
 # The dashboard is tested in a real headless Chromium (Debian's package; Playwright drives it).
 browser:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+	@command -v chromium >/dev/null 2>&1 || (echo "installing Debian's chromium with apt-get: the browser tests drive it" \
+	  && apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 	  || echo "could not install chromium: the browser test will fail and say so"
 
 # checkov (tests/deploy/test_checkov.py) in its own environment: its pinned dependencies conflict with ours.
@@ -57,7 +58,8 @@ tools: $(TOOLS)/.installed
 # The container-entrypoint test (tests/integration/test_container_entrypoint.py) runs the installed image's
 # `tandem` as uid 65532 on a read-only root filesystem: bubblewrap makes that sandbox (Debian's package).
 bubblewrap:
-	@command -v bwrap >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null) \
+	@command -v bwrap >/dev/null 2>&1 || (echo "installing Debian's bubblewrap with apt-get: the container-entrypoint test needs it" \
+	  && apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null) \
 	  || echo "could not install bubblewrap: the container-entrypoint test will be skipped and say so"
 
 pytest: $(INSTALLED) browser bubblewrap tools
