@@ -137,6 +137,10 @@ def configure_logging(service: str, fmt: str = "json", level: str = "INFO") -> N
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # aiokafka says at INFO each time a consumer's assignment changes, and the broker guard reads a partition's
+    # last record by assignment every few seconds: two lines a tick per service, unless DEBUG is asked for.
+    if level.upper() != "DEBUG":
+        logging.getLogger("aiokafka.consumer.subscription_state").setLevel(logging.WARNING)
 
 
 # --- traces ------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from shared.telemetry import (
     JsonFormatter,
     TextFormatter,
     build_provider,
+    configure_logging,
     context_from_headers,
     current_trace_headers,
     log_context,
@@ -119,3 +120,19 @@ def test_the_trace_context_goes_into_ce_headers_and_back() -> None:
 def test_a_sample_ratio_outside_0_to_1_is_refused() -> None:
     with pytest.raises(ValueError, match="between 0 and 1"):
         build_provider("pairing", sample_ratio=2)
+
+
+def test_the_broker_guards_assignment_chatter_is_quiet_unless_debugging() -> None:
+    root, chatter = logging.getLogger(), logging.getLogger("aiokafka.consumer.subscription_state")
+    saved = (list(root.handlers), root.level, chatter.level)
+    try:
+        configure_logging("sessions", "json", "INFO")
+        assert not chatter.isEnabledFor(logging.INFO)
+        assert logging.getLogger("shared.consumer").isEnabledFor(logging.INFO)
+        chatter.setLevel(logging.NOTSET)
+        configure_logging("sessions", "json", "DEBUG")
+        assert chatter.isEnabledFor(logging.DEBUG)
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        chatter.setLevel(saved[2])
