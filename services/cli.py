@@ -543,9 +543,11 @@ def dlq_redrive(
         raise typer.BadParameter("give dead letter ids, or --all (not both)")
     who = by or getpass.getuser()
     wanted: dict[str, list[int]] = defaultdict(list)
+    left: list[str] = []
     if all_:
         for name, dsn in _dlq_services(_consumer(service)):
-            wanted[name] += asyncio.run(dead_letter_ids(dsn))
+            wanted[name] += asyncio.run(dead_letter_ids(dsn, redrivable=True))
+            left += [f"{name}/{i}" for i in asyncio.run(dead_letter_ids(dsn, redrivable=False))]
     else:
         for text in dead_letters or []:
             name, number = _resolve(text, _consumer(service))
@@ -570,6 +572,11 @@ def dlq_redrive(
             typer.echo(f"{name}/{done.id}: redriven{again} to {done.topic}/{done.partition}/{done.offset}{note}")
             total += 1
     typer.echo(f"{total} dead letter(s) redriven by {who}")
+    if left:
+        typer.echo(
+            f"{len(left)} left dead, as no redrive can apply them (not events, or kept only as references; "
+            f"`tandem dlq show` says which): {', '.join(left)}"
+        )
 
 
 def _maybe_service(name: str | None) -> str | None:

@@ -173,6 +173,12 @@ async def redrive(
         for i in ids:
             if rows[i]["reference"]:
                 raise OperatorError(f"dead letter {service}/{i} cannot be redriven: {fetch_hint(dict(rows[i]))}")
+            if rows[i]["event_id"] is None:
+                raise OperatorError(
+                    f"dead letter {service}/{i} cannot be redriven: it is not an event ({rows[i]['kind']}: "
+                    f"{rows[i]['error']}), so no consumer can apply it, and a copy on {rows[i]['topic']} would reach "
+                    "every consumer of that topic as new poison; it stays dead. Have its producer send the event again."
+                )
         producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap, client_id="tandem-redrive", acks="all", request_timeout_ms=20_000,
             **security.aiokafka(),
@@ -229,10 +235,15 @@ async def _redrive_one(conn: asyncpg.Connection, producer: AIOKafkaProducer, ser
     return Redriven(i, row["topic"], meta.partition, meta.offset, bool(reopened), row["status"] == "redriven")
 
 
-async def dead_letter_ids(dsn: str, *, status: str = "dead") -> list[int]:
+async def dead_letter_ids(dsn: str, *, status: str = "dead", redrivable: bool | None = None) -> list[int]:
+    """The ids of the dead letters in `status`; with `redrivable`, only those a redrive takes (True: events kept
+    whole) or only those it refuses (False: not events, or kept only as a reference)."""
+    can = "(event_id IS NOT NULL AND value IS NOT NULL)"
+    where = {None: "", True: f" AND {can}", False: f" AND NOT {can}"}[redrivable]
     conn = await _connect(dsn)
     try:
-        return [r["id"] for r in await conn.fetch("SELECT id FROM dead_letters WHERE status = $1 ORDER BY id", status)]
+        rows = await conn.fetch(f"SELECT id FROM dead_letters WHERE status = $1{where} ORDER BY id", status)
+        return [r["id"] for r in rows]
     finally:
         await conn.close()
 

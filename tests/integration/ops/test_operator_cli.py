@@ -187,6 +187,23 @@ async def test_redrive_refuses_an_unknown_id_and_a_record_kept_only_as_a_referen
     nothing = await rig.pool.fetchval("SELECT status FROM dead_letters WHERE id = $1", ref_id)
     assert nothing == "dead"
 
+    poison = await rig.pool.fetchval(
+        'INSERT INTO dead_letters (consumer, fingerprint, kind, error, topic, partition, "offset", headers, value, '
+        "size) VALUES ($1, 'record:poison', 'undecodable', 'not a CloudEvent', $2, 2, 7, '[]', '{', 1) RETURNING id",
+        rig.consumer.name,
+        rig.topics.pairing,
+    )
+    not_an_event = await tandem("dlq", "redrive", f"sessions/{poison}", env=env)
+    assert not_an_event.returncode != 0
+    assert f"dead letter sessions/{poison} cannot be redriven: it is not an event (undecodable" in not_an_event.stderr
+    every = await tandem("dlq", "redrive", "--all", "--service", "sessions", env=env)
+    assert every.returncode == 0, every.stderr
+    assert "0 dead letter(s) redriven" in every.stdout
+    assert "2 left dead, as no redrive can apply them" in every.stdout
+    assert f"sessions/{ref_id}, sessions/{poison}" in every.stdout
+    still = await rig.pool.fetch("SELECT status FROM dead_letters WHERE id = ANY($1)", [ref_id, poison])
+    assert [r["status"] for r in still] == ["dead", "dead"]
+
     bad = await tandem("dlq", "show", "twelve", env=env)
     assert bad.returncode != 0
     assert "'twelve' is not a dead letter id" in bad.stderr
