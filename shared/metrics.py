@@ -148,16 +148,8 @@ class Metrics:
             assert backlog is not None  # an aggregate always answers one row
             self.outbox_backlog = int(backlog["n"])
             self.outbox_oldest_age = max(0.0, float(backlog["age"] or 0.0))
-            has_status = await conn.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' "
-                "AND table_name = 'dead_letters' AND column_name = 'status')"
-            )
-            query = (
-                "SELECT status, count(*) FROM dead_letters GROUP BY status"
-                if has_status
-                else "SELECT 'dead', count(*) FROM dead_letters"
-            )
-            self.dead_letters = {str(k): float(v) for k, v in await conn.fetch(query)}
+            rows = await conn.fetch("SELECT status, count(*) FROM dead_letters GROUP BY status")
+            self.dead_letters = {str(k): float(v) for k, v in rows}
             for gauge in self.db_gauges:
                 found = await gauge.read(conn)
                 gauge.values = {**dict.fromkeys(gauge.known, 0.0), **{str(k): float(v) for k, v in found.items()}}
