@@ -18,8 +18,8 @@ topics at start; off outside the local stack, where topics are declared to the c
 Production mode: TANDEM_CREATE_DATABASE (default false: a missing database stops the service; the local stack and
 tests turn it on, production creates databases with the cluster, e.g. a CloudNativePG Database resource),
 TANDEM_MIGRATE_AT_START (default true: apply migrations at start; production turns it off and runs `tandem migrate`
-as a Job before the Deployments roll, with DDL rights the services do not need, and a service whose schema is not
-at the code's latest migration stops). With TANDEM_CREATE_TOPICS off, a service whose declared topics are missing
+as a Job before the Deployments roll, with DDL rights the services do not need, and a service whose schema lacks
+one of the code's migrations stops). With TANDEM_CREATE_TOPICS off, a service whose declared topics are missing
 or differ stops (a broker that does not answer is waited for). Each stop is one line naming what is missing.
 Observability: TANDEM_LOG_FORMAT (json, the default: one JSON object a line with time, level, logger, message,
 service, correlation_id, causation_id, tenant, trace_id, span_id and exception; or text, for people: `tandem up`
@@ -286,7 +286,7 @@ class ServiceSettings(BaseModel):
     #: with the cluster, and a service whose database is missing stops with a message saying so.
     create_database: bool = False
     #: Apply migrations at start; off in production, where a `tandem migrate` Job runs before the rollout and a
-    #: service whose schema is behind (or ahead of) its code stops.
+    #: service whose schema lacks one of its code's migrations stops (a newer release's extra ones are logged).
     migrate_at_start: bool = True
     #: Log lines: "json" (one object a line) or "text" (for people; the local stack).
     log_format: str = "json"

@@ -207,15 +207,30 @@ async def migrate(dsn: str, folder: Path, *, service: str) -> list[str]:
     return applied_now
 
 
+@dataclass(frozen=True)
+class SchemaCheck:
+    """How a database's schema stands against the code's migrations."""
+
+    #: Migrations the code has that are not applied, or were applied with other content: the code cannot run.
+    problems: list[str]
+    #: Migrations applied but unknown to the code: a newer release migrated. The code runs (migrations are written
+    #: so that the release before keeps working, which is what a rollback needs); say so.
+    newer: list[str]
+
+
 async def migration_problems(dsn: str, folder: Path, *, service: str) -> list[str]:
-    """How the schema differs from the code's migrations (without changing anything): each migration not
-    applied yet, applied with other content than the code's, or applied but unknown to the code. Empty: the
-    schema is at the code's latest migration."""
+    """What keeps the code from running on the schema (see `check_migrations`); empty: it may."""
+    return (await check_migrations(dsn, folder, service=service)).problems
+
+
+async def check_migrations(dsn: str, folder: Path, *, service: str) -> SchemaCheck:
+    """How the schema differs from the code's migrations, without changing anything: each migration not applied
+    yet, applied with other content than the code's, or applied but unknown to the code."""
     migrations = service_migrations(service, folder)
     conn = await connect(dsn)
     try:
         if await conn.fetchval("SELECT to_regclass('public.schema_migrations')") is None:
-            return [f"{m.namespace}/{m.name} is not applied" for m in migrations]
+            return SchemaCheck([f"{m.namespace}/{m.name} is not applied" for m in migrations], [])
         done = {
             (r["namespace"], r["version"]): (r["name"], r["checksum"])
             for r in await conn.fetch("SELECT namespace, version, name, checksum FROM public.schema_migrations")
@@ -232,10 +247,12 @@ async def migration_problems(dsn: str, folder: Path, *, service: str) -> list[st
         elif applied[1] != m.checksum:
             problems.append(f"{m.namespace}/{m.name} was applied with other content (changed after it was applied)")
     namespaces = {m.namespace for m in migrations}
-    for (namespace, version), (name, _checksum) in sorted(done.items()):
-        if namespace in namespaces and (namespace, version) not in known:
-            problems.append(f"{namespace}/{name} is applied but unknown to this code (a newer release's?)")
-    return problems
+    newer = [
+        f"{namespace}/{name}"
+        for (namespace, version), (name, _checksum) in sorted(done.items())
+        if namespace in namespaces and (namespace, version) not in known
+    ]
+    return SchemaCheck(problems, newer)
 
 
 async def database_missing(dsn: str) -> bool:

@@ -29,7 +29,7 @@ def missing_database_message(service: str, dsn: str) -> str:
 
 def unmigrated_message(service: str, database: str, problems: Sequence[str]) -> str:
     return (
-        f"{service}: the schema of database {database} is not at this code's latest migration "
+        f"{service}: the schema of database {database} lacks this code's migrations "
         f"(TANDEM_MIGRATE_AT_START is off): {'; '.join(problems)}. Run `tandem migrate {service}` "
         "(the migrate Job) with this release, or set TANDEM_MIGRATE_AT_START=true"
     )

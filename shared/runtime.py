@@ -26,12 +26,12 @@ from shared.config import ConfigError, ServiceSettings
 from shared.consumer import Handlers, InboxConsumer
 from shared.db import (
     ListenConnection,
+    check_migrations,
     create_pool,
     database_missing,
     database_name,
     ensure_database,
     migrate,
-    migration_problems,
     with_database,
 )
 from shared.errors import Unauthorized
@@ -235,9 +235,14 @@ class ServiceHost:
         if s.migrate_at_start:
             await migrate(s.dsn, self.spec.migrations, service=name)
         else:
-            problems = await migration_problems(s.dsn, self.spec.migrations, service=name)
-            if problems:
-                raise StartRefused(unmigrated_message(name, database_name(s.dsn), problems))
+            schema = await check_migrations(s.dsn, self.spec.migrations, service=name)
+            if schema.problems:
+                raise StartRefused(unmigrated_message(name, database_name(s.dsn), schema.problems))
+            if schema.newer:  # a newer release migrated (this is a rollback, or pods of two releases roll)
+                log.warning(
+                    "%s: the schema has migrations this code does not know (%s): a newer release's; running on it",
+                    name, ", ".join(schema.newer),
+                )  # fmt: skip
         declared = s.topics.all_topics(CONSUMERS)
         if s.create_topics:
             await ensure_topics(s.kafka_bootstrap_servers, s.topics, declared, security=s.kafka_security)
