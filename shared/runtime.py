@@ -11,7 +11,7 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import uvicorn
@@ -32,9 +32,11 @@ from shared.db import (
     database_name,
     ensure_database,
     migrate,
+    server_of,
     with_database,
 )
 from shared.errors import Unauthorized
+from shared.failures import DATABASE_UNAVAILABLE
 from shared.health import Watchdog
 from shared.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from shared.metrics import Metrics, ServiceMetrics
@@ -46,6 +48,7 @@ from shared.topics import check_topics, ensure_topics
 from shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -229,8 +232,10 @@ class ServiceHost:
         checked; a missing one stops the service (StartRefused) having created nothing."""
         s, name = self.settings, self.spec.name
         if create_database:
-            await ensure_database(with_database(s.dsn, "postgres"), database_name(s.dsn))
-        elif await database_missing(s.dsn):
+            await self._database_answers(
+                lambda: ensure_database(with_database(s.dsn, "postgres"), database_name(s.dsn))
+            )
+        elif await self._database_answers(lambda: database_missing(s.dsn)):
             raise StartRefused(missing_database_message(name, s.dsn))
         if s.migrate_at_start:
             await migrate(s.dsn, self.spec.migrations, service=name)
@@ -250,6 +255,23 @@ class ServiceHost:
         problems = await self._topic_problems(declared)
         if problems:
             raise StartRefused(topics_message(name, s.kafka_bootstrap_servers, problems))
+
+    async def _database_answers(self, ask: Callable[[], Awaitable[T]]) -> T:
+        """`ask`'s answer once the database server answers: a server that is away at start (restarting, failing
+        over, not up yet) is waited for with back-off and logged, as the broker is, not a reason to exit."""
+        s = self.settings
+        backoff, failures = s.consumer_policy.retry.backoff, 0
+        while True:
+            try:
+                return await ask()
+            except DATABASE_UNAVAILABLE as exc:
+                failures += 1
+                delay = backoff.delay(failures)
+                log.warning(
+                    "%s: database server %s does not answer (%s); trying again in %.1f s",
+                    self.spec.name, server_of(s.dsn), type(exc).__name__, delay,
+                )  # fmt: skip
+                await asyncio.sleep(delay)
 
     async def _topic_problems(self, declared: list[str]) -> list[str]:
         """The declared topics' differences, once the broker answers (waited for with back-off, logged)."""

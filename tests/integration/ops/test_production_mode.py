@@ -164,6 +164,17 @@ async def test_a_broker_that_does_not_answer_is_waited_for_not_a_reason_to_exit(
     assert running  # still waiting for the broker, not exited
 
 
+async def test_a_database_server_that_does_not_answer_is_waited_for_not_a_reason_to_exit(infra: Infra) -> None:
+    """A pod restarted while its Postgres fails over (or not up yet) waits for it, as for the broker, instead of
+    dying with a traceback (the fault suite saw that: seed 3039)."""
+    away = f"postgresql://postgres@127.0.0.1:{free_port()}/tandem_sessions"  # nobody listens there
+    env = service_env(infra, away, Topics(namespace=unique("t"), partitions=3))
+    seen, running = await asyncio.to_thread(wait_for_line, env, "does not answer")
+    assert "database server 127.0.0.1:" in seen[-1], "".join(seen)
+    assert "trying again in" in seen[-1]
+    assert running, "".join(seen)  # still waiting for the database, not exited
+
+
 def wait_for_line(env: dict[str, str], words: str) -> tuple[list[str], bool]:
     """Start the service, read its log until a line has `words` (or it exits); whether it was still running
     then. It is stopped afterwards."""
