@@ -181,13 +181,7 @@ class OutboxRelay:
                 "UPDATE outbox SET published_at = clock_timestamp() WHERE position = ANY($1::bigint[])",
                 [row["position"] for row in rows],
             )
-            await conn.executemany(
-                "INSERT INTO producer_positions (topic, partition, last_offset, event_id) VALUES ($1, $2, $3, $4) "
-                "ON CONFLICT (topic, partition) DO UPDATE SET last_offset = EXCLUDED.last_offset, "
-                "event_id = EXCLUDED.event_id, updated_at = clock_timestamp() "
-                "WHERE EXCLUDED.last_offset > producer_positions.last_offset",
-                [(t, p, o, e) for (t, p), (o, e) in written.items()],
-            )
+            await _record_positions(conn, written)
         self.stats.published += len(rows)
         self.stats.batches += 1
         return len(rows)
@@ -354,16 +348,22 @@ class OutboxRelay:
                 "WHERE event_id = ANY($1::text[]) AND published_at IS NULL RETURNING event_id",
                 list(found),
             )
-            await conn.executemany(
-                "INSERT INTO producer_positions (topic, partition, last_offset, event_id) VALUES ($1, $2, $3, $4) "
-                "ON CONFLICT (topic, partition) DO UPDATE SET last_offset = EXCLUDED.last_offset, "
-                "event_id = EXCLUDED.event_id, updated_at = clock_timestamp() "
-                "WHERE EXCLUDED.last_offset > producer_positions.last_offset",
-                [(t, p, o, e) for (t, p), (o, e) in written.items()],
-            )
+            await _record_positions(conn, written)
         self.stats.reconciled += len(marked)
         self.stats.published += len(marked)
         return len(marked)
+
+
+async def _record_positions(conn: Conn, written: dict[tuple[str, int], tuple[int, str]]) -> None:
+    """Keep, per partition, the offset and event id of the last record the relay wrote there (never moving back):
+    what the broker guard checks a broker's log against, and where a new leader's reconciliation starts."""
+    await conn.executemany(
+        "INSERT INTO producer_positions (topic, partition, last_offset, event_id) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (topic, partition) DO UPDATE SET last_offset = EXCLUDED.last_offset, "
+        "event_id = EXCLUDED.event_id, updated_at = clock_timestamp() "
+        "WHERE EXCLUDED.last_offset > producer_positions.last_offset",
+        [(t, p, o, e) for (t, p), (o, e) in written.items()],
+    )
 
 
 def _headers(value: Any) -> list[tuple[str, str]]:
