@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import sys
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -143,24 +145,37 @@ def _wiring(service: str) -> tuple[Any, Any, Any]:
     return spec, settings, spec.handlers(ServiceHost(spec, settings))
 
 
-def _rebuild(service: str, *, batch_size: int, until: datetime | None, progress: Any) -> Any:
-    """A projection rebuild of SERVICE from the Kafka log (shared.replay.Rebuild), as its settings say."""
+@contextlib.asynccontextmanager
+async def _rebuilding(service: str, *, batch_size: int, until: datetime | None, title: str) -> AsyncIterator[Any]:
+    """A projection rebuild of SERVICE from the Kafka log (shared.replay.Rebuild), as its settings say, prepared,
+    with its progress shown under `title`; closed when the block ends."""
     from shared.db import service_migrations
-    from shared.replay import Rebuild
+    from shared.progress import EventProgress
+    from shared.replay import Rebuild, ReplayStats
 
     spec, settings, handlers = _wiring(service)
-    return Rebuild(
-        service,
-        dsn=settings.dsn,
-        bootstrap=settings.kafka_bootstrap_servers,
-        topics=spec.consumes(settings),
-        handlers=handlers,
-        batch_size=batch_size,
-        until=until,
-        migrations=service_migrations(service, spec.migrations),
-        progress=progress,
-        security=settings.kafka_security,
-    )
+    with EventProgress(title) as shown:
+
+        def progress(stats: ReplayStats, total: int) -> None:
+            shown.update(stats.read, total, stats.rate)
+
+        rebuild = Rebuild(
+            service,
+            dsn=settings.dsn,
+            bootstrap=settings.kafka_bootstrap_servers,
+            topics=spec.consumes(settings),
+            handlers=handlers,
+            batch_size=batch_size,
+            until=until,
+            migrations=service_migrations(service, spec.migrations),
+            progress=progress,
+            security=settings.kafka_security,
+        )
+        await rebuild.prepare()
+        try:
+            yield rebuild
+        finally:
+            await rebuild.close()
 
 
 @app.command()
@@ -175,28 +190,16 @@ def replay(
 ) -> None:
     """Rebuild SERVICE's projection from the Kafka log into a fresh schema while the live one keeps
     serving; then swap it in atomically (or, with --until, keep it beside the live one)."""
-    from shared.progress import EventProgress
-    from shared.replay import ReplayStats
-
     as_of = _aware(until, "--until") if until is not None else None
 
     async def run() -> None:
-        with EventProgress(f"replay {service}") as shown:
-
-            def progress(stats: ReplayStats, total: int) -> None:
-                shown.update(stats.read, total, stats.rate)
-
-            rebuild = _rebuild(service, batch_size=batch_size, until=as_of, progress=progress)
-            await rebuild.prepare()
-            try:
-                if until is not None or not swap:
-                    await rebuild.run_to_end()
-                    outcome = f"rebuilt into schema {rebuild.schema}"
-                else:
-                    old = await rebuild.rebuild_and_swap(keep_old=keep_old)
-                    outcome = f"swapped in; the previous projection is {'kept as ' + old if keep_old else 'dropped'}"
-            finally:
-                await rebuild.close()
+        async with _rebuilding(service, batch_size=batch_size, until=as_of, title=f"replay {service}") as rebuild:
+            if until is not None or not swap:
+                await rebuild.run_to_end()
+                outcome = f"rebuilt into schema {rebuild.schema}"
+            else:
+                old = await rebuild.rebuild_and_swap(keep_old=keep_old)
+                outcome = f"swapped in; the previous projection is {'kept as ' + old if keep_old else 'dropped'}"
         typer.echo(outcome)
         s = rebuild.stats
         typer.echo(
@@ -284,22 +287,11 @@ def projection_verify(
 ) -> None:
     """Audit the live projection: rebuild it from the Kafka log beside the live one, hold the live consumer where
     both stand, compare row by row, drop the rebuild. Exit 1 on differences (the audit CronJob runs this)."""
-    from shared.progress import EventProgress
-    from shared.replay import ReplayStats
 
     async def run() -> list[Any]:
-        with EventProgress(f"verify {service}") as shown:
-
-            def progress(stats: ReplayStats, total: int) -> None:
-                shown.update(stats.read, total, stats.rate)
-
-            rebuild = _rebuild(service, batch_size=batch_size, until=None, progress=progress)
-            await rebuild.prepare()
-            try:
-                await rebuild.run_to_end()
-                found: list[Any] = await rebuild.rebuild_and_verify()
-            finally:
-                await rebuild.close()
+        async with _rebuilding(service, batch_size=batch_size, until=None, title=f"verify {service}") as rebuild:
+            await rebuild.run_to_end()
+            found: list[Any] = await rebuild.rebuild_and_verify()
         return found
 
     problems = asyncio.run(run())

@@ -39,7 +39,7 @@ variable's name. Database URLs and passwords are SecretStr: printing settings sh
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf, SecretStr, field_validator, model_validator
@@ -76,6 +76,13 @@ def _flag(value: Any) -> Any:
         return _bool(value)
     except ConfigError:
         raise ValueError("is not a boolean (use true or false)") from None
+
+
+def _one_of(value: str, choices: Sequence[str]) -> str:
+    """`value`, when it is one of `choices`; else the error that lists them (with the variable's name added)."""
+    if value not in choices:
+        raise ValueError(f"is not one of {', '.join(choices)}")
+    return value
 
 
 class CommonEnvironment(Environment):
@@ -155,23 +162,17 @@ class CommonEnvironment(Environment):
     @field_validator("TANDEM_BROKER_LOSS")
     @classmethod
     def _broker_loss(cls, value: str) -> str:
-        if value not in BROKER_LOSS_MODES:
-            raise ValueError(f"is not one of {', '.join(BROKER_LOSS_MODES)}")
-        return value
+        return _one_of(value, BROKER_LOSS_MODES)
 
     @field_validator("TANDEM_LOG_FORMAT")
     @classmethod
     def _log_format(cls, value: str) -> str:
-        if value not in LOG_FORMATS:
-            raise ValueError(f"is not one of {', '.join(LOG_FORMATS)}")
-        return value
+        return _one_of(value, LOG_FORMATS)
 
     @field_validator("TANDEM_LOG_LEVEL")
     @classmethod
     def _log_level(cls, value: str) -> str:
-        if value.upper() not in LOG_LEVELS:
-            raise ValueError(f"is not one of {', '.join(LOG_LEVELS)}")
-        return value.upper()
+        return _one_of(value.upper(), LOG_LEVELS)
 
     @field_validator("TANDEM_OTLP_ENDPOINT")
     @classmethod

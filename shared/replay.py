@@ -321,63 +321,58 @@ class Rebuild:
 
     async def rebuild_and_swap(self, *, keep_old: bool = True) -> str:
         """Catch up with the live consumer while it runs, then swap atomically. Returns the old schema."""
-        async with LogReader(self.bootstrap, security=self.security) as reader:
-            await self._chase_live(reader)
-            lock = await connect(self.dsn)
-            try:
-                async with lock.transaction():
-                    await self._level_with_live(reader, lock)
-                    old = f"projection_old_{datetime.now(UTC):%Y%m%d%H%M%S%f}"
-                    await lock.execute(f'ALTER SCHEMA "{PROJECTION_SCHEMA}" RENAME TO "{old}"')
-                    await lock.execute(f'ALTER SCHEMA "{self.schema}" RENAME TO "{PROJECTION_SCHEMA}"')
-                    generation = await lock.fetchval(
-                        "UPDATE public.projection_state SET generation = generation + 1, swapped_at = now(), "
-                        "history = history || jsonb_build_array(jsonb_build_object('at', now(), 'old', $1::text, "
-                        "'events', $2::bigint)) RETURNING generation",
-                        old,
-                        self.stats.applied,
-                    )
-                    await lock.execute("SELECT pg_notify('tandem_projection', $1)", str(generation))
-                    if not keep_old:
-                        await lock.execute(f'DROP SCHEMA "{old}" CASCADE')
-            finally:
-                await lock.close()
+        async with self._level_with_live() as lock:
+            old = f"projection_old_{datetime.now(UTC):%Y%m%d%H%M%S%f}"
+            await lock.execute(f'ALTER SCHEMA "{PROJECTION_SCHEMA}" RENAME TO "{old}"')
+            await lock.execute(f'ALTER SCHEMA "{self.schema}" RENAME TO "{PROJECTION_SCHEMA}"')
+            generation = await lock.fetchval(
+                "UPDATE public.projection_state SET generation = generation + 1, swapped_at = now(), "
+                "history = history || jsonb_build_array(jsonb_build_object('at', now(), 'old', $1::text, "
+                "'events', $2::bigint)) RETURNING generation",
+                old,
+                self.stats.applied,
+            )
+            await lock.execute("SELECT pg_notify('tandem_projection', $1)", str(generation))
+            if not keep_old:
+                await lock.execute(f'DROP SCHEMA "{old}" CASCADE')
         self.schema = PROJECTION_SCHEMA
         return old
 
-    async def _chase_live(self, reader: LogReader) -> None:
-        for _ in range(100):  # chase the live consumer until the remaining gap is small
-            target = await self.live_positions()
-            gap = sum(max(0, off - self.positions.get(tp, 0)) for tp, off in target.items())
-            if gap <= self.batch_size:
-                break
-            await self.catch_up(reader, target, sum(target.values()))
-
-    async def _level_with_live(self, reader: LogReader, lock: asyncpg.Connection) -> None:
-        """Inside `lock`'s transaction: hold the live consumer (it takes the projection lock shared for each
-        batch) and apply the rest, so that the rebuild stands exactly where the live projection stands."""
-        await lock.execute("SELECT pg_advisory_xact_lock(hashtext($1))", PROJECTION_LOCK)
-        target = await self.live_positions(lock)
-        await self.catch_up(reader, target, sum(target.values()))
-        mismatch = {
-            tp: (self.positions.get(tp, 0), off) for tp, off in target.items() if self.positions.get(tp, 0) != off
-        }
-        if mismatch:
-            raise PositionsDiverged(f"rebuild and live positions differ: {mismatch}")
+    @contextlib.asynccontextmanager
+    async def _level_with_live(self) -> AsyncIterator[asyncpg.Connection]:
+        """Chase the live consumer while it runs; then, in a transaction on the connection yielded, hold it (it
+        takes the projection lock shared for each batch) and apply the rest, so that the rebuild stands exactly
+        where the live projection stands while the caller's block runs."""
+        async with LogReader(self.bootstrap, security=self.security) as reader:
+            for _ in range(100):  # chase the live consumer until the remaining gap is small
+                target = await self.live_positions()
+                gap = sum(max(0, off - self.positions.get(tp, 0)) for tp, off in target.items())
+                if gap <= self.batch_size:
+                    break
+                await self.catch_up(reader, target, sum(target.values()))
+            lock = await connect(self.dsn)
+            try:
+                async with lock.transaction():
+                    await lock.execute("SELECT pg_advisory_xact_lock(hashtext($1))", PROJECTION_LOCK)
+                    target = await self.live_positions(lock)
+                    await self.catch_up(reader, target, sum(target.values()))
+                    mismatch = {
+                        tp: (self.positions.get(tp, 0), off)
+                        for tp, off in target.items()
+                        if self.positions.get(tp, 0) != off
+                    }
+                    if mismatch:
+                        raise PositionsDiverged(f"rebuild and live positions differ: {mismatch}")
+                    yield lock
+            finally:
+                await lock.close()
 
     async def rebuild_and_verify(self) -> list[TableDiff]:
         """An audit of the live projection: rebuild it from the log while the live one runs, hold the live
         consumer at the point both have reached, compare them row by row, then drop the rebuild. No differences:
         the live projection is exactly what the log says."""
-        async with LogReader(self.bootstrap, security=self.security) as reader:
-            await self._chase_live(reader)
-            lock = await connect(self.dsn)
-            try:
-                async with lock.transaction():
-                    await self._level_with_live(reader, lock)
-                    differences = await diff(self.dsn, self.schema)
-            finally:
-                await lock.close()
+        async with self._level_with_live():
+            differences = await diff(self.dsn, self.schema)
         drop = await connect(self.dsn)
         try:
             await drop.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
