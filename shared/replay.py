@@ -35,6 +35,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from shared.consumer import PROJECTION_LOCK, TRANSIENT, Handlers
 from shared.db import PROJECTION_SCHEMA, Migration, apply_projection_migrations, connect
 from shared.events import Envelope, UndecodableEvent, decode
+from shared.failures import DATABASE_UNAVAILABLE
 from shared.kafka_security import PLAINTEXT, KafkaSecurity
 
 log = logging.getLogger(__name__)
@@ -371,14 +372,16 @@ class Rebuild:
         """An audit of the live projection: rebuild it from the log while the live one runs, hold the live
         consumer at the point both have reached, compare them row by row, then drop the rebuild. No differences:
         the live projection is exactly what the log says."""
-        async with self._level_with_live():
-            differences = await diff(self.dsn, self.schema)
-        drop = await connect(self.dsn)
         try:
-            await drop.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
-        finally:
-            await drop.close()
-        return differences
+            async with self._level_with_live():
+                return await diff(self.dsn, self.schema)
+        finally:  # also when it failed (the database or broker went away): an audit leaves nothing behind
+            with contextlib.suppress(*DATABASE_UNAVAILABLE):
+                drop = await connect(self.dsn)
+                try:
+                    await drop.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+                finally:
+                    await drop.close()
 
 
 @dataclass(frozen=True)

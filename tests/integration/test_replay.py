@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
@@ -221,6 +222,46 @@ async def test_a_replay_started_while_events_keep_arriving_swaps_in_with_none_lo
         await again.close()
         assert await diff(dsn, "rebuild_check") == []  # the swapped-in projection = f(log)
         assert consumer.generation == 1  # the live consumer saw the swap and went on with fresh connections
+    finally:
+        await broker.stop()
+        await producer.stop()
+
+
+async def test_an_audit_that_fails_half_way_leaves_no_rebuild_behind(
+    infra: Infra, created_topics: Topics, new_database: Any, monkeypatch: Any
+) -> None:
+    """`tandem projection verify` dies after holding the live consumer (here: its comparison fails, as when the
+    database goes away): the live consumer is let go and the rebuilt schema is dropped all the same."""
+    topics = created_topics
+    dsn = await new_database("verify")
+    await migrate(dsn, MIGRATIONS, service=SERVICE)
+    await produce(infra.kafka_bootstrap, topics.pairing, [msg(pair(f"v{i}")) for i in range(20)])
+    consumer, broker, producer = await _live(infra, topics, dsn)
+    try:
+        await eventually(_processed(consumer, 20), timeout=30)
+        rebuild = _rebuild(infra, dsn, topics, schema=f"rebuild_{uuid.uuid4().hex[:6]}")
+        await rebuild.prepare()
+        await rebuild.run_to_end()
+
+        async def compare_fails(*_: Any, **__: Any) -> Any:
+            raise ConnectionResetError("the database went away")
+
+        monkeypatch.setattr("shared.replay.diff", compare_fails)
+        try:
+            with pytest.raises(ConnectionResetError):
+                await rebuild.rebuild_and_verify()
+        finally:
+            await rebuild.close()
+        conn = await connect(dsn)
+        try:
+            left = await conn.fetchval(
+                "SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1", rebuild.schema
+            )
+            assert left == 0, "the audit left its rebuild behind"
+        finally:
+            await conn.close()
+        await produce(infra.kafka_bootstrap, topics.pairing, [msg(pair("after"))])
+        await eventually(_processed(consumer, 21), timeout=30)  # the live consumer was let go
     finally:
         await broker.stop()
         await producer.stop()
