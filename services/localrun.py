@@ -136,9 +136,14 @@ class LocalSystem:
     def start_services(self) -> None:
         logs = self.data_dir / "logs"
         logs.mkdir(exist_ok=True)
+        ports = {service.name: _pick(service.port) for service in registry.SERVICES}
+        self.urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         for service in registry.SERVICES:
-            port = _pick(service.port)
+            port = ports[service.name]
             env = dict(self.env)
+            # where the pages call the APIs and the mails link to: wherever the services landed
+            for name, url in self.urls.items():
+                env.setdefault(registry.service(name).prefix + "URL", url)
             env.update(
                 {
                     "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
@@ -153,7 +158,7 @@ class LocalSystem:
             if self.mail is not None:
                 env.setdefault("NOTIFICATIONS_SMTP_HOST", "127.0.0.1")
                 env.setdefault("NOTIFICATIONS_SMTP_PORT", str(self.mail.port))
-            env.setdefault("NOTIFICATIONS_SESSIONS_URL", f"http://127.0.0.1:{registry.service('sessions').port}")
+            env.setdefault("NOTIFICATIONS_SESSIONS_URL", self.urls["sessions"])
             if self.kafka is not None:  # the local broker keeps nothing: recover from its loss by ourselves
                 env.setdefault("TANDEM_BROKER_LOSS", "recover")
                 env.setdefault("TANDEM_CREATE_TOPICS", "true")
@@ -166,7 +171,6 @@ class LocalSystem:
             self.children[service.name] = subprocess.Popen(
                 [sys.executable, "-m", service.package], env=env, stdout=log, stderr=log
             )
-            self.urls[service.name] = f"http://127.0.0.1:{port}"
         if self.idp is not None:  # the pages sign in and come back to wherever the services landed
             from dataclasses import replace
 

@@ -27,6 +27,9 @@ sets it), TANDEM_LOG_LEVEL (DEBUG, INFO (default), WARNING, ERROR or CRITICAL), 
 collector, e.g. http://otel-collector:4318, to which traces are sent at /v1/traces; unset: spans are still made and
 propagated, in the events' traceparent, but not exported), TANDEM_TRACE_SAMPLE_RATIO (the share of new traces
 sampled, 0 to 1, default 1; a trace begun elsewhere follows its parent's decision).
+PAIRING_URL, SESSIONS_URL, NOTIFICATIONS_URL (where people and tools reach each service; unset:
+http://127.0.0.1:<its port>), TANDEM_WEB_ORIGINS (comma-separated origins, besides the services' own, whose browser
+pages may call the APIs with a token: CORS).
 Per service (prefix PAIRING_, SESSIONS_, NOTIFICATIONS_): DATABASE_URL, HTTP_HOST, HTTP_PORT, METRICS_PORT (unset:
 GET /metrics on the API's port; set, as in a cluster: only on this port, so that an ingress to the API cannot expose
 it).
@@ -41,9 +44,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf, SecretStr, field_validator, model_validator
 
+from shared import registry
 from shared.auth import AuthSettings, OidcEnvironment, serves
 from shared.brokerguard import BROKER_LOSS_MODES
 from shared.consumer import ConsumerPolicy
@@ -85,6 +90,18 @@ def _one_of(value: str, choices: Sequence[str]) -> str:
     return value
 
 
+def _base_url(variable: str, value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"{variable}: {value!r} is not an http(s) URL such as https://sessions.example.com")
+    return value.strip().rstrip("/")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 class CommonEnvironment(Environment):
     """The variables every service reads (besides TANDEM_OIDC_* and Kafka security's)."""
 
@@ -120,6 +137,13 @@ class CommonEnvironment(Environment):
     TANDEM_TRACE_SAMPLE_RATIO: float = 1.0
     #: A server for all services (each uses its own database `tandem_<service>` on it).
     DATABASE_URL: SecretStr | None = None
+    #: Where people and tools reach each service (its public base URL; unset: http://127.0.0.1:<its port>). The
+    #: browser pages call all three APIs there, mails link there, `tandem status` asks there.
+    PAIRING_URL: str | None = None
+    SESSIONS_URL: str | None = None
+    NOTIFICATIONS_URL: str | None = None
+    #: Comma-separated origins, besides the three services' own, whose pages may call the APIs (CORS).
+    TANDEM_WEB_ORIGINS: str | None = None
 
     _flags = field_validator(
         "KAFKA_ENABLE_IDEMPOTENCE",
@@ -209,6 +233,22 @@ class CommonEnvironment(Environment):
         listed = self.TANDEM_TENANT if self.TANDEM_TENANTS is None else self.TANDEM_TENANTS
         return frozenset(t.strip() for t in listed.split(",") if t.strip())
 
+    def public_urls(self) -> dict[str, str]:
+        """Each service's public base URL (see PAIRING_URL etc.), checked: http(s), a host, no query."""
+        urls = {}
+        for name in registry.NAMES:
+            variable = f"{name.upper()}_URL"
+            given = getattr(self, variable, None)
+            urls[name] = _base_url(variable, given) if given else f"http://127.0.0.1:{registry.default_port(name)}"
+        return urls
+
+    def web_origins(self) -> tuple[str, ...]:
+        """The origins whose pages may call the APIs: the services' own, then TANDEM_WEB_ORIGINS."""
+        own = [_origin(url) for url in self.public_urls().values()]
+        listed = [o.strip() for o in (self.TANDEM_WEB_ORIGINS or "").split(",") if o.strip()]
+        extra = [_origin(_base_url("TANDEM_WEB_ORIGINS", o)) for o in listed]
+        return tuple(dict.fromkeys(o for o in (*own, *extra) if o))
+
     def topics(self) -> Topics:
         return Topics(
             namespace=self.TANDEM_TOPIC_NAMESPACE,
@@ -296,6 +336,14 @@ class ServiceSettings(BaseModel):
     otlp_endpoint: str | None = None
     #: The share of new traces sampled (0..1).
     trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    #: Where people and tools reach each service (service name -> public base URL, no trailing slash).
+    public_urls: dict[str, str] = Field(
+        default_factory=lambda: {n: f"http://127.0.0.1:{registry.default_port(n)}" for n in registry.NAMES}
+    )
+    #: Origins whose browser pages may call this API with a token (CORS).
+    web_origins: tuple[str, ...] = Field(
+        default_factory=lambda: tuple(f"http://127.0.0.1:{registry.default_port(n)}" for n in registry.NAMES)
+    )
     #: The service's own variables, prefix removed (their repr masks secret-looking ones).
     extra: InstanceOf[Variables] = Field(default_factory=Variables)
 
@@ -363,6 +411,8 @@ class ServiceSettings(BaseModel):
                 log_level=common.TANDEM_LOG_LEVEL,
                 otlp_endpoint=common.TANDEM_OTLP_ENDPOINT,
                 trace_sample_ratio=common.TANDEM_TRACE_SAMPLE_RATIO,
+                public_urls=common.public_urls(),
+                web_origins=common.web_origins(),
                 extra={k[len(prefix) :]: v for k, v in env.items() if k.startswith(prefix)},
             )
         except ValueError as exc:

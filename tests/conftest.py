@@ -168,3 +168,23 @@ async def serve_all(serve: ServeFactory) -> ServeAllFactory:
         return running
 
     return run
+
+
+@pytest.fixture
+async def serve_site(serve: ServeFactory) -> ServeAllFactory:
+    """The whole system as the browser pages see it: each service on a free port it knows in advance, every
+    service told the others' public URLs (the pages call all three APIs) and allowing their origins (CORS).
+    Keyword arguments as for serve_all."""
+
+    async def run(**overrides: dict[str, object]) -> dict[str, Running]:
+        ports = {spec.name: free_port() for spec in SPECS}
+        urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        running = {}
+        for spec in SPECS:
+            given = {"public_urls": urls, "web_origins": tuple(urls.values()), **overrides.get(spec.name, {})}
+            running[spec.name] = await serve(spec, port=ports[spec.name], **given)
+        for service in running.values():
+            await eventually(lambda url=service.url: ready(url))
+        return running
+
+    return run

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from services.pairing.api import audit, directory, match_runs, pairs, participants, programmes, scim
 from services.pairing.api.access import MATRIX
+from shared import web
 from shared.http import create_app, document_errors
 from shared.runtime import ServiceHost
 
@@ -18,5 +19,6 @@ def build_api(host: ServiceHost) -> FastAPI:
     )
     for module in (programmes, participants, match_runs, pairs, directory, audit, scim):
         app.include_router(module.router)
+    web.mount(app, host.settings.web_origins, home="/console")
     document_errors(app)
     return app

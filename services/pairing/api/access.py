@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared import web
 from shared.access import PUBLIC, Matrix, allow
 
 HR = allow("hr")
@@ -57,4 +58,5 @@ MATRIX: Matrix = {
     ("PATCH", "/scim/v2/Users/{scim_id}"): INTEGRATION,
     ("DELETE", "/scim/v2/Users/{scim_id}"): INTEGRATION,
     **{(m, "/scim/v2/{rest:path}"): INTEGRATION for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")},
+    **web.ROUTES,
 }

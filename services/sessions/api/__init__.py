@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from services.sessions.api import audit, dashboard, feedback, mentorship, outcomes, sessions
 from services.sessions.api.access import MATRIX
+from shared import web
 from shared.http import create_app, document_errors
 from shared.runtime import ServiceHost
 
@@ -14,5 +15,6 @@ def build_api(host: ServiceHost) -> FastAPI:
     app = create_app("Tandem sessions", "Agreements, goals, sessions, feedback and programme outcomes for HR.", MATRIX)
     for module in (mentorship, sessions, feedback, outcomes, audit, dashboard):
         app.include_router(module.router)
+    web.mount(app, host.settings.web_origins, home="/dashboard")
     document_errors(app)
     return app

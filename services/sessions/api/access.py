@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared import web
 from shared.access import PUBLIC, Matrix, Rule, allow
 
 HR_AUDITOR = allow("hr", "auditor")
@@ -37,9 +38,7 @@ MATRIX: Matrix = {
     ("GET", "/programmes/{programme_id}/outcomes.csv"): EXPORT,
     ("GET", "/programmes/{programme_id}/outcomes.json"): EXPORT,
     ("GET", "/programmes/{programme_id}/at-risk"): allow("hr", note="names of at-risk pairs: HR only"),
-    ("GET", "/"): Rule(public=True, note="redirects to the dashboard (where sign-out returns)"),
     ("GET", "/dashboard"): Rule(public=True, note="the page; it signs in (Authorization Code + PKCE)"),
     ("GET", "/dashboard/static/{name}"): PUBLIC,
-    ("GET", "/auth/config"): Rule(public=True, note="the dashboard's sign-in: issuer, public client, redirect URI"),
-    ("GET", "/auth/callback"): Rule(public=True, note="the dashboard's sign-in: finishes the code exchange"),
+    **web.ROUTES,
 }

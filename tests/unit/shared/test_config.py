@@ -190,3 +190,24 @@ def test_replace_validates_like_a_new_instance() -> None:
 )
 def test_a_database_url_is_printed_without_its_password(dsn: str, printed: str) -> None:
     assert shown(dsn) == printed
+
+
+def test_public_urls_and_web_origins_are_read_and_checked() -> None:
+    import pytest
+
+    from shared.config import ServiceSettings
+    from shared.environment import ConfigError
+
+    env = {
+        "DATABASE_URL": "postgresql://u@h/db",
+        "SESSIONS_URL": "https://sessions.acme.example/",
+        "TANDEM_WEB_ORIGINS": "https://intranet.acme.example, ",
+    }
+    settings = ServiceSettings.from_env("notifications", env)
+    assert settings.public_urls["sessions"] == "https://sessions.acme.example"
+    assert settings.public_urls["pairing"] == "http://127.0.0.1:8001"
+    assert "https://sessions.acme.example" in settings.web_origins
+    assert "https://intranet.acme.example" in settings.web_origins
+    for variable, value in (("PAIRING_URL", "pairing.acme.example"), ("TANDEM_WEB_ORIGINS", "ftp://x")):
+        with pytest.raises(ConfigError, match=variable):
+            ServiceSettings.from_env("notifications", {**env, variable: value})

@@ -1,11 +1,11 @@
-// Sign-in for Tandem's browser pages: OpenID Connect Authorization Code with PKCE (S256), as a public client.
+// Sign-in for Tandem's browser pages (every service serves this file at /web/static/auth.js): OpenID Connect Authorization Code with PKCE (S256), as a public client.
 // No library: the Web Crypto API makes the verifier and its SHA-256 challenge. The access token stays in this
 // tab's sessionStorage (gone when the tab closes) and goes as a Bearer token with every API call; the API, not
 // this page, verifies it. What the page reads from the token (name, roles, expiry) is only for display.
 "use strict";
 
 const TandemAuth = (() => {
-  const SESSION = "tandem.auth";         // {access_token, id_token, expires_at, name, roles, tenant, signed_in_at}
+  const SESSION = "tandem.auth";         // {access_token, id_token, expires_at, name, roles, tenant, locale, signed_in_at}
   const PENDING = "tandem.auth.pending"; // {state, nonce, verifier, return_to}: between leaving and coming back
   const SKEW = 30;                       // seconds: a token this close to expiry is treated as expired
 
@@ -96,9 +96,10 @@ const TandemAuth = (() => {
       expires_at: access.exp || now() + (tokens.expires_in || 300),
       name: access.name || access.preferred_username || access.sub, roles: access.roles || [],
       tenant: access.tenant || "", signed_in_at: now(),
+      locale: access.locale || (tokens.id_token && claims(tokens.id_token).locale) || "",
     }));
     const back = pending.return_to || "";
-    location.replace(back.startsWith("/") && !back.startsWith("//") ? back : "/dashboard"); // this site only
+    location.replace(back.startsWith("/") && !back.startsWith("//") ? back : cfg.home || "/"); // this site only
   }
 
   /** fetch() with the token; signs in first when there is none, and again when the API says it expired. */
@@ -124,7 +125,7 @@ const TandemAuth = (() => {
     sessionStorage.removeItem(SESSION);
     const cfg = await config();
     const end = cfg.provider.end_session_endpoint;
-    if (!end) { location.assign("/dashboard"); return; }
+    if (!end) { location.assign(cfg.home || "/"); return; }
     const params = { client_id: cfg.client_id, post_logout_redirect_uri: cfg.post_logout_redirect_uri };
     if (session && session.id_token) params.id_token_hint = session.id_token;
     const url = new URL(end);
@@ -132,5 +133,32 @@ const TandemAuth = (() => {
     location.assign(url.toString());
   }
 
-  return { current, signIn, complete, api, signOut };
+  /** The public base URL of a service's API ("pairing", "sessions", "notifications"), from /auth/config. */
+  async function base(service) {
+    const cfg = await config();
+    const url = cfg.apis && cfg.apis[service];
+    if (!url) throw new Error(`no URL for the ${service} service in /auth/config`);
+    return url;
+  }
+
+  /** api() with JSON: a service's path, optional body; resolves to the parsed answer, or throws an Error whose
+   *  message is the API's own (it names the field) and whose `status` and `field` are set. */
+  async function json(service, path, { method = "GET", body, headers = {} } = {}) {
+    const init = { method, headers: { ...headers } };
+    if (body instanceof FormData) init.body = body;
+    else if (body !== undefined) { init.body = JSON.stringify(body); init.headers["content-type"] = "application/json"; }
+    const res = await api(`${await base(service)}${path}`, init);
+    const text = await res.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch { data = text; }
+    if (!res.ok) {
+      const error = (data && data.error) || {};
+      const err = new Error(error.message || (typeof data === "string" && data) || `${method} ${path}: ${res.status}`);
+      err.status = res.status; err.field = error.field || null; err.errors = (data && data.errors) || [];
+      throw err;
+    }
+    return data;
+  }
+
+  return { current, signIn, complete, api, signOut, base, json, config };
 })();
