@@ -317,3 +317,18 @@ def test_alerts_use_the_services_metrics(overlay: str) -> None:
         for metric in ("tandem_dead_letters", "tandem_outbox_oldest_age_seconds", "tandem_notifications"):
             for m in re.finditer(rf"\b{metric}\b", r["expr"]):
                 assert "max by (service" in r["expr"][: m.start()].rsplit("sum by", 1)[-1], r["alert"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_public_urls_are_the_ingress_hosts(overlay: str) -> None:
+    """The pages call the APIs at <SERVICE>_URL and CORS allows those origins: each must be its service's host."""
+    docs = render(overlay)
+    data = named(docs, "ConfigMap", "tandem-common")["data"]
+    hosts = {
+        rule["http"]["paths"][0]["backend"]["service"]["name"].removeprefix("tandem-"): rule["host"]
+        for rule in named(docs, "Ingress", "tandem")["spec"]["rules"]
+    }
+    assert set(hosts) == set(registry.NAMES)
+    for name, host in hosts.items():
+        url = urlsplit(data[f"{name.upper()}_URL"])
+        assert (url.scheme, url.hostname) == ("https", host), name
