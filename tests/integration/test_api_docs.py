@@ -44,6 +44,7 @@ async def test_the_api_documentation_needs_nothing_from_another_host(serve: Serv
             r = await client.get(page)
             assert r.status_code == 200, (page, r.text[:300])
             assert r.headers["content-type"].startswith("text/html")
+            assert "default-src 'self'" in r.headers["content-security-policy"]  # the browser asks no other host
             urls = referenced(r.text)
             assert any(u.endswith(must_load) for u in urls), (page, urls)
             assert "fonts.googleapis" not in r.text, page
