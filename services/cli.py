@@ -635,8 +635,8 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
 ) -> None:
     """Per service: readiness (its /health/ready, reasons), outbox backlog and oldest age, consumer lag per
-    topic, dead letters by status. Exit 1 when a service is not ready. Service URLs: <SERVICE>_URL, default
-    http://127.0.0.1:<its port>."""
+    topic, dead letters by status. Exit 1 when a service is not ready. Service URLs: <SERVICE>_URL, else the running
+    local stack's (.tandem/stack.json), else http://127.0.0.1:<its port>."""
     import json
     import os
 
