@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from aiokafka.errors import KafkaError
 
-from shared import registry
+from shared import registry, stack
 
 app = typer.Typer(help="Tandem: reverse-mentoring programmes as event-driven services.", no_args_is_help=True)
 contracts_app = typer.Typer(help="The event contract (JSON Schemas, AsyncAPI), generated from the code.")
@@ -24,6 +25,44 @@ projection_app = typer.Typer(help="Inspect a service's projection (tables built 
 app.add_typer(projection_app, name="projection")
 hr_app = typer.Typer(help="The HR platform's way in: integration tokens, full-file sync of the directory.")
 app.add_typer(hr_app, name="hr")
+
+
+#: The commands that start things themselves, or need no broker or database: they read no stack file.
+_OWN_SETTINGS = ("up", "serve", "contracts")
+#: The running local stack the commands found (shared.stack), or why none is used.
+_stack = stack.Found()
+
+
+@app.callback()
+def _local_stack(ctx: typer.Context) -> None:
+    # What the environment does not set, a running `tandem up` supplies (.tandem/stack.json): the environment wins.
+    global _stack
+    if ctx.invoked_subcommand in _OWN_SETTINGS or ctx.resilient_parsing:
+        return
+    _stack = stack.discover(os.environ, Path.cwd())
+    os.environ.update(_stack.defaults(os.environ))
+
+
+def _need(*, broker: bool = False, databases: tuple[str, ...] = ()) -> None:
+    """Refuse in one line when the broker or a service's database is not configured, saying what to set (rather
+    than trying a default address where nothing answers)."""
+    missing = []
+    if broker and not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        missing.append("no broker: set KAFKA_BOOTSTRAP_SERVERS")
+    for service in databases:
+        prefix = registry.service(service).prefix
+        if not (os.environ.get(f"{prefix}DATABASE_URL") or os.environ.get("DATABASE_URL")):
+            missing.append(f"no database for {service}: set {prefix}DATABASE_URL or DATABASE_URL")
+    if missing:
+        raise _Failed(_stack.missing("; ".join(missing)))
+
+
+def _need_broker() -> None:
+    _need(broker=True)
+
+
+def _need_database(service: str) -> None:
+    _need(databases=(service,))
 
 
 def _service(name: str) -> str:
@@ -69,6 +108,8 @@ def migrate(service: Annotated[str, typer.Argument(help="a service, or 'all'")] 
 
     names = registry.NAMES if service == "all" else (_service(service),)
     for name in names:
+        _need_database(name)
+    for name in names:
         module = importlib.import_module(registry.service(name).app)
         settings = importlib.import_module(registry.service(name).config).load_settings()
         try:
@@ -85,6 +126,7 @@ app.add_typer(topics_app, name="topics", invoke_without_command=True)
 def _topic_settings() -> Any:
     from shared.config import ServiceSettings
 
+    _need_broker()
     return ServiceSettings.from_env("pairing", database_url="unused")
 
 
@@ -140,6 +182,7 @@ def _aware(value: str, option: str) -> datetime:
 def _wiring(service: str) -> tuple[Any, Any, Any]:
     from shared.runtime import ServiceHost
 
+    _need_database(service)
     spec = importlib.import_module(registry.service(service).app).SPEC
     settings = importlib.import_module(registry.service(service).config).load_settings()
     return spec, settings, spec.handlers(ServiceHost(spec, settings))
@@ -153,6 +196,7 @@ async def _rebuilding(service: str, *, batch_size: int, until: datetime | None, 
     from shared.progress import EventProgress
     from shared.replay import Rebuild, ReplayStats
 
+    _need(broker=True, databases=(service,))
     spec, settings, handlers = _wiring(service)
     with EventProgress(title) as shown:
 
@@ -231,6 +275,7 @@ def audit(
     if output_format not in ("table", "json", "csv"):
         raise typer.BadParameter("choose table, json or csv", param_hint="--format")
     moment = _aware(as_of, "--as-of") if as_of else None
+    _need_broker()
     settings = ServiceSettings.from_env("pairing", database_url="unused")
     tenant = tenant or settings.tenant
     raw = asyncio.run(
@@ -313,6 +358,8 @@ def hr_token(
     from services.pairing.config import load_settings
     from shared.db import connect
 
+    _need_database("pairing")
+
     async def run() -> str:
         conn = await connect(load_settings().dsn)
         try:
@@ -339,6 +386,7 @@ def hr_import(
     from shared.db import create_pool
     from shared.errors import InvalidInput
 
+    _need_database("pairing")
     settings = load_settings()
     moment = _aware(as_of, "--as-of") if as_of else None
 
@@ -428,6 +476,7 @@ def _dsn(service: str) -> str:
     """A service's database, from <SERVICE>_DATABASE_URL or DATABASE_URL (as `tandem migrate` reads it)."""
     from shared.config import ServiceSettings
 
+    _need_database(service)
     settings: Any = ServiceSettings.from_env(service)
     return str(settings.dsn)
 
@@ -442,12 +491,14 @@ def _dlq_services(service: str | None) -> list[tuple[str, str]]:
     for name in registry.CONSUMERS:
         try:
             found.append((name, _dsn(name)))
-        except ConfigError:
+        except (ConfigError, _Failed):
             skipped.append(name)
     if not found:
         raise _Failed(
-            "no service database configured: set DATABASE_URL (a server for all services) or "
-            + ", ".join(f"{registry.service(n).prefix}DATABASE_URL" for n in registry.CONSUMERS)
+            _stack.missing(
+                "no service database configured: set DATABASE_URL (a server for all services) or "
+                + " or ".join(f"{registry.service(n).prefix}DATABASE_URL" for n in registry.CONSUMERS)
+            )
         )
     for name in skipped:
         typer.echo(f"({name}: skipped, {registry.service(name).prefix}DATABASE_URL is not set)", err=True)
@@ -533,6 +584,7 @@ def dlq_redrive(
 
     if bool(dead_letters) == all_:
         raise typer.BadParameter("give dead letter ids, or --all (not both)")
+    _need_broker()
     who = by or getpass.getuser()
     wanted: dict[str, list[int]] = defaultdict(list)
     left: list[str] = []
@@ -583,8 +635,8 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
 ) -> None:
     """Per service: readiness (its /health/ready, reasons), outbox backlog and oldest age, consumer lag per
-    topic, dead letters by status. Exit 1 when a service is not ready. Service URLs: <SERVICE>_URL, default
-    http://127.0.0.1:<its port>."""
+    topic, dead letters by status. Exit 1 when a service is not ready. Service URLs: <SERVICE>_URL, else the running
+    local stack's (.tandem/stack.json), else http://127.0.0.1:<its port>."""
     import json
     import os
 
@@ -658,7 +710,12 @@ def main() -> None:
     except (_Failed, ConfigError, OperatorError) as exc:
         typer.echo(f"tandem: {exc}", err=True)
         raise SystemExit(2) from None
-    except (KafkaError, OSError, TimeoutError) as exc:  # a dependency that does not answer
+    except KafkaError as exc:  # the broker does not answer, or refuses
+        detail = str(exc).removeprefix(f"{type(exc).__name__}: ")
+        where = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
+        typer.echo(f"tandem: broker {where}: {type(exc).__name__}: {detail}".rstrip(": "), err=True)
+        raise SystemExit(2) from None
+    except (OSError, TimeoutError) as exc:  # a dependency that does not answer
         typer.echo(f"tandem: {type(exc).__name__}: {exc}".rstrip(": "), err=True)
         raise SystemExit(2) from None
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:  # what the database refused, and why

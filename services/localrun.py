@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from shared import registry
+from shared import registry, stack
 from shared.db import ensure_database, shown, with_database
 from shared.localstack import EmbeddedKafka, EmbeddedPostgres, free_port
 from shared.topics import Topics, ensure_topics
@@ -208,6 +208,38 @@ class LocalSystem:
         path.write_text(self.hr_token + "\n")
         path.chmod(0o600)
 
+    def write_stack_file(self) -> Path:
+        """Tell the `tandem` commands where this stack is (shared.stack): .tandem/stack.json, this user's only."""
+        broker = {
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+            "TANDEM_TOPIC_NAMESPACE": self.env.get("TANDEM_TOPIC_NAMESPACE", "tandem"),
+        }
+        if self.kafka is not None:  # the client settings that suit the local broker, as the services have them
+            broker["KAFKA_SESSION_TIMEOUT_MS"] = str(EmbeddedKafka.SESSION_TIMEOUT_MS)
+            broker["KAFKA_HEARTBEAT_INTERVAL_MS"] = str(EmbeddedKafka.HEARTBEAT_INTERVAL_MS)
+            broker["KAFKA_FETCH_MAX_WAIT_MS"] = str(EmbeddedKafka.FETCH_MAX_WAIT_MS)
+        oidc = {"issuer": self.issuer}
+        if self.idp is not None:
+            cli = self.idp.clients["tandem-cli"]
+            oidc |= {"cli_client_id": cli.client_id, "cli_client_secret": cli.secret or ""}
+        smtp = {}
+        if self.mail is not None:
+            smtp = {"host": "127.0.0.1", "port": str(self.mail.port), "mail_dir": str(self.mail.folder)}
+        elif self.env.get("NOTIFICATIONS_SMTP_HOST"):
+            smtp = {"host": self.env["NOTIFICATIONS_SMTP_HOST"], "port": self.env.get("NOTIFICATIONS_SMTP_PORT", "")}
+        found = stack.Stack(
+            pid=os.getpid(),
+            started_at=stack.now(),
+            data_dir=str(self.data_dir),
+            broker=broker,
+            database_url=self.database_url,
+            databases={s.name: with_database(self.database_url, s.database) for s in registry.SERVICES},
+            services=dict(self.urls),
+            oidc=oidc,
+            smtp=smtp,
+        )
+        return stack.write(self.data_dir, found)
+
     def check_children(self) -> None:
         for service, proc in self.children.items():
             if proc.poll() is not None:
@@ -233,11 +265,13 @@ class LocalSystem:
         )
         self.say(f"                 bearer token in {self.data_dir / 'hr-token'}")
         self.say(f"  logs           {self.data_dir / 'logs'}")
+        self.say(f"  tandem CLI     reads {stack.path_in(self.data_dir)} (e.g. `.venv/bin/tandem status`)")
         if self.mail is not None:
             self.say(f"  mail           {self.mail.folder} (every notification the demo sends, as .eml)")
         self.say("Press Ctrl-C to stop everything.")
 
     def stop(self) -> None:
+        stack.remove(self.data_dir, os.getpid())  # first: the tools stop pointing here
         for proc in self.children.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -292,6 +326,7 @@ async def _run(system: LocalSystem) -> None:
     system.start_services()
     await system.wait_ready()
     await system.issue_hr_token()
+    system.write_stack_file()
     if system.demo and system.idp is None:
         system.say("demo data: skipped (it signs in through the local provider; TANDEM_OIDC_ISSUER names another)")
     elif system.demo:

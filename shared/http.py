@@ -16,7 +16,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -69,8 +71,16 @@ def _describe(error: Any, body: Any) -> dict[str, Any]:
 
 def create_app(title: str, description: str, access: Matrix, version: str = "1.0.0") -> FastAPI:
     """The service's app: every route goes through `authorise` (the access matrix `access`, fail closed)."""
-    app = FastAPI(title=title, description=description, version=version, dependencies=[Depends(authorise)])
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        dependencies=[Depends(authorise)],
+        docs_url=None,  # FastAPI's own pages load their scripts from a CDN: blank offline (serve_docs instead)
+        redoc_url=None,
+    )
     app.state.access = access
+    serve_docs(app)
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
@@ -155,6 +165,71 @@ def create_app(title: str, description: str, access: Matrix, version: str = "1.0
         return JSONResponse(body, status_code=200 if ok else 503)
 
     return app
+
+
+#: Where the API documentation pages take their scripts, styles and icon from: this service itself.
+DOCS_ASSETS = "/docs/assets"
+#: The documentation pages load nothing from another host (ReDoc would fetch its vendor's logo; it does without).
+#: Inline script and style: the pages' own configuration, and the styles the two UIs set at run time.
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+def _docs_assets() -> str:
+    """The folder of Swagger UI's and ReDoc's built files, as the fastapi-offline package ships them."""
+    import importlib.resources
+
+    return str(importlib.resources.files("fastapi_offline") / "static")
+
+
+def serve_docs(app: FastAPI) -> None:
+    """The API documentation, Swagger UI at /docs and ReDoc at /redoc, with every script, style and icon served
+    by the service (under DOCS_ASSETS), so the pages work without access to the internet. Public, like FastAPI's
+    own pages (plain routes, outside the access matrix and the OpenAPI document)."""
+    openapi_url = app.openapi_url or "/openapi.json"
+    oauth2_redirect = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
+
+    def root(request: Request) -> str:
+        return str(request.scope.get("root_path", "")).rstrip("/")
+
+    def confined(page: HTMLResponse) -> HTMLResponse:
+        page.headers["Content-Security-Policy"] = DOCS_POLICY
+        return page
+
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        base = root(request)
+        page = get_swagger_ui_html(
+            openapi_url=f"{base}{openapi_url}",
+            title=f"{app.title}: API",
+            oauth2_redirect_url=f"{base}{oauth2_redirect}",
+            swagger_js_url=f"{base}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{base}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{base}{DOCS_ASSETS}/favicon.png",
+            swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
+        )
+        return confined(page)
+
+    async def swagger_ui_redirect(_: Request) -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    async def redoc(request: Request) -> HTMLResponse:
+        base = root(request)
+        page = get_redoc_html(
+            openapi_url=f"{base}{openapi_url}",
+            title=f"{app.title}: API",
+            redoc_js_url=f"{base}{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{base}{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
+        return confined(page)
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=_docs_assets()), name="docs-assets")
+    app.add_route("/docs", swagger_ui, include_in_schema=False)
+    app.add_route(oauth2_redirect, swagger_ui_redirect, include_in_schema=False)
+    app.add_route("/redoc", redoc, include_in_schema=False)
 
 
 class CorrelationMiddleware:

@@ -97,7 +97,11 @@ class LogReader:
         self.max_records = max_records
 
     async def __aenter__(self) -> LogReader:
-        await self.consumer.start()
+        try:
+            await self.consumer.start()
+        except BaseException:  # a broker that does not answer: close the client rather than leave it to the GC
+            await self.consumer.stop()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:

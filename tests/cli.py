@@ -27,7 +27,9 @@ def cli_env(bootstrap: str, host: ServiceHost, **extra: str) -> dict[str, str]:
 async def tandem(
     *args: str, env: dict[str, str], timeout: float = 60, check: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m services ARGS` to its end (off the event loop); its output as text."""
+    """Run `python -m services ARGS` to its end (off the event loop); its output as text. It reads no local stack's
+    settings (a developer's running `tandem up`) unless `env` names a stack file (TANDEM_STACK_FILE)."""
+    env = {"TANDEM_STACK_FILE": "", **env}
     return await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "services", *args],

@@ -8,7 +8,7 @@ import asyncio
 import shutil
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,9 @@ from services.sessions.app import SPEC as SESSIONS
 from shared.events.sessions import SensitiveDataAccessed
 from shared.identity_provider import Client, DemoUser, LocalIdentityProvider
 from shared.localstack import free_port
-from tests import auth
+from tests import auth, builders
 from tests.conftest import ServeFactory, auth_settings
-from tests.integration.sessions.flows import agree, as_participant, programme_with_pairs
+from tests.integration.sessions.flows import agree, as_participant, programme_with_pairs, wait_for
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -159,3 +159,100 @@ async def test_hr_signs_in_and_the_dashboard_shows_the_apis_figures(
         await browser.close()
     assert not errors, errors
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
+
+
+def german_day(day: date) -> str:
+    return f"{day.day}.{day.month}.{day.year}"
+
+
+def english_day(day: date) -> str:
+    return f"{day.month}/{day.day}/{day.year}"
+
+
+async def test_the_dashboard_opens_on_the_running_programme_in_the_viewers_locale(
+    serve: ServeFactory, identity_provider: LocalIdentityProvider
+) -> None:
+    """A German viewer (the browser's language) sees German dates and numbers; without ?programme= the dashboard
+    opens on the running programme with the most pairs, not on the newest, empty one; the reference labels keep
+    clear of "not enough answers"; a programme with no pairs says so instead of "every pair is meeting"."""
+    idp = identity_provider
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    client_id = f"dashboard-{uuid.uuid4().hex[:8]}"
+    idp.add_client(
+        Client(client_id, redirect_uris=[f"{origin}/auth/callback"], post_logout_redirect_uris=[f"{origin}/"])
+    )
+    hr = idp.add_user(DemoUser(f"greta-{client_id}", "Greta Hr", "greta.hr@acme.example", ["hr"], auth.DEFAULT_TENANT))
+    pairing = await serve(PAIRING)
+    sessions = await serve(SESSIONS, port=port, auth=replace(auth_settings(idp), web_client_id=client_id))
+    today = datetime.now(UTC).date()
+    running_from, running_to = today - timedelta(days=35), today + timedelta(days=150)
+    running, pairs = await programme_with_pairs(
+        pairing, sessions.url, 2, name="Laufendes Programm",
+        starts_on=running_from.isoformat(), ends_on=running_to.isoformat(),
+    )  # fmt: skip
+    empty_from = today - timedelta(days=2)
+    async with auth.client(base_url=pairing.url) as client:
+        empty = builders.programme(
+            name="Neues Programm", starts_on=empty_from.isoformat(), ends_on=running_to.isoformat()
+        )
+        assert (await client.post("/programmes", json=empty)).status_code == 201
+    async with auth.client(base_url=sessions.url) as client:
+        await wait_for(client, f"/programmes/{empty['programme_id']}/outcomes")
+        listed = (await client.get("/programmes")).json()
+        assert listed[0]["programme_id"] == empty["programme_id"]  # the newest comes first, and has no pairs
+        held = datetime.now(UTC) - timedelta(days=1)
+        await agree(client, pairs[0])
+        r = await client.post(f"/pairs/{pairs[0]['pair_id']}/sessions", json={"starts_at": held.isoformat()})
+        sid = r.json()["events"][0]["data"]["session_id"]
+        r = await client.post(
+            f"/pairs/{pairs[0]['pair_id']}/sessions/{sid}/log",
+            json={"held_at": held.isoformat(), "minutes": 45, "topics": ["prompt-writing"]},
+        )
+        assert r.status_code in (200, 201), r.text
+        for _ in range(200):
+            api = (await client.get(f"/programmes/{running}/outcomes")).json()
+            if api["totals"]["sessions_held"] == 1:
+                break
+            await asyncio.sleep(0.05)
+    assert api["totals"]["minutes"] == 45  # 0.8 hours: a decimal to show with the viewer's separator
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        page = await browser.new_page(viewport={"width": 1280, "height": 1400}, locale="de-DE")
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        await page.goto(f"{sessions.url}/dashboard")
+        await page.wait_for_url(f"{idp.issuer}/authorize?*", timeout=15_000)
+        await page.click(f"button[name='pick'][value='{hr.username}']")
+        await page.wait_for_selector("body[data-loaded]", timeout=15_000)
+        assert await page.get_attribute("body", "data-loaded") == running  # not the newest, empty one
+        assert await page.inner_text("#programme-name") == "Laufendes Programm"
+        dates = await page.inner_text("#programme-dates")
+        assert dates.startswith(f"{german_day(running_from)} – {german_day(running_to)}"), dates
+        assert await page.inner_text("[data-total='Hours of mentoring']") == "0,8"
+        # where a figure is not shown, its text and the reference's label do not overlap
+        for figure in api["figures"]:
+            if figure["reference"] is None:
+                continue
+            key = figure["key"]
+            value = await page.locator(f"[data-figure='{key}']").bounding_box()
+            label = await page.locator(f".figure[data-key='{key}'] .ref-label").bounding_box()
+            assert value is not None, key
+            assert label is not None, key
+            assert await page.inner_text(f"[data-figure='{key}']") == "not enough answers"
+            apart = label["y"] >= value["y"] + value["height"] or value["y"] >= label["y"] + label["height"]
+            assert apart, (key, value, label)
+        await page.screenshot(path=str(ARTIFACTS / "dashboard-de.png"), full_page=True)
+
+        # ?lang= wins over the browser's language; a programme without pairs says so
+        await page.goto(f"{sessions.url}/dashboard?programme={empty['programme_id']}&lang=en")
+        await page.wait_for_selector(f"body[data-loaded='{empty['programme_id']}']", timeout=15_000)
+        dates = await page.inner_text("#programme-dates")
+        assert dates.startswith(f"{english_day(empty_from)} – {english_day(running_to)}"), dates
+        at_risk = await page.inner_text("#at-risk tbody")
+        assert "No pairs yet" in at_risk, at_risk
+        assert "Every pair is meeting" not in at_risk
+        await page.screenshot(path=str(ARTIFACTS / "dashboard-no-pairs.png"), full_page=True)
+        await browser.close()
+    assert not errors, errors

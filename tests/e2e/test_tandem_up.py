@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -20,11 +21,19 @@ from shared.identity_provider import sign_in
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def tandem_in(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`tandem ARGS` from `folder` in a new terminal: no broker, database or service variables set."""
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ} | {"PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "services", *args], cwd=folder, env=env, capture_output=True, text=True, timeout=180
+    )
+
+
 @pytest.mark.slow
 def test_tandem_up_starts_everything_and_ctrl_c_stops_every_process(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services", "up", "--data-dir", str(tmp_path / "tandem")],
+        [sys.executable, "-m", "services", "up", "--data-dir", str(tmp_path / ".tandem")],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -52,7 +61,7 @@ def test_tandem_up_starts_everything_and_ctrl_c_stops_every_process(tmp_path: Pa
             assert metrics.status_code == 200
             assert f'tandem_ready{{service="{name}"}} 1.0' in metrics.text
             # tandem up asks its services for lines a person reads (TANDEM_LOG_FORMAT=text), not JSON
-            log = (tmp_path / "tandem" / "logs" / f"{name}.log").read_text()
+            log = (tmp_path / ".tandem" / "logs" / f"{name}.log").read_text()
             assert f"shared.runtime {name} started [service={name}]" in log, log
             assert not [line for line in log.splitlines() if line.startswith("{")], log
         [issuer] = re.findall(r"^sign-in\s+local\s+(http://\S+)", output, re.M)
@@ -64,6 +73,24 @@ def test_tandem_up_starts_everything_and_ctrl_c_stops_every_process(tmp_path: Pa
             headers={"authorization": f"Bearer {token}"},
         ).json()
         assert pairs["total"] > 0  # demo data was seeded through the API
+        # the `tandem` commands find this stack by .tandem/stack.json, with nothing set in the environment
+        stack_file = tmp_path / ".tandem" / "stack.json"
+        assert stack_file.stat().st_mode & 0o777 == 0o600
+        written = json.loads(stack_file.read_text())
+        assert written["pid"] == proc.pid
+        assert written["services"] == urls
+        assert written["oidc"]["issuer"] == issuer
+        assert written["oidc"]["cli_client_id"] == "tandem-cli"
+        status = tandem_in(tmp_path, "status")
+        assert status.returncode == 0, status.stdout + status.stderr
+        pair_id = pairs["items"][0]["pair_id"]
+        audit = tandem_in(tmp_path, "audit", pair_id)
+        assert audit.returncode == 0, audit.stderr
+        assert f"event(s) about {pair_id}" in audit.stdout
+        assert tandem_in(tmp_path, "topics", "check").returncode == 0
+        replay = tandem_in(tmp_path, "replay", "sessions", "--no-swap")
+        assert replay.returncode == 0, replay.stderr
+        assert "rebuilt into schema" in replay.stdout
         family = psutil.Process(proc.pid).children(recursive=True)
         assert len(family) >= 4  # three services, the broker, Postgres (run via a helper user)
         postgres_pids = {
@@ -77,6 +104,7 @@ def test_tandem_up_starts_everything_and_ctrl_c_stops_every_process(tmp_path: Pa
         rest, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, rest
     assert "stopped" in rest
+    assert not (tmp_path / ".tandem" / "stack.json").exists()  # the tools no longer point at a stopped stack
     time.sleep(0.5)
     alive = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not alive, alive
@@ -91,7 +119,7 @@ def test_the_services_stop_when_tandem_up_is_killed_outright(tmp_path: Path) -> 
     than live on with its ports and claims; a second `tandem up` then starts where it is told to."""
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services", "up", "--data-dir", str(tmp_path / "tandem"), "--no-demo"],
+        [sys.executable, "-m", "services", "up", "--data-dir", str(tmp_path / ".tandem"), "--no-demo"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -128,3 +156,8 @@ def test_the_services_stop_when_tandem_up_is_killed_outright(tmp_path: Path) -> 
         ]:
             with contextlib.suppress(psutil.Error):
                 p.kill()
+    # its stack file stayed behind: the commands see that its `tandem up` is gone, and say so
+    left = tandem_in(tmp_path, "audit", "P-1")
+    assert left.returncode == 2
+    [line] = left.stderr.strip().splitlines()
+    assert f"is from a `tandem up` that is no longer running (pid {proc.pid})" in line, line

@@ -23,17 +23,35 @@ const TOPICS = {
 };
 const topicLabel = (t) => TOPICS[t] || t.replace(/-/g, " ");
 
+// Dates and numbers in the viewer's locale: ?lang= when given (and known to the browser), else the browser's.
+function viewerLocale() {
+  const asked = new URLSearchParams(location.search).get("lang");
+  for (const candidate of [asked, navigator.language, "en"]) {
+    try {
+      if (candidate && Intl.DateTimeFormat.supportedLocalesOf([candidate]).length) return candidate;
+    } catch (err) { /* not a language tag: try the next */ }
+  }
+  return "en";
+}
+const LOCALE = viewerLocale();
+const numbers = (options = {}) => new Intl.NumberFormat(LOCALE, options);
+const formatNumber = (value, digits = 0) => numbers({ maximumFractionDigits: digits }).format(value);
+// A calendar date ("2026-12-07") as the viewer writes it (7.12.2026, 12/7/2026), the same day everywhere.
+const formatDay = (iso) => new Intl.DateTimeFormat(LOCALE, { timeZone: "UTC" }).format(new Date(`${iso.slice(0, 10)}T00:00:00Z`));
+const formatMoment = (iso) => new Intl.DateTimeFormat(LOCALE, { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
+
 // One formatting rule, shared with the browser test: shares as whole percent, minutes as whole minutes,
-// confidence change with a sign and one decimal.
+// confidence change with a sign and one decimal; in the viewer's locale.
 function formatFigure(f) {
   if (f.value === null || f.value === undefined) return "not enough answers";
-  if (f.kind === "share") return `${Math.round(f.value * 100)}%`;
-  if (f.kind === "median") return `${Math.round(f.value)} min`;
-  return `${f.value > 0 ? "+" : ""}${f.value.toFixed(1)}`;
+  if (f.kind === "share") return numbers({ style: "percent", maximumFractionDigits: 0 }).format(f.value);
+  if (f.kind === "median") return `${formatNumber(Math.round(f.value))} min`;
+  return numbers({ minimumFractionDigits: 1, maximumFractionDigits: 1, signDisplay: "exceptZero" }).format(f.value);
 }
 function formatReference(r) {
   if (!r) return "";
-  return r.unit === "share" ? `${Math.round(r.value * 100)}%` : `${Math.round(r.value)} min`;
+  return r.unit === "share"
+    ? numbers({ style: "percent", maximumFractionDigits: 0 }).format(r.value) : `${formatNumber(Math.round(r.value))} min`;
 }
 
 async function getJSON(url) {
@@ -73,7 +91,7 @@ function renderTotals(t) {
   ];
   $("#totals").replaceChildren(...items.map(([label, value]) =>
     el("div", { class: "kpi" }, el("div", { class: "label", text: label }),
-      el("div", { class: "value", "data-total": label, text: String(value) }))));
+      el("div", { class: "value", "data-total": label, text: formatNumber(value, 1) }))));
 }
 
 function renderFigures(figures, minGroup) {
@@ -87,13 +105,15 @@ function renderFigures(figures, minGroup) {
       const scale = f.reference.unit === "share" ? 1 : Math.max(120, (f.value || 0) * 1.2, f.reference.value * 1.5);
       const meter = el("div", { class: "meter" });
       if (shown) meter.append(el("div", { class: "fill", style: `width:${Math.min(100, 100 * f.value / scale)}%` }));
-      meter.append(el("div", { class: "ref", style: `left:${100 * f.reference.value / scale}%`,
-                               "data-label": `ref ${formatReference(f.reference)}` }));
+      // the reference's label is an element of its own, above the meter, clear of the figure (or its absence)
+      meter.append(el("div", { class: "ref", style: `left:${100 * f.reference.value / scale}%` },
+        el("span", { class: "ref-label", text: `ref ${formatReference(f.reference)}` })));
       card.append(meter, el("div", { class: "ref-text", text: `${f.reference.text} (${f.reference.source})` }));
     } else {
       card.append(el("div", { class: "ref-text", text: "Mean change in self-rated AI confidence (1-5), end minus start" }));
     }
-    card.append(el("div", { class: "n", text: shown ? `${f.n} answers` : `${f.n} of at least ${f.min_group_size} needed` }));
+    card.append(el("div", { class: "n", text: shown
+      ? `${formatNumber(f.n)} answers` : `${formatNumber(f.n)} of at least ${formatNumber(f.min_group_size)} needed` }));
     return card;
   }));
 }
@@ -112,7 +132,7 @@ function renderWeeks(weeks) {
     const v = tick * i, yy = y(v);
     chart.append(svg("line", { x1: pad.l, x2: W - pad.r, y1: yy, y2: yy, stroke: "#eef2f7" }));
     const t = svg("text", { x: pad.l - 6, y: yy + 4, "text-anchor": "end", "font-size": 10, fill: "#64748b" });
-    t.textContent = String(v); chart.append(t);
+    t.textContent = formatNumber(v); chart.append(t);
   }
   const line = [];
   weeks.forEach((w, i) => {
@@ -142,36 +162,46 @@ function renderTopics(topics) {
   box.replaceChildren(...topics.map((t) => el("div", { class: "row", "data-topic": t.topic },
     el("span", { text: topicLabel(t.topic) }),
     el("div", { class: "track" }, el("div", { class: "bar", style: `width:${100 * t.goals_achieved / max}%` })),
-    el("strong", { text: String(t.goals_achieved) }))));
+    el("strong", { text: formatNumber(t.goals_achieved) }))));
 }
 
-function renderAtRisk(pairs) {
-  $("#at-risk-count").textContent = String(pairs.length);
+function renderAtRisk(pairs, totalPairs) {
+  $("#at-risk-count").textContent = formatNumber(pairs.length);
   const body = $("#at-risk tbody");
   if (!pairs.length) {
-    body.replaceChildren(el("tr", {}, el("td", { colspan: 4, class: "empty", text: "Every pair is meeting." })));
+    const text = totalPairs ? "Every pair is meeting." : "No pairs yet: pairs appear here once a match run is accepted.";
+    body.replaceChildren(el("tr", {}, el("td", { colspan: 4, class: "empty", text })));
     return;
   }
   body.replaceChildren(...pairs.map((p) => el("tr", { "data-pair": p.pair_id },
     el("td", { text: p.mentee_name || p.mentee_id }), el("td", { text: p.mentor_name || p.mentor_id }),
-    el("td", { text: p.last_session_at ? new Date(p.last_session_at).toLocaleDateString() : "none yet" }),
-    el("td", {}, el("span", { class: "pill", text: `${p.days_without_session} days` })))));
+    el("td", { text: p.last_session_at ? new Intl.DateTimeFormat(LOCALE).format(new Date(p.last_session_at)) : "none yet" }),
+    el("td", {}, el("span", { class: "pill", text: `${formatNumber(p.days_without_session)} days` })))));
 }
 
 async function load(programmeId) {
   const data = await getJSON(`/programmes/${encodeURIComponent(programmeId)}/outcomes`);
   $("#programme-name").textContent = data.programme.name || programmeId;
   $("#programme-dates").textContent = data.programme.starts_on
-    ? `${data.programme.starts_on} – ${data.programme.ends_on} · meets every ${data.cadence_days} days` : "";
+    ? `${formatDay(data.programme.starts_on)} – ${formatDay(data.programme.ends_on)} · meets every ${formatNumber(data.cadence_days)} days`
+    : "";
   $("#export-csv").href = `/programmes/${encodeURIComponent(programmeId)}/outcomes.csv`;
   $("#export-json").href = `/programmes/${encodeURIComponent(programmeId)}/outcomes.json`;
   renderTotals(data.totals);
   renderFigures(data.figures, data.min_group_size);
   renderWeeks(data.weeks);
   renderTopics(data.goals_by_topic);
-  renderAtRisk(data.at_risk);
-  $("#as-of").textContent = new Date(data.as_of).toLocaleString();
+  renderAtRisk(data.at_risk, data.totals.pairs);
+  $("#as-of").textContent = formatMoment(data.as_of);
   document.body.dataset.loaded = programmeId;
+}
+
+// The programme the dashboard opens on without ?programme=: the running one (started, not ended, not closed) with
+// the most pairs, else the one with the most pairs; on a tie the newest (the list comes newest first).
+function opening(programmes) {
+  const today = new Date().toISOString().slice(0, 10);
+  const running = programmes.filter((p) => !p.closed && String(p.starts_on) <= today && (!p.ends_on || String(p.ends_on) >= today));
+  return (running.length ? running : programmes).reduce((best, p) => (p.pairs > best.pairs ? p : best));
 }
 
 async function main() {
@@ -188,9 +218,9 @@ async function main() {
   const programmes = await getJSON("/programmes?limit=1000");
   const select = $("#programme");
   if (!programmes.length) { $("#programme-name").textContent = "No programme yet"; document.body.dataset.loaded = "none"; return; }
-  select.replaceChildren(...programmes.map((p) => el("option", { value: p.programme_id, text: `${p.name} (${p.pairs} pairs)` })));
+  select.replaceChildren(...programmes.map((p) => el("option", { value: p.programme_id, text: `${p.name} (${formatNumber(p.pairs)} pairs)` })));
   const wanted = new URLSearchParams(location.search).get("programme");
-  if (wanted && programmes.some((p) => p.programme_id === wanted)) select.value = wanted;
+  select.value = wanted && programmes.some((p) => p.programme_id === wanted) ? wanted : opening(programmes).programme_id;
   select.addEventListener("change", () => load(select.value));
   await load(select.value);
 }
