@@ -6,6 +6,7 @@ to test-artifacts/console-<lang>-<step>.png."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import uuid
@@ -20,9 +21,10 @@ from playwright.async_api import Page, async_playwright
 from shared.identity_provider import Client, DemoUser, LocalIdentityProvider
 from tests import auth, builders
 from tests.conftest import ServeAllFactory, auth_settings
-from tests.directory import provision
+from tests.directory import provision, token
 from tests.e2e import a11y
 from tests.e2e.test_dashboard_browser import CHROMIUM_ARGS, chromium
+from tests.integration.sessions.flows import wait_for
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 MESSAGES = Path(__file__).resolve().parents[2] / "services" / "pairing" / "console" / "messages.js"
@@ -286,3 +288,142 @@ async def test_the_console_shell_answers_every_console_address(serve_site: Serve
         outside = await client.get("/console/static/..%2Fapi%2Fconsole.py")  # no file outside the folder: the shell
         assert "from shared import web" not in outside.text
         assert outside.headers["content-type"].startswith("text/html")
+
+
+def person(employee_id: str, name: str, **kw: Any) -> dict[str, Any]:
+    """A directory record as the HR platform sends it."""
+    return {
+        "employee_id": employee_id,
+        "display_name": name,
+        "email": f"{employee_id.lower()}@acme.example",
+        "department": "Finance",
+        "grade": 10,
+        "languages": ["de", "en"],
+        "timezone": "Europe/Berlin",
+        "locale": "de-DE",
+        **kw,
+    }
+
+
+async def test_hr_pairs_by_hand_resolves_a_flag_enrols_from_the_directory_and_exports(
+    serve_site: ServeAllFactory, identity_provider: LocalIdentityProvider
+) -> None:
+    """The console's other sections, in English, each checked with axe-core: enrol from the directory, pair by hand,
+    a reorganisation flags the pair and HR keeps it (a missing reason first: the API's error shows at the field
+    and nothing changes), pairs at risk with the dashboard link and an export downloaded with the token, and a
+    participant's notification history."""
+    idp = identity_provider
+    client_id = f"console-{uuid.uuid4().hex[:8]}"
+    site = await serve_site(pairing={"auth": replace(auth_settings(idp), web_client_id=client_id)})
+    pairing, sessions = site["pairing"], site["sessions"]
+    origin = pairing.url
+    idp.add_client(Client(client_id, redirect_uris=[f"{origin}/auth/callback"]))
+    hr = idp.add_user(DemoUser(f"hr-{client_id}", "Hanna Schmidt", "hanna@acme.example", ["hr"], auth.DEFAULT_TENANT))
+    boss, mid, junior, newcomer = (builders.uid(x) for x in ("B", "M", "J", "N"))
+    async with auth.client(base_url=pairing.url) as client:
+        records = [
+            person(boss, "Dr. Sabine Keller", grade=16),
+            person(mid, "Max Wolf", grade=11),
+            person(junior, "Noah Fischer", grade=4, department="Marketing", manager_employee_id=mid),
+            person(newcomer, "Emma Schulz", grade=15),
+        ]
+        r = await client.post(
+            "/directory/imports", json=records, headers={"authorization": f"Bearer {await token(pairing.host)}"}
+        )
+        assert r.status_code == 200, r.text
+        body = builders.programme(matching_policy={"reporting_line_levels": 2})
+        assert (await client.post("/programmes", json=body)).status_code == 201
+        programme_id = body["programme_id"]
+        rows = [
+            {"employee_id": junior, "role": "mentor", "teach_topics": {"prompt-writing": 3}},
+            {"employee_id": boss, "role": "mentee", "learn_topics": {"prompt-writing": 3}},
+        ]
+        r = await client.post(f"/programmes/{programme_id}/participants/bulk", json=rows)
+        assert r.status_code == 201, r.text
+        mentor_id, mentee_id = (p["participant_id"] for p in r.json())
+    shots: list[str] = []
+    base = f"{origin}/console/programmes/{programme_id}"
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        context = await browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 1000})
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        await page.goto(f"{base}/enrolment")
+        await page.wait_for_url(f"{idp.issuer}/authorize?*", timeout=15_000)
+        await page.click(f"button[name='pick'][value='{hr.username}']")
+        await page.wait_for_selector(f"body[data-loaded='/console/programmes/{programme_id}/enrolment']")
+
+        # enrol from the directory: Emma, as a mentee (the two enrolled already are not offered)
+        await page.wait_for_selector(f"#directory tr[data-employee='{newcomer}']")
+        assert await page.locator(f"#directory tr[data-employee='{junior}']").count() == 0
+        await page.check(f"#directory tr[data-employee='{newcomer}'] input")
+        await page.select_option("#directory-enrol [name=role]", "mentee")
+        await page.check("#directory-enrol input[name=topic][value=prompt-writing]")
+        await page.locator("#directory-enrol [name=availability]").fill("Tue 10:00-11:30")
+        await page.get_by_role("button", name="Enrol selected").click()
+        await page.wait_for_selector("#announce :text('1 people enrolled')")
+        assert await page.locator("#enrolled tbody tr").count() == 3
+        await step(page, "en", "other-directory", shots)
+
+        # a pair by hand: the answer's warnings (if any) are shown, and the pair is listed
+        await page.click("[data-tab=pairs]")
+        await page.wait_for_selector("#manual-pair")
+        await page.select_option("#manual-pair [name=mentor_id]", mentor_id)
+        await page.select_option("#manual-pair [name=mentee_id]", mentee_id)
+        await page.get_by_role("button", name="Create pair").click()
+        await page.wait_for_selector("#pairs tbody tr")
+        async with auth.client(base_url=pairing.url) as client:
+            [made] = (await client.get("/pairs", params={"programme_id": programme_id})).json()["items"]
+        announced = await page.inner_text("#announce")
+        for warning in made["warnings"]:
+            assert warning in announced
+        await step(page, "en", "other-pairs", shots)
+
+        # the reorganisation: Max now reports to Dr. Keller, so Noah mentors his manager's manager
+        async with auth.client(base_url=pairing.url) as client:
+            r = await client.post(
+                "/directory/imports",
+                json=[person(mid, "Max Wolf", grade=11, manager_employee_id=boss)],
+                headers={"authorization": f"Bearer {await token(pairing.host)}"},
+            )
+            assert r.json()["flagged"] == 1, r.text
+        await page.click("[data-tab=flagged]")
+        form = page.locator(f"form.resolve[data-pair='{made['pair_id']}']")
+        await form.wait_for()
+        await step(page, "en", "other-flagged", shots)
+        await form.get_by_role("button", name="Resolve").click()  # no reason: refused, named at the field
+        await form.locator(".field-error").wait_for()
+        assert await form.locator("textarea[name=reason][aria-invalid=true]").count() == 1
+        async with auth.client(base_url=pairing.url) as client:
+            assert (await client.get(f"/pairs/{made['pair_id']}")).json()["flag"] is not None
+        await form.locator("[name=reason]").fill("works council agreed")
+        await form.get_by_role("button", name="Resolve").click()
+        await page.wait_for_selector("#no-flagged")
+        async with auth.client(base_url=pairing.url) as client:
+            kept = (await client.get(f"/pairs/{made['pair_id']}")).json()
+        assert (kept["flag"], kept["flag_override"]["reason"]) == (None, "works council agreed")
+
+        # at risk and outcomes, from the sessions API (once it has heard of the pair)
+        async with auth.client(base_url=sessions.url) as client:
+            await wait_for(client, f"/pairs/{made['pair_id']}")
+        await page.click("[data-tab=outcomes]")
+        await page.wait_for_selector("#at-risk, #at-risk-none")
+        dashboard = await page.get_attribute("#dashboard-link", "href")
+        assert dashboard == f"{sessions.url}/dashboard?programme={programme_id}"
+        await step(page, "en", "other-outcomes", shots)
+        async with page.expect_download() as download:
+            await page.click("[data-export=csv]")
+        saved = await download.value
+        assert saved.suggested_filename == f"tandem-{programme_id}-outcomes.csv"
+        text = await asyncio.to_thread((await saved.path()).read_text)
+        assert text.startswith("programme_id,")
+
+        # a participant's notification history, from the notifications API
+        await page.click("[data-tab=notifications]")
+        await page.select_option("#notif-pick [name=participant]", mentor_id)
+        await page.get_by_role("button", name="Show history").click()
+        await page.wait_for_selector("#history table, #history .empty")
+        await step(page, "en", "other-notifications", shots)
+        await browser.close()
+    assert not errors, errors

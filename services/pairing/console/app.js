@@ -333,6 +333,20 @@ function uploadForm(p, result) {
     el("p", { class: "muted", text: t("enrol.upload.lead") }), form);
 }
 
+const WEEKDAYS = { mon: 0, tue: 1, wed: 2, thu: 3, fri: 4, sat: 5, sun: 6, mo: 0, di: 1, mi: 2, do: 3, fr: 4, sa: 5, so: 6 };
+/** "Mon 09:00-12:00; Wed 14:00-16:30" (as in the CSV file; German day names too) as the API's windows. */
+function windows(text) {
+  return text.split(/[;\n]+/).map((part) => part.trim()).filter(Boolean).map((part) => {
+    const found = part.match(/^([A-Za-zÄÖÜäöü]+)\.?\s+(\d{1,2}:\d{2})\s*[-–]\s*(\d{1,2}:\d{2})$/);
+    const weekday = found && (WEEKDAYS[found[1].toLowerCase().slice(0, 3)] ?? WEEKDAYS[found[1].toLowerCase().slice(0, 2)]);
+    if (!found || weekday === undefined) {
+      throw Object.assign(new Error(t("enrol.dir.badWindow", { part })), { field: "availability" });
+    }
+    const pad = (x) => x.padStart(5, "0");
+    return { weekday, start: pad(found[2]), end: pad(found[3]) };
+  });
+}
+
 function directoryForm(p, result, byId) {
   const taken = new Set([...byId.values()].map((x) => x.employee_id));
   const status = el("select", { name: "status" },
@@ -343,8 +357,20 @@ function directoryForm(p, result, byId) {
     el("div", { class: "grid tight" }, field(t("enrol.dir.status"), status), field(t("enrol.dir.manager"), manager)),
     el("div", {}, el("button", { type: "submit", class: "ghost", text: t("enrol.dir.search") })));
   const role = el("select", { name: "role" }, ["mentor", "mentee"].map((r) => el("option", { value: r, text: label("role", r) })));
+  const level = el("select", { name: "level" }, [1, 2, 3].map((n) => el("option", { value: n, selected: n === 2, text: num(n, 0) })));
   const pick = el("form", { id: "directory-enrol", novalidate: true }, list,
-    el("div", { class: "row" }, field(t("enrol.dir.role"), role), el("button", { type: "submit", text: t("enrol.dir.submit") })));
+    el("fieldset", {}, el("legend", { text: t("enrol.dir.what") }),
+      field(t("enrol.dir.role"), role),
+      el("fieldset", { "data-field": "topics" }, el("legend", { text: t("enrol.dir.topics") }),
+        p.focus_topics.map((topic) => el("label", { class: "check" },
+          el("input", { type: "checkbox", name: "topic", value: topic }), TandemReasons.topic(topic))),
+        field(t("enrol.dir.level"), level)),
+      el("div", { class: "grid tight" },
+        field(t("enrol.dir.capacity"), number("capacity", 1, { min: 0, max: 10, step: 1 })),
+        field(t("enrol.dir.availability"), el("input", { name: "availability", placeholder: "Mon 09:00-12:00; Wed 14:00-16:30" }),
+          t("enrol.dir.availabilityHint"))),
+      field(t("enrol.dir.goal"), el("textarea", { name: "goal", rows: 2, maxlength: 2000 }))),
+    el("div", {}, el("button", { type: "submit", text: t("enrol.dir.submit") })));
   async function search() {
     TandemUI.clearErrors(filters);
     const params = new URLSearchParams({ limit: "200" });
@@ -370,9 +396,15 @@ function directoryForm(p, result, byId) {
     result.replaceChildren();
     const chosen = [...pick.querySelectorAll("input[name=employee]:checked")].map((x) => x.value);
     if (!chosen.length) { TandemUI.showError(pick, { message: t("enrol.dir.none") }); return; }
+    const f = pick.elements;
+    let availability;
+    try { availability = windows(f.availability.value); } catch (err) { TandemUI.showError(pick, err); return; }
+    const topics = Object.fromEntries([...pick.querySelectorAll("input[name=topic]:checked")].map((x) => [x.value, Number(level.value)]));
+    const enrolment = { role: role.value, capacity: Number(f.capacity.value), availability, goal: f.goal.value.trim(),
+      [role.value === "mentor" ? "teach_topics" : "learn_topics"]: topics };
     try {
       const done = await pairing(`/programmes/${enc(p.programme_id)}/participants/bulk`,
-        { method: "POST", body: chosen.map((employee_id) => ({ employee_id, role: role.value })) });
+        { method: "POST", body: chosen.map((employee_id) => ({ employee_id, ...enrolment })) });
       await enrolDone(p, result, done.length);
     } catch (err) {
       TandemUI.showError(pick, err);
@@ -621,7 +653,7 @@ async function notificationsPage(p) {
     try {
       const list = await TandemAuth.json("notifications", `/recipients/${enc(person.value)}/notifications?limit=1000`);
       out.replaceChildren(list.length ? table([t("notif.col.rule"), t("col.status"), t("notif.col.channel"), t("notif.col.due"),
-        t("notif.col.sent"), t("notif.col.attempts"), t("notif.col.error"), ""], list.map((n) => el("tr", { "data-notification": n.notification_id },
+        t("notif.col.sent"), t("notif.col.attempts"), t("notif.col.error"), t("programmes.col.actions")], list.map((n) => el("tr", { "data-notification": n.notification_id },
         cell(t("notif.col.rule"), label("rule", n.rule)), cell(t("col.status"), label("notif.status", n.status)),
         cell(t("notif.col.channel"), n.channel || ""), cell(t("notif.col.due"), when(n.due_at)),
         cell(t("notif.col.sent"), n.sent_at ? when(n.sent_at) : ""), cell(t("notif.col.attempts"), num(n.attempts, 0)),
