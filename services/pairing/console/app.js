@@ -680,7 +680,9 @@ async function notificationsPage(p) {
 const PAGES = { overview: overviewPage, enrolment: enrolmentPage, matching: matchingPage, pairs: pairsPage,
   flagged: flaggedPage, outcomes: outcomesPage, notifications: notificationsPage };
 
-async function route() {
+/** Show the section the address names. After a move within the console, focus goes to the new page's heading
+ *  (keyboard and screen-reader users start reading there). */
+async function route(moved = true) {
   document.body.removeAttribute("data-loaded");
   const parts = location.pathname.replace(/\/+$/, "").split("/").slice(2).map(decodeURIComponent);
   $("#announce").replaceChildren();
@@ -702,6 +704,7 @@ async function route() {
   }
   const title = $("#page-title");
   document.title = `${title ? title.textContent : ""} · ${t("title")}`;
+  if (moved && title && !(document.activeElement && document.activeElement.closest("form"))) title.focus();
   $("#nav-programmes").setAttribute("aria-current", parts.length ? "false" : "page");
   document.body.dataset.loaded = location.pathname;
 }
@@ -714,7 +717,7 @@ async function main() {
   $("#who").hidden = false;
   $("#sign-out").addEventListener("click", () => TandemAuth.signOut());
   $("#nav-programmes").setAttribute("href", `/console${LANG ? `?lang=${enc(LANG)}` : ""}`);
-  await route();
+  await route(false);
 }
 
 main().catch((err) => { view(el("p", { class: "error", role: "alert", text: t("failed", { message: err.message }) })); });
