@@ -34,8 +34,8 @@ SAYS = {
     "en": {
         "launched": "enrolment is open",
         "row_errors": "Nobody was enrolled",
-        "enrolled": "people enrolled",
-        "accepted": "pair(s) created",
+        "enrolled": "6 people enrolled",
+        "accepted": "2 pairs created",
         "launch": "Launch",
         "start": "Start match run",
         "accept": "Accept selected",
@@ -45,8 +45,8 @@ SAYS = {
     "de": {
         "launched": "Die Anmeldung ist offen",
         "row_errors": "Niemand wurde angemeldet",
-        "enrolled": "Personen angemeldet",
-        "accepted": "Tandem(s) gebildet",
+        "enrolled": "6 Personen angemeldet",
+        "accepted": "2 Tandems gebildet",
         "launch": "Starten",
         "start": "Matching-Lauf starten",
         "accept": "Auswahl annehmen",
@@ -362,7 +362,7 @@ async def test_hr_pairs_by_hand_resolves_a_flag_enrols_from_the_directory_and_ex
         await page.check("#directory-enrol input[name=topic][value=prompt-writing]")
         await page.locator("#directory-enrol [name=availability]").fill("Tue 10:00-11:30")
         await page.get_by_role("button", name="Enrol selected").click()
-        await page.wait_for_selector("#announce :text('1 people enrolled')")
+        await page.wait_for_selector("#announce :text('1 person enrolled')")
         assert await page.locator("#enrolled tbody tr").count() == 3
         await step(page, "en", "other-directory", shots)
 

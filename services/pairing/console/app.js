@@ -6,6 +6,9 @@
 
 const { el } = TandemUI;
 const t = (key, values) => TandemI18n.t(key, values);
+/** A message that counts: `key.one` or `key.other` (the language's plural rule), with {count} in local digits. */
+const tn = (key, count, values = {}) => t(`${key}.${new Intl.PluralRules(TandemI18n.current()).select(count) === "one" ? "one" : "other"}`,
+  { ...values, count: TandemI18n.number(count) });
 const $ = (selector, root = document) => root.querySelector(selector);
 const enc = encodeURIComponent;
 const TOPICS = ["prompt-writing", "office-copilots", "data-analysis", "ai-agents", "ai-risk-policy"];
@@ -271,7 +274,7 @@ function rowErrors(err) {
   if (!details.length) return null;
   const hasLine = details.some((d) => d.line !== undefined);
   return el("div", { id: "row-errors" },
-    el("p", { class: "error", role: "alert", text: t("enrol.rowErrors", { count: num(details.length, 0) }) }),
+    el("p", { class: "error", role: "alert", text: tn("enrol.rowErrors", details.length) }),
     table([hasLine ? t("enrol.col.line") : t("enrol.col.row"), t("enrol.col.field"), t("enrol.col.message")],
       details.map((d) => el("tr", { "data-row": d.row ?? "" },
         cell(hasLine ? t("enrol.col.line") : t("enrol.col.row"), String(d.line ?? d.row ?? "")),
@@ -300,7 +303,7 @@ async function enrolmentPage(p) {
 
 async function enrolDone(p, result, count) {
   await route();
-  say(t("enrol.done", { count: num(count, 0) }));
+  say(tn("enrol.done", count));
 }
 
 function uploadForm(p, result) {
@@ -433,7 +436,7 @@ async function matchingPage(p) {
       const run = await pairing(`/programmes/${enc(p.programme_id)}/match-runs`,
         { method: "POST", body: objective.value ? { objective: objective.value } : {} });
       await go(`/console/programmes/${enc(p.programme_id)}/matching/${enc(run.match_run_id)}`);
-      say(t("match.started", { count: num(run.proposals.length, 0) }));
+      say(tn("match.started", run.proposals.length));
     } catch (err) { TandemUI.showError(form, err); }
   });
   const sorted = [...runs].sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
@@ -484,7 +487,7 @@ async function runPage(p, runId) {
     try {
       const pairs = await pairing(`/match-runs/${enc(run.match_run_id)}/accept`, { method: "POST", body });
       await go(`/console/programmes/${enc(p.programme_id)}/pairs`);
-      say(t("run.accepted", { count: num(pairs.length, 0) }));
+      say(tn("run.accepted", pairs.length));
     } catch (err) { TandemUI.showError(form, err); }
   }
   form.addEventListener("submit", (event) => {
@@ -502,7 +505,7 @@ async function runPage(p, runId) {
     el("p", {}, link(`/console/programmes/${enc(p.programme_id)}/matching`, t("run.back"))),
     el("section", { class: "card", "aria-labelledby": "run-title" },
       el("h2", { id: "run-title", text: t("run.title", { when: when(run.created_at) }) }),
-      el("p", { class: "muted", text: t("run.summary", { count: num(run.proposals.length, 0), score: num(run.total_score),
+      el("p", { class: "muted", text: tn("run.summary", run.proposals.length, { score: num(run.total_score),
         objective: label("policy", run.objective) }) }),
       el("h3", { text: t("run.proposals") }), form),
     el("section", { class: "card", "aria-labelledby": "unmatched-title" },
@@ -533,7 +536,7 @@ async function pairsPage(p) {
     cell(t("pairs.col.warnings"), x.warnings.length ? el("span", { lang: TandemUI.API_LANGUAGE, text: x.warnings.join(" · ") }) : "")));
   view(...programmeHeader(p, "pairs"),
     el("section", { class: "card", "aria-labelledby": "pairs-title" },
-      el("h2", { id: "pairs-title", text: `${t("pairs.title")} · ${t("pairs.total", { count: num(pairs.length, 0) })}` }),
+      el("h2", { id: "pairs-title", text: `${t("pairs.title")} · ${tn("pairs.total", pairs.length)}` }),
       pairs.length ? table([t("run.col.mentor"), t("run.col.mentee"), t("run.col.state"), t("run.col.score"), t("run.col.why"),
         t("pairs.col.origin"), t("pairs.col.warnings")], rows, { id: "pairs" }) : el("p", { class: "empty", text: t("pairs.empty") })),
     manualPairForm(p, byId, pairs));
