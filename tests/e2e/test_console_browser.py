@@ -25,6 +25,7 @@ from tests.directory import provision, token
 from tests.e2e import a11y
 from tests.e2e.test_dashboard_browser import CHROMIUM_ARGS, chromium
 from tests.integration.sessions.flows import wait_for
+from tests.kafka_helpers import eventually
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 MESSAGES = Path(__file__).resolve().parents[2] / "services" / "pairing" / "console" / "messages.js"
@@ -419,11 +420,34 @@ async def test_hr_pairs_by_hand_resolves_a_flag_enrols_from_the_directory_and_ex
         text = await asyncio.to_thread((await saved.path()).read_text)
         assert text.startswith("programme_id,")
 
-        # a participant's notification history, from the notifications API
+        # a participant's notification history, from the notifications API, and a failed one sent again. The
+        # failure is set in the notifications database (how a mail server refuses is that service's own test).
+        notifications = site["notifications"]
+
+        async def sent() -> list[dict[str, Any]]:
+            async with auth.client(base_url=notifications.url) as client:
+                history = (await client.get(f"/recipients/{mentor_id}/notifications")).json()
+            return [n for n in history if n["status"] == "sent"]
+
+        [welcome] = await eventually(sent)
+        await notifications.host.pool.execute(
+            "UPDATE notifications SET status = 'failed', last_error = '550 mailbox unavailable' "
+            "WHERE notification_id = $1",
+            uuid.UUID(welcome["notification_id"]),
+        )
         await page.click("[data-tab=notifications]")
         await page.select_option("#notif-pick [name=participant]", mentor_id)
         await page.get_by_role("button", name="Show history").click()
-        await page.wait_for_selector("#history table, #history .empty")
+        row = page.locator(f"#history tr[data-notification='{welcome['notification_id']}']")
+        await row.get_by_role("button", name="Resend").wait_for()
+        assert "550 mailbox unavailable" in await row.inner_text()
         await step(page, "en", "other-notifications", shots)
+        await row.get_by_role("button", name="Resend").click()
+        await page.wait_for_selector("#announce :text('Sent again.')")
+        async with auth.client(base_url=notifications.url) as client:
+            history = (await client.get(f"/recipients/{mentor_id}/notifications")).json()
+        [again] = [n for n in history if n["notification_id"] == welcome["notification_id"]]
+        assert again["status"] != "failed"
+        assert again["note"] == "resent by HR"
         await browser.close()
     assert not errors, errors
