@@ -18,7 +18,7 @@ const TandemUI = (() => {
       else node.setAttribute(key, String(value));
     }
     for (const child of children.flat(Infinity)) {
-      if (child === null || child === undefined || child === false) continue;
+      if (child === null || child === undefined || child === false || child === "") continue;
       node.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
     return node;
