@@ -37,6 +37,7 @@ SAYS = {
         "row_errors": "Nobody was enrolled",
         "enrolled": "6 people enrolled",
         "accepted": "2 pairs created",
+        "runs": "1 Sept 2026 – 1 Mar 2027",
         "launch": "Launch",
         "start": "Start match run",
         "accept": "Accept selected",
@@ -48,6 +49,7 @@ SAYS = {
         "row_errors": "Niemand wurde angemeldet",
         "enrolled": "6 Personen angemeldet",
         "accepted": "2 Tandems gebildet",
+        "runs": "01.09.2026 – 01.03.2027",
         "launch": "Starten",
         "start": "Matching-Lauf starten",
         "accept": "Auswahl annehmen",
@@ -161,7 +163,10 @@ async def test_hr_runs_a_programme_from_the_console(
         args = [*CHROMIUM_ARGS, f"--lang={BROWSER_LOCALE[lang]}"]
         language = {**os.environ, "LANGUAGE": BROWSER_LOCALE[lang].replace("-", "_")}
         browser = await pw.chromium.launch(executable_path=chromium(), args=args, env=language)
-        context = await browser.new_context(locale=BROWSER_LOCALE[lang], viewport={"width": 1280, "height": 1000})
+        # west of UTC: a calendar day (the programme's start) must not show as the day before
+        context = await browser.new_context(
+            locale=BROWSER_LOCALE[lang], timezone_id="America/New_York", viewport={"width": 1280, "height": 1000}
+        )
         page = await context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -191,6 +196,7 @@ async def test_hr_runs_a_programme_from_the_console(
         await form.get_by_role("button", name=says["create"]).click()
         await page.wait_for_selector("body[data-loaded*='/console/programmes/']")
         programme_id = page.url.split("/console/programmes/")[1].split("?")[0].split("/")[0]
+        assert SAYS[lang]["runs"] in await page.inner_text("main")  # the days in the viewer's locale
         await step(page, lang, "created", shots)
 
         # 3. launch it
@@ -364,8 +370,18 @@ async def test_hr_pairs_by_hand_resolves_a_flag_enrols_from_the_directory_and_ex
         # enrol from the directory: Emma, as a mentee (the two enrolled already are not offered)
         await page.wait_for_selector(f"#directory tr[data-employee='{newcomer}']")
         assert await page.locator(f"#directory tr[data-employee='{junior}']").count() == 0
+        # two people as mentees without a topic: each row's error is listed, and nobody is enrolled
         await page.check(f"#directory tr[data-employee='{newcomer}'] input")
+        await page.check(f"#directory tr[data-employee='{mid}'] input")
         await page.select_option("#directory-enrol [name=role]", "mentee")
+        await page.get_by_role("button", name="Enrol selected").click()
+        await page.wait_for_selector("#row-errors")
+        assert [r.split("\t")[:2] for r in await page.locator("#row-errors tbody tr").all_inner_texts()] == [
+            ["1", "learn_topics"],
+            ["2", "learn_topics"],
+        ]
+        assert await page.locator("#enrolled tbody tr").count() == 2
+        await page.uncheck(f"#directory tr[data-employee='{mid}'] input")
         await page.check("#directory-enrol input[name=topic][value=prompt-writing]")
         await page.locator("#directory-enrol [name=availability]").fill("Tue 10:00-11:30")
         await page.get_by_role("button", name="Enrol selected").click()

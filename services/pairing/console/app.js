@@ -25,7 +25,8 @@ function label(prefix, value) {
   return text === key ? String(value).replace(/_/g, " ") : text;
 }
 const num = (value, digits = 1) => TandemI18n.number(value, { maximumFractionDigits: digits });
-const day = (value) => TandemI18n.date(value);
+/** A calendar day ("2026-09-01", no time of day): the same day in every time zone. */
+const day = (value) => TandemI18n.date(value, { dateStyle: "medium", timeZone: /^\d{4}-\d{2}-\d{2}$/.test(value) ? "UTC" : undefined });
 const when = (value) => TandemI18n.dateTime(value);
 
 // ---- page frame -------------------------------------------------------------------------------------------
@@ -306,6 +307,19 @@ async function enrolDone(p, result, count) {
   say(tn("enrol.done", count));
 }
 
+/** Enrol many at once (all or nothing). A refusal throws an Error with the API's message, `field`, `status`, and
+ *  each row's error (`details`: row, CSV line, field, message; or `errors` for a malformed JSON list). */
+async function enrolMany(p, type, body) {
+  const url = `${await TandemAuth.base("pairing")}/programmes/${enc(p.programme_id)}/participants/bulk`;
+  const res = await TandemAuth.api(url, { method: "POST", headers: { "content-type": type }, body });
+  const data = await res.json().catch(() => ({}));
+  if (res.ok) return data;
+  const error = (data && data.error) || {};
+  throw Object.assign(new Error(error.message || `${res.status}`), {
+    field: error.field || null, status: res.status, details: error.details || [], errors: data.errors || [],
+  });
+}
+
 function uploadForm(p, result) {
   const input = el("input", { type: "file", name: "file", accept: ".csv,.json,text/csv,application/json", required: true });
   const form = el("form", { id: "upload", novalidate: true },
@@ -320,16 +334,14 @@ function uploadForm(p, result) {
     const name = file.name.toLowerCase();
     const type = name.endsWith(".csv") ? "text/csv" : name.endsWith(".json") ? "application/json" : null;
     if (!type) { TandemUI.showError(form, { message: t("enrol.upload.type", { name: file.name }), field: "file" }); return; }
-    const res = await TandemAuth.api(`${await TandemAuth.base("pairing")}/programmes/${enc(p.programme_id)}/participants/bulk`,
-      { method: "POST", headers: { "content-type": type }, body: await file.text() });
-    const data = await res.json().catch(() => ({}));
-    if (res.ok) { await enrolDone(p, result, data.length); return; }
-    const error = data.error || {};
-    const err = { message: error.message || String(res.status), field: error.field, details: error.details || [],
-      errors: data.errors || [], status: res.status };
-    TandemUI.showError(form, { message: err.message, field: "file", status: res.status });
-    const table = rowErrors(err);
-    if (table) result.replaceChildren(table);
+    try {
+      const done = await enrolMany(p, type, await file.text());
+      await enrolDone(p, result, done.length);
+    } catch (err) {
+      TandemUI.showError(form, { message: err.message, field: "file", status: err.status });
+      const table = rowErrors(err);
+      if (table) result.replaceChildren(table);
+    }
   });
   return el("section", { class: "card", "aria-labelledby": "upload-title" },
     el("h2", { id: "upload-title", text: t("enrol.upload.title") }),
@@ -406,8 +418,8 @@ function directoryForm(p, result, byId) {
     const enrolment = { role: role.value, capacity: Number(f.capacity.value), availability, goal: f.goal.value.trim(),
       [role.value === "mentor" ? "teach_topics" : "learn_topics"]: topics };
     try {
-      const done = await pairing(`/programmes/${enc(p.programme_id)}/participants/bulk`,
-        { method: "POST", body: chosen.map((employee_id) => ({ employee_id, ...enrolment })) });
+      const rows = chosen.map((employee_id) => ({ employee_id, ...enrolment }));
+      const done = await enrolMany(p, "application/json", JSON.stringify(rows));
       await enrolDone(p, result, done.length);
     } catch (err) {
       TandemUI.showError(pick, err);
