@@ -49,6 +49,12 @@ def _windows(cell: str, row: int) -> list[dict[str, Any]]:
 
 
 def parse(text: str) -> list[dict[str, Any]]:
+    return parse_lines(text)[0]
+
+
+def parse_lines(text: str) -> tuple[list[dict[str, Any]], list[int]]:
+    """The rows, and the file's line number where each row begins (the header is line 1; a quoted cell may
+    span lines). A cell that cannot be read fails naming its row, line and column (also in `details`)."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in REQUIRED if c not in header]
@@ -64,22 +70,34 @@ def parse(text: str) -> list[dict[str, Any]]:
     if unknown:
         raise InvalidInput(f"CSV has unknown column(s): {', '.join(unknown)}", field=unknown[0])
     rows: list[dict[str, Any]] = []
+    lines: list[int] = []
+    begins = reader.line_num + 1
     for number, raw in enumerate(reader, start=1):
-        cells = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
-        row: dict[str, Any] = {k: v for k, v in cells.items() if v != ""}
-        if "capacity" in row:
-            try:
-                row["capacity"] = int(row["capacity"])
-            except ValueError:
-                raise InvalidInput(
-                    f"row {number}: capacity {row['capacity']!r} is not a number", field="capacity"
-                ) from None
-        for column in ("teach_topics", "learn_topics"):
-            if column in row:
-                row[column] = _levels(row[column], number, column)
-        if "availability" in row:
-            row["availability"] = _windows(row["availability"], number)
-        rows.append(row)
+        try:
+            rows.append(_row(raw, number))
+        except InvalidInput as exc:
+            exc.details = [{"row": number, "line": begins, "field": exc.field, "message": exc.message}]
+            raise
+        lines.append(begins)
+        begins = reader.line_num + 1
     if not rows:
         raise InvalidInput("the CSV has a header but no participants", field="body")
-    return rows
+    return rows, lines
+
+
+def _row(raw: dict[str | Any, str | None], number: int) -> dict[str, Any]:
+    cells = {k.strip(): (v or "").strip() for k, v in raw.items() if isinstance(k, str)}
+    row: dict[str, Any] = {k: v for k, v in cells.items() if v != ""}
+    if "capacity" in row:
+        try:
+            row["capacity"] = int(row["capacity"])
+        except ValueError:
+            raise InvalidInput(
+                f"row {number}: capacity {row['capacity']!r} is not a number", field="capacity"
+            ) from None
+    for column in ("teach_topics", "learn_topics"):
+        if column in row:
+            row[column] = _levels(row[column], number, column)
+    if "availability" in row:
+        row["availability"] = _windows(row["availability"], number)
+    return row

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared import web
-from shared.access import PUBLIC, Matrix, allow
+from shared.access import PUBLIC, Matrix, Rule, allow
 
 HR = allow("hr")
 HR_AUDITOR = allow("hr", "auditor")
@@ -58,5 +58,8 @@ MATRIX: Matrix = {
     ("PATCH", "/scim/v2/Users/{scim_id}"): INTEGRATION,
     ("DELETE", "/scim/v2/Users/{scim_id}"): INTEGRATION,
     **{(m, "/scim/v2/{rest:path}"): INTEGRATION for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")},
+    ("GET", "/console"): Rule(public=True, note="the HR console's page shell (holds no data)"),
+    ("GET", "/console/static/{name}"): PUBLIC,
+    ("GET", "/console/{section:path}"): Rule(public=True, note="the HR console's shell for each section's address"),
     **web.ROUTES,
 }

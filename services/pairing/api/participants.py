@@ -17,7 +17,7 @@ from services.pairing.api.schemas import (
     ParticipantPatch,
     WithdrawIn,
 )
-from shared.errors import InvalidInput
+from shared.errors import DomainError, InvalidInput
 
 router = APIRouter(tags=["participants"])
 _MANY = TypeAdapter(list[dict[str, Any]])
@@ -56,7 +56,7 @@ async def enrol_many(programme_id: PathId, request: Request, uow: UoW) -> list[P
     raw = await request.body()
     if content_type in ("text/csv", "application/csv"):
         try:
-            rows = csv_import.parse(raw.decode("utf-8"))
+            rows, lines = csv_import.parse_lines(raw.decode("utf-8"))
         except UnicodeDecodeError:
             raise InvalidInput("the CSV must be UTF-8", field="body") from None
         label = "row"
@@ -65,13 +65,20 @@ async def enrol_many(programme_id: PathId, request: Request, uow: UoW) -> list[P
             rows = _MANY.validate_json(raw)
         except ValidationError as exc:
             raise handlers.invalid(exc, prefix="body.") from None
-        label = "item"
+        label, lines = "item", []
     else:
         raise InvalidInput("send application/json (a list) or text/csv", field="content-type")
     if not rows:
         raise InvalidInput("no participants in the request", field="body")
-    async with uow:
-        enrolled = await handlers.enrol_participants(uow, programme_id, rows, row_label=label)
+    try:
+        async with uow:
+            enrolled = await handlers.enrol_participants(uow, programme_id, rows, row_label=label)
+    except DomainError as exc:  # a CSV's row errors also name the file's line
+        for detail in exc.details:
+            row = detail.get("row")
+            if lines and isinstance(row, int) and 0 < row <= len(lines):
+                detail["line"] = lines[row - 1]
+        raise
     return [ParticipantOut.of(p) for p in enrolled]
 
 

@@ -159,6 +159,41 @@ async def test_bulk_enrolment_from_csv(serve: ServeFactory) -> None:
         assert "Key (" not in dup.text
 
 
+async def test_a_csv_uploads_row_errors_name_the_files_line_and_nothing_is_enrolled(serve: ServeFactory) -> None:
+    """What the console shows per row: row, the file's line (a quoted cell may span lines), field, message."""
+    svc = await serve(PAIRING)
+    people = [builders.mentor(employee_id="E-300"), builders.mentee(employee_id="E-400")]
+    csv_text = (
+        "employee_id,role,teach_topics,learn_topics,goal\n"
+        'E-300,mentor,prompt-writing:3,,"a goal\non two lines"\n'
+        "E-999,mentor,prompt-writing:3,,\n"
+        "E-400,mentee,,underwater-basket-weaving:2,\n"
+    )
+    async with auth.client(base_url=svc.url) as client:
+        programme_id = await _programme(client, svc.url)
+        await provision(client, svc.url, svc.host, people)
+        url = f"/programmes/{programme_id}/participants/bulk"
+        r = await client.post(url, content=csv_text, headers={"content-type": "text/csv"})
+        assert r.status_code == 422, r.text
+        details = r.json()["error"]["details"]
+        assert [(d["row"], d["line"], d["field"]) for d in details] == [(2, 4, "employee_id"), (3, 5, "learn_topics")]
+        assert "E-999" in details[0]["message"]
+        assert (await client.get(f"/programmes/{programme_id}/participants")).json()["total"] == 0
+
+        # a cell that cannot be read names its row and line too
+        unreadable = "employee_id,role,capacity\nE-300,mentor,1\nE-400,mentee,lots\n"
+        r = await client.post(url, content=unreadable, headers={"content-type": "text/csv"})
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["details"] == [
+            {"row": 2, "line": 3, "field": "capacity", "message": "row 2: capacity 'lots' is not a number"}
+        ]
+
+        # a JSON list has items, not lines
+        r = await client.post(url, json=[{"employee_id": "E-999", "role": "mentor"}])
+        assert r.status_code == 422, r.text
+        assert "line" not in r.json()["error"]["details"][0]
+
+
 async def test_hard_rules_refuse_a_hand_made_pair(serve: ServeFactory) -> None:
     svc = await serve(PAIRING)
     async with auth.client(base_url=svc.url) as client:
