@@ -66,8 +66,9 @@ def evolve_programme(programme: ProgrammeView | None, event: ProgrammeEvent) -> 
 
 
 def evolve_participant(participant: ParticipantView | None, event: ParticipantEvent) -> ParticipantView | None:
-    """An enrolment makes the participant; a later profile (enrolment or update) changes the name, address and
-    employee id and locale only (the programme and role are the enrolment's). A withdrawal of an unknown one changes nothing."""
+    """An enrolment makes the participant; a later profile (enrolment or update) changes the name, address,
+    employee id and locale only (the programme and role are the enrolment's). A withdrawal of an unknown one
+    changes nothing."""
     if isinstance(event, ParticipantWithdrew):
         return None if participant is None else replace(participant, withdrawn=True)
     if participant is not None:
