@@ -376,6 +376,19 @@ async function renderFeedback(me, pairId) {
     const s = await sessionsApi(`/sessions/${encodeURIComponent(sessionId)}`).catch(() => null);
     if (s) view.push(el("p", { class: "muted", text: T("feedback.forSession", { date: TandemI18n.dateTime(s.held_at || s.starts_at) }) }));
   }
+  if (!sessionId) {
+    // An old mail's link names no session: offer the held sessions this person has not answered yet.
+    const detail = await sessionsApi(`/pairs/${encodeURIComponent(pairId)}`);
+    const open = detail.sessions.filter((s) => s.status === "held"
+      && !given.some((f) => f.author_id === mine && f.session_id === s.session_id));
+    if (open.length) {
+      view.push(el("section", { class: "card", id: "open-sessions", "aria-labelledby": "open-h" },
+        el("h2", { id: "open-h", text: T("feedback.openSessions") }),
+        el("ul", {}, ...open.map((s) => el("li", {}, el("a", { "data-session": s.session_id,
+          href: `/me/pairs/${encodeURIComponent(pairId)}/feedback?session=${encodeURIComponent(s.session_id)}`,
+          text: T("feedback.forSession", { date: TandemI18n.dateTime(s.held_at || s.starts_at) }) }))))));
+    }
+  }
   const already = given.find((f) => f.author_id === mine && (f.session_id || null) === sessionId);
   if (already) {
     view.push(el("p", { class: "notice", "data-feedback": "already", text: T("feedback.already", { date: TandemI18n.dateTime(already.submitted_at) }) }),
