@@ -112,6 +112,10 @@ async def ready_for_mail(notifications: str, sessions: str, pair: dict[str, Any]
                 break
             await asyncio.sleep(0.05)
         assert [p["pair_id"] for p in mine["pairs"]] == [pair["pair_id"]]
+        # the sessions projection keeps the person's locale and the match run's rationale for the portal
+        assert mine["locale"] == person["locale"]
+        assert mine["pairs"][0]["rationale"] == pair["rationale"]
+        assert pair["rationale"]
 
 
 async def minutes_saved_answers(sessions: str, programme_id: str) -> int:
@@ -253,3 +257,142 @@ async def test_a_mentee_answers_the_feedback_mail_in_the_portal_and_hr_counts_it
             await page.screenshot(path=str(ARTIFACTS / f"portal-{lang}-pair-phone.png"), full_page=True)
             assert errors == []
             await browser.close()
+
+
+async def test_a_mentee_runs_their_tandem_in_the_portal(
+    serve: ServeFactory, identity_provider: LocalIdentityProvider
+) -> None:
+    """Agreement, goals, sessions (plan, calendar file, move, cancel, log), the confidence check and the
+    notification preferences, each through the page and seen in the APIs."""
+    idp = identity_provider
+    client_id = f"portal-run-{uuid.uuid4().hex[:8]}"
+    with SmtpServer() as smtp:
+        running = await site(serve, smtp, sessions={"auth": replace(auth_settings(idp), web_client_id=client_id)})
+    sessions = running["sessions"].url
+    idp.add_client(Client(client_id, redirect_uris=[f"{sessions}/auth/callback"]))
+    _, pair, mentee = await a_pair(running, "en")
+    user = idp.add_user(
+        DemoUser(
+            f"ingrid-{client_id}",
+            "Ingrid Hoffmann",
+            mentee["email"],
+            ["participant"],
+            auth.DEFAULT_TENANT,
+            employee_id=mentee["employee_id"],
+        )
+    )
+    pair_id, me = pair["pair_id"], mentee["participant_id"]
+    async with auth.client(base_url=sessions) as hr:  # the mentor has confirmed the agreement already
+        body = {"participant_id": pair["mentor_id"], "meeting_rhythm": "weekly", "confidentiality": True}
+        assert (await hr.post(f"/pairs/{pair_id}/agreement", json=body)).status_code == 201
+    as_mentee = auth.headers("participant", employee_id=mentee["employee_id"])
+
+    async def api(service: str, path: str) -> Any:
+        async with httpx.AsyncClient(headers=as_mentee) as client:
+            r = await client.get(f"{running[service].url}{path}")
+            assert r.status_code == 200, r.text
+            return r.json()
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 1024, "height": 1200}, accept_downloads=True)
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        for _ in range(400):  # the portal knows the mentee once their enrolment reached the sessions service
+            if (await api("sessions", "/me"))["pairs"]:
+                break
+            await asyncio.sleep(0.05)
+        await page.goto(f"{sessions}/me")
+        await page.wait_for_url(f"{idp.issuer}/authorize?*", timeout=15_000)
+        await page.click(f"button[name='pick'][value='{user.username}']")
+        await page.wait_for_selector(f"[data-pair='{pair_id}']", timeout=15_000)
+        assert "Tandem with Lena Yilmaz" in await page.inner_text(f"[data-pair='{pair_id}']")
+        await page.click(f"[data-pair='{pair_id}'] a.button")
+        await page.wait_for_selector("#agreement form", timeout=15_000)
+        assert await page.inner_text("[data-rationale]") == pair["rationale"]
+
+        # the agreement, confirmed by the mentee
+        await page.click("#agreement button[type=submit]")
+        await page.wait_for_selector("[data-agreement='confirmed']", timeout=15_000)
+        assert (await api("sessions", f"/pairs/{pair_id}"))["agreement"]["mentee"]["confidentiality"] is True
+
+        # a goal, then achieved
+        await page.select_option("#goals select[name='topic']", "data-analysis")
+        await page.fill("#goals input[name='description']", "Check a forecast with AI")
+        await page.click("#goals button[type=submit]")
+        goal = page.locator("#goals [data-goal]")
+        await goal.wait_for(timeout=15_000)
+        await goal.locator("button").click()
+        await goal.locator(".badge.good").wait_for(timeout=15_000)
+        (saved,) = (await api("sessions", f"/pairs/{pair_id}"))["goals"]
+        assert (saved["topic"], saved["description"]) == ("data-analysis", "Check a forecast with AI")
+        assert saved["achieved_at"] is not None
+
+        # a session planned next week (the form's default), its calendar file, moved, then cancelled
+        await page.click("#sessions form button[type=submit]")
+        row = page.locator("#sessions tr[data-session]")
+        await row.wait_for(timeout=15_000)
+        session_id = await row.get_attribute("data-session")
+        assert session_id
+        async with page.expect_download() as download:
+            await page.click(f"button[data-ics='{session_id}']")
+        ics = await asyncio.to_thread((await (await download.value).path()).read_text)
+        assert "BEGIN:VCALENDAR" in ics
+        assert session_id in ics
+        await row.locator("a", has_text="Open").click()
+        await page.wait_for_url(f"**/me/pairs/{pair_id}/sessions/{session_id}")
+        later = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=9)
+        await page.fill("input[name='starts_at']", later.strftime("%Y-%m-%dT%H:%M"))  # the browser runs in UTC
+        await page.click("form:has(input[name='starts_at']) button[type=submit]")
+        await page.locator("#status", has_text="Session moved.").wait_for(timeout=15_000)
+        moved = await api("sessions", f"/sessions/{session_id}")
+        assert datetime.fromisoformat(moved["starts_at"]) == later
+        await page.fill("input[name='reason']", "Travel")
+        await page.click("form:has(input[name='reason']) button[type=submit]")
+        await page.locator("#status", has_text="Session cancelled.").wait_for(timeout=15_000)
+        assert (await api("sessions", f"/sessions/{session_id}"))["status"] == "cancelled"
+
+        # a session that took place two hours ago: planned, then logged with what was practised
+        await page.goto(f"{sessions}/me/pairs/{pair_id}")
+        earlier = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+        await page.fill("#sessions input[name='starts_at']", earlier.strftime("%Y-%m-%dT%H:%M"))
+        await page.click("#sessions form button[type=submit]")
+        await page.locator("#sessions tr[data-session]").nth(1).wait_for(timeout=15_000)
+        detail = await api("sessions", f"/pairs/{pair_id}")
+        (past,) = [s for s in detail["sessions"] if s["status"] == "scheduled"]
+        await page.goto(f"{sessions}/me/pairs/{pair_id}/sessions/{past['session_id']}")
+        await page.wait_for_selector("input[name='held_at']", timeout=15_000)
+        await page.check("input[name='topics'][value='prompt-writing']")
+        await page.fill("input[name='tools']", "ChatGPT, Copilot")
+        await page.fill("textarea[name='action_items']", "Try it on the monthly report")
+        await page.click("form:has(input[name='held_at']) button[type=submit]")
+        await page.locator("#status", has_text="Session logged.").wait_for(timeout=15_000)
+        held = await api("sessions", f"/sessions/{past['session_id']}")
+        assert (held["status"], held["topics"], held["tools"]) == ("held", ["prompt-writing"], ["ChatGPT", "Copilot"])
+        assert held["action_items"] == ["Try it on the monthly report"]
+
+        # the confidence check
+        await page.goto(f"{sessions}/me/pairs/{pair_id}")
+        await page.select_option("#confidence select[name='rating:ai-agents']", "2")
+        await page.click("#confidence button[type=submit]")
+        await page.locator("#status", has_text="confidence check is saved").wait_for(timeout=15_000)
+
+        # notification preferences, on the notifications API (cross-origin, the same token)
+        await page.goto(f"{sessions}/me/preferences")
+        form = page.locator(f"form[data-recipient='{me}']")
+        await form.wait_for(timeout=15_000)
+        await form.locator("select[name='locale']").select_option("de")
+        await form.locator("input[name='quiet']").uncheck()
+        await form.locator("button[type=submit]").click()
+        await page.locator("#status", has_text="Preferences saved.").wait_for(timeout=15_000)
+        prefs = await api("notifications", f"/recipients/{me}/preferences")
+        assert (prefs["locale"], prefs["quiet_start"], prefs["quiet_end"]) == ("de", None, None)
+        await page.screenshot(path=str(ARTIFACTS / "portal-en-preferences.png"), full_page=True)
+        assert errors == []
+        await browser.close()
+    rated = await running["sessions"].host.pool.fetchrow(
+        "SELECT phase, ratings FROM confidence WHERE pair_id = $1 AND participant_id = $2", pair_id, me
+    )
+    assert rated["phase"] == "start"
+    assert rated["ratings"]["ai-agents"] == 2
