@@ -457,6 +457,10 @@ async function renderPreferences(me) {
         field(T("prefs.quietEnd"), el("input", { type: "time", name: "quiet_end", value: (prefs.quiet_end || "08:00").slice(0, 5) }))),
       el("label", { class: "check" }, el("input", { type: "checkbox", name: "opted_out", checked: prefs.opted_out }), T("prefs.optedOut")),
       el("div", { class: "row" }, el("button", { type: "submit", text: T("prefs.save") })));
+    const quiet = form.elements.quiet;
+    const hours = () => { form.elements.quiet_start.disabled = form.elements.quiet_end.disabled = !quiet.checked; };
+    quiet.addEventListener("change", hours);
+    hours();
     submitter(form, (d) => TandemAuth.json("notifications", path, { method: "PUT", body: {
       channel: d.get("channel"), locale: d.get("locale"), opted_out: d.get("opted_out") === "on",
       quiet_start: d.get("quiet") === "on" ? d.get("quiet_start") : null, quiet_end: d.get("quiet") === "on" ? d.get("quiet_end") : null,
