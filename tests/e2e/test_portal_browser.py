@@ -241,8 +241,9 @@ async def test_a_mentee_answers_the_feedback_mail_in_the_portal_and_hr_counts_it
             await page.wait_for_selector("body[data-view='home']", timeout=15_000)
             if "session=" not in page.url:
                 assert await page.locator("#open-sessions").count() == 0
-            else:
-                await page.wait_for_selector("[data-feedback='already']")
+                await page.goto(f"{sessions}/me/pairs/{pair['pair_id']}/feedback?session={session_id}")
+            await page.wait_for_selector("[data-feedback='already']", timeout=15_000)
+            assert await page.locator("#feedback-form").count() == 0
 
             # the pair page at phone width
             await page.set_viewport_size({"width": 375, "height": 812})
