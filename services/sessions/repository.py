@@ -287,3 +287,57 @@ async def names(conn: Conn, tenant: str, ids: set[str]) -> dict[str, str]:
         list(ids),
     )
     return {r["participant_id"]: r["display_name"] for r in rows}
+
+
+async def my_portal(conn: Conn, tenant: str, employee_id: str) -> dict[str, Any]:
+    """What the participant portal shows a signed-in person: their enrolments (one participant record per
+    programme) and their pairs with the partner, the programme, the rationale and the next planned session.
+    Only this employee's records in this tenant; nothing of anyone else but their partners' names and roles."""
+    people = await conn.fetch(
+        "SELECT p.participant_id, p.programme_id, p.role, p.display_name, p.locale, p.withdrawn, "
+        "g.name AS programme_name FROM participants p LEFT JOIN programmes g ON g.tenant = p.tenant "
+        "AND g.programme_id = p.programme_id WHERE p.tenant = $1 AND p.employee_id = $2 "
+        "ORDER BY g.starts_on DESC NULLS LAST, p.participant_id",
+        tenant,
+        employee_id,
+    )
+    pairs = await conn.fetch(
+        "SELECT x.pair_id, x.programme_id, x.state, x.created_at, x.rationale, g.name AS programme_name, "
+        "g.focus_topics, "
+        "me.participant_id AS my_id, me.role AS my_role, "
+        "o.participant_id AS partner_id, o.display_name AS partner_name, o.role AS partner_role, "
+        "(SELECT s.session_id FROM sessions s WHERE s.tenant = x.tenant AND s.pair_id = x.pair_id "
+        " AND s.status = 'scheduled' AND s.starts_at > now() ORDER BY s.starts_at, s.session_id LIMIT 1) AS next_id, "
+        "(SELECT min(s.starts_at) FROM sessions s WHERE s.tenant = x.tenant AND s.pair_id = x.pair_id "
+        " AND s.status = 'scheduled' AND s.starts_at > now()) AS next_at "
+        "FROM participants me JOIN pairs x ON x.tenant = me.tenant "
+        "AND me.participant_id IN (x.mentor_id, x.mentee_id) "
+        "LEFT JOIN participants o ON o.tenant = x.tenant AND o.participant_id = "
+        "CASE WHEN x.mentor_id = me.participant_id THEN x.mentee_id ELSE x.mentor_id END "
+        "LEFT JOIN programmes g ON g.tenant = x.tenant AND g.programme_id = x.programme_id "
+        "WHERE me.tenant = $1 AND me.employee_id = $2 "
+        "ORDER BY (x.state = 'ended'), x.created_at DESC NULLS LAST, x.pair_id",
+        tenant,
+        employee_id,
+    )
+    return {
+        "participants": [dict(r) for r in people],
+        "pairs": [
+            {
+                "pair_id": r["pair_id"],
+                "programme_id": r["programme_id"],
+                "programme_name": r["programme_name"],
+                "focus_topics": list(r["focus_topics"] or []),
+                "state": r["state"],
+                "created_at": r["created_at"],
+                "my_participant_id": r["my_id"],
+                "my_role": r["my_role"],
+                "partner": {"participant_id": r["partner_id"], "display_name": r["partner_name"],
+                            "role": r["partner_role"]},
+                "rationale": r["rationale"],
+                "next_session": None if r["next_id"] is None else {"session_id": r["next_id"],
+                                                                   "starts_at": r["next_at"]},
+            }
+            for r in pairs
+        ],
+    }  # fmt: skip

@@ -38,8 +38,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "programmes": ("tenant", "programme_id", "name", "starts_on", "ends_on", "cadence_days", "focus_topics", "closed",
                    "min_group_size"),
     "participants": ("tenant", "participant_id", "programme_id", "role", "display_name", "email", "withdrawn",
-                     "employee_id"),
-    "pairs": ("tenant", "pair_id", "programme_id", "mentor_id", "mentee_id", "state", "created_at", "updated_at"),
+                     "employee_id", "locale"),
+    "pairs": ("tenant", "pair_id", "programme_id", "mentor_id", "mentee_id", "state", "created_at", "updated_at",
+              "rationale"),
     "pair_changes": ("tenant", "event_id", "pair_id", "at", "kind"),
     "agreements": ("tenant", "pair_id", "participant_id", "role", "meeting_rhythm", "confidentiality",
                    "learning_focus", "confirmed_at"),
@@ -98,6 +99,7 @@ def participant_row(tenant: str, participant: ParticipantView) -> dict[str, Any]
         "email": participant.email,
         "withdrawn": participant.withdrawn,
         "employee_id": participant.employee_id,
+        "locale": participant.locale,
     }
 
 
@@ -110,6 +112,7 @@ def participant_of(row: Any) -> ParticipantView:
         row["email"],
         row["withdrawn"],
         row["employee_id"],
+        row["locale"],
     )
 
 
@@ -123,6 +126,7 @@ def pair_row(tenant: str, pair: PairView) -> dict[str, Any]:
         "state": pair.state,
         "created_at": pair.created_at,
         "updated_at": pair.updated_at,
+        "rationale": pair.rationale,
     }
 
 
@@ -135,6 +139,7 @@ def pair_of(row: Any) -> PairView:
         row["state"],
         row["created_at"],
         row["updated_at"],
+        row["rationale"],
     )
 
 

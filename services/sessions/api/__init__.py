@@ -1,10 +1,11 @@
-"""Sessions HTTP API (FastAPI; OpenAPI at /docs): one small router per concern, and the HR dashboard."""
+"""Sessions HTTP API (FastAPI; OpenAPI at /docs): one small router per concern, the HR dashboard and the
+participant portal."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.sessions.api import audit, dashboard, feedback, mentorship, outcomes, sessions
+from services.sessions.api import audit, dashboard, feedback, mentorship, outcomes, portal, sessions
 from services.sessions.api.access import MATRIX
 from shared import web
 from shared.http import create_app, document_errors
@@ -15,6 +16,7 @@ def build_api(host: ServiceHost) -> FastAPI:
     app = create_app("Tandem sessions", "Agreements, goals, sessions, feedback and programme outcomes for HR.", MATRIX)
     for module in (mentorship, sessions, feedback, outcomes, audit, dashboard):
         app.include_router(module.router)
+    portal.install(app)
     web.mount(app, host.settings.web_origins, home="/dashboard")
     document_errors(app)
     return app

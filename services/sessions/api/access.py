@@ -40,5 +40,12 @@ MATRIX: Matrix = {
     ("GET", "/programmes/{programme_id}/at-risk"): allow("hr", note="names of at-risk pairs: HR only"),
     ("GET", "/dashboard"): Rule(public=True, note="the page; it signs in (Authorization Code + PKCE)"),
     ("GET", "/dashboard/static/{name}"): PUBLIC,
+    ("GET", "/me"): allow(
+        "participant",
+        own=True,
+        note="the caller's own enrolments and pairs (HR: 403); a browser opening /me gets the portal page",
+    ),
+    ("GET", "/me/{rest:path}"): Rule(public=True, note="the participant portal's page (every /me/... address)"),
+    ("GET", "/me/static/{name}"): PUBLIC,
     **web.ROUTES,
 }

@@ -127,11 +127,15 @@ class PairView:
     state: PairState = "active"
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    #: Why the two were paired (PairCreated.rationale, English; the pages render it through reasons.js).
+    rationale: str = ""
 
     @classmethod
     def from_created(cls, event: PairCreated, at: datetime | None = None) -> PairView:
         start = began(event, at)
-        return cls(event.pair_id, event.programme_id, event.mentor_id, event.mentee_id, "active", start, start)
+        return cls(
+            event.pair_id, event.programme_id, event.mentor_id, event.mentee_id, "active", start, start, event.rationale
+        )
 
     def apply(self, event: PairEvent, at: datetime | None = None) -> PairView:
         """The pair after a pairing event. Ended is final: later events leave an ended pair ended."""

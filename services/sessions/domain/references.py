@@ -44,6 +44,8 @@ class ParticipantView:
     email: str
     withdrawn: bool = False
     employee_id: str | None = None
+    #: The person's language for the pages and mails (ParticipantProfile.locale).
+    locale: str = "en"
 
 
 def evolve_programme(programme: ProgrammeView | None, event: ProgrammeEvent) -> ProgrammeView | None:
@@ -64,13 +66,18 @@ def evolve_programme(programme: ProgrammeView | None, event: ProgrammeEvent) -> 
 
 
 def evolve_participant(participant: ParticipantView | None, event: ParticipantEvent) -> ParticipantView | None:
-    """An enrolment makes the participant; a later profile (enrolment or update) changes the name, address and
-    employee id only (the programme and role are the enrolment's). A withdrawal of an unknown one changes nothing."""
+    """An enrolment makes the participant; a later profile (enrolment or update) changes the name, address,
+    employee id and locale only (the programme and role are the enrolment's). A withdrawal of an unknown one
+    changes nothing."""
     if isinstance(event, ParticipantWithdrew):
         return None if participant is None else replace(participant, withdrawn=True)
     if participant is not None:
         return replace(
-            participant, display_name=event.display_name, email=str(event.email), employee_id=event.employee_id
+            participant,
+            display_name=event.display_name,
+            email=str(event.email),
+            employee_id=event.employee_id,
+            locale=event.locale,
         )
     return ParticipantView(
         event.participant_id,
@@ -80,4 +87,5 @@ def evolve_participant(participant: ParticipantView | None, event: ParticipantEv
         str(event.email),
         False,
         event.employee_id,
+        event.locale,
     )

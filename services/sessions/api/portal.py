@@ -1,0 +1,109 @@
+"""The participant portal: one page shell at `/me` and every `/me/...` path (the page routes on the address),
+its assets at `/me/static/<name>`, and `GET /me`, the signed-in person's own enrolments and pairs.
+
+`/me` is both: a browser that navigates there (GET, HTML preferred over JSON, no Authorization header) gets the
+page, which then asks `GET /me` with its token for the JSON. Mails sent before the portal existed link to the
+JSON API's `/pairs/{pair_id}/feedback`; a browser navigating there is sent (303) to the portal's feedback page,
+while API clients keep the JSON. Both checks run before the access check (which would answer a browser with no
+token 401), as a middleware.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import FileResponse, RedirectResponse
+
+from services.sessions import repository
+from services.sessions.api.callers import Who
+from shared import web
+from shared.http import ID_PATTERN, Connection
+
+ASSETS = Path(__file__).resolve().parents[1] / "portal"
+SHELL = ASSETS / "index.html"
+
+pages = APIRouter(tags=["portal"], include_in_schema=False)
+router = APIRouter(tags=["portal"])
+
+
+@router.get("/me", summary="Your own enrolments and pairs (as a participant): partner, programme, state, rationale")
+async def me(who: Who, conn: Connection) -> dict[str, Any]:
+    employee_id = who.principal.employee_id
+    found = await repository.my_portal(conn, who.tenant, employee_id) if employee_id else None
+    people = found["participants"] if found else []
+    latest = people[0] if people else None
+    return {
+        "employee_id": employee_id,
+        "name": latest["display_name"] if latest else who.principal.name,
+        "locale": latest["locale"] if latest else None,
+        "participants": people,
+        # `reasons` (the rationale's codes) join when PairCreated carries them; until then the English string
+        "pairs": [{**pair, "reasons": None} for pair in (found["pairs"] if found else [])],
+    }
+
+
+@pages.get("/me/static/{name}")
+async def asset(name: str) -> FileResponse:
+    return web.asset(ASSETS, name)
+
+
+@pages.get("/me/{rest:path}")
+async def page(rest: str) -> FileResponse:
+    """Every portal address: the same shell; the page reads location.pathname."""
+    return web.page(SHELL)
+
+
+_OLD_FEEDBACK = re.compile(rf"^/pairs/({ID_PATTERN.strip('^$')})/feedback$")
+
+
+def _quality(accept: str, media_type: str, *, wildcards: bool) -> float:
+    """The highest q the Accept header gives `media_type` (with `wildcards`: also through `type/*`, `*/*`)."""
+    names = (media_type, media_type.split("/")[0] + "/*", "*/*") if wildcards else (media_type,)
+    best = 0.0
+    for part in accept.split(","):
+        kind, *params = (piece.strip() for piece in part.split(";"))
+        if kind.lower() not in names:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        best = max(best, q)
+    return best
+
+
+def browser_navigation(request: Request) -> bool:
+    """A browser opening an address (not a page's script calling the API): GET, no token, and HTML named and
+    preferred over JSON (`*/*` alone, as curl and httpx send, is an API client)."""
+    if request.method != "GET" or "authorization" in request.headers:
+        return False
+    accept = request.headers.get("accept", "")
+    html = _quality(accept, "text/html", wildcards=False)
+    return html > 0 and html > _quality(accept, "application/json", wildcards=True)
+
+
+def install(app: FastAPI) -> None:
+    """The portal's routes and the middleware for browsers at `/me` and at the old feedback links."""
+    app.include_router(router)
+    app.include_router(pages)
+
+    @app.middleware("http")
+    async def portal_navigation(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        path = request.url.path
+        if (path == "/me" or _OLD_FEEDBACK.match(path)) and browser_navigation(request):
+            if path == "/me":
+                return web.page(SHELL)
+            found = _OLD_FEEDBACK.match(path)
+            assert found is not None
+            query = f"?{request.url.query}" if request.url.query else ""
+            return RedirectResponse(f"/me/pairs/{quote(found.group(1), safe='')}/feedback{query}", status_code=303)
+        return await call_next(request)
