@@ -154,7 +154,7 @@ const TandemAuth = (() => {
     if (!res.ok) {
       const error = (data && data.error) || {};
       const err = new Error(error.message || (typeof data === "string" && data) || `${method} ${path}: ${res.status}`);
-      err.status = res.status; err.field = error.field || null; err.errors = (data && data.errors) || [];
+      err.status = res.status; err.field = error.field || null; err.errors = (data && data.errors) || []; err.details = error.details || [];
       throw err;
     }
     return data;
