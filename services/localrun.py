@@ -154,6 +154,7 @@ class LocalSystem:
                 env.setdefault("NOTIFICATIONS_SMTP_HOST", "127.0.0.1")
                 env.setdefault("NOTIFICATIONS_SMTP_PORT", str(self.mail.port))
             env.setdefault("NOTIFICATIONS_SESSIONS_URL", f"http://127.0.0.1:{registry.service('sessions').port}")
+            env.setdefault("NOTIFICATIONS_PAIRING_URL", f"http://127.0.0.1:{registry.service('pairing').port}")
             if self.kafka is not None:  # the local broker keeps nothing: recover from its loss by ourselves
                 env.setdefault("TANDEM_BROKER_LOSS", "recover")
                 env.setdefault("TANDEM_CREATE_TOPICS", "true")

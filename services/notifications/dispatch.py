@@ -52,6 +52,7 @@ from services.notifications.domain.webhooks import RetryPolicy
 from services.notifications.projection import store
 from services.notifications.webhooks.config import WebhookSettings
 from shared.auth import ANY_TENANT
+from shared.calendar import CalendarPerson
 from shared.config import ConfigError
 from shared.events.notifications import NotificationFailed, NotificationSent
 from shared.runtime import ServiceHost
@@ -67,6 +68,8 @@ T = TypeVar("T")
 class DispatchSettings:
     smtp: SmtpSettings
     sessions_url: str = "http://127.0.0.1:8002"
+    #: The pairing service's public address: HR's digest links its console (`/console`).
+    pairing_url: str = "http://127.0.0.1:8001"
     interval: float = 1.0
     scan_interval: float = 60.0
     batch: int = 20
@@ -95,7 +98,8 @@ class DispatchSettings:
                     sender=e.get("SMTP_FROM", "Tandem <tandem@localhost>"),
                     timeout=timeout,
                 ),
-                sessions_url=e.get("SESSIONS_URL", "http://127.0.0.1:8002"),
+                sessions_url=e.get("SESSIONS_URL", "http://127.0.0.1:8002").rstrip("/"),
+                pairing_url=e.get("PAIRING_URL", "http://127.0.0.1:8001").rstrip("/"),
                 interval=float(e.get("DISPATCH_INTERVAL", "1.0")),
                 scan_interval=float(e.get("SCAN_INTERVAL", "60")),
                 batch=int(e.get("DISPATCH_BATCH", "20")),
@@ -131,6 +135,8 @@ class Dispatcher:
         }
         #: Message-IDs are `<notification id@the sender's domain>`
         self.sender = mail.sender(settings.smtp.sender)
+        #: the ORGANIZER of the calendar entries mails carry: the programme's sender address (it sends them)
+        self.organizer = CalendarPerson(self.sender.addr_spec, self.sender.display_name or "Tandem")
         self.templates = Templates(settings.templates)
         #: Development only (NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE): chat webhooks on http and private addresses.
         self.allow_insecure = WebhookSettings.from_extra(host.settings.extra).allow_insecure
@@ -338,9 +344,16 @@ class Dispatcher:
         if job.recipient_id.startswith(HR):
             digest = await repo.digest_facts(conn, job.tenant, job.programme_id, now)
             dashboard = f"{base}/dashboard?programme={job.programme_id}"
-            return None if digest is None else content.hr_draft(digest, now=now, dashboard_url=dashboard)
+            console = f"{self.settings.pairing_url}/console"
+            return (
+                None
+                if digest is None
+                else content.hr_draft(digest, now=now, dashboard_url=dashboard, console_url=console)
+            )
         facts = await repo.facts(conn, job, now)
-        return None if facts is None else content.participant_draft(job, facts, now=now, sessions_url=base)
+        if facts is None:
+            return None
+        return content.participant_draft(job, facts, now=now, sessions_url=base, organizer=self.organizer)
 
     # --- outcomes --------------------------------------------------------------------------------
 

@@ -109,6 +109,10 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
         if not await projection_repo.session_held(conn, env.tenant, env.data, env.time):
             raise WaitFor(env.data.session_id, f"session {env.data.session_id} not known yet")
 
+    @h.on(s.FeedbackSubmitted)
+    async def feedback_given(conn: Conn, env: Envelope[Any]) -> None:
+        await projection_repo.feedback_given(conn, env.tenant, env.data)
+
     # --- rules (side effects: plan notifications; never replayed) ---------------------------------
 
     @h.on(p.PairCreated, side_effects=True)
@@ -173,7 +177,11 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
     async def ask_feedback(conn: Conn, env: Envelope[Any]) -> None:
         e: s.SessionLogged = env.data
         await repo.cancel(conn, env.tenant, "session held", session_id=e.session_id, rules=REMINDERS)
-        who = await members(conn, env.tenant, e.pair_id)
+        both = await members(conn, env.tenant, e.pair_id)
+        # a feedback request only to who has not answered for the session yet (an answer that came first, e.g.
+        # given in the portal before the log arrived here, or the log delivered again after a replay)
+        done = await repo.answered(conn, env.tenant, e.session_id, set(both))
+        who = tuple(m for m in both if m not in done)
         await store(
             conn,
             model.plan(
@@ -186,6 +194,22 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
                 programme_id=e.programme_id,
                 session_id=e.session_id,
             ),
+        )
+
+    @h.on(s.FeedbackSubmitted, side_effects=True)
+    async def answered(conn: Conn, env: Envelope[Any]) -> None:
+        """The author answered: their feedback request for the session, if still planned, is not sent (the
+        other side's stays). The dispatcher checks again when one falls due (content.participant_draft)."""
+        e: s.FeedbackSubmitted = env.data
+        if e.session_id is None:
+            return
+        await repo.cancel(
+            conn,
+            env.tenant,
+            "feedback already given for the session",
+            session_id=e.session_id,
+            rules=("feedback_request",),
+            recipient_id=e.author_id,
         )
 
     @h.on(p.PairEnded, side_effects=True)
