@@ -105,8 +105,9 @@ def _en(r: Mapping[str, Any]) -> str | None:
     code = r["code"]
     if code == "covers_goals":
         topics = ", ".join(topic_label(t, "en") for t in r["topics"])
-        goals = "goal" if r["goals"] == 1 else "goals"
-        return f"covers {r['covered']} of {r['mentee']}'s {r['goals']} {goals}: {topics}"
+        if r["goals"] == 1:
+            return f"covers {r['mentee']}'s goal: {topics}"
+        return f"covers {r['covered']} of {r['mentee']}'s {r['goals']} goals: {topics}"
     if code == "covers_no_goals":
         return f"covers none of {r['mentee']}'s goals"
     if code == "shared_languages":

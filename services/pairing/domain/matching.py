@@ -404,10 +404,10 @@ def reasons(m: Matrices, i: int, j: int) -> list[Reason]:
 def _reason_text(r: Reason) -> str:
     code = r["code"]
     if code == "covers_goals":
-        goals = r["goals"]
-        return f"covers {r['covered']} of {r['mentee']}'s {goals} goal{'s' if goals != 1 else ''}: " + ", ".join(
-            topic_label(t) for t in r["topics"]
-        )
+        topics = ", ".join(topic_label(t) for t in r["topics"])
+        if r["goals"] == 1:
+            return f"covers {r['mentee']}'s goal: {topics}"
+        return f"covers {r['covered']} of {r['mentee']}'s {r['goals']} goals: {topics}"
     if code == "covers_no_goals":
         return f"covers none of {r['mentee']}'s goals"
     if code == "shared_languages":

@@ -89,6 +89,7 @@ def test_the_english_rationale_of_the_reasons_is_the_sentence_matching_stores() 
         ({"code": "covers_goals", "covered": 1, "goals": 1, "topics": ["ai-agents"], "mentee": "Klaus"},
          "deckt Klaus' Ziel ab: KI-Agenten"),
         ({"code": "covers_no_goals", "goals": 2, "mentee": "Anna"}, "deckt keines von Annas Zielen ab"),
+        ({"code": "weekly_overlap", "minutes": 120}, "2 h gemeinsame Zeit pro Woche"),
         ({"code": "no_common_slot"}, "noch kein gemeinsames Zeitfenster"),
         ({"code": "availability_unknown"}, "Verfügbarkeit nicht angegeben"),
         ({"code": "same_department", "department": "Legal"}, "gleiche Abteilung (Legal)"),
