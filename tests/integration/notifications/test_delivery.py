@@ -49,6 +49,7 @@ class Rig:
                 "DISPATCH_INTERVAL": "0.05",
                 "SCAN_INTERVAL": "3600",
                 "SESSIONS_URL": "http://sessions.example",
+                "FEEDBACK_GRACE_SECONDS": "0",
                 **self.extra,
             },
         )

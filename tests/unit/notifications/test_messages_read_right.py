@@ -248,3 +248,15 @@ def test_no_english_sentence_in_a_german_participant_mail(rule: model.Rule) -> N
     f = facts(session=held if session_id else None, activity=activity)
     text = without_links(message(rule, f, session_id))
     assert not ENGLISH_WORDS.search(text), (rule, ENGLISH_WORDS.search(text))
+
+
+def test_the_feedback_grace_is_ten_minutes_unless_set_and_a_bad_value_is_named() -> None:
+    from services.notifications.projection import feedback_grace
+    from shared.config import ConfigError
+
+    assert feedback_grace({}) == timedelta(minutes=10)
+    assert feedback_grace({"FEEDBACK_GRACE_SECONDS": "0"}) == timedelta(0)
+    assert feedback_grace({"FEEDBACK_GRACE_SECONDS": "90"}) == timedelta(seconds=90)
+    for bad in ("soon", "-1", "999999999"):
+        with pytest.raises(ConfigError, match="NOTIFICATIONS_FEEDBACK_GRACE_SECONDS"):
+            feedback_grace({"FEEDBACK_GRACE_SECONDS": bad})
