@@ -331,15 +331,39 @@ async def _every_rule(
     if len(pairs) > LEAVER:
         pair = pairs[LEAVER]
         await _ok(await pairing.post(f"/participants/{pair['mentee_id']}/withdraw", json={"reason": "left_company"}))
-        for free in (u["participant_id"] for u in unmatched if u["role"] == "mentee"):
-            made = await pairing.post(
-                "/pairs", json={"programme_id": DEMO_PROGRAMME, "mentor_id": pair["mentor_id"], "mentee_id": free}
-            )
-            if made.status_code < 400:  # else a hard rule keeps them apart: try the next one
-                break
+        free = [u["participant_id"] for u in unmatched if u["role"] == "mentee"]
+        await _late_joiner(pairing, pair["mentor_id"], free)
     if len(pairs) > COMPLETED:
         pid = pairs[COMPLETED]["pair_id"]
         await _ok(await pairing.post(f"/pairs/{pid}/end", json={"reason": "completed", "note": ""}))
+
+
+async def _late_joiner(pairing: httpx.AsyncClient, mentor_id: str, unmatched: list[str]) -> None:
+    """HR pairs the mentor by hand with a mentee left unmatched, or else with a department head who joins late (from
+    the directory): a pair that begins now, so its welcome proposes a first meeting."""
+    candidates: list[str | None] = [*unmatched, *[None] * len(DEPARTMENTS)]
+    for k, mentee_id in enumerate(candidates):
+        if mentee_id is None:
+            head = k - len(unmatched)
+            mentee_id = f"mentee-late-{head + 1}"
+            joined = await pairing.post(
+                f"/programmes/{DEMO_PROGRAMME}/participants",
+                json={
+                    "participant_id": mentee_id,
+                    "employee_id": f"E-00{head + 10}",
+                    "role": "mentee",
+                    "availability": [{"weekday": 2, "start": "08:00", "end": "12:00"}],
+                    "learn_topics": {"ai-agents": 3, "prompt-writing": 2},
+                    "goal": "Judge what AI agents can do for my department.",
+                },
+            )
+            if joined.status_code >= 400:
+                continue
+        made = await pairing.post(
+            "/pairs", json={"programme_id": DEMO_PROGRAMME, "mentor_id": mentor_id, "mentee_id": mentee_id}
+        )
+        if made.status_code < 400:  # else a hard rule keeps them apart: the next one
+            return
 
 
 async def _pair_history(

@@ -174,6 +174,17 @@ def test_the_calendar_entry_has_the_programme_sender_as_organizer_and_both_peopl
     assert sorted(str(a) for a in attendees) == ["mailto:anna@acme.example", "mailto:lena@acme.example"]
     assert {a.params["CN"] for a in attendees} == {"Lena Yilmaz", "Anna Kowalska"}
     assert all(a.params["ROLE"] == "REQ-PARTICIPANT" and a.params["RSVP"] == "TRUE" for a in attendees)
+    # a local stack's sender has a one-label domain (Tandem <tandem@localhost>): still an organizer, not a failure
+    local = content.participant_draft(
+        job("session_cancelled", session_id="s1"),
+        facts(session=SESSION),
+        now=NOW,
+        sessions_url=BASE,
+        organizer=CalendarPerson("tandem@localhost", "Tandem"),
+    )
+    [(_, _, data)] = local.attachments_on("email")
+    [event] = Calendar.from_ical(data).walk("VEVENT")
+    assert str(event["ORGANIZER"]) == "mailto:tandem@localhost"
 
 
 # --- links -----------------------------------------------------------------------------------------------------------
