@@ -9,7 +9,7 @@ language. Every sentence is in the templates."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -216,7 +216,9 @@ def participant_draft(
         values["reason"] = wording.cancel_reason(session.cancel_reason, lang)
         values["session_url"] = session_url(sessions_url, job.pair_id, session.session_id)
         if job.rule in WITH_CALENDAR:
-            attachments = (invitation(session, me, partner, organizer),)
+            # the calendar's COMMENT carries the cancellation reason as the mail words it
+            worded = replace(session, cancel_reason=values["reason"])
+            attachments = (invitation(worded, me, partner, organizer),)
     values["feedback_url"] = feedback_url(sessions_url, job.pair_id, job.session_id)
     values["survey_url"] = feedback_url(sessions_url, job.pair_id)
     if job.rule == "partner_left":

@@ -243,6 +243,11 @@ def test_dates_and_system_written_cancellation_reasons_read_german() -> None:
     assert "Dienstag, 8. Dezember 2026, 14:00 Uhr" in text
     assert "Grund: das Tandem wurde beendet (Lena Yilmaz hat das Unternehmen verlassen)" in text
     assert not ENGLISH_WORDS.search(without_links(text))
+    draft = content.participant_draft(job("session_cancelled", session_id="s1"), facts(session=cancelled), now=NOW,
+                                      sessions_url=BASE)  # fmt: skip
+    [(_, _, data)] = draft.attachments_on("email")
+    [event] = Calendar.from_ical(data).walk("VEVENT")
+    assert str(event["COMMENT"]) == "das Tandem wurde beendet (Lena Yilmaz hat das Unternehmen verlassen)"
     assert wording.cancel_reason("the pair ended: HR ended it", "de") == "das Tandem wurde beendet (HR hat es beendet)"
     assert wording.cancel_reason("Krank", "de") == "Krank"
     assert wording.cancel_reason("the pair ended: HR ended it", "en") == "the pair ended: HR ended it"
