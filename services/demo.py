@@ -7,6 +7,25 @@ three dozen of them enrolled by employee id, in eight departments and six langua
 AI-confidence checks, fortnightly sessions with feedback, and a few pairs that stopped meeting (at risk), so
 a first look at the dashboard shows a living programme. Deterministic (seeded), and skipped when the
 programme exists.
+
+The pairs were matched eight weeks ago and began a week later (`started_on`): each of the two gets a note that their
+tandem is now on Tandem, not a "you now form a pair" welcome. So that the demo mailbox (.tandem/mail/*.eml) shows
+every rule of the notifications service, the demo also (`_every_rule`), through the same APIs:
+- a session starting in 24 hours and a few minutes, and one in an hour and a few minutes: their 24 h and 1 h
+  reminders, with the .ics attached, go out a few minutes after `make up`;
+- leaves the mentor's feedback out for the last session of some pairs: the mentor gets a feedback request (ten
+  minutes after the log, NOTIFICATIONS_FEEDBACK_GRACE_SECONDS); sessions both answered get none;
+- cancels a session (session_cancelled, with the .ics CANCEL);
+- a mentee leaves the company: the mentor hears of it (partner_left) and their next session is called off; HR then
+  pairs that mentor by hand with a mentee the match run left unmatched: a new pair's welcome;
+- ends a pair early as completed: both get the closing survey.
+The pairs that stopped meeting get a nudge, and HR its weekly digest, at the dispatcher's next scan.
+
+Quiet hours apply (everyone's default, 20:00-08:00 in their own zone): started in the evening or at night, the
+24 h reminder waits until 08:00 and the 1 h reminder is skipped (quiet hours last until after that session starts);
+nudges, feedback requests, the closing survey and the digest wait until 08:00; welcome, cancellation and partner-left
+notes are mandatory and wait the same way. Start the demo in the daytime (08:00-19:00 Europe/Berlin) to see every
+rule at once.
 """
 
 from __future__ import annotations
@@ -250,10 +269,101 @@ async def seed(urls: dict[str, str], *, tokens: Tokens, integration_token: str, 
                 await asyncio.sleep(0.05)
         for n, pair in enumerate(pairs):
             await _pair_history(sessions, pair, n, start, today, learn[pair["mentee_id"]] or TOPICS[:1], rnd, as_person)
+    async with (
+        httpx.AsyncClient(base_url=urls["pairing"], timeout=60, headers=hr) as pairing,
+        httpx.AsyncClient(base_url=urls["sessions"], timeout=60, headers=hr) as sessions,
+    ):
+        await _every_rule(pairing, sessions, pairs, run["unmatched"], as_person)
     return (
         f"directory of {synced['hired']} employees; programme {DEMO_PROGRAMME}: {len(everyone)} participants, "
         f"{len(pairs)} pairs, {len(run['unmatched'])} unmatched with reasons"
     )
+
+
+def at_risk_pair(n: int) -> bool:
+    return n % 7 == 3
+
+
+#: The demo's pairs (by their place in the accepted list) that show one rule each (`_every_rule`): never an at-risk one.
+REMIND_24H, REMIND_1H, CANCELLED, LEAVER, COMPLETED = 0, 1, 2, 4, 5
+
+
+def mentor_skips_feedback(n: int) -> bool:
+    """Pairs whose mentor has not answered for their last session yet (and gets a feedback request)."""
+    return n % 4 == 1
+
+
+async def _every_rule(
+    pairing: httpx.AsyncClient,
+    sessions: httpx.AsyncClient,
+    pairs: list[dict[str, Any]],
+    unmatched: list[dict[str, Any]],
+    as_person: Callable[[str], dict[str, str]],
+) -> None:
+    """What makes the demo mailbox show every rule (see the module's doc)."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    for n, ahead in ((REMIND_24H, timedelta(hours=24, minutes=3)), (REMIND_1H, timedelta(hours=1, minutes=3))):
+        if n < len(pairs):
+            pid = pairs[n]["pair_id"]
+            await _ok(
+                await sessions.post(
+                    f"/pairs/{pid}/sessions",
+                    json={"starts_at": (now + ahead).isoformat(), "duration_minutes": 45, "agenda": "A first agent"},
+                )
+            )
+    if len(pairs) > CANCELLED:
+        pair = pairs[CANCELLED]
+        pid = pair["pair_id"]
+        when = datetime.combine(now.date() + timedelta(days=9), time(13, 0), tzinfo=UTC)
+        r = await _ok(
+            await sessions.post(
+                f"/pairs/{pid}/sessions", json={"starts_at": when.isoformat(), "duration_minutes": 45, "agenda": "Q&A"}
+            )
+        )
+        sid = r["events"][0]["data"]["session_id"]
+        await _ok(
+            await sessions.post(
+                f"/pairs/{pid}/sessions/{sid}/cancel",
+                json={"reason": "Board meeting moved; let's find a new date"},
+                headers=as_person(pair["mentee_id"]),
+            )
+        )
+    if len(pairs) > LEAVER:
+        pair = pairs[LEAVER]
+        await _ok(await pairing.post(f"/participants/{pair['mentee_id']}/withdraw", json={"reason": "left_company"}))
+        free = [u["participant_id"] for u in unmatched if u["role"] == "mentee"]
+        await _late_joiner(pairing, pair["mentor_id"], free)
+    if len(pairs) > COMPLETED:
+        pid = pairs[COMPLETED]["pair_id"]
+        await _ok(await pairing.post(f"/pairs/{pid}/end", json={"reason": "completed", "note": ""}))
+
+
+async def _late_joiner(pairing: httpx.AsyncClient, mentor_id: str, unmatched: list[str]) -> None:
+    """HR pairs the mentor by hand with a mentee left unmatched, or else with a department head who joins late (from
+    the directory): a pair that begins now, so its welcome proposes a first meeting."""
+    candidates: list[str | None] = [*unmatched, *[None] * len(DEPARTMENTS)]
+    for k, mentee_id in enumerate(candidates):
+        if mentee_id is None:
+            head = k - len(unmatched)
+            mentee_id = f"mentee-late-{head + 1}"
+            joined = await pairing.post(
+                f"/programmes/{DEMO_PROGRAMME}/participants",
+                json={
+                    "participant_id": mentee_id,
+                    "employee_id": f"E-00{head + 10}",
+                    "role": "mentee",
+                    "availability": [{"weekday": 2, "start": "08:00", "end": "12:00"}],
+                    "learn_topics": {"ai-agents": 3, "prompt-writing": 2},
+                    "goal": "Judge what AI agents can do for my department.",
+                },
+            )
+            if joined.status_code >= 400:
+                continue
+        made = await pairing.post(
+            "/pairs", json={"programme_id": DEMO_PROGRAMME, "mentor_id": mentor_id, "mentee_id": mentee_id}
+        )
+        if made.status_code < 400:  # else a hard rule keeps them apart: the next one
+            return
 
 
 async def _pair_history(
@@ -294,7 +404,7 @@ async def _pair_history(
             json={"participant_id": mentee, "phase": "start", "ratings": {t: rnd.randint(1, 2) for t in topics}},
         )
     )
-    at_risk = n % 7 == 3  # a few pairs stopped meeting after their first session
+    at_risk = at_risk_pair(n)  # a few pairs stopped meeting after their first session
     meetings = 1 if at_risk else rnd.choice([3, 4])
     first = datetime.combine(start + timedelta(days=8 + rnd.randrange(4)), time(10, 0), tzinfo=UTC)
     for k in range(meetings):
@@ -339,6 +449,8 @@ async def _pair_history(
                 headers=as_person(mentee),
             )
         )
+        if k == meetings - 1 and mentor_skips_feedback(n):
+            continue  # the mentor has not answered for the last session yet: they get a feedback request
         await _ok(
             await api.post(
                 f"/pairs/{pid}/feedback",

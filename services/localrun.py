@@ -158,7 +158,6 @@ class LocalSystem:
             if self.mail is not None:
                 env.setdefault("NOTIFICATIONS_SMTP_HOST", "127.0.0.1")
                 env.setdefault("NOTIFICATIONS_SMTP_PORT", str(self.mail.port))
-            env.setdefault("NOTIFICATIONS_SESSIONS_URL", self.urls["sessions"])
             if self.kafka is not None:  # the local broker keeps nothing: recover from its loss by ourselves
                 env.setdefault("TANDEM_BROKER_LOSS", "recover")
                 env.setdefault("TANDEM_CREATE_TOPICS", "true")

@@ -35,7 +35,8 @@ ICS_CONTENT_TYPE = "text/calendar; charset=utf-8"
 
 Method = Literal["REQUEST", "CANCEL"]
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: local@domain, no white space; the domain may be a single label ("tandem@localhost", a local stack's sender)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)*$")
 
 
 class CalendarSession(Protocol):

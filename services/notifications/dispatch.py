@@ -29,7 +29,7 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,6 +52,7 @@ from services.notifications.domain.webhooks import RetryPolicy
 from services.notifications.projection import store
 from services.notifications.webhooks.config import WebhookSettings
 from shared.auth import ANY_TENANT
+from shared.calendar import CalendarPerson
 from shared.config import ConfigError
 from shared.events.notifications import NotificationFailed, NotificationSent
 from shared.runtime import ServiceHost
@@ -66,7 +67,10 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class DispatchSettings:
     smtp: SmtpSettings
+    #: The sessions service's public address (SESSIONS_URL): participants' links open its portal there.
     sessions_url: str = "http://127.0.0.1:8002"
+    #: The pairing service's public address (PAIRING_URL): HR's digest links its console (`/console`).
+    pairing_url: str = "http://127.0.0.1:8001"
     interval: float = 1.0
     scan_interval: float = 60.0
     batch: int = 20
@@ -80,8 +84,11 @@ class DispatchSettings:
     templates: Path = TEMPLATES
 
     @classmethod
-    def from_extra(cls, extra: Any) -> DispatchSettings:
+    def from_extra(cls, extra: Any, urls: Mapping[str, str] | None = None) -> DispatchSettings:
+        """From the service's own variables (NOTIFICATIONS_*, prefix removed) and the services' public URLs
+        (ServiceSettings.public_urls: SESSIONS_URL, PAIRING_URL), where the mails' links point."""
         e = dict(extra)
+        urls = urls or {}
         default = delivery.DEFAULT_RETRY
         try:
             timeout = float(e.get("SEND_TIMEOUT", "15"))
@@ -95,7 +102,8 @@ class DispatchSettings:
                     sender=e.get("SMTP_FROM", "Tandem <tandem@localhost>"),
                     timeout=timeout,
                 ),
-                sessions_url=e.get("SESSIONS_URL", "http://127.0.0.1:8002"),
+                sessions_url=urls.get("sessions", cls.sessions_url).rstrip("/"),
+                pairing_url=urls.get("pairing", cls.pairing_url).rstrip("/"),
                 interval=float(e.get("DISPATCH_INTERVAL", "1.0")),
                 scan_interval=float(e.get("SCAN_INTERVAL", "60")),
                 batch=int(e.get("DISPATCH_BATCH", "20")),
@@ -131,6 +139,8 @@ class Dispatcher:
         }
         #: Message-IDs are `<notification id@the sender's domain>`
         self.sender = mail.sender(settings.smtp.sender)
+        #: the ORGANIZER of the calendar entries mails carry: the programme's sender address (it sends them)
+        self.organizer = CalendarPerson(self.sender.addr_spec, self.sender.display_name or "Tandem")
         self.templates = Templates(settings.templates)
         #: Development only (NOTIFICATIONS_WEBHOOK_ALLOW_INSECURE): chat webhooks on http and private addresses.
         self.allow_insecure = WebhookSettings.from_extra(host.settings.extra).allow_insecure
@@ -338,9 +348,16 @@ class Dispatcher:
         if job.recipient_id.startswith(HR):
             digest = await repo.digest_facts(conn, job.tenant, job.programme_id, now)
             dashboard = f"{base}/dashboard?programme={job.programme_id}"
-            return None if digest is None else content.hr_draft(digest, now=now, dashboard_url=dashboard)
+            console = f"{self.settings.pairing_url}/console"
+            return (
+                None
+                if digest is None
+                else content.hr_draft(digest, now=now, dashboard_url=dashboard, console_url=console)
+            )
         facts = await repo.facts(conn, job, now)
-        return None if facts is None else content.participant_draft(job, facts, now=now, sessions_url=base)
+        if facts is None:
+            return None
+        return content.participant_draft(job, facts, now=now, sessions_url=base, organizer=self.organizer)
 
     # --- outcomes --------------------------------------------------------------------------------
 
@@ -470,7 +487,7 @@ class Dispatcher:
 
 
 async def run_dispatcher(host: ServiceHost) -> None:
-    dispatcher = Dispatcher(host, DispatchSettings.from_extra(host.settings.extra))
+    dispatcher = Dispatcher(host, DispatchSettings.from_extra(host.settings.extra, host.settings.public_urls))
     host.app.state.dispatcher = dispatcher
     with contextlib.suppress(asyncio.CancelledError):
         await dispatcher.run()

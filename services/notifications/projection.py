@@ -8,12 +8,14 @@ Planning only writes rows keyed by the deterministic notification id: a redelive
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.notifications import projection_repository as projection_repo
 from services.notifications import repository as repo
 from services.notifications.domain import model
+from shared.config import ConfigError
 from shared.consumer import Handlers, WaitFor
 from shared.db import Conn
 from shared.events import Envelope
@@ -22,6 +24,22 @@ from shared.events import sessions as s
 from shared.runtime import ServiceHost
 
 REMINDERS = ("reminder_24h", "reminder_1h")
+#: How long after a session is logged its feedback request goes out (NOTIFICATIONS_FEEDBACK_GRACE_SECONDS): who logs
+#: it in the portal mostly answers right away, and is not asked again (the answer cancels the request).
+FEEDBACK_GRACE = timedelta(minutes=10)
+
+
+def feedback_grace(extra: Mapping[str, str]) -> timedelta:
+    raw = extra.get("FEEDBACK_GRACE_SECONDS")
+    if raw is None or raw == "":
+        return FEEDBACK_GRACE
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 7 * 24 * 3600:
+        raise ConfigError(f"NOTIFICATIONS_FEEDBACK_GRACE_SECONDS must be 0 to 604800 seconds (got {raw!r})")
+    return timedelta(seconds=seconds)
 
 
 async def store(conn: Conn, planned: list[model.Planned]) -> None:
@@ -47,6 +65,7 @@ async def members(conn: Conn, tenant: str, pair_id: str) -> tuple[str, str]:
 
 def build_handlers(host: ServiceHost | None = None) -> Handlers:
     h = Handlers()
+    grace = feedback_grace(host.settings.extra) if host is not None else FEEDBACK_GRACE
 
     # --- projection (replayable; the SQL is in projection_repository.py) -------------------------------
 
@@ -108,6 +127,10 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
     async def session_held(conn: Conn, env: Envelope[Any]) -> None:
         if not await projection_repo.session_held(conn, env.tenant, env.data, env.time):
             raise WaitFor(env.data.session_id, f"session {env.data.session_id} not known yet")
+
+    @h.on(s.FeedbackSubmitted)
+    async def feedback_given(conn: Conn, env: Envelope[Any]) -> None:
+        await projection_repo.feedback_given(conn, env.tenant, env.data)
 
     # --- rules (side effects: plan notifications; never replayed) ---------------------------------
 
@@ -173,19 +196,39 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
     async def ask_feedback(conn: Conn, env: Envelope[Any]) -> None:
         e: s.SessionLogged = env.data
         await repo.cancel(conn, env.tenant, "session held", session_id=e.session_id, rules=REMINDERS)
-        who = await members(conn, env.tenant, e.pair_id)
+        both = await members(conn, env.tenant, e.pair_id)
+        # a feedback request only to who has not answered for the session yet (an answer that came first, e.g.
+        # given in the portal before the log arrived here, or the log delivered again after a replay)
+        done = await repo.answered(conn, env.tenant, e.session_id, set(both))
+        who = tuple(m for m in both if m not in done)
         await store(
             conn,
             model.plan(
                 "feedback_request",
                 env.id,
                 who,
-                env.time,
+                env.time + grace,
                 tenant=env.tenant,
                 pair_id=e.pair_id,
                 programme_id=e.programme_id,
                 session_id=e.session_id,
             ),
+        )
+
+    @h.on(s.FeedbackSubmitted, side_effects=True)
+    async def answered(conn: Conn, env: Envelope[Any]) -> None:
+        """The author answered: their feedback request for the session, if still planned, is not sent (the
+        other side's stays). The dispatcher checks again when one falls due (content.participant_draft)."""
+        e: s.FeedbackSubmitted = env.data
+        if e.session_id is None:
+            return
+        await repo.cancel(
+            conn,
+            env.tenant,
+            "feedback already given for the session",
+            session_id=e.session_id,
+            rules=("feedback_request",),
+            recipient_id=e.author_id,
         )
 
     @h.on(p.PairEnded, side_effects=True)

@@ -65,7 +65,7 @@ async def recipient_withdrew(conn: Conn, tenant: str, participant_id: str, reaso
 async def pair_created(conn: Conn, tenant: str, e: p.PairCreated, at: datetime) -> None:
     await conn.execute(
         "INSERT INTO pairs (tenant, pair_id, programme_id, mentor_id, mentee_id, state, rationale, created_at, "
-        "updated_at, active_since) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $7, $8) "
+        "updated_at, active_since, reasons, started_on) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $7, $8, $9, $10) "
         "ON CONFLICT (tenant, pair_id) DO NOTHING",
         tenant,
         e.pair_id,
@@ -75,6 +75,8 @@ async def pair_created(conn: Conn, tenant: str, e: p.PairCreated, at: datetime) 
         e.rationale,
         at,
         e.began(at),
+        [r.model_dump() for r in e.reasons],
+        e.started_on,
     )
 
 
@@ -184,3 +186,18 @@ async def session_held(conn: Conn, tenant: str, e: s.SessionLogged, at: datetime
         at,
     )
     return bool(done != "UPDATE 0")
+
+
+# --- feedback given -------------------------------------------------------------------------------------------
+
+
+async def feedback_given(conn: Conn, tenant: str, e: s.FeedbackSubmitted) -> None:
+    """The author answered for the session (a feedback at the programme's end, with no session, is not kept)."""
+    if e.session_id is None:
+        return
+    await conn.execute(
+        "INSERT INTO feedback_given (tenant, session_id, author_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        tenant,
+        e.session_id,
+        e.author_id,
+    )

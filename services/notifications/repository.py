@@ -135,7 +135,14 @@ async def facts(conn: Conn, job: Planned, now: datetime) -> content.Facts | None
         row = await conn.fetchrow("SELECT * FROM pairs WHERE tenant = $1 AND pair_id = $2", t, job.pair_id)
         if row is not None:
             pair = content.Pair(
-                row["pair_id"], row["mentor_id"], row["mentee_id"], row["state"], row["rationale"], row["created_at"]
+                row["pair_id"],
+                row["mentor_id"],
+                row["mentee_id"],
+                row["state"],
+                row["rationale"],
+                row["created_at"],
+                reasons=tuple(row["reasons"] or ()),
+                started_on=row["started_on"],
             )
     partner = await _person_by_id(conn, t, pair.partner_of(job.recipient_id)) if pair is not None else None
     mentee_timezone = None
@@ -159,11 +166,22 @@ async def facts(conn: Conn, job: Planned, now: datetime) -> content.Facts | None
             held_at=row["held_at"],
             updated_at=row["updated_at"],
         )
+    feedback_given = False
+    if job.rule == "feedback_request" and job.session_id is not None:
+        feedback_given = bool(await answered(conn, t, job.session_id, {job.recipient_id}))
     activity = None
     if job.rule == "nudge" and pair is not None:
         activity = await pair_activity(conn, t, pair.pair_id, now)
     return content.Facts(
-        me, prefs, await programme(conn, t, job.programme_id), pair, partner, mentee_timezone, session, activity
+        me,
+        prefs,
+        await programme(conn, t, job.programme_id),
+        pair,
+        partner,
+        mentee_timezone,
+        session,
+        activity,
+        feedback_given=feedback_given,
     )
 
 
@@ -297,6 +315,17 @@ async def cancel(
         f"UPDATE notifications SET status = 'cancelled', note = $1, updated_at = now() WHERE {' AND '.join(where)}",
         *args,
     )
+
+
+async def answered(conn: Conn, tenant: str, session_id: str, ids: set[str]) -> frozenset[str]:
+    """Those of `ids` who have given their feedback for the session."""
+    rows = await conn.fetch(
+        "SELECT author_id FROM feedback_given WHERE tenant = $1 AND session_id = $2 AND author_id = ANY($3::text[])",
+        tenant,
+        session_id,
+        list(ids),
+    )
+    return frozenset(r["author_id"] for r in rows)
 
 
 async def leavers(conn: Conn, tenant: str, ids: set[str]) -> frozenset[str]:

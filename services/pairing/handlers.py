@@ -23,6 +23,7 @@ from shared.events.common import PairEndReason
 from shared.events.directory import EmployeeChangeIgnored, EmployeeRenumbered, EmployeeUpdated, Origin
 from shared.events.pairing import MatchRunCompleted, PairCreated, PairProposed
 from shared.events.pairing import Proposal as EventProposal
+from shared.events.pairing import Reason as EventReason
 from shared.events.pairing import Unmatched as EventUnmatched
 from shared.metrics import timed
 from shared.uow import UnitOfWork
@@ -570,6 +571,7 @@ async def create_pair(uow: UnitOfWork, cmd: CreatePair) -> pairs.Pair:
         mentee.participant_id,
         score=verdict.score,
         rationale=verdict.rationale,
+        reasons=verdict.reasons,
         origin="manual",
         warnings=tuple(verdict.warnings),
         started_on=cmd.started_on,
@@ -734,6 +736,7 @@ async def _run_matching(
             rationale=p.rationale,
             forced=p.forced,
             status="open",
+            reasons=p.reasons,
             pair_id=None,
         )
         for p in result.proposals
@@ -769,6 +772,7 @@ async def _run_matching(
                 components=p.components,
                 rationale=p.rationale,
                 forced=p.forced,
+                reasons=[EventReason.model_validate(r) for r in p.reasons],
             )
             for p in proposals
         ],
@@ -825,6 +829,7 @@ async def accept_proposals(
                 consent_deadline=consent_deadline(programme, now),
                 score=proposal.score,
                 rationale=proposal.rationale,
+                reasons=proposal.reasons,
                 origin=origin,
                 match_run_id=match_run_id,
             )
@@ -836,6 +841,7 @@ async def accept_proposals(
                 mentee.participant_id,
                 score=proposal.score,
                 rationale=proposal.rationale,
+                reasons=proposal.reasons,
                 origin=origin,
                 match_run_id=match_run_id,
                 started_on=started_on,

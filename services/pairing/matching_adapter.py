@@ -18,6 +18,7 @@ class Verdict:
     rationale: str
     violations: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    reasons: list[dict[str, Any]] = field(default_factory=list)
 
 
 def person(p: Participant) -> matching.Person:
@@ -54,7 +55,7 @@ def policy(data: Mapping[str, Any], *, objective: str | None = None) -> matching
 def explain(programme: Programme, mentor: Participant, mentee: Participant, org_chart: Mapping[str, str]) -> Verdict:
     """Score, rationale and hard-rule check of a pair HR makes by hand; a low score is a warning."""
     e = matching.explain_pair(person(mentor), person(mentee), policy(programme.matching_policy), org_chart)
-    return Verdict(e.score, e.rationale, e.violations, e.warnings)
+    return Verdict(e.score, e.rationale, e.violations, e.warnings, e.reasons)
 
 
 def conflict(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -452,7 +452,7 @@ async def tenant_of_token(conn: Conn, token_hash: str) -> str | None:
 _PAIR = (
     "pair_id, programme_id, mentor_id, mentee_id, state, score, rationale, origin, match_run_id, end_reason, "
     "mentor_consent, mentee_consent, consent_deadline, warnings, extended_until, started_on, pause_cause, flag, "
-    "flag_override"
+    "flag_override, reasons"
 )
 _LIVE = "state IN ('proposed', 'active', 'paused')"
 
@@ -460,6 +460,7 @@ _LIVE = "state IN ('proposed', 'active', 'paused')"
 def _pair(row: Any) -> Pair:
     data = dict(row)
     data["warnings"] = tuple(data["warnings"] or ())
+    data["reasons"] = tuple(data["reasons"] or ())
     data["flag"] = Flag.from_dict(data["flag"]) if data["flag"] else None
     return Pair(**data)
 
@@ -475,7 +476,7 @@ async def get_pair(conn: Conn, tenant: str, pair_id: str, *, for_update: bool = 
 async def insert_pair(conn: Conn, tenant: str, pair: Pair) -> None:
     await conn.execute(
         f"INSERT INTO pairs ({_PAIR}, tenant) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
         pair.pair_id,
         pair.programme_id,
         pair.mentor_id,
@@ -495,6 +496,7 @@ async def insert_pair(conn: Conn, tenant: str, pair: Pair) -> None:
         pair.pause_cause,
         pair.flag.to_dict() if pair.flag else None,
         pair.flag_override,
+        list(pair.reasons),
         tenant,
     )
 
@@ -636,6 +638,7 @@ class ProposalRow:
     forced: bool
     status: str
     pair_id: str | None
+    reasons: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -676,7 +679,7 @@ async def insert_match_run(conn: Conn, tenant: str, run: MatchRunRow) -> None:
     )
     await conn.executemany(
         "INSERT INTO proposals (proposal_id, match_run_id, programme_id, mentor_id, mentee_id, score, components, "
-        "rationale, forced, status, tenant) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "rationale, forced, status, tenant, reasons) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         [
             (
                 p.proposal_id,
@@ -690,6 +693,7 @@ async def insert_match_run(conn: Conn, tenant: str, run: MatchRunRow) -> None:
                 p.forced,
                 p.status,
                 tenant,
+                p.reasons,
             )
             for p in run.proposals
         ],
@@ -718,7 +722,8 @@ async def get_match_run(conn: Conn, tenant: str, match_run_id: str, *, for_updat
         raise NotFound(f"no match run {match_run_id}", field="match_run_id")
     proposals = await conn.fetch(
         "SELECT proposal_id, match_run_id, programme_id, mentor_id, mentee_id, score, components, rationale, forced, "
-        "status, pair_id FROM proposals WHERE tenant = $1 AND match_run_id = $2 ORDER BY mentor_id, mentee_id" + lock,
+        "status, pair_id, reasons FROM proposals WHERE tenant = $1 AND match_run_id = $2 "
+        "ORDER BY mentor_id, mentee_id" + lock,
         tenant,
         match_run_id,
     )

@@ -105,6 +105,20 @@ class ParticipantWithdrew(_Pairing):
     reason: Literal["withdrawn", "left_company", "by_hr"] = "withdrawn"
 
 
+REASONS_DOC = (
+    "Why the two were paired, as reasons with a stable `code` and their parameters (see docs/rationale-reasons.md), "
+    "for a reader to word in its own language; `rationale` is the same in English. Empty on events from before."
+)
+
+
+class Reason(BaseModel):
+    """One reason of a rationale: a stable code, and the parameters its wording needs (docs/rationale-reasons.md)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    code: str = Field(min_length=1, max_length=64)
+
+
 class Proposal(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -115,6 +129,7 @@ class Proposal(BaseModel):
     components: dict[str, float] = Field(default_factory=dict)
     rationale: str
     forced: bool = False
+    reasons: list[Reason] = Field(default_factory=list, description=REASONS_DOC)
 
 
 class Unmatched(BaseModel):
@@ -168,6 +183,7 @@ class PairCreated(_PairEvent):
     mentee_id: Id
     score: float | None = None
     rationale: str = ""
+    reasons: list[Reason] = Field(default_factory=list, description=REASONS_DOC)
     origin: Literal["match_run", "manual", "rematch"] = "manual"
     match_run_id: str | None = None
     started_on: date | None = Field(
@@ -217,6 +233,7 @@ class PairProposed(_PairEvent):
     mentee_id: Id
     score: float | None = None
     rationale: str = ""
+    reasons: list[Reason] = Field(default_factory=list, description=REASONS_DOC)
     consent_deadline: datetime
     match_run_id: str | None = None
 

@@ -56,7 +56,7 @@ def known_settings() -> set[str]:
     for s in registry.SERVICES:
         names |= {s.prefix + field for field in OwnEnvironment.model_fields}
     extra = _extra_names(DispatchSettings.from_extra) | _extra_names(WebhookSettings.from_extra)
-    assert {"SMTP_HOST", "SESSIONS_URL", "WEBHOOK_TIMEOUT"} <= extra, extra
+    assert {"SMTP_HOST", "SMTP_FROM", "WEBHOOK_TIMEOUT"} <= extra, extra
     names |= {registry.service("notifications").prefix + n for n in extra}
     return names
 

@@ -73,7 +73,7 @@ async def a_pair(site: dict[str, Any], locale: str) -> tuple[str, dict[str, Any]
 
 async def site(serve: ServeFactory, smtp: SmtpServer, **overrides: dict[str, Any]) -> dict[str, Running]:
     """The three services on ports known in advance (as serve_site), the notifications service sending through
-    `smtp` and linking its mails to the sessions service's URL."""
+    `smtp` (its mails link to the sessions service's public URL, as every service is told)."""
     ports = {spec.name: free_port() for spec in SPECS}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     mail = {
@@ -81,7 +81,6 @@ async def site(serve: ServeFactory, smtp: SmtpServer, **overrides: dict[str, Any
         "SMTP_PORT": str(smtp.port),
         "DISPATCH_INTERVAL": "0.05",
         "SCAN_INTERVAL": "3600",
-        "SESSIONS_URL": urls["sessions"],
     }
     given: dict[str, dict[str, Any]] = {"notifications": {"extra": mail}}
     running = {}

@@ -50,6 +50,8 @@ DELIVERY_SETTINGS = {
     "TANDEM_RETRY_MAX_SECONDS": "20",
     "TANDEM_RETRY_MAX_DELAY_SECONDS": "2",
     "NOTIFICATIONS_CLAIM_SECONDS": "20",
+    # feedback requests go out once the session is logged (the checker expects them sent before it looks)
+    "NOTIFICATIONS_FEEDBACK_GRACE_SECONDS": "0",
     "TANDEM_PUBLISH_TIMEOUT_SECONDS": "5",
 }
 

@@ -9,10 +9,11 @@ language. Every sentence is in the templates."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time
 from typing import Any
 
+from services.notifications.domain import wording
 from services.notifications.domain.model import (
     Channel,
     Decision,
@@ -65,6 +66,15 @@ class Pair:
     state: str
     rationale: str
     created_at: datetime
+    #: the rationale as reasons with stable codes (worded in the recipient's language); none on pairs from before
+    reasons: tuple[Mapping[str, Any], ...] = ()
+    #: when the pair began, if before it was recorded (PairCreated.started_on: a programme moved in)
+    started_on: date | None = None
+
+    @property
+    def moved_in(self) -> bool:
+        """The pair began before Tandem recorded it (it met before): no "you now form a pair" welcome for it."""
+        return self.started_on is not None and self.started_on < self.created_at.date()
 
     def partner_of(self, participant_id: str) -> str:
         return self.mentee_id if self.mentor_id == participant_id else self.mentor_id
@@ -92,6 +102,8 @@ class Facts:
     session: Session | None = None
     #: the pair's meetings (a nudge says how long it has been quiet)
     activity: PairActivity | None = None
+    #: the recipient has given their feedback for the notification's session already
+    feedback_given: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,8 +121,12 @@ class Draft:
     pair_paused: bool = False
     recipient_left: bool = False
     session_starts_at: datetime | None = None
+    #: why it is not to be sent any more, whatever the rules say (e.g. the feedback it asks for was given)
+    moot: str | None = None
 
     def decide(self, job: Planned, now: datetime) -> Decision:
+        if self.moot is not None:
+            return Decision("cancel", reason=self.moot)
         return decide(
             job,
             now,
@@ -137,42 +153,81 @@ class Draft:
         return self.attachments if channel == "email" else ()
 
 
-def feedback_url(sessions_url: str, pair_id: str | None) -> str:
-    return f"{sessions_url}/pairs/{pair_id}/feedback"
+# --- where the links in mails lead: the participant portal (served by the sessions service) -------------------
 
 
-def participant_draft(job: Planned, facts: Facts, *, now: datetime, sessions_url: str) -> Draft:
-    """The notification `job` to a participant, from what the projection knows."""
+def pair_url(sessions_url: str, pair_id: str | None) -> str:
+    """The pair's page: agreement, goals, sessions, schedule."""
+    return f"{sessions_url}/me/pairs/{pair_id}"
+
+
+def session_url(sessions_url: str, pair_id: str | None, session_id: str | None) -> str:
+    """One session's page: reschedule, cancel, log, its .ics."""
+    return f"{sessions_url}/me/pairs/{pair_id}/sessions/{session_id}"
+
+
+def feedback_url(sessions_url: str, pair_id: str | None, session_id: str | None = None) -> str:
+    """The feedback form for a session; without one, the closing survey (feedback on the whole pair)."""
+    base = f"{sessions_url}/me/pairs/{pair_id}/feedback"
+    return base if session_id is None else f"{base}?session={session_id}"
+
+
+def preferences_url(sessions_url: str) -> str:
+    """The participant's notification preferences (the "change how we reach you" footer)."""
+    return f"{sessions_url}/me/preferences"
+
+
+def participant_draft(
+    job: Planned, facts: Facts, *, now: datetime, sessions_url: str, organizer: CalendarPerson | None = None
+) -> Draft:
+    """The notification `job` to a participant, from what the projection knows. `organizer` organises the calendar
+    entries attached (the programme's sender address)."""
     me, prefs, pair, partner, programme = facts.me, facts.preferences, facts.pair, facts.partner, facts.programme
     lang = prefs.locale
     values: dict[str, Any] = {
         "recipient_name": me.display_name,
         "partner_name": partner.display_name if partner else None,
         "role": me.role,
+        "role_name": wording.role_name(me.role, lang),
         "programme_name": programme.name if programme else "Tandem",
         "cadence_days": programme.cadence_days if programme else DEFAULT_CADENCE_DAYS,
+        "pair_url": pair_url(sessions_url, job.pair_id),
+        "preferences_url": preferences_url(sessions_url),
+        "moved_in": False,
     }
     attachments: tuple[Attachment, ...] = ()
     session_start = None
     if job.rule == "welcome" and pair is not None:
-        first = suggested_first_meeting(pair.created_at, facts.mentee_timezone or "UTC")
-        values["first_meeting"] = when(first, lang, me.timezone)
-        values["rationale"] = pair.rationale
+        values["rationale"] = wording.rationale(pair.reasons, pair.rationale, lang)
+        # A pair that met before Tandem recorded it (a programme moved in) is told where its tandem lives now; it
+        # is not told that it "now" forms a pair, nor given a first meeting it had long ago (welcome templates).
+        values["moved_in"] = pair.moved_in
+        if pair.moved_in and pair.started_on is not None:
+            values["began_on"] = day(datetime.combine(pair.started_on, time(12, 0), tzinfo=UTC), lang)
+        else:
+            first = suggested_first_meeting(pair.created_at, facts.mentee_timezone or "UTC")
+            values["first_meeting"] = when(first, lang, me.timezone)
     if (session := facts.session) is not None:
         session_start = session.starts_at
         moment = session.held_at if job.rule == "feedback_request" and session.held_at else session.starts_at
         values["session_time"] = when(moment, lang, me.timezone)
         values["duration_minutes"] = session.duration_minutes
         values["agenda"] = session.agenda
-        values["reason"] = session.cancel_reason
+        values["reason"] = wording.cancel_reason(session.cancel_reason, lang)
+        values["session_url"] = session_url(sessions_url, job.pair_id, session.session_id)
         if job.rule in WITH_CALENDAR:
-            attachments = (invitation(session, me, partner),)
-    values["feedback_url"] = feedback_url(sessions_url, job.pair_id)
+            # the calendar's COMMENT carries the cancellation reason as the mail words it
+            worded = replace(session, cancel_reason=values["reason"])
+            attachments = (invitation(worded, me, partner, organizer),)
+    values["feedback_url"] = feedback_url(sessions_url, job.pair_id, job.session_id)
     values["survey_url"] = feedback_url(sessions_url, job.pair_id)
     if job.rule == "partner_left":
         values["hr_contact"] = programme.hr_contact_email if programme else None
     if job.rule == "nudge" and facts.activity is not None:
         values["days_quiet"] = facts.activity.days_quiet(now)
+    moot = None
+    if job.rule == "feedback_request" and facts.feedback_given:
+        moot = "feedback already given for the session"
     return Draft(
         me.email,
         me.display_name,
@@ -184,16 +239,23 @@ def participant_draft(job: Planned, facts: Facts, *, now: datetime, sessions_url
         pair_paused=pair is not None and pair.state == "paused",
         recipient_left=me.left_company,
         session_starts_at=session_start,
+        moot=moot,
     )
 
 
-def invitation(session: Session, me: Person, partner: Person | None) -> Attachment:
-    """The session's calendar entry for the two of them: an invitation, or its cancellation."""
+def invitation(
+    session: Session, me: Person, partner: Person | None, organizer: CalendarPerson | None = None
+) -> Attachment:
+    """The session's calendar entry for the two of them: an invitation, or its cancellation. Its ORGANIZER is the
+    programme's sender address (Tandem sends the invitation and its updates: RFC 5546 wants the ORGANIZER to be
+    who sends a REQUEST or CANCEL, and a reply goes there); both of them are ATTENDEEs."""
     people = [CalendarPerson(me.email, me.display_name)]
     if partner is not None:
         people.append(CalendarPerson(partner.email, partner.display_name))
     assert session.updated_at is not None
-    data = session_ics(session, dtstamp=session.updated_at, summary=CALENDAR_SUMMARY, attendees=people)
+    data = session_ics(
+        session, dtstamp=session.updated_at, summary=CALENDAR_SUMMARY, organizer=organizer, attendees=people
+    )
     method = "CANCEL" if session.status == "cancelled" else "REQUEST"
     return ("tandem-session.ics", f"text/calendar; method={method}", data)
 
@@ -281,7 +343,7 @@ def has_news(facts: DigestFacts, now: datetime) -> bool:
     return any(digest(facts, now, "en").values())
 
 
-def hr_draft(facts: DigestFacts, *, now: datetime, dashboard_url: str) -> Draft | None:
+def hr_draft(facts: DigestFacts, *, now: datetime, dashboard_url: str, console_url: str = "") -> Draft | None:
     """HR's digest of the programme, to its HR contact (in English, outside quiet hours); None without one."""
     programme = facts.programme
     if not programme.hr_contact_email:
@@ -292,5 +354,6 @@ def hr_draft(facts: DigestFacts, *, now: datetime, dashboard_url: str) -> Draft 
         "cadence_days": programme.cadence_days,
         **digest(facts, now, prefs.locale),
         "dashboard_url": dashboard_url,
+        "console_url": console_url,
     }
     return Draft(programme.hr_contact_email, "HR", "UTC", prefs, values)

@@ -36,6 +36,10 @@ class ProposalOut(BaseModel):
     forced: bool
     status: str
     pair_id: str | None
+    reasons: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The rationale as reasons with stable codes and parameters (docs/rationale-reasons.md).",
+    )
 
 
 class MatchRunOut(BaseModel):

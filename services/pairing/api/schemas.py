@@ -163,6 +163,11 @@ class PairOut(BaseModel):
     state: str
     score: float | None
     rationale: str
+    reasons: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The rationale as reasons with stable codes and parameters (docs/rationale-reasons.md); "
+        "empty for pairs from before.",
+    )
     origin: str
     match_run_id: str | None
     end_reason: str | None
@@ -184,7 +189,8 @@ class PairOut(BaseModel):
     @classmethod
     def of(cls, pair: Pair) -> PairOut:
         data = {k: v for k, v in vars(pair).items() if k in cls.model_fields}
-        return cls(**{**data, "warnings": list(pair.warnings), "flag": pair.flag.to_dict() if pair.flag else None})
+        flag = pair.flag.to_dict() if pair.flag else None
+        return cls(**{**data, "warnings": list(pair.warnings), "reasons": list(pair.reasons), "flag": flag})
 
 
 class PairPage(BaseModel):

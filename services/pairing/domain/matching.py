@@ -147,6 +147,7 @@ class Proposal:
     components: dict[str, float]
     rationale: str
     forced: bool = False
+    reasons: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,7 @@ class PairExplanation:
     violations: list[str]
     warnings: list[str]
     rationale: str
+    reasons: list[dict[str, Any]] = field(default_factory=list)
 
 
 # --- the matrices ----------------------------------------------------------------------------------
@@ -354,40 +356,89 @@ def _hours(minutes: float) -> str:
     return f"{hours:g} h" if hours == int(hours) else f"{hours:.1f} h"
 
 
-def rationale(m: Matrices, i: int, j: int) -> str:
+#: A rationale's reasons: each a stable `code` and its parameters (docs/rationale-reasons.md lists them), so that
+#: every reader words them in its own language; `rationale_text` words them in English.
+Reason = dict[str, Any]
+
+
+def first_name(display_name: str) -> str:
+    """How a rationale calls the mentee: "Anna" of "Anna Kowalska"; a titled one by surname ("Hoffmann" of
+    "Dr. Ingrid Hoffmann")."""
+    words = display_name.split() or [display_name]
+    return words[-1] if display_name.startswith(("Dr.", "Prof.")) else words[0]
+
+
+def reasons(m: Matrices, i: int, j: int) -> list[Reason]:
+    """Why this mentor and this mentee, as reasons with stable codes (see `Reason`)."""
     mentee, mentor = m.mentees[i], m.mentors[j]
     goals = sorted(mentee.topics, key=lambda t: (-mentee.topics[t], t))
     covered = [t for t in goals if t in mentor.topics]
-    first_name = (
-        mentee.display_name.split()[-1]
-        if mentee.display_name.startswith(("Dr.", "Prof."))
-        else (mentee.display_name.split()[0])
-    )
-    parts = []
+    name = first_name(mentee.display_name)
+    out: list[Reason] = []
     if goals:
         if covered:
-            parts.append(
-                f"covers {len(covered)} of {first_name}'s {len(goals)} goal{'s' if len(goals) != 1 else ''}: "
-                + ", ".join(topic_label(t) for t in covered)
-            )
+            out.append({"code": "covers_goals", "covered": len(covered), "goals": len(goals), "topics": covered,
+                        "mentee": name})  # fmt: skip
         else:
-            parts.append(f"covers none of {first_name}'s goals")
+            out.append({"code": "covers_no_goals", "goals": len(goals), "mentee": name})
     shared = sorted(spoken(mentee) & spoken(mentor))
     if shared:
-        parts.append("both speak " + " and ".join(language_name(x) for x in shared))
+        out.append({"code": "shared_languages", "languages": shared})
     if m.has_availability[i, j]:
-        minutes = float(m.overlap_minutes[i, j])
-        parts.append(f"{_hours(minutes)} weekly overlap" if minutes else "no common time slot yet")
+        minutes = int(m.overlap_minutes[i, j])
+        out.append({"code": "weekly_overlap", "minutes": minutes} if minutes else {"code": "no_common_slot"})
     else:
-        parts.append("availability not given")
+        out.append({"code": "availability_unknown"})
     if mentee.department != mentor.department:
-        parts.append(f"different departments ({mentee.department} / {mentor.department})")
+        out.append(
+            {"code": "different_departments", "mentee_department": mentee.department,
+             "mentor_department": mentor.department}
+        )  # fmt: skip
     else:
-        parts.append(f"same department ({mentee.department})")
+        out.append({"code": "same_department", "department": mentee.department})
     gap = mentee.grade - mentor.grade
-    parts.append(f"grade gap {gap}" if gap > 0 else "no seniority gap")
-    text = "; ".join(parts)
+    out.append({"code": "grade_gap", "gap": gap} if gap > 0 else {"code": "no_seniority_gap"})
+    return out
+
+
+def _reason_text(r: Reason) -> str:
+    code = r["code"]
+    if code == "covers_goals":
+        topics = ", ".join(topic_label(t) for t in r["topics"])
+        if r["goals"] == 1:
+            return f"covers {r['mentee']}'s goal: {topics}"
+        return f"covers {r['covered']} of {r['mentee']}'s {r['goals']} goals: {topics}"
+    if code == "covers_no_goals":
+        return f"covers none of {r['mentee']}'s goals"
+    if code == "shared_languages":
+        return "both speak " + " and ".join(language_name(x) for x in r["languages"])
+    if code == "weekly_overlap":
+        return f"{_hours(float(r['minutes']))} weekly overlap"
+    if code == "no_common_slot":
+        return "no common time slot yet"
+    if code == "availability_unknown":
+        return "availability not given"
+    if code == "different_departments":
+        return f"different departments ({r['mentee_department']} / {r['mentor_department']})"
+    if code == "same_department":
+        return f"same department ({r['department']})"
+    if code == "grade_gap":
+        return f"grade gap {r['gap']}"
+    if code == "no_seniority_gap":
+        return "no seniority gap"
+    raise ValueError(f"unknown rationale reason code {code!r}")
+
+
+def rationale_text(found: Sequence[Reason]) -> str:
+    """The reasons as one English sentence (the `rationale` string readers before `reasons` show)."""
+    if not found:
+        return ""
+    text = "; ".join(_reason_text(r) for r in found)
     return text[0].upper() + text[1:] + "."
+
+
+def rationale(m: Matrices, i: int, j: int) -> str:
+    return rationale_text(reasons(m, i, j))
 
 
 def _components(m: Matrices, i: int, j: int) -> dict[str, float]:
@@ -416,7 +467,10 @@ def explain_pair(mentor: Person, mentee: Person, policy: Policy, org_chart: Mapp
         warnings.append(f"low compatibility score {score:.1f} of 100")
     if m.has_availability[0, 0] and m.overlap_minutes[0, 0] < policy.min_overlap_minutes:
         warnings.append(f"only {_hours(float(m.overlap_minutes[0, 0]))} weekly overlap")
-    return PairExplanation(score, _components(m, 0, 0), violations(m, 0, 0, policy), warnings, rationale(m, 0, 0))
+    found = reasons(m, 0, 0)
+    return PairExplanation(
+        score, _components(m, 0, 0), violations(m, 0, 0, policy), warnings, rationale_text(found), found
+    )
 
 
 @dataclass(frozen=True)
@@ -614,6 +668,7 @@ def match(
             _components(m, i, j),
             rationale(m, i, j),
             forced=(i, j) in forced,
+            reasons=reasons(m, i, j),
         )
         for i, j in sorted(forced + solved, key=lambda p: (mentors[p[1]].employee_id, mentees[p[0]].employee_id))
     ]

@@ -8,7 +8,7 @@ side's consent, why it paused, HR's override): they are notes, folded by the sam
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal
@@ -26,6 +26,7 @@ from shared.events.pairing import (
     PairPaused,
     PairProposed,
     PairResumed,
+    Reason,
 )
 
 PairState = Literal["proposed", "active", "paused", "ended", "declined"]
@@ -33,6 +34,10 @@ Origin = Literal["match_run", "manual", "rematch"]
 #: Why a pair is paused: by hand, for a leave of absence of one of the two, or by a reorganisation flag.
 PauseCause = Literal["manual", "leave", "flag"]
 LIVE: tuple[PairState, ...] = ("proposed", "active", "paused")
+
+
+def _reasons(reasons: Sequence[Mapping[str, Any]]) -> list[Reason]:
+    return [Reason.model_validate(dict(r)) for r in reasons]
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,8 @@ class Pair:
     flag: Flag | None = None
     #: HR kept the pair despite a flag: {rule, chain, reason, by, at}. The same conflict is not flagged again.
     flag_override: dict[str, Any] | None = None
+    #: the rationale as reasons with stable codes (matching.reasons); none on pairs from before
+    reasons: tuple[dict[str, Any], ...] = ()
 
     @property
     def is_live(self) -> bool:
@@ -110,6 +117,7 @@ class Pair:
             mentee_id=self.mentee_id,
             score=self.score,
             rationale=self.rationale,
+            reasons=_reasons(self.reasons),
             origin=self.origin,
             match_run_id=self.match_run_id,
             started_on=self.started_on,
@@ -286,6 +294,7 @@ def create_pair(
     *,
     score: float | None = None,
     rationale: str = "",
+    reasons: Sequence[Mapping[str, Any]] = (),
     origin: Origin = "manual",
     match_run_id: str | None = None,
     warnings: tuple[str, ...] = (),
@@ -302,6 +311,7 @@ def create_pair(
         mentee_id=mentee_id,
         score=score,
         rationale=rationale,
+        reasons=_reasons(reasons),
         origin=origin,
         match_run_id=match_run_id,
         started_on=started_on,
@@ -318,6 +328,7 @@ def propose_pair(
     consent_deadline: datetime,
     score: float | None = None,
     rationale: str = "",
+    reasons: Sequence[Mapping[str, Any]] = (),
     origin: Origin = "match_run",
     match_run_id: str | None = None,
 ) -> list[PairChange]:
@@ -332,6 +343,7 @@ def propose_pair(
         mentee_id=mentee_id,
         score=score,
         rationale=rationale,
+        reasons=_reasons(reasons),
         consent_deadline=consent_deadline,
         match_run_id=match_run_id,
     )
@@ -415,6 +427,7 @@ def evolve(pair: Pair | None, event: PairChange) -> Pair | None:
             state="proposed",
             score=event.score,
             rationale=event.rationale,
+            reasons=tuple(r.model_dump() for r in event.reasons),
             origin="match_run",
             match_run_id=event.match_run_id,
             consent_deadline=event.consent_deadline,
@@ -430,6 +443,7 @@ def evolve(pair: Pair | None, event: PairChange) -> Pair | None:
                 event.mentee_id,
                 score=event.score,
                 rationale=event.rationale,
+                reasons=tuple(r.model_dump() for r in event.reasons),
                 origin=event.origin,
                 match_run_id=event.match_run_id,
                 started_on=event.started_on,
@@ -439,6 +453,7 @@ def evolve(pair: Pair | None, event: PairChange) -> Pair | None:
             state="active",
             score=event.score,
             rationale=event.rationale,
+            reasons=tuple(r.model_dump() for r in event.reasons),
             origin=event.origin,
             match_run_id=event.match_run_id,
             started_on=event.started_on,

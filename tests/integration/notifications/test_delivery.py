@@ -43,12 +43,18 @@ class Rig:
         host = await self.start(
             NOTIFICATIONS,
             database_url=database_url,
+            # where the mails' links point (SESSIONS_URL, PAIRING_URL)
+            public_urls={
+                "pairing": "http://pairing.example",
+                "sessions": "http://sessions.example",
+                "notifications": "http://notifications.example",
+            },
             extra={
                 "SMTP_HOST": "127.0.0.1",
                 "SMTP_PORT": str(self.smtp.port),
                 "DISPATCH_INTERVAL": "0.05",
                 "SCAN_INTERVAL": "3600",
-                "SESSIONS_URL": "http://sessions.example",
+                "FEEDBACK_GRACE_SECONDS": "0",
                 **self.extra,
             },
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -39,6 +40,11 @@ async def test_a_match_run_explains_itself_and_accepted_proposals_become_pairs(
         assert run["algorithm_version"] == "lsa-1"
         assert len(run["proposals"]) == 3
         assert all(p["rationale"].startswith("Covers") for p in run["proposals"])
+        # the rationale as reasons with stable codes, for the HR console to word in de or en
+        assert all(p["reasons"][0]["code"] == "covers_goals" for p in run["proposals"])
+        assert all({"shared_languages", "grade_gap"} <= {r["code"] for r in p["reasons"]} for p in run["proposals"])
+        listed = (await client.get(f"/programmes/{programme_id}/match-runs")).json()
+        assert [p["reasons"] for p in listed[0]["proposals"]] == [p["reasons"] for p in run["proposals"]]
         [left] = run["unmatched"]
         assert left["reason_code"] == "capacity_exhausted"
         assert left["role"] == "mentee"
@@ -48,6 +54,8 @@ async def test_a_match_run_explains_itself_and_accepted_proposals_become_pairs(
         assert r.status_code == 200, r.text
         [pair] = r.json()
         assert (pair["state"], pair["origin"], pair["match_run_id"]) == ("active", "match_run", run["match_run_id"])
+        assert pair["reasons"] == run["proposals"][0]["reasons"]
+        assert (await client.get(f"/pairs/{pair['pair_id']}")).json()["reasons"] == pair["reasons"]
         again = await client.post(f"/match-runs/{run['match_run_id']}/accept", json={"proposal_ids": [first]})
         assert again.status_code == 409
         rest = await client.post(f"/match-runs/{run['match_run_id']}/accept", json={})
@@ -66,6 +74,8 @@ async def test_a_match_run_explains_itself_and_accepted_proposals_become_pairs(
     created = [r for r in records if dict(r.headers)["ce_type"] == b"tandem.pairing.PairCreated"]
     assert len(created) == 3
     assert all(r.key for r in created)
+    assert all(json.loads(r.value)["reasons"][0]["code"] == "covers_goals" for r in created)
+    assert all(p["reasons"] for p in json.loads(runs[0].value)["proposals"])
 
 
 async def test_consent_first_then_decline_frees_both_for_the_next_run(serve: ServeFactory) -> None:

@@ -169,6 +169,13 @@ CONTEXT = {
     "reason": "Board meeting",
     "feedback_url": "http://x/pairs/p/feedback",
     "survey_url": "http://x/survey",
+    "pair_url": "http://x/me/pairs/p",
+    "session_url": "http://x/me/pairs/p/sessions/s",
+    "preferences_url": "http://x/me/preferences",
+    "console_url": "http://pairing/console",
+    "role_name": "mentee",
+    "moved_in": False,
+    "began_on": "1 October 2026",
     "days_quiet": 31,
     "dashboard_url": "http://x/dashboard",
     "at_risk": [{"mentee_name": "Claire Dubois", "mentor_name": "Hugo Lefèvre", "days_quiet": 35}],
@@ -203,8 +210,8 @@ CONTEXT = {
 @pytest.mark.parametrize("locale", ["de", "en"])
 @pytest.mark.parametrize("rule", RULES)
 def test_every_template_renders_with_every_field_filled(rule: str, locale: str) -> None:
-    for role in ("mentee", "mentor"):
-        message = render(rule, locale, {**CONTEXT, "role": role})
+    for role, moved_in in (("mentee", False), ("mentor", False), ("mentee", True)):
+        message = render(rule, locale, {**CONTEXT, "role": role, "moved_in": moved_in})
         text = message.subject + "\n" + message.text
         assert message.subject
         assert "{{" not in text

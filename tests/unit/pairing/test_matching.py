@@ -71,6 +71,28 @@ def test_score_components_and_rationale_read_like_a_person_wrote_them() -> None:
     )
 
 
+def test_the_rationale_is_reasons_with_stable_codes_and_the_english_sentence_is_made_of_them() -> None:
+    from services.notifications.domain import wording
+    from services.pairing.domain.matching import rationale_text
+
+    e = explain_pair(mentor("m1"), mentee("e1"), Policy(), {})
+    assert e.reasons == [
+        {"code": "covers_goals", "covered": 2, "goals": 4, "topics": ["prompt-writing", "ai-agents"],
+         "mentee": "Ingrid"},
+        {"code": "shared_languages", "languages": ["de"]},
+        {"code": "weekly_overlap", "minutes": 90},
+        {"code": "different_departments", "mentee_department": "Finance", "mentor_department": "Marketing"},
+        {"code": "grade_gap", "gap": 10},
+    ]  # fmt: skip
+    assert rationale_text(e.reasons) == e.rationale
+    # the notifications service words the same reasons the same way in English (and in German)
+    assert wording.rationale(e.reasons, "", "en") == e.rationale
+    assert wording.rationale(e.reasons, "", "de").startswith("Deckt 2 von Ingrids 4 Zielen ab: Prompting, KI-Agenten")
+    apart = explain_pair(mentor("m1", availability=()), mentee("e1", department="Marketing", grade=3), Policy(), {})
+    codes = [r["code"] for r in apart.reasons]
+    assert codes[2:] == ["availability_unknown", "same_department", "no_seniority_gap"]
+
+
 def test_time_zones_are_converted_before_overlap_is_counted() -> None:
     # 09:00-12:00 in New York is 15:00-18:00 in Berlin
     ny = mentor("m1", timezone="America/New_York", availability=((1, "09:00", "12:00"),))
