@@ -59,7 +59,8 @@ const TandemReasons = (() => {
       covers_goals: (r) => {
         need(r, "topics", "goals", "mentee", "covered");
         const topics = r.topics.map((t) => topic(t, "en")).join(", ");
-        return `covers ${r.covered} of ${r.mentee}'s ${r.goals} ${r.goals === 1 ? "goal" : "goals"}: ${topics}`;
+        return r.goals === 1 ? `covers ${r.mentee}'s goal: ${topics}`
+          : `covers ${r.covered} of ${r.mentee}'s ${r.goals} goals: ${topics}`;
       },
       covers_no_goals: (r) => { need(r, "mentee"); return `covers none of ${r.mentee}'s goals`; },
       shared_languages: (r) => { need(r, "languages"); return "both speak " + join(r.languages.map((x) => languageName(x, "en")), "en"); },
