@@ -252,6 +252,7 @@ class LocalSystem:
             self.say(f"  {service:<14} {url}   (API docs: {url}/docs)")
         self.say(f"  dashboard      {self.urls['sessions']}/dashboard")
         self.say(f"  HR console     {self.urls['pairing']}/console")
+        self.say(f"  portal         {self.urls['sessions']}/me   (mentors and mentees: sign in as lena or ingrid)")
         if self.idp is not None:
             self.say(
                 f"  sign in        {self.issuer}: pick a demo user (hr, auditor, operator, lena, ingrid, one of the"
