@@ -26,6 +26,7 @@ from shared.localstack import free_port
 from shared.runtime import ServiceHost, ServiceSpec
 from shared.topics import CONSUMERS, Topics, ensure_topics
 from tests.health import answers, ready
+from tests.integration.notifications.servers import SmtpServer
 from tests.kafka_helpers import eventually
 
 logging.getLogger("aiokafka").setLevel(logging.ERROR)
@@ -171,17 +172,35 @@ async def serve_all(serve: ServeFactory) -> ServeAllFactory:
 
 
 @pytest.fixture
-async def serve_site(serve: ServeFactory) -> ServeAllFactory:
+def site_smtp() -> Iterator[SmtpServer]:
+    """The mail server of `serve_site`'s notifications service (never whatever listens on the default port)."""
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+async def serve_site(serve: ServeFactory, site_smtp: SmtpServer) -> ServeAllFactory:
     """The whole system as the browser pages see it: each service on a free port it knows in advance, every
-    service told the others' public URLs (the pages call all three APIs) and allowing their origins (CORS).
-    Keyword arguments as for serve_all."""
+    service told the others' public URLs (the pages call all three APIs) and allowing their origins (CORS); the
+    notifications service sends through `site_smtp` at once (no feedback grace). Keyword arguments as for
+    serve_all (a notifications `extra` is merged over the mail settings)."""
 
     async def run(**overrides: dict[str, object]) -> dict[str, Running]:
         ports = {spec.name: free_port() for spec in SPECS}
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        mail = {
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(site_smtp.port),
+            "DISPATCH_INTERVAL": "0.05",
+            "SCAN_INTERVAL": "3600",
+            "FEEDBACK_GRACE_SECONDS": "0",
+        }
         running = {}
         for spec in SPECS:
-            given = {"public_urls": urls, "web_origins": tuple(urls.values()), **overrides.get(spec.name, {})}
+            own = dict(overrides.get(spec.name, {}))
+            if spec.name == "notifications":
+                own["extra"] = {**mail, **dict(own.get("extra") or {})}  # type: ignore[call-overload]
+            given = {"public_urls": urls, "web_origins": tuple(urls.values()), **own}
             running[spec.name] = await serve(spec, port=ports[spec.name], **given)
         for service in running.values():
             await eventually(lambda url=service.url: ready(url))

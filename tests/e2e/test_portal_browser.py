@@ -81,6 +81,7 @@ async def site(serve: ServeFactory, smtp: SmtpServer, **overrides: dict[str, Any
         "SMTP_PORT": str(smtp.port),
         "DISPATCH_INTERVAL": "0.05",
         "SCAN_INTERVAL": "3600",
+        "FEEDBACK_GRACE_SECONDS": "0",  # the request goes out at once (its wait is tested with the messages)
     }
     given: dict[str, dict[str, Any]] = {"notifications": {"extra": mail}}
     running = {}
