@@ -12,6 +12,10 @@ scheduled, +1 per reschedule or cancellation), so the newest version wins.
 * cancelled: METHOD:CANCEL, STATUS:CANCELLED (the cancellation reason, if any, as COMMENT).
 * held (logged): still the last REQUEST; logging does not change the calendar entry.
 
+SUMMARY is the only text the entry itself words: `session_summary` gives it in the recipient's language (German or
+English; the LANGUAGE parameter says which). DESCRIPTION (the agenda) and COMMENT (the cancellation reason) are
+passed in as the caller words them.
+
 Times are written in UTC ("...Z"); DTSTAMP is passed in (the domain has no clock), which also
 makes the output reproducible byte for byte.
 """
@@ -31,6 +35,8 @@ from shared.errors import InvalidInput
 PRODID = "-//Tandem//Reverse Mentoring//EN"
 UID_DOMAIN = "tandem"
 DEFAULT_SUMMARY = "Tandem reverse-mentoring session"
+#: What a session's calendar entry is called, by language (`session_summary`).
+SUMMARIES: dict[str, str] = {"en": "Tandem reverse mentoring", "de": "Tandem-Treffen (Reverse Mentoring)"}
 ICS_CONTENT_TYPE = "text/calendar; charset=utf-8"
 
 Method = Literal["REQUEST", "CANCEL"]
@@ -70,6 +76,16 @@ def session_uid(session_id: str) -> str:
     return f"{session_id}@{UID_DOMAIN}"
 
 
+def session_summary(locale: str, names: Sequence[str] = ()) -> str:
+    """What the session's entry is called in the language `locale` ("de" or "en"), followed by the two people's
+    names when given: "Tandem-Treffen (Reverse Mentoring): Anna Berg & Lena Yilmaz"."""
+    if locale not in SUMMARIES:
+        raise InvalidInput(f"locale must be one of {', '.join(sorted(SUMMARIES))}, not {locale!r}", field="locale")
+    title = SUMMARIES[locale]
+    shown = [n.strip() for n in names if n.strip()]
+    return f"{title}: {' & '.join(shown)}" if shown else title
+
+
 def ics_method(session: CalendarSession) -> Method:
     return "CANCEL" if session.status == "cancelled" else "REQUEST"
 
@@ -81,8 +97,10 @@ def session_ics(
     summary: str = DEFAULT_SUMMARY,
     organizer: CalendarPerson | None = None,
     attendees: Sequence[CalendarPerson] = (),
+    language: str | None = None,
 ) -> bytes:
-    """The session as an iCalendar object (VCALENDAR with one VEVENT), CRLF-separated UTF-8 bytes."""
+    """The session as an iCalendar object (VCALENDAR with one VEVENT), CRLF-separated UTF-8 bytes. `language`
+    (a language tag such as "de") is the SUMMARY's LANGUAGE parameter (RFC 5545 3.2.10)."""
     if dtstamp.tzinfo is None or dtstamp.utcoffset() is None:
         raise InvalidInput(f"dtstamp must carry a time zone (got {dtstamp.isoformat()})", field="dtstamp")
     method = ics_method(session)
@@ -100,7 +118,7 @@ def session_ics(
     event.add("dtstart", session.starts_at.astimezone(UTC))
     event.add("dtend", session.ends_at.astimezone(UTC))
     event.add("sequence", session.sequence)
-    event.add("summary", summary.strip() or DEFAULT_SUMMARY)
+    event.add("summary", summary.strip() or DEFAULT_SUMMARY, parameters={"LANGUAGE": language} if language else {})
     if session.agenda:
         event.add("description", session.agenda)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
@@ -135,11 +153,13 @@ __all__ = [
     "DEFAULT_SUMMARY",
     "ICS_CONTENT_TYPE",
     "PRODID",
+    "SUMMARIES",
     "UID_DOMAIN",
     "CalendarPerson",
     "CalendarSession",
     "Method",
     "ics_method",
     "session_ics",
+    "session_summary",
     "session_uid",
 ]

@@ -15,14 +15,16 @@ from shared.events import sessions as s
 
 async def programme_launched(conn: Conn, tenant: str, e: p.ProgramLaunched) -> None:
     await conn.execute(
-        "INSERT INTO programmes (tenant, programme_id, name, cadence_days, hr_contact_email) "
-        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, programme_id) DO UPDATE SET name = EXCLUDED.name, "
-        "cadence_days = EXCLUDED.cadence_days, hr_contact_email = EXCLUDED.hr_contact_email",
+        "INSERT INTO programmes (tenant, programme_id, name, cadence_days, hr_contact_email, hr_locale) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant, programme_id) DO UPDATE SET name = EXCLUDED.name, "
+        "cadence_days = EXCLUDED.cadence_days, hr_contact_email = EXCLUDED.hr_contact_email, "
+        "hr_locale = EXCLUDED.hr_locale",
         tenant,
         e.programme_id,
         e.name,
         e.cadence_days,
         e.hr_contact_email,
+        e.hr_locale,
     )
 
 

@@ -93,7 +93,9 @@ def _person(row: Any) -> content.Person:
 
 
 def _programme(row: Any) -> content.Programme:
-    return content.Programme(row["programme_id"], row["name"], row["cadence_days"], row["hr_contact_email"])
+    return content.Programme(
+        row["programme_id"], row["name"], row["cadence_days"], row["hr_contact_email"], row["hr_locale"]
+    )
 
 
 async def _person_by_id(conn: Conn, tenant: str, participant_id: str | None) -> content.Person | None:

@@ -60,6 +60,7 @@ class CreateProgramme:
     programme_id: str | None = None
     launch: bool = False
     min_group_size: int = 5
+    hr_locale: str = "en"
 
 
 async def create_programme(uow: UnitOfWork, cmd: CreateProgramme) -> programmes.Programme:
@@ -76,6 +77,7 @@ async def create_programme(uow: UnitOfWork, cmd: CreateProgramme) -> programmes.
         consent_days=cmd.consent_days,
         hr_contact_email=cmd.hr_contact_email,
         min_group_size=cmd.min_group_size,
+        hr_locale=cmd.hr_locale,
     )
     if cmd.launch:
         launched = programme.launch()

@@ -62,7 +62,7 @@ async def _rows(conn: Conn, select: str, where: _Where, order: str, limit: int, 
 
 _PROGRAMME = (
     "programme_id, name, starts_on, ends_on, cadence_days, focus_topics, matching_policy, requires_consent, "
-    "consent_days, hr_contact_email, state, min_group_size"
+    "consent_days, hr_contact_email, state, min_group_size, hr_locale"
 )
 
 
@@ -85,7 +85,7 @@ async def get_programme(conn: Conn, tenant: str, programme_id: str, *, for_updat
 async def insert_programme(conn: Conn, tenant: str, p: Programme) -> None:
     await conn.execute(
         f"INSERT INTO programmes ({_PROGRAMME}, tenant) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         p.programme_id,
         p.name,
         p.starts_on,
@@ -98,6 +98,7 @@ async def insert_programme(conn: Conn, tenant: str, p: Programme) -> None:
         p.hr_contact_email,
         p.state,
         p.min_group_size,
+        p.hr_locale,
         tenant,
     )
 

@@ -123,11 +123,12 @@ async def session_row(conn: Conn, tenant: str, session_id: str) -> Any:
 
 
 async def calendar_people(conn: Conn, tenant: str, pair_id: str) -> list[Any]:
-    """The two people of a pair, for a calendar invitation: name, address, role."""
+    """The two people of a pair, for a calendar invitation: id, name, address, role, language."""
     return list(
         await conn.fetch(
-            "SELECT p.display_name, p.email, p.role FROM participants p JOIN pairs x ON x.tenant = p.tenant "
-            "AND p.participant_id IN (x.mentor_id, x.mentee_id) WHERE x.tenant = $1 AND x.pair_id = $2 "
+            "SELECT p.participant_id, p.display_name, p.email, p.role, p.locale FROM participants p "
+            "JOIN pairs x ON x.tenant = p.tenant AND p.participant_id IN (x.mentor_id, x.mentee_id) "
+            "WHERE x.tenant = $1 AND x.pair_id = $2 "
             "ORDER BY p.role",
             tenant,
             pair_id,

@@ -41,6 +41,11 @@ class ProgramLaunched(_Pairing):
         description="Outcome figures are shown only for groups of at least this many answers (a caller may "
         "raise it, never lower it).",
     )
+    hr_locale: Locale = Field(
+        default="en",
+        description="The language of the programme's HR contact: HR's messages about the programme (the weekly "
+        "digest) are written in it. English on events from before.",
+    )
 
 
 class ProgramClosed(_Pairing):

@@ -198,6 +198,8 @@ async def test_hr_runs_a_programme_from_the_console(
         programme_id = page.url.split("/console/programmes/")[1].split("?")[0].split("/")[0]
         assert SAYS[lang]["runs"] in await page.inner_text("main")  # the days in the viewer's locale
         await step(page, lang, "created", shots)
+        async with auth.client(base_url=pairing.url) as client:  # HR's mails in the console's language by default
+            assert (await client.get(f"/programmes/{programme_id}")).json()["hr_locale"] == lang
 
         # 3. launch it
         await page.get_by_role("button", name=says["launch"], exact=True).click()

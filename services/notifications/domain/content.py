@@ -25,12 +25,10 @@ from services.notifications.domain.model import (
     suggested_first_meeting,
 )
 from services.notifications.domain.rendering import day, when
-from shared.calendar import CalendarPerson, session_ics
+from shared.calendar import CalendarPerson, session_ics, session_summary
 
 #: (file name, MIME type, bytes)
 Attachment = tuple[str, str, bytes]
-#: What the calendar entry attached to a session's messages is called.
-CALENDAR_SUMMARY = "Tandem reverse mentoring"
 #: The rules whose message carries the session's calendar entry (an invitation, or its cancellation).
 WITH_CALENDAR = frozenset({"reminder_24h", "reminder_1h", "session_cancelled"})
 #: The cadence a message names when its programme is not known (yet).
@@ -56,6 +54,8 @@ class Programme:
     name: str
     cadence_days: int
     hr_contact_email: str | None = None
+    #: the HR contact's language (ProgramLaunched.hr_locale): HR's digest is written in it
+    hr_locale: str = "en"
 
 
 @dataclass(frozen=True)
@@ -218,7 +218,7 @@ def participant_draft(
         if job.rule in WITH_CALENDAR:
             # the calendar's COMMENT carries the cancellation reason as the mail words it
             worded = replace(session, cancel_reason=values["reason"])
-            attachments = (invitation(worded, me, partner, organizer),)
+            attachments = (invitation(worded, me, partner, organizer, locale=lang),)
     values["feedback_url"] = feedback_url(sessions_url, job.pair_id, job.session_id)
     values["survey_url"] = feedback_url(sessions_url, job.pair_id)
     if job.rule == "partner_left":
@@ -244,17 +244,29 @@ def participant_draft(
 
 
 def invitation(
-    session: Session, me: Person, partner: Person | None, organizer: CalendarPerson | None = None
+    session: Session,
+    me: Person,
+    partner: Person | None,
+    organizer: CalendarPerson | None = None,
+    *,
+    locale: str = "en",
 ) -> Attachment:
-    """The session's calendar entry for the two of them: an invitation, or its cancellation. Its ORGANIZER is the
-    programme's sender address (Tandem sends the invitation and its updates: RFC 5546 wants the ORGANIZER to be
-    who sends a REQUEST or CANCEL, and a reply goes there); both of them are ATTENDEEs."""
+    """The session's calendar entry for the two of them: an invitation, or its cancellation, its SUMMARY in the
+    recipient's language `locale` (the COMMENT is worded by the caller). Its ORGANIZER is the programme's sender
+    address (Tandem sends the invitation and its updates: RFC 5546 wants the ORGANIZER to be who sends a REQUEST or
+    CANCEL, and a reply goes there); both of them are ATTENDEEs."""
     people = [CalendarPerson(me.email, me.display_name)]
     if partner is not None:
         people.append(CalendarPerson(partner.email, partner.display_name))
     assert session.updated_at is not None
+    lang = "de" if locale == "de" else "en"
     data = session_ics(
-        session, dtstamp=session.updated_at, summary=CALENDAR_SUMMARY, organizer=organizer, attendees=people
+        session,
+        dtstamp=session.updated_at,
+        summary=session_summary(lang),
+        organizer=organizer,
+        attendees=people,
+        language=lang,
     )
     method = "CANCEL" if session.status == "cancelled" else "REQUEST"
     return ("tandem-session.ics", f"text/calendar; method={method}", data)
@@ -307,6 +319,24 @@ def digest(facts: DigestFacts, now: datetime, locale: str) -> dict[str, list[dic
     people whose partner left the company and who wait for a new one. Nothing in any list: no digest that week."""
     names = facts.names
     cadence = facts.programme.cadence_days
+    flagged = []
+    for f in facts.flagged:
+        mentor_name, mentee_name = names.get(f.mentor_id, f.mentor_id), names.get(f.mentee_id, f.mentee_id)
+        chain = [facts.employees.get(e, e) for e in f.chain]
+        flagged.append(
+            {
+                "pair_id": f.pair_id,
+                "mentor_name": mentor_name,
+                "mentee_name": mentee_name,
+                "rule": f.rule,
+                "detail": wording.flag_detail(
+                    f.rule, f.detail, locale, chain=chain, mentor_name=mentor_name, mentee_name=mentee_name
+                ),
+                "chain": chain,
+                "since": day(f.since, locale),
+                "paused": f.paused,
+            }
+        )
     return {
         "at_risk": [
             {
@@ -318,19 +348,7 @@ def digest(facts: DigestFacts, now: datetime, locale: str) -> dict[str, list[dic
             for p in facts.pairs
             if p.at_risk(now, cadence)
         ],
-        "flagged": [
-            {
-                "pair_id": f.pair_id,
-                "mentor_name": names.get(f.mentor_id, f.mentor_id),
-                "mentee_name": names.get(f.mentee_id, f.mentee_id),
-                "rule": f.rule,
-                "detail": f.detail,
-                "chain": [facts.employees.get(e, e) for e in f.chain],
-                "since": day(f.since, locale),
-                "paused": f.paused,
-            }
-            for f in facts.flagged
-        ],
+        "flagged": flagged,
         "waiting": [
             {"pair_id": w.pair_id, "name": w.name, "partner_name": w.partner_name, "ended_on": day(w.ended_at, locale)}
             for w in facts.waiting
@@ -344,11 +362,12 @@ def has_news(facts: DigestFacts, now: datetime) -> bool:
 
 
 def hr_draft(facts: DigestFacts, *, now: datetime, dashboard_url: str, console_url: str = "") -> Draft | None:
-    """HR's digest of the programme, to its HR contact (in English, outside quiet hours); None without one."""
+    """HR's digest of the programme, to its HR contact in the programme's HR language (`hr_locale`; English when
+    it is not one the templates exist for), outside quiet hours; None without an HR contact."""
     programme = facts.programme
     if not programme.hr_contact_email:
         return None
-    prefs = Preferences(locale="en", quiet_start=None, quiet_end=None)
+    prefs = Preferences(locale="de" if programme.hr_locale == "de" else "en", quiet_start=None, quiet_end=None)
     values = {
         "programme_name": programme.name,
         "cadence_days": programme.cadence_days,

@@ -173,5 +173,44 @@ def cancel_reason(reason: str, locale: str) -> str:
     elif (found := _WHO_LEFT.match(why)) is not None:
         why = f"{found['name']} {_WHY_DE[found['why']]}"
     elif why.startswith(_REORGANISATION):
-        why = "Umorganisation: " + why.removeprefix(_REORGANISATION)
+        why = "Umorganisation: " + flag_detail("", why.removeprefix(_REORGANISATION), locale)
     return f"das Tandem wurde beendet ({why})"
+
+
+# --- the hard rule a reorganisation made a pair break (PairFlagged.detail, written by pairing in English) --------
+
+_REPORTS = re.compile(
+    r"^(?P<lower>.+) reports to (?P<higher>.+) within (?P<levels>\d+) management levels? "
+    r"\(the programme allows none within (?P<limit>\d+)\)$"
+)
+_NO_LANGUAGE = re.compile(r"^(?P<a>.+) and (?P<b>.+) no longer share a language$")
+
+
+def _levels_de(n: int) -> str:
+    return f"{n} Führungsebene" if n == 1 else f"{n} Führungsebenen"
+
+
+def flag_detail(
+    rule: str, detail: str, locale: str, *, chain: Sequence[str] = (), mentor_name: str = "", mentee_name: str = ""
+) -> str:
+    """The hard rule a reorganisation made the pair break, in words of the locale's language. English keeps the
+    sentence pairing wrote; German words it again from that sentence, or, for one this version does not know, from
+    the rule, the reporting chain (names, the lower first) and the two names."""
+    if _lang(locale) != "de":
+        return detail
+    if (found := _REPORTS.match(detail)) is not None:
+        levels, limit = int(found["levels"]), int(found["limit"])
+        how = "direkt" if levels == 1 else f"über {_levels_de(levels)}"
+        return (
+            f"{found['lower']} berichtet {how} an {found['higher']} (das Programm erlaubt keine Berichtslinie "
+            f"innerhalb von {_levels_de(limit)})"
+        )
+    if (found := _NO_LANGUAGE.match(detail)) is not None:
+        return f"{found['a']} und {found['b']} sprechen keine gemeinsame Sprache mehr"
+    if rule == "shared_language":
+        return f"{mentor_name} und {mentee_name} sprechen keine gemeinsame Sprache mehr"
+    if len(chain) >= 2:
+        levels = len(chain) - 1
+        how = "direkt" if levels == 1 else f"über {_levels_de(levels)}"
+        return f"{chain[0]} berichtet {how} an {chain[-1]}"
+    return f"zwischen {mentee_name} und {mentor_name} besteht eine Berichtslinie"

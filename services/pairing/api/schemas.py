@@ -12,7 +12,7 @@ from services.pairing.domain.directory import PROFILE_FIELDS
 from services.pairing.domain.pairs import Pair
 from services.pairing.domain.participants import Participant
 from services.pairing.domain.programmes import Programme
-from shared.events.common import AvailabilityWindow, Id, Level, PairEndReason, Role, SafeId, Topic
+from shared.events.common import AvailabilityWindow, Id, Level, Locale, PairEndReason, Role, SafeId, Topic
 
 
 class Strict(BaseModel):
@@ -55,6 +55,9 @@ class ProgrammeIn(Strict):
         description="Outcome figures are shown only for groups of at least this many answers; a reader may raise "
         "it, never lower it.",
     )
+    hr_locale: Locale = Field(
+        default="en", description="The HR contact's language: HR's weekly digest of the programme is written in it."
+    )
 
 
 class ProgrammeOut(BaseModel):
@@ -70,6 +73,7 @@ class ProgrammeOut(BaseModel):
     hr_contact_email: str | None
     state: str
     min_group_size: int
+    hr_locale: str
 
     @classmethod
     def of(cls, p: Programme) -> ProgrammeOut:

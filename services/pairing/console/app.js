@@ -183,6 +183,8 @@ function createForm() {
     el("div", { class: "grid tight" },
       field(t("create.consentDays"), number("consent_days", 7, { min: 1, max: 60, step: 1 })),
       field(t("create.contact"), el("input", { type: "email", name: "hr_contact_email", autocomplete: "email" })),
+      field(t("create.hrLocale"), el("select", { name: "hr_locale" }, ["de", "en"].map((l) => el("option",
+        { value: l, lang: l, text: t(`create.hrLocale.${l}`), selected: l === TandemI18n.language() }))), t("create.hrLocaleHint")),
       field(t("create.minGroup"), number("min_group_size", 5, { min: 3, max: 100, step: 1 }))),
     policyFields(),
     el("label", { class: "check" }, el("input", { type: "checkbox", name: "launch" }), t("create.launch")),
@@ -198,6 +200,7 @@ function createForm() {
       name: f.name.value.trim(), starts_on: f.starts_on.value || null, ends_on: f.ends_on.value || null,
       cadence_days: Number(f.cadence_days.value), focus_topics: topics, requires_consent: f.requires_consent.checked,
       consent_days: Number(f.consent_days.value), min_group_size: Number(f.min_group_size.value), launch: f.launch.checked,
+      hr_locale: f.hr_locale.value,
       matching_policy: {
         objective: f.objective.value, weights, reporting_line_levels: Number(f.reporting_line_levels.value),
         min_score: Number(f.min_score.value), min_overlap_minutes: Number(f.min_overlap_minutes.value),

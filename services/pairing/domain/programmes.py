@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 from shared.errors import Conflict, InvalidInput
+from shared.events.common import Locale
 from shared.events.pairing import MatchRunCompleted, PairCreated, PairProposed, ProgramClosed, ProgramLaunched
 
+#: the languages messages are written in (the templates exist for)
+LOCALES: tuple[str, ...] = get_args(Locale)
 ProgrammeState = Literal["draft", "enrolling", "matching", "running", "closed"]
 ProgrammeEvent = ProgramLaunched | ProgramClosed | MatchRunCompleted | PairCreated | PairProposed
 Objective = Literal["max_total_score", "max_matched"]
@@ -35,6 +38,8 @@ class Programme:
     state: ProgrammeState = "draft"
     #: Outcome figures are shown only for groups of at least this many (callers may raise it, never lower).
     min_group_size: int = 5
+    #: the language of the HR contact: HR's messages about the programme are written in it
+    hr_locale: Locale = "en"
 
     @property
     def objective(self) -> Objective:
@@ -73,6 +78,7 @@ class Programme:
             requires_consent=self.requires_consent,
             hr_contact_email=self.hr_contact_email,
             min_group_size=self.min_group_size,
+            hr_locale=self.hr_locale,
         )
 
     def require_enrolment_open(self) -> None:
@@ -117,6 +123,7 @@ def new_programme(
     consent_days: int = 7,
     hr_contact_email: str | None = None,
     min_group_size: int = 5,
+    hr_locale: str = "en",
 ) -> Programme:
     if ends_on <= starts_on:
         raise InvalidInput("the programme must end after it starts", field="ends_on")
@@ -124,6 +131,11 @@ def new_programme(
         raise InvalidInput("name at least one focus AI topic", field="focus_topics")
     if len(set(focus_topics)) != len(focus_topics):
         raise InvalidInput("focus topics must not repeat", field="focus_topics")
+    if hr_locale not in LOCALES:
+        raise InvalidInput(
+            f"hr_locale must be one of {', '.join(LOCALES)} (the languages of the messages), not {hr_locale!r}",
+            field="hr_locale",
+        )
     return Programme(
         programme_id=programme_id,
         name=name,
@@ -136,4 +148,5 @@ def new_programme(
         consent_days=consent_days,
         hr_contact_email=hr_contact_email,
         min_group_size=min_group_size,
+        hr_locale=cast(Locale, hr_locale),
     )

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from services.sessions import handlers, repository
 from services.sessions.api.callers import Who
 from services.sessions.api.mentorship import events_out
 from services.sessions.api.schemas import CancelIn, EventsOut, LogIn, RescheduleIn, ScheduleIn, SessionOut
 from services.sessions.domain import commands as c
-from shared.calendar import CalendarPerson, session_ics
+from shared.calendar import CalendarPerson, session_ics, session_summary
+from shared.events.common import Locale
 from shared.http import Connection, PathId, UoW
 
 router = APIRouter(tags=["sessions"])
@@ -66,17 +68,31 @@ async def log_session(pair_id: PathId, session_id: PathId, body: LogIn, who: Who
     responses={200: {"content": {"text/calendar": {}}}},
     summary="The session as an iCalendar (RFC 5545) invitation; SEQUENCE grows, METHOD:CANCEL once cancelled",
 )
-async def session_calendar(session_id: PathId, who: Who, conn: Connection) -> Response:
+async def session_calendar(
+    session_id: PathId,
+    who: Who,
+    conn: Connection,
+    lang: Annotated[
+        Locale | None,
+        Query(
+            description="The language of the entry's text; by default the caller's own (a participant of the "
+            "pair), else English."
+        ),
+    ] = None,
+) -> Response:
     row = await who.session(conn, session_id)
     session = repository.session_of(row)
     people = await repository.calendar_people(conn, who.tenant, session.pair_id)
-    names = " & ".join(r["display_name"] for r in people)
+    own = await who.own_ids(conn)
+    mine = [r["locale"] for r in people if r["participant_id"] in own]
+    locale = lang or ("de" if mine and mine[0] == "de" else "en")
     attendees = [CalendarPerson(r["email"], r["display_name"]) for r in people]
     body = session_ics(
         session,
         dtstamp=row["updated_at"].astimezone(UTC) if row["updated_at"] else datetime.now(UTC),
-        summary=f"Tandem reverse mentoring: {names}" if names else "Tandem reverse mentoring",
+        summary=session_summary(locale, [r["display_name"] for r in people]),
         attendees=attendees,
+        language=locale,
     )
     method = "CANCEL" if session.status == "cancelled" else "REQUEST"
     return Response(
