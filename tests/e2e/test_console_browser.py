@@ -234,6 +234,11 @@ async def test_hr_runs_a_programme_from_the_console(
         await page.click("[data-tab=matching]")
         await page.wait_for_selector(f"body[data-loaded='/console/programmes/{programme_id}/matching']")
         await step(page, lang, "matching", shots)
+        starts: list[Any] = []  # what the form sends: only what HR changed
+        page.on(
+            "request",
+            lambda r: starts.append(r.post_data_json) if r.method == "POST" and r.url.endswith("/match-runs") else None,
+        )
         min_score = page.locator("#start-run [name='policy.min_score']")
         assert await min_score.input_value() == "0"  # prefilled with the programme's
         await min_score.fill("150")
@@ -253,7 +258,8 @@ async def test_hr_runs_a_programme_from_the_console(
         async with auth.client(base_url=pairing.url) as client:
             run = (await client.get(f"/match-runs/{run_id}")).json()
         assert len(run["proposals"]) == 3
-        assert run["policy"]["min_score"] == 10  # only what HR changed; the rest is the programme's
+        assert starts == [{"policy": {"min_score": 150}}, {"policy": {"min_score": 10}}]
+        assert run["policy"]["min_score"] == 10  # the rest is the programme's
         assert run["policy"]["reporting_line_levels"] == 2
         # the run's page says what it changed, with the programme's value beside it
         was = catalogue(lang)["match.policy.was"].replace("{value}", "0")
