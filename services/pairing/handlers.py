@@ -8,7 +8,7 @@ handler works in the unit of work's tenant.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -665,10 +665,22 @@ def consent_deadline(programme: programmes.Programme, now: datetime) -> datetime
 
 
 async def start_match_run(
-    uow: UnitOfWork, programme_id: str, *, objective: str | None = None, only: list[str] | None = None
+    uow: UnitOfWork,
+    programme_id: str,
+    *,
+    objective: str | None = None,
+    only: list[str] | None = None,
+    policy: Mapping[str, Any] | None = None,
 ) -> repository.MatchRunRow:
-    """Match everyone enrolled and still free (or only `only`, for a rematch); publish MatchRunCompleted."""
-    run = await _match_run(uow, programme_id, objective=objective, only=only)
+    """Match everyone enrolled and still free (or only `only`, for a rematch); publish MatchRunCompleted. `policy`
+    replaces fields of the programme's matching policy for this run only (the weights one by one); the run and
+    its event record the whole policy it ran under."""
+    if objective is not None and policy and policy.get("objective", objective) != objective:
+        raise InvalidInput(
+            f"policy.objective: {policy['objective']!r} differs from objective {objective!r}: give the objective once",
+            field="policy.objective",
+        )
+    run = await _match_run(uow, programme_id, objective=objective, only=only, policy=policy)
     await uow.commit()
     return run
 
@@ -678,14 +690,24 @@ MATCH_RUN_DURATION = "tandem_match_run_duration_seconds"
 
 
 async def _match_run(
-    uow: UnitOfWork, programme_id: str, *, objective: str | None = None, only: list[str] | None = None
+    uow: UnitOfWork,
+    programme_id: str,
+    *,
+    objective: str | None = None,
+    only: list[str] | None = None,
+    policy: Mapping[str, Any] | None = None,
 ) -> repository.MatchRunRow:
     with timed(MATCH_RUN_DURATION):
-        return await _run_matching(uow, programme_id, objective=objective, only=only)
+        return await _run_matching(uow, programme_id, objective=objective, only=only, policy=policy)
 
 
 async def _run_matching(
-    uow: UnitOfWork, programme_id: str, *, objective: str | None = None, only: list[str] | None = None
+    uow: UnitOfWork,
+    programme_id: str,
+    *,
+    objective: str | None = None,
+    only: list[str] | None = None,
+    policy: Mapping[str, Any] | None = None,
 ) -> repository.MatchRunRow:
     """Lapsed consent proposals are declined first, which frees both people; open proposals of earlier
     runs are superseded by this one. The run records the directory revision and the reporting lines it read."""
@@ -693,6 +715,7 @@ async def _run_matching(
     now = datetime.now(UTC)
     programme = await repository.get_programme(conn, tenant, programme_id, for_update=True)
     programme.require_matching()
+    run_policy = matching_adapter.policy(programme.matching_policy, objective=objective, override=policy)
     for stale in await repository.expired_proposals(conn, tenant, programme_id):
         lapsed = stale.expire(now)
         if lapsed is not None:
@@ -714,7 +737,7 @@ async def _run_matching(
         )
     revision = await repository.directory_revision(conn, tenant)
     chart = await repository.reporting_lines(
-        conn, tenant, [p.employee_id for p in mentors + mentees], programme.reporting_line_levels
+        conn, tenant, [p.employee_id for p in mentors + mentees], run_policy.reporting_line_levels
     )
     result = matching_adapter.run(
         programme,
@@ -722,7 +745,7 @@ async def _run_matching(
         mentees,
         chart,
         used_capacity={p.participant_id: load.get(p.participant_id, 0) for p in mentors},
-        objective=objective,
+        run_policy=run_policy,
     )
     await repository.supersede_open_proposals(conn, tenant, programme_id)
     run_id = new_id()

@@ -42,13 +42,24 @@ def person(p: Participant) -> matching.Person:
     )
 
 
-def policy(data: Mapping[str, Any], *, objective: str | None = None) -> matching.Policy:
-    merged = dict(data)
+def policy(
+    data: Mapping[str, Any], *, objective: str | None = None, override: Mapping[str, Any] | None = None
+) -> matching.Policy:
+    """The engine's policy from a programme's `matching_policy`, with a match run's `override` (fields replaced;
+    weights one by one) and objective. A policy the engine cannot run is refused naming the field: the
+    override's (`policy.<field>`) when it has one, else `matching_policy`."""
+    override = override or {}
+    merged = {**data, **override}
+    if "weights" in override:
+        merged["weights"] = {**(data.get("weights") or {}), **override["weights"]}
     if objective is not None:
         merged["objective"] = objective
     try:
         return matching.Policy.from_dict(merged)
     except (ValueError, TypeError) as exc:
+        if override:
+            name = "weights" if "weights" in str(exc) and "weights" in override else next(iter(override))
+            raise InvalidInput(f"policy.{name}: {exc}", field=f"policy.{name}") from None
         raise InvalidInput(f"matching policy: {exc}", field="matching_policy") from None
 
 
@@ -72,12 +83,13 @@ def run(
     org_chart: Mapping[str, str],
     *,
     used_capacity: Mapping[str, int],
-    objective: str | None = None,
+    run_policy: matching.Policy | None = None,
 ) -> matching.MatchResult:
+    """Match under `run_policy` (see policy(): the programme's with a run's changes), else the programme's."""
     return matching.match(
         [person(p) for p in mentors],
         [person(p) for p in mentees],
-        policy(programme.matching_policy, objective=objective),
+        run_policy if run_policy is not None else policy(programme.matching_policy),
         org_chart,
         used_capacity=used_capacity,
     )

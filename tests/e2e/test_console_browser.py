@@ -231,16 +231,43 @@ async def test_hr_runs_a_programme_from_the_console(
         assert await page.locator("#enrolled tbody tr").count() == 6
         await step(page, lang, "enrolled", shots)
 
-        # 6. a match run: proposals with score and rationale, and the unmatched (nobody here)
+        # 6. a match run with its own policy (a bad minimum score first: the API's error shows next to that field and
+        # no run is made), then its proposals with score and rationale, and the unmatched (nobody here)
         await page.click("[data-tab=matching]")
         await page.wait_for_selector(f"body[data-loaded='/console/programmes/{programme_id}/matching']")
         await step(page, lang, "matching", shots)
+        starts: list[Any] = []  # what the form sends: only what HR changed
+        page.on(
+            "request",
+            lambda r: starts.append(r.post_data_json) if r.method == "POST" and r.url.endswith("/match-runs") else None,
+        )
+        min_score = page.locator("#start-run [name='policy.min_score']")
+        assert await min_score.input_value() == "0"  # prefilled with the programme's
+        await min_score.fill("150")
+        await page.get_by_role("button", name=says["start"]).click()
+        await page.wait_for_selector("#start-run .form-error:not([hidden])")
+        assert await page.locator("#start-run [aria-invalid=true]").count() == 1
+        assert await min_score.get_attribute("aria-invalid") == "true"
+        next_to_it = page.locator("#start-run label:has([name='policy.min_score']) .field-error")
+        assert "policy.min_score" in await next_to_it.inner_text()
+        async with auth.client(base_url=pairing.url) as client:
+            assert (await client.get(f"/programmes/{programme_id}/match-runs")).json() == []
+        await step(page, lang, "policy-error", [])  # axe and the page's language; not one of the journey's shots
+        await min_score.fill("10")
         await page.get_by_role("button", name=says["start"]).click()
         await page.wait_for_selector("#proposals tbody tr")
         run_id = page.url.split("/matching/")[1].split("?")[0]
         async with auth.client(base_url=pairing.url) as client:
             run = (await client.get(f"/match-runs/{run_id}")).json()
         assert len(run["proposals"]) == 3
+        assert starts == [{"policy": {"min_score": 150}}, {"policy": {"min_score": 10}}]
+        assert run["policy"]["min_score"] == 10  # the rest is the programme's
+        assert run["policy"]["reporting_line_levels"] == 2
+        # the run's page says what it changed, with the programme's value beside it
+        was = catalogue(lang)["match.policy.was"].replace("{value}", "0")
+        changed = await page.inner_text("#run-policy")
+        assert was in changed, changed
+        assert re.search(r"\b10\b", changed), changed
         for proposal in run["proposals"]:
             row = page.locator(f"tr[data-proposal='{proposal['proposal_id']}']")
             expected = await page.evaluate(
@@ -277,6 +304,13 @@ async def test_hr_runs_a_programme_from_the_console(
         assert await page.evaluate("() => document.documentElement.scrollWidth") <= 390
         assert await page.locator("#pairs thead").is_hidden()
         await step(page, lang, "phone", shots)
+
+        # the runs list says which policy each run used where it differs from the programme's
+        await page.click("[data-tab=matching]")
+        await page.wait_for_selector(f"body[data-loaded='/console/programmes/{programme_id}/matching']")
+        listed = await page.inner_text(f"tr[data-run='{run_id}'] [data-policy]")
+        assert was in listed, listed
+        assert re.search(r"\b10\b", listed), listed
         await browser.close()
     assert not errors, errors
     assert len(shots) == 9

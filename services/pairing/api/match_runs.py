@@ -10,14 +10,19 @@ from pydantic import BaseModel, Field
 
 from services.pairing import handlers, repository
 from services.pairing.api.deps import Connection, PathId, Tenant, UoW
-from services.pairing.api.schemas import PairOut, Strict
+from services.pairing.api.schemas import PairOut, PolicyOverrideIn, Strict
 
 router = APIRouter(tags=["match runs"])
 
 
 class MatchRunIn(Strict):
     objective: Literal["max_total_score", "max_matched"] | None = Field(
-        default=None, description="Override the programme's objective for this run."
+        default=None, description="Override the programme's objective for this run (or give `policy.objective`)."
+    )
+    policy: PolicyOverrideIn | None = Field(
+        default=None,
+        description="Fields of the programme's matching policy to replace for this run only (the weights one by "
+        "one); what is left out stays the programme's. The run records the whole policy it used (`policy`).",
     )
 
 
@@ -48,7 +53,9 @@ class MatchRunOut(BaseModel):
     kind: str
     algorithm_version: str
     objective: str
-    policy: dict[str, Any]
+    policy: dict[str, Any] = Field(
+        description="The whole matching policy the run used: the programme's, with the fields the run changed."
+    )
     total_score: float
     created_at: datetime
     proposals: list[ProposalOut]
@@ -66,11 +73,14 @@ class MatchRunOut(BaseModel):
     "/programmes/{programme_id}/match-runs",
     status_code=201,
     response_model=MatchRunOut,
-    summary="Run the optimal matching over everyone still free; publishes MatchRunCompleted",
+    summary="Run the optimal matching over everyone still free, under the programme's policy or with some of its "
+    "fields changed for this run; publishes MatchRunCompleted",
 )
 async def start(programme_id: PathId, body: MatchRunIn, uow: UoW) -> MatchRunOut:
     async with uow:
-        return MatchRunOut.of(await handlers.start_match_run(uow, programme_id, objective=body.objective))
+        changes = body.policy.changes() if body.policy is not None else None
+        run = await handlers.start_match_run(uow, programme_id, objective=body.objective, policy=changes)
+        return MatchRunOut.of(run)
 
 
 @router.get("/programmes/{programme_id}/match-runs", response_model=list[MatchRunOut])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -19,21 +19,76 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# The bounds of a matching policy's fields: a programme's policy and a match run's override obey the same.
+PolicyObjective = Literal["max_total_score", "max_matched"]
+ReportingLineLevels = Annotated[int, Field(ge=0, le=10)]
+MinScore = Annotated[float, Field(ge=0, le=100)]
+MinOverlapMinutes = Annotated[int, Field(ge=0)]
+PersonPairs = Annotated[list[tuple[Id, Id]], Field(description="(mentor id, mentee id)")]
+Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
 class MatchingPolicyIn(Strict):
     """How HR wants people matched. Hard rules are never traded for score."""
 
-    objective: Literal["max_total_score", "max_matched"] = "max_total_score"
+    objective: PolicyObjective = "max_total_score"
     weights: dict[str, float] = Field(default_factory=dict, description="topic_coverage, availability, ...")
-    reporting_line_levels: int = Field(default=2, ge=0, le=10)
-    must_pair: list[tuple[Id, Id]] = Field(default_factory=list, description="(mentor id, mentee id)")
-    never_pair: list[tuple[Id, Id]] = Field(default_factory=list, description="(mentor id, mentee id)")
-    min_score: float = Field(default=0.0, ge=0, le=100)
-    min_overlap_minutes: int = Field(default=0, ge=0)
+    reporting_line_levels: ReportingLineLevels = 2
+    must_pair: PersonPairs = Field(default_factory=list)
+    never_pair: PersonPairs = Field(default_factory=list)
+    min_score: MinScore = 0.0
+    min_overlap_minutes: MinOverlapMinutes = 0
     flagged_pairs: Literal["pause", "keep_running"] = Field(
         default="pause",
         description="When a reorganisation makes a live pair break a hard rule: pause it, or keep it running "
         "until HR decides. Either way the pair is flagged.",
     )
+
+
+class _NotNull(Strict):
+    """Every field may be left out; one that is given must have a value (null is refused, naming the field)."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _given(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("give a value, or leave the field out to keep the programme's")
+        return value
+
+
+class WeightsOverrideIn(_NotNull):
+    """The weights to change for one run (each 0 or more); those left out stay the programme's."""
+
+    topic_coverage: Weight | None = None
+    availability: Weight | None = None
+    cross_department: Weight | None = None
+    seniority_gap: Weight | None = None
+
+
+class PolicyOverrideIn(_NotNull):
+    """The programme's matching-policy fields to replace for one run; those left out stay the programme's. The
+    weights are replaced one by one. `flagged_pairs` is what a reorganisation does to live pairs, not part of a
+    run: it is refused here."""
+
+    objective: PolicyObjective | None = None
+    weights: WeightsOverrideIn | None = None
+    reporting_line_levels: ReportingLineLevels | None = None
+    must_pair: PersonPairs | None = None
+    never_pair: PersonPairs | None = None
+    min_score: MinScore | None = None
+    min_overlap_minutes: MinOverlapMinutes | None = None
+    flagged_pairs: SkipJsonSchema[Any] = None
+
+    @field_validator("flagged_pairs", mode="before")
+    @classmethod
+    def _not_for_a_run(cls, value: Any) -> None:
+        raise ValueError(
+            "what a reorganisation does to live pairs is the programme's setting, not a match run's: leave it out"
+        )
+
+    def changes(self) -> dict[str, Any]:
+        """The fields given, as the programme's policy stores them (weights: only those given)."""
+        return self.model_dump(exclude_unset=True, exclude={"flagged_pairs"})
 
 
 class ProgrammeIn(Strict):

@@ -437,40 +437,132 @@ function directoryForm(p, result, byId) {
 
 // ---- match runs -------------------------------------------------------------------------------------------
 
-async function matchingPage(p) {
-  const runs = await pairing(`/programmes/${enc(p.programme_id)}/match-runs`);
-  const objective = el("select", { name: "objective" },
-    el("option", { value: "", text: t("match.objective.programme", { value: label("policy", p.matching_policy.objective || "max_total_score") }) }),
-    ["max_total_score", "max_matched"].map((o) => el("option", { value: o, text: t(`policy.${o}`) })));
+/** The programme's matching policy as a run uses it when nothing is changed (the defaults filled in). */
+function programmePolicy(p) {
+  const mp = p.matching_policy || {};
+  return {
+    objective: mp.objective || POLICY_DEFAULTS.objective,
+    weights: { ...WEIGHTS, ...(mp.weights || {}) },
+    reporting_line_levels: mp.reporting_line_levels ?? POLICY_DEFAULTS.reporting_line_levels,
+    min_score: mp.min_score ?? POLICY_DEFAULTS.min_score,
+    min_overlap_minutes: mp.min_overlap_minutes ?? POLICY_DEFAULTS.min_overlap_minutes,
+    must_pair: mp.must_pair || [],
+    never_pair: mp.never_pair || [],
+  };
+}
+/** A run's numeric policy fields: [API name, label key, digits shown, hint key, input attributes]. */
+const RUN_NUMBERS = [
+  ["reporting_line_levels", "policy.reportingLevels", 0, "match.policy.hint.reportingLevels", { min: 0, max: 10, step: 1 }],
+  ["min_score", "policy.minScore", 1, "match.policy.hint.minScore", { min: 0, max: 100 }],
+  ["min_overlap_minutes", "policy.minOverlap", 0, "match.policy.hint.minOverlap", { min: 0, step: 1 }],
+];
+const RUN_PAIRS = [["must_pair", "policy.mustPair"], ["never_pair", "policy.neverPair"]];
+const pairsText = (list) => (list && list.length ? list.map((x) => x.join(" – ")).join("; ") : t("policy.none"));
+const pairsLines = (list) => (list || []).map((x) => x.join(", ")).join("\n");
+const samePairs = (a, b) => JSON.stringify((a || []).map((x) => [...x])) === JSON.stringify((b || []).map((x) => [...x]));
+
+/** Where a run's policy differs from the programme's: [label, the run's value, the programme's value]. */
+function policyChanges(used, base) {
+  const out = [];
+  if ((used.objective || base.objective) !== base.objective) {
+    out.push([t("policy.objective"), label("policy", used.objective), label("policy", base.objective)]);
+  }
+  for (const key of Object.keys(WEIGHTS)) {
+    const value = used.weights && used.weights[key];
+    if (value !== undefined && Number(value) !== Number(base.weights[key])) {
+      out.push([t(`policy.weight.${key}`), num(value, 2), num(base.weights[key], 2)]);
+    }
+  }
+  for (const [key, labelKey, digits] of RUN_NUMBERS) {
+    if (used[key] !== undefined && Number(used[key]) !== Number(base[key])) {
+      out.push([t(labelKey), num(used[key], digits), num(base[key], digits)]);
+    }
+  }
+  for (const [key, labelKey] of RUN_PAIRS) {
+    if (used[key] !== undefined && !samePairs(used[key], base[key])) out.push([t(labelKey), pairsText(used[key]), pairsText(base[key])]);
+  }
+  return out;
+}
+
+/** What a run's policy changed, for the runs list and the run's page; "the programme's" when nothing. */
+function policyUsed(run, base, attrs = {}) {
+  const changes = policyChanges(run.policy || {}, base);
+  if (!changes.length) return el("span", { ...attrs, text: t("match.policy.same") });
+  return el("ul", { class: "changes", ...attrs }, changes.map(([name, value, was]) =>
+    el("li", {}, el("strong", { text: `${name}: ${value}` }), " ", el("span", { class: "muted", text: t("match.policy.was", { value: was }) }))));
+}
+
+/** The run's policy, prefilled with the programme's; only what HR changes is sent (`policy` of the request). */
+function runForm(p, base) {
+  const hint = (key, value) => [key ? t(key) : "", t("match.policy.programme", { value })].filter(Boolean).join(" ");
+  const objective = el("select", { name: "policy.objective" },
+    ["max_total_score", "max_matched"].map((o) => el("option", { value: o, text: t(`policy.${o}`), selected: base.objective === o })));
   const form = el("form", { id: "start-run", novalidate: true },
-    field(t("match.objective"), objective), el("div", {}, el("button", { type: "submit", text: t("match.start") })));
+    el("fieldset", { "data-field": "policy" },
+      el("legend", { text: t("match.policy.title") }),
+      el("p", { class: "hint", text: t("match.policy.lead") }),
+      field(t("policy.objective"), objective, hint(null, label("policy", base.objective))),
+      el("fieldset", { "data-field": "policy.weights" }, el("legend", { text: t("policy.weights") }),
+        el("p", { class: "hint", text: t("match.policy.hint.weights") }),
+        el("div", { class: "grid tight" }, Object.keys(WEIGHTS).map((key) => field(t(`policy.weight.${key}`),
+          number(`policy.weights.${key}`, base.weights[key], { min: 0 }), hint(null, num(base.weights[key], 2)))))),
+      RUN_NUMBERS.map(([key, labelKey, digits, hintKey, attrs]) =>
+        field(t(labelKey), number(`policy.${key}`, base[key], attrs), hint(hintKey, num(base[key], digits)))),
+      RUN_PAIRS.map(([key, labelKey]) => field(t(labelKey),
+        el("textarea", { name: `policy.${key}`, rows: 2, text: pairsLines(base[key]) }),
+        hint("match.policy.hint.pairs", pairsText(base[key]))))),
+    el("div", {}, el("button", { type: "submit", text: t("match.start") })));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     TandemUI.clearErrors(form);
+    const f = form.elements;
+    /** A number field's value; an empty one is sent as null, and the API names it. */
+    const value = (name) => (f[name].value.trim() === "" ? null : Number(f[name].value));
+    const changes = {};
+    if (f["policy.objective"].value !== base.objective) changes.objective = f["policy.objective"].value;
+    for (const key of Object.keys(WEIGHTS)) {
+      const v = value(`policy.weights.${key}`);
+      if (v !== base.weights[key]) (changes.weights = changes.weights || {})[key] = v;
+    }
+    for (const [key] of RUN_NUMBERS) {
+      const v = value(`policy.${key}`);
+      if (v !== Number(base[key])) changes[key] = v;
+    }
+    for (const [key] of RUN_PAIRS) {
+      const list = pairsOf(f[`policy.${key}`].value);
+      if (!samePairs(list, base[key])) changes[key] = list;
+    }
     try {
       const run = await pairing(`/programmes/${enc(p.programme_id)}/match-runs`,
-        { method: "POST", body: objective.value ? { objective: objective.value } : {} });
+        { method: "POST", body: Object.keys(changes).length ? { policy: changes } : {} });
       await go(`/console/programmes/${enc(p.programme_id)}/matching/${enc(run.match_run_id)}`);
       say(tn("match.started", run.proposals.length));
     } catch (err) { TandemUI.showError(form, err); }
   });
+  return form;
+}
+
+async function matchingPage(p) {
+  const runs = await pairing(`/programmes/${enc(p.programme_id)}/match-runs`);
+  const base = programmePolicy(p);
   const sorted = [...runs].sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
   view(...programmeHeader(p, "matching"),
     el("div", { class: "grid" },
       el("section", { class: "card", "aria-labelledby": "start-title" },
         el("h2", { id: "start-title", text: t("match.start.title") }),
-        el("p", { class: "muted", text: t("match.start.lead") }), form),
+        el("p", { class: "muted", text: t("match.start.lead") }), runForm(p, base)),
       el("section", { class: "card", "aria-labelledby": "policy-title" },
         el("h2", { id: "policy-title", text: t("programme.policy") }), policyList(p.matching_policy))),
     el("section", { class: "card", "aria-labelledby": "runs-title" },
       el("h2", { id: "runs-title", text: t("match.runs") }),
       sorted.length ? table([t("match.col.when"), t("match.col.kind"), t("match.col.proposals"), t("match.col.unmatched"),
-        t("match.col.total")], sorted.map((r) => el("tr", { "data-run": r.match_run_id },
+        t("match.col.total"), t("match.col.policy")], sorted.map((r) => el("tr", { "data-run": r.match_run_id },
         cell(t("match.col.when"), link(`/console/programmes/${enc(p.programme_id)}/matching/${enc(r.match_run_id)}`, when(r.created_at))),
         cell(t("match.col.kind"), label("kind", r.kind)),
         cell(t("match.col.proposals"), num(r.proposals.length, 0)),
         cell(t("match.col.unmatched"), num(r.unmatched.length, 0)),
-        cell(t("match.col.total"), num(r.total_score))))) : el("p", { class: "empty", text: t("match.runs.empty") })));
+        cell(t("match.col.total"), num(r.total_score)),
+        cell(t("match.col.policy"), policyUsed(r, base, { "data-policy": "" }))))) : el("p", { class: "empty", text: t("match.runs.empty") })));
 }
 
 async function runPage(p, runId) {
@@ -522,6 +614,7 @@ async function runPage(p, runId) {
       el("h2", { id: "run-title", text: t("run.title", { when: when(run.created_at) }) }),
       el("p", { class: "muted", text: tn("run.summary", run.proposals.length, { score: num(run.total_score),
         objective: label("policy", run.objective) }) }),
+      el("h3", { text: t("run.policy") }), policyUsed(run, programmePolicy(p), { id: "run-policy" }),
       el("h3", { text: t("run.proposals") }), form),
     el("section", { class: "card", "aria-labelledby": "unmatched-title" },
       el("h2", { id: "unmatched-title", text: t("run.unmatched") }),

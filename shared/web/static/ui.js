@@ -38,7 +38,8 @@ const TandemUI = (() => {
   }
 
   /** Show an API error (TandemAuth.json's Error: message, field) at the top of the form (role=alert) and next to
-   *  the field it names (the control whose name or data-field is that field, or its last dotted part). */
+   *  the field it names (the control whose name or data-field is that field, or the nearest enclosing field, or its
+   *  last dotted part). */
   function showError(form, err) {
     clearErrors(form);
     let summary = form.querySelector(".form-error");
@@ -51,7 +52,11 @@ const TandemUI = (() => {
     // The APIs write their messages in English: say so (screen readers pronounce them right on a German page)
     if (err.status) summary.lang = API_LANGUAGE; else summary.removeAttribute("lang");
     const field = err.field || "";
-    const names = [field, field.split(".").pop(), field.split(".")[0]].filter(Boolean);
+    // "policy.must_pair.0.1": the control named so, else the nearest enclosing one ("policy.must_pair"), else the
+    // last part ("1"), else the first ("policy")
+    const parts = field.split(".");
+    const enclosing = parts.slice(1, -1).map((_, i) => parts.slice(0, parts.length - 1 - i).join("."));
+    const names = [field, ...enclosing, parts[parts.length - 1], parts[0]].filter(Boolean);
     let control = null;
     for (const name of names) {
       control = form.querySelector(`[name="${CSS.escape(name)}"], [data-field="${CSS.escape(name)}"]`);

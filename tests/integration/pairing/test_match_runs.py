@@ -9,10 +9,11 @@ import httpx
 
 from services.pairing.app import SPEC as PAIRING
 from shared.infra import Infra
+from shared.outbox import wait_published
 from tests import auth, builders
 from tests.conftest import Running, ServeFactory
-from tests.directory import enrol, pair
-from tests.kafka_helpers import read_topic
+from tests.directory import enrol, pair, provision
+from tests.kafka_helpers import eventually, read_topic
 
 
 async def _setup(
@@ -183,3 +184,122 @@ async def test_a_pair_extended_past_the_end_still_completes(serve: ServeFactory)
         assert r.json()["extended_until"] == "2026-09-30"
         done = await client.post(f"/pairs/{pair['pair_id']}/end", json={"reason": "completed"})
         assert (done.json()["state"], done.json()["end_reason"]) == ("ended", "completed")
+
+
+async def test_a_run_with_its_own_policy_uses_it_records_it_and_leaves_the_programme_alone(
+    serve: ServeFactory, infra: Infra
+) -> None:
+    svc = await serve(PAIRING)
+    async with auth.client(base_url=svc.url) as client:
+        programme_id, _mentors, mentees = await _setup(client, svc, 2, 2)
+        runs_url = f"/programmes/{programme_id}/match-runs"
+        first = (await client.post(runs_url, json={})).json()
+        assert len(first["proposals"]) == 2
+        assert first["policy"]["min_score"] == 0
+        best = max(p["score"] for p in first["proposals"])
+        assert best < 100
+
+        # a stricter minimum score for this run only: nobody reaches it, each mentee says why
+        strict = best + 1
+        r = await client.post(runs_url, json={"policy": {"min_score": strict, "weights": {"availability": 0.3}}})
+        assert r.status_code == 201, r.text
+        run = r.json()
+        assert run["proposals"] == []
+        reasons = {u["participant_id"]: u["reason_code"] for u in run["unmatched"] if u["role"] == "mentee"}
+        assert reasons == {m["participant_id"]: "no_compatible_candidate" for m in mentees}
+        # the whole policy it ran under: the changed fields, the rest the programme's (weights one by one)
+        used = (await client.get(f"/match-runs/{run['match_run_id']}")).json()["policy"]
+        assert used["min_score"] == strict
+        assert used["weights"] == {
+            "topic_coverage": 0.5,
+            "availability": 0.3,
+            "cross_department": 0.15,
+            "seniority_gap": 0.15,
+        }
+        assert {k: v for k, v in used.items() if k not in ("min_score", "weights")} == {
+            k: v for k, v in first["policy"].items() if k not in ("min_score", "weights")
+        }
+        listed = {r["match_run_id"]: r["policy"] for r in (await client.get(runs_url)).json()}
+        assert listed[run["match_run_id"]] == used
+
+        # the programme's policy is unchanged, and the next run without changes uses it again
+        assert (await client.get(f"/programmes/{programme_id}")).json()["matching_policy"]["min_score"] == 0
+        again = (await client.post(runs_url, json={"policy": {}})).json()
+        assert len(again["proposals"]) == 2
+        assert again["policy"] == first["policy"]
+
+    await wait_published(svc.host.pool)
+
+    async def completed() -> dict[str, Any] | None:
+        records = await read_topic(infra.kafka_bootstrap, svc.host.topics.pairing, expect=1)
+        for record in records:
+            data = json.loads(record.value)
+            kind = dict(record.headers)["ce_type"]
+            if kind == b"tandem.pairing.MatchRunCompleted" and data["match_run_id"] == run["match_run_id"]:
+                return dict(data)
+        return None
+
+    event = await eventually(completed)
+    assert event["policy"] == used  # the event carries it too, for auditors replaying the log
+
+
+async def test_a_policy_change_the_run_cannot_take_is_refused_naming_the_field_and_no_run_is_made(
+    serve: ServeFactory,
+) -> None:
+    svc = await serve(PAIRING)
+    async with auth.client(base_url=svc.url) as client:
+        programme_id, _, _ = await _setup(client, svc, 1, 1)
+        runs_url = f"/programmes/{programme_id}/match-runs"
+        zero = {"topic_coverage": 0, "availability": 0, "cross_department": 0, "seniority_gap": 0}
+        refused = {
+            "policy.min_score": {"policy": {"min_score": 150}},
+            "policy.min_overlap_minutes": {"policy": {"min_overlap_minutes": -30}},
+            "policy.reporting_line_levels": {"policy": {"reporting_line_levels": 1.5}},
+            "policy.objective": {"policy": {"objective": "fastest"}},
+            "policy.min_scor": {"policy": {"min_scor": 10}},  # unknown field
+            "policy.weights.availability": {"policy": {"weights": {"availability": -1}}},
+            "policy.weights.charm": {"policy": {"weights": {"charm": 1}}},
+            "policy.weights": {"policy": {"weights": zero}},  # the engine needs weights adding up to more than 0
+            "policy.flagged_pairs": {"policy": {"flagged_pairs": "keep_running"}},  # the programme's, not a run's
+            "policy.never_pair.0.1": {"policy": {"never_pair": [["only-one"]]}},  # a pair of two ids
+            "policy.must_pair": {"policy": {"must_pair": None}},
+        }
+        for field, body in refused.items():
+            r = await client.post(runs_url, json=body)
+            assert r.status_code == 422, (field, r.text)
+            error = r.json()["error"]
+            assert error["field"] == field, (body, error)
+            assert error["message"].startswith(f"{field}: "), error
+        both = await client.post(
+            runs_url, json={"objective": "max_matched", "policy": {"objective": "max_total_score"}}
+        )
+        assert both.status_code == 422
+        assert both.json()["error"]["field"] == "policy.objective"
+        assert "give the objective once" in both.json()["error"]["message"]
+        assert (await client.get(runs_url)).json() == []  # nothing was run
+
+
+async def test_a_deeper_reporting_line_rule_for_one_run_reads_the_org_chart_that_deep(serve: ServeFactory) -> None:
+    """The mentor reports to someone who reports to the mentee: two levels apart. The programme's rule (one level)
+    lets them pair; a run with two levels must read the chart two levels up and refuse them."""
+    svc = await serve(PAIRING)
+    async with auth.client(base_url=svc.url) as client:
+        policy = {"reporting_line_levels": 1}
+        r = await client.post("/programmes", json=builders.programme(matching_policy=policy))
+        programme_id = r.json()["programme_id"]
+        mentee = builders.mentee()
+        middle = builders.mentor(display_name="Tom Berger", manager_employee_id=mentee["employee_id"])
+        mentor = builders.mentor(manager_employee_id=middle["employee_id"])
+        await provision(client, svc.url, svc.host, [mentee, middle])
+        assert (await enrol(client, svc.url, svc.host, programme_id, [mentor, mentee])).status_code == 201
+        runs_url = f"/programmes/{programme_id}/match-runs"
+
+        deeper = (await client.post(runs_url, json={"policy": {"reporting_line_levels": 2}})).json()
+        assert deeper["proposals"] == []
+        [left] = [u for u in deeper["unmatched"] if u["role"] == "mentee"]
+        assert left["reason_code"] == "reporting_line"
+        assert deeper["policy"]["reporting_line_levels"] == 2
+
+        programmes_own = (await client.post(runs_url, json={})).json()
+        assert len(programmes_own["proposals"]) == 1
+        assert programmes_own["policy"]["reporting_line_levels"] == 1
