@@ -69,7 +69,7 @@ async def pair_change(conn: Conn, tenant: str, event_id: str, pair_id: str, at: 
 # --- in bulk ------------------------------------------------------------------------------------------------
 
 #: Columns of jsonb type: binary COPY has no jsonb encoder, so they go through a text copy and a cast.
-JSONB = {"confidence": ("ratings",)}
+JSONB = {"confidence": ("ratings",), "pairs": ("reasons",)}
 
 
 async def replace_tables(conn: Conn, schema: str, tables: Iterable[tuple[str, Sequence[dict[str, Any]]]]) -> None:

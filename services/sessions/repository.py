@@ -303,7 +303,7 @@ async def my_portal(conn: Conn, tenant: str, employee_id: str) -> dict[str, Any]
         employee_id,
     )
     pairs = await conn.fetch(
-        "SELECT x.pair_id, x.programme_id, x.state, x.created_at, x.rationale, g.name AS programme_name, "
+        "SELECT x.pair_id, x.programme_id, x.state, x.created_at, x.rationale, x.reasons, g.name AS programme_name, "
         "g.focus_topics, "
         "me.participant_id AS my_id, me.role AS my_role, "
         "o.participant_id AS partner_id, o.display_name AS partner_name, o.role AS partner_role, "
@@ -336,6 +336,7 @@ async def my_portal(conn: Conn, tenant: str, employee_id: str) -> dict[str, Any]
                 "partner": {"participant_id": r["partner_id"], "display_name": r["partner_name"],
                             "role": r["partner_role"]},
                 "rationale": r["rationale"],
+                "reasons": list(r["reasons"] or []),
                 "next_session": None if r["next_id"] is None else {"session_id": r["next_id"],
                                                                    "starts_at": r["next_at"]},
             }

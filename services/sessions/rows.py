@@ -40,7 +40,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "participants": ("tenant", "participant_id", "programme_id", "role", "display_name", "email", "withdrawn",
                      "employee_id", "locale"),
     "pairs": ("tenant", "pair_id", "programme_id", "mentor_id", "mentee_id", "state", "created_at", "updated_at",
-              "rationale"),
+              "rationale", "reasons"),
     "pair_changes": ("tenant", "event_id", "pair_id", "at", "kind"),
     "agreements": ("tenant", "pair_id", "participant_id", "role", "meeting_rhythm", "confidentiality",
                    "learning_focus", "confirmed_at"),
@@ -127,6 +127,7 @@ def pair_row(tenant: str, pair: PairView) -> dict[str, Any]:
         "created_at": pair.created_at,
         "updated_at": pair.updated_at,
         "rationale": pair.rationale,
+        "reasons": list(pair.reasons),
     }
 
 
@@ -140,6 +141,7 @@ def pair_of(row: Any) -> PairView:
         row["created_at"],
         row["updated_at"],
         row["rationale"],
+        tuple(row["reasons"] or ()),
     )
 
 

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, async_playwright
 
+from services.notifications.domain import wording
 from shared.identity_provider import Client, DemoUser, LocalIdentityProvider
 from shared.localstack import free_port
 from tests import auth, builders
@@ -116,6 +117,8 @@ async def ready_for_mail(notifications: str, sessions: str, pair: dict[str, Any]
         assert mine["locale"] == person["locale"]
         assert mine["pairs"][0]["rationale"] == pair["rationale"]
         assert pair["rationale"]
+        assert mine["pairs"][0]["reasons"] == pair["reasons"]
+        assert pair["reasons"]
 
 
 async def minutes_saved_answers(sessions: str, programme_id: str) -> int:
@@ -251,6 +254,9 @@ async def test_a_mentee_answers_the_feedback_mail_in_the_portal_and_hr_counts_it
             await page.wait_for_selector("#sessions table", timeout=15_000)
             text = await page_text(page)
             assert "Lena Yilmaz" in text
+            # why they were paired, in the page's language, worded as the mails word it
+            shown = await page.inner_text("[data-rationale]")
+            assert shown == wording.rationale(pair["reasons"], pair["rationale"], lang)
             if lang == "de":
                 assert not ENGLISH.search(text), ENGLISH.search(text)
             wide = await page.evaluate("() => document.documentElement.scrollWidth")

@@ -42,8 +42,8 @@ async def me(who: Who, conn: Connection) -> dict[str, Any]:
         "name": latest["display_name"] if latest else who.principal.name,
         "locale": latest["locale"] if latest else None,
         "participants": people,
-        # `reasons` (the rationale's codes) join when PairCreated carries them; until then the English string
-        "pairs": [{**pair, "reasons": None} for pair in (found["pairs"] if found else [])],
+        # each pair's `rationale` (English) and `reasons` (codes the page words in the person's language)
+        "pairs": found["pairs"] if found else [],
     }
 
 

@@ -127,14 +127,26 @@ class PairView:
     state: PairState = "active"
     created_at: datetime | None = None
     updated_at: datetime | None = None
-    #: Why the two were paired (PairCreated.rationale, English; the pages render it through reasons.js).
+    #: Why the two were paired (PairCreated.rationale, English; the pages render it through reasons.js) ...
     rationale: str = ""
+    #: ... and the same as reasons with stable codes (PairCreated.reasons), which the pages word in the reader's
+    #: language; empty for pairs from before them.
+    reasons: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def from_created(cls, event: PairCreated, at: datetime | None = None) -> PairView:
         start = began(event, at)
+        reasons = tuple(r.model_dump(mode="json") for r in event.reasons)
         return cls(
-            event.pair_id, event.programme_id, event.mentor_id, event.mentee_id, "active", start, start, event.rationale
+            event.pair_id,
+            event.programme_id,
+            event.mentor_id,
+            event.mentee_id,
+            "active",
+            start,
+            start,
+            event.rationale,
+            reasons,
         )
 
     def apply(self, event: PairEvent, at: datetime | None = None) -> PairView:

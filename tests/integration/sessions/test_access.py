@@ -61,6 +61,14 @@ def a_pair(pair_id: str | None = None, **ids: str) -> Pair:
     )
 
 
+#: Why `seed`'s pairs were made, as matching words it.
+REASONS = [
+    {"code": "covers_goals", "covered": 1, "goals": 1, "topics": ["ai-agents"], "mentee": "Anna"},
+    {"code": "shared_languages", "languages": ["en"]},
+]
+RATIONALE = "Covers Anna's goal: AI agents; both speak English."
+
+
 async def seed(
     running: Running,
     tenant: str,
@@ -115,6 +123,8 @@ async def seed(
             programme_id=programme_id,
             mentor_id=pair.mentor.participant_id,
             mentee_id=pair.mentee.participant_id,
+            rationale=RATIONALE,
+            reasons=[p.Reason.model_validate(r) for r in REASONS],
         )
         events.append(ev(created))
     host = running.host

@@ -12,7 +12,17 @@ import httpx
 from services.sessions.app import SPEC as SESSIONS
 from tests import auth
 from tests.conftest import ServeFactory
-from tests.integration.sessions.test_access import ACME, GLOBEX, a_pair, agree, as_person, seed, uid
+from tests.integration.sessions.test_access import (
+    ACME,
+    GLOBEX,
+    RATIONALE,
+    REASONS,
+    a_pair,
+    agree,
+    as_person,
+    seed,
+    uid,
+)
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 
@@ -56,6 +66,8 @@ async def test_me_answers_the_callers_own_pairs_only(serve: ServeFactory) -> Non
         }
         assert pair["state"] == "active"
         assert pair["next_session"]["session_id"] == session_id
+        assert pair["rationale"] == RATIONALE
+        assert pair["reasons"] == REASONS  # the page words them in the person's language
 
         # the other participant of the same tenant sees their own pair, not mine
         other = (await client.get("/me", headers=as_person(theirs.mentor, ACME))).json()
