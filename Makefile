@@ -63,7 +63,7 @@ bubblewrap:
 	  || echo "could not install bubblewrap: the container-entrypoint test will be skipped and say so"
 
 pytest: $(INSTALLED) browser bubblewrap tools
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

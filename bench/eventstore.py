@@ -53,10 +53,10 @@ from shared.infra import Infra, provide
 from shared.topics import Topics, ensure_topics
 
 SMALL = 10_000
-LARGE, LARGE_QUICK = 1_000_000, 200_000
+LARGE, LARGE_QUICK = 1_000_000, 50_000
 PAIRS = 20  # measured at each size
 RATE = 20  # commands per second: each measured pair gets one a second
-COMMANDS, COMMANDS_QUICK = 1_000, 250
+COMMANDS, COMMANDS_QUICK = 1_000, 120
 WARMUP = 40
 TENANT = "default"  # the bench's HR user's tenant
 OTHER_TENANT = "acme"
