@@ -239,6 +239,20 @@ async def test_a_mentee_answers_the_feedback_mail_in_the_portal_and_hr_counts_it
                     break
                 await asyncio.sleep(0.05)
             assert await minutes_saved_answers(sessions, programme_id) == 1
+            # ... and on HR's dashboard: HR signs in there (another browser, as another person would) and the
+            # mentees' minutes-saved figure counts the one answer
+            hr_user = idp.add_user(
+                DemoUser(f"hanna-{client_id}", "Hanna Schmidt", "hanna@acme.example", ["hr"], auth.DEFAULT_TENANT)
+            )
+            board = await browser.new_page(viewport={"width": 1280, "height": 1400}, locale="en-GB")
+            board.on("pageerror", lambda e: errors.append(str(e)))
+            await board.goto(f"{sessions}/dashboard?programme={programme_id}&lang={lang}")
+            await board.wait_for_url(f"{idp.issuer}/authorize?*", timeout=15_000)
+            await board.click(f"button[name='pick'][value='{hr_user.username}']")
+            counted = board.locator(".figure[data-key='mentee_minutes_saved_per_day'] .n")
+            await counted.filter(has_text=re.compile(r"^1\b")).wait_for(timeout=15_000)
+            await board.screenshot(path=str(ARTIFACTS / f"portal-{lang}-counted-on-dashboard.png"), full_page=True)
+            await board.close()
             # the link again: the page says it was answered instead of showing the form
             await page.goto(link)
             await page.wait_for_selector("body[data-view='home']", timeout=15_000)
