@@ -405,6 +405,13 @@ async def test_a_mentee_runs_their_tandem_in_the_portal(
         await form.wait_for(timeout=15_000)
         await form.locator("select[name='locale']").select_option("de")
         await form.locator("input[name='quiet']").uncheck()
+        # the notifications service does not answer (down, restarting): the page says so, and nothing changed
+        unreachable = f"{running['notifications'].url}/recipients/**"
+        await page.route(unreachable, lambda route: route.abort("connectionrefused"))
+        await form.locator("button[type=submit]").click()
+        await page.locator("#alert", has_text="the service did not answer").wait_for(timeout=15_000)
+        assert (await api("notifications", f"/recipients/{me}/preferences"))["locale"] != "de"
+        await page.unroute(unreachable)
         await form.locator("button[type=submit]").click()
         await page.locator("#status", has_text="Preferences saved.").wait_for(timeout=15_000)
         prefs = await api("notifications", f"/recipients/{me}/preferences")

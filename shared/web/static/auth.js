@@ -107,7 +107,15 @@ const TandemAuth = (() => {
     const session = current();
     if (!session) return signIn();
     const headers = { ...(options.headers || {}), authorization: `Bearer ${session.access_token}` };
-    const res = await fetch(url, { ...options, headers });
+    let res;
+    try {
+      res = await fetch(url, { ...options, headers });
+    } catch (cause) { // no answer at all (the service is down or restarting, the network is gone): say so
+      const said = typeof TandemI18n !== "undefined" ? TandemI18n.t("net.unreachable") : "net.unreachable";
+      const err = new Error(said === "net.unreachable" ? `${new URL(url, location.href).origin} does not answer` : said);
+      err.status = 0; err.network = true; err.cause = cause;
+      throw err;
+    }
     if (res.status === 401) {
       sessionStorage.removeItem(SESSION);
       if (now() - session.signed_in_at < 15) { // just signed in and refused at once: do not go round in circles

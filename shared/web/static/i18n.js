@@ -73,5 +73,9 @@ const TandemI18n = (() => {
     });
   }
 
+  // What every page may need to say (a page's own catalogue adds to these).
+  add("en", { "net.unreachable": "the service did not answer. Check in a moment whether your change is there, and try again if it is not." });
+  add("de", { "net.unreachable": "der Dienst hat nicht geantwortet. Prüfen Sie gleich, ob Ihre Änderung da ist, und versuchen Sie es sonst noch einmal." });
+
   return { current, language, use, add, t, date, dateTime, number, percent, apply, LANGUAGES };
 })();
