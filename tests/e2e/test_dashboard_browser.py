@@ -5,6 +5,7 @@ computes, exports with the token, signs out, and leaves screenshots in test-arti
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import uuid
 from dataclasses import replace
@@ -13,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import async_playwright
+from playwright.async_api import Page, async_playwright
 
 from services.pairing.app import SPEC as PAIRING
 from services.sessions.app import SPEC as SESSIONS
+from services.sessions.domain.outcomes import _FIGURES, CONFIDENCE_FIGURE, REFERENCE_FIGURES
 from shared.events.sessions import SensitiveDataAccessed
 from shared.identity_provider import Client, DemoUser, LocalIdentityProvider
 from shared.localstack import free_port
@@ -25,6 +27,7 @@ from tests.conftest import ServeFactory, auth_settings
 from tests.integration.sessions.flows import agree, as_participant, programme_with_pairs, wait_for
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+MESSAGES = Path(__file__).resolve().parents[2] / "services" / "sessions" / "dashboard" / "messages.js"
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -42,6 +45,55 @@ def chromium() -> str:
     if path is None:
         pytest.fail("Chromium is not installed: `make test` installs Debian's chromium; run `apt-get install chromium`")
     return path
+
+
+def catalogue(lang: str) -> dict[str, str]:
+    """The dashboard's messages of one language, read from messages.js (one message a line)."""
+    block = MESSAGES.read_text().split(f'TandemI18n.add("{lang}", {{', 1)[1].split("\n});", 1)[0]
+    return dict(re.findall(r'^\s*"([^"]+)": "((?:[^"\\]|\\.)*)",$', block, flags=re.M))
+
+
+def english_only_words() -> set[str]:
+    """Fragments of the English messages (placeholders cut out) that the German messages do not contain: none of
+    them may show on a German page."""
+    en, de = catalogue("en"), catalogue("de")
+    german = " ".join(de.values())
+    out = set()
+    for key, value in en.items():
+        if de.get(key) == value:
+            continue
+        for fragment in re.split(r"\{\w+\}|[():·…–,.]", value):
+            fragment = fragment.strip()
+            if len(fragment) >= 6 and fragment not in german:
+                out.add(fragment)
+    return out
+
+
+async def page_text(page: Page) -> str:
+    """The page's visible text, without scripts, hidden parts and what the API wrote in English for want of a
+    message (marked lang="en")."""
+    text: str = await page.evaluate(
+        """() => {
+          const copy = document.body.cloneNode(true);
+          copy.querySelectorAll('script, [lang="en"], [hidden]').forEach((n) => n.remove());
+          return copy.innerText;
+        }"""
+    )
+    return text
+
+
+def test_the_german_catalogue_has_every_english_message() -> None:
+    """A message missing in German would show in English (t() falls back): both catalogues name the same keys,
+    and every figure the API computes has its label in both."""
+    en, de = catalogue("en"), catalogue("de")
+    assert len(en) > 60
+    assert set(en) == set(de), set(en) ^ set(de)
+    for key in [figure[0] for figure in _FIGURES] + [CONFIDENCE_FIGURE]:
+        assert f"figure.{key}" in en, key
+    for key, reference in REFERENCE_FIGURES.items():
+        assert en[f"reference.{key}"] == reference.text, key  # the English page says what the API says
+        assert f"source.{reference.source}" in en, reference.source
+    assert "Every" not in " ".join(de.values())
 
 
 def as_shown(figure: dict[str, Any]) -> str:
@@ -240,9 +292,29 @@ async def test_the_dashboard_opens_on_the_running_programme_in_the_viewers_local
             label = await page.locator(f".figure[data-key='{key}'] .ref-label").bounding_box()
             assert value is not None, key
             assert label is not None, key
-            assert await page.inner_text(f"[data-figure='{key}']") == "not enough answers"
+            assert await page.inner_text(f"[data-figure='{key}']") == "zu wenige Antworten"
             apart = label["y"] >= value["y"] + value["height"] or value["y"] >= label["y"] + label["height"]
             assert apart, (key, value, label)
+        # every word German: a figure's label (by its key, not the API's English), the reference, the n line
+        assert await page.evaluate("() => document.documentElement.lang") == "de"
+        label = await page.inner_text(".figure[data-key='mentee_productivity_gain'] .label")
+        assert label == "Mentees, die produktiver geworden sind", label
+        assert api["figures"][0]["label"] == "Mentees reporting a productivity gain"  # the API keeps its English
+        card = await page.inner_text(".figure[data-key='mentee_productivity_gain']")
+        assert "Führungskräfte" in card, card
+        assert "(IWG-Studie 2026)" in card, card
+        n_line = await page.inner_text(".figure[data-key='mentee_productivity_gain'] .n")
+        assert n_line == f"0 von mindestens {api['figures'][0]['min_group_size']} nötigen Antworten", n_line
+        assert await page.inner_text("#export-csv") == "Als CSV exportieren"
+        assert await page.inner_text("#sign-out") == "Abmelden"
+        plurals = await page.evaluate(
+            "() => [tn('risk.daysCount', 1), tn('risk.daysCount', 21),"
+            " tn('figure.answers', 1), tn('figure.answers', 3)]"
+        )
+        assert plurals == ["1 Tag", "21 Tage", "1 Antwort", "3 Antworten"]
+        shown = await page_text(page)
+        english = sorted(w for w in english_only_words() if w in shown)
+        assert not english, f"English on the German dashboard: {english}"
         await page.screenshot(path=str(ARTIFACTS / "dashboard-de.png"), full_page=True)
 
         # ?lang= wins over the browser's language; a programme without pairs says so
@@ -253,6 +325,13 @@ async def test_the_dashboard_opens_on_the_running_programme_in_the_viewers_local
         at_risk = await page.inner_text("#at-risk tbody")
         assert "No pairs yet" in at_risk, at_risk
         assert "Every pair is meeting" not in at_risk
+        assert await page.evaluate("() => document.documentElement.lang") == "en"
+        plurals = await page.evaluate(
+            "() => [tn('risk.daysCount', 1), tn('figure.answers', 1), tn('figure.answers', 0)]"
+        )
+        assert plurals == ["1 day", "1 answer", "0 answers"]
+        label = await page.inner_text(".figure[data-key='mentee_productivity_gain'] .label")
+        assert label == "Mentees reporting a productivity gain", label
         await page.screenshot(path=str(ARTIFACTS / "dashboard-no-pairs.png"), full_page=True)
         await browser.close()
     assert not errors, errors

@@ -1,5 +1,7 @@
 // Tandem HR dashboard: reads the sessions service's JSON API; no external resources. Signed in through
-// auth.js (TandemAuth): every API call carries the token of the person signed in.
+// auth.js (TandemAuth): every API call carries the token of the person signed in. Every word comes from
+// messages.js through TandemI18n (German or English: ?lang=, the sign-in's locale, the browser's languages);
+// figures and reference texts by their stable keys, the API's English text only where no message exists.
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
@@ -17,23 +19,24 @@ const svg = (tag, attrs = {}) => {
   return node;
 };
 
-const TOPICS = {
-  "prompt-writing": "Prompt writing", "office-copilots": "Copilots in office tools",
-  "data-analysis": "Data analysis with AI", "ai-agents": "AI agents", "ai-risk-policy": "AI risk and policy",
-};
-const topicLabel = (t) => TOPICS[t] || t.replace(/-/g, " ");
-
-// Dates and numbers in the viewer's locale: ?lang= when given (and known to the browser), else the browser's.
-function viewerLocale() {
-  const asked = new URLSearchParams(location.search).get("lang");
-  for (const candidate of [asked, navigator.language, "en"]) {
-    try {
-      if (candidate && Intl.DateTimeFormat.supportedLocalesOf([candidate]).length) return candidate;
-    } catch (err) { /* not a language tag: try the next */ }
-  }
-  return "en";
+const t = (key, values) => TandemI18n.t(key, values);
+/** A message that counts: `key.one` or `key.other` (the language's plural rule), with {count} in local digits. */
+const tn = (key, count, values = {}) => t(`${key}.${new Intl.PluralRules(TandemI18n.current()).select(count) === "one" ? "one" : "other"}`,
+  { ...values, count: formatNumber(count) });
+/** The message for `key`, or `fallback` (the API's English text) when there is none: [text, translated?]. */
+function known(key, fallback) {
+  const text = t(key);
+  return text === key ? [fallback, false] : [text, true];
 }
-const LOCALE = viewerLocale();
+/** A text element; marked lang="en" when it shows the API's English because no message exists for it. */
+function worded(tag, attrs, key, fallback) {
+  const [text, translated] = known(key, fallback);
+  return el(tag, translated ? { ...attrs, text } : { ...attrs, text, lang: "en" });
+}
+const topicLabel = (topic) => known(`topic.${topic}`, topic.replace(/-/g, " "))[0];
+
+// Dates and numbers in the viewer's locale, the same one the words are in.
+const LOCALE = TandemI18n.current();
 const numbers = (options = {}) => new Intl.NumberFormat(LOCALE, options);
 const formatNumber = (value, digits = 0) => numbers({ maximumFractionDigits: digits }).format(value);
 // A calendar date ("2026-12-07") as the viewer writes it (7.12.2026, 12/7/2026), the same day everywhere.
@@ -43,15 +46,16 @@ const formatMoment = (iso) => new Intl.DateTimeFormat(LOCALE, { dateStyle: "medi
 // One formatting rule, shared with the browser test: shares as whole percent, minutes as whole minutes,
 // confidence change with a sign and one decimal; in the viewer's locale.
 function formatFigure(f) {
-  if (f.value === null || f.value === undefined) return "not enough answers";
+  if (f.value === null || f.value === undefined) return t("figure.notEnough");
   if (f.kind === "share") return numbers({ style: "percent", maximumFractionDigits: 0 }).format(f.value);
-  if (f.kind === "median") return `${formatNumber(Math.round(f.value))} min`;
+  if (f.kind === "median") return t("figure.minutes", { value: formatNumber(Math.round(f.value)) });
   return numbers({ minimumFractionDigits: 1, maximumFractionDigits: 1, signDisplay: "exceptZero" }).format(f.value);
 }
 function formatReference(r) {
   if (!r) return "";
   return r.unit === "share"
-    ? numbers({ style: "percent", maximumFractionDigits: 0 }).format(r.value) : `${formatNumber(Math.round(r.value))} min`;
+    ? numbers({ style: "percent", maximumFractionDigits: 0 }).format(r.value)
+    : t("figure.minutes", { value: formatNumber(Math.round(r.value)) });
 }
 
 async function getJSON(url) {
@@ -84,14 +88,17 @@ function showWho(session) {
   document.body.dataset.signedIn = session.name;
 }
 
-function renderTotals(t) {
+function renderTotals(totals) {
+  // data-total keeps the English name in every language: a stable handle for tests and scripts
   const items = [
-    ["Pairs", t.pairs], ["Active now", t.pairs_active], ["Sessions held", t.sessions_held],
-    ["Hours of mentoring", Math.round(t.minutes / 6) / 10], ["Goals achieved", t.goals_achieved],
+    ["Pairs", "totals.pairs", totals.pairs], ["Active now", "totals.active", totals.pairs_active],
+    ["Sessions held", "totals.sessions", totals.sessions_held],
+    ["Hours of mentoring", "totals.hours", Math.round(totals.minutes / 6) / 10],
+    ["Goals achieved", "totals.goals", totals.goals_achieved],
   ];
-  $("#totals").replaceChildren(...items.map(([label, value]) =>
-    el("div", { class: "kpi" }, el("div", { class: "label", text: label }),
-      el("div", { class: "value", "data-total": label, text: formatNumber(value, 1) }))));
+  $("#totals").replaceChildren(...items.map(([name, key, value]) =>
+    el("div", { class: "kpi" }, el("div", { class: "label", text: t(key) }),
+      el("div", { class: "value", "data-total": name, text: formatNumber(value, 1) }))));
 }
 
 function renderFigures(figures, minGroup) {
@@ -99,7 +106,7 @@ function renderFigures(figures, minGroup) {
   $("#figures").replaceChildren(...figures.map((f) => {
     const shown = f.value !== null && f.value !== undefined;
     const card = el("div", { class: "figure", "data-key": f.key },
-      el("div", { class: "label", text: f.label }),
+      worded("div", { class: "label" }, `figure.${f.key}`, f.label),
       el("div", { class: shown ? "value" : "value hidden", "data-figure": f.key, text: formatFigure(f) }));
     if (f.reference) {
       const scale = f.reference.unit === "share" ? 1 : Math.max(120, (f.value || 0) * 1.2, f.reference.value * 1.5);
@@ -107,27 +114,31 @@ function renderFigures(figures, minGroup) {
       if (shown) meter.append(el("div", { class: "fill", style: `width:${Math.min(100, 100 * f.value / scale)}%` }));
       // the reference's label is an element of its own, above the meter, clear of the figure (or its absence)
       meter.append(el("div", { class: "ref", style: `left:${100 * f.reference.value / scale}%` },
-        el("span", { class: "ref-label", text: `ref ${formatReference(f.reference)}` })));
-      card.append(meter, el("div", { class: "ref-text", text: `${f.reference.text} (${f.reference.source})` }));
+        el("span", { class: "ref-label", text: t("figure.reference", { value: formatReference(f.reference) }) })));
+      const [text, textKnown] = known(`reference.${f.key}`, f.reference.text);
+      const [source, sourceKnown] = known(`source.${f.reference.source}`, f.reference.source);
+      const refText = el("div", { class: "ref-text", text: t("figure.referenceText", { text, source }) });
+      if (!textKnown || !sourceKnown) refText.lang = "en";
+      card.append(meter, refText);
     } else {
-      card.append(el("div", { class: "ref-text", text: "Mean change in self-rated AI confidence (1-5), end minus start" }));
+      card.append(worded("div", { class: "ref-text" }, `figure.${f.key}.note`, ""));
     }
     card.append(el("div", { class: "n", text: shown
-      ? `${formatNumber(f.n)} answers` : `${formatNumber(f.n)} of at least ${formatNumber(f.min_group_size)} needed` }));
+      ? tn("figure.answers", f.n) : tn("figure.needed", f.min_group_size, { n: formatNumber(f.n) }) }));
     return card;
   }));
 }
 
 function renderWeeks(weeks) {
   const box = $("#weeks-chart");
-  if (!weeks.length) { box.replaceChildren(el("div", { class: "empty", text: "No sessions yet." })); return; }
+  if (!weeks.length) { box.replaceChildren(el("div", { class: "empty", text: t("weeks.none") })); return; }
   const W = 640, H = 240, pad = { l: 34, r: 10, t: 12, b: 34 };
   const peak = Math.max(1, ...weeks.map((w) => Math.max(w.sessions_held, w.pairs_active)));
   const tick = Math.max(1, Math.ceil(peak / 4));
   const max = tick * 4;
   const step = (W - pad.l - pad.r) / weeks.length, bw = Math.max(6, step * 0.6);
   const y = (v) => H - pad.b - (H - pad.t - pad.b) * v / max;
-  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Sessions held per week" });
+  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": t("weeks.chart") });
   for (let i = 0; i <= 4; i++) {
     const v = tick * i, yy = y(v);
     chart.append(svg("line", { x1: pad.l, x2: W - pad.r, y1: yy, y2: yy, stroke: "#eef2f7" }));
@@ -139,7 +150,7 @@ function renderWeeks(weeks) {
     const x = pad.l + i * step + (step - bw) / 2;
     const rect = svg("rect", { x, y: y(w.sessions_held), width: bw, height: H - pad.b - y(w.sessions_held), rx: 3,
                                fill: "url(#g)", "data-week": w.week, "data-sessions": w.sessions_held });
-    const tip = svg("title"); tip.textContent = `${w.week}: ${w.sessions_held} sessions, ${w.pairs_active} active pairs`;
+    const tip = svg("title"); tip.textContent = `${w.week}: ${tn("weeks.sessions", w.sessions_held)}, ${tn("weeks.pairs", w.pairs_active)}`;
     rect.append(tip); chart.append(rect);
     line.push(`${x + bw / 2},${y(w.pairs_active)}`);
     if (weeks.length <= 16 || i % 2 === 0) {
@@ -151,39 +162,40 @@ function renderWeeks(weeks) {
   g.append(svg("stop", { offset: "0", "stop-color": "#4f46e5" }), svg("stop", { offset: "1", "stop-color": "#06b6d4" }));
   defs.append(g); chart.prepend(defs);
   chart.append(svg("polyline", { points: line.join(" "), fill: "none", stroke: "#f59e0b", "stroke-width": 2 }));
-  const legend = el("div", { class: "muted" }, "■ sessions held   ", el("span", { style: "color:#f59e0b", text: "— active pairs" }));
+  const legend = el("div", { class: "muted" }, `■ ${t("weeks.legendSessions")}   `,
+    el("span", { style: "color:#f59e0b", text: `— ${t("weeks.legendPairs")}` }));
   box.replaceChildren(chart, legend);
 }
 
 function renderTopics(topics) {
   const box = $("#topics-chart");
-  if (!topics.length) { box.replaceChildren(el("div", { class: "empty", text: "No goals achieved yet." })); return; }
-  const max = Math.max(...topics.map((t) => t.goals_achieved));
-  box.replaceChildren(...topics.map((t) => el("div", { class: "row", "data-topic": t.topic },
-    el("span", { text: topicLabel(t.topic) }),
-    el("div", { class: "track" }, el("div", { class: "bar", style: `width:${100 * t.goals_achieved / max}%` })),
-    el("strong", { text: formatNumber(t.goals_achieved) }))));
+  if (!topics.length) { box.replaceChildren(el("div", { class: "empty", text: t("topics.none") })); return; }
+  const max = Math.max(...topics.map((x) => x.goals_achieved));
+  box.replaceChildren(...topics.map((x) => el("div", { class: "row", "data-topic": x.topic },
+    el("span", { text: topicLabel(x.topic) }),
+    el("div", { class: "track" }, el("div", { class: "bar", style: `width:${100 * x.goals_achieved / max}%` })),
+    el("strong", { text: formatNumber(x.goals_achieved) }))));
 }
 
 function renderAtRisk(pairs, totalPairs) {
   $("#at-risk-count").textContent = formatNumber(pairs.length);
   const body = $("#at-risk tbody");
   if (!pairs.length) {
-    const text = totalPairs ? "Every pair is meeting." : "No pairs yet: pairs appear here once a match run is accepted.";
+    const text = totalPairs ? t("risk.allMeeting") : t("risk.noPairs");
     body.replaceChildren(el("tr", {}, el("td", { colspan: 4, class: "empty", text })));
     return;
   }
   body.replaceChildren(...pairs.map((p) => el("tr", { "data-pair": p.pair_id },
     el("td", { text: p.mentee_name || p.mentee_id }), el("td", { text: p.mentor_name || p.mentor_id }),
-    el("td", { text: p.last_session_at ? new Intl.DateTimeFormat(LOCALE).format(new Date(p.last_session_at)) : "none yet" }),
-    el("td", {}, el("span", { class: "pill", text: `${formatNumber(p.days_without_session)} days` })))));
+    el("td", { text: p.last_session_at ? new Intl.DateTimeFormat(LOCALE).format(new Date(p.last_session_at)) : t("risk.noneYet") }),
+    el("td", {}, el("span", { class: "pill", text: tn("risk.daysCount", p.days_without_session) })))));
 }
 
 async function load(programmeId) {
   const data = await getJSON(`/programmes/${encodeURIComponent(programmeId)}/outcomes`);
   $("#programme-name").textContent = data.programme.name || programmeId;
   $("#programme-dates").textContent = data.programme.starts_on
-    ? `${formatDay(data.programme.starts_on)} – ${formatDay(data.programme.ends_on)} · meets every ${formatNumber(data.cadence_days)} days`
+    ? `${t("programme.dates", { from: formatDay(data.programme.starts_on), to: formatDay(data.programme.ends_on) })} · ${tn("programme.cadence", data.cadence_days)}`
     : "";
   $("#export-csv").href = `/programmes/${encodeURIComponent(programmeId)}/outcomes.csv`;
   $("#export-json").href = `/programmes/${encodeURIComponent(programmeId)}/outcomes.json`;
@@ -205,6 +217,7 @@ function opening(programmes) {
 }
 
 async function main() {
+  TandemI18n.apply();
   const session = TandemAuth.current();
   if (!session) { await TandemAuth.signIn(); return; }
   showWho(session);
@@ -212,17 +225,17 @@ async function main() {
   for (const link of [$("#export-csv"), $("#export-json")]) {
     link.addEventListener("click", (event) => {
       event.preventDefault();
-      download(link).catch((err) => { $("#programme-dates").textContent = `Export failed: ${err.message}`; });
+      download(link).catch((err) => { $("#programme-dates").textContent = t("error.export", { message: err.message }); });
     });
   }
   const programmes = await getJSON("/programmes?limit=1000");
   const select = $("#programme");
-  if (!programmes.length) { $("#programme-name").textContent = "No programme yet"; document.body.dataset.loaded = "none"; return; }
-  select.replaceChildren(...programmes.map((p) => el("option", { value: p.programme_id, text: `${p.name} (${formatNumber(p.pairs)} pairs)` })));
+  if (!programmes.length) { $("#programme-name").textContent = t("programme.none"); document.body.dataset.loaded = "none"; return; }
+  select.replaceChildren(...programmes.map((p) => el("option", { value: p.programme_id, text: tn("picker.option", p.pairs, { name: p.name }) })));
   const wanted = new URLSearchParams(location.search).get("programme");
   select.value = wanted && programmes.some((p) => p.programme_id === wanted) ? wanted : opening(programmes).programme_id;
   select.addEventListener("change", () => load(select.value));
   await load(select.value);
 }
 
-main().catch((err) => { $("#programme-name").textContent = `Could not load: ${err.message}`; });
+main().catch((err) => { $("#programme-name").textContent = t("error.load", { message: err.message }); });
