@@ -11,13 +11,13 @@ token 401), as a middleware.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.sessions import repository
 from services.sessions.api.callers import Who
@@ -91,19 +91,36 @@ def browser_navigation(request: Request) -> bool:
     return html > 0 and html > _quality(accept, "application/json", wildcards=True)
 
 
+def navigation(request: Request) -> Response | None:
+    """The answer to a browser opening `/me` (the page) or an old feedback link (303 to the portal's), else None."""
+    path = request.url.path
+    if not (path == "/me" or _OLD_FEEDBACK.match(path)) or not browser_navigation(request):
+        return None
+    found = _OLD_FEEDBACK.match(path)
+    if found is None:
+        return web.page(SHELL)
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"/me/pairs/{quote(found.group(1), safe='')}/feedback{query}", status_code=303)
+
+
+class PortalNavigation:
+    """Plain ASGI (as shared/http.py's middleware, not BaseHTTPMiddleware, which would run every request of the
+    service in a task of its own): answers `navigation` before the access check, passes everything else on."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            answer = navigation(Request(scope))
+            if answer is not None:
+                await answer(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
     """The portal's routes and the middleware for browsers at `/me` and at the old feedback links."""
     app.include_router(router)
     app.include_router(pages)
-
-    @app.middleware("http")
-    async def portal_navigation(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        path = request.url.path
-        if (path == "/me" or _OLD_FEEDBACK.match(path)) and browser_navigation(request):
-            if path == "/me":
-                return web.page(SHELL)
-            found = _OLD_FEEDBACK.match(path)
-            assert found is not None
-            query = f"?{request.url.query}" if request.url.query else ""
-            return RedirectResponse(f"/me/pairs/{quote(found.group(1), safe='')}/feedback{query}", status_code=303)
-        return await call_next(request)
+    app.add_middleware(PortalNavigation)
