@@ -15,6 +15,7 @@ in the working directory or the nearest parent that has one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 from collections.abc import Mapping
@@ -64,17 +65,7 @@ class Stack:
     smtp: dict[str, str] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "pid": self.pid,
-            "started_at": self.started_at,
-            "data_dir": self.data_dir,
-            "broker": self.broker,
-            "database_url": self.database_url,
-            "databases": self.databases,
-            "services": self.services,
-            "oidc": self.oidc,
-            "smtp": self.smtp,
-        }
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, data: Any, path: Path) -> Stack:
