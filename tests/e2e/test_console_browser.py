@@ -22,7 +22,7 @@ from shared.identity_provider import Client, DemoUser, LocalIdentityProvider
 from tests import auth, builders
 from tests.conftest import ServeAllFactory, auth_settings
 from tests.directory import provision, token
-from tests.e2e import a11y
+from tests.e2e import a11y, catalogues
 from tests.e2e.test_dashboard_browser import CHROMIUM_ARGS, chromium
 from tests.integration.sessions.flows import wait_for
 from tests.kafka_helpers import eventually
@@ -60,26 +60,11 @@ SAYS = {
 
 
 def catalogue(lang: str) -> dict[str, str]:
-    """The console's messages of one language, read from messages.js."""
-    text = MESSAGES.read_text()
-    block = text.split(f'TandemI18n.add("{lang}", {{', 1)[1].split("\n});", 1)[0]
-    return dict(re.findall(r'^\s*"([^"]+)": "((?:[^"\\]|\\.)*)",$', block, flags=re.M))
+    return catalogues.catalogue(MESSAGES, lang)
 
 
 def english_only_words() -> set[str]:
-    """Fragments of the English messages (placeholders cut out) that the German messages do not contain: none of
-    them may show on a German page."""
-    en, de = catalogue("en"), catalogue("de")
-    german = " ".join(de.values())
-    out = set()
-    for key, value in en.items():
-        if de.get(key) == value:
-            continue
-        for fragment in re.split(r"\{\w+\}|[():·…–,.]", value):
-            fragment = fragment.strip()
-            if len(fragment) >= 6 and fragment not in german:
-                out.add(fragment)
-    return out
+    return catalogues.english_only_words(MESSAGES)
 
 
 async def page_text(page: Page) -> str:

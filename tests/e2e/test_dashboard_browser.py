@@ -5,7 +5,6 @@ computes, exports with the token, signs out, and leaves screenshots in test-arti
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
 import uuid
 from dataclasses import replace
@@ -24,6 +23,7 @@ from shared.identity_provider import Client, DemoUser, LocalIdentityProvider
 from shared.localstack import free_port
 from tests import auth, builders
 from tests.conftest import ServeFactory, auth_settings
+from tests.e2e import catalogues
 from tests.integration.sessions.flows import agree, as_participant, programme_with_pairs, wait_for
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -48,25 +48,11 @@ def chromium() -> str:
 
 
 def catalogue(lang: str) -> dict[str, str]:
-    """The dashboard's messages of one language, read from messages.js (one message a line)."""
-    block = MESSAGES.read_text().split(f'TandemI18n.add("{lang}", {{', 1)[1].split("\n});", 1)[0]
-    return dict(re.findall(r'^\s*"([^"]+)": "((?:[^"\\]|\\.)*)",$', block, flags=re.M))
+    return catalogues.catalogue(MESSAGES, lang)
 
 
 def english_only_words() -> set[str]:
-    """Fragments of the English messages (placeholders cut out) that the German messages do not contain: none of
-    them may show on a German page."""
-    en, de = catalogue("en"), catalogue("de")
-    german = " ".join(de.values())
-    out = set()
-    for key, value in en.items():
-        if de.get(key) == value:
-            continue
-        for fragment in re.split(r"\{\w+\}|[():·…–,.]", value):
-            fragment = fragment.strip()
-            if len(fragment) >= 6 and fragment not in german:
-                out.add(fragment)
-    return out
+    return catalogues.english_only_words(MESSAGES)
 
 
 async def page_text(page: Page) -> str:
