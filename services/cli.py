@@ -279,7 +279,12 @@ def audit(
     settings = ServiceSettings.from_env("pairing", database_url="unused")
     tenant = tenant or settings.tenant
     raw = asyncio.run(
-        a.read_log(settings.kafka_bootstrap_servers, settings.topics.event_topics(), security=settings.kafka_security)
+        a.read_log(
+            settings.kafka_bootstrap_servers,
+            settings.topics.event_topics(),
+            security=settings.kafka_security,
+            keys_topic=settings.topics.keys,
+        )
     )
     events = a.for_reader(raw, tenant, confidential=False)  # confidential text is for HR, through the API
     if moment is not None:

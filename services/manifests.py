@@ -62,13 +62,14 @@ def principals(topics: Topics | None = None) -> list[Principal]:
         reads = list(s.consumed_topics(topics))
         if s.name == AUDIT_READER:  # GET /audit reads every event topic (by assignment, no group)
             reads = [*reads, *topics.event_topics()]
-        write = _unique(owned, [topics.dead_letter(s.name)] if s.consumes else [])
+        # every service writes its own data keys to the key topic and mirrors everyone's (shared.personal)
+        write = _unique(owned, [topics.keys], [topics.dead_letter(s.name)] if s.consumes else [])
         result.append(
             Principal(
                 name=f"tandem-{s.name}",
                 note=f"the {s.name} service",
                 write=write,
-                read=_unique(reads, owned),
+                read=_unique(reads, owned, [topics.keys]),
                 describe=tuple(declared),
                 group=f"{topics.namespace}.{s.name}" if s.consumes else None,
             )
@@ -148,7 +149,7 @@ def kafka_topics(topics: Topics | None = None) -> list[dict[str, Any]]:
                 "topicName": name,
                 "partitions": topics.partitions,
                 "replicas": topics.replication_factor,
-                "config": {**topics.configs, "min.insync.replicas": MIN_INSYNC_REPLICAS},
+                "config": {**topics.configs_for(name), "min.insync.replicas": MIN_INSYNC_REPLICAS},
             },
         }
         for name in topics.all_topics(registry.CONSUMERS)

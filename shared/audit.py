@@ -14,7 +14,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -22,6 +23,9 @@ from typing import Any, Protocol
 from shared.csvsafe import cell
 from shared.events import Envelope, UndecodableEvent, decode
 from shared.kafka_security import PLAINTEXT, KafkaSecurity
+from shared.personal import KeyLookup, KeyNotFound
+
+log = logging.getLogger(__name__)
 
 #: What a confidential field shows to a reader who may not see it.
 REDACTED = "[confidential]"
@@ -256,17 +260,37 @@ def shows_confidential(events: Iterable[Logged], subject: str) -> bool:
     )
 
 
-async def read_log(bootstrap: str, topics: list[str], *, security: KafkaSecurity = PLAINTEXT) -> list[Logged]:
-    """Every decodable event on `topics`, read from the beginning to the end as it is now."""
-    from shared.replay import LogReader
+async def read_log(
+    bootstrap: str,
+    topics: list[str],
+    *,
+    security: KafkaSecurity = PLAINTEXT,
+    keys: Callable[[list[bytes | None]], Awaitable[KeyLookup]] | None = None,
+    keys_topic: str | None = None,
+) -> list[Logged]:
+    """Every decodable event on `topics`, read from the beginning to the end as it is now, its personal fields
+    decrypted with the keys `keys` gives for the values read (a service: its own table), or else with the key
+    topic `keys_topic` read to its end (a tool); a field whose key was destroyed reads as the placeholder."""
+    from shared.replay import LogReader, read_keys
 
-    out: list[Logged] = []
+    records: list[Any] = []
     async with LogReader(bootstrap, security=security) as reader:
         tps = await reader.partitions(topics)
         async for batch in reader.read_to_end(tps):
-            for r in batch:
-                try:
-                    out.append(Logged(decode(r.headers, r.value), r.topic, r.partition, r.offset))
-                except UndecodableEvent:
-                    continue
+            records.extend(batch)
+    lookup: KeyLookup
+    if keys is not None:
+        lookup = await keys([r.value for r in records])
+    elif keys_topic is not None:
+        lookup = await read_keys(bootstrap, keys_topic, security=security)
+    else:
+        raise ValueError("read_log needs keys or keys_topic to decrypt personal fields")
+    out: list[Logged] = []
+    for r in records:
+        try:
+            out.append(Logged(decode(r.headers, r.value, lookup), r.topic, r.partition, r.offset))
+        except UndecodableEvent:
+            continue
+        except KeyNotFound as exc:
+            log.warning("audit: %s:%s@%s left out: %s", r.topic, r.partition, r.offset, exc)
     return out

@@ -39,7 +39,10 @@ async def answer(
         raise InvalidInput("as_of needs a time zone, e.g. 2026-03-01T12:00:00Z", field="as_of")
     host = host_of(request.app)
     raw = await a.read_log(
-        host.settings.kafka_bootstrap_servers, host.topics.event_topics(), security=host.settings.kafka_security
+        host.settings.kafka_bootstrap_servers,
+        host.topics.event_topics(),
+        security=host.settings.kafka_security,
+        keys=host.keys_for,
     )
     events = a.for_reader(raw, tenant, confidential=hr)
     if not any(a.about(e.env, subject) for e in events):  # nothing about it in the caller's tenant

@@ -41,12 +41,14 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from opentelemetry.trace import SpanKind
 
+from shared import personal
 from shared.db import Conn
 from shared.deadletters import DeadLetter, DeadLetters, fingerprint
 from shared.events import Envelope, EventPayload, UndecodableEvent, decode
 from shared.failures import SYSTEMIC, TRANSIENT, ProjectionSwapped, TransientError
 from shared.metrics import CURRENT, Metrics
 from shared.parking import Drained, Parking, WaitFor, provided_by
+from shared.personal import KeyNotFound, Keyring, KeysNeeded
 from shared.retry import Backoff, RetryPolicy, Streak
 from shared.telemetry import context_from_headers, log_context, record_headers, tracer
 
@@ -177,7 +179,9 @@ class InboxConsumer:
         self.producer = producer
         self.max_records = max_records
         self.policy = policy
-        self.parking = Parking(name, timeout=policy.park_timeout, backoff=policy.retry.backoff)
+        #: The data keys of this service's database, as far as its events have needed them (shared.personal).
+        self.keys = Keyring()
+        self.parking = Parking(name, timeout=policy.park_timeout, backoff=policy.retry.backoff, keys=self.keys)
         self.after_commit = after_commit
         self.stats = ConsumerStats()
         #: The run of failures of the batch at hand (readiness reports it).
@@ -249,9 +253,10 @@ class InboxConsumer:
         result = BatchResult()
         decoded: list[tuple[ConsumerRecord[Any, Any], Envelope[Any]]] = []
         self._trace = {}
+        await self._prepare_keys(records)
         for record in records:
             try:
-                env = decode(record.headers, record.value)
+                env = decode(record.headers, record.value, self.keys)
             except UndecodableEvent as exc:
                 result.dead.append(DeadLetter(record, "undecodable", str(exc)))
                 continue
@@ -337,6 +342,20 @@ class InboxConsumer:
             await self.dead_letters.store(conn, result.dead)
             await self.dead_letters.publish(result.dead)
         return result
+
+    async def _prepare_keys(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Load the data keys the batch's encrypted fields name. A key this service's mirror of the key topic has
+        not brought yet (it was issued a moment ago, the two topics are read independently) is waited for a few
+        seconds; one still missing then fails the batch (KeyNotFound), which is retried, and in the end a record
+        whose key never comes becomes a dead letter that can be redriven."""
+        wanted = personal.key_ids_in(r.value for r in records)
+        if not wanted:
+            return
+        async with self.pool.acquire() as conn:
+            await self.keys.prepare(conn, [r.value for r in records])
+            missing = [k for k in wanted if not self.keys.known(k)]
+            if missing and not await self.keys.wait_for(conn, missing):
+                raise KeyNotFound(missing)
 
     async def _advance(self, conn: Conn, positions: dict[tuple[str, int], tuple[int, str | None]]) -> None:
         """Record where each partition stands (the next offset, and the id of the event before it)."""
@@ -442,8 +461,8 @@ class InboxConsumer:
 
     async def _dead_letter_alone(self, record: ConsumerRecord[Any, Any], error: str) -> None:
         event_id = event_type = None
-        with contextlib.suppress(UndecodableEvent):
-            env = decode(record.headers, record.value)
+        with contextlib.suppress(UndecodableEvent, KeyNotFound, KeysNeeded):
+            env = decode(record.headers, record.value, self.keys)
             if len(env.id) <= 200:
                 event_id, event_type = env.id, env.type
         dead = DeadLetter(record, "failed", error, event_id, event_type)

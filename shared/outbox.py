@@ -32,9 +32,11 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from opentelemetry.trace import SpanKind
 
+from shared import personal
 from shared.brokerguard import BrokerGuard, BrokerMismatch
 from shared.db import Conn, connect
 from shared.events import Envelope, encode
+from shared.registry import owner_of
 from shared.retry import Backoff, Streak
 from shared.telemetry import current_trace_headers, log_context, tracer
 from shared.topics import Topics
@@ -54,6 +56,12 @@ async def append(conn: Conn, topics: Topics, events: Iterable[Envelope[Any]]) ->
     trace_headers = [(name, value.encode()) for name, value in current_trace_headers()]
     for env in events:
         rec = encode(env)
+        payload = rec.value.decode()
+        cls = type(env.data)
+        if cls.PERSONAL_FIELDS:  # personal fields go out encrypted under their subject's data key (shared.personal)
+            data = env.data.model_dump(mode="json")
+            if await personal.seal(conn, topics, owner_of(env.source), env.tenant, env.id, cls, data):
+                payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         rec_headers = [*rec.headers, *trace_headers]
         records.append(
             (
@@ -63,7 +71,7 @@ async def append(conn: Conn, topics: Topics, events: Iterable[Envelope[Any]]) ->
                 env.key,
                 env.subject,
                 [[name, value.decode()] for name, value in rec_headers],
-                rec.value.decode(),
+                payload,
                 env.time,
                 env.tenant,
             )

@@ -35,6 +35,7 @@ from shared.db import Conn
 from shared.deadletters import DeadLetter
 from shared.events import Envelope, UndecodableEvent, decode
 from shared.failures import TRANSIENT
+from shared.personal import KeyNotFound, Keyring
 from shared.retry import Backoff
 from shared.telemetry import continuing
 
@@ -79,7 +80,9 @@ def _headers(record: ConsumerRecord[Any, Any]) -> list[list[str]]:
 
 
 class Parking:
-    def __init__(self, consumer: str, *, timeout: float, backoff: Backoff) -> None:
+    def __init__(self, consumer: str, *, timeout: float, backoff: Backoff, keys: Keyring | None = None) -> None:
+        #: The consumer's data keys: parked events are kept as they came, encrypted fields and all.
+        self.keys = keys or Keyring()
         self.consumer = consumer
         self.timeout = timeout
         self.backoff = backoff
@@ -193,11 +196,12 @@ class Parking:
             key,
         )
         now = datetime.now(UTC)
+        await self.keys.prepare(conn, [bytes(r["value"]) for r in rows])
         for row in rows:
             record = _record(row)
             try:
-                env = decode(record.headers, record.value)
-            except UndecodableEvent as exc:  # the event's schema went away since it was parked
+                env = decode(record.headers, record.value, self.keys)
+            except (UndecodableEvent, KeyNotFound) as exc:  # the event's schema went away since it was parked
                 await self._drop(conn, row)
                 out.dead.append(DeadLetter(record, "undecodable", str(exc), row["event_id"], row["event_type"]))
                 continue

@@ -72,6 +72,12 @@ def service(name: str) -> Service:
     raise ValueError(f"unknown service {name!r}; choose one of {', '.join(NAMES)}")
 
 
+def owner_of(source: str) -> str:
+    """The service that publishes events of this CloudEvents source (and owns the data keys they are sealed with);
+    a source no service of ours publishes (the HR platform's) is named after itself."""
+    return next((s.name for s in SERVICES if source in s.sources), source.strip("/").replace("/", "-"))
+
+
 def database_of(name: str) -> str:
     return f"tandem_{name}"
 

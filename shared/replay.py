@@ -32,11 +32,13 @@ from typing import Any, Protocol
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from shared import personal
 from shared.consumer import PROJECTION_LOCK, TRANSIENT, Handlers
 from shared.db import PROJECTION_SCHEMA, Migration, apply_projection_migrations, connect
 from shared.events import Envelope, UndecodableEvent, decode
 from shared.failures import DATABASE_UNAVAILABLE
 from shared.kafka_security import PLAINTEXT, KafkaSecurity
+from shared.personal import KeyNotFound, Keyring
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +177,21 @@ class LogReader:
                 return
 
 
+async def read_keys(bootstrap: str, topic: str, *, security: KafkaSecurity = PLAINTEXT) -> personal.StaticKeys:
+    """The key topic read to its end, as keys in memory: what a tool decodes the log with, needing no database."""
+    records: list[dict[str, Any]] = []
+    async with LogReader(bootstrap, security=security) as reader:
+        tps = await reader.partitions([topic])
+        async for batch in reader.read_to_end(tps):
+            for r in batch:
+                record = personal.parse_key_record(r.value)
+                if record is None:
+                    log.warning("key topic %s:%s@%s is not a key record; left out", r.topic, r.partition, r.offset)
+                    continue
+                records.append(record)
+    return personal.keys_from_records(records)
+
+
 class Rebuild:
     def __init__(
         self,
@@ -206,6 +223,8 @@ class Rebuild:
         self.positions: Positions = {}
         self.seen: set[str] = set()
         self.stats = ReplayStats()
+        #: The service's own data keys (its mirror of the key topic): a replay needs no other service.
+        self.keys = Keyring()
         self._conn: asyncpg.Connection | None = None
         #: the projection's bulk path (in-memory fold + COPY) when it has one; else the handlers, per event
         self.bulk: BulkFold | None = handlers.bulk() if bulk and handlers.bulk is not None else None
@@ -263,9 +282,13 @@ class Rebuild:
     async def _apply(self, records: list[ConsumerRecord[Any, Any]]) -> None:
         self.stats.read += len(records)
         batch: list[Envelope[Any]] = []
+        await self.keys.prepare(self.conn, [r.value for r in records])
+        missing = [k for k in personal.key_ids_in(r.value for r in records) if not self.keys.known(k)]
+        if missing and not await self.keys.wait_for(self.conn, missing, timeout=10.0):
+            raise KeyNotFound(missing)  # the service's mirror of the key topic is behind: a replay later finds them
         for record in records:
             try:
-                env = decode(record.headers, record.value)
+                env = decode(record.headers, record.value, self.keys)
             except UndecodableEvent:
                 self.stats.undecodable += 1
                 continue

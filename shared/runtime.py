@@ -20,6 +20,7 @@ from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Response
 from faststream.kafka import KafkaBroker
 
+from shared import personal
 from shared.auth import Principal, TokenVerifier
 from shared.brokerguard import BrokerGuard
 from shared.config import ConfigError, ServiceSettings
@@ -38,9 +39,11 @@ from shared.db import (
 from shared.errors import Unauthorized
 from shared.failures import DATABASE_UNAVAILABLE
 from shared.health import Watchdog
+from shared.keymirror import KeyMirror
 from shared.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from shared.metrics import Metrics, ServiceMetrics
 from shared.outbox import OutboxRelay
+from shared.personal import Keyring
 from shared.production import StartRefused, missing_database_message, topics_message, unmigrated_message
 from shared.registry import CONSUMERS
 from shared.telemetry import configure_logging, configure_tracing, log_context, shutdown_tracing
@@ -93,12 +96,21 @@ class ServiceHost:
         self.app: FastAPI = spec.api(self)
         self.app.state.host = self
         self.started = False
+        self.key_mirror: KeyMirror | None = None
+        #: The data keys of this service's database, for reads outside the consumer (the audit, the API).
+        self.keys = Keyring()
 
     @property
     def pool(self) -> asyncpg.Pool:
         if self._pool is None:
             raise RuntimeError(f"{self.spec.name} is not started")
         return self._pool
+
+    async def keys_for(self, values: list[bytes | None]) -> Keyring:
+        """This service's keyring, with the keys the raw record values name loaded from its own table."""
+        async with self.pool.acquire() as conn:
+            await self.keys.prepare(conn, values)
+        return self.keys
 
     @property
     def producer(self) -> AIOKafkaProducer:
@@ -138,6 +150,7 @@ class ServiceHost:
                 "Point it at your OpenID Connect provider (tandem up runs a local one)."
             )
         configure_tracing(self.spec.name, endpoint=s.otlp_endpoint, sample_ratio=s.trace_sample_ratio)
+        personal.kms()  # a KEK file that cannot be read stops the service now, naming TANDEM_KEK_FILE
         with log_context(service=self.spec.name):  # the tasks started here keep it
             await self._start(create_database=create_database, relay=relay, consume=consume)
 
@@ -192,6 +205,16 @@ class ServiceHost:
                 service=self.spec.name,
             )
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay"))
+        # every service mirrors every service's data keys into its own table (shared.keymirror)
+        self.key_mirror = KeyMirror(
+            self.spec.name,
+            pool=self._pool,
+            bootstrap=s.kafka_bootstrap_servers,
+            topic=s.topics.keys,
+            security=s.kafka_security,
+            backoff=s.consumer_policy.retry.backoff,
+        )
+        self._tasks.append(asyncio.create_task(self.key_mirror.run(), name=f"{self.spec.name}-keys"))
         if consuming:
             self.consumer = InboxConsumer(
                 self.spec.name,

@@ -40,6 +40,13 @@ aiokafka.client.MetadataRequest = _NoAutoCreate
 aiokafka.admin.client.MetadataRequest = _NoAutoCreate
 
 UNLIMITED_RETENTION = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+KEY_TOPIC_CONFIGS = {
+    "retention.ms": "-1",
+    "retention.bytes": "-1",
+    "cleanup.policy": "compact",
+    "max.compaction.lag.ms": "86400000",
+    "delete.retention.ms": "86400000",
+}
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,19 @@ class Topics:
     def hr_inbound(self) -> str:
         return f"{self.namespace}.hr.inbound"
 
+    @property
+    def keys(self) -> str:
+        """The wrapped data keys of personal data (shared.personal), compacted: one record per key, the latest of
+        which is the key or its destroyed marker. Every service writes its own keys and reads everyone's."""
+        return f"{self.namespace}.keys"
+
+    def configs_for(self, name: str) -> dict[str, str]:
+        """A topic's settings: the event topics keep everything; the key topic keeps the latest record per key, and
+        compaction removes a destroyed key's wrapped copy within a day (`max.compaction.lag.ms`)."""
+        if name == self.keys:
+            return dict(KEY_TOPIC_CONFIGS)
+        return dict(self.configs)
+
     def dead_letter(self, consumer: str) -> str:
         return f"{self.namespace}.dlq.{consumer}"
 
@@ -91,7 +111,7 @@ class Topics:
         return [self.pairing, self.directory, self.sessions, self.notifications, self.hr_inbound]
 
     def all_topics(self, consumers: list[str]) -> list[str]:
-        return self.event_topics() + [self.dead_letter(c) for c in consumers]
+        return [*self.event_topics(), self.keys] + [self.dead_letter(c) for c in consumers]
 
 
 async def ensure_topics(
@@ -117,7 +137,7 @@ async def ensure_topics(
                     name=n,
                     num_partitions=topics.partitions,
                     replication_factor=topics.replication_factor,
-                    topic_configs=dict(topics.configs),
+                    topic_configs=topics.configs_for(n),
                 )
                 for n in missing
             ]
@@ -152,7 +172,7 @@ async def describe(admin: AIOKafkaAdminClient, topics: Topics, names: list[str])
                 if error_code:
                     continue
                 actual = {entry[0]: entry[1] for entry in entries}
-                for key, want in topics.configs.items():
+                for key, want in topics.configs_for(name).items():
                     if actual.get(key) != want:
                         problems.append(f"topic {name} has {key}={actual.get(key)}, declared {want}")
     return counts, problems

@@ -66,3 +66,10 @@ async def eventually(check: Any, *, timeout: float = 20.0, interval: float = 0.1
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
+
+
+async def topic_keys(bootstrap: str, topic: str) -> Any:
+    """The data keys on the key topic (shared.personal), to decode records whose personal fields are encrypted."""
+    from shared.replay import read_keys
+
+    return await read_keys(bootstrap, topic)

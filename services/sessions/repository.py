@@ -29,6 +29,10 @@ from shared.db import Conn
 from shared.errors import NotFound
 from shared.events import decode
 from shared.events.pairing import PairEnded, PairPaused, PairResumed
+from shared.personal import Keyring
+
+#: The data keys of the pairs' history in the outbox (its free text is written encrypted: shared.personal).
+KEYS = Keyring()
 
 #: The event types a pair's Mentorship is rebuilt from (others keyed by the pair, such as a record that
 #: someone read its confidential comments, are not part of its history).
@@ -78,7 +82,12 @@ async def load_mentorship(conn: Conn, tenant: str, pair_id: str) -> Mentorship:
         "SELECT focus_topics FROM programmes WHERE tenant = $1 AND programme_id = $2", tenant, pair.programme_id
     )
     rows = await conn.fetch(HISTORY_QUERY, tenant, pair_id, HISTORY_TYPES)
-    envelopes = [decode([(name, value.encode()) for name, value in r["headers"]], r["payload"].encode()) for r in rows]
+    payloads = [r["payload"].encode() for r in rows]
+    await KEYS.prepare(conn, payloads)
+    envelopes = [
+        decode([(name, value.encode()) for name, value in r["headers"]], payload, KEYS)
+        for r, payload in zip(rows, payloads, strict=True)
+    ]
     history = [(env.data, env.time) for env in envelopes]
     return Mentorship.from_history(pair, history, focus_topics=focus)
 

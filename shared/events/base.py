@@ -26,6 +26,10 @@ class EventPayload(BaseModel):
     KEY_FIELD: ClassVar[str | None] = None
     #: True where the payload carries personal data (names, e-mail). Kept to as few types as possible.
     PERSONAL_DATA: ClassVar[bool] = False
+    #: Personal fields, written encrypted under a data key of their scope (shared.personal): path -> scope, where the
+    #: scope is `identity:<field>`, `pair:<field>` or `text:<field>` and <field> holds the scope's id (in a list
+    #: item for a path like `proposals[].rationale`). Ids stay clear: they keep the trail joinable after an erasure.
+    PERSONAL_FIELDS: ClassVar[dict[str, str]] = {}
     #: Fields only their author and HR of the tenant may read (the audit and exports redact them for anyone else).
     CONFIDENTIAL_FIELDS: ClassVar[tuple[str, ...]] = ()
     #: True where the payload is its subject's whole record (a profile): the audit's timeline shows what

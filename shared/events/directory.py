@@ -37,6 +37,12 @@ class _DirectoryEvent(EventPayload):
 class EmployeeData(_DirectoryEvent):
     """The whole record as it stands after the change."""
 
+    PERSONAL_FIELDS: ClassVar[dict[str, str]] = {
+        "user_name": "identity:employee_id",
+        "display_name": "identity:employee_id",
+        "email": "identity:employee_id",
+    }
+
     PERSONAL_DATA: ClassVar[bool] = True
 
     external_id: str | None = None

@@ -9,9 +9,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.events.base import EventPayload
 from shared.events.envelope import Envelope
 from shared.events.registry import UnknownEventType, model_for
 from shared.events.upcasting import UpcastError, upcast
+from shared.personal import PLACEHOLDER, KeyLookup, KeysNeeded, might_be_sealed, open_fields
 
 CONTENT_TYPE = "application/json"
 _REQUIRED = ("id", "source", "type", "specversion", "time", "subject")
@@ -55,6 +57,42 @@ def encode(envelope: Envelope[Any]) -> KafkaRecord:
     )
 
 
+def _opened(
+    model: type[EventPayload], version: int, value: bytes, event_id: str, keys: KeyLookup | None
+) -> tuple[EventPayload, list[str]]:
+    """Decrypt, upcast and validate a payload with sealed personal fields; also the top-level fields erased."""
+    try:
+        raw = json.loads(value)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UndecodableEvent(f"data is not valid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise UndecodableEvent("data must be a JSON object")
+    if keys is None:
+        raise KeysNeeded(f"{model.TYPE} {event_id} holds encrypted personal data and no keyring was given")
+    try:
+        erased = open_fields(raw, model, event_id, keys)
+    except ValueError as exc:
+        raise UndecodableEvent(f"{model.TYPE}: {exc}") from None
+    try:
+        if version != model.VERSION:
+            raw = upcast(model.TYPE, version, raw)
+        try:
+            return model.model_validate(raw), erased
+        except ValidationError as exc:  # an erased field of a constrained type (an e-mail): validate a stand-in
+            bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]} & set(erased)
+            if not bad:
+                raise
+            return model.model_validate({**raw, **{name: ERASED_STAND_IN for name in bad}}), erased
+    except UpcastError as exc:
+        raise UndecodableEvent(str(exc)) from None
+    except (ValidationError, KeyError, TypeError) as exc:
+        raise UndecodableEvent(f"{model.TYPE} v{version} failed validation: {exc}") from None
+
+
+#: What an erased field is validated as when the placeholder does not fit its type (it reads as the placeholder).
+ERASED_STAND_IN = "erased@example.com"
+
+
 def header_map(headers: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in headers or ():
@@ -68,8 +106,10 @@ def header_map(headers: Any) -> dict[str, str]:
     return out
 
 
-def decode(headers: Any, value: bytes | None) -> Envelope[Any]:
-    """Parse a binary-mode CloudEvent, upcasting old schema versions. Raises UndecodableEvent."""
+def decode(headers: Any, value: bytes | None, keys: KeyLookup | None = None) -> Envelope[Any]:
+    """Parse a binary-mode CloudEvent, upcasting old schema versions, decrypting its personal fields with `keys`
+    (shared.personal: a destroyed key reads as the placeholder). Raises UndecodableEvent; KeyNotFound when a key
+    is not known (yet), KeysNeeded when the event is encrypted and no keys were given."""
     h = header_map(headers)
     missing = [name for name in _REQUIRED if f"ce_{name}" not in h]
     if missing:
@@ -89,7 +129,10 @@ def decode(headers: Any, value: bytes | None) -> Envelope[Any]:
         raise UndecodableEvent(f"ce_schemaversion {h.get('ce_schemaversion')!r} is not an integer") from None
     if value is None:
         raise UndecodableEvent("message has no value")
-    if version == model.VERSION and value[:1] == b"{":
+    erased: list[str] = []
+    if model.PERSONAL_FIELDS and might_be_sealed(value):
+        data, erased = _opened(model, version, value, h["ce_id"], keys)
+    elif version == model.VERSION and value[:1] == b"{":
         try:  # the common case: today's version, parsed and validated in one pass by pydantic-core
             data = model.model_validate_json(value)
         except ValidationError as exc:
@@ -109,6 +152,8 @@ def decode(headers: Any, value: bytes | None) -> Envelope[Any]:
             raise UndecodableEvent(str(exc)) from None
         except (ValidationError, KeyError, TypeError) as exc:
             raise UndecodableEvent(f"{model.TYPE} v{version} failed validation: {exc}") from None
+    if erased:  # a field whose key is gone reads as the placeholder, whatever its type asks of it
+        data = data.model_copy(update={name: PLACEHOLDER for name in erased if isinstance(getattr(data, name), str)})
     try:
         return _ENVELOPE(
             id=h["ce_id"],

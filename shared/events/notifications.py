@@ -35,6 +35,7 @@ class NotificationSent(_Notification):
 
 
 class NotificationFailed(_Notification):
+    PERSONAL_FIELDS: ClassVar[dict[str, str]] = {"reason": "text:recipient_id"}
     TYPE: ClassVar[str] = "tandem.notifications.NotificationFailed"
 
     reason: str

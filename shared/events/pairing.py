@@ -58,6 +58,12 @@ class ProgramClosed(_Pairing):
 class ParticipantProfile(EventPayload):
     """Everything the programme knows of a participant. The only payload shape with personal data."""
 
+    PERSONAL_FIELDS: ClassVar[dict[str, str]] = {
+        "display_name": "identity:employee_id",
+        "email": "identity:employee_id",
+        "goal": "text:participant_id",
+    }
+
     PERSONAL_DATA: ClassVar[bool] = True
     SOURCE: ClassVar[str] = SOURCE
     SUBJECT_FIELD: ClassVar[str] = "participant_id"
@@ -153,6 +159,11 @@ class MatchRunCompleted(_Pairing):
     reporting lines the hard rule read, so the decision can be replayed exactly from the log.
     """
 
+    PERSONAL_FIELDS: ClassVar[dict[str, str]] = {
+        "proposals[].rationale": "pair:proposal_id",
+        "proposals[].reasons": "pair:proposal_id",
+    }
+
     TYPE: ClassVar[str] = "tandem.pairing.MatchRunCompleted"
     VERSION: ClassVar[int] = 2
     SUBJECT_FIELD: ClassVar[str] = "match_run_id"
@@ -182,6 +193,7 @@ class _PairEvent(_Pairing):
 
 
 class PairCreated(_PairEvent):
+    PERSONAL_FIELDS: ClassVar[dict[str, str]] = {"rationale": "pair:pair_id", "reasons": "pair:pair_id"}
     TYPE: ClassVar[str] = "tandem.pairing.PairCreated"
 
     mentor_id: Id
@@ -205,6 +217,7 @@ class PairCreated(_PairEvent):
 
 
 class PairPaused(_PairEvent):
+    PERSONAL_FIELDS: ClassVar[dict[str, str]] = {"reason": "text:pair_id"}
     TYPE: ClassVar[str] = "tandem.pairing.PairPaused"
 
     reason: str = ""
@@ -215,6 +228,7 @@ class PairResumed(_PairEvent):
 
 
 class PairEnded(_PairEvent):
+    PERSONAL_FIELDS: ClassVar[dict[str, str]] = {"note": "text:pair_id"}
     TYPE: ClassVar[str] = "tandem.pairing.PairEnded"
 
     reason: PairEndReason
@@ -232,6 +246,8 @@ class PairExtended(_PairEvent):
 class PairProposed(_PairEvent):
     """A proposal awaits both people's consent before it becomes a pair."""
 
+    PERSONAL_FIELDS: ClassVar[dict[str, str]] = {"rationale": "pair:pair_id", "reasons": "pair:pair_id"}
+
     TYPE: ClassVar[str] = "tandem.pairing.PairProposed"
 
     mentor_id: Id
@@ -244,6 +260,7 @@ class PairProposed(_PairEvent):
 
 
 class PairDeclined(_PairEvent):
+    PERSONAL_FIELDS: ClassVar[dict[str, str]] = {"reason": "text:pair_id"}
     TYPE: ClassVar[str] = "tandem.pairing.PairDeclined"
 
     declined_by: Id
@@ -255,6 +272,8 @@ FlagRule = Literal["reporting_line", "shared_language"]
 
 class PairFlagged(_PairEvent):
     """A change in the directory (a reorganisation) made a live pair break a hard rule."""
+
+    PERSONAL_FIELDS: ClassVar[dict[str, str]] = {"detail": "pair:pair_id"}
 
     TYPE: ClassVar[str] = "tandem.pairing.PairFlagged"
 
@@ -270,6 +289,8 @@ class PairFlagged(_PairEvent):
 
 class PairFlagResolved(_PairEvent):
     """HR kept the pair (with the reason), ended it to rematch, or a later change cleared the conflict."""
+
+    PERSONAL_FIELDS: ClassVar[dict[str, str]] = {"reason": "text:pair_id"}
 
     TYPE: ClassVar[str] = "tandem.pairing.PairFlagResolved"
 

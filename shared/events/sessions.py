@@ -27,6 +27,11 @@ class _Sessions(EventPayload):
 class AgreementConfirmed(_Sessions):
     """One side of a pair confirmed the mentorship agreement; both must before the first session."""
 
+    PERSONAL_FIELDS: ClassVar[dict[str, str]] = {
+        "meeting_rhythm": "text:pair_id",
+        "learning_focus": "text:participant_id",
+    }
+
     TYPE: ClassVar[str] = "tandem.sessions.AgreementConfirmed"
     SUBJECT_FIELD: ClassVar[str] = "pair_id"
 
@@ -38,6 +43,7 @@ class AgreementConfirmed(_Sessions):
 
 
 class GoalSet(_Sessions):
+    PERSONAL_FIELDS: ClassVar[dict[str, str]] = {"description": "text:pair_id"}
     TYPE: ClassVar[str] = "tandem.sessions.GoalSet"
     SUBJECT_FIELD: ClassVar[str] = "goal_id"
 
@@ -65,6 +71,7 @@ class ConfidenceRated(_Sessions):
 
 
 class SessionScheduled(_Sessions):
+    PERSONAL_FIELDS: ClassVar[dict[str, str]] = {"agenda": "text:pair_id"}
     TYPE: ClassVar[str] = "tandem.sessions.SessionScheduled"
     SUBJECT_FIELD: ClassVar[str] = "session_id"
 
@@ -86,6 +93,7 @@ class SessionRescheduled(_Sessions):
 
 
 class SessionCancelled(_Sessions):
+    PERSONAL_FIELDS: ClassVar[dict[str, str]] = {"reason": "text:pair_id"}
     TYPE: ClassVar[str] = "tandem.sessions.SessionCancelled"
     SUBJECT_FIELD: ClassVar[str] = "session_id"
 
@@ -95,6 +103,7 @@ class SessionCancelled(_Sessions):
 
 
 class SessionLogged(_Sessions):
+    PERSONAL_FIELDS: ClassVar[dict[str, str]] = {"action_items": "text:pair_id"}
     TYPE: ClassVar[str] = "tandem.sessions.SessionLogged"
     SUBJECT_FIELD: ClassVar[str] = "session_id"
 
@@ -112,6 +121,11 @@ class FeedbackSubmitted(_Sessions):
     Mentee questions: productivity_gain, minutes_saved_per_day, new_business_opportunity (+ text).
     Mentor questions: team_productivity_gain, career_benefit.
     """
+
+    PERSONAL_FIELDS: ClassVar[dict[str, str]] = {
+        "opportunity_text": "text:author_id",
+        "confidential_comment": "text:author_id",
+    }
 
     TYPE: ClassVar[str] = "tandem.sessions.FeedbackSubmitted"
     CONFIDENTIAL_FIELDS: ClassVar[tuple[str, ...]] = ("confidential_comment",)

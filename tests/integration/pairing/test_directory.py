@@ -25,7 +25,7 @@ from tests import auth, builders
 from tests.cli import cli_env, tandem
 from tests.conftest import Running, ServeFactory
 from tests.directory import pair, token
-from tests.kafka_helpers import eventually, produce, read_topic
+from tests.kafka_helpers import eventually, produce, read_topic, topic_keys
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -158,13 +158,15 @@ async def test_the_reporting_line_walks_the_whole_org_chart_and_a_late_manager_f
 
     await wait_published(svc.host.pool)
     records = await read_topic(infra.kafka_bootstrap, svc.host.topics.directory, expect=3)
-    events = [decode(r.headers, r.value) for r in records]
+    keys = await topic_keys(infra.kafka_bootstrap, svc.host.topics.keys)
+    events = [decode(r.headers, r.value, keys) for r in records]
     by_employee = {e.data.employee_id: e for e in events if e.type == "tandem.directory.EmployeeHired"}
     assert by_employee[e2].data.origin == "hr_event"
     assert by_employee[e2].data.source_event_id == hired.id
     assert by_employee[e2].causationid == hired.id
     pairing_events = await read_topic(infra.kafka_bootstrap, svc.host.topics.pairing, expect=10)
-    assert "tandem.pairing.PairFlagged" in {decode(r.headers, r.value).type for r in pairing_events}
+    keys = await topic_keys(infra.kafka_bootstrap, svc.host.topics.keys)
+    assert "tandem.pairing.PairFlagged" in {decode(r.headers, r.value, keys).type for r in pairing_events}
 
 
 async def test_hr_events_out_of_order_duplicated_or_invalid(serve: ServeFactory, infra: Infra) -> None:
@@ -203,7 +205,8 @@ async def test_hr_events_out_of_order_duplicated_or_invalid(serve: ServeFactory,
 
     await wait_published(svc.host.pool)
     records = await read_topic(infra.kafka_bootstrap, svc.host.topics.directory, expect=4)
-    mine = [decode(r.headers, r.value) for r in records]
+    keys = await topic_keys(infra.kafka_bootstrap, svc.host.topics.keys)
+    mine = [decode(r.headers, r.value, keys) for r in records]
     mine = [x for x in mine if x.data.employee_id == e]
     assert [x.type.rsplit(".", 1)[1] for x in mine] == [
         "EmployeeHired",
@@ -297,8 +300,9 @@ async def test_a_reorganisation_flags_pairs_and_hr_keeps_one_and_ends_the_other(
         assert (cleared["state"], cleared["flag"], cleared["pause_cause"]) == ("active", None, None)
 
     await wait_published(svc.host.pool)
+    keys = await topic_keys(infra.kafka_bootstrap, svc.host.topics.keys)
     types = [
-        decode(r.headers, r.value).type.rsplit(".", 1)[1]
+        decode(r.headers, r.value, keys).type.rsplit(".", 1)[1]
         for r in await read_topic(infra.kafka_bootstrap, svc.host.topics.pairing, expect=12)
     ]
     assert types.count("PairFlagged") == 3
@@ -524,8 +528,9 @@ async def test_who_was_the_manager_on_a_date_and_a_match_run_can_be_replayed_fro
     records = await read_topic(infra.kafka_bootstrap, svc.host.topics.directory, expect=5)
     directory_types = {m.TYPE for m in DIRECTORY_EVENTS}
     state: dict[str, directory.Employee | None] = {}
+    keys = await topic_keys(infra.kafka_bootstrap, svc.host.topics.keys)
     for r in records:
-        env_ = decode(r.headers, r.value)
+        env_ = decode(r.headers, r.value, keys)
         applies = env_.type in directory_types and env_.type != "tandem.directory.EmployeeChangeIgnored"
         if applies and env_.tenant == "default" and env_.data.revision <= run["directory_revision"]:
             state[env_.data.employee_id] = directory.evolve(state.get(env_.data.employee_id), env_.data)

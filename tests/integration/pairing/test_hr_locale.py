@@ -9,7 +9,7 @@ from shared.events.pairing import ProgramLaunched
 from shared.infra import Infra
 from tests import auth, builders
 from tests.conftest import ServeFactory
-from tests.kafka_helpers import read_topic
+from tests.kafka_helpers import read_topic, topic_keys
 
 
 async def test_the_api_takes_returns_and_checks_the_hr_language(serve: ServeFactory, infra: Infra) -> None:
@@ -38,7 +38,8 @@ async def test_the_api_takes_returns_and_checks_the_hr_language(serve: ServeFact
 
     # only the two programmes were launched, each with its language; nothing of the refused ones was published
     records = await read_topic(infra.kafka_bootstrap, svc.host.topics.pairing, expect=2)
-    events = [decode(r.headers, r.value) for r in records]
+    keys = await topic_keys(infra.kafka_bootstrap, svc.host.topics.keys)
+    events = [decode(r.headers, r.value, keys) for r in records]
     assert not [e for e in events if getattr(e.data, "programme_id", None) in refused_ids]
     launched = {
         e.data.programme_id: e.data.hr_locale

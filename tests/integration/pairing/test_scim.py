@@ -17,7 +17,7 @@ from shared.infra import Infra
 from tests import auth, builders
 from tests.conftest import Running, ServeFactory
 from tests.directory import enrolment, provision, token
-from tests.kafka_helpers import read_topic
+from tests.kafka_helpers import read_topic, topic_keys
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -224,7 +224,8 @@ async def test_entra_style_provisioning(serve: ServeFactory, infra: Infra) -> No
         assert (employee["status"], employee["left_on"], employee["grade"]) == ("active", None, alice["grade"])
 
     records = await read_topic(infra.kafka_bootstrap, svc.host.topics.directory, expect=8)
-    events = [decode(r.headers, r.value) for r in records]
+    keys = await topic_keys(infra.kafka_bootstrap, svc.host.topics.keys)
+    events = [decode(r.headers, r.value, keys) for r in records]
     mine = [e for e in events if e.subject == alice["employee_id"]]
     kinds = [e.type.rsplit(".", 1)[1] for e in mine]
     assert kinds.count("EmployeeHired") == 3  # hired, back after "False", re-hired after the delete
@@ -416,7 +417,10 @@ async def test_scim_deactivation_withdraws_an_enrolled_participant(serve: ServeF
         assert (await api.get(f"/participants/{mentee['participant_id']}")).json()["status"] == "enrolled"
 
     records = await read_topic(infra.kafka_bootstrap, svc.host.topics.pairing, expect=6)
-    ended = [decode(r.headers, r.value) for r in records if dict(r.headers)["ce_type"] == b"tandem.pairing.PairEnded"]
+    keys = await topic_keys(infra.kafka_bootstrap, svc.host.topics.keys)
+    ended = [
+        decode(r.headers, r.value, keys) for r in records if dict(r.headers)["ce_type"] == b"tandem.pairing.PairEnded"
+    ]
     assert [(e.data.pair_id, e.data.reason) for e in ended] == [(pair_id, "left_company")]
 
 
@@ -458,7 +462,8 @@ async def test_a_new_employee_number_renumbers_the_employee_everywhere(serve: Se
         assert (await api.get(f"/directory/employees/{new_number}")).status_code == 200
 
     records = await read_topic(infra.kafka_bootstrap, svc.host.topics.directory, expect=4)
-    events = [decode(r.headers, r.value) for r in records]
+    keys = await topic_keys(infra.kafka_bootstrap, svc.host.topics.keys)
+    events = [decode(r.headers, r.value, keys) for r in records]
     renumbered = [e for e in events if e.type == "tandem.directory.EmployeeRenumbered"]
     assert [(e.data.previous_employee_id, e.data.employee_id) for e in renumbered] == [
         (boss["employee_id"], new_number)

@@ -13,7 +13,7 @@ from shared.events.sessions import SessionCancelled
 from tests import auth
 from tests.conftest import ServeFactory
 from tests.integration.sessions.flows import agree, programme_with_pairs
-from tests.kafka_helpers import eventually, produce, read_topic
+from tests.kafka_helpers import eventually, produce, read_topic, topic_keys
 
 
 async def test_the_sessions_of_an_ended_pair_that_were_still_to_come_are_cancelled_once(
@@ -64,13 +64,15 @@ async def test_the_sessions_of_an_ended_pair_that_were_still_to_come_are_cancell
     assert await host.pool.fetchval(cancels) == 3  # one by hand, two by the end of the pair
     # the cancellations are caused by the PairEnded (same correlation, causation = its id)
     records = await read_topic(host.settings.kafka_bootstrap_servers, host.topics.pairing, expect=1, timeout=5)
-    ended = [e for e in (decode(r.headers, r.value) for r in records) if e.type == PairEnded.TYPE]
+    keys = await topic_keys(host.settings.kafka_bootstrap_servers, host.topics.keys)
+    ended = [e for e in (decode(r.headers, r.value, keys) for r in records) if e.type == PairEnded.TYPE]
     assert len(ended) == 1
     [end] = ended
     published = await read_topic(host.settings.kafka_bootstrap_servers, host.topics.sessions, expect=1, timeout=5)
+    keys = await topic_keys(host.settings.kafka_bootstrap_servers, host.topics.keys)
     caused = [
         e
-        for e in (decode(r.headers, r.value) for r in published)
+        for e in (decode(r.headers, r.value, keys) for r in published)
         if e.causationid == end.id and isinstance(e.data, SessionCancelled)
     ]
     assert sorted(e.data.session_id for e in caused) == sorted([ids["next"], ids["later"]])
@@ -79,7 +81,8 @@ async def test_the_sessions_of_an_ended_pair_that_were_still_to_come_are_cancell
     assert host.consumer is not None
     consumer = host.consumer
     duplicates = consumer.stats.duplicates
-    [record] = [r for r in records if decode(r.headers, r.value).id == end.id]
+    keys = await topic_keys(host.settings.kafka_bootstrap_servers, host.topics.keys)
+    [record] = [r for r in records if decode(r.headers, r.value, keys).id == end.id]
     await produce(
         host.settings.kafka_bootstrap_servers, host.topics.pairing, [(record.key, record.value, list(record.headers))]
     )
