@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
+import secrets
 import statistics
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,9 +16,11 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from shared import personal
 from shared.events import Envelope, encode
 from shared.events import pairing as p
 from shared.events import sessions as s
+from shared.registry import owner_of
 from shared.topics import Topics
 
 TOPICS = ["prompt-writing", "office-copilots", "data-analysis", "ai-agents", "ai-risk-policy"]
@@ -43,8 +47,11 @@ def summary_ms(values: list[float]) -> dict[str, float]:
     }
 
 
-def programme_events(n_events: int, seed: int = 7) -> Iterator[Envelope[Any]]:
-    """A realistic programme's log: launch, enrolments, pairs, then each pair's life (about 50 events each)."""
+def programme_events(n_events: int, seed: int = 7, *, texts: bool = False) -> Iterator[Envelope[Any]]:
+    """A realistic programme's log: launch, enrolments, pairs, then each pair's life (about 50 events each).
+    With `texts`, people also write what they do in a real programme: goals at enrolment, a rationale, agendas,
+    action items and feedback comments (the personal fields that get encrypted)."""
+    said = (lambda text: text) if texts else (lambda text: "")
     rnd = random.Random(seed)
     t0 = datetime(2026, 1, 12, 9, tzinfo=UTC)
     prog = "bench-programme"
@@ -78,11 +85,19 @@ def programme_events(n_events: int, seed: int = 7) -> Iterator[Envelope[Any]]:
                     languages=["en"],
                     teach_topics={"ai-agents": 3} if role == "mentor" else {},
                     learn_topics={"ai-agents": 2} if role == "mentee" else {},
+                    goal=said(f"Person {pid} wants to draft board reports with an assistant"),
                 ),
                 time=when,
             )
         yield Envelope.new(
-            p.PairCreated(pair_id=pair, programme_id=prog, mentor_id=mentor, mentee_id=mentee), time=when
+            p.PairCreated(
+                pair_id=pair,
+                programme_id=prog,
+                mentor_id=mentor,
+                mentee_id=mentee,
+                rationale=said(f"covers 1 of Person {mentee}'s 1 goals: AI agents; both speak English"),
+            ),
+            time=when,
         )
         produced += 3
         life: list[Any] = []
@@ -112,7 +127,12 @@ def programme_events(n_events: int, seed: int = 7) -> Iterator[Envelope[Any]]:
             start = when + timedelta(days=14 * j)
             life.append(
                 s.SessionScheduled(
-                    pair_id=pair, programme_id=prog, session_id=sid, starts_at=start, duration_minutes=45
+                    pair_id=pair,
+                    programme_id=prog,
+                    session_id=sid,
+                    starts_at=start,
+                    duration_minutes=45,
+                    agenda=said("Walk through last week's prompts and build one agent together"),
                 )
             )
             if j % 4 == 3:
@@ -135,6 +155,7 @@ def programme_events(n_events: int, seed: int = 7) -> Iterator[Envelope[Any]]:
                     minutes=45,
                     topics=["ai-agents"],
                     tools=["ChatGPT"],
+                    action_items=[said("Try the meeting-notes agent"), said("Share two prompts")] if texts else [],
                 )
             )
             for fb_who, fb_role in ((mentee, "mentee"), (mentor, "mentor")):
@@ -143,6 +164,8 @@ def programme_events(n_events: int, seed: int = 7) -> Iterator[Envelope[Any]]:
                     if fb_role == "mentee"
                     else {"team_productivity_gain": rnd.random() < 0.7}
                 )
+                if texts:
+                    extra["confidential_comment"] = "The sessions run over; we could keep them to 45 minutes"
                 life.append(
                     s.FeedbackSubmitted(
                         pair_id=pair,
@@ -169,7 +192,30 @@ def programme_events(n_events: int, seed: int = 7) -> Iterator[Envelope[Any]]:
         k += 1
 
 
-async def produce_events(bootstrap: str, topics: Topics, envs: Iterator[Envelope[Any]]) -> int:
+def sealer(keys: dict[str, bytes], *, tenant: str = "default") -> Callable[[Envelope[Any]], bytes]:
+    """What the outbox writes for an event (shared.outbox.append: personal fields sealed under their data keys),
+    without a database: keys are made up in `keys` (key id -> data key) as they are first needed."""
+
+    def value(env: Envelope[Any]) -> bytes:
+        cls = type(env.data)
+        if not cls.PERSONAL_FIELDS:
+            return encode(env).value
+        data = env.data.model_dump(mode="json")
+        for path, container, name, scope in list(personal.fields_of(data, cls)):
+            key_id = scope.key_id(owner_of(env.source), tenant)
+            key = keys.setdefault(key_id, secrets.token_bytes(32))
+            container[name] = personal.encrypt(container[name], key, env.id, path, key_id)
+        return json.dumps(data, separators=(",", ":")).encode()
+
+    return value
+
+
+async def produce_events(
+    bootstrap: str,
+    topics: Topics,
+    envs: Iterator[Envelope[Any]],
+    value_of: Callable[[Envelope[Any]], bytes] | None = None,
+) -> int:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024)
     await producer.start()
     n = 0
@@ -177,9 +223,8 @@ async def produce_events(bootstrap: str, topics: Topics, envs: Iterator[Envelope
         futures = []
         for env in envs:
             rec = encode(env)
-            futures.append(
-                await producer.send(topics.for_source(env.source), rec.value, key=rec.key, headers=rec.headers)
-            )
+            value = rec.value if value_of is None else value_of(env)
+            futures.append(await producer.send(topics.for_source(env.source), value, key=rec.key, headers=rec.headers))
             n += 1
             if len(futures) >= 5000:
                 for f in futures:

@@ -57,8 +57,8 @@ PLACEHOLDER = "[erased]"
 KINDS = ("identity", "pair", "text")
 #: The outbox rows that carry keys to the key topic (not events: never chained, deleted when the key is destroyed).
 KEY_RECORD_TYPE = "tandem.keys.DataKey"
-_MARK = b'"enc":1'
-_KEY_IDS = re.compile(rb'"enc":1,"k":"((?:[^"\\]|\\.)*)"')
+_MARK = b'"enc"'
+_KEY_IDS = re.compile(rb'"enc"\s*:\s*1\s*,\s*"k"\s*:\s*"((?:[^"\\]|\\.)*)"')
 KEK_VARIABLE = "TANDEM_KEK_FILE"
 KEK_PREVIOUS_VARIABLE = "TANDEM_KEK_PREVIOUS_FILES"
 

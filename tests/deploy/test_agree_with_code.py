@@ -254,9 +254,11 @@ def test_topics_are_the_codes(overlay: str) -> None:
     for name, spec in rendered.items():
         assert spec["partitions"] == topics.partitions == 6, name
         assert spec["replicas"] == topics.replication_factor, name
-        assert {k: str(v) for k, v in spec["config"].items() if k in topics.configs} == topics.configs, name
+        declared = topics.configs_for(name)
+        assert {k: str(v) for k, v in spec["config"].items() if k in declared} == declared, name
         assert spec["config"]["retention.ms"] == "-1"
         assert spec["config"]["min.insync.replicas"] == (2 if overlay == "production" else 1)
+    assert rendered[topics.keys]["config"]["cleanup.policy"] == "compact"  # the data keys: latest record per key
     (pool,) = of_kind(docs, "KafkaNodePool")
     assert pool["spec"]["replicas"] == replicas
     kafka = named(docs, "Kafka", manifests.KAFKA_CLUSTER)["spec"]["kafka"]
@@ -279,8 +281,9 @@ def test_acls_follow_what_each_service_publishes_and_consumes(overlay: str) -> N
     for s in registry.SERVICES:
         granted = _granted(docs, f"tandem-{s.name}")
         may_write = set(s.owned_topics(topics)) | ({topics.dead_letter(s.name)} if s.consumes else set())
+        may_write.add(topics.keys)  # its own data keys (shared.personal)
         assert {name for (kind, name), ops in granted.items() if "Write" in ops} == may_write
-        for t in s.consumed_topics(topics):
+        for t in [*s.consumed_topics(topics), topics.keys]:  # everyone's data keys, mirrored
             assert "Read" in granted[("topic", t)], f"{s.name} cannot read {t}"
         for t in declared:
             assert {"Describe", "DescribeConfigs"} <= granted[("topic", t)], f"{s.name} cannot describe {t}"

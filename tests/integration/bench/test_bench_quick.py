@@ -37,6 +37,7 @@ def test_the_benchmark_command_runs_them_all_and_writes_the_results(tmp_path: Pa
     for ratio in (
         "ratio_score_optimal_over_greedy",
         "ratio_replay_over_min_raw",
+        "ratio_decrypting_over_plain",
         "ratio_p99_e2e_over_bare",
         "ratio_relay_over_bare",
         "ratio_live_over_bare",
