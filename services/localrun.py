@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from shared import registry, stack
+from shared import personal, registry, stack
 from shared.db import ensure_database, shown, with_database
 from shared.localstack import EmbeddedKafka, EmbeddedPostgres, free_port
 from shared.topics import Topics, ensure_topics
@@ -133,6 +133,17 @@ class LocalSystem:
             # (TANDEM_BROKER_LOSS=recover, set below) and republishes its kept outbox, in order.
             self.say("           a fresh broker: each service republishes the events it kept")
 
+    def kek_file(self) -> Path:
+        """The local stack's key-encryption key (shared.personal): made once, kept with the data it protects, this
+        user's only. In a cluster it is a Secret (deploy/), or a cloud KMS behind the same interface."""
+        path = self.data_dir / "kek"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(personal.new_kek_text())
+            self.say(f"keys       a new key-encryption key for personal data in {path}")
+        return path
+
     def start_services(self) -> None:
         logs = self.data_dir / "logs"
         logs.mkdir(exist_ok=True)
@@ -154,6 +165,7 @@ class LocalSystem:
                 }
             )
             env.setdefault("TANDEM_CREATE_DATABASE", "true")  # the local stack makes its own databases
+            env.setdefault(personal.KEK_VARIABLE, str(self.kek_file()))  # the key-encryption key of personal data
             env.setdefault("TANDEM_LOG_FORMAT", "text")  # a person reads these logs (production: json)
             if self.mail is not None:
                 env.setdefault("NOTIFICATIONS_SMTP_HOST", "127.0.0.1")

@@ -480,8 +480,8 @@ async def _to_key_topic(
     await conn.execute(
         "INSERT INTO outbox (event_id, event_type, topic, key, subject, headers, payload, occurred_at, tenant) "
         "VALUES ($1, $2, $3, $4, $4, $5, $6, clock_timestamp(), $7) ON CONFLICT (event_id) DO NOTHING",
-        row_id, KEY_RECORD_TYPE, topics.keys, key_id, [["content-type", "application/json"]], _key_record(record),
-        tenant,
+        row_id, KEY_RECORD_TYPE, topics.keys, key_id, [["ce_id", row_id], ["content-type", "application/json"]],
+        _key_record(record), tenant,
     )  # fmt: skip
 
 

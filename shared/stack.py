@@ -110,6 +110,9 @@ class Stack:
             for name, url in self.databases.items():
                 if name in registry.NAMES:
                     found[f"{registry.service(name).prefix}DATABASE_URL"] = url
+        kek = Path(self.data_dir) / "kek"  # the key-encryption key `tandem up` made for the data it keeps
+        if not env.get("TANDEM_KEK_FILE") and kek.exists():
+            found["TANDEM_KEK_FILE"] = str(kek)
         for name, url in self.services.items():
             variable = f"{registry.service(name).prefix}URL" if name in registry.NAMES else None
             if variable is not None and not env.get(variable):
