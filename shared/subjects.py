@@ -1,0 +1,92 @@
+"""Subject access (GDPR art. 15): everything one service holds about one person, read from its own database.
+
+Each service names its sections (`Section`: a name and one SQL query) and how it finds the person's participant
+ids (each enrolment in a programme is one participant id: most rows name those, not the employee id). `read`
+runs them in the caller's tenant and answers
+
+    {"service", "tenant", "employee_id", "read_at", "known", "records": {<section>: [rows]}}
+
+with every column of every row, as stored (free text in plain, confidential comments included: it is the
+person's own data). `known` is false, and every section empty, when nothing names the person. The route that
+answers it records the read (SensitiveDataAccessed) in the same transaction; `tandem subject export` and the HR
+console put the three services' answers into one document (`document`).
+
+A query's parameters: `$1` the tenant, `$2` the employee id, `$3` the person's participant ids (text[]); a
+query uses those it needs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.db import Conn
+
+#: What every subject access read is recorded as (SensitiveDataAccessed.what).
+WHAT = "subject access (GDPR art. 15)"
+#: The note of the route in the access matrices.
+NOTE = "everything the service holds about one person (GDPR art. 15); every read is recorded"
+_PARAMETER = re.compile(r"\$(\d+)")
+
+
+@dataclass(frozen=True)
+class Section:
+    """One kind of record about the person: its name in the answer, and the query that reads its rows."""
+
+    name: str
+    sql: str
+
+    def parameters(self) -> int:
+        """How many of ($1 tenant, $2 employee id, $3 participant ids) the query uses."""
+        used = [int(n) for n in _PARAMETER.findall(self.sql)]
+        if not used or max(used) > 3:
+            raise ValueError(f"section {self.name}: use $1 (tenant), $2 (employee id), $3 (participant ids)")
+        return max(used)
+
+
+@dataclass(frozen=True)
+class Subjects:
+    """A service's answer to subject access: how it finds the person's participant ids, and its sections."""
+
+    service: str
+    #: A query of ($1 tenant, $2 employee id) whose first column is a participant id of the person.
+    participant_ids: str
+    sections: Sequence[Section]
+
+    def __post_init__(self) -> None:
+        names = [s.name for s in self.sections]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.service}: section names repeat: {names}")
+        for section in self.sections:
+            section.parameters()
+
+
+async def read(conn: Conn, subjects: Subjects, tenant: str, employee_id: str) -> dict[str, Any]:
+    """Everything `subjects.service` holds about the employee in the tenant, as one answer (see the module)."""
+    ids = [str(r[0]) for r in await conn.fetch(subjects.participant_ids, tenant, employee_id)]
+    arguments: tuple[Any, ...] = (tenant, employee_id, ids)
+    records: dict[str, list[dict[str, Any]]] = {}
+    for section in subjects.sections:
+        rows = await conn.fetch(section.sql, *arguments[: section.parameters()])
+        records[section.name] = [dict(r) for r in rows]
+    return {
+        "service": subjects.service,
+        "tenant": tenant,
+        "employee_id": employee_id,
+        "read_at": datetime.now(UTC).isoformat(),
+        "known": any(records.values()),
+        "records": records,
+    }
+
+
+def document(employee_id: str, tenant: str, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """The one document of a subject access export: each service's answer under its name, as it answered."""
+    return {
+        "employee_id": employee_id,
+        "tenant": tenant,
+        "exported_at": datetime.now(UTC).isoformat(),
+        "services": dict(answers),
+    }
