@@ -17,11 +17,14 @@ query uses those it needs.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import httpx
 
 from shared.db import Conn
 
@@ -90,3 +93,53 @@ def document(employee_id: str, tenant: str, answers: Mapping[str, Any]) -> dict[
         "exported_at": datetime.now(UTC).isoformat(),
         "services": dict(answers),
     }
+
+
+class ExportFailed(Exception):
+    """A service did not give its part of an export: the message names it and why (one line)."""
+
+
+async def collect(
+    urls: Mapping[str, str], token: str, employee_id: str, *, tenant: str | None = None, timeout: float = 30.0
+) -> dict[str, Any]:
+    """Ask each service (name -> base URL) for its answer with the HR token, and put them into one document.
+    Raises ExportFailed naming the first service that does not answer with its part (unreachable, refused, or
+    an answer of another tenant than `tenant`): never a document with a part missing."""
+
+    async def ask(client: httpx.AsyncClient, service: str, url: str) -> dict[str, Any]:
+        where = f"{url.rstrip('/')}/subjects/{employee_id}"
+        try:
+            response = await client.get(where)
+        except httpx.HTTPError as exc:
+            raise ExportFailed(f"{service} ({url}) does not answer: {type(exc).__name__}: {exc}".rstrip(": ")) from None
+        if response.status_code != 200:
+            raise ExportFailed(f"{service} ({url}) answered {response.status_code}: {_message(response)}")
+        try:
+            answer: Any = response.json()
+        except ValueError:
+            raise ExportFailed(f"{service} ({url}) answered something that is not JSON") from None
+        if not isinstance(answer, dict) or answer.get("service") != service or "records" not in answer:
+            raise ExportFailed(f"{service} ({url}) answered something that is not its subject access answer")
+        if tenant is not None and answer.get("tenant") != tenant:
+            raise ExportFailed(
+                f"{service} answered for tenant {answer.get('tenant')!r}, not {tenant!r}: "
+                "the token is of another tenant"
+            )
+        return answer
+
+    headers = {"authorization": f"Bearer {token}", "accept": "application/json"}
+    async with httpx.AsyncClient(headers=headers, timeout=timeout) as client:
+        answers = await asyncio.gather(*(ask(client, name, url) for name, url in urls.items()))
+    tenants = {a["tenant"] for a in answers}
+    if len(tenants) != 1:
+        raise ExportFailed(f"the services answered for different tenants: {sorted(map(str, tenants))}")
+    return document(employee_id, tenants.pop(), dict(zip(urls, answers, strict=True)))
+
+
+def _message(response: Any) -> str:
+    """The service's own error message (shared.http's shape), else the start of the body."""
+    try:
+        error = response.json().get("error") or {}
+        return str(error.get("message") or response.text[:200])
+    except (ValueError, AttributeError):
+        return str(response.text[:200]).replace("\n", " ")
