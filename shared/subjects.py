@@ -42,12 +42,15 @@ class Section:
     name: str
     sql: str
 
-    def parameters(self) -> int:
-        """How many of ($1 tenant, $2 employee id, $3 participant ids) the query uses."""
-        used = [int(n) for n in _PARAMETER.findall(self.sql)]
-        if not used or max(used) > 3:
+    def bound(self) -> tuple[str, tuple[int, ...]]:
+        """The query with only the parameters it uses, numbered from $1, and which of ($1 tenant, $2 employee id,
+        $3 participant ids) they are (0-based): Postgres cannot type a parameter a query does not use."""
+        used = sorted({int(n) for n in _PARAMETER.findall(self.sql)})
+        if not used or used[-1] > 3:
             raise ValueError(f"section {self.name}: use $1 (tenant), $2 (employee id), $3 (participant ids)")
-        return max(used)
+        number = {old: new for new, old in enumerate(used, start=1)}
+        sql = _PARAMETER.sub(lambda m: f"${number[int(m.group(1))]}", self.sql)
+        return sql, tuple(n - 1 for n in used)
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ class Subjects:
         if len(set(names)) != len(names):
             raise ValueError(f"{self.service}: section names repeat: {names}")
         for section in self.sections:
-            section.parameters()
+            section.bound()
 
 
 async def read(conn: Conn, subjects: Subjects, tenant: str, employee_id: str) -> dict[str, Any]:
@@ -73,7 +76,8 @@ async def read(conn: Conn, subjects: Subjects, tenant: str, employee_id: str) ->
     arguments: tuple[Any, ...] = (tenant, employee_id, ids)
     records: dict[str, list[dict[str, Any]]] = {}
     for section in subjects.sections:
-        rows = await conn.fetch(section.sql, *arguments[: section.parameters()])
+        sql, which = section.bound()
+        rows = await conn.fetch(sql, *(arguments[i] for i in which))
         records[section.name] = [dict(r) for r in rows]
     return {
         "service": subjects.service,

@@ -47,6 +47,12 @@ SUBJECTS = subjects.Subjects(
             f"SELECT * FROM sessions WHERE tenant = $1 AND pair_id IN ({_PAIRS}) ORDER BY starts_at, session_id",
         ),
         subjects.Section(
+            "webhook_deliveries",
+            "SELECT * FROM webhook_deliveries WHERE tenant = $1 AND (strpos(body, '\"' || $2::text || '\"') > 0 "
+            "OR EXISTS (SELECT 1 FROM unnest($3::text[]) AS i(id) WHERE strpos(body, '\"' || i.id || '\"') > 0)) "
+            "ORDER BY created_at, delivery_id",
+        ),
+        subjects.Section(
             "feedback_given",
             "SELECT * FROM feedback_given WHERE tenant = $1 AND author_id = ANY($3) ORDER BY session_id",
         ),
