@@ -22,11 +22,12 @@ from typing import Any
 import httpx
 import pytest
 
-from shared import registry
+from shared import registry, stack
 from shared.db import Conn
+from shared.identity_provider import LocalIdentityProvider
 from tests import auth, builders
 from tests.conftest import Running, ServeAllFactory
-from tests.directory import enrol
+from tests.directory import enrol, provision
 from tests.integration.notifications.servers import SmtpServer
 from tests.kafka_helpers import eventually
 
@@ -244,15 +245,16 @@ async def seed(system: System) -> Seeded:
     )
 
 
-async def export(system: System, employee_id: str, out: Path, *extra: str) -> tuple[int, str, str]:
-    """`tandem subject export` as a process, against the running services, with an HR token."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "TANDEM_STACK_FILE": "",
-        "TANDEM_TOKEN": auth.token("hr"),
-        **{f"{registry.service(name).prefix}URL": url for name, url in system.urls.items()},
-    }
+async def export(
+    system: System, employee_id: str, out: Path, *extra: str, stack_file: Path | None = None
+) -> tuple[int, str, str]:
+    """`tandem subject export` as a process, against the running services: with an HR token in TANDEM_TOKEN and
+    the services' URLs in the environment, or (`stack_file`) with neither, as against `tandem up`."""
+    env = {k: v for k, v in os.environ.items() if k != "TANDEM_TOKEN" and not k.endswith("_URL")}
+    env |= {"PYTHONPATH": str(ROOT), "TANDEM_STACK_FILE": str(stack_file or "")}
+    if stack_file is None:
+        env["TANDEM_TOKEN"] = auth.token("hr")
+        env |= {f"{registry.service(name).prefix}URL": url for name, url in system.urls.items()}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -464,6 +466,44 @@ async def test_another_tenant_learns_nothing_a_participant_is_refused_a_bad_id_i
             assert r.status_code == 200, r.text
             assert r.json()["known"] is False
             assert not any(r.json()["records"].values())
+
+
+async def test_against_the_local_stack_the_export_signs_in_as_its_hr_client(
+    system: System, tmp_path: Path, identity_provider: LocalIdentityProvider
+) -> None:
+    """Without TANDEM_TOKEN, a running `tandem up` (its stack file) gives the services' URLs and an HR token from
+    its provider (the `tandem-cli-hr` client, by client credentials)."""
+    person = builders.mentee()
+    async with auth.client(base_url=system.pairing.url) as hr:
+        await provision(hr, system.pairing.url, system.pairing.host, [person])
+    client = identity_provider.clients["tandem-cli-hr"]
+    found = stack.Stack(
+        pid=os.getpid(),  # alive: the file is used
+        started_at=stack.now(),
+        data_dir=str(tmp_path),
+        broker={"KAFKA_BOOTSTRAP_SERVERS": system.pairing.host.settings.kafka_bootstrap_servers},
+        database_url="postgresql://unused@127.0.0.1:1/unused",
+        databases={},
+        services=system.urls,
+        oidc={
+            "issuer": identity_provider.issuer,
+            "hr_client_id": client.client_id,
+            "hr_client_secret": client.secret or "",
+        },
+    )
+    out = tmp_path / "subject.json"
+    code, stdout, stderr = await export(system, person["employee_id"], out, stack_file=stack.write(tmp_path, found))
+    assert code == 0, stderr
+    assert f"written to {out}" in stdout
+    document = json.loads(_text(out))
+    assert document["tenant"] == auth.DEFAULT_TENANT
+    [record] = document["services"]["pairing"]["records"]["directory"]
+    assert record["email"] == person["email"]
+    assert [a["known"] for a in document["services"].values()] == [True, False, False]
+
+
+def _text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
 
 
 async def test_an_export_fails_naming_the_service_that_does_not_answer(system: System, tmp_path: Path) -> None:
