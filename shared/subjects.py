@@ -133,7 +133,12 @@ async def collect(
 
     headers = {"authorization": f"Bearer {token}", "accept": "application/json"}
     async with httpx.AsyncClient(headers=headers, timeout=timeout) as client:
-        answers = await asyncio.gather(*(ask(client, name, url) for name, url in urls.items()))
+        asked = await asyncio.gather(*(ask(client, name, url) for name, url in urls.items()), return_exceptions=True)
+    answers: list[dict[str, Any]] = []
+    for outcome in asked:  # every question answered or failed; the first service that failed is named
+        if isinstance(outcome, BaseException):
+            raise outcome
+        answers.append(outcome)
     tenants = {a["tenant"] for a in answers}
     if len(tenants) != 1:
         raise ExportFailed(f"the services answered for different tenants: {sorted(map(str, tenants))}")

@@ -8,6 +8,15 @@ from typing import Any
 from shared import subjects
 from shared.db import Conn
 
+#: HR's must-pair and never-pair entries of a programme's or a match run's policy, one row each
+#: ((mentor participant id, mentee participant id)); the section keeps those that name the person.
+_RULES = (
+    "SELECT '{of}' AS policy_of, x.programme_id, {run} AS match_run_id, r.rule, r.entry FROM {table} x "
+    "CROSS JOIN LATERAL (SELECT 'must_pair', e FROM jsonb_array_elements(coalesce(x.{policy}->'must_pair', '[]')) e "
+    "UNION ALL SELECT 'never_pair', e FROM jsonb_array_elements(coalesce(x.{policy}->'never_pair', '[]')) e) "
+    "AS r(rule, entry) WHERE x.tenant = $1"
+)
+
 SUBJECTS = subjects.Subjects(
     service="pairing",
     participant_ids="SELECT participant_id FROM participants WHERE tenant = $1 AND employee_id = $2",
@@ -30,6 +39,14 @@ SUBJECTS = subjects.Subjects(
             "proposals",
             "SELECT * FROM proposals WHERE tenant = $1 AND (mentor_id = ANY($3) OR mentee_id = ANY($3)) "
             "ORDER BY match_run_id, proposal_id",
+        ),
+        subjects.Section(
+            "matching_rules",
+            "SELECT found.* FROM ("
+            f"{_RULES.format(of='programme', table='programmes', policy='matching_policy', run='NULL::text')} "
+            f"UNION ALL {_RULES.format(of='match run', table='match_runs', policy='policy', run='x.match_run_id')}"
+            ") AS found WHERE found.entry->>0 = ANY($3) OR found.entry->>1 = ANY($3) "
+            "ORDER BY found.match_run_id NULLS FIRST, found.programme_id, found.rule",
         ),
         subjects.Section(
             "unmatched",

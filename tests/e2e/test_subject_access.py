@@ -44,7 +44,7 @@ MECHANICS = {
     "schema_migrations",
 }
 #: Rows that name the person among others': answered as the person's entries, not whole (checked apart).
-PARTIAL = {("pairing", "match_runs")}
+PARTIAL = {("pairing", "match_runs"), ("pairing", "programmes")}
 CONFIDENTIAL = f"Only HR may know: {uuid.uuid4().hex}"
 PARTNER_SECRET = f"The partner's own secret: {uuid.uuid4().hex}"
 AGENDA = f"Prompt patterns for board memos {uuid.uuid4().hex[:6]}"
@@ -52,6 +52,7 @@ ACTION = f"Try the memo template {uuid.uuid4().hex[:6]}"
 CANCELLED_BECAUSE = f"Board meeting moved {uuid.uuid4().hex[:6]}"
 GOAL = f"Check the numbers myself {uuid.uuid4().hex[:6]}"
 FOCUS = f"Board memos with AI {uuid.uuid4().hex[:6]}"
+NEVER_WITH = f"mentor-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -139,8 +140,11 @@ async def seed(system: System) -> Seeded:
         )
         pair_id = pair["pair_id"]
         # a second programme where the person waits alone: its match run leaves them unmatched, with the reason
-        second = _created(await hr.post("/programmes", json=builders.programme()))["programme_id"]
+        # (and HR's policy there says never to pair them with a given mentor: a rule about them)
         other = {**person, "participant_id": builders.uid("mentee")}
+        policy = {"never_pair": [[NEVER_WITH, other["participant_id"]]]}
+        second = _created(await hr.post("/programmes", json=builders.programme(matching_policy=policy)))
+        second = second["programme_id"]
         r = await enrol(hr, system.pairing.url, system.pairing.host, second, [other])
         assert r.status_code == 201, r.text
         run = _created(await hr.post(f"/programmes/{second}/match-runs", json={}))
@@ -364,6 +368,12 @@ async def test_a_subject_access_export_holds_every_record_of_the_person_and_none
     assert unmatched["entry"]["participant_id"] == s.other_participant_id
     assert unmatched["entry"]["reason"]
 
+    rules = {(r["policy_of"], r["rule"], tuple(r["entry"])) for r in rows(document, "pairing", "matching_rules")}
+    assert rules == {
+        ("programme", "never_pair", (NEVER_WITH, s.other_participant_id)),
+        ("match run", "never_pair", (NEVER_WITH, s.other_participant_id)),
+    }
+
     # sessions: the pair, the agreement, the goal, both sessions, their own feedback, the rating, the record
     both = sorted([person["participant_id"], s.other_participant_id])
     participants = rows(document, "sessions", "participants")
@@ -426,9 +436,10 @@ async def test_a_subject_access_export_holds_every_record_of_the_person_and_none
                 continue
             for row in table_rows:
                 assert answered(row, answer), f"{service}.{table}: {row} is not in the answer"
-    async with system.pairing.host.pool.acquire() as conn:
-        [run] = (await rows_naming(conn, ids))["match_runs"]
-    assert run["match_run_id"] == s.match_run_id
+    async with system.pairing.host.pool.acquire() as conn:  # the rows answered in part
+        partial = await rows_naming(conn, ids)
+    assert [run["match_run_id"] for run in partial["match_runs"]] == [s.match_run_id]
+    assert len(partial["programmes"]) == 1
 
     # each read is in the log: SensitiveDataAccessed with the employee as subject, by HR
     for service in registry.NAMES:

@@ -1,11 +1,11 @@
 """Subject access (GDPR art. 15), the notifications service's part: the person as a recipient in each programme
 (name, address, language, time zone), their preferences (channel, quiet hours, chat webhook), every notification
 sent, planned, failed or cancelled for them (with its last error), the receipts of the mails and chat messages
-sent, and what this service keeps of their pairs (rationale, reasons, flags), those pairs' sessions (agenda,
-cancellation reason) and which feedback they gave. The rendered text of a message is not kept (it is rendered
-at each attempt), so none is answered. HR of the caller's tenant only; every read is recorded
-(tandem.notifications.SensitiveDataAccessed, the employee as subject) through the outbox in the same
-transaction. See shared/subjects.py."""
+sent, what this service keeps of their pairs (rationale, reasons, flags) and those pairs' sessions (agenda,
+cancellation reason), which feedback they gave, and the outbound webhook deliveries whose CloudEvent names them.
+The rendered text of a message is not kept (it is rendered at each attempt), so none is answered. HR of the
+caller's tenant only; every read is recorded (tandem.notifications.SensitiveDataAccessed, the employee as
+subject) through the outbox in the same transaction. See shared/subjects.py."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Subject access (GDPR art. 15), the pairing service's part: the person's directory record (with the SCIM
 attributes kept as provisioned), their enrolments in every programme, their pairs as mentor or mentee (rationale,
-reasons, consent, flags, declines), the match runs' proposals that name them and the runs that left them
-unmatched (with the reason). HR of the caller's tenant only; every read is recorded (SensitiveDataAccessed, the
-employee as subject) in the same transaction. See shared/subjects.py."""
+reasons, consent, flags, declines), the match runs' proposals that name them, HR's must-pair and never-pair rules
+that name them, and the runs that left them unmatched (with the reason). HR of the caller's tenant only; every
+read is recorded (SensitiveDataAccessed, the employee as subject) in the same transaction. See shared/subjects.py."""
 
 from __future__ import annotations
 
