@@ -13,7 +13,7 @@ import os
 import re
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,10 +24,12 @@ import pytest
 
 from shared import registry, stack
 from shared.db import Conn
+from shared.events.pairing import PairCreated
 from shared.identity_provider import LocalIdentityProvider
 from tests import auth, builders
 from tests.conftest import Running, ServeAllFactory
 from tests.directory import enrol, provision
+from tests.integration.notifications.receiver import Receiver
 from tests.integration.notifications.servers import SmtpServer
 from tests.kafka_helpers import eventually
 
@@ -61,6 +63,7 @@ class System:
     sessions: Running
     notifications: Running
     smtp: SmtpServer
+    receiver: Receiver
 
     @property
     def urls(self) -> dict[str, str]:
@@ -94,15 +97,25 @@ def smtp() -> Any:
 
 
 @pytest.fixture
-async def system(serve_all: ServeAllFactory, smtp: SmtpServer) -> System:
+async def receiver() -> AsyncIterator[Receiver]:
+    """The HR platform's webhook endpoint."""
+    r = await Receiver().start()
+    yield r
+    await r.stop()
+
+
+@pytest.fixture
+async def system(serve_all: ServeAllFactory, smtp: SmtpServer, receiver: Receiver) -> System:
     extra = {
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(smtp.port),
         "DISPATCH_INTERVAL": "0.05",
         "SCAN_INTERVAL": "3600",
+        "WEBHOOK_ALLOW_INSECURE": "true",  # the receiver is plain http on the loopback
+        "WEBHOOK_INTERVAL": "0.05",
     }
     running = await serve_all(notifications={"extra": extra})
-    return System(running["pairing"], running["sessions"], running["notifications"], smtp=smtp)
+    return System(running["pairing"], running["sessions"], running["notifications"], smtp=smtp, receiver=receiver)
 
 
 def _created(r: httpx.Response) -> dict[str, Any]:
@@ -128,6 +141,10 @@ async def seed(system: System) -> Seeded:
                     return r.status_code == 200
 
                 await eventually(put)
+    async with auth.client(base_url=system.notifications.url) as hr:  # the HR platform hears of every new pair
+        body = {"url": system.receiver.url, "event_types": [PairCreated.TYPE], "description": "HR platform"}
+        subscription_id = _created(await hr.post("/webhooks/subscriptions", json=body))["subscription_id"]
+    async with auth.client(base_url=system.pairing.url) as hr:
         pair = _created(
             await hr.post(
                 "/pairs",
@@ -230,7 +247,10 @@ async def seed(system: System) -> Seeded:
         )
         feedback_rows = await pool.fetchval("SELECT count(*) FROM feedback WHERE pair_id = $1", pair_id)
         ended = await system.notifications.host.pool.fetchval("SELECT state FROM pairs WHERE pair_id = $1", pair_id)
-        return bool(records == 1 and feedback_rows == 2 and ended == "ended")
+        hooks = await system.notifications.host.pool.fetchval(
+            "SELECT count(*) FROM webhook_deliveries WHERE subscription_id = $1", uuid.UUID(subscription_id)
+        )
+        return bool(records == 1 and feedback_rows == 2 and ended == "ended" and hooks == 1)
 
     await eventually(settled)
     return Seeded(
@@ -312,7 +332,8 @@ async def rows_naming(conn: Conn, ids: list[str], *, unless: Sequence[str] = ())
 
 
 def _any(ids: list[str]) -> re.Pattern[str]:
-    return re.compile("|".join(f'"{re.escape(i)}"' for i in ids) or "(?!)")
+    # a whole JSON string value, or one within a text column that holds JSON (its quotes escaped)
+    return re.compile("|".join(f'"{re.escape(i)}\\\\?"' for i in ids) or "(?!)")
 
 
 def answered(row: dict[str, Any], answer: dict[str, Any]) -> bool:
@@ -408,6 +429,9 @@ async def test_a_subject_access_export_holds_every_record_of_the_person_and_none
     assert {n["recipient_id"] for n in notifications.values()} <= set(both)
     assert s.welcome_id in {r["notification_id"] for r in rows(document, "notifications", "receipts")}
     assert [p["pair_id"] for p in rows(document, "notifications", "pairs")] == [s.pair_id]
+    [delivery] = rows(document, "notifications", "webhook_deliveries")  # the pair's PairCreated, to the HR platform
+    assert delivery["event_type"] == PairCreated.TYPE
+    assert json.loads(delivery["body"])["data"]["pair_id"] == s.pair_id
     assert {x["session_id"] for x in rows(document, "notifications", "sessions")} == {
         s.held_session_id,
         s.cancelled_session_id,
@@ -520,7 +544,9 @@ def _text(path: Path) -> str:
 async def test_an_export_fails_naming_the_service_that_does_not_answer(system: System, tmp_path: Path) -> None:
     out = tmp_path / "subject.json"
     dead = f"http://127.0.0.1:{_closed_port()}"
-    unreachable = System(system.pairing, system.sessions, Running(system.notifications.host, dead), system.smtp)
+    unreachable = System(
+        system.pairing, system.sessions, Running(system.notifications.host, dead), system.smtp, system.receiver
+    )
     code, _stdout, stderr = await export(unreachable, builders.uid("E"), out)
     assert code == 2
     assert stderr.startswith("tandem: subject export: notifications")
