@@ -50,7 +50,7 @@ async def test_hr_exports_what_tandem_holds_about_a_person(
     shots: list[str] = []
     async with async_playwright() as pw:
         args = [*CHROMIUM_ARGS, f"--lang={BROWSER_LOCALE[lang]}"]
-        language = {**os.environ, "LANGUAGE": BROWSER_LOCALE[lang].replace("-", "_")}
+        language: dict[str, str | float | bool] = {**os.environ, "LANGUAGE": BROWSER_LOCALE[lang].replace("-", "_")}
         browser = await pw.chromium.launch(executable_path=chromium(), args=args, env=language)
         context = await browser.new_context(locale=BROWSER_LOCALE[lang], accept_downloads=True)
         page = await context.new_page()
