@@ -435,6 +435,74 @@ def hr_import(
         typer.echo(json.dumps(change))
 
 
+subject_app = typer.Typer(help="Subject access (GDPR art. 15): everything Tandem holds about one person.")
+app.add_typer(subject_app, name="subject")
+#: The variable holding the HR access token `tandem subject export` sends.
+TOKEN_VARIABLE = "TANDEM_TOKEN"
+
+
+def _local_hr_token() -> str:
+    """An HR access token from the running local stack's provider (its `tandem-cli-hr` client, by client
+    credentials), when `tandem up` runs one; else refuse, saying what to set."""
+    import httpx
+
+    oidc = _stack.stack.oidc if _stack.stack is not None else {}
+    if not (oidc.get("issuer") and oidc.get("hr_client_id")):
+        raise _Failed(_stack.missing(f"no token: set {TOKEN_VARIABLE} to an access token of HR of the person's tenant"))
+    issuer = oidc["issuer"].rstrip("/")
+    try:
+        endpoint = httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=10).json()["token_endpoint"]
+        response = httpx.post(
+            endpoint,
+            data={"grant_type": "client_credentials"},
+            auth=(oidc["hr_client_id"], oidc.get("hr_client_secret", "")),
+            timeout=10,
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+    except (httpx.HTTPError, ValueError, KeyError) as exc:
+        raise _Failed(
+            f"the local stack's identity provider {issuer} gave no token ({type(exc).__name__}); set {TOKEN_VARIABLE}"
+        ) from None
+
+
+@subject_app.command("export")
+def subject_export(
+    employee_id: Annotated[str, typer.Argument(help="The employee id (as in the directory).")],
+    tenant: Annotated[
+        str | None, typer.Option(help="The tenant expected; the token's decides, another one is refused.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the document to this file instead of the terminal.")] = None,
+) -> None:
+    """Ask the three services what each holds about EMPLOYEE_ID (their GET /subjects/{employee_id}, with the HR
+    access token in TANDEM_TOKEN, else one from the running local stack's provider) and write one JSON document:
+    each service's answer as it gave it, with its read time. A service that does not answer fails the export
+    (exit 2), and nothing is written. Service URLs: <SERVICE>_URL, else the running local stack's, else
+    http://127.0.0.1:<its port>."""
+    import json
+
+    from shared import subjects
+
+    token = os.environ.get(TOKEN_VARIABLE, "").strip() or _local_hr_token()
+    urls = {of.name: os.environ.get(f"{of.prefix}URL") or f"http://127.0.0.1:{of.port}" for of in registry.SERVICES}
+    try:
+        document = asyncio.run(subjects.collect(urls, token, employee_id, tenant=tenant))
+    except subjects.ExportFailed as exc:
+        raise _Failed(f"subject export: {exc}") from None
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    temporary = out.with_name(f".{out.name}.{os.getpid()}")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(out)  # whole or not at all
+    known = [name for name, answer in document["services"].items() if answer.get("known")]
+    typer.echo(
+        f"written to {out}: {employee_id} in tenant {document['tenant']}, "
+        f"known to {', '.join(known) if known else 'no service'}"
+    )
+
+
 @contracts_app.command("write")
 def contracts_write() -> None:
     """Regenerate docs/contracts, the README's generated tables and the Strimzi topics and users from the code."""

@@ -233,6 +233,9 @@ class LocalSystem:
         if self.idp is not None:
             cli = self.idp.clients["tandem-cli"]
             oidc |= {"cli_client_id": cli.client_id, "cli_client_secret": cli.secret or ""}
+            hr_cli = self.idp.clients.get("tandem-cli-hr")
+            if hr_cli is not None:  # HR's client for `tandem subject export`
+                oidc |= {"hr_client_id": hr_cli.client_id, "hr_client_secret": hr_cli.secret or ""}
         smtp = {}
         if self.mail is not None:
             smtp = {"host": "127.0.0.1", "port": str(self.mail.port), "mail_dir": str(self.mail.folder)}

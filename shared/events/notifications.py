@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from shared.events.base import EventPayload
 from shared.events.common import Id
 
@@ -41,4 +43,18 @@ class NotificationFailed(_Notification):
     reason: str
 
 
-NOTIFICATIONS_EVENTS: tuple[type[EventPayload], ...] = (NotificationSent, NotificationFailed)
+class SensitiveDataAccessed(EventPayload):
+    """Someone read what the audit trail must remember being read (a person's whole record, for subject
+    access): who, what, when."""
+
+    TYPE: ClassVar[str] = "tandem.notifications.SensitiveDataAccessed"
+    SOURCE: ClassVar[str] = SOURCE
+    SUBJECT_FIELD: ClassVar[str] = "subject_id"
+
+    subject_id: Id = Field(description="What was read: an employee id.")
+    what: str = Field(description="What was read, e.g. 'subject access (GDPR art. 15)'.")
+    by: str = Field(description="Who: the token's subject (and name).")
+    role: str
+
+
+NOTIFICATIONS_EVENTS: tuple[type[EventPayload], ...] = (NotificationSent, NotificationFailed, SensitiveDataAccessed)

@@ -179,7 +179,7 @@ class SensitiveDataAccessed(EventPayload):
     SOURCE: ClassVar[str] = SOURCE
     SUBJECT_FIELD: ClassVar[str] = "subject_id"
 
-    subject_id: Id = Field(description="What was read: a pair or programme id.")
+    subject_id: Id = Field(description="What was read: a pair, programme or employee id.")
     what: str = Field(description="What was read or exported, e.g. 'confidential comments' or 'outcomes.csv'.")
     by: str = Field(description="Who: the token's subject (and name).")
     role: str

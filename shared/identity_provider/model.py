@@ -121,5 +121,14 @@ def default_demo() -> Demo:
             tenant=t,
             scope="tandem",
         ),
+        # `tandem subject export` against the local stack: HR's reading of one person (GDPR art. 15)
+        Client(
+            "tandem-cli-hr",
+            secret="tandem-cli-hr-secret",
+            grant_types=(CLIENT_CREDENTIALS,),
+            roles=["hr"],
+            tenant=t,
+            scope="tandem",
+        ),
     ]
     return Demo(users, clients)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shared.access import Matrix, allow
+from shared.subjects import NOTE as SUBJECT_ACCESS
 
 HR_PLATFORM = allow("hr", "integration", note="HR, or the HR platform's machine client")
 
@@ -13,6 +14,7 @@ MATRIX: Matrix = {
     ),
     ("GET", "/recipients/{recipient_id}/notifications"): allow("hr", "participant", own=True),
     ("POST", "/notifications/{notification_id}/resend"): allow("hr"),
+    ("GET", "/subjects/{employee_id}"): allow("hr", note=SUBJECT_ACCESS),
     ("GET", "/chat-webhook-hosts"): allow("hr", note="the hosts people may point a chat webhook at"),
     ("PUT", "/chat-webhook-hosts"): allow("hr", note="a host taken off the list gets no more notifications"),
     ("GET", "/webhooks/subscriptions"): HR_PLATFORM,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from shared import web
 from shared.access import PUBLIC, Matrix, Rule, allow
+from shared.subjects import NOTE as SUBJECT_ACCESS
 
 HR = allow("hr")
 HR_AUDITOR = allow("hr", "auditor")
@@ -44,6 +45,7 @@ MATRIX: Matrix = {
     ("POST", "/directory/recheck"): HR,
     ("POST", "/directory/imports"): allow("hr", "integration", note="the HR platform's file upload, or HR by hand"),
     ("GET", "/audit/{subject}"): allow("hr", "auditor", note="confidential text only for HR"),
+    ("GET", "/subjects/{employee_id}"): allow("hr", note=SUBJECT_ACCESS),
     ("GET", "/scim/v2/ServiceProviderConfig"): PUBLIC,
     ("GET", "/scim/v2/ResourceTypes"): PUBLIC,
     ("GET", "/scim/v2/ResourceTypes/{name}"): PUBLIC,

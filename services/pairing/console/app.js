@@ -786,6 +786,60 @@ async function notificationsPage(p) {
   if (wanted) await show();
 }
 
+// ---- subject access (GDPR art. 15) ------------------------------------------------------------------------
+
+const SERVICES = ["pairing", "sessions", "notifications"];
+
+/** Everything Tandem holds about one person: each service's GET /subjects/{employee_id} with HR's token, put into
+ *  one JSON file of the shape `tandem subject export` writes. One service that does not answer: no file. */
+async function subjectsPage() {
+  const input = el("input", { name: "employee_id", id: "subject-employee", autocomplete: "off", required: true });
+  const out = el("div", { id: "subject-result" });
+  const form = el("form", { id: "subject-export", novalidate: true },
+    el("div", { class: "row" }, field(t("subjects.employee"), input),
+      el("button", { type: "submit", text: t("subjects.export") })));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    TandemUI.clearErrors(form);
+    out.replaceChildren();
+    const id = input.value.trim();
+    if (!id) { TandemUI.showError(form, { message: t("subjects.required"), field: "employee_id" }); return; }
+    const button = form.querySelector("button");
+    button.disabled = true;
+    try {
+      const answers = await Promise.all(SERVICES.map((service) => TandemAuth.json(service, `/subjects/${enc(id)}`)
+        .catch((err) => {
+          if (err.field === "employee_id") throw err;
+          throw Object.assign(new Error(t("subjects.unanswered", { service, message: err.message })), { status: err.status });
+        })));
+      const document_ = { employee_id: id, tenant: answers[0].tenant, exported_at: new Date().toISOString(),
+        services: Object.fromEntries(SERVICES.map((service, i) => [service, answers[i]])) };
+      const name = `tandem-subject-${id}.json`;
+      const href = URL.createObjectURL(new Blob([JSON.stringify(document_, null, 2)], { type: "application/json" }));
+      const save = el("a", { href, download: name, hidden: true });
+      document.body.append(save);
+      save.click();
+      save.remove();
+      setTimeout(() => URL.revokeObjectURL(href), 10_000);
+      out.replaceChildren(table([t("subjects.col.service"), t("subjects.col.known"), t("subjects.col.records")],
+        SERVICES.map((service, i) => el("tr", { "data-service": service },
+          cell(t("subjects.col.service"), service),
+          cell(t("subjects.col.known"), answers[i].known ? t("yes") : t("no")),
+          cell(t("subjects.col.records"), Object.entries(answers[i].records).filter(([, rows]) => rows.length)
+            .map(([section, rows]) => `${section}: ${num(rows.length, 0)}`).join(" · ") || t("subjects.none")))),
+        { id: "subject-summary" }));
+      say(t("subjects.saved", { name }));
+    } catch (err) {
+      TandemUI.showError(form, err);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  view(...heading(t("subjects.title"), t("subjects.lead")),
+    el("section", { class: "card", "aria-labelledby": "subject-title" },
+      el("h2", { id: "subject-title", class: "sr-only", text: t("subjects.title") }), form, out));
+}
+
 // ---- the router -------------------------------------------------------------------------------------------
 
 const PAGES = { overview: overviewPage, enrolment: enrolmentPage, matching: matchingPage, pairs: pairsPage,
@@ -800,6 +854,8 @@ async function route(moved = true) {
   try {
     if (!parts.length) {
       await programmesPage();
+    } else if (parts[0] === "subjects" && parts.length === 1) {
+      await subjectsPage();
     } else if (parts[0] === "programmes" && parts[1]) {
       const p = await programme(parts[1]);
       const section = parts[2] || "overview";
@@ -817,6 +873,7 @@ async function route(moved = true) {
   document.title = `${title ? title.textContent : ""} · ${t("title")}`;
   if (moved && title && !(document.activeElement && document.activeElement.closest("form"))) title.focus();
   $("#nav-programmes").setAttribute("aria-current", parts.length ? "false" : "page");
+  $("#nav-subjects").setAttribute("aria-current", parts[0] === "subjects" ? "page" : "false");
   document.body.dataset.loaded = location.pathname;
 }
 
@@ -828,6 +885,7 @@ async function main() {
   $("#who").hidden = false;
   $("#sign-out").addEventListener("click", () => TandemAuth.signOut());
   $("#nav-programmes").setAttribute("href", `/console${LANG ? `?lang=${enc(LANG)}` : ""}`);
+  $("#nav-subjects").setAttribute("href", `/console/subjects${LANG ? `?lang=${enc(LANG)}` : ""}`);
   await route(false);
 }
 

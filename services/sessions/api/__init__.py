@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.sessions.api import audit, dashboard, feedback, mentorship, outcomes, portal, sessions
+from services.sessions.api import audit, dashboard, feedback, mentorship, outcomes, portal, sessions, subjects
 from services.sessions.api.access import MATRIX
 from shared import web
 from shared.http import create_app, document_errors
@@ -14,7 +14,7 @@ from shared.runtime import ServiceHost
 
 def build_api(host: ServiceHost) -> FastAPI:
     app = create_app("Tandem sessions", "Agreements, goals, sessions, feedback and programme outcomes for HR.", MATRIX)
-    for module in (mentorship, sessions, feedback, outcomes, audit, dashboard):
+    for module in (mentorship, sessions, feedback, outcomes, audit, subjects, dashboard):
         app.include_router(module.router)
     portal.install(app)
     web.mount(app, host.settings.web_origins, home="/dashboard")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from shared import web
 from shared.access import PUBLIC, Matrix, Rule, allow
+from shared.subjects import NOTE as SUBJECT_ACCESS
 
 HR_AUDITOR = allow("hr", "auditor")
 EXPORT = allow("hr", "auditor", note="every export is recorded (SensitiveDataAccessed)")
@@ -38,6 +39,7 @@ MATRIX: Matrix = {
     ("GET", "/programmes/{programme_id}/outcomes.csv"): EXPORT,
     ("GET", "/programmes/{programme_id}/outcomes.json"): EXPORT,
     ("GET", "/programmes/{programme_id}/at-risk"): allow("hr", note="names of at-risk pairs: HR only"),
+    ("GET", "/subjects/{employee_id}"): allow("hr", note=SUBJECT_ACCESS),
     ("GET", "/dashboard"): Rule(public=True, note="the page; it signs in (Authorization Code + PKCE)"),
     ("GET", "/dashboard/static/{name}"): PUBLIC,
     ("GET", "/me"): allow(
