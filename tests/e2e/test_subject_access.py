@@ -44,6 +44,7 @@ MECHANICS = {
     "dead_letters",
     "parked",
     "schema_migrations",
+    "data_keys",  # wrapped keys (shared.personal): the means to read the data, answered decrypted
 }
 #: Rows that name the person among others': answered as the person's entries, not whole (checked apart).
 PARTIAL = {("pairing", "match_runs"), ("pairing", "programmes")}
