@@ -435,6 +435,58 @@ def hr_import(
         typer.echo(json.dumps(change))
 
 
+keys_app = typer.Typer(
+    help="The keys of personal data (shared.personal): make a KEK, re-wrap the data keys after a rotation."
+)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("new-kek")
+def keys_new_kek(
+    out: Annotated[Path, typer.Argument(help="The file to write (it must not exist); readable by this user only.")],
+) -> None:
+    """Write a new key-encryption key (32 random bytes, base64) for TANDEM_KEK_FILE."""
+    import os
+
+    from shared import personal
+
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        typer.echo(f"{out} exists; a KEK is never overwritten (the data keys it wrapped would be lost)", err=True)
+        raise typer.Exit(2) from None
+    with os.fdopen(fd, "w") as f:
+        f.write(personal.new_kek_text())
+    typer.echo(f"wrote {out}")
+
+
+@keys_app.command("rewrap")
+def keys_rewrap(service: Annotated[str, typer.Argument(callback=_service)]) -> None:
+    """After a KEK rotation (TANDEM_KEK_FILE the new one, TANDEM_KEK_PREVIOUS_FILES the old): re-wrap every data key
+    in SERVICE's database with the new KEK and republish the ones it owns; run it for each service, then the old KEK
+    can go. The data itself is not touched."""
+    from shared import personal
+    from shared.config import ServiceSettings
+    from shared.db import connect
+
+    settings = ServiceSettings.from_env(service, database_url=_dsn(service))
+
+    async def run() -> tuple[int, int]:
+        conn = await connect(settings.dsn)
+        try:
+            async with conn.transaction():
+                return await personal.rewrap(conn, settings.topics, service=service)
+        finally:
+            await conn.close()
+
+    try:
+        rewrapped, republished = asyncio.run(run())
+    except personal.KekError as exc:
+        typer.echo(f"{service}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{service}: {rewrapped} data key(s) re-wrapped with {personal.kms().key_id}, {republished} republished")
+
+
 subject_app = typer.Typer(help="Subject access (GDPR art. 15): everything Tandem holds about one person.")
 app.add_typer(subject_app, name="subject")
 #: The variable holding the HR access token `tandem subject export` sends.

@@ -523,6 +523,39 @@ async def destroy_keys(
     return ids
 
 
+async def rewrap(conn: Conn, topics: Topics, *, service: str) -> tuple[int, int]:
+    """Re-wrap (in the caller's transaction) every live data key of this database with the KMS's current KEK; the
+    keys this service owns go to the key topic again, so the other services' mirrors take the new wrapping too.
+    The data is never touched: only the wrapping changes. Returns (re-wrapped, republished)."""
+    box = kms()
+    rows = await conn.fetch(
+        "SELECT key_id, tenant, owner, kind, scope_id, programme_id, kek_id, wrapped FROM data_keys "
+        "WHERE destroyed_at IS NULL AND kek_id <> $1 ORDER BY key_id FOR UPDATE",
+        box.key_id,
+    )
+    republished = 0
+    for r in rows:
+        wrapped = box.wrap(_unwrap(bytes(r["wrapped"]), r["kek_id"]))
+        await conn.execute(
+            "UPDATE data_keys SET wrapped = $2, kek_id = $3, seq = nextval('data_keys_seq') WHERE key_id = $1",
+            r["key_id"], wrapped, box.key_id,
+        )  # fmt: skip
+        if r["owner"] != service:
+            continue
+        await conn.execute(  # the old wrapping leaves the outbox; the new one replaces it on the topic
+            "DELETE FROM outbox WHERE event_type = $1 AND topic = $2 AND key = $3",
+            KEY_RECORD_TYPE, topics.keys, r["key_id"],
+        )  # fmt: skip
+        record = {
+            "key_id": r["key_id"], "tenant": r["tenant"], "owner": service, "kind": r["kind"],
+            "scope_id": r["scope_id"], "programme_id": r["programme_id"], "kek_id": box.key_id,
+            "wrapped": base64.b64encode(wrapped).decode(),
+        }  # fmt: skip
+        await _to_key_topic(conn, topics, r["tenant"], r["key_id"], f"datakey:{r['key_id']}:{box.key_id}", record)
+        republished += 1
+    return len(rows), republished
+
+
 # --- reading the key topic ----------------------------------------------------------------------------------
 
 
@@ -548,6 +581,7 @@ async def mirror(conn: Conn, records: Iterable[dict[str, Any]]) -> int:
     for good (an old issue record read again never brings a destroyed key back). Returns how many changed."""
     changed = 0
     destroyed: list[str] = []
+    current = kms().key_id
     for r in records:
         if r.get("destroyed"):
             status = await conn.execute(
@@ -560,11 +594,14 @@ async def mirror(conn: Conn, records: Iterable[dict[str, Any]]) -> int:
             )  # fmt: skip
             destroyed.append(r["key_id"])
         else:
-            status = await conn.execute(
+            status = await conn.execute(  # a key re-wrapped by the current KEK (rewrap) replaces the old wrapping
                 "INSERT INTO data_keys (key_id, tenant, owner, kind, scope_id, programme_id, kek_id, wrapped) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key_id) DO NOTHING",
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key_id) DO UPDATE SET "
+                "wrapped = EXCLUDED.wrapped, kek_id = EXCLUDED.kek_id, seq = nextval('data_keys_seq') "
+                "WHERE data_keys.destroyed_at IS NULL "
+                "AND EXCLUDED.kek_id = $9 AND data_keys.kek_id <> $9",
                 r["key_id"], r["tenant"], r["owner"], r["kind"], r["scope_id"], r.get("programme_id"), r["kek_id"],
-                base64.b64decode(r["wrapped"]),
+                base64.b64decode(r["wrapped"]), current,
             )  # fmt: skip
         changed += int(status.rsplit(" ", 1)[-1])
     if destroyed:
@@ -573,11 +610,16 @@ async def mirror(conn: Conn, records: Iterable[dict[str, Any]]) -> int:
 
 
 def keys_from_records(records: Iterable[dict[str, Any]]) -> StaticKeys:
-    """The key topic, read to its end, as keys in memory (what a tool without a database decodes with)."""
-    keys: dict[str, bytes | None] = {}
+    """The key topic, read to its end, as keys in memory (what a tool without a database decodes with): the
+    latest record of each key decides (a destroyed marker, or the newest wrapping after a KEK rotation), and a
+    destroyed key never comes back."""
+    latest: dict[str, dict[str, Any]] = {}
     for r in records:
-        if r.get("destroyed"):
-            keys[r["key_id"]] = None
-        elif r["key_id"] not in keys or keys[r["key_id"]] is not None:
-            keys[r["key_id"]] = _unwrap(base64.b64decode(r["wrapped"]), r["kek_id"])
-    return StaticKeys(keys)
+        if not (latest.get(r["key_id"], {}).get("destroyed")):
+            latest[r["key_id"]] = r
+    return StaticKeys(
+        {
+            key_id: None if r.get("destroyed") else _unwrap(base64.b64decode(r["wrapped"]), r["kek_id"])
+            for key_id, r in latest.items()
+        }
+    )

@@ -19,7 +19,7 @@ from shared.events import decode
 from shared.events.directory import EmployeeHired
 from shared.events.pairing import ParticipantEnrolled
 from shared.infra import Infra
-from shared.personal import KEY_RECORD_TYPE, PLACEHOLDER
+from shared.personal import KEY_RECORD_TYPE, PLACEHOLDER, LocalKms
 from tests import auth, builders
 from tests.conftest import Running, ServeFactory
 from tests.directory import enrol, provision
@@ -165,3 +165,66 @@ async def test_an_event_written_after_the_keys_are_gone_carries_no_readable_pers
     await eventually(lambda: published(pairing.host))
     for record in await read_topic(infra.kafka_bootstrap, pairing.host.topics.directory, expect=3):
         assert new.encode() not in (record.value or b"")
+
+
+async def test_a_kek_rotation_rewraps_the_data_keys_and_the_old_kek_can_go(
+    serve: ServeFactory, infra: Infra, tmp_path: Path
+) -> None:
+    old, new = tmp_path / "kek-old", tmp_path / "kek-new"
+    old.write_text(personal.new_kek_text())
+    new.write_text(personal.new_kek_text())
+    personal.configure(LocalKms.from_file(old))
+    try:
+        pairing, sessions = await serve(PAIRING), await serve(SESSIONS)
+        tag = uuid.uuid4().hex[:8]
+        name = f"Rota Tion{tag}"
+        pair = await paired(pairing, sessions, name, f"rota.{tag}@acme.example")
+        await eventually(lambda: published(pairing.host))
+        old_id = personal.kms().key_id
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
+            "PAIRING_DATABASE_URL": pairing.host.settings.dsn,
+            "SESSIONS_DATABASE_URL": sessions.host.settings.dsn,
+            "TANDEM_TOPIC_NAMESPACE": pairing.host.topics.namespace,
+            "TANDEM_KEK_FILE": str(new),
+            "TANDEM_KEK_PREVIOUS_FILES": str(old),
+        }
+
+        def tandem(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "services", *args], cwd=ROOT, env={**env, **extra},
+                capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+
+        # without the old KEK the new one cannot unwrap what the old one wrapped: said, nothing changed
+        refused = await asyncio.to_thread(tandem, "keys", "rewrap", "pairing", TANDEM_KEK_PREVIOUS_FILES="")
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "does not have" in refused.stderr
+        assert await pairing.host.pool.fetchval("SELECT count(*) FROM data_keys WHERE kek_id <> $1", old_id) == 0
+
+        personal.configure(LocalKms.from_file(new, [old]))  # the services restarted with the rotated settings
+        for service in ("pairing", "sessions"):
+            done = await asyncio.to_thread(tandem, "keys", "rewrap", service)
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert "re-wrapped with" in done.stdout
+        await eventually(lambda: published(pairing.host))
+        personal.configure(LocalKms.from_file(new))  # the old KEK is gone
+        for host in (pairing.host, sessions.host):
+            assert await host.pool.fetchval(
+                "SELECT count(*) FROM data_keys WHERE destroyed_at IS NULL AND kek_id = $1", old_id
+            ) == 0  # fmt: skip
+        keys = await topic_keys(infra.kafka_bootstrap, pairing.host.topics.keys)  # the topic's latest wrapping
+        enrolled = [
+            e.data
+            for e in (decode(r.headers, r.value, keys) for r in await read_topic(
+                infra.kafka_bootstrap, pairing.host.topics.pairing, expect=2))
+            if isinstance(e.data, ParticipantEnrolled) and e.data.employee_id == pair["mentee"]["employee_id"]
+        ]  # fmt: skip
+        assert [e.display_name for e in enrolled] == [name]
+        async with auth.client(base_url=sessions.url) as client:  # sessions decrypts its own history with its table
+            r = await client.post(f"/pairs/{pair['pair_id']}/goals", json={"topic": "ai-agents", "description": name})
+            assert r.status_code in (200, 201), r.text
+            assert (await client.get(f"/pairs/{pair['pair_id']}")).status_code == 200
+    finally:
+        personal.configure(None)
