@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from services.notifications.domain.model import notification_id
 from shared.localstack import EmbeddedKafka
+from shared.personal import KEY_RECORD_TYPE
 from tests.faults.faults import MARKER, Injector, Poison, stop
 from tests.faults.load import Ledger
 from tests.faults.system import TENANT, System
@@ -495,7 +496,8 @@ class Log:
 
 async def _outbox(conn: asyncpg.Connection) -> list[Event]:
     rows = await conn.fetch("SELECT event_id, event_type, topic, key, position, payload, published_at IS NOT NULL "
-                            "AS published FROM outbox ORDER BY position")  # fmt: skip
+                            "AS published FROM outbox WHERE event_type <> $1 ORDER BY position",  # events, not keys
+                            KEY_RECORD_TYPE)  # fmt: skip
     return [Event(r["event_id"], r["event_type"], r["topic"], r["key"], r["position"], json.loads(r["payload"]),
                   r["published"]) for r in rows]  # fmt: skip
 
