@@ -278,7 +278,11 @@ def key_ids_in(values: Iterable[bytes | None]) -> set[str]:
     found: set[str] = set()
     for value in values:
         if value and _MARK in value:
-            found.update(json.loads(b'"' + m + b'"') for m in _KEY_IDS.findall(value))
+            for m in _KEY_IDS.findall(value):
+                try:
+                    found.add(json.loads(b'"' + m + b'"'))
+                except ValueError:  # not a key id a writer of ours made: decoding the record says what is wrong
+                    continue
     return found
 
 

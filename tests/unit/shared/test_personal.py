@@ -222,3 +222,9 @@ def test_scope_specs_are_checked() -> None:
     with pytest.raises(ValueError, match="must be"):
         personal.parse_spec("secret:employee_id")
     assert issubclass(EventPayload, BaseModel)
+
+
+def test_a_hostile_key_reference_is_not_taken_for_a_key() -> None:
+    assert personal.key_ids_in([b'{"x":{"enc":1,"k":"bad\\ud800\\x"}}', None, b"", b'{"enc": 1, "k": "a/b"}']) == {
+        "a/b"
+    }
