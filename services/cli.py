@@ -555,6 +555,84 @@ def subject_export(
     )
 
 
+retention_app = typer.Typer(help="Retention of personal data: expired free text, erasure after leaving.")
+app.add_typer(retention_app, name="retention")
+
+
+@app.command()
+def erase(
+    employee_id: Annotated[str, typer.Argument(help="The employee to erase (the directory's employee id).")],
+    tenant: Annotated[str | None, typer.Option(help="The tenant (default: TANDEM_TENANT, else 'default').")] = None,
+    reason: Annotated[str, typer.Option(help="Why (recorded with the erasure).")] = "request",
+) -> None:
+    """Erase a person: names, addresses and free text in every service; ids and figures stay (SubjectErased)."""
+    import getpass
+
+    from services.pairing.config import load_settings
+    from services.pairing.handlers import erase_subject
+    from shared.db import create_pool
+    from shared.errors import DomainError
+    from shared.uow import UnitOfWork
+
+    _need_database("pairing")
+    settings = load_settings()
+
+    async def run() -> Any:
+        pool = await create_pool(settings.dsn, max_size=2)
+        try:
+            async with UnitOfWork(pool, settings.topics, tenant=tenant or settings.tenant) as uow:
+                return await erase_subject(uow, employee_id, reason=reason, requested_by=f"cli:{getpass.getuser()}")
+        finally:
+            await pool.close()
+
+    try:
+        done = asyncio.run(run())
+    except DomainError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"erased {done.employee_id} ({len(done.participant_ids)} enrolment(s), {len(done.pair_ids)} pair(s)) at "
+        f"{done.erased_at.isoformat()}; the other services scrub their copies when SubjectErased reaches them"
+    )
+
+
+@retention_app.command("run")
+def retention_run(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant (default: every tenant with a policy).")] = None,
+) -> None:
+    """Run the retention job once, now: expire the free text of programmes past their tenant's policy, and erase
+    employees that left more than TANDEM_ERASE_AFTER_DAYS days ago (when set)."""
+    from datetime import UTC
+
+    from services.pairing.config import load_settings
+    from services.pairing.retention import run_once
+    from shared.db import create_pool
+
+    _need_database("pairing")
+    settings = load_settings()
+
+    async def run() -> Any:
+        pool = await create_pool(settings.dsn, max_size=2)
+        try:
+            return await run_once(
+                pool,
+                settings.topics,
+                now=datetime.now(UTC),
+                erase_after_days=settings.erase_after_days,
+                tenants=None if tenant is None else {tenant},
+            )
+        finally:
+            await pool.close()
+
+    report = asyncio.run(run())
+    for name, programmes in sorted(report.expired.items()):
+        typer.echo(f"{name}: free text expired in {len(programmes)} programme(s): {', '.join(programmes)}")
+    for name, employee_id in report.erased:
+        typer.echo(f"{name}: erased {employee_id} (left more than {settings.erase_after_days} days ago)")
+    if not report.expired and not report.erased:
+        typer.echo("nothing to do")
+
+
 @contracts_app.command("write")
 def contracts_write() -> None:
     """Regenerate docs/contracts, the README's generated tables and the Strimzi topics and users from the code."""

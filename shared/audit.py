@@ -45,6 +45,9 @@ ID_FIELDS = (
     "match_run_id",
 )
 
+#: Payload fields that list the aggregates an event is about (an erasure's pairs, an expiry's pairs).
+ID_LIST_FIELDS = ("participant_ids", "pair_ids")
+
 
 @dataclass(frozen=True)
 class Logged:
@@ -88,6 +91,9 @@ def about(env: Envelope[Any], subject: str) -> bool:
     data = env.data
     for name in ID_FIELDS:
         if getattr(data, name, None) == subject:
+            return True
+    for name in ID_LIST_FIELDS:
+        if subject in (getattr(data, name, None) or ()):
             return True
     proposals: list[Any] = getattr(data, "proposals", None) or []
     return any(subject in (p.mentor_id, p.mentee_id) for p in proposals)

@@ -34,6 +34,10 @@ Per service (prefix PAIRING_, SESSIONS_, NOTIFICATIONS_): DATABASE_URL, HTTP_HOS
 GET /metrics on the API's port; set, as in a cluster: only on this port, so that an ingress to the API cannot expose
 it).
 A bare DATABASE_URL names a server; each service then uses its own database `tandem_<service>` on it.
+Personal data (the pairing service runs the job): TANDEM_ERASE_AFTER_DAYS (unset: never; else employees whose
+directory status has been `left` for more than this many days are erased, reason `retention_after_leaving`),
+TANDEM_RETENTION_INTERVAL_SECONDS (how often the retention job runs, default 3600: expired free text of closed
+programmes, and the erasure after leaving).
 
 The variables are read with pydantic-settings (shared/environment.py): a bad value is refused with its
 variable's name. Database URLs and passwords are SecretStr: printing settings shows no password.
@@ -144,6 +148,10 @@ class CommonEnvironment(Environment):
     NOTIFICATIONS_URL: str | None = None
     #: Comma-separated origins, besides the three services' own, whose pages may call the APIs (CORS).
     TANDEM_WEB_ORIGINS: str | None = None
+    #: Erase employees this many days after they left (unset or empty: never).
+    TANDEM_ERASE_AFTER_DAYS: int | None = None
+    #: How often the pairing service's retention job runs.
+    TANDEM_RETENTION_INTERVAL_SECONDS: float = 3600.0
 
     _flags = field_validator(
         "KAFKA_ENABLE_IDEMPOTENCE",
@@ -162,6 +170,7 @@ class CommonEnvironment(Environment):
         "TANDEM_READY_STALL_SECONDS",
         "TANDEM_READY_RELAY_GRACE_SECONDS",
         "TANDEM_PUBLISH_TIMEOUT_SECONDS",
+        "TANDEM_RETENTION_INTERVAL_SECONDS",
         mode="before",
     )
     @classmethod
@@ -181,6 +190,15 @@ class CommonEnvironment(Environment):
     def _attempts(cls, value: Any) -> Any:
         if not str(value).isdigit() or int(value) < 1:
             raise ValueError("must be a whole number of at least 1")
+        return int(value)
+
+    @field_validator("TANDEM_ERASE_AFTER_DAYS", mode="before")
+    @classmethod
+    def _erase_after_days(cls, value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if not str(value).isdigit() or int(value) < 1:
+            raise ValueError("must be a whole number of days of at least 1 (unset: never erase after leaving)")
         return int(value)
 
     @field_validator("TANDEM_BROKER_LOSS")
@@ -344,6 +362,10 @@ class ServiceSettings(BaseModel):
     web_origins: tuple[str, ...] = Field(
         default_factory=lambda: tuple(f"http://127.0.0.1:{registry.default_port(n)}" for n in registry.NAMES)
     )
+    #: Erase employees this many days after they left (None: never); the pairing service's retention job does it.
+    erase_after_days: int | None = Field(default=None, ge=1)
+    #: How often the pairing service's retention job runs (expired free text, erasure after leaving).
+    retention_interval_seconds: float = Field(default=3600.0, gt=0)
     #: The service's own variables, prefix removed (their repr masks secret-looking ones).
     extra: InstanceOf[Variables] = Field(default_factory=Variables)
 
@@ -413,6 +435,8 @@ class ServiceSettings(BaseModel):
                 trace_sample_ratio=common.TANDEM_TRACE_SAMPLE_RATIO,
                 public_urls=common.public_urls(),
                 web_origins=common.web_origins(),
+                erase_after_days=common.TANDEM_ERASE_AFTER_DAYS,
+                retention_interval_seconds=common.TANDEM_RETENTION_INTERVAL_SECONDS,
                 extra={k[len(prefix) :]: v for k, v in env.items() if k.startswith(prefix)},
             )
         except ValueError as exc:

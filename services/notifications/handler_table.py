@@ -8,7 +8,7 @@ background loops (app.py)."""
 
 from __future__ import annotations
 
-from services.notifications import projection
+from services.notifications import personal_data, projection
 from services.notifications.webhooks import build_webhook_handlers
 from shared.consumer import Handlers
 from shared.runtime import ServiceHost
@@ -19,7 +19,9 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
     the read model, then the rules that plan notifications (projection.py), then the webhook planner
     (webhooks/handlers.py), which sees the event applied."""
     h = Handlers()
+    h.include(personal_data.build_side_effects(host))  # reads the names before the read model scrubs them
     h.include(projection.build_handlers(host))
+    h.include(personal_data.build_projection(host))
     h.include(build_webhook_handlers(host))
     return h
 

@@ -9,6 +9,7 @@ from services.pairing.api.integration import integration_principal
 from services.pairing.config import SERVICE, load_settings
 from services.pairing.handler_table import build_handlers
 from services.pairing.handlers import MATCH_RUN_DURATION
+from services.pairing.retention import run_retention
 from shared import registry
 from shared.config import ServiceSettings
 from shared.metrics import Metrics
@@ -30,6 +31,7 @@ SPEC = ServiceSpec(
     consumes=registry.consumes(SERVICE),
     handlers=build_handlers,
     api=build_api,
+    background=[run_retention],
     static_tokens=integration_principal,
     metrics=register_metrics,
 )

@@ -48,4 +48,8 @@ COMMANDS: dict[str, Callable[..., Awaitable[Any]]] = {
     "start_match_run": handlers.start_match_run,
     "accept_proposals": handlers.accept_proposals,
     "rematch": handlers.rematch,
+    # personal data: erasure and retention
+    "erase_subject": handlers.erase_subject,
+    "set_retention": handlers.set_retention,
+    "expire_free_text": handlers.expire_free_text,
 }

@@ -16,12 +16,20 @@ from typing import Any, Literal
 import asyncpg
 from pydantic import ValidationError
 
-from services.pairing import matching_adapter, repository
+from services.pairing import erasure_repository, matching_adapter, repository
 from services.pairing.domain import directory, pairs, participants, programmes
+from shared import erasure
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events.common import PairEndReason
 from shared.events.directory import EmployeeChangeIgnored, EmployeeRenumbered, EmployeeUpdated, Origin
-from shared.events.pairing import MatchRunCompleted, PairCreated, PairProposed
+from shared.events.pairing import (
+    FreeTextExpired,
+    MatchRunCompleted,
+    PairCreated,
+    PairProposed,
+    RetentionPolicySet,
+    SubjectErased,
+)
 from shared.events.pairing import Proposal as EventProposal
 from shared.events.pairing import Reason as EventReason
 from shared.events.pairing import Unmatched as EventUnmatched
@@ -909,3 +917,118 @@ async def _waiting_for_partner(uow: UnitOfWork, pair: pairs.Pair) -> list[partic
         if p.status == "enrolled" and not await repository.live_pairs_of(uow.conn, uow.tenant, participant_id):
             remaining.append(p)
     return remaining
+
+
+# --- erasure and retention (personal data) ---------------------------------------------------------
+
+
+async def erase_subject(
+    uow: UnitOfWork, employee_id: str, *, reason: str, requested_by: str
+) -> erasure_repository.Erasure:
+    """Erase a person (GDPR art. 17), in one unit of work: their names, addresses and free text in pairing's tables
+    become the placeholder, their data keys and those of their enrolments and pairs are destroyed (replays and
+    audits then read the placeholder), the erasure is recorded (who, when, why) and `SubjectErased` tells the
+    other services to do the same with their copies. Ids, statuses, dates, counts and scores stay. 404 for an
+    employee the tenant does not have; 409, changing nothing, for one erased already."""
+    reason = reason.strip()
+    if not reason or len(reason) > 200:
+        raise InvalidInput("reason: between 1 and 200 characters", field="reason")
+    conn, tenant = uow.conn, uow.tenant
+    person = await erasure_repository.lock_employee(conn, tenant, employee_id)
+    if person is None:
+        raise NotFound(f"no employee {employee_id}", field="employee_id")
+    done = await erasure_repository.erasure_of(conn, tenant, employee_id)
+    if done is not None:
+        raise Conflict(
+            f"employee {employee_id} was erased on {done.erased_at.isoformat()} ({done.reason})",
+            field="employee_id",
+            code="erased",
+        )
+    participant_ids, pair_ids, quoted = await erasure_repository.subject_scope(conn, tenant, employee_id)
+    await erasure_repository.scrub_subject(conn, tenant, employee_id, participant_ids, pair_ids)
+    await erasure.scrub_dead_letters(conn, [*quoted, *person.values()])
+    await erasure.destroy_keys(
+        conn,
+        uow.topics,
+        service="pairing",
+        tenant=tenant,
+        reason=reason,
+        scope_ids={employee_id, *participant_ids, *pair_ids},
+    )
+    erased_at = await erasure_repository.record_erasure(
+        conn,
+        tenant,
+        employee_id,
+        reason=reason,
+        requested_by=requested_by,
+        participant_ids=participant_ids,
+        pair_ids=pair_ids,
+    )
+    uow.emit(
+        SubjectErased(
+            employee_id=employee_id,
+            participant_ids=participant_ids,
+            pair_ids=pair_ids,
+            reason=reason,
+            requested_by=requested_by,
+        )
+    )
+    await uow.commit()
+    return erasure_repository.Erasure(employee_id, reason, requested_by, participant_ids, pair_ids, erased_at)
+
+
+#: The range of a tenant's retention of free text, in months.
+FREE_TEXT_MONTHS = (1, 120)
+
+
+async def set_retention(uow: UnitOfWork, free_text_months: int, *, set_by: str) -> erasure_repository.Policy:
+    """Set the tenant's retention policy: free text of a programme is deleted `free_text_months` months after it
+    closed (the retention job does it). Recorded as `RetentionPolicySet`."""
+    low, high = FREE_TEXT_MONTHS
+    whole = isinstance(free_text_months, int) and not isinstance(free_text_months, bool)
+    if not whole or not low <= free_text_months <= high:
+        raise InvalidInput(
+            f"free_text_months: a whole number of months from {low} to {high}, not {free_text_months!r}",
+            field="free_text_months",
+        )
+    policy = await erasure_repository.set_policy(uow.conn, uow.tenant, free_text_months, set_by)
+    uow.emit(RetentionPolicySet(free_text_months=free_text_months, set_by=set_by))
+    await uow.commit()
+    return policy
+
+
+async def expire_free_text(uow: UnitOfWork, now: datetime) -> list[str]:
+    """The retention job's step for the unit of work's tenant, as of `now`: every programme closed longer ago than
+    the tenant's policy allows whose free text has not expired yet gets its 'text' keys destroyed, its free text in
+    pairing's tables scrubbed and `FreeTextExpired` published (the other services scrub theirs). Numbers and
+    ratings stay. Returns the programme ids expired; none without a policy."""
+    conn, tenant = uow.conn, uow.tenant
+    policy = await erasure_repository.get_policy(conn, tenant)
+    if policy is None:
+        return []
+    expired = []
+    for programme_id, closed_on in await erasure_repository.programmes_past_retention(
+        conn, tenant, now, policy.free_text_months
+    ):
+        await erasure_repository.scrub_programme_text(conn, tenant, programme_id, now)
+        await erasure.destroy_keys(
+            conn,
+            uow.topics,
+            service="pairing",
+            tenant=tenant,
+            reason="retention",
+            programme_id=programme_id,
+            kinds=("text",),
+        )
+        pair_ids = await erasure_repository.pair_ids_of_programme(conn, tenant, programme_id)
+        uow.emit(
+            FreeTextExpired(
+                programme_id=programme_id,
+                closed_on=closed_on,
+                free_text_months=policy.free_text_months,
+                pair_ids=pair_ids,
+            )
+        )
+        expired.append(programme_id)
+    await uow.commit()
+    return expired

@@ -105,7 +105,9 @@ async def insert_programme(conn: Conn, tenant: str, p: Programme) -> None:
 
 async def set_programme_state(conn: Conn, tenant: str, p: Programme) -> None:
     await conn.execute(
-        "UPDATE programmes SET state = $3, updated_at = now() WHERE tenant = $1 AND programme_id = $2",
+        "UPDATE programmes SET state = $3, updated_at = now(), "
+        "closed_at = CASE WHEN $3 = 'closed' THEN coalesce(closed_at, now()) ELSE closed_at END "
+        "WHERE tenant = $1 AND programme_id = $2",
         tenant,
         p.programme_id,
         p.state,

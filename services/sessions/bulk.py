@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from services.sessions import personal_data
 from services.sessions import projection_repository as repo
 from services.sessions import rows as r
 from services.sessions.domain import model as m
@@ -39,6 +40,8 @@ class SessionsBulk:
         self.confidence: dict[tuple[str, str, str, str], m.Recorded[s.ConfidenceRated]] = {}
         self.sessions: dict[tuple[str, str], m.Session] = {}
         self.feedback: dict[tuple[str, str], m.Recorded[s.FeedbackSubmitted]] = {}
+        #: erasures and expiries, applied to the written tables (they only scrub what is there)
+        self.scrubs: list[Envelope[Any]] = []
 
     def apply(self, env: Envelope[Any]) -> bool:
         """Fold one event; False where the per-event handler would have been rejected."""
@@ -51,6 +54,9 @@ class SessionsBulk:
     def _apply(self, env: Envelope[Any]) -> None:
         t, e, at, tenant = env.type, env.data, env.time, env.tenant
         changes = self.tables["pair_changes"]
+        if t in SCRUBS:
+            self.scrubs.append(env)
+            return
         if t in (p.ProgramLaunched.TYPE, p.ProgramClosed.TYPE):
             key: tuple[str, ...] = (tenant, e.programme_id)
             _put(self.programmes, key, ref.evolve_programme(self.programmes.get(key), e))
@@ -99,7 +105,15 @@ class SessionsBulk:
     async def flush(self, conn: Conn, schema: str) -> None:
         """Write everything folded so far into the rebuild schema (replacing what an earlier flush wrote)."""
         await repo.replace_tables(conn, schema, ((table, self.rows(table)) for table in COLUMNS))
+        if self.scrubs:  # the same statements as the per-event handler, in the rebuild schema
+            async with conn.transaction():
+                await repo.use_schema(conn, schema)
+                for env in self.scrubs:
+                    await personal_data.scrub(conn, env)
 
+
+#: Erasure and retention: scrubs of what the tables hold (personal_data.scrub).
+SCRUBS = frozenset({p.SubjectErased.TYPE, p.FreeTextExpired.TYPE})
 
 SESSION_TYPES = frozenset(
     {s.SessionScheduled.TYPE, s.SessionRescheduled.TYPE, s.SessionCancelled.TYPE, s.SessionLogged.TYPE}
@@ -134,5 +148,6 @@ HANDLED = frozenset(
         p.PairCreated.TYPE,
         *PAIR_STATE,
         *(ev.TYPE for ev in s.SESSIONS_EVENTS),
+        *SCRUBS,
     }
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, get_args
 
-from services.sessions import handlers, learning, pair_ended, projection
+from services.sessions import handlers, learning, pair_ended, personal_data, projection
 from services.sessions.bulk import SessionsBulk
 from services.sessions.domain.commands import Command
 from shared.consumer import Handlers
@@ -22,7 +22,9 @@ def build_handlers(host: ServiceHost | None = None) -> Handlers:
     the read model (projection.py) first, so that what follows sees the event applied; then the sessions
     of an ended pair are called off (pair_ended.py); then the learning records (learning.py)."""
     h = Handlers()
+    h.include(personal_data.build_side_effects(host))  # reads the names before the read model scrubs them
     h.include(projection.build_handlers(host))
+    h.include(personal_data.build_projection(host))
     h.include(pair_ended.build_handlers(host))
     h.include(learning.build_learning_handlers(host))
     h.bulk = SessionsBulk  # the bulk replay path of the read model (replay only)
@@ -40,6 +42,7 @@ IGNORED: dict[str, str] = {
     p.SensitiveDataAccessed.TYPE: "an audit fact of the pairing service",
     s.LearningRecorded.TYPE: "the service's own record for the HR platform; nothing here reads it back",
     s.SensitiveDataAccessed.TYPE: "an audit fact; nothing here reads it back",
+    p.RetentionPolicySet.TYPE: "the pairing service's retention job acts on it (FreeTextExpired reaches here)",
 }
 
 #: Each command and its handler: every one runs on its pair's Mentorship (load, decide, emit) in one unit of

@@ -96,3 +96,8 @@ async def replace_tables(conn: Conn, schema: str, tables: Iterable[tuple[str, Se
                 )
                 continue
             await conn.copy_records_to_table(table, schema_name=schema, columns=list(columns), records=records)
+
+
+async def use_schema(conn: Conn, schema: str) -> None:
+    """Make the rebuild schema `schema` the one unqualified names mean, for the rest of the transaction."""
+    await conn.execute(f'SET LOCAL search_path TO "{schema}", public')

@@ -311,6 +311,49 @@ class SensitiveDataAccessed(_Pairing):
     role: str
 
 
+class SubjectErased(_Pairing):
+    """A person's personal data was erased (GDPR art. 17): their keys are destroyed and every service scrubs its
+    copies of their names, addresses and free text. Carries ids only: the trail stays joinable, names are gone."""
+
+    TYPE: ClassVar[str] = "tandem.pairing.SubjectErased"
+    SUBJECT_FIELD: ClassVar[str] = "employee_id"
+
+    employee_id: Id
+    participant_ids: list[Id] = Field(default_factory=list, description="The person's enrolments, in every programme.")
+    pair_ids: list[Id] = Field(
+        default_factory=list, description="Every pair (and proposal) the person was in, as mentor or mentee."
+    )
+    reason: str = Field(min_length=1, max_length=200, description="Why, e.g. 'request' or 'retention_after_leaving'.")
+    requested_by: str = Field(
+        min_length=1, max_length=200, description="Who asked: the token's subject, or 'retention'."
+    )
+
+
+class RetentionPolicySet(_Pairing):
+    """HR set the tenant's retention policy: free text of a programme is deleted this many months after it closed."""
+
+    TYPE: ClassVar[str] = "tandem.pairing.RetentionPolicySet"
+    SUBJECT_FIELD: ClassVar[str] = "policy"
+
+    policy: Literal["retention"] = "retention"
+    free_text_months: int = Field(ge=1, le=120)
+    set_by: str = Field(min_length=1, max_length=200)
+
+
+class FreeTextExpired(_Pairing):
+    """The retention period of a closed programme's free text ran out: its text keys are destroyed and every
+    service scrubs the programme's free text (feedback text, comments, agendas, action items, goals). Numbers,
+    ratings and ids stay."""
+
+    TYPE: ClassVar[str] = "tandem.pairing.FreeTextExpired"
+    SUBJECT_FIELD: ClassVar[str] = "programme_id"
+
+    programme_id: Id
+    closed_on: date
+    free_text_months: int = Field(ge=1, le=120)
+    pair_ids: list[Id] = Field(default_factory=list, description="The programme's pairs (their timelines show it).")
+
+
 PAIRING_EVENTS: tuple[type[EventPayload], ...] = (
     ProgramLaunched,
     ProgramClosed,
@@ -328,4 +371,7 @@ PAIRING_EVENTS: tuple[type[EventPayload], ...] = (
     PairFlagged,
     PairFlagResolved,
     SensitiveDataAccessed,
+    SubjectErased,
+    RetentionPolicySet,
+    FreeTextExpired,
 )

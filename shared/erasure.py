@@ -1,0 +1,73 @@
+"""Erasure and retention mechanics every service shares: destroying a service's data keys (the crypto core,
+shared.personal) and scrubbing what its delivery tables quote (dead letters keep the raw record and the error).
+
+What each service scrubs in its own tables is its own (its repository); this is only what every service has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from shared.topics import Topics
+
+#: What an erased name, address or text reads as, in the tables and (through the crypto core) in replays.
+PLACEHOLDER = "[erased]"
+
+#: The kinds of data key: who a person is, text about a pair, free text people wrote.
+KINDS: tuple[str, ...] = ("identity", "pair", "text")
+
+
+async def destroy_keys(
+    conn: Any,
+    topics: Topics,
+    *,
+    service: str,
+    tenant: str,
+    reason: str,
+    scope_ids: Collection[str] = (),
+    programme_id: str | None = None,
+    kinds: Collection[str] = KINDS,
+) -> list[str]:
+    """Destroy this service's data keys of these scopes (or of the programme), in the caller's transaction: the
+    crypto core's `shared.personal.destroy_keys`. Returns the key ids destroyed."""
+    try:
+        from shared import personal  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:  # TEMPORARY until the crypto core is merged: nothing is encrypted, no key to destroy
+        return []
+    destroyed: list[str] = await personal.destroy_keys(
+        conn,
+        topics,
+        service=service,
+        tenant=tenant,
+        reason=reason,
+        scope_ids=scope_ids,
+        programme_id=programme_id,
+        kinds=kinds,
+    )
+    return destroyed
+
+
+def needles(values: Iterable[str | None]) -> list[str]:
+    """The strings worth searching for: the non-empty ones, not the placeholder, at least three characters."""
+    return sorted({v for v in values if v and len(v) >= 3 and v != PLACEHOLDER})
+
+
+async def scrub_dead_letters(conn: Any, quoted: Iterable[str | None]) -> int:
+    """Dead letters that quote any of these strings (a name, an address) in their error or their kept record:
+    the error's quotes become the placeholder and the record is dropped (the row stays, as for a record too large
+    to keep: topic, partition and offset still say where it was). Returns how many rows changed."""
+    found = needles(quoted)
+    if not found:
+        return 0
+    rows = await conn.fetch(
+        "SELECT id, error FROM dead_letters WHERE EXISTS (SELECT 1 FROM unnest($1::text[]) AS q(s) "
+        "WHERE strpos(dead_letters.error, q.s) > 0 OR strpos(dead_letters.value, convert_to(q.s, 'UTF8')) > 0)",
+        found,
+    )
+    for row in rows:
+        error = str(row["error"])
+        for s in found:
+            error = error.replace(s, PLACEHOLDER)
+        await conn.execute("UPDATE dead_letters SET error = $2, value = NULL WHERE id = $1", row["id"], error)
+    return len(rows)
