@@ -5,8 +5,13 @@ their pair still lists every event. Real services over a real broker and Postgre
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -19,6 +24,8 @@ from tests.conftest import Running, ServeAllFactory
 from tests.directory import enrol
 from tests.integration.notifications.servers import SmtpServer
 from tests.kafka_helpers import eventually
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -62,16 +69,18 @@ def figures(outcomes: dict[str, Any]) -> dict[str, Any]:
     return dict(strip(outcomes))
 
 
-async def seeded(system: dict[str, Running], secret: str, other: str) -> dict[str, Any]:
-    """A programme with a mentor (named with `other`) and a mentee (named, addressed and writing with `secret`),
-    matched by a match run (its rationale names the mentee), with an agreement, a goal, a held and a cancelled
-    session, feedback from both and a confidence check. Returns ids."""
+async def seeded(system: dict[str, Running], secret: str, other: str, text: str | None = None) -> dict[str, Any]:
+    """A programme with a mentor (named with `other`) and a mentee (named and addressed with `secret`), matched by
+    a match run (its rationale names the mentee), with an agreement, a goal, a held and a cancelled session,
+    feedback from both and a confidence check; every free text written with `text` (default: `secret`). Returns
+    ids."""
+    written = text or secret
     pairing, sessions = system["pairing"], system["sessions"]
     mentor = builders.mentor(display_name=f"Otto O{other}", email=f"o{other}@privacy.example")
     mentee = builders.mentee(
         display_name=f"Q{secret} Erasmo",
         email=f"q{secret}@privacy.example",
-        goal=f"learn prompts goal-{secret}",
+        goal=f"learn prompts goal-{written}",
     )
     async with auth.client(base_url=pairing.url) as client:
         r = await client.post("/programmes", json=builders.programme(min_group_size=3))
@@ -93,11 +102,11 @@ async def seeded(system: dict[str, Running], secret: str, other: str) -> dict[st
                     "participant_id": who["participant_id"],
                     "meeting_rhythm": "every two weeks",
                     "confidentiality": True,
-                    "learning_focus": f"focus-{secret}",
+                    "learning_focus": f"focus-{written}",
                 },
             )
             assert r.status_code == 201, r.text
-        r = await client.post(f"/pairs/{pid}/goals", json={"topic": "ai-agents", "description": f"goal-{secret}"})
+        r = await client.post(f"/pairs/{pid}/goals", json={"topic": "ai-agents", "description": f"goal-{written}"})
         assert r.status_code == 201, r.text
         held, cancelled = builders.uid("s"), builders.uid("s")
         for sid, days in ((held, -2), (cancelled, 5)):
@@ -106,7 +115,7 @@ async def seeded(system: dict[str, Running], secret: str, other: str) -> dict[st
                 json={
                     "session_id": sid,
                     "starts_at": (now + timedelta(days=days)).isoformat(),
-                    "agenda": f"a-{secret}",
+                    "agenda": f"a-{written}",
                 },
             )
             assert r.status_code == 201, r.text
@@ -116,11 +125,11 @@ async def seeded(system: dict[str, Running], secret: str, other: str) -> dict[st
                 "held_at": (now - timedelta(days=2)).isoformat(),
                 "minutes": 45,
                 "topics": ["ai-agents"],
-                "action_items": [f"item-{secret}", "try Copilot"],
+                "action_items": [f"item-{written}", "try Copilot"],
             },
         )
         assert r.status_code == 200, r.text
-        r = await client.post(f"/pairs/{pid}/sessions/{cancelled}/cancel", json={"reason": f"ill-{secret}"})
+        r = await client.post(f"/pairs/{pid}/sessions/{cancelled}/cancel", json={"reason": f"ill-{written}"})
         assert r.status_code == 200, r.text
         r = await client.post(
             f"/pairs/{pid}/feedback",
@@ -131,7 +140,7 @@ async def seeded(system: dict[str, Running], secret: str, other: str) -> dict[st
                 "productivity_gain": True,
                 "minutes_saved_per_day": 20,
                 "new_business_opportunity": True,
-                "opportunity_text": f"opportunity-{secret}",
+                "opportunity_text": f"opportunity-{written}",
             },
             headers=auth.of(mentee),
         )
@@ -143,7 +152,7 @@ async def seeded(system: dict[str, Running], secret: str, other: str) -> dict[st
                 "session_id": held,
                 "rating": 4,
                 "career_benefit": True,
-                "confidential_comment": f"comment-{secret}",
+                "confidential_comment": f"comment-{written}",
             },
             headers=auth.of(mentor),
         )
@@ -253,3 +262,34 @@ async def test_erasure_leaves_no_personal_data_and_keeps_the_figures_and_the_tra
         assert (await client.post(f"/subjects/{seed['mentor']['employee_id']}/erase")).status_code == 403
     async with auth.client(tenant="other-tenant", base_url=pairing.url) as client:
         assert (await client.post(f"/subjects/{seed['mentor']['employee_id']}/erase")).status_code == 404
+
+    # the same command from the command line: the mentor now
+    mentor_id = seed["mentor"]["employee_id"]
+    done = await asyncio.to_thread(tandem, pairing.host, "erase", mentor_id, "--reason", "request by letter")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"erased {mentor_id} (1 enrolment(s), 1 pair(s))" in done.stdout
+    await eventually(
+        lambda: _equal(notifications.host.pool.fetchval(recipients, seed["mentor"]["participant_id"]), PLACEHOLDER)
+    )
+    found = {name: await leftovers(running.host, other) for name, running in system.items()}
+    assert found == {name: [] for name in system}, found
+    twice = await asyncio.to_thread(tandem, pairing.host, "erase", mentor_id)
+    assert twice.returncode == 1, twice.stdout + twice.stderr
+    assert f"employee {mentor_id} was erased on" in twice.stderr
+    unknown = await asyncio.to_thread(tandem, pairing.host, "erase", "nobody-" + uuid.uuid4().hex[:8])
+    assert unknown.returncode == 1, unknown.stderr
+    assert "no employee" in unknown.stderr
+
+
+def tandem(pairing: ServiceHost, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `tandem` command against this pairing service's database and broker."""
+    env = {
+        **os.environ,
+        "TANDEM_STACK_FILE": "",
+        "KAFKA_BOOTSTRAP_SERVERS": pairing.settings.kafka_bootstrap_servers,
+        "PAIRING_DATABASE_URL": pairing.settings.dsn,
+        "TANDEM_TOPIC_NAMESPACE": pairing.topics.namespace,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "services", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
