@@ -211,3 +211,19 @@ def test_public_urls_and_web_origins_are_read_and_checked() -> None:
     for variable, value in (("PAIRING_URL", "pairing.acme.example"), ("TANDEM_WEB_ORIGINS", "ftp://x")):
         with pytest.raises(ConfigError, match=variable):
             ServiceSettings.from_env("notifications", {**env, variable: value})
+
+
+def test_erasure_after_leaving_and_the_retention_interval() -> None:
+    base = {"PAIRING_DATABASE_URL": DB}
+    settings = ServiceSettings.from_env("pairing", base)
+    assert (settings.erase_after_days, settings.retention_interval_seconds) == (None, 3600.0)  # never, hourly
+    assert ServiceSettings.from_env("pairing", {**base, "TANDEM_ERASE_AFTER_DAYS": ""}).erase_after_days is None
+    set_ = ServiceSettings.from_env(
+        "pairing", {**base, "TANDEM_ERASE_AFTER_DAYS": "90", "TANDEM_RETENTION_INTERVAL_SECONDS": "60"}
+    )
+    assert (set_.erase_after_days, set_.retention_interval_seconds) == (90, 60.0)
+    for wrong in ("0", "-3", "ninety", "1.5"):
+        with pytest.raises(ConfigError, match="TANDEM_ERASE_AFTER_DAYS"):
+            ServiceSettings.from_env("pairing", {**base, "TANDEM_ERASE_AFTER_DAYS": wrong})
+    with pytest.raises(ConfigError, match="TANDEM_RETENTION_INTERVAL_SECONDS"):
+        ServiceSettings.from_env("pairing", {**base, "TANDEM_RETENTION_INTERVAL_SECONDS": "0"})
