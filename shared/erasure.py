@@ -7,16 +7,13 @@ What each service scrubs in its own tables is its own (its repository); this is 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from pathlib import Path
 from typing import Any
 
+from shared import personal
+from shared.personal import KINDS, PLACEHOLDER
 from shared.topics import Topics
 
-#: What an erased name, address or text reads as, in the tables and (through the crypto core) in replays.
-PLACEHOLDER = "[erased]"
-
-#: The kinds of data key: who a person is, text about a pair, free text people wrote.
-KINDS: tuple[str, ...] = ("identity", "pair", "text")
+__all__ = ["KINDS", "PLACEHOLDER", "destroy_keys", "needles", "scrub_dead_letters"]
 
 
 async def destroy_keys(
@@ -32,11 +29,7 @@ async def destroy_keys(
 ) -> list[str]:
     """Destroy this service's data keys of these scopes (or of the programme), in the caller's transaction: the
     crypto core's `shared.personal.destroy_keys`. Returns the key ids destroyed."""
-    if not (Path(__file__).parent / "personal.py").exists():  # TEMPORARY until the crypto core is merged
-        return []
-    from shared import personal  # type: ignore[attr-defined,unused-ignore]
-
-    destroyed: list[str] = await personal.destroy_keys(
+    return await personal.destroy_keys(
         conn,
         topics,
         service=service,
@@ -46,7 +39,6 @@ async def destroy_keys(
         programme_id=programme_id,
         kinds=kinds,
     )
-    return destroyed
 
 
 def needles(values: Iterable[str | None]) -> list[str]:
