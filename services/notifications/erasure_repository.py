@@ -9,19 +9,9 @@ from collections.abc import Sequence
 from shared.db import Conn
 from shared.erasure import PLACEHOLDER, needles
 
-#: Reason parameters that name a person (docs/rationale-reasons.md).
-PERSON_PARAMS = ("mentee", "mentor")
-
-
-def _scrub_reasons(column: str) -> str:
-    sets = "".join(
-        f" || CASE WHEN r ? '{p}' THEN jsonb_build_object('{p}', '{PLACEHOLDER}') ELSE '{{}}'::jsonb END"
-        for p in PERSON_PARAMS
-    )
-    return (
-        f"(SELECT coalesce(jsonb_agg(r{sets} ORDER BY n), '[]'::jsonb) "
-        f"FROM jsonb_array_elements({column}) WITH ORDINALITY AS x(r, n))"
-    )
+#: What a list field of an event reads as once its key is destroyed (shared.personal): empty. The read models
+#: write the same, so that a replay rebuilds exactly what the live scrub left.
+ERASED_LIST = "'[]'::jsonb"
 
 
 # --- the read model (replayable) ------------------------------------------------------------------------------
@@ -46,7 +36,7 @@ async def scrub_subject(conn: Conn, tenant: str, participant_ids: Sequence[str],
     )
     await conn.execute(
         "UPDATE pairs SET rationale = CASE WHEN rationale = '' THEN '' ELSE $3 END, "
-        f"reasons = {_scrub_reasons('reasons')} WHERE tenant = $1 AND pair_id = ANY($2::text[])",
+        f"reasons = {ERASED_LIST} WHERE tenant = $1 AND pair_id = ANY($2::text[])",
         tenant,
         list(pair_ids),
         PLACEHOLDER,

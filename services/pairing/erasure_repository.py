@@ -68,9 +68,20 @@ async def erasure_of(conn: Conn, tenant: str, employee_id: str) -> Erasure | Non
     return Erasure(**{**dict(row), "participant_ids": list(row["participant_ids"]), "pair_ids": list(row["pair_ids"])})
 
 
-async def subject_scope(conn: Conn, tenant: str, employee_id: str) -> tuple[list[str], list[str], list[str]]:
-    """The person's enrolments (every programme, any status), every pair and proposal they were in (as mentor or
-    mentee), and the names their enrolments were known by (what dead letters may quote)."""
+@dataclass(frozen=True)
+class Scope:
+    """Everything an erasure covers: the person's enrolments (every programme, any status), every pair and match
+    run proposal they were in (as mentor or mentee; a proposal's rationale has a data key of its own), and the
+    names their enrolments were known by (what dead letters may quote)."""
+
+    participant_ids: list[str]
+    pair_ids: list[str]
+    proposal_ids: list[str]
+    quoted: list[str]
+
+
+async def subject_scope(conn: Conn, tenant: str, employee_id: str) -> Scope:
+    """See Scope."""
     enrolments = await conn.fetch(
         "SELECT participant_id, profile ->> 'display_name' AS name, profile ->> 'email' AS email FROM participants "
         "WHERE tenant = $1 AND employee_id = $2 ORDER BY participant_id",
@@ -85,8 +96,14 @@ async def subject_scope(conn: Conn, tenant: str, employee_id: str) -> tuple[list
         tenant,
         participant_ids,
     )
+    proposals = await conn.fetch(
+        "SELECT proposal_id FROM proposals WHERE tenant = $1 "
+        "AND (mentor_id = ANY($2::text[]) OR mentee_id = ANY($2::text[])) ORDER BY proposal_id",
+        tenant,
+        participant_ids,
+    )
     quoted = [v for r in enrolments for v in (r["name"], r["email"]) if v]
-    return participant_ids, [r["pair_id"] for r in pairs], quoted
+    return Scope(participant_ids, [r["pair_id"] for r in pairs], [r["proposal_id"] for r in proposals], quoted)
 
 
 async def scrub_subject(

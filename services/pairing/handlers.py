@@ -944,16 +944,17 @@ async def erase_subject(
             field="employee_id",
             code="erased",
         )
-    participant_ids, pair_ids, quoted = await erasure_repository.subject_scope(conn, tenant, employee_id)
+    scope = await erasure_repository.subject_scope(conn, tenant, employee_id)
+    participant_ids, pair_ids = scope.participant_ids, scope.pair_ids
     await erasure_repository.scrub_subject(conn, tenant, employee_id, participant_ids, pair_ids)
-    await erasure.scrub_dead_letters(conn, [*quoted, *person.values()])
+    await erasure.scrub_dead_letters(conn, [*scope.quoted, *person.values()])
     await erasure.destroy_keys(
         conn,
         uow.topics,
         service="pairing",
         tenant=tenant,
         reason=reason,
-        scope_ids={employee_id, *participant_ids, *pair_ids},
+        scope_ids={employee_id, *participant_ids, *pair_ids, *scope.proposal_ids},
     )
     erased_at = await erasure_repository.record_erasure(
         conn,

@@ -24,7 +24,7 @@ async def test_free_text_expires_months_after_the_programme_closed(serve_all: Se
     system = await serve_all()
     pairing, sessions, notifications = system["pairing"], system["sessions"], system["notifications"]
     name, other, text = uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex
-    seed = await seeded(system, name, other, text)
+    seed = await seeded(system, name, other, text, text)
     programme_id, pid = seed["programme_id"], seed["pair"]["pair_id"]
     elsewhere = f"tenant-{uuid.uuid4().hex[:8]}"
 
@@ -71,7 +71,7 @@ async def test_free_text_expires_months_after_the_programme_closed(serve_all: Se
         r = await client.get(f"/programmes/{programme_id}/outcomes", params={"as_of": closed_at.isoformat()})
         assert figures(r.json()) == before
         view = (await client.get(f"/pairs/{pid}")).json()
-    assert [len(s["action_items"]) for s in view["sessions"] if s["status"] == "held"] == [2]
+    assert [(s["minutes"], s["action_items"]) for s in view["sessions"] if s["status"] == "held"] == [(45, [])]
     async with auth.client(base_url=pairing.url) as client:
         for subject in (programme_id, pid):
             r = await client.get(f"/audit/{subject}")
