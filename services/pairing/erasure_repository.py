@@ -109,10 +109,12 @@ async def subject_scope(conn: Conn, tenant: str, employee_id: str) -> Scope:
 async def scrub_subject(
     conn: Conn, tenant: str, employee_id: str, participant_ids: Sequence[str], pair_ids: Sequence[str]
 ) -> None:
-    """The person's names, addresses and free text in every pairing table become the placeholder (see the module)."""
+    """The person's names, addresses and free text in every pairing table become the placeholder (see the module).
+    The SCIM User is gone for the HR platform's client (404, out of lists), as after a SCIM delete."""
     await conn.execute(
         "UPDATE employees SET display_name = $3, email = $3, user_name = $3 || ' ' || employee_id, external_id = NULL, "
-        "scim = '{}'::jsonb, updated_at = now() WHERE tenant = $1 AND employee_id = $2",
+        "scim = '{}'::jsonb, scim_deleted_at = coalesce(scim_deleted_at, now()), updated_at = now() "
+        "WHERE tenant = $1 AND employee_id = $2",
         tenant,
         employee_id,
         PLACEHOLDER,

@@ -253,6 +253,11 @@ async def test_erasure_leaves_no_personal_data_and_keeps_the_figures_and_the_tra
         (s["session_id"], s["status"], s["minutes"]) for s in sessions_before["sessions"]
     ]
     assert [s["action_items"] for s in sessions_after["sessions"] if s["status"] == "held"] == [[]]  # as the log
+    async with auth.client("integration", base_url=pairing.url) as client:  # the SCIM client no longer sees them
+        users = await client.get("/scim/v2/Users", params={"count": 200})
+        assert users.status_code == 200, users.text
+        assert PLACEHOLDER not in users.text
+        assert seed["mentor"]["employee_id"] in users.text
     planned = "SELECT count(*) FROM notifications WHERE recipient_id = $1 AND status = 'planned'"
     assert await notifications.host.pool.fetchval(planned, mentee["participant_id"]) == 0
 
