@@ -12,6 +12,7 @@ from typing import Any
 from services.notifications.domain import content
 from services.notifications.domain.model import HR, PairActivity, Planned, Preferences
 from shared.db import Conn
+from shared.erasure import PLACEHOLDER
 
 # --- recipients ------------------------------------------------------------------------------------------
 
@@ -89,6 +90,7 @@ def _person(row: Any) -> content.Person:
         row["locale"],
         row["timezone"],
         left_company=row["withdrawn_reason"] == "left_company",
+        erased=row["email"] == PLACEHOLDER,
     )
 
 

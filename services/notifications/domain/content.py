@@ -46,6 +46,8 @@ class Person:
     locale: str
     timezone: str
     left_company: bool = False
+    #: erased (issue 16): their name and address are the placeholder; nothing is sent to them
+    erased: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ class Draft:
     pair_ended: bool = False
     pair_paused: bool = False
     recipient_left: bool = False
+    recipient_erased: bool = False
     session_starts_at: datetime | None = None
     #: why it is not to be sent any more, whatever the rules say (e.g. the feedback it asks for was given)
     moot: str | None = None
@@ -136,6 +139,7 @@ class Draft:
             session_starts_at=self.session_starts_at,
             recipient_left=self.recipient_left,
             pair_paused=self.pair_paused,
+            recipient_erased=self.recipient_erased,
         )
 
     @property
@@ -238,6 +242,7 @@ def participant_draft(
         pair_ended=pair is not None and pair.state == "ended",
         pair_paused=pair is not None and pair.state == "paused",
         recipient_left=me.left_company,
+        recipient_erased=me.erased,
         session_starts_at=session_start,
         moot=moot,
     )

@@ -227,8 +227,11 @@ def decide(
     session_starts_at: datetime | None = None,
     recipient_left: bool = False,
     pair_paused: bool = False,
+    recipient_erased: bool = False,
 ) -> Decision:
     """What to do with a due notification right now."""
+    if recipient_erased:
+        return Decision("cancel", reason="the recipient was erased: nothing is sent to them")
     if recipient_left:
         return Decision("cancel", reason="the recipient left the company: nothing more is sent to them")
     if pair_ended and job.rule not in AFTER_END:

@@ -313,3 +313,12 @@ def test_german_is_german_and_english_is_english() -> None:
     assert render("welcome", "fr", CONTEXT).subject.startswith("Welcome")  # unknown locale: English
     assert when(NOW, "de", "Europe/Berlin") == "Montag, 2. März 2026, 11:00 Uhr (Europe/Berlin)"
     assert when(NOW, "en", "Europe/Berlin") == "Monday, 2 March 2026, 11:00 (Europe/Berlin)"
+
+
+def test_nothing_goes_to_someone_erased_whatever_the_rule() -> None:
+    calm = model.Preferences(quiet_start=None, quiet_end=None)
+    for rule in model.RULES:
+        job = model.plan(rule, "t", ("p",), NOW, tenant=T, pair_id="pair")[0]
+        erased = model.decide(job, NOW, calm, "UTC", pair_ended=False, recipient_erased=True)
+        assert (erased.action, erased.reason) == ("cancel", "the recipient was erased: nothing is sent to them")
+        assert model.decide(job, NOW, calm, "UTC", pair_ended=False).action == "send"
