@@ -104,3 +104,18 @@ async def scrub_history(conn: Conn, tenant: str, participant_ids: Sequence[str],
                     PLACEHOLDER,
                 )
     return cancelled
+
+
+async def webhook_bodies_naming(conn: Conn, tenant: str, ids: Sequence[str]) -> list[tuple[object, str]]:
+    """(delivery id, body) of the tenant's outbound webhook deliveries whose body names any of these ids."""
+    rows = await conn.fetch(
+        "SELECT delivery_id, body FROM webhook_deliveries WHERE tenant = $1 "
+        "AND EXISTS (SELECT 1 FROM unnest($2::text[]) AS q WHERE strpos(body, q) > 0)",
+        tenant,
+        [i for i in ids if i],
+    )
+    return [(r["delivery_id"], r["body"]) for r in rows]
+
+
+async def set_webhook_body(conn: Conn, delivery_id: object, body: str) -> None:
+    await conn.execute("UPDATE webhook_deliveries SET body = $2 WHERE delivery_id = $1", delivery_id, body)

@@ -18,6 +18,8 @@ import asyncpg
 import pytest
 
 from shared.erasure import PLACEHOLDER
+from shared.events.pairing import PairCreated
+from shared.events.sessions import FeedbackSubmitted
 from shared.runtime import ServiceHost
 from tests import auth, builders
 from tests.conftest import Running, ServeAllFactory
@@ -191,9 +193,18 @@ async def _equal(value: Any, expected: Any) -> bool:
 async def test_erasure_leaves_no_personal_data_and_keeps_the_figures_and_the_trail(
     serve_all: ServeAllFactory, smtp: SmtpServer
 ) -> None:
-    extra = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "DISPATCH_INTERVAL": "0.05"}
+    extra = {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "DISPATCH_INTERVAL": "0.05",
+        "WEBHOOK_ALLOW_INSECURE": "true",  # the HR platform's endpoint below is plain http on the loopback
+    }
     system = await serve_all(notifications={"extra": extra})
     secret, other = uuid.uuid4().hex, uuid.uuid4().hex
+    async with auth.client(base_url=system["notifications"].url) as client:  # the HR platform hears of pairs, feedback
+        hook = {"url": "http://127.0.0.1:9/hook", "event_types": [PairCreated.TYPE, FeedbackSubmitted.TYPE]}
+        r = await client.post("/webhooks/subscriptions", json=hook)
+        assert r.status_code == 201, r.text
     seed = await seeded(system, secret, other)
     pid, programme_id = seed["pair"]["pair_id"], seed["programme_id"]
     mentee = seed["mentee"]
@@ -221,6 +232,8 @@ async def test_erasure_leaves_no_personal_data_and_keeps_the_figures_and_the_tra
     pairing_before, sessions_before = await pair_views()
     for running in system.values():  # the search finds what is there: the person is in every service
         assert await leftovers(running.host, secret), running.host.spec.name
+    deliveries = "SELECT count(*) FROM webhook_deliveries WHERE strpos(body, $1) > 0"
+    assert await notifications.host.pool.fetchval(deliveries, secret) == 2  # the pair's rationale, the feedback
 
     async with auth.client(base_url=pairing.url) as client:
         r = await client.post(f"/subjects/{mentee['employee_id']}/erase", json={"reason": "request"})
