@@ -274,10 +274,13 @@ async def test_erasure_leaves_no_personal_data_and_keeps_the_figures_and_the_tra
     planned = "SELECT count(*) FROM notifications WHERE recipient_id = $1 AND status = 'planned'"
     assert await notifications.host.pool.fetchval(planned, mentee["participant_id"]) == 0
 
+    outbox = "SELECT count(*) FROM outbox"
+    written = await pairing.host.pool.fetchval(outbox)
     async with auth.client(base_url=pairing.url) as client:
         again = await client.post(f"/subjects/{mentee['employee_id']}/erase")
         assert again.status_code == 409, again.text
         assert "was erased on" in again.json()["error"]["message"]
+        assert await pairing.host.pool.fetchval(outbox) == written  # nothing changed, nothing published
         timeline = await client.get(f"/audit/{pid}")
         assert timeline.status_code == 200, timeline.text
     types = [e["type"] for e in timeline.json()]
