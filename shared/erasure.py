@@ -6,39 +6,12 @@ What each service scrubs in its own tables is its own (its repository); this is 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from shared import personal
-from shared.personal import KINDS, PLACEHOLDER
-from shared.topics import Topics
+from shared.personal import KINDS, PLACEHOLDER, destroy_keys
 
 __all__ = ["KINDS", "PLACEHOLDER", "destroy_keys", "needles", "scrub_dead_letters"]
-
-
-async def destroy_keys(
-    conn: Any,
-    topics: Topics,
-    *,
-    service: str,
-    tenant: str,
-    reason: str,
-    scope_ids: Collection[str] = (),
-    programme_id: str | None = None,
-    kinds: Collection[str] = KINDS,
-) -> list[str]:
-    """Destroy this service's data keys of these scopes (or of the programme), in the caller's transaction: the
-    crypto core's `shared.personal.destroy_keys`. Returns the key ids destroyed."""
-    return await personal.destroy_keys(
-        conn,
-        topics,
-        service=service,
-        tenant=tenant,
-        reason=reason,
-        scope_ids=scope_ids,
-        programme_id=programme_id,
-        kinds=kinds,
-    )
 
 
 def needles(values: Iterable[str | None]) -> list[str]:
