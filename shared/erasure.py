@@ -9,9 +9,30 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from shared.events import Envelope
+from shared.events.pairing import FreeTextExpired, SubjectErased
 from shared.personal import KINDS, PLACEHOLDER, destroy_keys
+from shared.topics import Topics
 
-__all__ = ["KINDS", "PLACEHOLDER", "destroy_keys", "needles", "scrub_dead_letters"]
+__all__ = ["KINDS", "PLACEHOLDER", "destroy_keys", "destroy_keys_for", "needles", "scrub_dead_letters"]
+
+
+async def destroy_keys_for(conn: Any, topics: Topics, *, service: str, env: Envelope[Any]) -> list[str]:
+    """What a consuming service destroys of its keys (its own and its mirrored copies) for pairing's
+    `SubjectErased` (the keys of the person, their enrolments and their pairs) or `FreeTextExpired` (the 'text'
+    keys of the programme), in the caller's transaction."""
+    data = env.data
+    if isinstance(data, SubjectErased):
+        scopes = {data.employee_id, *data.participant_ids, *data.pair_ids}
+        return await destroy_keys(
+            conn, topics, service=service, tenant=env.tenant, reason=data.reason, scope_ids=scopes
+        )
+    if isinstance(data, FreeTextExpired):
+        return await destroy_keys(
+            conn, topics, service=service, tenant=env.tenant, reason="retention", programme_id=data.programme_id,
+            kinds=("text",),
+        )  # fmt: skip
+    raise TypeError(f"{env.type} destroys no keys")
 
 
 def needles(values: Iterable[str | None]) -> list[str]:

@@ -44,14 +44,7 @@ def build_side_effects(host: ServiceHost | None = None) -> Handlers:
                 await repo.set_webhook_body(conn, delivery_id, scrubbed)
         await repo.scrub_history(conn, env.tenant, e.participant_ids, quoted)
         await erasure.scrub_dead_letters(conn, quoted)
-        await erasure.destroy_keys(
-            conn,
-            topics(),
-            service=SERVICE,
-            tenant=env.tenant,
-            reason=e.reason,
-            scope_ids={e.employee_id, *e.participant_ids, *e.pair_ids},
-        )
+        await erasure.destroy_keys_for(conn, topics(), service=SERVICE, env=env)
 
     @h.on(p.FreeTextExpired, side_effects=True)
     async def expired(conn: Conn, env: Envelope[Any]) -> None:
@@ -60,15 +53,7 @@ def build_side_effects(host: ServiceHost | None = None) -> Handlers:
             scrubbed = erasure_domain.scrubbed_body(body, programme_id=e.programme_id, kinds=("text",))
             if scrubbed is not None:
                 await repo.set_webhook_body(conn, delivery_id, scrubbed)
-        await erasure.destroy_keys(
-            conn,
-            topics(),
-            service=SERVICE,
-            tenant=env.tenant,
-            reason="retention",
-            programme_id=e.programme_id,
-            kinds=("text",),
-        )
+        await erasure.destroy_keys_for(conn, topics(), service=SERVICE, env=env)
 
     return h
 

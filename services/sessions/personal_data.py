@@ -43,27 +43,11 @@ def build_side_effects(host: ServiceHost | None = None) -> Handlers:
     async def erased(conn: Conn, env: Envelope[Any]) -> None:
         e: p.SubjectErased = env.data
         await erasure.scrub_dead_letters(conn, await repo.quoted_names(conn, env.tenant, e.participant_ids))
-        await erasure.destroy_keys(
-            conn,
-            topics(),
-            service=SERVICE,
-            tenant=env.tenant,
-            reason=e.reason,
-            scope_ids={e.employee_id, *e.participant_ids, *e.pair_ids},
-        )
+        await erasure.destroy_keys_for(conn, topics(), service=SERVICE, env=env)
 
     @h.on(p.FreeTextExpired, side_effects=True)
     async def expired(conn: Conn, env: Envelope[Any]) -> None:
-        e: p.FreeTextExpired = env.data
-        await erasure.destroy_keys(
-            conn,
-            topics(),
-            service=SERVICE,
-            tenant=env.tenant,
-            reason="retention",
-            programme_id=e.programme_id,
-            kinds=("text",),
-        )
+        await erasure.destroy_keys_for(conn, topics(), service=SERVICE, env=env)
 
     return h
 
