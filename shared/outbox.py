@@ -32,6 +32,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from opentelemetry.trace import SpanKind
 
+from shared import chain
 from shared.brokerguard import BrokerGuard, BrokerMismatch
 from shared.db import Conn, connect
 from shared.events import Envelope, encode
@@ -44,36 +45,80 @@ log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "tandem_outbox"
 
 
+#: The lock every append takes shared and a checkpoint takes exclusively (shared.checkpoints): a checkpoint's
+#: position then covers only committed rows, none below it can commit later.
+CHECKPOINT_LOCK = "tandem.chain.checkpoint"
+
+
 async def append(conn: Conn, topics: Topics, events: Iterable[Envelope[Any]]) -> None:
     """Write events to the outbox inside the caller's transaction (each row names its envelope's tenant).
 
     Each row keeps the trace context current now (the span of the unit of work that writes it) as the
     CloudEvents distributed-tracing extension (`ce_traceparent`, `ce_tracestate`): the relay publishes it and
-    the consumer continues the trace from it."""
-    records = []
+    the consumer continues the trace from it.
+
+    Each event is chained to its stream's previous one (shared.chain): under a transaction-scoped advisory lock per
+    stream (tenant, topic, key), the stream's last hash is read and the row gets `prev_hash` and `hash`, also kept in
+    its headers (`ce_tandemprevhash`, `ce_tandemhash`, hex) so the relay publishes them as they are. Three statements
+    per append, whatever its size: the locks, the heads of all its streams, the rows."""
     trace_headers = [(name, value.encode()) for name, value in current_trace_headers()]
+    encoded = []
     for env in events:
-        rec = encode(env)
+        topic = topics.for_source(env.source)
+        encoded.append((env, topic, encode(env)))
+    if not encoded:
+        return
+    streams = sorted({(env.tenant, topic, env.key) for env, topic, _ in encoded if chain.chained(env.type)})
+    heads: dict[chain.Stream, bytes] = {}
+    if streams:
+        await conn.execute(
+            "SELECT CASE WHEN k.i = 1 THEN pg_advisory_xact_lock_shared(hashtextextended(k.name, 0)) "
+            "ELSE pg_advisory_xact_lock(hashtextextended(k.name, 0)) END "
+            "FROM unnest($1::text[]) WITH ORDINALITY AS k(name, i)",
+            [CHECKPOINT_LOCK, *(chain.stream_lock_key(s) for s in streams)],
+        )
+        found = await conn.fetch(
+            "SELECT h.hash FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS s(tenant, topic, key, i) "
+            "LEFT JOIN LATERAL (SELECT o.hash FROM outbox o WHERE o.tenant = s.tenant AND o.topic = s.topic "
+            "AND o.key = s.key AND o.hash IS NOT NULL ORDER BY o.position DESC LIMIT 1) h ON true ORDER BY s.i",
+            [s[0] for s in streams],
+            [s[1] for s in streams],
+            [s[2] for s in streams],
+        )
+        heads = {
+            s: bytes(r["hash"]) if r["hash"] is not None else chain.GENESIS for s, r in zip(streams, found, strict=True)
+        }
+    records = []
+    for env, topic, rec in encoded:
         rec_headers = [*rec.headers, *trace_headers]
+        prev_hash: bytes | None = None
+        own_hash: bytes | None = None
+        if chain.chained(env.type):
+            stream = (env.tenant, topic, env.key)
+            prev_hash = heads[stream]
+            own_hash = chain.chain_hash(prev_hash, chain.canonical(rec.headers, rec.key, rec.value))
+            heads[stream] = own_hash
+            rec_headers += [(chain.PREV_HEADER, prev_hash.hex().encode()), (chain.HASH_HEADER, own_hash.hex().encode())]
         records.append(
             (
                 env.id,
                 env.type,
-                topics.for_source(env.source),
+                topic,
                 env.key,
                 env.subject,
                 [[name, value.decode()] for name, value in rec_headers],
                 rec.value.decode(),
                 env.time,
                 env.tenant,
+                prev_hash,
+                own_hash,
             )
         )
-    if records:
-        await conn.executemany(
-            "INSERT INTO outbox (event_id, event_type, topic, key, subject, headers, payload, occurred_at, tenant) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            records,
-        )
+    await conn.executemany(
+        "INSERT INTO outbox (event_id, event_type, topic, key, subject, headers, payload, occurred_at, tenant, "
+        "prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        records,
+    )
 
 
 @dataclass
