@@ -40,6 +40,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 PREV_HEADER = "ce_tandemprevhash"
 HASH_HEADER = "ce_tandemhash"
 CHAIN_HEADERS = frozenset({PREV_HEADER, HASH_HEADER})
+#: A chained event's outbox position (decimal); part of the canonical bytes, so a checkpoint's coverage (every
+#: event at or below its position) can be told from the log alone.
+POSITION_HEADER = "ce_tandemposition"
 #: Headers left out of the canonical bytes: the trace context (differs between copies) and the chain itself.
 EXCLUDED_HEADERS = frozenset({"ce_traceparent", "ce_tracestate", *CHAIN_HEADERS})
 #: The predecessor of a stream's first chained event.
@@ -230,6 +233,8 @@ class Link:
     canonical: bytes
     prev_hash: bytes | None
     hash: bytes | None
+    #: The outbox position it says it was written at (`ce_tandemposition`); None for unchained events.
+    position: int | None = None
 
 
 @dataclass(frozen=True)

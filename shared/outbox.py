@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "tandem_outbox"
 
 
-#: The lock every append takes shared and a checkpoint takes exclusively (shared.checkpoints): a checkpoint's
+#: The lock every append takes shared and a checkpoint takes exclusively (shared.tamper): a checkpoint's
 #: position then covers only committed rows, none below it can commit later.
 CHECKPOINT_LOCK = "tandem.chain.checkpoint"
 
@@ -59,8 +59,9 @@ async def append(conn: Conn, topics: Topics, events: Iterable[Envelope[Any]]) ->
 
     Each event is chained to its stream's previous one (shared.chain): under a transaction-scoped advisory lock per
     stream (tenant, topic, key), the stream's last hash is read and the row gets `prev_hash` and `hash`, also kept in
-    its headers (`ce_tandemprevhash`, `ce_tandemhash`, hex) so the relay publishes them as they are. Three statements
-    per append, whatever its size: the locks, the heads of all its streams, the rows."""
+    its headers (`ce_tandemprevhash`, `ce_tandemhash`, hex) so the relay publishes them as they are, with the row's
+    position (`ce_tandemposition`). Three statements per append, whatever its size: the locks, the heads of all its
+    streams with the rows' positions, the rows. Key-distribution records (`tandem.keys.*`) are not chained."""
     trace_headers = [(name, value.encode()) for name, value in current_trace_headers()]
     encoded = []
     for env in events:
@@ -70,6 +71,10 @@ async def append(conn: Conn, topics: Topics, events: Iterable[Envelope[Any]]) ->
         return
     streams = sorted({(env.tenant, topic, env.key) for env, topic, _ in encoded if chain.chained(env.type)})
     heads: dict[chain.Stream, bytes] = {}
+    #: Chained rows take their positions here, after the locks, so that a stream's positions follow its chain and
+    #: each chained event can say its position (`ce_tandemposition`, hashed): a checkpoint's coverage is then
+    #: known from the log alone.
+    positions: list[int] = []
     if streams:
         await conn.execute(
             "SELECT CASE WHEN k.i = 1 THEN pg_advisory_xact_lock_shared(hashtextextended(k.name, 0)) "
@@ -77,26 +82,32 @@ async def append(conn: Conn, topics: Topics, events: Iterable[Envelope[Any]]) ->
             "FROM unnest($1::text[]) WITH ORDINALITY AS k(name, i)",
             [CHECKPOINT_LOCK, *(chain.stream_lock_key(s) for s in streams)],
         )
-        found = await conn.fetch(
-            "SELECT h.hash FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS s(tenant, topic, key, i) "
-            "LEFT JOIN LATERAL (SELECT o.hash FROM outbox o WHERE o.tenant = s.tenant AND o.topic = s.topic "
-            "AND o.key = s.key AND o.hash IS NOT NULL ORDER BY o.position DESC LIMIT 1) h ON true ORDER BY s.i",
+        found = await conn.fetchrow(
+            "SELECT ARRAY(SELECT nextval('outbox_position_seq') FROM generate_series(1, $4::int)) AS positions, "
+            "ARRAY(SELECT h.hash FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS s(tenant, topic, "
+            "key, i) LEFT JOIN LATERAL (SELECT o.hash FROM outbox o WHERE o.tenant = s.tenant AND o.topic = s.topic "
+            "AND o.key = s.key AND o.hash IS NOT NULL ORDER BY o.position DESC LIMIT 1) h ON true ORDER BY s.i) "
+            "AS heads",
             [s[0] for s in streams],
             [s[1] for s in streams],
             [s[2] for s in streams],
+            len(encoded),
         )
-        heads = {
-            s: bytes(r["hash"]) if r["hash"] is not None else chain.GENESIS for s, r in zip(streams, found, strict=True)
-        }
+        assert found is not None
+        positions = sorted(found["positions"])
+        heads = {s: bytes(h) if h is not None else chain.GENESIS for s, h in zip(streams, found["heads"], strict=True)}
     records = []
-    for env, topic, rec in encoded:
+    for n, (env, topic, rec) in enumerate(encoded):
+        position = positions[n] if positions else None
         rec_headers = [*rec.headers, *trace_headers]
         prev_hash: bytes | None = None
         own_hash: bytes | None = None
-        if chain.chained(env.type):
+        if chain.chained(env.type) and position is not None:
             stream = (env.tenant, topic, env.key)
             prev_hash = heads[stream]
-            own_hash = chain.chain_hash(prev_hash, chain.canonical(rec.headers, rec.key, rec.value))
+            own = [*rec.headers, (chain.POSITION_HEADER, str(position).encode())]
+            own_hash = chain.chain_hash(prev_hash, chain.canonical(own, rec.key, rec.value))
+            rec_headers.append(own[-1])
             heads[stream] = own_hash
             rec_headers += [(chain.PREV_HEADER, prev_hash.hex().encode()), (chain.HASH_HEADER, own_hash.hex().encode())]
         records.append(
@@ -112,11 +123,13 @@ async def append(conn: Conn, topics: Topics, events: Iterable[Envelope[Any]]) ->
                 env.tenant,
                 prev_hash,
                 own_hash,
+                position,
             )
         )
     await conn.executemany(
         "INSERT INTO outbox (event_id, event_type, topic, key, subject, headers, payload, occurred_at, tenant, "
-        "prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "prev_hash, hash, position) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, COALESCE($12, nextval('outbox_position_seq')))",
         records,
     )
 

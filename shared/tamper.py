@@ -1,0 +1,333 @@
+"""Tamper evidence, the I/O part: signing checkpoints of a service's outbox, reading chains from the log and from an
+outbox, and `tandem audit verify` (the pure logic is in shared.chain).
+
+A checkpoint covers an outbox position: it takes the lock every append holds shared (shared.outbox.CHECKPOINT_LOCK)
+exclusively for a moment, so that every row at or below the position it reads is committed and none can commit
+there later; then it reads the heads of all streams as of that position, and signs their Merkle root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from shared import chain
+from shared.db import Conn, connect
+from shared.events.kafka import header_map
+from shared.kafka_security import PLAINTEXT, KafkaSecurity
+from shared.outbox import CHECKPOINT_LOCK
+
+log = logging.getLogger(__name__)
+
+
+class SigningKeyError(ValueError):
+    """The signing key file is missing, unreadable or not an Ed25519 private key."""
+
+
+def load_signing_key(path: str | Path) -> Ed25519PrivateKey:
+    """The Ed25519 private key in the PEM file `path` (TANDEM_SIGNING_KEY_FILE). Raises SigningKeyError naming it."""
+    try:
+        pem = Path(path).read_bytes()
+    except OSError as exc:
+        raise SigningKeyError(f"TANDEM_SIGNING_KEY_FILE: cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        return chain.load_private_key(pem)
+    except ValueError as exc:
+        raise SigningKeyError(f"TANDEM_SIGNING_KEY_FILE: {path} is {exc}") from None
+
+
+def write_signing_key(path: Path) -> bool:
+    """Create a new Ed25519 key at `path` (mode 0600) when there is none; True when one was created."""
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        fd = path.open("xb")
+        with fd:
+            path.chmod(0o600)
+            fd.write(chain.new_private_key_pem())
+        return True
+    return False
+
+
+# -- checkpoints ---------------------------------------------------------------------------------------------------
+
+
+async def _covered_position(pool: asyncpg.Pool, lock_timeout: float) -> int | None:
+    """The highest outbox position, read while no append is in flight (None: the lock was not had in time)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(f"SET LOCAL lock_timeout = '{int(lock_timeout * 1000)}ms'")
+        try:
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", CHECKPOINT_LOCK)
+        except asyncpg.LockNotAvailableError:
+            return None
+        position = await conn.fetchval("SELECT coalesce(max(position), 0) FROM outbox")
+        return int(position)
+
+
+async def heads_as_of(conn: Conn, position: int) -> tuple[dict[chain.Stream, bytes], int]:
+    """The hash each stream's last chained row at or below `position` claims, and how many chained rows there are."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (tenant, topic, key) tenant, topic, key, hash FROM outbox "
+        "WHERE hash IS NOT NULL AND position <= $1 ORDER BY tenant, topic, key, position DESC",
+        position,
+    )
+    count = await conn.fetchval("SELECT count(*) FROM outbox WHERE hash IS NOT NULL AND position <= $1", position)
+    return {(r["tenant"], r["topic"], r["key"]): bytes(r["hash"]) for r in rows}, int(count)
+
+
+async def write_checkpoint(
+    pool: asyncpg.Pool, service: str, key: Ed25519PrivateKey, *, lock_timeout: float = 5.0, force: bool = False
+) -> chain.Checkpoint | None:
+    """Sign and store a checkpoint of the service's outbox as it is now. None when there is nothing new since the
+    last one (unless `force`), or when appends held the lock longer than `lock_timeout` (the next one will do)."""
+    position = await _covered_position(pool, lock_timeout)
+    if position is None:
+        log.warning("%s: no checkpoint now: appends held the outbox for more than %.0f s", service, lock_timeout)
+        return None
+    async with pool.acquire() as conn:
+        last = await conn.fetchval("SELECT max(position) FROM checkpoints WHERE service = $1", service)
+        if last is not None and int(last) >= position and not force:
+            return None
+        heads, events = await heads_as_of(conn, position)
+        checkpoint = chain.sign(
+            key,
+            chain.Checkpoint(
+                service=service,
+                time=datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+                position=position,
+                events=events,
+                streams=len(heads),
+                root=chain.merkle_root(heads),
+            ),
+        )
+        await conn.execute(
+            "INSERT INTO checkpoints (service, signed_at, position, events, streams, root, signature, public_key) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            checkpoint.service,
+            checkpoint.time,
+            checkpoint.position,
+            checkpoint.events,
+            checkpoint.streams,
+            checkpoint.root,
+            checkpoint.signature,
+            checkpoint.public_key,
+        )
+    return checkpoint
+
+
+def _checkpoint(row: Any) -> chain.Checkpoint:
+    return chain.Checkpoint(
+        service=row["service"],
+        time=row["signed_at"],
+        position=int(row["position"]),
+        events=int(row["events"]),
+        streams=int(row["streams"]),
+        root=bytes(row["root"]),
+        signature=bytes(row["signature"]),
+        public_key=row["public_key"],
+    )
+
+
+async def checkpoints(conn: Conn, *, latest: bool = False) -> list[tuple[int, chain.Checkpoint]]:
+    """The stored checkpoints (id, checkpoint), oldest first; with `latest`, only the newest."""
+    rows = await conn.fetch(
+        "SELECT id, service, signed_at, position, events, streams, root, signature, public_key FROM checkpoints "
+        + ("ORDER BY id DESC LIMIT 1" if latest else "ORDER BY id")
+    )
+    return [(int(r["id"]), _checkpoint(r)) for r in rows]
+
+
+async def export_checkpoints(dsn: str) -> list[dict[str, object]]:
+    """Every checkpoint of the service whose database `dsn` is, as `tandem audit checkpoints export` writes them."""
+    conn = await connect(dsn)
+    try:
+        return [{"id": i, **c.as_json()} for i, c in await checkpoints(conn)]
+    finally:
+        await conn.close()
+
+
+# -- reading chains ------------------------------------------------------------------------------------------------
+
+
+def link_from_record(record: Any) -> chain.Link:
+    """A Kafka record as a chain link. Raises ValueError when it is not an event or its chain headers are malformed."""
+    h = header_map(record.headers)
+    if "ce_id" not in h or "ce_type" not in h:
+        raise ValueError("not a CloudEvent (no ce_id or ce_type header)")
+    key = record.key if record.key is not None else b""
+    value = record.value if record.value is not None else b""
+    where = f"{record.topic}/{record.partition}/{record.offset}"
+    headers = [(name, v) for name, v in record.headers or () if v is not None]
+    position = h.get(chain.POSITION_HEADER)
+    return chain.Link(
+        stream=(h.get("ce_tenant", "default"), record.topic, key.decode(errors="replace")),
+        order=record.offset,
+        where=where,
+        event_id=h["ce_id"],
+        event_type=h["ce_type"],
+        canonical=chain.canonical(headers, key, value),
+        prev_hash=chain.parse_hex(h.get(chain.PREV_HEADER)),
+        hash=chain.parse_hex(h.get(chain.HASH_HEADER)),
+        position=int(position) if position is not None and position.isdigit() else None,
+    )
+
+
+def link_from_row(row: Any) -> tuple[chain.Link, list[chain.Finding]]:
+    """An outbox row as a chain link, and a finding when its headers' chain hashes are not its columns'."""
+    headers = [
+        (str(n), str(v)) for n, v in (json.loads(row["headers"]) if isinstance(row["headers"], str) else row["headers"])
+    ]
+    h = dict(headers)
+    where = f"outbox position {row['position']}"
+    prev = bytes(row["prev_hash"]) if row["prev_hash"] is not None else None
+    own = bytes(row["hash"]) if row["hash"] is not None else None
+    found: list[chain.Finding] = []
+    try:
+        said = (chain.parse_hex(h.get(chain.PREV_HEADER)), chain.parse_hex(h.get(chain.HASH_HEADER)))
+    except ValueError:
+        said = (None, None)
+    if said != (prev, own):
+        found.append(
+            chain.Finding(chain.CHANGED, where, row["event_id"], "its chain headers are not its prev_hash/hash columns")
+        )
+    link = chain.Link(
+        stream=(row["tenant"], row["topic"], row["key"]),
+        order=int(row["position"]),
+        where=where,
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        canonical=chain.canonical(headers, row["key"], row["payload"]),
+        prev_hash=prev,
+        hash=own,
+        position=int(row["position"]),
+    )
+    return link, found
+
+
+async def outbox_links(conn: Conn) -> tuple[list[chain.Link], list[chain.Finding]]:
+    links: list[chain.Link] = []
+    found: list[chain.Finding] = []
+    async with conn.transaction():  # a cursor needs one
+        async for row in conn.cursor(
+            "SELECT position, event_id, event_type, topic, key, tenant, headers::text AS headers, payload, prev_hash, "
+            "hash FROM outbox ORDER BY position",
+            prefetch=5000,
+        ):
+            link, problems = link_from_row(row)
+            links.append(link)
+            found += problems
+    return links, found
+
+
+async def log_links(
+    bootstrap: str, topics: list[str], *, security: KafkaSecurity = PLAINTEXT
+) -> tuple[list[chain.Link], list[chain.Finding], int]:
+    """Every record on `topics` as a chain link; findings for malformed chain headers; the count of non-events."""
+    from shared.replay import LogReader
+
+    links: list[chain.Link] = []
+    found: list[chain.Finding] = []
+    not_events = 0
+    async with LogReader(bootstrap, security=security) as reader:
+        tps = await reader.partitions(topics)
+        async for batch in reader.read_to_end(tps):
+            for record in batch:
+                try:
+                    links.append(link_from_record(record))
+                except ValueError as exc:
+                    if "not a CloudEvent" in str(exc):
+                        not_events += 1
+                        continue
+                    where = f"{record.topic}/{record.partition}/{record.offset}"
+                    event_id = header_map(record.headers).get("ce_id", "")
+                    found.append(
+                        chain.Finding(chain.CHANGED, where, event_id, f"its chain headers are malformed: {exc}")
+                    )
+    return links, found, not_events
+
+
+# -- verify --------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Verification:
+    """What `tandem audit verify` found for one service."""
+
+    service: str
+    findings: list[chain.Finding] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+
+def check_latest_checkpoint(
+    links: list[chain.Link], latest: tuple[int, chain.Checkpoint] | None, *, trusted_key: str | None = None
+) -> tuple[list[chain.Finding], str]:
+    """The latest checkpoint's findings against `links` (heads recomputed as of its position), and a line saying
+    what was checked."""
+    if latest is None:
+        return [], "no checkpoint signed yet"
+    number, cp = latest
+    covered = [link for link in links if link.position is not None and link.position <= cp.position]
+    report = chain.verify_links(covered)
+    where = f"checkpoint {number} ({cp.time}, position {cp.position})"
+    found = chain.verify_checkpoint(cp, report.heads, report.chained, where=where, trusted_key=trusted_key)
+    return found, f"{where}: {'signature and Merkle root verify' if not found else 'does not verify'}"
+
+
+async def verify_service(
+    service: str,
+    *,
+    dsn: str | None,
+    bootstrap: str | None,
+    topics: list[str],
+    outbox: bool,
+    security: KafkaSecurity = PLAINTEXT,
+    trusted_key: str | None = None,
+    checkpoint_log: bool = True,
+) -> Verification:
+    """Verify the chains of `service` in the log (`topics`, when a broker is given) and, with `outbox`, in its outbox;
+    and its latest checkpoint (when its database is given) against each."""
+    result = Verification(service)
+    latest: tuple[int, chain.Checkpoint] | None = None
+    row_links: list[chain.Link] = []
+    if dsn is not None:
+        conn = await connect(dsn)
+        try:
+            found = await checkpoints(conn, latest=True)
+            latest = found[0] if found else None
+            if outbox:
+                row_links, problems = await outbox_links(conn)
+                result.findings += problems
+        finally:
+            await conn.close()
+    if bootstrap is not None and topics:
+        links, problems, not_events = await log_links(bootstrap, topics, security=security)
+        report = chain.verify_links(links)
+        result.findings += problems + report.findings
+        result.lines.append(
+            report.summary(f"log ({', '.join(topics)})") + (f", {not_events} non-events" if not_events else "")
+        )
+        if dsn is not None and checkpoint_log:  # (not for a copy of streams in other topics: the topic is a leaf's)
+            cp_found, line = check_latest_checkpoint(links, latest, trusted_key=trusted_key)
+            result.findings += cp_found
+            result.lines.append(f"log: {line}")
+    if outbox and dsn is not None:
+        report = chain.verify_links(row_links)
+        result.findings += report.findings
+        result.lines.append(report.summary("outbox"))
+        cp_found, line = check_latest_checkpoint(row_links, latest, trusted_key=trusted_key)
+        result.findings += cp_found
+        result.lines.append(f"outbox: {line}")
+    return result
