@@ -24,6 +24,7 @@ import httpx
 from shared import registry, stack
 from shared.db import ensure_database, shown, with_database
 from shared.localstack import EmbeddedKafka, EmbeddedPostgres, free_port
+from shared.tamper import write_signing_key
 from shared.topics import Topics, ensure_topics
 
 
@@ -133,6 +134,13 @@ class LocalSystem:
             # (TANDEM_BROKER_LOSS=recover, set below) and republishes its kept outbox, in order.
             self.say("           a fresh broker: each service republishes the events it kept")
 
+    def signing_key(self) -> Path:
+        """The Ed25519 key the services sign checkpoints with: .tandem/signing-key.pem, made (0600) when absent."""
+        path = self.data_dir / "signing-key.pem"
+        if write_signing_key(path):
+            self.say(f"signing    a new checkpoint signing key in {path}")
+        return path
+
     def start_services(self) -> None:
         logs = self.data_dir / "logs"
         logs.mkdir(exist_ok=True)
@@ -155,6 +163,7 @@ class LocalSystem:
             )
             env.setdefault("TANDEM_CREATE_DATABASE", "true")  # the local stack makes its own databases
             env.setdefault("TANDEM_LOG_FORMAT", "text")  # a person reads these logs (production: json)
+            env.setdefault("TANDEM_SIGNING_KEY_FILE", str(self.signing_key()))  # checkpoints of the event chains
             if self.mail is not None:
                 env.setdefault("NOTIFICATIONS_SMTP_HOST", "127.0.0.1")
                 env.setdefault("NOTIFICATIONS_SMTP_PORT", str(self.mail.port))

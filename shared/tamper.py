@@ -8,9 +8,9 @@ there later; then it reads the heads of all streams as of that position, and sig
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,17 +45,15 @@ def load_signing_key(path: str | Path) -> Ed25519PrivateKey:
 
 
 def write_signing_key(path: Path) -> bool:
-    """Create a new Ed25519 key at `path` (mode 0600) when there is none; True when one was created."""
-    if path.exists():
-        return False
+    """Create a new Ed25519 key at `path` (mode 0600 from the start) when there is none; True when one was created."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        fd = path.open("xb")
-        with fd:
-            path.chmod(0o600)
-            fd.write(chain.new_private_key_pem())
-        return True
-    return False
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as out:
+        out.write(chain.new_private_key_pem())
+    return True
 
 
 # -- checkpoints ---------------------------------------------------------------------------------------------------
