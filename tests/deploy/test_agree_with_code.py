@@ -88,6 +88,8 @@ def settings_of(docs: tuple[dict[str, Any], ...], doc: dict[str, Any], service: 
     secret = mounted(doc, env["KAFKA_SASL_PASSWORD_FILE"])
     assert secret["secretName"] == env["KAFKA_SASL_USERNAME"], "the Kafka password is not the user's"
     assert mounted(doc, env["KAFKA_SSL_CA_FILE"])["secretName"] == f"{manifests.KAFKA_CLUSTER}-cluster-ca-cert"
+    if doc["kind"] == "Deployment":  # the services sign checkpoints with their own key (production mode needs one)
+        assert mounted(doc, env["TANDEM_SIGNING_KEY_FILE"])["secretName"] == f"tandem-{service}-signing-key"
     overrides = {} if f"{service.upper()}_DATABASE_URL" in env else {"database_url": "postgresql://unused/unused"}
     return ServiceSettings.from_env(service, {**env, "KAFKA_SASL_PASSWORD_FILE": str(password)}, **overrides)
 
