@@ -373,7 +373,7 @@ def audit_verify(
                 raise
             dsn = None
             typer.echo(f"({name}: no database configured: its outbox and checkpoints are not checked)", err=True)
-        topics = list(topic) if topic else registry.service(name).owned_topics(common.topics)
+        topics = list(topic) if topic else registry.service(name).owned_topics(common.topics)  # checkpoints' too
         try:
             result = asyncio.run(
                 verify_service(
@@ -385,6 +385,7 @@ def audit_verify(
                     security=common.kafka_security,
                     trusted_key=trusted,
                     checkpoint_log=not topic,
+                    checkpoint_topic=common.topics.checkpoints,
                 )
             )
         except LookupError as exc:

@@ -339,10 +339,13 @@ class ServiceHost:
             )
 
     async def checkpoint(self) -> Checkpoint | None:
-        """Sign a checkpoint of the outbox now (shared.tamper); None when there is no key or nothing new."""
+        """Sign a checkpoint of the outbox now and publish it (shared.tamper); None when there is no key or nothing
+        new."""
         if self.signing_key is None:
             return None
-        return await write_checkpoint(self.pool, self.spec.name, self.signing_key)
+        return await write_checkpoint(
+            self.pool, self.spec.name, self.signing_key, topics=self.topics, tenant=self.settings.tenant
+        )
 
     async def _checkpoints(self) -> None:
         while True:

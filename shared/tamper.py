@@ -21,9 +21,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared import chain
 from shared.db import Conn, connect
+from shared.events import Envelope, UndecodableEvent, decode
+from shared.events.audit import CheckpointSigned
 from shared.events.kafka import header_map
 from shared.kafka_security import PLAINTEXT, KafkaSecurity
-from shared.outbox import CHECKPOINT_LOCK
+from shared.outbox import CHECKPOINT_LOCK, append
+from shared.topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +86,19 @@ async def heads_as_of(conn: Conn, position: int) -> tuple[dict[chain.Stream, byt
 
 
 async def write_checkpoint(
-    pool: asyncpg.Pool, service: str, key: Ed25519PrivateKey, *, lock_timeout: float = 5.0, force: bool = False
+    pool: asyncpg.Pool,
+    service: str,
+    key: Ed25519PrivateKey,
+    *,
+    topics: Topics | None = None,
+    tenant: str = "default",
+    lock_timeout: float = 5.0,
+    force: bool = False,
 ) -> chain.Checkpoint | None:
-    """Sign and store a checkpoint of the service's outbox as it is now. None when there is nothing new since the
-    last one (unless `force`), or when appends held the lock longer than `lock_timeout` (the next one will do)."""
+    """Sign and store a checkpoint of the service's outbox as it is now and, given `topics`, publish it through the
+    outbox (a CheckpointSigned event on the checkpoints topic, in the same transaction). None when there is nothing
+    new since the last one (unless `force`), or when appends held the lock longer than `lock_timeout` (the next one
+    will do). The event itself comes after the position it covers, so the next checkpoint covers it."""
     position = await _covered_position(pool, lock_timeout)
     if position is None:
         log.warning("%s: no checkpoint now: appends held the outbox for more than %.0f s", service, lock_timeout)
@@ -107,19 +119,53 @@ async def write_checkpoint(
                 root=chain.merkle_root(heads),
             ),
         )
-        await conn.execute(
-            "INSERT INTO checkpoints (service, signed_at, position, events, streams, root, signature, public_key) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            checkpoint.service,
-            checkpoint.time,
-            checkpoint.position,
-            checkpoint.events,
-            checkpoint.streams,
-            checkpoint.root,
-            checkpoint.signature,
-            checkpoint.public_key,
-        )
+        async with conn.transaction():
+            await _store(conn, checkpoint)
+            if topics is not None:
+                await append(conn, topics, [Envelope.new(checkpoint_event(checkpoint), tenant=tenant)])
     return checkpoint
+
+
+def checkpoint_event(checkpoint: chain.Checkpoint) -> CheckpointSigned:
+    return CheckpointSigned(
+        service=checkpoint.service,
+        signed_at=checkpoint.time,
+        position=checkpoint.position,
+        events=checkpoint.events,
+        streams=checkpoint.streams,
+        root=checkpoint.root.hex(),
+        signature=checkpoint.signature.hex(),
+        public_key=checkpoint.public_key,
+        signed=checkpoint.message().decode(),
+    )
+
+
+def checkpoint_of(event: CheckpointSigned) -> chain.Checkpoint:
+    return chain.Checkpoint(
+        service=event.service,
+        time=event.signed_at,
+        position=event.position,
+        events=event.events,
+        streams=event.streams,
+        root=bytes.fromhex(event.root),
+        signature=bytes.fromhex(event.signature),
+        public_key=event.public_key,
+    )
+
+
+async def _store(conn: Conn, checkpoint: chain.Checkpoint) -> None:
+    await conn.execute(
+        "INSERT INTO checkpoints (service, signed_at, position, events, streams, root, signature, public_key) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        checkpoint.service,
+        checkpoint.time,
+        checkpoint.position,
+        checkpoint.events,
+        checkpoint.streams,
+        checkpoint.root,
+        checkpoint.signature,
+        checkpoint.public_key,
+    )
 
 
 def _checkpoint(row: Any) -> chain.Checkpoint:
@@ -253,6 +299,29 @@ async def log_links(
     return links, found, not_events
 
 
+async def latest_published(
+    bootstrap: str, topic: str, service: str, *, security: KafkaSecurity = PLAINTEXT
+) -> tuple[int, chain.Checkpoint] | None:
+    """The checkpoint of `service` with the highest position on the checkpoints topic, numbered by its offset."""
+    from shared.replay import LogReader
+
+    best: tuple[int, chain.Checkpoint] | None = None
+    async with LogReader(bootstrap, security=security) as reader:
+        async for batch in reader.read_to_end(await reader.partitions([topic])):
+            for record in batch:
+                if record.key != service.encode():
+                    continue
+                try:
+                    env = decode(record.headers, record.value)
+                except UndecodableEvent:
+                    continue
+                if isinstance(env.data, CheckpointSigned) and env.data.service == service:
+                    found = checkpoint_of(env.data)
+                    if best is None or found.position > best[1].position:
+                        best = (record.offset, found)
+    return best
+
+
 # -- verify --------------------------------------------------------------------------------------------------------
 
 
@@ -294,9 +363,11 @@ async def verify_service(
     security: KafkaSecurity = PLAINTEXT,
     trusted_key: str | None = None,
     checkpoint_log: bool = True,
+    checkpoint_topic: str | None = None,
 ) -> Verification:
     """Verify the chains of `service` in the log (`topics`, when a broker is given) and, with `outbox`, in its outbox;
-    and its latest checkpoint (when its database is given) against each."""
+    and its latest checkpoint against each: the latest in its database when given, else the latest it published on
+    `checkpoint_topic` (where only its own records, keyed by its name, are read)."""
     result = Verification(service)
     latest: tuple[int, chain.Checkpoint] | None = None
     row_links: list[chain.Link] = []
@@ -312,12 +383,15 @@ async def verify_service(
             await conn.close()
     if bootstrap is not None and topics:
         links, problems, not_events = await log_links(bootstrap, topics, security=security)
+        links = [link for link in links if link.stream[1] != checkpoint_topic or link.stream[2] == service]
         report = chain.verify_links(links)
         result.findings += problems + report.findings
         result.lines.append(
             report.summary(f"log ({', '.join(topics)})") + (f", {not_events} non-events" if not_events else "")
         )
-        if dsn is not None and checkpoint_log:  # (not for a copy of streams in other topics: the topic is a leaf's)
+        if dsn is None and checkpoint_topic is not None:
+            latest = await latest_published(bootstrap, checkpoint_topic, service, security=security)
+        if checkpoint_log and (dsn is not None or checkpoint_topic is not None):  # (not for copies in other topics)
             cp_found, line = check_latest_checkpoint(links, latest, trusted_key=trusted_key)
             result.findings += cp_found
             result.lines.append(f"log: {line}")

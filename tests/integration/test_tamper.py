@@ -57,7 +57,7 @@ async def history(infra: Infra, topics: Topics, new_database: Any, tmp_path: Pat
         async with pool.acquire() as conn, conn.transaction():
             await outbox.append(conn, topics, [messaging.pair_created(stream)])
     key = load_signing_key(signing_key_file(tmp_path))
-    assert await write_checkpoint(pool, "pairing", key) is not None
+    assert await write_checkpoint(pool, "pairing", key, topics=topics) is not None  # published: a 7th row
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
     await producer.start()
     try:
@@ -118,7 +118,7 @@ async def test_a_clean_history_verifies_clean_in_the_log_and_the_outbox_a_resent
     assert "log (" in log_line
     assert "clean; 6 chained events in 2 streams" in log_line
     assert "1 duplicates" in log_line
-    assert "outbox: clean; 6 chained events in 2 streams" in outbox_line
+    assert "outbox: clean; 7 chained events in 3 streams" in outbox_line  # the checkpoint's event is chained too
     assert log_checkpoint.endswith("signature and Merkle root verify")
     assert outbox_checkpoint.endswith("signature and Merkle root verify")
 
@@ -317,3 +317,33 @@ async def test_a_service_with_a_signing_key_signs_checkpoints_on_its_interval(
             bytes(row["signature"]), row["public_key"],
         )
     )  # fmt: skip
+
+
+async def test_the_published_checkpoint_is_chained_and_verifies_the_log_with_no_database(
+    infra: Infra, written: Callable[[], Awaitable[History]]
+) -> None:
+    h = await written()
+    [record] = await read_topic(infra.kafka_bootstrap, h.topics.checkpoints, expect=1)
+    assert record.key == b"pairing"
+    assert dict(record.headers)["ce_type"] == b"tandem.audit.CheckpointSigned"
+    topics = [h.topics.pairing, h.topics.checkpoints]
+    result = await verify_service(
+        "pairing", dsn=None, bootstrap=infra.kafka_bootstrap, topics=topics, outbox=False,
+        checkpoint_topic=h.topics.checkpoints,
+    )  # fmt: skip
+    assert result.findings == []
+    assert "clean; 7 chained events in 3 streams" in result.lines[0]
+    assert result.lines[1].endswith("signature and Merkle root verify")
+
+    # a log without the pair's last event: the heads as of the signed position no longer give the signed root
+    from shared.tamper import check_latest_checkpoint, latest_published, log_links
+
+    links, _, _ = await log_links(infra.kafka_bootstrap, topics)
+    last = max((link for link in links if link.stream[2] == h.pair), key=lambda link: link.order)
+    latest = await latest_published(infra.kafka_bootstrap, h.topics.checkpoints, "pairing")
+    assert latest is not None
+    assert check_latest_checkpoint(links, latest)[0] == []
+    found, line = check_latest_checkpoint([link for link in links if link is not last], latest)
+    assert line.endswith("does not verify")
+    assert [f.kind for f in found] == ["checkpoint", "checkpoint"]  # the root and the count
+    assert "Merkle root" in found[0].detail
