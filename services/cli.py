@@ -373,7 +373,9 @@ def audit_verify(
                 raise
             dsn = None
             typer.echo(f"({name}: no database configured: its outbox and checkpoints are not checked)", err=True)
-        topics = list(topic) if topic else registry.service(name).owned_topics(common.topics)  # checkpoints' too
+        topics = (
+            list(topic) if topic else [*registry.service(name).owned_topics(common.topics), common.topics.checkpoints]
+        )
         try:
             result = asyncio.run(
                 verify_service(

@@ -62,13 +62,14 @@ def principals(topics: Topics | None = None) -> list[Principal]:
         reads = list(s.consumed_topics(topics))
         if s.name == AUDIT_READER:  # GET /audit reads every event topic (by assignment, no group)
             reads = [*reads, *topics.event_topics()]
-        write = _unique(owned, [topics.dead_letter(s.name)] if s.consumes else [])
+        # every service publishes its signed checkpoints on the one checkpoints topic (shared.tamper)
+        write = _unique(owned, [topics.checkpoints], [topics.dead_letter(s.name)] if s.consumes else [])
         result.append(
             Principal(
                 name=f"tandem-{s.name}",
                 note=f"the {s.name} service",
                 write=write,
-                read=_unique(reads, owned),
+                read=_unique(reads, owned, [topics.checkpoints]),
                 describe=tuple(declared),
                 group=f"{topics.namespace}.{s.name}" if s.consumes else None,
             )

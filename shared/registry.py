@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shared.events import audit, directory, notifications, pairing, sessions
+from shared.events import directory, notifications, pairing, sessions
 
 if TYPE_CHECKING:
     from shared.topics import Topics
@@ -55,10 +55,10 @@ class Service:
 
 
 SERVICES: tuple[Service, ...] = (
-    # the pairing service also writes the employee directory's history; each writes its signed checkpoints (audit)
-    Service("pairing", 8001, (pairing.SOURCE, directory.SOURCE, audit.SOURCE), ("hr_inbound",)),
-    Service("sessions", 8002, (sessions.SOURCE, audit.SOURCE), ("pairing", "sessions")),
-    Service("notifications", 8003, (notifications.SOURCE, audit.SOURCE), ("pairing", "sessions")),
+    # the pairing service also writes the employee directory's history
+    Service("pairing", 8001, (pairing.SOURCE, directory.SOURCE), ("hr_inbound",)),
+    Service("sessions", 8002, (sessions.SOURCE,), ("pairing", "sessions")),
+    Service("notifications", 8003, (notifications.SOURCE,), ("pairing", "sessions")),
 )
 NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
 #: Every consumer group of the system; each has a dead-letter topic.

@@ -281,6 +281,7 @@ def test_acls_follow_what_each_service_publishes_and_consumes(overlay: str) -> N
     for s in registry.SERVICES:
         granted = _granted(docs, f"tandem-{s.name}")
         may_write = set(s.owned_topics(topics)) | ({topics.dead_letter(s.name)} if s.consumes else set())
+        may_write.add(topics.checkpoints)  # each service's signed checkpoints (shared.tamper)
         assert {name for (kind, name), ops in granted.items() if "Write" in ops} == may_write
         for t in s.consumed_topics(topics):
             assert "Read" in granted[("topic", t)], f"{s.name} cannot read {t}"
