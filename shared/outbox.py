@@ -60,8 +60,9 @@ async def append(conn: Conn, topics: Topics, events: Iterable[Envelope[Any]]) ->
     Each event is chained to its stream's previous one (shared.chain): under a transaction-scoped advisory lock per
     stream (tenant, topic, key), the stream's last hash is read and the row gets `prev_hash` and `hash`, also kept in
     its headers (`ce_tandemprevhash`, `ce_tandemhash`, hex) so the relay publishes them as they are, with the row's
-    position (`ce_tandemposition`). Three statements per append, whatever its size: the locks, the heads of all its
-    streams with the rows' positions, the rows. Key-distribution records (`tandem.keys.*`) are not chained."""
+    position (`ce_tandemposition`). Two statements per append, whatever its size: the locks with the heads of all its
+    streams and the rows' positions (one function, `outbox_chain_prepare`), then the rows. Key-distribution records
+    (`tandem.keys.*`) are not chained."""
     trace_headers = [(name, value.encode()) for name, value in current_trace_headers()]
     encoded = []
     for env in events:
@@ -76,18 +77,9 @@ async def append(conn: Conn, topics: Topics, events: Iterable[Envelope[Any]]) ->
     #: known from the log alone.
     positions: list[int] = []
     if streams:
-        await conn.execute(
-            "SELECT CASE WHEN k.i = 1 THEN pg_advisory_xact_lock_shared(hashtextextended(k.name, 0)) "
-            "ELSE pg_advisory_xact_lock(hashtextextended(k.name, 0)) END "
-            "FROM unnest($1::text[]) WITH ORDINALITY AS k(name, i)",
+        found = await conn.fetchrow(  # locks, then heads and positions under them (migration 0006)
+            "SELECT positions, heads FROM outbox_chain_prepare($1::text[], $2::text[], $3::text[], $4::text[], $5)",
             [CHECKPOINT_LOCK, *(chain.stream_lock_key(s) for s in streams)],
-        )
-        found = await conn.fetchrow(
-            "SELECT ARRAY(SELECT nextval('outbox_position_seq') FROM generate_series(1, $4::int)) AS positions, "
-            "ARRAY(SELECT h.hash FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS s(tenant, topic, "
-            "key, i) LEFT JOIN LATERAL (SELECT o.hash FROM outbox o WHERE o.tenant = s.tenant AND o.topic = s.topic "
-            "AND o.key = s.key AND o.hash IS NOT NULL ORDER BY o.position DESC LIMIT 1) h ON true ORDER BY s.i) "
-            "AS heads",
             [s[0] for s in streams],
             [s[1] for s in streams],
             [s[2] for s in streams],
