@@ -3,6 +3,7 @@ chain, checkpoints are signed, and `verify` finds each kind of tampering, in an 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import uuid
@@ -21,7 +22,15 @@ from shared import chain, outbox
 from shared.db import create_pool
 from shared.infra import Infra
 from shared.outbox import OutboxRelay
-from shared.tamper import export_checkpoints, load_signing_key, verify_service, write_checkpoint
+from shared.tamper import (
+    check_latest_checkpoint,
+    checkpoints,
+    export_checkpoints,
+    load_signing_key,
+    outbox_links,
+    verify_service,
+    write_checkpoint,
+)
 from shared.topics import Topics, ensure_topics
 from tests.cli import tandem
 from tests.conftest import HostFactory
@@ -336,7 +345,7 @@ async def test_the_published_checkpoint_is_chained_and_verifies_the_log_with_no_
     assert result.lines[1].endswith("signature and Merkle root verify")
 
     # a log without the pair's last event: the heads as of the signed position no longer give the signed root
-    from shared.tamper import check_latest_checkpoint, latest_published, log_links
+    from shared.tamper import latest_published, log_links
 
     links, _, _ = await log_links(infra.kafka_bootstrap, topics)
     last = max((link for link in links if link.stream[2] == h.pair), key=lambda link: link.order)
@@ -347,3 +356,38 @@ async def test_the_published_checkpoint_is_chained_and_verifies_the_log_with_no_
     assert line.endswith("does not verify")
     assert [f.kind for f in found] == ["checkpoint", "checkpoint"]  # the root and the count
     assert "Merkle root" in found[0].detail
+
+
+async def test_concurrent_writers_of_one_stream_make_one_chain_and_a_concurrent_checkpoint_covers_a_consistent_cut(
+    created_topics: Topics, new_database: Any, tmp_path: Path
+) -> None:
+    dsn = await new_database("tamper_race")
+    await messaging.prepare(dsn)
+    pool = await create_pool(dsn, max_size=12)
+    key = load_signing_key(signing_key_file(tmp_path))
+    pair = f"pair-{uuid.uuid4()}"
+    try:
+
+        async def writer() -> None:
+            for _ in range(10):
+                async with pool.acquire() as conn, conn.transaction():
+                    await outbox.append(conn, created_topics, [messaging.pair_created(pair), messaging.pair_created()])
+
+        async def checkpointer() -> None:
+            for _ in range(5):
+                await write_checkpoint(pool, "pairing", key, force=True)
+
+        await asyncio.gather(*(writer() for _ in range(8)), checkpointer())
+        await write_checkpoint(pool, "pairing", key, force=True)
+        result = await verify_service("pairing", dsn=dsn, bootstrap=None, topics=[], outbox=True)
+        assert result.findings == []
+        assert "outbox: clean; 160 chained events in 81 streams" in result.lines[0]
+        async with pool.acquire() as conn:
+            found = await checkpoints(conn)
+        assert len(found) == 6
+        async with pool.acquire() as conn:
+            links, _ = await outbox_links(conn)
+        for number, cp in found:
+            assert check_latest_checkpoint(links, (number, cp))[0] == [], f"checkpoint {number} does not verify"
+    finally:
+        await pool.close()
