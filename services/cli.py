@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from aiokafka.errors import KafkaError
 from typer.core import TyperGroup
@@ -259,7 +258,7 @@ def replay(
 class _AuditGroup(TyperGroup):
     """`tandem audit <subject>` stays the timeline; `verify` and `checkpoints` are commands of their own."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["timeline", *args]
         return super().parse_args(ctx, args)
