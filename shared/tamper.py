@@ -190,6 +190,17 @@ async def checkpoints(conn: Conn, *, latest: bool = False) -> list[tuple[int, ch
     return [(int(r["id"]), _checkpoint(r)) for r in rows]
 
 
+async def latest_checkpoint_published(conn: Conn) -> tuple[int, chain.Checkpoint] | None:
+    """The newest checkpoint every event of which the relay has published: the log is held to it (a relay that is
+    behind, or a broker that was away, is not tampering)."""
+    rows = await conn.fetch(
+        "SELECT id, service, signed_at, position, events, streams, root, signature, public_key FROM checkpoints "
+        "WHERE position < coalesce((SELECT min(position) FROM outbox WHERE published_at IS NULL), 'infinity'::numeric) "
+        "ORDER BY id DESC LIMIT 1"
+    )
+    return (int(rows[0]["id"]), _checkpoint(rows[0])) if rows else None
+
+
 async def export_checkpoints(dsn: str) -> list[dict[str, object]]:
     """Every checkpoint of the service whose database `dsn` is, as `tandem audit checkpoints export` writes them."""
     conn = await connect(dsn)
@@ -370,12 +381,15 @@ async def verify_service(
     `checkpoint_topic` (where only its own records, keyed by its name, are read)."""
     result = Verification(service)
     latest: tuple[int, chain.Checkpoint] | None = None
+    #: The latest checkpoint whose events the relay has all published (the log can only be held to those).
+    published: tuple[int, chain.Checkpoint] | None = None
     row_links: list[chain.Link] = []
     if dsn is not None:
         conn = await connect(dsn)
         try:
             found = await checkpoints(conn, latest=True)
             latest = found[0] if found else None
+            published = await latest_checkpoint_published(conn)
             if outbox:
                 row_links, problems = await outbox_links(conn)
                 result.findings += problems
@@ -390,9 +404,9 @@ async def verify_service(
             report.summary(f"log ({', '.join(topics)})") + (f", {not_events} non-events" if not_events else "")
         )
         if dsn is None and checkpoint_topic is not None:
-            latest = await latest_published(bootstrap, checkpoint_topic, service, security=security)
+            published = await latest_published(bootstrap, checkpoint_topic, service, security=security)
         if checkpoint_log and (dsn is not None or checkpoint_topic is not None):  # (not for copies in other topics)
-            cp_found, line = check_latest_checkpoint(links, latest, trusted_key=trusted_key)
+            cp_found, line = check_latest_checkpoint(links, published, trusted_key=trusted_key)
             result.findings += cp_found
             result.lines.append(f"log: {line}")
     if outbox and dsn is not None:

@@ -391,3 +391,21 @@ async def test_concurrent_writers_of_one_stream_make_one_chain_and_a_concurrent_
             assert check_latest_checkpoint(links, (number, cp))[0] == [], f"checkpoint {number} does not verify"
     finally:
         await pool.close()
+
+
+async def test_events_the_relay_has_not_published_yet_are_not_a_finding_in_the_log(
+    infra: Infra, written: Callable[[], Awaitable[History]], tmp_path: Path
+) -> None:
+    h = await written()
+    async with h.pool.acquire() as conn, conn.transaction():
+        await outbox.append(conn, h.topics, [messaging.pair_created(h.pair)])
+    await write_checkpoint(h.pool, "pairing", load_signing_key(signing_key_file(tmp_path)), topics=h.topics)
+    # the relay is behind: the newest checkpoint covers an event the log does not have yet
+    result = await verify_service(
+        "pairing", dsn=h.dsn, bootstrap=infra.kafka_bootstrap, topics=[h.topics.pairing, h.topics.checkpoints],
+        outbox=True, checkpoint_topic=h.topics.checkpoints,
+    )  # fmt: skip
+    assert result.findings == []
+    log_checkpoint = result.lines[1]
+    assert log_checkpoint.startswith("log: checkpoint 1 ")  # the first, all of whose events are on the log
+    assert result.lines[3].startswith("outbox: checkpoint 2 ")
