@@ -353,6 +353,7 @@ def audit_verify(
     """Recompute every hash chain of a service's events in the log (and with --outbox in its outbox) and check its
     latest signed checkpoint. Each changed, removed, inserted or reordered event is reported with where it is. Exit
     1 on any finding, 0 when clean."""
+    from shared.db import server_of
     from shared.tamper import verify_service
 
     if topic and service is None:
@@ -368,10 +369,10 @@ def audit_verify(
         try:
             dsn: str | None = _dsn(name)
         except _Failed:
-            if outbox or service is not None:
+            if outbox:
                 raise
             dsn = None
-            typer.echo(f"({name}: no database configured: its outbox and checkpoints are not checked)", err=True)
+            typer.echo(f"({name}: no database configured: its checkpoints are read from the log)", err=True)
         topics = (
             list(topic) if topic else [*registry.service(name).owned_topics(common.topics), common.topics.checkpoints]
         )
@@ -391,6 +392,9 @@ def audit_verify(
             )
         except LookupError as exc:
             raise _Failed(str(exc)) from None
+        except OSError as exc:  # the broker's are KafkaErrors: this is the database (main() says the broker's)
+            where = server_of(dsn) if dsn else "?"
+            raise _Failed(f"{name}: database server {where} does not answer ({type(exc).__name__}: {exc})") from None
         for finding in result.findings:
             typer.echo(f"{name}: {finding.line()}")
         for line in result.lines:

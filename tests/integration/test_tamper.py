@@ -312,6 +312,12 @@ async def test_the_command_reports_clean_then_the_finding_with_its_place_and_an_
     assert "Traceback" not in away.stderr
     assert len(away.stderr.strip().splitlines()) == 1, away.stderr
 
+    no_db = {**env, "PAIRING_DATABASE_URL": "postgresql://tandem@127.0.0.1:9/tandem_pairing"}
+    away = await tandem("audit", "verify", "--service", "pairing", "--outbox", env=no_db)
+    assert away.returncode == 2
+    [line] = away.stderr.strip().splitlines()
+    assert line.startswith("tandem: pairing: database server 127.0.0.1:9 does not answer (")
+
 
 async def test_a_service_with_a_signing_key_signs_checkpoints_on_its_interval(
     start_service: HostFactory, tmp_path: Path
