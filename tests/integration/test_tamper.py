@@ -9,7 +9,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import asyncpg
 import pytest
@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from services.sessions.app import SPEC as SESSIONS
 from shared import chain, outbox
 from shared.db import create_pool
+from shared.events import Envelope, EventPayload
+from shared.events import pairing as pairing_events
 from shared.infra import Infra
 from shared.outbox import OutboxRelay
 from shared.tamper import (
@@ -415,3 +417,41 @@ async def test_events_the_relay_has_not_published_yet_are_not_a_finding_in_the_l
     log_checkpoint = result.lines[1]
     assert log_checkpoint.startswith("log: checkpoint 1 ")  # the first, all of whose events are on the log
     assert result.lines[3].startswith("outbox: checkpoint 2 ")
+
+
+class _KeyRecord(EventPayload):
+    """Stands in for a key-distribution record (the crypto-shredding work's `tandem.keys.*`)."""
+
+    TYPE: ClassVar[str] = "tandem.keys.TestKeyIssued"
+    SOURCE: ClassVar[str] = pairing_events.SOURCE
+    SUBJECT_FIELD: ClassVar[str] = "subject_id"
+
+    subject_id: str
+
+
+async def test_key_records_are_not_chained_and_may_be_deleted(created_topics: Topics, new_database: Any) -> None:
+    dsn = await new_database("tamper_keys")
+    await messaging.prepare(dsn)
+    pool = await create_pool(dsn)
+    subject = f"emp-{uuid.uuid4()}"
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.append(conn, created_topics, [Envelope.new(_KeyRecord(subject_id=subject))])
+            await outbox.append(
+                conn, created_topics, [messaging.pair_created(), Envelope.new(_KeyRecord(subject_id=subject))]
+            )
+        rows = await pool.fetch("SELECT event_type, hash, headers FROM outbox ORDER BY position")
+        assert [(r["event_type"], r["hash"] is None) for r in rows] == [
+            (_KeyRecord.TYPE, True),
+            ("tandem.pairing.PairCreated", False),
+            (_KeyRecord.TYPE, True),
+        ]
+        assert all(chain.HASH_HEADER not in dict(r["headers"]) for r in rows if r["hash"] is None)
+        result = await verify_service("pairing", dsn=dsn, bootstrap=None, topics=[], outbox=True)
+        assert result.findings == []
+        assert "2 key records" in result.lines[0]
+        await pool.execute("DELETE FROM outbox WHERE event_type = $1", _KeyRecord.TYPE)
+        result = await verify_service("pairing", dsn=dsn, bootstrap=None, topics=[], outbox=True)
+        assert result.findings == []
+    finally:
+        await pool.close()
