@@ -96,17 +96,25 @@ async def write_checkpoint(
     force: bool = False,
 ) -> chain.Checkpoint | None:
     """Sign and store a checkpoint of the service's outbox as it is now and, given `topics`, publish it through the
-    outbox (a CheckpointSigned event on the checkpoints topic, in the same transaction). None when there is nothing
-    new since the last one (unless `force`), or when appends held the lock longer than `lock_timeout` (the next one
-    will do). The event itself comes after the position it covers, so the next checkpoint covers it."""
+    outbox (a CheckpointSigned event on the checkpoints topic, in the same transaction). None when nothing but
+    checkpoint events came since the last one (unless `force`: an idle service signs no stream of checkpoints of its
+    own checkpoints), or when appends held the lock longer than `lock_timeout` (the next one will do). The event comes
+    after the position it covers, so the next checkpoint covers it."""
     position = await _covered_position(pool, lock_timeout)
     if position is None:
         log.warning("%s: no checkpoint now: appends held the outbox for more than %.0f s", service, lock_timeout)
         return None
     async with pool.acquire() as conn:
         last = await conn.fetchval("SELECT max(position) FROM checkpoints WHERE service = $1", service)
-        if last is not None and int(last) >= position and not force:
-            return None
+        if last is not None and not force:  # nothing new but (its own) checkpoint events: no checkpoint of them alone
+            new = await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE position > $1 AND position <= $2 AND event_type <> $3)",
+                last,
+                position,
+                CheckpointSigned.TYPE,
+            )
+            if not new:
+                return None
         heads, events = await heads_as_of(conn, position)
         checkpoint = chain.sign(
             key,

@@ -455,3 +455,17 @@ async def test_key_records_are_not_chained_and_may_be_deleted(created_topics: To
         assert result.findings == []
     finally:
         await pool.close()
+
+
+async def test_an_idle_service_signs_no_checkpoints_of_its_own_checkpoints(
+    written: Callable[[], Awaitable[History]], tmp_path: Path
+) -> None:
+    h = await written()  # six events and a checkpoint (with its event) written
+    key = load_signing_key(signing_key_file(tmp_path))
+    assert await write_checkpoint(h.pool, "pairing", key, topics=h.topics) is None  # only the checkpoint's event since
+    async with h.pool.acquire() as conn, conn.transaction():
+        await outbox.append(conn, h.topics, [messaging.pair_created(h.pair)])
+    second = await write_checkpoint(h.pool, "pairing", key, topics=h.topics)
+    assert second is not None
+    assert second.events == 8  # the six, the first checkpoint's event, the new one
+    assert await write_checkpoint(h.pool, "pairing", key, topics=h.topics) is None
