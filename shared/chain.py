@@ -31,7 +31,7 @@ import hashlib
 import json
 import struct
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -219,9 +219,10 @@ def signature_valid(checkpoint: Checkpoint) -> bool:
 CHANGED, REMOVED, INSERTED, REORDERED, CHECKPOINT = "changed", "removed", "inserted", "reordered", "checkpoint"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Link:
-    """One event as the verifier sees it, from the log or from an outbox."""
+    """One event as the verifier sees it, from the log or from an outbox. It keeps digests of its canonical bytes,
+    not the bytes (a whole log is held in memory as links)."""
 
     stream: Stream
     #: Its order in the stream: the offset (log: a stream is one key, so one partition) or the outbox position.
@@ -230,11 +231,22 @@ class Link:
     where: str
     event_id: str
     event_type: str
-    canonical: bytes
+    canonical: InitVar[bytes]
     prev_hash: bytes | None
     hash: bytes | None
     #: The outbox position it says it was written at (`ce_tandemposition`); None for unchained events.
     position: int | None = None
+    #: SHA-256 of its canonical bytes (tells an exact copy from a changed one).
+    digest: bytes = field(init=False)
+    #: Its hash recomputed from its bytes and its `prev_hash` (None without one).
+    computed: bytes | None = field(init=False)
+
+    def __post_init__(self, canonical: bytes) -> None:
+        object.__setattr__(self, "digest", hashlib.sha256(canonical).digest())
+        computed = (
+            chain_hash(self.prev_hash, canonical) if self.prev_hash is not None and len(self.prev_hash) == 32 else None
+        )
+        object.__setattr__(self, "computed", computed)
 
 
 @dataclass(frozen=True)
@@ -309,7 +321,7 @@ def _verify_stream(events: list[Link], report: Report) -> None:
             continue
         first = seen.get(e.event_id)
         if first is not None:
-            if first.hash == e.hash and first.canonical == e.canonical:
+            if first.hash == e.hash and first.digest == e.digest:
                 report.duplicates += 1
             else:
                 report.findings.append(
@@ -329,7 +341,7 @@ def _verify_stream(events: list[Link], report: Report) -> None:
             report.findings.append(Finding(CHANGED, e.where, e.event_id, "one of its two chain hashes is missing"))
             continue
         report.chained += 1
-        if chain_hash(e.prev_hash, e.canonical) != e.hash:
+        if e.computed != e.hash:
             report.findings.append(
                 Finding(CHANGED, e.where, e.event_id, "its bytes do not match its hash (changed after it was written)")
             )

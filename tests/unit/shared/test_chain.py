@@ -11,6 +11,14 @@ from shared import chain
 from shared.chain import GENESIS, Link
 
 STREAM = ("acme", "t.pairing.events", "pair-1")
+#: Each written event's canonical bytes, by event id (a Link keeps only their digests).
+CANONICAL: dict[str, bytes] = {}
+
+
+def moved(link: Link, order: int, where: str) -> Link:
+    """The same event at another place."""
+    return Link(link.stream, order, where, link.event_id, link.event_type, CANONICAL[link.event_id], link.prev_hash,
+                link.hash, link.position)  # fmt: skip
 
 
 def headers(event_id: str, position: int) -> list[tuple[str, bytes]]:
@@ -30,6 +38,7 @@ def written(n: int, stream: tuple[str, str, str] = STREAM) -> list[Link]:
         event_id = str(uuid.uuid4())
         canonical = chain.canonical(headers(event_id, i + 1), stream[2].encode(), f'{{"n":{i}}}'.encode())
         own = chain.chain_hash(prev, canonical)
+        CANONICAL[event_id] = canonical
         out.append(Link(stream, i, f"topic/0/{i}", event_id, "tandem.pairing.PairCreated", canonical, prev, own, i + 1))
         prev = own
     return out
@@ -65,11 +74,23 @@ def test_the_hash_is_sha256_of_the_previous_hash_and_the_canonical_bytes() -> No
         chain.chain_hash(b"short", b"x")
 
 
+def test_a_link_keeps_digests_not_bytes() -> None:
+    link = written(1)[0]
+    assert link.digest == hashlib.sha256(CANONICAL[link.event_id]).digest()
+    assert link.computed == link.hash
+    assert not hasattr(link, "canonical")
+
+
+def test_a_copy_with_other_bytes_under_the_same_id_and_hash_is_a_change() -> None:
+    links = written(2)
+    copy = Link(STREAM, 7, "topic/0/7", links[1].event_id, links[1].event_type, b"other", links[1].prev_hash,
+                links[1].hash, links[1].position)  # fmt: skip
+    assert kinds(chain.verify_links([*links, copy])) == [("changed", "topic/0/7")]
+
+
 def test_a_clean_stream_verifies_and_an_exact_resend_is_a_duplicate_not_a_finding() -> None:
     links = written(4)
-    resent = Link(*[getattr(links[1], f) for f in ("stream",)], order=9, where="topic/0/9", event_id=links[1].event_id,
-                  event_type=links[1].event_type, canonical=links[1].canonical, prev_hash=links[1].prev_hash,
-                  hash=links[1].hash, position=links[1].position)  # fmt: skip
+    resent = moved(links[1], 9, "topic/0/9")
     report = chain.verify_links([*links, resent])
     assert report.findings == []
     assert (report.chained, report.duplicates, report.streams) == (4, 1, 1)
@@ -79,7 +100,7 @@ def test_a_clean_stream_verifies_and_an_exact_resend_is_a_duplicate_not_a_findin
 def test_a_changed_event_is_named() -> None:
     links = written(4)
     bad = links[2]
-    links[2] = Link(bad.stream, bad.order, bad.where, bad.event_id, bad.event_type, bad.canonical + b"!",
+    links[2] = Link(bad.stream, bad.order, bad.where, bad.event_id, bad.event_type, CANONICAL[bad.event_id] + b"!",
                     bad.prev_hash, bad.hash, bad.position)  # fmt: skip
     assert kinds(chain.verify_links(links)) == [("changed", "topic/0/2")]
 
@@ -113,8 +134,8 @@ def test_two_swapped_events_are_named_as_reordered() -> None:
     a, b = links[1], links[2]
     swapped = [
         links[0],
-        Link(b.stream, 1, "topic/0/1", b.event_id, b.event_type, b.canonical, b.prev_hash, b.hash, b.position),
-        Link(a.stream, 2, "topic/0/2", a.event_id, a.event_type, a.canonical, a.prev_hash, a.hash, a.position),
+        moved(b, 1, "topic/0/1"),
+        moved(a, 2, "topic/0/2"),
         links[3],
     ]
     report = chain.verify_links(swapped)
@@ -132,7 +153,9 @@ def test_legacy_unchained_events_are_counted_and_key_records_skipped() -> None:
 
 def test_one_missing_chain_hash_is_a_change() -> None:
     link = written(1)[0]
-    half = Link(link.stream, 0, link.where, link.event_id, link.event_type, link.canonical, link.prev_hash, None)
+    half = Link(
+        link.stream, 0, link.where, link.event_id, link.event_type, CANONICAL[link.event_id], link.prev_hash, None
+    )
     assert kinds(chain.verify_links([half])) == [("changed", "topic/0/0")]
 
 
