@@ -367,11 +367,14 @@ class ServiceHost:
             self.relay.stop()
         if self.broker is not None:
             await self.broker.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        pending = set(self._tasks)
+        while pending:  # cancelled again until done: Python 3.11's wait_for can swallow a cancellation (the watchdog's)
+            for task in pending:
+                task.cancel()
+            done, pending = await asyncio.wait(pending, timeout=2.0)
+            for task in done:
+                if not task.cancelled():
+                    task.exception()  # retrieved: the task is over either way
         self._tasks.clear()
         if self.signing_key is not None and self._pool is not None:  # a last checkpoint, covering all it wrote
             try:
