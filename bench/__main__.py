@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import consumer, directory, eventstore, latency, matching, recovery, relay, replay, scim
+from bench import chain, consumer, directory, eventstore, latency, matching, recovery, relay, replay, scim
 
 #: name -> run(quick) -> rows. Adding a benchmark is one line here.
 BENCHMARKS: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
     "scim": scim.run,
     "recovery": recovery.run,
     "eventstore": eventstore.run,
+    "chain": chain.run,
 }
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 

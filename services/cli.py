@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from aiokafka.errors import KafkaError
+from typer.core import TyperGroup
 
 from shared import registry, stack
 
@@ -254,7 +255,27 @@ def replay(
     asyncio.run(run())
 
 
-@app.command()
+class _AuditGroup(TyperGroup):
+    """`tandem audit <subject>` stays the timeline; `verify` and `checkpoints` are commands of their own."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["timeline", *args]
+        return super().parse_args(ctx, args)
+
+
+audit_app = typer.Typer(
+    cls=_AuditGroup,
+    no_args_is_help=True,
+    help="A subject's timeline from the log (`tandem audit <subject>`), and the log's tamper evidence (verify, "
+    "checkpoints).",
+)
+app.add_typer(audit_app, name="audit")
+checkpoints_app = typer.Typer(help="The signed checkpoints of each service's event chains.", no_args_is_help=True)
+audit_app.add_typer(checkpoints_app, name="checkpoints")
+
+
+@audit_app.command("timeline", hidden=True)
 def audit(
     subject: Annotated[str, typer.Argument(help="A pair, participant, programme or employee id.")],
     as_of: Annotated[str | None, typer.Option("--as-of", help="The subject's state as known then (ISO 8601).")] = None,
@@ -307,6 +328,106 @@ def audit(
     if output is not None:
         output.write_text(text)
         typer.echo(f"written to {output}")
+    else:
+        typer.echo(text, nl=False)
+
+
+def _trusted_key() -> str | None:
+    """The public key of TANDEM_SIGNING_KEY_FILE, when set: checkpoints must be signed with it."""
+    from shared.chain import public_key_pem
+    from shared.tamper import SigningKeyError, load_signing_key
+
+    path = os.environ.get("TANDEM_SIGNING_KEY_FILE")
+    if not path:
+        return None
+    try:
+        return public_key_pem(load_signing_key(path))
+    except SigningKeyError as exc:
+        raise _Failed(str(exc)) from None
+
+
+@audit_app.command("verify")
+def audit_verify(
+    service: Annotated[str | None, typer.Option(help="Only this service (default: each one configured).")] = None,
+    outbox: Annotated[bool, typer.Option("--outbox", help="Verify the service's outbox table as well.")] = False,
+    topic: Annotated[
+        list[str] | None,
+        typer.Option(help="Read these topics instead of the service's own (repeatable; needs --service)."),
+    ] = None,
+) -> None:
+    """Recompute every hash chain of a service's events in the log (and with --outbox in its outbox) and check its
+    latest signed checkpoint. Each changed, removed, inserted or reordered event is reported with where it is. Exit
+    1 on any finding, 0 when clean."""
+    from shared.db import server_of
+    from shared.tamper import verify_service
+
+    if topic and service is None:
+        raise typer.BadParameter(
+            "--topic needs --service (whose checkpoints and outbox go with it)", param_hint="--topic"
+        )
+    _need_broker()
+    names = [_service(service)] if service else list(registry.NAMES)
+    trusted = _trusted_key()
+    common = _topic_settings()
+    total = 0
+    for name in names:
+        try:
+            dsn: str | None = _dsn(name)
+        except _Failed:
+            if outbox:
+                raise
+            dsn = None
+            typer.echo(f"({name}: no database configured: its checkpoints are read from the log)", err=True)
+        topics = (
+            list(topic) if topic else [*registry.service(name).owned_topics(common.topics), common.topics.checkpoints]
+        )
+        try:
+            result = asyncio.run(
+                verify_service(
+                    name,
+                    dsn=dsn,
+                    bootstrap=common.kafka_bootstrap_servers,
+                    topics=topics,
+                    outbox=outbox,
+                    security=common.kafka_security,
+                    trusted_key=trusted,
+                    checkpoint_log=not topic,
+                    checkpoint_topic=common.topics.checkpoints,
+                )
+            )
+        except LookupError as exc:
+            raise _Failed(str(exc)) from None
+        except OSError as exc:  # the broker's are KafkaErrors: this is the database (main() says the broker's)
+            where = server_of(dsn) if dsn else "?"
+            raise _Failed(f"{name}: database server {where} does not answer ({type(exc).__name__}: {exc})") from None
+        for finding in result.findings:
+            typer.echo(f"{name}: {finding.line()}")
+        for line in result.lines:
+            typer.echo(f"{name}: {line}")
+        total += len(result.findings)
+    typer.echo(f"tamper evidence: {'clean' if not total else f'{total} finding(s)'} ({', '.join(names)})")
+    raise typer.Exit(1 if total else 0)
+
+
+@checkpoints_app.command("export")
+def audit_checkpoints_export(
+    service: Annotated[str | None, typer.Option(help="Only this service (default: each one configured).")] = None,
+    output: Annotated[Path | None, typer.Option(help="Write to this file instead of the terminal.")] = None,
+) -> None:
+    """Every signed checkpoint as JSON lines, each with what was signed, the signature and the public key (PEM): an
+    outside notary verifies them with any Ed25519 implementation and nothing of ours."""
+    import json
+
+    from shared.tamper import export_checkpoints
+
+    names = [_service(service)] if service else list(registry.NAMES)
+    lines = []
+    for name in names:
+        lines += [json.dumps(c, sort_keys=True) for c in asyncio.run(export_checkpoints(_dsn(name)))]
+    text = "".join(line + "\n" for line in lines)
+    if output is not None:
+        output.write_text(text)
+        typer.echo(f"{len(lines)} checkpoint(s) written to {output}")
     else:
         typer.echo(text, nl=False)
 

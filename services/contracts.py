@@ -8,12 +8,14 @@ from typing import Any
 
 from shared import contracts, registry
 from shared.config import ServiceSettings
+from shared.events import audit
 from shared.runtime import ServiceHost, ServiceSpec
 from shared.topics import Topics
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "docs" / "contracts"
-#: What each service publishes: the pairing service also writes the employee directory's history.
-SOURCES = {s.name: list(s.sources) for s in registry.SERVICES}
+#: What each service publishes: the pairing service also writes the employee directory's history, and every
+#: service its signed checkpoints (shared.events.audit).
+SOURCES = {s.name: [*s.sources, audit.SOURCE] for s in registry.SERVICES}
 SPECS: list[ServiceSpec] = [importlib.import_module(s.app).SPEC for s in registry.SERVICES]
 
 

@@ -24,6 +24,7 @@ import httpx
 from shared import personal, registry, stack
 from shared.db import ensure_database, shown, with_database
 from shared.localstack import EmbeddedKafka, EmbeddedPostgres, free_port
+from shared.tamper import write_signing_key
 from shared.topics import Topics, ensure_topics
 
 
@@ -144,6 +145,13 @@ class LocalSystem:
             self.say(f"keys       a new key-encryption key for personal data in {path}")
         return path
 
+    def signing_key(self) -> Path:
+        """The Ed25519 key the services sign checkpoints with: .tandem/signing-key.pem, made (0600) when absent."""
+        path = self.data_dir / "signing-key.pem"
+        if write_signing_key(path):
+            self.say(f"signing    a new checkpoint signing key in {path}")
+        return path
+
     def start_services(self) -> None:
         logs = self.data_dir / "logs"
         logs.mkdir(exist_ok=True)
@@ -167,6 +175,7 @@ class LocalSystem:
             env.setdefault("TANDEM_CREATE_DATABASE", "true")  # the local stack makes its own databases
             env.setdefault(personal.KEK_VARIABLE, str(self.kek_file()))  # the key-encryption key of personal data
             env.setdefault("TANDEM_LOG_FORMAT", "text")  # a person reads these logs (production: json)
+            env.setdefault("TANDEM_SIGNING_KEY_FILE", str(self.signing_key()))  # checkpoints of the event chains
             if self.mail is not None:
                 env.setdefault("NOTIFICATIONS_SMTP_HOST", "127.0.0.1")
                 env.setdefault("NOTIFICATIONS_SMTP_PORT", str(self.mail.port))

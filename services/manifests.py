@@ -62,14 +62,15 @@ def principals(topics: Topics | None = None) -> list[Principal]:
         reads = list(s.consumed_topics(topics))
         if s.name == AUDIT_READER:  # GET /audit reads every event topic (by assignment, no group)
             reads = [*reads, *topics.event_topics()]
-        # every service writes its own data keys to the key topic and mirrors everyone's (shared.personal)
-        write = _unique(owned, [topics.keys], [topics.dead_letter(s.name)] if s.consumes else [])
+        # every service writes its own data keys to the key topic and mirrors everyone's (shared.personal), and
+        # publishes its signed checkpoints on the one checkpoints topic (shared.tamper)
+        write = _unique(owned, [topics.keys, topics.checkpoints], [topics.dead_letter(s.name)] if s.consumes else [])
         result.append(
             Principal(
                 name=f"tandem-{s.name}",
                 note=f"the {s.name} service",
                 write=write,
-                read=_unique(reads, owned, [topics.keys]),
+                read=_unique(reads, owned, [topics.keys, topics.checkpoints]),
                 describe=tuple(declared),
                 group=f"{topics.namespace}.{s.name}" if s.consumes else None,
             )

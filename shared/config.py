@@ -27,6 +27,9 @@ sets it), TANDEM_LOG_LEVEL (DEBUG, INFO (default), WARNING, ERROR or CRITICAL), 
 collector, e.g. http://otel-collector:4318, to which traces are sent at /v1/traces; unset: spans are still made and
 propagated, in the events' traceparent, but not exported), TANDEM_TRACE_SAMPLE_RATIO (the share of new traces
 sampled, 0 to 1, default 1; a trace begun elsewhere follows its parent's decision).
+Tamper evidence: TANDEM_SIGNING_KEY_FILE (a PEM Ed25519 private key; required in production mode, where the three
+creation settings are off; unset elsewhere: no checkpoints), TANDEM_CHECKPOINT_SECONDS (default 300: how often each
+service signs a checkpoint of its outbox; also at stop).
 PAIRING_URL, SESSIONS_URL, NOTIFICATIONS_URL (where people and tools reach each service; unset:
 http://127.0.0.1:<its port>), TANDEM_WEB_ORIGINS (comma-separated origins, besides the services' own, whose browser
 pages may call the APIs with a token: CORS).
@@ -139,6 +142,9 @@ class CommonEnvironment(Environment):
     #: Unset or empty: traces are not exported.
     TANDEM_OTLP_ENDPOINT: str | None = None
     TANDEM_TRACE_SAMPLE_RATIO: float = 1.0
+    #: Tamper evidence: how often each service signs a checkpoint of its outbox, and the Ed25519 key it signs with.
+    TANDEM_CHECKPOINT_SECONDS: float = 300.0
+    TANDEM_SIGNING_KEY_FILE: str | None = None
     #: A server for all services (each uses its own database `tandem_<service>` on it).
     DATABASE_URL: SecretStr | None = None
     #: Where people and tools reach each service (its public base URL; unset: http://127.0.0.1:<its port>). The
@@ -171,6 +177,7 @@ class CommonEnvironment(Environment):
         "TANDEM_READY_RELAY_GRACE_SECONDS",
         "TANDEM_PUBLISH_TIMEOUT_SECONDS",
         "TANDEM_RETENTION_INTERVAL_SECONDS",
+        "TANDEM_CHECKPOINT_SECONDS",
         mode="before",
     )
     @classmethod
@@ -366,6 +373,10 @@ class ServiceSettings(BaseModel):
     erase_after_days: int | None = Field(default=None, ge=1)
     #: How often the pairing service's retention job runs (expired free text, erasure after leaving).
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
+    #: How often the service signs a checkpoint of its outbox (shared.tamper), and at stop.
+    checkpoint_seconds: float = Field(default=300.0, gt=0)
+    #: The PEM file of its Ed25519 signing key; None: no checkpoints (refused in production mode).
+    signing_key_file: str | None = None
     #: The service's own variables, prefix removed (their repr masks secret-looking ones).
     extra: InstanceOf[Variables] = Field(default_factory=Variables)
 
@@ -433,6 +444,8 @@ class ServiceSettings(BaseModel):
                 log_level=common.TANDEM_LOG_LEVEL,
                 otlp_endpoint=common.TANDEM_OTLP_ENDPOINT,
                 trace_sample_ratio=common.TANDEM_TRACE_SAMPLE_RATIO,
+                checkpoint_seconds=common.TANDEM_CHECKPOINT_SECONDS,
+                signing_key_file=common.TANDEM_SIGNING_KEY_FILE or None,
                 public_urls=common.public_urls(),
                 web_origins=common.web_origins(),
                 erase_after_days=common.TANDEM_ERASE_AFTER_DAYS,

@@ -25,14 +25,14 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from opentelemetry.trace import SpanKind
 
-from shared import personal
+from shared import chain, personal
 from shared.brokerguard import BrokerGuard, BrokerMismatch
 from shared.db import Conn, connect
 from shared.events import Envelope, encode
@@ -46,42 +46,91 @@ log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "tandem_outbox"
 
 
+#: The lock every append takes shared and a checkpoint takes exclusively (shared.tamper): a checkpoint's
+#: position then covers only committed rows, none below it can commit later.
+CHECKPOINT_LOCK = "tandem.chain.checkpoint"
+
+
 async def append(conn: Conn, topics: Topics, events: Iterable[Envelope[Any]]) -> None:
     """Write events to the outbox inside the caller's transaction (each row names its envelope's tenant).
 
     Each row keeps the trace context current now (the span of the unit of work that writes it) as the
     CloudEvents distributed-tracing extension (`ce_traceparent`, `ce_tracestate`): the relay publishes it and
-    the consumer continues the trace from it."""
-    records = []
+    the consumer continues the trace from it.
+
+    Each event is chained to its stream's previous one (shared.chain): under a transaction-scoped advisory lock per
+    stream (tenant, topic, key), the stream's last hash is read and the row gets `prev_hash` and `hash`, also kept in
+    its headers (`ce_tandemprevhash`, `ce_tandemhash`, hex) so the relay publishes them as they are, with the row's
+    position (`ce_tandemposition`). Two statements per append, whatever its size: the locks with the heads of all its
+    streams and the rows' positions (one function, `outbox_chain_prepare`), then the rows. Key-distribution records
+    (`tandem.keys.*`) are not chained."""
     trace_headers = [(name, value.encode()) for name, value in current_trace_headers()]
+    encoded = []
     for env in events:
+        topic = topics.for_source(env.source)
         rec = encode(env)
-        payload = rec.value.decode()
         cls = type(env.data)
         if cls.PERSONAL_FIELDS:  # personal fields go out encrypted under their subject's data key (shared.personal)
-            data = env.data.model_dump(mode="json")
+            data = env.data.model_dump(mode="json")  # before the chain: the hash is over what is written
             if await personal.seal(conn, topics, owner_of(env.source), env.tenant, env.id, cls, data):
-                payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+                rec = replace(rec, value=json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+        encoded.append((env, topic, rec))
+    if not encoded:
+        return
+    streams = sorted({(env.tenant, topic, env.key) for env, topic, _ in encoded if chain.chained(env.type)})
+    heads: dict[chain.Stream, bytes] = {}
+    #: Chained rows take their positions here, after the locks, so that a stream's positions follow its chain and
+    #: each chained event can say its position (`ce_tandemposition`, hashed): a checkpoint's coverage is then
+    #: known from the log alone.
+    positions: list[int] = []
+    if streams:
+        found = await conn.fetchrow(  # locks, then heads and positions under them (migration 0006)
+            "SELECT positions, heads FROM outbox_chain_prepare($1::text[], $2::text[], $3::text[], $4::text[], $5)",
+            [CHECKPOINT_LOCK, *(chain.stream_lock_key(s) for s in streams)],
+            [s[0] for s in streams],
+            [s[1] for s in streams],
+            [s[2] for s in streams],
+            len(encoded),
+        )
+        assert found is not None
+        positions = sorted(found["positions"])
+        heads = {s: bytes(h) if h is not None else chain.GENESIS for s, h in zip(streams, found["heads"], strict=True)}
+    records = []
+    for n, (env, topic, rec) in enumerate(encoded):
+        position = positions[n] if positions else None
         rec_headers = [*rec.headers, *trace_headers]
+        prev_hash: bytes | None = None
+        own_hash: bytes | None = None
+        if chain.chained(env.type) and position is not None:
+            stream = (env.tenant, topic, env.key)
+            prev_hash = heads[stream]
+            own = [*rec.headers, (chain.POSITION_HEADER, str(position).encode())]
+            own_hash = chain.chain_hash(prev_hash, chain.canonical(own, rec.key, rec.value))
+            rec_headers.append(own[-1])
+            heads[stream] = own_hash
+            rec_headers += [(chain.PREV_HEADER, prev_hash.hex().encode()), (chain.HASH_HEADER, own_hash.hex().encode())]
         records.append(
             (
                 env.id,
                 env.type,
-                topics.for_source(env.source),
+                topic,
                 env.key,
                 env.subject,
                 [[name, value.decode()] for name, value in rec_headers],
-                payload,
+                rec.value.decode(),
                 env.time,
                 env.tenant,
+                prev_hash,
+                own_hash,
+                position,
             )
         )
-    if records:
-        await conn.executemany(
-            "INSERT INTO outbox (event_id, event_type, topic, key, subject, headers, payload, occurred_at, tenant) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            records,
-        )
+    await conn.executemany(
+        "INSERT INTO outbox (event_id, event_type, topic, key, subject, headers, payload, occurred_at, tenant, "
+        "prev_hash, hash, position) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, COALESCE($12, nextval('outbox_position_seq')))",
+        records,
+    )
 
 
 @dataclass

@@ -40,3 +40,16 @@ def topics_message(service: str, bootstrap: str, problems: Sequence[str]) -> str
         f"{service}: the declared topics are not as declared on {bootstrap} (TANDEM_CREATE_TOPICS is off): "
         f"{'; '.join(problems)}. Declare them (Strimzi KafkaTopic) or run `tandem topics create`"
     )
+
+
+def production_mode(create_database: bool, migrate_at_start: bool, create_topics: bool) -> bool:
+    """Production mode: the service creates nothing (the three creation settings off)."""
+    return not (create_database or migrate_at_start or create_topics)
+
+
+def signing_key_message(service: str) -> str:
+    return (
+        f"{service}: TANDEM_SIGNING_KEY_FILE is not set: in production mode (TANDEM_CREATE_DATABASE, "
+        "TANDEM_MIGRATE_AT_START and TANDEM_CREATE_TOPICS off) each service signs checkpoints of its event chains. "
+        "Mount an Ed25519 private key (PEM) from a Secret and name its file"
+    )

@@ -17,12 +17,14 @@ import asyncpg
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI, Response
 from faststream.kafka import KafkaBroker
 
 from shared import personal
 from shared.auth import Principal, TokenVerifier
 from shared.brokerguard import BrokerGuard
+from shared.chain import Checkpoint
 from shared.config import ConfigError, ServiceSettings
 from shared.consumer import Handlers, InboxConsumer
 from shared.db import (
@@ -44,8 +46,16 @@ from shared.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from shared.metrics import Metrics, ServiceMetrics
 from shared.outbox import OutboxRelay
 from shared.personal import Keyring
-from shared.production import StartRefused, missing_database_message, topics_message, unmigrated_message
+from shared.production import (
+    StartRefused,
+    missing_database_message,
+    production_mode,
+    signing_key_message,
+    topics_message,
+    unmigrated_message,
+)
 from shared.registry import CONSUMERS
+from shared.tamper import SigningKeyError, load_signing_key, write_checkpoint
 from shared.telemetry import configure_logging, configure_tracing, log_context, shutdown_tracing
 from shared.topics import check_topics, ensure_topics
 from shared.uow import UnitOfWork
@@ -93,6 +103,8 @@ class ServiceHost:
         self.broker: KafkaBroker | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self.verifier: TokenVerifier | None = None
+        #: The Ed25519 key checkpoints are signed with (TANDEM_SIGNING_KEY_FILE); None: no checkpoints.
+        self.signing_key: Ed25519PrivateKey | None = None
         self.app: FastAPI = spec.api(self)
         self.app.state.host = self
         self.started = False
@@ -158,6 +170,7 @@ class ServiceHost:
         s = self.settings
         declared = s.topics.all_topics(CONSUMERS)
         await self.prepare(create_database=s.create_database if create_database is None else create_database)
+        self._load_signing_key()
         assert s.auth is not None  # start() refused to go on without it
         self.verifier = TokenVerifier(s.auth)
         self._pool = await create_pool(s.dsn, max_size=10)
@@ -245,6 +258,8 @@ class ServiceHost:
             self._tasks.append(asyncio.create_task(self.consumer.run_sweeper(), name=f"{self.spec.name}-parked"))
         self._wire_recovery()
         self._tasks.append(asyncio.create_task(self.watchdog.run(), name=f"{self.spec.name}-watchdog"))
+        if self.signing_key is not None:
+            self._tasks.append(asyncio.create_task(self._checkpoints(), name=f"{self.spec.name}-checkpoints"))
         for job in self.spec.background:
             self._tasks.append(asyncio.create_task(job(self), name=f"{self.spec.name}-{job.__name__}"))
         self.started = True
@@ -332,6 +347,37 @@ class ServiceHost:
 
             guard.after_reset.append(wake)
 
+    def _load_signing_key(self) -> None:
+        s = self.settings
+        if s.signing_key_file:
+            try:
+                self.signing_key = load_signing_key(s.signing_key_file)
+            except SigningKeyError as exc:
+                raise ConfigError(f"{self.spec.name}: {exc}") from None
+        elif production_mode(s.create_database, s.migrate_at_start, s.create_topics):
+            raise StartRefused(signing_key_message(self.spec.name))
+        else:
+            log.info(
+                "%s: TANDEM_SIGNING_KEY_FILE is not set: no signed checkpoints of its event chains", self.spec.name
+            )
+
+    async def checkpoint(self) -> Checkpoint | None:
+        """Sign a checkpoint of the outbox now and publish it (shared.tamper); None when there is no key or nothing
+        new."""
+        if self.signing_key is None:
+            return None
+        return await write_checkpoint(
+            self.pool, self.spec.name, self.signing_key, topics=self.topics, tenant=self.settings.tenant
+        )
+
+    async def _checkpoints(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.checkpoint_seconds)
+            try:
+                await self.checkpoint()
+            except Exception as exc:  # the database is away: the next one will do
+                log.warning("%s: no checkpoint this time (%s: %s)", self.spec.name, type(exc).__name__, exc)
+
     def _projection_swapped(self, *_: object) -> None:
         if self._pool is not None:
             self._tasks.append(asyncio.create_task(self._pool.expire_connections()))
@@ -344,12 +390,20 @@ class ServiceHost:
             self.relay.stop()
         if self.broker is not None:
             await self.broker.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        pending = set(self._tasks)
+        while pending:  # cancelled again until done: Python 3.11's wait_for can swallow a cancellation (the watchdog's)
+            for task in pending:
+                task.cancel()
+            done, pending = await asyncio.wait(pending, timeout=2.0)
+            for task in done:
+                if not task.cancelled():
+                    task.exception()  # retrieved: the task is over either way
         self._tasks.clear()
+        if self.signing_key is not None and self._pool is not None:  # a last checkpoint, covering all it wrote
+            try:
+                await asyncio.wait_for(self.checkpoint(), timeout=10)
+            except Exception as exc:
+                log.warning("%s: no checkpoint at stop (%s: %s)", self.spec.name, type(exc).__name__, exc)
         if self.guard is not None:
             await self.guard.close()
         if self._producer is not None:

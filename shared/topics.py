@@ -19,7 +19,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 from aiokafka.protocol.metadata import MetadataRequest
 
-from shared.events import directory, hr, notifications, pairing, sessions
+from shared.events import audit, directory, hr, notifications, pairing, sessions
 from shared.kafka_security import PLAINTEXT, KafkaSecurity
 from shared.registry import CONSUMERS
 
@@ -90,6 +90,11 @@ class Topics:
             return dict(KEY_TOPIC_CONFIGS)
         return dict(self.configs)
 
+    @property
+    def checkpoints(self) -> str:
+        """The signed checkpoints of every service's event chains (keyed by service; nobody consumes it)."""
+        return f"{self.namespace}.audit.checkpoints"
+
     def dead_letter(self, consumer: str) -> str:
         return f"{self.namespace}.dlq.{consumer}"
 
@@ -101,6 +106,7 @@ class Topics:
             notifications.SOURCE: self.notifications,
             directory.SOURCE: self.directory,
             hr.SOURCE: self.hr_inbound,
+            audit.SOURCE: self.checkpoints,
         }
         try:
             return by_source[source]
@@ -111,7 +117,7 @@ class Topics:
         return [self.pairing, self.directory, self.sessions, self.notifications, self.hr_inbound]
 
     def all_topics(self, consumers: list[str]) -> list[str]:
-        return [*self.event_topics(), self.keys] + [self.dead_letter(c) for c in consumers]
+        return [*self.event_topics(), self.keys, self.checkpoints] + [self.dead_letter(c) for c in consumers]
 
 
 async def ensure_topics(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.events.audit import AUDIT_EVENTS
 from shared.events.base import EventPayload
 from shared.events.directory import DIRECTORY_EVENTS
 from shared.events.hr import HR_EVENTS
@@ -10,7 +11,7 @@ from shared.events.pairing import PAIRING_EVENTS
 from shared.events.sessions import SESSIONS_EVENTS
 
 ALL_EVENTS: tuple[type[EventPayload], ...] = (
-    PAIRING_EVENTS + DIRECTORY_EVENTS + SESSIONS_EVENTS + NOTIFICATIONS_EVENTS + HR_EVENTS
+    PAIRING_EVENTS + DIRECTORY_EVENTS + SESSIONS_EVENTS + NOTIFICATIONS_EVENTS + HR_EVENTS + AUDIT_EVENTS
 )
 
 

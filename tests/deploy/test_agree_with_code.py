@@ -88,6 +88,8 @@ def settings_of(docs: tuple[dict[str, Any], ...], doc: dict[str, Any], service: 
     secret = mounted(doc, env["KAFKA_SASL_PASSWORD_FILE"])
     assert secret["secretName"] == env["KAFKA_SASL_USERNAME"], "the Kafka password is not the user's"
     assert mounted(doc, env["KAFKA_SSL_CA_FILE"])["secretName"] == f"{manifests.KAFKA_CLUSTER}-cluster-ca-cert"
+    if doc["kind"] == "Deployment":  # the services sign checkpoints with their own key (production mode needs one)
+        assert mounted(doc, env["TANDEM_SIGNING_KEY_FILE"])["secretName"] == f"tandem-{service}-signing-key"
     overrides = {} if f"{service.upper()}_DATABASE_URL" in env else {"database_url": "postgresql://unused/unused"}
     return ServiceSettings.from_env(service, {**env, "KAFKA_SASL_PASSWORD_FILE": str(password)}, **overrides)
 
@@ -282,6 +284,7 @@ def test_acls_follow_what_each_service_publishes_and_consumes(overlay: str) -> N
         granted = _granted(docs, f"tandem-{s.name}")
         may_write = set(s.owned_topics(topics)) | ({topics.dead_letter(s.name)} if s.consumes else set())
         may_write.add(topics.keys)  # its own data keys (shared.personal)
+        may_write.add(topics.checkpoints)  # each service's signed checkpoints (shared.tamper)
         assert {name for (kind, name), ops in granted.items() if "Write" in ops} == may_write
         for t in [*s.consumed_topics(topics), topics.keys]:  # everyone's data keys, mirrored
             assert "Read" in granted[("topic", t)], f"{s.name} cannot read {t}"

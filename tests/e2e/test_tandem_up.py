@@ -91,6 +91,11 @@ def test_tandem_up_starts_everything_and_ctrl_c_stops_every_process(tmp_path: Pa
         replay = tandem_in(tmp_path, "replay", "sessions", "--no-swap")
         assert replay.returncode == 0, replay.stderr
         assert "rebuilt into schema" in replay.stdout
+        # tamper evidence: the stack made its own signing key, and the demo's events verify (log and outboxes)
+        assert (tmp_path / ".tandem" / "signing-key.pem").stat().st_mode & 0o777 == 0o600
+        verify = tandem_in(tmp_path, "audit", "verify", "--outbox")
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        assert verify.stdout.splitlines()[-1] == "tamper evidence: clean (pairing, sessions, notifications)"
         family = psutil.Process(proc.pid).children(recursive=True)
         assert len(family) >= 4  # three services, the broker, Postgres (run via a helper user)
         postgres_pids = {

@@ -152,6 +152,9 @@ async def test_each_row_names_its_tenant_and_rows_from_before_the_column_take_it
         )
         await conn.execute((SHARED_MIGRATIONS / "0003_outbox_tenant.sql").read_text())
         assert await conn.fetchval("SELECT tenant FROM outbox WHERE event_id = $1", old.id) == "acme"
+        for later in sorted(SHARED_MIGRATIONS.glob("0*.sql")):  # the outbox as it is now (the hash chain, 0006)
+            if later.name[:4] > "0003":
+                await conn.execute(later.read_text())
 
         new = messaging.pair_created().model_copy(update={"tenant": "globex"})
         async with conn.transaction():

@@ -8,19 +8,23 @@ import os
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import asyncpg
+import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.sessions.app import SPEC
 from shared.db import check_migrations, ensure_database, migrate, migration_problems, with_database
 from shared.infra import Infra
 from shared.localstack import free_port
+from shared.production import StartRefused
 from shared.registry import CONSUMERS
 from shared.topics import Topics, ensure_topics
 from tests import auth
 from tests.cli import ROOT, tandem
 from tests.conftest import HostFactory, unique
+from tests.signing import signing_key_file
 
 
 def service_env(infra: Infra, dsn: str, topics: Topics, **extra: str) -> dict[str, str]:
@@ -145,12 +149,27 @@ async def test_topics_with_other_partitions_stop_the_service(infra: Infra) -> No
 
 
 async def test_a_prepared_service_starts_without_creating_or_migrating(
-    start_service: HostFactory, new_database: Callable[[str], Awaitable[str]]
+    start_service: HostFactory, new_database: Callable[[str], Awaitable[str]], tmp_path: Path
 ) -> None:
     dsn = await new_database("prod_ready")
     await migrate(dsn, SPEC.migrations, service="sessions")
-    host = await start_service(SPEC, database_url=dsn, migrate_at_start=False, create_database=False)
+    host = await start_service(
+        SPEC,
+        database_url=dsn,
+        migrate_at_start=False,
+        create_database=False,
+        signing_key_file=signing_key_file(tmp_path),
+    )
     assert host.started
+
+
+async def test_production_mode_without_a_signing_key_stops_the_service_saying_so(
+    start_service: HostFactory, new_database: Callable[[str], Awaitable[str]]
+) -> None:
+    dsn = await new_database("prod_nokey")
+    await migrate(dsn, SPEC.migrations, service="sessions")
+    with pytest.raises(StartRefused, match="TANDEM_SIGNING_KEY_FILE is not set: in production mode"):
+        await start_service(SPEC, database_url=dsn, migrate_at_start=False, create_database=False)
 
 
 async def test_a_broker_that_does_not_answer_is_waited_for_not_a_reason_to_exit(infra: Infra) -> None:
