@@ -27,6 +27,9 @@ sets it), TANDEM_LOG_LEVEL (DEBUG, INFO (default), WARNING, ERROR or CRITICAL), 
 collector, e.g. http://otel-collector:4318, to which traces are sent at /v1/traces; unset: spans are still made and
 propagated, in the events' traceparent, but not exported), TANDEM_TRACE_SAMPLE_RATIO (the share of new traces
 sampled, 0 to 1, default 1; a trace begun elsewhere follows its parent's decision).
+Personal data: TANDEM_KEK_FILE (the key-encryption key that wraps every data key: 32 random bytes, base64; required
+in production mode; unset elsewhere: a built-in development key, said at start), TANDEM_KEK_PREVIOUS_FILES
+(comma-separated files of rotated KEKs that still unwrap what they wrapped; `tandem keys rewrap`).
 Tamper evidence: TANDEM_SIGNING_KEY_FILE (a PEM Ed25519 private key; required in production mode, where the three
 creation settings are off; unset elsewhere: no checkpoints), TANDEM_CHECKPOINT_SECONDS (default 300: how often each
 service signs a checkpoint of its outbox; also at stop).
@@ -145,6 +148,9 @@ class CommonEnvironment(Environment):
     #: Tamper evidence: how often each service signs a checkpoint of its outbox, and the Ed25519 key it signs with.
     TANDEM_CHECKPOINT_SECONDS: float = 300.0
     TANDEM_SIGNING_KEY_FILE: str | None = None
+    #: Personal data (shared.personal): the key-encryption key's file, and rotated ones that still unwrap (commas).
+    TANDEM_KEK_FILE: str | None = None
+    TANDEM_KEK_PREVIOUS_FILES: str | None = None
     #: A server for all services (each uses its own database `tandem_<service>` on it).
     DATABASE_URL: SecretStr | None = None
     #: Where people and tools reach each service (its public base URL; unset: http://127.0.0.1:<its port>). The
@@ -377,6 +383,10 @@ class ServiceSettings(BaseModel):
     checkpoint_seconds: float = Field(default=300.0, gt=0)
     #: The PEM file of its Ed25519 signing key; None: no checkpoints (refused in production mode).
     signing_key_file: str | None = None
+    #: The key-encryption key of personal data (shared.personal); None: the development KEK (refused in production
+    #: mode). Rotated KEKs that still unwrap what they wrapped.
+    kek_file: str | None = None
+    kek_previous_files: tuple[str, ...] = ()
     #: The service's own variables, prefix removed (their repr masks secret-looking ones).
     extra: InstanceOf[Variables] = Field(default_factory=Variables)
 
@@ -446,6 +456,10 @@ class ServiceSettings(BaseModel):
                 trace_sample_ratio=common.TANDEM_TRACE_SAMPLE_RATIO,
                 checkpoint_seconds=common.TANDEM_CHECKPOINT_SECONDS,
                 signing_key_file=common.TANDEM_SIGNING_KEY_FILE or None,
+                kek_file=common.TANDEM_KEK_FILE or None,
+                kek_previous_files=tuple(
+                    p.strip() for p in (common.TANDEM_KEK_PREVIOUS_FILES or "").split(",") if p.strip()
+                ),
                 public_urls=common.public_urls(),
                 web_origins=common.web_origins(),
                 erase_after_days=common.TANDEM_ERASE_AFTER_DAYS,

@@ -118,6 +118,11 @@ class LocalKms:
     def key_id(self) -> str:
         return kek_id_of(self._current)
 
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        """The current KEK's id first, then the rotated ones'."""
+        return tuple(self._keys)
+
     def wrap(self, data_key: bytes) -> bytes:
         return aes_key_wrap(self._current, data_key)
 
@@ -182,6 +187,22 @@ def kms() -> Kms:
             )
         _KMS = local
     return _KMS
+
+
+def use_kek_files(path: str, previous: Iterable[str] = ()) -> None:
+    """Use the KEK of this file (and these rotated ones) from now on; the same KEKs again change nothing."""
+    local = LocalKms.from_file(path, previous)
+    if isinstance(_KMS, LocalKms) and not _KMS.development and _KMS.key_ids == local.key_ids:
+        return
+    configure(local)
+
+
+def kek_message(service: str) -> str:
+    return (
+        f"{service}: {KEK_VARIABLE} is not set: in production mode (TANDEM_CREATE_DATABASE, TANDEM_MIGRATE_AT_START "
+        "and TANDEM_CREATE_TOPICS off) personal data is never encrypted under the built-in development key. Mount "
+        "the key-encryption key (32 random bytes, base64; `tandem keys new-kek FILE`) from a Secret and name its file"
+    )
 
 
 def configure(new: Kms | None) -> None:

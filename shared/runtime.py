@@ -162,7 +162,6 @@ class ServiceHost:
                 "Point it at your OpenID Connect provider (tandem up runs a local one)."
             )
         configure_tracing(self.spec.name, endpoint=s.otlp_endpoint, sample_ratio=s.trace_sample_ratio)
-        personal.kms()  # a KEK file that cannot be read stops the service now, naming TANDEM_KEK_FILE
         with log_context(service=self.spec.name):  # the tasks started here keep it
             await self._start(create_database=create_database, relay=relay, consume=consume)
 
@@ -170,6 +169,7 @@ class ServiceHost:
         s = self.settings
         declared = s.topics.all_topics(CONSUMERS)
         await self.prepare(create_database=s.create_database if create_database is None else create_database)
+        self._load_kek()
         self._load_signing_key()
         assert s.auth is not None  # start() refused to go on without it
         self.verifier = TokenVerifier(s.auth)
@@ -346,6 +346,20 @@ class ServiceHost:
                 relay.wake()
 
             guard.after_reset.append(wake)
+
+    def _load_kek(self) -> None:
+        """The key-encryption key of personal data (shared.personal), from TANDEM_KEK_FILE: a file that cannot be
+        read stops the service naming it; none at all is refused in production mode."""
+        s = self.settings
+        if s.kek_file:
+            try:
+                personal.use_kek_files(s.kek_file, s.kek_previous_files)
+            except personal.KekError as exc:
+                raise ConfigError(f"{self.spec.name}: {exc}") from None
+        elif production_mode(s.create_database, s.migrate_at_start, s.create_topics):
+            raise StartRefused(personal.kek_message(self.spec.name))
+        else:
+            personal.kms()  # the development KEK, which says so
 
     def _load_signing_key(self) -> None:
         s = self.settings

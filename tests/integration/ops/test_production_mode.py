@@ -7,7 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -15,7 +15,9 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.sessions.app import SPEC
+from shared import personal
 from shared.db import check_migrations, ensure_database, migrate, migration_problems, with_database
+from shared.environment import ConfigError
 from shared.infra import Infra
 from shared.localstack import free_port
 from shared.production import StartRefused
@@ -148,8 +150,19 @@ async def test_topics_with_other_partitions_stop_the_service(infra: Infra) -> No
     assert f"topic {declared.sessions} has 2 partitions, declared 3" in one_line(done.stderr)
 
 
+@pytest.fixture
+def kek_file(tmp_path: Path) -> Iterator[str]:
+    """A key-encryption key file; the process's KMS is the environment's again afterwards."""
+    path = tmp_path / "kek"
+    path.write_text(personal.new_kek_text())
+    try:
+        yield str(path)
+    finally:
+        personal.configure(None)
+
+
 async def test_a_prepared_service_starts_without_creating_or_migrating(
-    start_service: HostFactory, new_database: Callable[[str], Awaitable[str]], tmp_path: Path
+    start_service: HostFactory, new_database: Callable[[str], Awaitable[str]], tmp_path: Path, kek_file: str
 ) -> None:
     dsn = await new_database("prod_ready")
     await migrate(dsn, SPEC.migrations, service="sessions")
@@ -159,17 +172,40 @@ async def test_a_prepared_service_starts_without_creating_or_migrating(
         migrate_at_start=False,
         create_database=False,
         signing_key_file=signing_key_file(tmp_path),
+        kek_file=kek_file,
     )
     assert host.started
+    assert not getattr(personal.kms(), "development", True)  # personal data under the mounted KEK
+
+
+async def test_production_mode_without_a_kek_stops_the_service_saying_so(
+    start_service: HostFactory, new_database: Callable[[str], Awaitable[str]], tmp_path: Path
+) -> None:
+    dsn = await new_database("prod_nokek")
+    await migrate(dsn, SPEC.migrations, service="sessions")
+    with pytest.raises(StartRefused, match="TANDEM_KEK_FILE is not set: in production mode"):
+        await start_service(
+            SPEC, database_url=dsn, migrate_at_start=False, create_database=False,
+            signing_key_file=signing_key_file(tmp_path),
+        )  # fmt: skip
+
+
+async def test_a_kek_file_that_cannot_be_read_stops_the_service_naming_it(
+    start_service: HostFactory, new_database: Callable[[str], Awaitable[str]], tmp_path: Path
+) -> None:
+    dsn = await new_database("prod_badkek")
+    (tmp_path / "kek").write_text("not a key")
+    with pytest.raises(ConfigError, match=r"TANDEM_KEK_FILE: .*does not hold base64"):
+        await start_service(SPEC, database_url=dsn, kek_file=str(tmp_path / "kek"))
 
 
 async def test_production_mode_without_a_signing_key_stops_the_service_saying_so(
-    start_service: HostFactory, new_database: Callable[[str], Awaitable[str]]
+    start_service: HostFactory, new_database: Callable[[str], Awaitable[str]], kek_file: str
 ) -> None:
     dsn = await new_database("prod_nokey")
     await migrate(dsn, SPEC.migrations, service="sessions")
     with pytest.raises(StartRefused, match="TANDEM_SIGNING_KEY_FILE is not set: in production mode"):
-        await start_service(SPEC, database_url=dsn, migrate_at_start=False, create_database=False)
+        await start_service(SPEC, database_url=dsn, migrate_at_start=False, create_database=False, kek_file=kek_file)
 
 
 async def test_a_broker_that_does_not_answer_is_waited_for_not_a_reason_to_exit(infra: Infra) -> None:
