@@ -14,13 +14,39 @@ from shared.events.pairing import FreeTextExpired, SubjectErased
 from shared.personal import KINDS, PLACEHOLDER, destroy_keys
 from shared.topics import Topics
 
-__all__ = ["KINDS", "PLACEHOLDER", "destroy_keys", "destroy_keys_for", "needles", "scrub_dead_letters"]
+__all__ = [
+    "KINDS",
+    "PLACEHOLDER",
+    "destroy_keys",
+    "destroy_keys_for",
+    "drop_replaced_projections",
+    "needles",
+    "scrub_dead_letters",
+]
+
+#: The projections `tandem replay` kept when it swapped a rebuilt one in (shared.replay: for diff or rollback).
+REPLACED_PROJECTIONS = r"projection\_old\_%"
+
+
+async def drop_replaced_projections(conn: Any) -> list[str]:
+    """Drop the projections a replay kept beside the live one: they were built before this erasure or expiry, and
+    a rollback to one would bring back what was just erased. (A rebuild in progress is not touched: it reads the
+    erasure from the log and rebuilds without the person.)"""
+    names = [
+        r["nspname"]
+        for r in await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1", REPLACED_PROJECTIONS)
+    ]
+    for name in names:
+        await conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+    return names
 
 
 async def destroy_keys_for(conn: Any, topics: Topics, *, service: str, env: Envelope[Any]) -> list[str]:
     """What a consuming service destroys of its keys (its own and its mirrored copies) for pairing's
     `SubjectErased` (the keys of the person, their enrolments and their pairs) or `FreeTextExpired` (the 'text'
-    keys of the programme), in the caller's transaction."""
+    keys of the programme), in the caller's transaction; the projections a replay kept go too (they still hold
+    what is being erased)."""
+    await drop_replaced_projections(conn)
     data = env.data
     if isinstance(data, SubjectErased):
         scopes = {data.employee_id, *data.participant_ids, *data.pair_ids}

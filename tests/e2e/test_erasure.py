@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from shared.erasure import PLACEHOLDER
@@ -26,6 +25,7 @@ from tests.conftest import Running, ServeAllFactory
 from tests.directory import enrol
 from tests.integration.notifications.servers import SmtpServer
 from tests.kafka_helpers import eventually
+from tests.personal_search import places_holding
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,25 +37,9 @@ def smtp() -> Any:
 
 
 async def leftovers(host: ServiceHost, needle: str) -> list[str]:
-    """Every table of the service's database, in every schema, whose rows (each cast to text: every column, jsonb,
-    arrays and bytea included) contain `needle`: 'schema.table (n rows)'."""
-    conn = await asyncpg.connect(host.settings.dsn)
-    try:
-        tables = await conn.fetch(
-            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
-            "AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2"
-        )
-        found = []
-        for t in tables:
-            n = await conn.fetchval(
-                f'SELECT count(*) FROM "{t["table_schema"]}"."{t["table_name"]}" AS r WHERE strpos(r::text, $1) > 0',
-                needle,
-            )
-            if n:
-                found.append(f"{t['table_schema']}.{t['table_name']} ({n} rows)")
-        return found
-    finally:
-        await conn.close()
+    """Every column of every table of the service's database, in every schema, that holds `needle` (text, jsonb and
+    arrays as text; bytea as the raw bytes, such as a parked record or a dead letter): 'schema.table.column: ...'."""
+    return await places_holding(host.settings.dsn, [needle])
 
 
 def figures(outcomes: dict[str, Any]) -> dict[str, Any]:
@@ -234,6 +218,11 @@ async def test_erasure_leaves_no_personal_data_and_keeps_the_figures_and_the_tra
         assert await leftovers(running.host, secret), running.host.spec.name
     deliveries = "SELECT count(*) FROM webhook_deliveries WHERE strpos(body, $1) > 0"
     assert await notifications.host.pool.fetchval(deliveries, secret) == 2  # the pair's rationale, the feedback
+
+    for name in ("sessions", "notifications"):  # a replay before the erasure keeps the replaced projection
+        replayed = await asyncio.to_thread(tandem, system[name].host, "replay", name)
+        assert "kept as projection_old_" in replayed.stdout, replayed.stdout + replayed.stderr
+    assert any(p.startswith("projection_old_") for p in await leftovers(sessions.host, secret))
 
     async with auth.client(base_url=pairing.url) as client:
         r = await client.post(f"/subjects/{mentee['employee_id']}/erase", json={"reason": "request"})
