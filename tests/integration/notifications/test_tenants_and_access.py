@@ -94,7 +94,7 @@ async def test_every_route_with_a_path_id_answers_404_to_another_tenant(rig: Rig
     routes = [
         (method.upper(), path)
         for path, operations in host.app.openapi()["paths"].items()
-        if "{" in path
+        if "{" in path and path != "/subjects/{employee_id}"  # known: false to another tenant (test_subject_access)
         for method in operations
     ]
     assert len(routes) >= 8, routes

@@ -8,12 +8,13 @@ from typing import Any
 import httpx
 
 from services.pairing.app import SPEC as PAIRING
+from shared.events import decode
 from shared.infra import Infra
 from shared.outbox import wait_published
 from tests import auth, builders
 from tests.conftest import Running, ServeFactory
 from tests.directory import enrol, pair, provision
-from tests.kafka_helpers import eventually, read_topic
+from tests.kafka_helpers import eventually, read_topic, topic_keys
 
 
 async def _setup(
@@ -75,8 +76,10 @@ async def test_a_match_run_explains_itself_and_accepted_proposals_become_pairs(
     created = [r for r in records if dict(r.headers)["ce_type"] == b"tandem.pairing.PairCreated"]
     assert len(created) == 3
     assert all(r.key for r in created)
-    assert all(json.loads(r.value)["reasons"][0]["code"] == "covers_goals" for r in created)
-    assert all(p["reasons"] for p in json.loads(runs[0].value)["proposals"])
+    keys = await topic_keys(infra.kafka_bootstrap, svc.host.topics.keys)  # rationales name people: encrypted
+    assert all(b"covers_goals" not in r.value for r in created)
+    assert all(decode(r.headers, r.value, keys).data.reasons[0].code == "covers_goals" for r in created)
+    assert all(p.reasons for p in decode(runs[0].headers, runs[0].value, keys).data.proposals)
 
 
 async def test_consent_first_then_decline_frees_both_for_the_next_run(serve: ServeFactory) -> None:

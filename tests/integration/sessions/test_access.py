@@ -204,7 +204,7 @@ async def test_another_tenants_ids_answer_404_on_every_route_that_names_one(serv
     routes = [
         (method.upper(), path)
         for path, operations in sessions.host.app.openapi()["paths"].items()
-        if "{" in path
+        if "{" in path and path != "/subjects/{employee_id}"  # known: false to another tenant (test_subject_access)
         for method in operations
     ]
     assert len(routes) >= 15  # every route with an id in its path (a new one is walked too)
@@ -395,7 +395,7 @@ async def test_a_confidential_comment_reaches_its_author_and_hr_and_hr_reading_i
     # in the log (the sessions topic), with the reader's tenant, and in the pair's audit trail
     host = sessions.host
     await wait_published(host.pool)
-    log = await audit.read_log(host.settings.kafka_bootstrap_servers, [host.topics.sessions])
+    log = await audit.read_log(host.settings.kafka_bootstrap_servers, [host.topics.sessions], keys=host.keys_for)
     read = [e for e in log if e.env.type == SensitiveDataAccessed.TYPE]
     assert len(read) == 3
     assert {e.env.tenant for e in read} == {ACME}

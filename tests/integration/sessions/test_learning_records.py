@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from services.pairing.app import SPEC as PAIRING
 from services.sessions.app import SPEC as SESSIONS
 from services.sessions.domain import learning
+from shared.events import decode
 from shared.events.pairing import ParticipantWithdrew
 from tests import auth
 from tests.conftest import ServeFactory
@@ -20,7 +21,7 @@ from tests.integration.sessions.learning_flows import (
     recorded,
     sessions_log,
 )
-from tests.kafka_helpers import eventually
+from tests.kafka_helpers import eventually, topic_keys
 
 
 async def test_leaving_the_company_records_left_company_and_closing_records_the_partner(serve: ServeFactory) -> None:
@@ -64,7 +65,10 @@ async def test_leaving_the_company_records_left_company_and_closing_records_the_
     figures = (mentor["outcome"], mentor["role"], mentor["sessions_held"], mentor["hours"])
     assert figures == ("completed", "mentor", 2, 1.5)
     assert mentor["employee_id"] == h.employee_ids[h.mentor_id]
-    assert any(CONFIDENTIAL.encode() in r.value for r in log)  # the feedback event itself carries the comment...
+    assert not any(CONFIDENTIAL.encode() in r.value for r in log)  # the feedback event carries it encrypted...
+    keys = await topic_keys(sessions.host.settings.kafka_bootstrap_servers, sessions.host.topics.keys)
+    comments = [getattr(decode(r.headers, r.value, keys).data, "confidential_comment", None) for r in log]
+    assert CONFIDENTIAL in comments  # ...and it decrypts to the comment
     for _, data in records:  # ...no learning record carries any feedback content
         assert CONFIDENTIAL not in str(data)
         assert OPPORTUNITY not in str(data)
