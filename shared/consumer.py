@@ -352,8 +352,7 @@ class InboxConsumer:
         if not wanted:
             return
         async with self.pool.acquire() as conn:
-            await self.keys.prepare(conn, [r.value for r in records])
-            missing = [k for k in wanted if not self.keys.known(k)]
+            missing = await self.keys.prepare_ids(conn, wanted)
             if missing and not await self.keys.wait_for(conn, missing):
                 raise KeyNotFound(missing)
 

@@ -382,21 +382,20 @@ class Keyring:
         except KeyError:
             raise KeyNotFound([key_id]) from None
 
-    def known(self, key_id: str) -> bool:
-        return key_id in self._keys
-
     def forget(self, key_ids: Iterable[str]) -> None:
         for key_id in key_ids:
             self._keys.pop(key_id, None)
 
-    def put(self, key_id: str, key: bytes | None) -> None:
-        self._keys[key_id] = (key, time.monotonic())
-
     async def prepare(self, conn: Conn, values: Iterable[bytes | None]) -> None:
+        await self.prepare_ids(conn, key_ids_in(values))
+
+    async def prepare_ids(self, conn: Conn, key_ids: Collection[str]) -> list[str]:
+        """Load these keys where they are not cached (or cached longer than `ttl`); returns those still unknown."""
         now = time.monotonic()
-        wanted = [k for k in key_ids_in(values) if k not in self._keys or now - self._keys[k][1] > self.ttl]
+        wanted = [k for k in key_ids if k not in self._keys or now - self._keys[k][1] > self.ttl]
         if wanted:
             await self.load(conn, wanted)
+        return [k for k in key_ids if k not in self._keys]
 
     async def load(self, conn: Conn, key_ids: Collection[str]) -> None:
         rows = await conn.fetch(

@@ -282,8 +282,7 @@ class Rebuild:
     async def _apply(self, records: list[ConsumerRecord[Any, Any]]) -> None:
         self.stats.read += len(records)
         batch: list[Envelope[Any]] = []
-        await self.keys.prepare(self.conn, [r.value for r in records])
-        missing = [k for k in personal.key_ids_in(r.value for r in records) if not self.keys.known(k)]
+        missing = await self.keys.prepare_ids(self.conn, personal.key_ids_in(r.value for r in records))
         if missing and not await self.keys.wait_for(self.conn, missing, timeout=10.0):
             raise KeyNotFound(missing)  # the service's mirror of the key topic is behind: a replay later finds them
         for record in records:
